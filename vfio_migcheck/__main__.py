@@ -1,0 +1,5 @@
+"""Allow ``python -m vfio_migcheck``."""
+
+from vfio_migcheck.cli import main
+
+main()
