@@ -1,0 +1,66 @@
+"""The command line: argument parsing and wiring only; every command's work lives elsewhere.
+
+Subcommands are imported lazily so that, e.g., ``path`` never imports z3.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+import click
+
+from vfio_migcheck import __version__
+
+# command name -> (module, attribute, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "path": ("vfio_migcheck.cli.model_cmds", "path_cmd", "The path (or error) of a SET request."),
+    "arcs": ("vfio_migcheck.cli.model_cmds", "arcs_cmd", "Single arcs a driver must implement."),
+    "graph": ("vfio_migcheck.cli.model_cmds", "graph_cmd", "The FSM as dot, mermaid, json or rv."),
+    "specs": ("vfio_migcheck.cli.model_cmds", "specs_cmd", "Built-in specs and a spec's summary."),
+    "prove": ("vfio_migcheck.cli.prove_cmd", "prove_cmd", "Prove properties of combination arcs."),
+    "convert": ("vfio_migcheck.cli.convert_cmd", "convert_cmd", "Read a trace; print events."),
+    "check": ("vfio_migcheck.cli.check_cmd", "check_cmd", "Check traces against the model."),
+    "rules": ("vfio_migcheck.cli.check_cmd", "rules_cmd", "List the checker's rules."),
+    "rule": ("vfio_migcheck.cli.check_cmd", "rule_cmd", "Explain one rule."),
+    "audit": ("vfio_migcheck.cli.audit_cmd", "audit_cmd", "Audit many captures at once."),
+    "conformance": ("vfio_migcheck.cli.conformance_cmd", "conformance_cmd",
+                    "Compare lab results with the model."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self._available(name)]
+
+    @staticmethod
+    def _available(name: str) -> bool:
+        module = COMMANDS[name][0]
+        return importlib.util.find_spec(module) is not None
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS or not self._available(name):
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vfio-migcheck")
+def cli() -> None:
+    """vfio-migcheck: model, prove and check the VFIO device-migration uAPI v2."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: click maps usage errors to exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="vfio-migcheck", standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)

@@ -1,0 +1,351 @@
+"""The closed event vocabulary every trace reader produces and the checker consumes.
+
+Readers differ; events do not. An event says what was visible in the trace and marks the
+rest :data:`UNKNOWN` (never a guess). Every event keeps where it came from (file, line)
+and, where the format shows them, the pid/tid and the timestamp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, Union
+
+
+class _Unknown:
+    """A value the trace format cannot show (strace never shows ioctl payloads)."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __str__(self) -> str:
+        return "?"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:  # keep the singleton across pickling (audit workers)
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+Unknown = _Unknown
+MaybeInt = Union[int, _Unknown]
+MaybeStr = Union[str, _Unknown]
+
+
+def is_known(value: Any) -> bool:
+    return value is not UNKNOWN
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an event came from: file and 1-based line (and last line of a split call)."""
+
+    file: str
+    line: int
+    last_line: int | None = None
+
+    def __str__(self) -> str:
+        if self.last_line and self.last_line != self.line:
+            return f"{self.file}:{self.line}-{self.last_line}"
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of all events. ``ts`` is seconds (epoch, time of day or relative, per format)."""
+
+    kind: ClassVar[str] = "event"
+    origin: Origin
+    pid: int | None = field(default=None, kw_only=True)
+    tid: int | None = field(default=None, kw_only=True)
+    ts: float | None = field(default=None, kw_only=True)
+    duration: float | None = field(default=None, kw_only=True)
+    text: str | None = field(default=None, kw_only=True, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: ``kind`` and ``line`` first, UNKNOWN as ``"?"``."""
+        out: dict[str, Any] = {"kind": self.kind, "file": self.origin.file,
+                               "line": self.origin.line}
+        if self.origin.last_line and self.origin.last_line != self.origin.line:
+            out["last_line"] = self.origin.last_line
+        for f in fields(self):
+            if f.name in ("origin", "text"):
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = _jsonable(value)
+        return out
+
+
+def _jsonable(value: Any) -> Any:
+    if value is UNKNOWN:
+        return "?"
+    if isinstance(value, Origin):
+        return asdict(value)
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+# --- results ------------------------------------------------------------------------------
+# Every call event has ``ret`` (the return value, UNKNOWN for "= ?") and ``errno`` (the
+# symbolic errno such as "EINVAL" when ret is -1, None on success, UNKNOWN when unseen).
+
+
+@dataclass(frozen=True)
+class DeviceOpen(Event):
+    """A VFIO device fd became known (GET_DEVICE_FD result, cdev open, or a declaration)."""
+
+    kind: ClassVar[str] = "device_open"
+    device: str
+    fd: MaybeInt
+    path: MaybeStr = UNKNOWN
+    api: MaybeStr = UNKNOWN          # "group" | "cdev"
+    driver: MaybeStr = UNKNOWN
+    flags: MaybeInt = UNKNOWN        # migration flags, when the format shows them
+    state: MaybeStr = UNKNOWN        # the state at open, when declared
+
+
+@dataclass(frozen=True)
+class FeatureCall(Event):
+    """``ioctl(device_fd, VFIO_DEVICE_FEATURE, ...)``.
+
+    ``op`` is GET, SET, PROBE (PROBE may carry ``probe_ops`` GET/SET) or UNKNOWN;
+    ``feature`` a feature name (MIGRATION, MIG_DEVICE_STATE, MIG_DATA_SIZE,
+    DMA_LOGGING_START, DMA_LOGGING_STOP, DMA_LOGGING_REPORT, ...) or UNKNOWN.
+    """
+
+    kind: ClassVar[str] = "feature"
+    device: str
+    fd: MaybeInt
+    op: MaybeStr = UNKNOWN
+    feature: MaybeStr = UNKNOWN
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+    target: str | int | _Unknown | None = UNKNOWN   # SET MIG_DEVICE_STATE: requested state
+    reply_state: str | int | _Unknown | None = UNKNOWN  # GET MIG_DEVICE_STATE: state read
+    data_fd: int | _Unknown | None = UNKNOWN         # SET reply: new data fd or -1
+    mig_flags: int | _Unknown | None = UNKNOWN      # GET MIGRATION reply
+    data_size: int | _Unknown | None = UNKNOWN      # GET MIG_DATA_SIZE reply
+    probe_ops: tuple[str, ...] | _Unknown | None = UNKNOWN
+    argsz: MaybeInt = UNKNOWN
+    raw_flags: MaybeInt = UNKNOWN
+
+
+@dataclass(frozen=True)
+class DeviceReset(Event):
+    kind: ClassVar[str] = "device_reset"
+    device: str
+    fd: MaybeInt
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+
+
+@dataclass(frozen=True)
+class DeviceAccess(Event):
+    """Region I/O or mmap on the device fd (matters in STOP_COPY and P2P states)."""
+
+    kind: ClassVar[str] = "device_access"
+    device: str
+    fd: MaybeInt
+    call: str
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+
+
+@dataclass(frozen=True)
+class DeviceClose(Event):
+    kind: ClassVar[str] = "device_close"
+    device: str
+    fd: MaybeInt
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+    how: str = "close"               # close | close_range | exec | exit
+
+
+@dataclass(frozen=True)
+class FdAppeared(Event):
+    """First use of an fd number no visible call created: a data-fd candidate.
+
+    ``name`` is the ``-y`` decoration (e.g. ``anon_inode:mtty_mig``) when shown;
+    ``after_feature`` the origin of the latest device FEATURE call of that process before
+    this first use, or None when there was none (then it is probably inherited).
+    """
+
+    kind: ClassVar[str] = "fd_appeared"
+    fd: int
+    file: str
+    name: MaybeStr = UNKNOWN
+    after_feature: Origin | None = None
+    device_hint: MaybeStr = UNKNOWN   # the device whose data fd this is, when shown
+
+
+@dataclass(frozen=True)
+class FdDup(Event):
+    kind: ClassVar[str] = "fd_dup"
+    old_fd: int
+    new_fd: int
+    file: str
+    call: str = "dup"
+
+
+@dataclass(frozen=True)
+class DataIO(Event):
+    """read/write (and readv, pread64, splice, sendfile, ...) on a data-fd candidate."""
+
+    kind: ClassVar[str] = "data_io"
+    fd: int
+    file: str
+    call: str
+    direction: str                   # "read" | "write"
+    requested: MaybeInt = UNKNOWN
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+    positioned: bool = False         # pread64/pwrite64/preadv...: -ESPIPE on stream fds
+
+
+@dataclass(frozen=True)
+class DataSeek(Event):
+    kind: ClassVar[str] = "data_seek"
+    fd: int
+    file: str
+    call: str = "lseek"
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+
+
+@dataclass(frozen=True)
+class DataPoll(Event):
+    """poll/ppoll/select/epoll readiness of a data fd (``ready`` when shown)."""
+
+    kind: ClassVar[str] = "data_poll"
+    fd: int
+    file: str
+    call: str = "poll"
+    ready: bool | _Unknown = UNKNOWN
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+
+
+@dataclass(frozen=True)
+class PrecopyInfo(Event):
+    """``ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO)`` (0x3b79 on a data fd)."""
+
+    kind: ClassVar[str] = "precopy_info"
+    fd: int
+    file: str
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+    argsz: MaybeInt = UNKNOWN
+    initial_bytes: MaybeInt = UNKNOWN
+    dirty_bytes: MaybeInt = UNKNOWN
+
+
+@dataclass(frozen=True)
+class DataIoctl(Event):
+    """Any other ioctl on a data-fd candidate."""
+
+    kind: ClassVar[str] = "data_ioctl"
+    fd: int
+    file: str
+    request: str
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+
+
+@dataclass(frozen=True)
+class DataFcntl(Event):
+    kind: ClassVar[str] = "data_fcntl"
+    fd: int
+    file: str
+    cmd: str
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+
+
+@dataclass(frozen=True)
+class DataClose(Event):
+    """A data-fd candidate was closed (close, close_range, close-on-exec, process exit)."""
+
+    kind: ClassVar[str] = "data_close"
+    fd: int
+    file: str
+    ret: MaybeInt = UNKNOWN
+    errno: str | None | _Unknown = UNKNOWN
+    how: str = "close"
+
+
+@dataclass(frozen=True)
+class ProcessEvent(Event):
+    """Process/thread lifecycle: clone (child, thread?), exec, exit, killed, signal."""
+
+    kind: ClassVar[str] = "process"
+    what: str                        # clone | exec | exit | killed | signal | attach | detach
+    child: int | None = None
+    thread: bool | None = None
+    status: MaybeInt = UNKNOWN
+    signal: str | None = None
+
+
+@dataclass(frozen=True)
+class QemuEvent(Event):
+    """A QEMU ``vfio_*`` trace event (from a QEMU log, or QEMU's stderr inside strace).
+
+    ``name`` is the event name without the ``vfio_`` prefix normalised across versions
+    (e.g. ``save_complete_precopy_thread_start``); ``state``/``recover`` carry the v2 state
+    names of set_state-like events; ``fields`` keeps every parsed argument.
+    """
+
+    kind: ClassVar[str] = "qemu"
+    device: str
+    name: str
+    state: str | None = None
+    recover: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unreadable(Event):
+    """A line no reader could make sense of: never dropped silently."""
+
+    kind: ClassVar[str] = "unreadable"
+    reason: str
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (DeviceOpen, FeatureCall, DeviceReset, DeviceAccess, DeviceClose, FdAppeared,
+                FdDup, DataIO, DataSeek, DataPoll, PrecopyInfo, DataIoctl, DataFcntl,
+                DataClose, ProcessEvent, QemuEvent, Unreadable)
+}
+
+
+@dataclass
+class ReadSummary:
+    """Accounting of every input line: parsed into events, irrelevant, or unreadable."""
+
+    lines: int = 0
+    events: int = 0
+    irrelevant: int = 0
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
+    format: str = "?"
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "events": self.events,
+            "irrelevant": self.irrelevant,
+            "unreadable": [{"line": n, "reason": r} for n, r in self.unreadable],
+            "format": self.format,
+            "notes": list(self.notes),
+        }
