@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+
 import networkx as nx
 
 from vfio_migcheck.model.spec import Spec

@@ -40,7 +40,8 @@ def parse_flags(text: str | int | None, spec: Spec) -> int:
             continue
         if name not in spec.flags:
             known = ", ".join(spec.flags)
-            raise NameError_(f"unknown flag {part.strip()!r} (known: {known}, or a number like 0x7)")
+            raise NameError_(
+                f"unknown flag {part.strip()!r} (known: {known}, or a number like 0x7)")
         value |= spec.flags[name]
     return value
 

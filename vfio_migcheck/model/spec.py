@@ -160,13 +160,15 @@ def load_spec(name_or_path: str | Path | None = None) -> Spec:
         raw = path.read_bytes()
     except OSError as exc:
         known = ", ".join(BUILTIN_SPECS)
-        raise SpecError(str(path), "-", f"cannot read spec ({exc.strerror}); built-in specs: {known}")
+        problem = f"cannot read spec ({exc.strerror}); built-in specs: {known}"
+        raise SpecError(str(path), "-", problem) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise SpecError(str(path), "-", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        problem = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise SpecError(str(path), "-", problem) from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(str(path), "-", f"not valid TOML: {exc}")
+        raise SpecError(str(path), "-", f"not valid TOML: {exc}") from None
     return parse_spec(data, str(path))
 
 
@@ -185,7 +187,7 @@ class _SpecReader:
     def fail(self, key: str, problem: str) -> SpecError:
         return SpecError(self.file, key, problem)
 
-    def table(self, parent: dict[str, Any], key: str, where: str, required: bool = True) -> dict:
+    def table(self, parent: dict, key: str, where: str, required: bool = True) -> dict:
         value = parent.get(key)
         if value is None:
             if required:
@@ -208,14 +210,16 @@ class _SpecReader:
             raise self.fail(where, f"must be {names}, got {type(value).__name__} {value!r}")
         return value
 
-    def names(self, parent: dict, key: str, where: str, allowed: set[str], what: str) -> frozenset:
+    def names(self, parent: dict, key: str, where: str, allowed: set[str], what: str
+              ) -> frozenset[str]:
         value = self.typed(parent, key, where, list, [])
         out = set()
         for i, item in enumerate(value):
             if not isinstance(item, str):
                 raise self.fail(f"{where}[{i}]", f"must be a {what} name, got {item!r}")
             if item not in allowed:
-                raise self.fail(f"{where}[{i}]", f"unknown {what} {item!r}; known: {sorted(allowed)}")
+                raise self.fail(f"{where}[{i}]",
+                                f"unknown {what} {item!r}; known: {sorted(allowed)}")
             out.add(item)
         return frozenset(out)
 
@@ -239,7 +243,7 @@ class _SpecReader:
         for fname, bit in flags_t.items():
             bit = self.typed(flags_t, fname, f"flags.{fname}", int)
             if bit <= 0 or bit & (bit - 1):
-                raise self.fail(f"flags.{fname}", f"must be a single bit (power of two), got {bit:#x}")
+                raise self.fail(f"flags.{fname}", f"must be a single bit, got {bit:#x}")
             if bit in flags.values():
                 raise self.fail(f"flags.{fname}", f"bit {bit:#x} is used by another flag")
             flags[fname] = bit
@@ -300,7 +304,8 @@ class _SpecReader:
         path = self.read_path(d, groups)
 
         failure = self.table(d, "failure", "failure", required=False)
-        anywhere = self.typed(failure, "may_stop_anywhere_on_path", "failure.may_stop_anywhere_on_path", bool, True)
+        anywhere = self.typed(failure, "may_stop_anywhere_on_path",
+                              "failure.may_stop_anywhere_on_path", bool, True)
         may_error = self.typed(failure, "may_enter_error", "failure.may_enter_error", bool, True)
         reset = self.table(d, "reset", "reset", required=False)
         reset_state = self.typed(reset, "state", "reset.state", str, "RUNNING")
@@ -340,7 +345,7 @@ class _SpecReader:
         items = self.typed(d, key, key, list, [])
         for i, body in enumerate(items):
             if not isinstance(body, dict):
-                raise self.fail(f"{key}[{i}]", "must be a table ([[%s]])" % key)
+                raise self.fail(f"{key}[{i}]", f"must be a table ([[{key}]])")
         return items
 
     def read_arcs(self, d: dict, states: dict, flags: dict) -> tuple[Arc, ...]:
@@ -364,7 +369,8 @@ class _SpecReader:
                 # Two declarations of one arc are allowed only under disjoint conditions.
                 for other in arcs:
                     if (other.src, other.dst) == key and _overlap(other.condition, cond):
-                        raise self.fail(where, f"arc {src} -> {dst} is declared twice for the same flags")
+                        raise self.fail(
+                            where, f"arc {src} -> {dst} is declared twice for the same flags")
             seen.add(key)
             cite = self.typed(body, "cite", f"{where}.cite", str, "")
             arcs.append(Arc(src, dst, cond, session, cite))
@@ -382,7 +388,8 @@ class _SpecReader:
             src = self.endpoint(body, "from", where, states)
             dst = self.endpoint(body, "to", where, states)
             cond = self.condition(body, where, flags)
-            reason = self.typed(body, "reason", f"{where}.reason", str, f"{src} -> {dst} is blocked")
+            default = f"{src} -> {dst} is blocked"
+            reason = self.typed(body, "reason", f"{where}.reason", str, default)
             cite = self.typed(body, "cite", f"{where}.cite", str, "")
             out.append(Blocked(src, dst, cond, reason, cite))
         return tuple(out)

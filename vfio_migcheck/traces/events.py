@@ -8,7 +8,7 @@ and, where the format shows them, the pid/tid and the timestamp.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 
 class _Unknown:
@@ -36,8 +36,8 @@ class _Unknown:
 
 UNKNOWN = _Unknown()
 Unknown = _Unknown
-MaybeInt = Union[int, _Unknown]
-MaybeStr = Union[str, _Unknown]
+MaybeInt = int | _Unknown
+MaybeStr = str | _Unknown
 
 
 def is_known(value: Any) -> bool:
