@@ -1,0 +1,231 @@
+"""Finding QEMU trace records inside one line of text: prefixes, wrapper text, glued records.
+
+A copied QEMU log line may carry one of four prefixes (``TID@SEC.USEC:``, an ISO-8601
+UTC timestamp, the ``[TIME ][[GUEST] ]PROG(TID:THREAD): `` message context, or none), may
+start with someone else's text (libvirt's error message), and may hold several records
+glued together. This module cuts a line into :class:`Segment` objects, one per record;
+parsing a record's arguments is the grammar's job (traces/qemu.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from vfio_migcheck.traces.qemu_formats import EVENTS
+
+_ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"
+
+# Prefixes, each matched against the text that ends right before an event name.
+_TID_PREFIX = re.compile(r"(?P<tid>\d+)@(?P<sec>\d+)\.(?P<usec>\d+):$")
+_MSG_PREFIX = re.compile(
+    rf"(?:(?P<iso>{_ISO}) )?(?:\[(?P<guest>[^\]\n]*)\] )?"
+    r"(?P<prog>[^\s()\[\]:]+)\((?P<tid>\d+)(?::(?P<thread>[^()\n]*))?\): $"
+)
+_ISO_PREFIX = re.compile(rf"(?P<iso>{_ISO}) $")
+
+# Known events may sit anywhere in a line (after wrapper text, glued to a record).
+_KNOWN_EVENT = re.compile(
+    r"(vfio_[a-z0-9_]+)(?= {1,2}\()|(vm_state_notify)(?= {1,2}running )"
+    r"|(migrate_set_state)(?= {1,2}new state )"
+)
+# Any other vfio event only counts at the start of a line, right after a prefix.
+_LINE_START = re.compile(
+    rf"^(?:(?P<tid>\d+)@(?P<sec>\d+)\.(?P<usec>\d+):|(?P<iso>{_ISO}) "
+    rf"|(?:(?P<miso>{_ISO}) )?(?:\[(?P<guest>[^\]\n]*)\] )?"
+    r"(?P<prog>[^\s()\[\]:]+)\((?P<mtid>\d+)(?::(?P<thread>[^()\n]*))?\): )?"
+    r"(?P<name>vfio_[a-z0-9_]+)(?P<rest>.*)$"
+)
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """What a record's line prefix says: style, thread id, timestamp, thread/program name."""
+
+    style: str                       # "tid" | "iso" | "message" | "none"
+    tid: int | None = None
+    ts: float | None = None
+    thread: str | None = None
+    program: str | None = None
+    guest: str | None = None
+
+
+NO_PREFIX = Prefix("none")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One trace record found in a line."""
+
+    raw_name: str
+    body: str                        # from the event name to the end of the record
+    prefix: Prefix
+    wrapper: str = ""                # foreign text before the first record's prefix
+    glued: bool = False              # starts mid-line, right after another record
+    known: bool = True               # raw_name is in the format table
+
+
+def iso_to_epoch(text: str) -> float:
+    """``2026-01-01T00:00:00.123456Z`` -> seconds since the epoch (UTC)."""
+    return datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
+
+
+def _prefix_from(match: re.Match[str], style: str) -> Prefix:
+    groups = match.groupdict()
+    if style == "tid":
+        return Prefix("tid", tid=int(groups["tid"]),
+                      ts=float(f"{groups['sec']}.{groups['usec']}"))
+    iso = groups.get("iso")
+    ts = iso_to_epoch(iso) if iso else None
+    if style == "iso":
+        return Prefix("iso", ts=ts)
+    return Prefix("message", tid=int(groups["tid"]), ts=ts, thread=groups.get("thread"),
+                  program=groups["prog"], guest=groups.get("guest"))
+
+
+def find_prefix(before: str) -> tuple[int, Prefix]:
+    """The prefix that ends ``before`` (text right before an event name) and where it starts.
+
+    Returns ``(len(before), NO_PREFIX)`` when the name is not behind a known prefix.
+    """
+    if before.endswith(":"):
+        match = _TID_PREFIX.search(before)
+        if match:
+            return match.start(), _prefix_from(match, "tid")
+    elif before.endswith(": "):
+        match = _MSG_PREFIX.search(before)
+        if match:
+            return match.start(), _prefix_from(match, "message")
+    elif before.endswith("Z "):
+        match = _ISO_PREFIX.search(before)
+        if match:
+            return match.start(), _prefix_from(match, "iso")
+    return len(before), NO_PREFIX
+
+
+def find_segments(line: str) -> list[Segment]:
+    """Every trace record in ``line``; [] when the line holds none."""
+    hits = [m for m in _KNOWN_EVENT.finditer(line) if m.group(m.lastindex or 0) in EVENTS]
+    if not hits:
+        generic = _generic_segment(line)
+        return [generic] if generic else []
+    starts: list[tuple[int, Prefix]] = []
+    floor = 0
+    for hit in hits:
+        at, prefix = find_prefix(line[floor:hit.start()])
+        starts.append((floor + at, prefix))
+        floor = hit.end()
+    segments = []
+    for i, hit in enumerate(hits):
+        end = starts[i + 1][0] if i + 1 < len(hits) else len(line)
+        prefix_start, prefix = starts[i]
+        wrapper = line[:prefix_start].strip() if i == 0 else ""
+        glued = i > 0                # one record per line: a second one was glued on
+        segments.append(Segment(hit.group(hit.lastindex or 0), line[hit.start():end].rstrip(),
+                                prefix, wrapper, glued))
+    return segments
+
+
+def _generic_segment(line: str) -> Segment | None:
+    """A vfio event outside the format table, accepted only at the start of the line."""
+    if "vfio_" not in line:
+        return None
+    match = _LINE_START.match(line)
+    if not match:
+        return None
+    groups = match.groupdict()
+    if groups["tid"]:
+        prefix = Prefix("tid", tid=int(groups["tid"]),
+                        ts=float(f"{groups['sec']}.{groups['usec']}"))
+    elif groups["iso"]:
+        prefix = Prefix("iso", ts=iso_to_epoch(groups["iso"]))
+    elif groups["prog"]:
+        prefix = Prefix("message", tid=int(groups["mtid"]),
+                        ts=iso_to_epoch(groups["miso"]) if groups["miso"] else None,
+                        thread=groups["thread"], program=groups["prog"], guest=groups["guest"])
+    else:
+        prefix = NO_PREFIX
+    rest = groups["rest"]
+    if rest and not rest.startswith(" "):
+        return None                  # the name runs on into other text: not a record
+    return Segment(groups["name"], groups["name"] + rest.rstrip(), prefix, known=False)
+
+
+# --- QEMU error reports (qemu.md §1.1) ---------------------------------------------------
+
+_DEV = r"(?P<device>(?:VFIO user )?\S+)"
+_ERROR_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("set_state_failed", re.compile(
+        _DEV + r": Failed setting device state to (?P<target>UNKNOWN STATE|[A-Z0-9_]+)"
+        r"[.,](?P<rest>.*)$")),
+    ("recover_failed", re.compile(
+        _DEV + r": Failed setting device in recover state, err: (?P<err>.*?)\.?"
+        r" Resetting device")),
+    ("data_fd_out_of_sync", re.compile(_DEV + r": data_fd out of sync")),
+    ("reset_failed", re.compile(_DEV + r": Failed resetting device, err: (?P<err>.*?)\s*$")),
+    ("invalid_device_state", re.compile(
+        r"(?:" + _DEV + r": )?Invalid device state (?P<value>-?\d+)")),
+    ("buffer_alloc_failed", re.compile(
+        r"(?:" + _DEV + r": )?Failed to allocate migration data buffer")),
+)
+_RECOVER = re.compile(r"Setting device in recover state (?P<recover>UNKNOWN STATE|[A-Z0-9_]+)")
+_ERR_TEXT = re.compile(r"err: (?P<err>.*?)\.(?: |$)")
+# QEMU-dev reports through error_setg_errno, which appends ": <strerror>".
+_ERRNO_SUFFIX = re.compile(r"(?:recover state [A-Z0-9_]+|Resetting device): (?P<err>.+)$")
+
+
+_REPORT_CONTEXT = re.compile(
+    rf"^(?:(?P<iso>{_ISO}) )?(?:\[(?P<guest>[^\]\n]*)\] )?"
+    r"(?:(?P<prog>[^\s()\[\]:]+)\((?P<tid>\d+)(?::(?P<thread>[^()\n]*))?\): )?"
+)
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    device: str
+    fields: dict
+    prefix: Prefix = NO_PREFIX
+
+
+def report_prefix(text: str) -> Prefix:
+    """The ``-msg timestamp=on`` / message-context prefix of an error-report line."""
+    match = _REPORT_CONTEXT.match(text)
+    if match is None or not match.group(0):
+        return NO_PREFIX
+    groups = match.groupdict()
+    ts = iso_to_epoch(groups["iso"]) if groups["iso"] else None
+    if groups["prog"]:
+        return Prefix("message", tid=int(groups["tid"]), ts=ts, thread=groups["thread"],
+                      program=groups["prog"], guest=groups["guest"])
+    return Prefix("iso", ts=ts) if ts is not None else NO_PREFIX
+
+
+def find_error_report(text: str) -> ErrorReport | None:
+    """A QEMU vfio migration error message in ``text`` (any prefix or wrapper before it)."""
+    if "evice" not in text and "data_fd" not in text and "migration data buffer" not in text:
+        return None
+    for kind, pattern in _ERROR_PATTERNS:
+        match = pattern.search(text)
+        if not match:
+            continue
+        groups = match.groupdict()
+        fields: dict = {"error": kind, "message": text[match.start():].strip()}
+        if kind == "set_state_failed":
+            fields["target"] = groups["target"]
+            rest = groups["rest"]
+            recover = _RECOVER.search(rest)
+            if recover:
+                fields["recover_state"] = recover.group("recover")
+            elif "Recover state is ERROR" in rest:
+                fields["recover_state"] = "ERROR"
+            err = _ERR_TEXT.search(rest) or _ERRNO_SUFFIX.search(rest)
+            if err:
+                fields["err"] = err.group("err").strip()
+            fields["reset"] = "Resetting device" in rest
+        elif kind in ("recover_failed", "reset_failed"):
+            fields["err"] = groups["err"]
+        elif kind == "invalid_device_state":
+            fields["value"] = int(groups["value"])
+        return ErrorReport(groups.get("device") or "", fields, report_prefix(text))
+    return None
