@@ -1,0 +1,85 @@
+"""Source <-> destination pairing and the A001 stream-length finding."""
+
+from __future__ import annotations
+
+from tests.test_audit_builders import device, result, resuming, saving
+from vfio_migcheck.audit.pairing import RULE_STREAM_LENGTH, pair_captures
+
+
+def _src(file, name="gpu0", pre=100, stop=50, ts=10.0):
+    return result(file, devices=[device(name, sessions=[
+        saving(pre=10, opened_ts=1.0),                  # an aborted pre-copy: not the stream
+        saving(pre=pre, stop=stop, opened_ts=ts, stop_copy_ts=None if ts is None else ts + 1,
+               eof_line=40, opened_line=30)])])
+
+
+def _dst(file, name="gpu0", written=150, ts=20.0):
+    return result(file, devices=[device(name, sessions=[
+        resuming(written=written, writes=3, opened_ts=ts, opened_line=12)])])
+
+
+def test_explicit_pair_that_matches_gives_no_finding():
+    p = pair_captures([_src("s"), _dst("d")], [("s", "d")])
+    (pair,) = p.pairs
+    assert pair.how == "explicit" and pair.matches
+    assert (pair.source.bytes, pair.destination.bytes) == (150, 150)
+    assert pair.source.line == 30
+    assert p.findings == () and p.problems == ()
+
+
+def test_explicit_pair_mismatch_is_an_a001_error_on_the_destination():
+    p = pair_captures([_src("s"), _dst("d", written=96)], [("s", "d")])
+    (f,) = p.findings
+    assert (f.rule, f.severity, f.party) == (RULE_STREAM_LENGTH, "error", "unknown")
+    assert (f.file, f.line, f.device) == ("d", 12, "gpu0")
+    assert "150" in f.message and "96" in f.message
+
+
+def test_matched_by_device_name_and_time_nearest_later_destination():
+    results = [_src("s1", ts=10.0), _src("s2", ts=30.0),
+               _dst("d-early", ts=5.0), _dst("d1", ts=12.0), _dst("d2", ts=31.0, written=7),
+               _dst("other", name="nic0", ts=11.0)]
+    p = pair_captures(results)
+    got = {(x.source.file, x.destination.file, x.how) for x in p.pairs}
+    assert got == {("s1", "d1", "matched"), ("s2", "d2", "matched")}
+    (f,) = p.findings
+    assert f.file == "d2"
+
+
+def test_no_pair_without_timestamps_or_names():
+    assert pair_captures([_src("s", ts=None), _dst("d")]).pairs == ()
+    assert pair_captures([_src("s"), _dst("d", name="other")]).pairs == ()
+
+
+def test_same_capture_two_devices():
+    r = result("m", devices=[
+        device("A", sessions=[saving(pre=60, stop=36, eof_line=50)]),
+        device("B", sessions=[resuming(written=96, writes=4)]),
+    ])
+    (pair,) = pair_captures([r]).pairs
+    assert pair.how == "same-capture" and pair.matches
+
+
+def test_same_device_saving_and_resuming_is_not_a_migration():
+    r = result("matrix", devices=[device("A", sessions=[
+        saving(pre=1, stop=2, eof_line=5), resuming(written=9, writes=1)])])
+    assert pair_captures([r]).pairs == ()
+
+
+def test_explicit_pair_problems_are_reported_not_raised():
+    p = pair_captures([_dst("d"), result("bad", error="x")], [("d", "d"), ("bad", "d")])
+    assert p.pairs == ()
+    assert any("no saving session" in m for m in p.problems)
+    assert any("unreadable" in m for m in p.problems)
+
+
+def test_explicit_pair_with_several_devices_uses_names():
+    src = result("s", devices=[
+        device("A", sessions=[saving(pre=5, stop=5, eof_line=3)]),
+        device("B", sessions=[saving(pre=7, stop=0, stop_copy_ts=1.0)])])
+    dst = result("d", devices=[
+        device("B", sessions=[resuming(written=7, writes=1)]),
+        device("A", sessions=[resuming(written=9, writes=1)])])
+    p = pair_captures([src, dst], [("s", "d")])
+    assert {(x.source.device, x.destination.device, x.matches) for x in p.pairs} == {
+        ("A", "A", False), ("B", "B", True)}

@@ -1,0 +1,145 @@
+"""Turn the PATH arguments of ``audit`` into a sorted list of captures.
+
+A capture is what one ``check`` run reads: a single trace file, or a strace ``-ff`` prefix
+whose per-thread files ``PREFIX.<tid>`` belong together. Directories are searched
+recursively; files there count as traces by extension or, failing that, by sniffing the
+first lines with the reader registry. Files named explicitly are always taken: if they are
+not traces, the check says so for that capture alone.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+TRACE_SUFFIXES = (".strace", ".vmc", ".log", ".trace")
+# Files that are never traces; skipping them saves a sniff and avoids false positives.
+NOT_TRACE_SUFFIXES = (".md", ".json", ".html", ".htm", ".svg", ".png", ".gt", ".kmsg",
+                      ".hexdump", ".bin", ".py", ".toml", ".gz", ".xz", ".zst")
+_PER_THREAD = re.compile(r"^(?P<prefix>.+)\.(?P<tid>\d+)$")
+_GLOB_CHARS = re.compile(r"[*?\[]")
+SNIFF_THRESHOLD = 0.5
+
+
+class CollectError(ValueError):
+    """A PATH argument names nothing: no file, directory, ``-ff`` prefix or glob match."""
+
+
+@dataclass(frozen=True, order=True)
+class Capture:
+    """One unit of checking: ``path`` is what ``check_trace`` opens, ``files`` what it reads."""
+
+    path: str
+    files: tuple[str, ...]
+
+
+def collect_captures(
+    args: Iterable[str], sniff: Callable[[Path], bool] | None = None
+) -> list[Capture]:
+    """Expand PATH arguments into captures, sorted by path, each listed once."""
+    is_trace = sniff or sniff_is_trace
+    explicit: set[str] = set()
+    found: set[str] = set()
+    for arg in args:
+        target = Path(arg)
+        if target.is_file():
+            explicit.add(_norm(target))
+        elif target.is_dir():
+            found.update(_walk(target, is_trace))
+        elif _per_thread_files(target):
+            explicit.update(_norm(p) for p in _per_thread_files(target))
+        elif _GLOB_CHARS.search(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            if not matches:
+                raise CollectError(f"{arg}: the pattern matches no file")
+            for match in matches:
+                m = Path(match)
+                if m.is_dir():
+                    found.update(_walk(m, is_trace))
+                elif m.is_file():
+                    explicit.add(_norm(m))
+        else:
+            raise CollectError(f"{arg}: no such file, directory, strace -ff prefix or pattern")
+    return group_captures(explicit | found)
+
+
+def group_captures(files: Iterable[str]) -> list[Capture]:
+    """Group ``PREFIX.<tid>`` files under their prefix (when the prefix is no file itself)."""
+    groups: dict[str, list[str]] = {}
+    for name in files:
+        m = _PER_THREAD.match(name)
+        if m and not os.path.isfile(m["prefix"]) and _looks_per_thread(m["prefix"]):
+            groups.setdefault(m["prefix"], []).append(name)
+        else:
+            groups.setdefault(name, []).append(name)
+    captures = []
+    for path, members in groups.items():
+        members.sort(key=_thread_order)
+        captures.append(Capture(path, tuple(members)))
+    return sorted(captures)
+
+
+def _looks_per_thread(prefix: str) -> bool:
+    """``x.strace.123`` or a suffix-less ``-ff -o out`` prefix (not a rotated ``qemu.log.1``)."""
+    return prefix.endswith(".strace") or not Path(prefix).suffix
+
+
+def _thread_order(name: str) -> tuple[int, str]:
+    m = _PER_THREAD.match(name)
+    return (int(m["tid"]) if m else -1, name)
+
+
+def _per_thread_files(prefix: Path) -> list[Path]:
+    if prefix.exists() or not prefix.parent.is_dir():
+        return []
+    return sorted(
+        p for p in prefix.parent.glob(glob.escape(prefix.name) + ".*")
+        if p.is_file() and p.suffix[1:].isdigit()
+    )
+
+
+def _walk(root: Path, is_trace: Callable[[Path], bool]) -> set[str]:
+    out: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            if _by_extension(name) or (not name.endswith(NOT_TRACE_SUFFIXES) and is_trace(path)):
+                out.add(_norm(path))
+    return out
+
+
+def _by_extension(name: str) -> bool:
+    m = _PER_THREAD.match(name)
+    stem = m["prefix"] if m else name
+    return stem.endswith(TRACE_SUFFIXES)
+
+
+def sniff_is_trace(path: Path) -> bool:
+    """Ask every registered reader; a reader that cannot be imported simply abstains."""
+    from vfio_migcheck.traces import reading
+
+    try:
+        head = reading.sniff_lines(path)
+    except OSError:
+        return False
+    if not head:
+        return False
+    for fmt in reading.READERS:
+        try:
+            score = reading._reader(fmt).sniff(head)
+        except Exception:  # noqa: BLE001 - a missing or broken reader must not stop collection
+            continue
+        if score >= SNIFF_THRESHOLD:
+            return True
+    return False
+
+
+def _norm(path: Path) -> str:
+    return os.path.normpath(str(path))

@@ -1,0 +1,53 @@
+"""The terminal summary of an audit: one line per capture, then totals, coverage, pairing."""
+
+from __future__ import annotations
+
+from vfio_migcheck.audit.summary import Audit
+from vfio_migcheck.audit.svg_timeline import format_seconds
+
+
+def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
+    t = audit.totals
+    out: list[str] = []
+    if per_capture:
+        width = max((len(e.path) for e in audit.captures), default=10)
+        out.append(f"{'verdict':<13}{'err':>4}{'warn':>5}{'note':>5}  capture")
+        for e in audit.captures:
+            sev = {s: sum(1 for f in e.result.findings if f.severity == s)
+                   for s in ("error", "warning", "note")}
+            line = (f"{e.verdict:<13}{sev['error']:>4}{sev['warning']:>5}{sev['note']:>5}  "
+                    f"{e.path:<{width}}")
+            if e.result.error:
+                line += f"  ({e.result.error})"
+            out.append(line.rstrip())
+        out.append("")
+    v = t.verdicts
+    out.append(f"{t.captures} captures: {v['pass']} pass, {v['fail']} fail, "
+               f"{v['inconclusive']} inconclusive, {v['unreadable']} unreadable; "
+               f"{t.devices} devices; {t.findings} findings ("
+               + ", ".join(f"{n} {s}" for s, n in t.by_severity.items()) + ")")
+    if t.by_party:
+        out.append("findings by party: " + ", ".join(
+            f"{p} {x.total}" for p, x in t.by_party.items()))
+    for c in audit.coverage.flag_sets:
+        out.append(f"coverage {c.flags_text}: {c.arcs_covered}/{len(c.arcs)} single arcs, "
+                   f"{c.requests_covered}/{len(c.requests)} requests, "
+                   f"{len(c.states_seen)}/{len(c.states)} states")
+        if c.missing_arcs:
+            out.append("  arcs never exercised: " + ", ".join(
+                f"{a}->{b}" for a, b in c.missing_arcs))
+    if t.stop_windows:
+        out.append(f"stop windows: {len(t.stop_windows)}, longest "
+                   f"{format_seconds(max(t.stop_windows))}")
+    vol = t.volume
+    if vol.sessions:
+        out.append(f"data: {vol.bytes_precopy} B read in PRE_COPY, {vol.bytes_stopcopy} B in "
+                   f"STOP_COPY, {vol.bytes_written} B written while RESUMING "
+                   f"({vol.sessions} sessions)")
+    for p in audit.pairing.pairs:
+        state = "match" if p.matches else "MISMATCH (A001)"
+        out.append(f"pair ({p.how}): {p.source.file} {p.source.device} read {p.source.bytes} B"
+                   f" -> {p.destination.file} {p.destination.device} wrote "
+                   f"{p.destination.bytes} B: {state}")
+    out += [f"pairing: {m}" for m in audit.pairing.problems]
+    return out

@@ -1,0 +1,119 @@
+"""``vfio-migcheck audit``: check many captures in parallel and summarise them."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from vfio_migcheck.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    fail_usage,
+    flags_option,
+    get_flags,
+    get_spec,
+    spec_option,
+)
+
+FORMATS = ("auto", "canonical", "strace", "qemu")
+
+
+def _interactive(quiet: bool) -> bool:
+    """A progress bar only for a person at a terminal: never in CI or with --quiet."""
+    return not quiet and sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@click.command("audit")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: all cores).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), default=None,
+              help="Write a self-contained HTML report here.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the JSON summary here (docs/audit-schema.json); '-' for stdout.")
+@flags_option
+@spec_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="Trace format of every capture.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-capture lines.")
+@click.option("--pair", "pairs", type=(str, str), multiple=True, metavar="SRC DST",
+              help="SRC and DST are the two ends of one migration (repeatable).")
+def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet, pairs):
+    """Check every capture under PATH... (files, directories, globs, strace -ff prefixes).
+
+    Exit status: 0 when no capture fails, 1 when a capture fails, is unreadable or a
+    source/destination pair mismatches, 2 on usage errors.
+    """
+    from vfio_migcheck.audit.collect import CollectError, collect_captures
+    from vfio_migcheck.audit.runner import CheckOptions, run_checks
+
+    spec = get_spec(spec_arg)
+    flags = get_flags(flags_arg, spec) if flags_arg is not None else None
+    try:
+        captures = collect_captures([*paths, *(p for pair in pairs for p in pair)])
+    except CollectError as exc:
+        fail_usage(str(exc))
+    if not captures:
+        fail_usage(f"no trace found under {' '.join(paths)}")
+    pair_paths = [(_capture_of(src, captures), _capture_of(dst, captures)) for src, dst in pairs]
+
+    options = CheckOptions(spec=spec_arg, flags=flags, fmt=fmt)
+    if _interactive(quiet):
+        checked = _run_with_progress(captures, options, jobs)
+    else:
+        checked = run_checks(captures, options, jobs)
+
+    from vfio_migcheck.audit.summary import build_audit
+    from vfio_migcheck.audit.text import summary_lines
+
+    audit = build_audit(checked, spec, flags, pair_paths)
+    if json_file:
+        from vfio_migcheck.audit.jsonout import dumps
+
+        _write(json_file, dumps(audit))
+    if html_file:
+        from vfio_migcheck.audit.html import render_html
+
+        _write(html_file, render_html(audit, spec))
+    if json_file != "-":
+        for line in summary_lines(audit, per_capture=not quiet):
+            click.echo(line)
+    sys.exit(EXIT_FINDINGS if audit.failed else EXIT_OK)
+
+
+def _capture_of(path: str, captures) -> str:
+    norm = os.path.normpath(path)
+    for c in captures:
+        if norm == c.path or norm in c.files:
+            return c.path
+    fail_usage(f"--pair {path}: not among the audited captures")
+
+
+def _write(target: str, text: str) -> None:
+    if target == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail_usage(f"{target}: cannot write: {exc.strerror or exc}")
+
+
+def _run_with_progress(captures, options, jobs):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from vfio_migcheck.audit.runner import run_checks
+
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
+                  console=Console(stderr=True)) as progress:
+        task = progress.add_task("checking captures", total=len(captures))
+
+        def advance(checked) -> None:
+            progress.update(task, advance=1, description=Path(checked.capture.path).name)
+
+        return run_checks(captures, options, jobs, on_done=advance)
