@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Tree
-from lark.exceptions import LarkError
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken
 
 from vfio_migcheck.traces.events import Event, Origin, QemuEvent, ReadSummary, Unreadable
 from vfio_migcheck.traces.lines import BadLine, iter_lines
@@ -38,6 +38,7 @@ from vfio_migcheck.traces.qemu_lines import (
     Segment,
     find_error_report,
     find_segments,
+    is_cut_prefix,
 )
 
 FORMAT_V2 = "qemu"
@@ -102,7 +103,7 @@ def parse_record(body: str) -> Record:
     try:
         tree = _parser().parse(body)
     except LarkError as exc:
-        raise RecordError(_short_lark_error(exc)) from None
+        raise RecordError(_lark_reason(exc, body)) from None
     device, args = "", None
     for child in tree.children:
         if isinstance(child, Tree) and child.data == "device":
@@ -113,9 +114,16 @@ def parse_record(body: str) -> Record:
     return Record(str(args.data), device, _values(args))
 
 
-def _short_lark_error(exc: LarkError) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _lark_reason(exc: LarkError, body: str) -> str:
+    """One short phrase for why a record did not parse (never lark's multi-line dump)."""
+    shown = body if len(body) <= 120 else body[:117] + "..."
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+        return f"record ends too early (cut off?): {shown!r}"
+    if isinstance(exc, UnexpectedToken):
+        return f"unexpected {str(exc.token)!r} at column {exc.column}: {shown!r}"
+    if isinstance(exc, UnexpectedCharacters):
+        return f"unexpected text at column {exc.column}: {shown!r}"
+    return f"{type(exc).__name__}: {shown!r}"
 
 
 # --- normalisation ---------------------------------------------------------------------
@@ -139,8 +147,8 @@ def _normalise(raw_name: str, record: Record, protocol: str | None
     """(name, state, recover, fields) of one known record."""
     fmt = EVENTS[raw_name]
     if record.shape not in fmt.shapes:
-        raise _Problem(f"{raw_name}: arguments have the shape {record.shape!r}, "
-                       f"expected {' or '.join(sorted(fmt.shapes))}")
+        raise _Problem(f"{raw_name}: arguments fit none of this event's formats "
+                       f"(cut off or glued?): {record.values!r}")
     fields: dict[str, Any] = {"event": raw_name, **record.values}
     state = recover = None
     name = fmt.name
@@ -199,7 +207,7 @@ def _segment_event(segment: Segment, origin: Origin, era: str | None,
     try:
         record = parse_record(segment.body)
     except RecordError as exc:
-        raise _Problem(f"{segment.raw_name}: arguments match no known format ({exc})") from None
+        raise _Problem(f"{segment.raw_name}: {exc}") from None
     evidence = protocol_evidence(segment.raw_name, record.shape, record.values)
     name, state, recover, fields = _normalise(segment.raw_name, record, evidence or era)
     fields.update(meta)
@@ -259,6 +267,8 @@ def parse_line(text: str, origin: Origin, era: str | None = None,
         report = find_error_report(text)
         if report is not None:
             result.events.append(_report_event(report, text, origin, era, defaults))
+        elif is_cut_prefix(text):
+            result.problems.append("line ends inside a trace prefix (cut off)")
     return result
 
 

@@ -39,6 +39,16 @@ _LINE_START = re.compile(
 )
 
 
+# A line holding only (part of) a trace prefix, maybe with the start of "vfio_": cut off.
+_CUT_PREFIX = re.compile(
+    r"^\s*(?:\d+@\d*(?:\.\d*)?:?|\d{4}-\d\d-\d\dT[\d:.]*Z?)(?:v(?:f(?:i(?:o_?)?)?)?)?\s*$")
+
+
+def is_cut_prefix(line: str) -> bool:
+    """True for a line that ends inside a trace prefix (``4030@1767225600.20``)."""
+    return bool(_CUT_PREFIX.match(line))
+
+
 @dataclass(frozen=True)
 class Prefix:
     """What a record's line prefix says: style, thread id, timestamp, thread/program name."""
