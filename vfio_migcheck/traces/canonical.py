@@ -93,7 +93,7 @@ FD_VERBS = (*IO_CALLS, "precopy_info", *POLL_CALLS, *SEEK_CALLS, "fcntl", "ioctl
             *DUP_CALLS, "close")
 
 # How QEMU's set_state-like events name their states (normalised into state/recover).
-QEMU_STATE_KEYS = ("state", "new", "new_state")
+QEMU_STATE_KEYS = ("state", "new", "new_state", "device_state")
 QEMU_RECOVER_KEYS = ("recover", "recover_state")
 
 _INT_RE = re.compile(r"-?(0[xX][0-9a-fA-F]+|[0-9]+)\Z")
