@@ -1,0 +1,97 @@
+"""Capture collection and the parallel runner (with a stand-in checker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_audit_builders import fake_check
+from vfio_migcheck.audit.collect import CollectError, collect_captures, group_captures
+from vfio_migcheck.audit.runner import CheckOptions, cited_lines, run_checks
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mtty-6.12"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_directory_walk_finds_traces_and_groups_ff_files():
+    caps = collect_captures([str(FIXTURES)])
+    paths = [c.path for c in caps]
+    assert len(caps) == 28                      # 4 variants x 7 scenarios
+    assert paths == sorted(paths)
+    threads = [c for c in caps if c.path.endswith("ff_o/threads.strace")]
+    assert len(threads) == 1 and len(threads[0].files) == 2
+    assert not any(p.endswith((".gt", ".md", ".txt", ".hexdump")) for p in paths)
+
+
+def test_explicit_files_globs_and_prefixes(tmp_path):
+    a = _write(tmp_path / "a.strace", "pass\n")
+    _write(tmp_path / "sub" / "b.vmc", "pass\n")
+    _write(tmp_path / "sub" / "notes.md", "# not a trace\n")
+    _write(tmp_path / "run.strace.12", "pass\n")
+    _write(tmp_path / "run.strace.9", "pass\n")
+    caps = collect_captures([str(a), str(tmp_path / "sub" / "*.vmc"), str(tmp_path / "run.strace"),
+                             str(a)])
+    assert [Path(c.path).name for c in caps] == ["a.strace", "run.strace", "b.vmc"]
+    run = caps[1]
+    assert [Path(f).name for f in run.files] == ["run.strace.9", "run.strace.12"]
+
+
+def test_sniffing_decides_for_unknown_extensions(tmp_path):
+    _write(tmp_path / "capture.out", "x\n")
+    _write(tmp_path / "other.out", "y\n")
+    caps = collect_captures([str(tmp_path)], sniff=lambda p: p.name == "capture.out")
+    assert [Path(c.path).name for c in caps] == ["capture.out"]
+
+
+def test_missing_path_and_empty_glob_are_errors(tmp_path):
+    with pytest.raises(CollectError, match="no such file"):
+        collect_captures([str(tmp_path / "nope.strace")])
+    with pytest.raises(CollectError, match="matches no file"):
+        collect_captures([str(tmp_path / "*.strace")])
+
+
+def test_rotated_logs_are_not_grouped(tmp_path):
+    caps = group_captures([str(tmp_path / "qemu.log.1"), str(tmp_path / "qemu.log.2")])
+    assert len(caps) == 2
+
+
+def _captures(tmp_path, commands):
+    for i, command in enumerate(commands):
+        _write(tmp_path / f"c{i:02d}.strace", f"{command}\nsecond line\n")
+    return collect_captures([str(tmp_path)])
+
+
+def test_failures_are_isolated_and_order_is_kept(tmp_path):
+    caps = _captures(tmp_path, ["pass", "raise", "crash", "fail", "unreadable", "pass"])
+    done = []
+    out = run_checks(caps, CheckOptions(), jobs=2, on_done=done.append, check=fake_check)
+    assert [c.capture for c in out] == caps and len(done) == len(caps)
+    errors = [c.result.error for c in out]
+    assert errors[0] is None and errors[3] is None and errors[5] is None
+    assert "checker failed: ValueError: malformed capture" in errors[1]
+    assert "\n" not in errors[1]
+    assert "worker process died" in errors[2]
+    assert "not a trace" in errors[4]
+    assert out[3].result.devices[0].verdict == "fail"
+    # the finding's line text was read in the worker
+    assert out[0].lines == {(caps[0].path, 2): "second line"}
+
+
+def test_results_do_not_depend_on_jobs(tmp_path):
+    caps = _captures(tmp_path, ["pass", "fail", "inconclusive", "pass", "fail"])
+    one = run_checks(caps, CheckOptions(), jobs=1, check=fake_check)
+    three = run_checks(caps, CheckOptions(), jobs=3, check=fake_check)
+    assert one == three
+
+
+def test_cited_lines_survives_missing_files():
+    from tests.test_audit_builders import finding, result
+
+    r = result("x", findings=[finding(file="/nonexistent/file", line=3)])
+    assert cited_lines(r) == {}
