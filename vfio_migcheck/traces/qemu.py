@@ -183,16 +183,22 @@ def _normalise(raw_name: str, record: Record, protocol: str | None
 
 @dataclass
 class LineResult:
-    """What one line gave: events (QemuEvent and Unreadable) and the era evidence seen."""
+    """What one line gave, in line order: QemuEvents and reasons for the broken parts."""
 
-    events: list[Event] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)
+    items: list[QemuEvent | str] = field(default_factory=list)
+
+    @property
+    def events(self) -> list[QemuEvent]:
+        return [item for item in self.items if isinstance(item, QemuEvent)]
+
+    @property
+    def problems(self) -> list[str]:
+        return [item for item in self.items if isinstance(item, str)]
 
 
 def _segment_event(segment: Segment, origin: Origin, era: str | None,
-                   defaults: dict[str, Any]) -> tuple[QemuEvent, str | None]:
-    """Turn one record into a QemuEvent (+ its own era evidence); raise on a bad record."""
+                   defaults: dict[str, Any]) -> QemuEvent:
+    """Turn one record into a QemuEvent; raise :class:`_Problem` on a bad record."""
     meta = _prefix_fields(segment)
     timing = {"pid": defaults.get("pid"),
               "tid": defaults.get("tid") if defaults.get("tid") is not None
@@ -203,7 +209,7 @@ def _segment_event(segment: Segment, origin: Origin, era: str | None,
     if defaults.get("ts") is not None and segment.prefix.ts is not None:
         meta["trace_ts"] = segment.prefix.ts
     if not segment.known:
-        return _generic_event(segment, origin, timing, meta), None
+        return _generic_event(segment, origin, timing, meta)
     try:
         record = parse_record(segment.body)
     except RecordError as exc:
@@ -213,7 +219,7 @@ def _segment_event(segment: Segment, origin: Origin, era: str | None,
     fields.update(meta)
     event = QemuEvent(origin, record.device, name, state=state, recover=recover,
                       fields=fields, text=segment.body, **timing)
-    return event, evidence
+    return event
 
 
 def _prefix_fields(segment: Segment) -> dict[str, Any]:
@@ -254,21 +260,19 @@ def parse_line(text: str, origin: Origin, era: str | None = None,
             # the thread id may have swallowed the failed record's last digits
             segment = _drop_tid(segment)
         try:
-            event, evidence = _segment_event(segment, origin, era, defaults)
+            event = _segment_event(segment, origin, era, defaults)
         except _Problem as exc:
-            result.problems.append(str(exc))
+            result.items.append(str(exc))
             previous_failed = True
             continue
         previous_failed = False
-        result.events.append(event)
-        if evidence:
-            result.evidence.append(evidence)
+        result.items.append(event)
     if not segments:
         report = find_error_report(text)
         if report is not None:
-            result.events.append(_report_event(report, text, origin, era, defaults))
+            result.items.append(_report_event(report, text, origin, era, defaults))
         elif is_cut_prefix(text):
-            result.problems.append("line ends inside a trace prefix (cut off)")
+            result.items.append("line ends inside a trace prefix (cut off)")
     return result
 
 
@@ -308,10 +312,10 @@ def parse_qemu_text(text: str, origin: Origin, pid: int | None = None, tid: int 
     for piece in text.splitlines():
         if not piece.strip():
             continue
-        result = parse_line(piece, origin, None, defaults)
-        out.extend(result.events)
-        for reason in result.problems:
-            out.append(Unreadable(origin, reason=reason, text=piece, pid=pid, tid=tid, ts=ts))
+        for item in parse_line(piece, origin, None, defaults).items:
+            if isinstance(item, str):
+                item = Unreadable(origin, reason=item, text=piece, pid=pid, tid=tid, ts=ts)
+            out.append(item)
     return out
 
 
@@ -422,16 +426,17 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
                 yield _unreadable(summary, origin, item.reason, many)
                 continue
             result = parse_line(item.text, origin, protocol)
-            if item.final_unterminated:
-                for event in result.events:
-                    if isinstance(event, QemuEvent):
-                        event.fields["final_unterminated"] = True
-            summary.events += len(result.events)
-            yield from result.events
-            for reason in result.problems:
-                yield _unreadable(summary, origin, reason, many, item.text)
-            if not result.events and not result.problems:
+            if not result.items:
                 summary.irrelevant += 1
+                continue
+            for part in result.items:
+                if isinstance(part, str):
+                    yield _unreadable(summary, origin, part, many, item.text)
+                    continue
+                if item.final_unterminated:
+                    part.fields["final_unterminated"] = True
+                summary.events += 1
+                yield part
 
 
 def _unreadable(summary: ReadSummary, origin: Origin, reason: str, many: bool,
