@@ -80,6 +80,7 @@ class SessionStats:
     opened_ts: float | None = None
     eof_ts: float | None = None
     stop_copy_ts: float | None = None     # entering STOP_COPY within this session
+    bytes_read_unknown_phase: int = 0     # reads whose phase (pre-copy/stop-copy) is hidden
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class DeviceResult:
     sessions: tuple[SessionStats, ...] = ()
     first_ts: float | None = None
     last_ts: float | None = None
+    undecided: tuple[str, ...] = ()       # "line N: rule" checks hidden payloads left open
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,168 @@
+"""Public entry points: check a trace file, or a list of events, into a TraceResult."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from vfio_migcheck.checker.describe import state_order
+from vfio_migcheck.checker.engine import DeviceTrack, Engine
+from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
+from vfio_migcheck.checker.rules import CATALOGUE
+from vfio_migcheck.model.names import NameError_, parse_flags
+from vfio_migcheck.model.spec import Spec, SpecError, load_spec
+from vfio_migcheck.traces.events import Event, ReadSummary
+
+HIDDEN_ADVICE = ("the capture hides VFIO ioctl payloads (plain strace cannot decode them); "
+                 "QEMU's vfio_migration_set_state/set_device_state trace events in the same "
+                 "capture, or a decoded canonical trace, would settle it "
+                 "(docs/capture-guide.md)")
+MAX_REASON_LINES = 3
+#: states a finished flow may end in: RUNNING, or STOP (a source whose VM stays stopped)
+SETTLED_STATES = frozenset({"RUNNING", "STOP"})
+
+
+class RuleSelectionError(ValueError):
+    """--select/--ignore named a rule id that does not exist."""
+
+
+def rule_filter(select: Iterable[str] | None, ignore: Iterable[str] | None):
+    """A predicate on rule ids; prefixes such as ``U`` or ``K00`` select families."""
+    sel = [s.strip().upper() for s in (select or []) if s.strip()]
+    ign = [s.strip().upper() for s in (ignore or []) if s.strip()]
+    for pattern in (*sel, *ign):
+        if not any(rule_id.startswith(pattern) for rule_id in CATALOGUE):
+            raise RuleSelectionError(f"no rule matches {pattern!r} (see 'vfio-migcheck rules')")
+
+    def enabled(rule_id: str) -> bool:
+        if sel and not any(rule_id.startswith(p) for p in sel):
+            return False
+        return not any(rule_id.startswith(p) for p in ign)
+
+    return enabled
+
+
+def _resolve(spec: Spec | str | Path | None, flags) -> tuple[Spec, int | None]:
+    spec_obj = spec if isinstance(spec, Spec) else load_spec(spec)
+    if flags is None:
+        return spec_obj, None
+    return spec_obj, parse_flags(flags, spec_obj)
+
+
+def check_events(events: Iterable[Event], *, spec: Spec | str | None = None,
+                 flags: int | str | None = None, file: str = "<events>",
+                 fmt: str = "events", select=None, ignore=None,
+                 summary: ReadSummary | None = None) -> TraceResult:
+    """Check an event stream (what every reader produces) against the model."""
+    spec_obj, flag_value = _resolve(spec, flags)
+    engine = Engine(spec_obj, flag_value, rule_filter(select, ignore))
+    ts_seen: list[float] = []
+    for event in events:
+        if event.ts is not None and len(ts_seen) < 1:
+            ts_seen.append(event.ts)
+        engine.feed_one(event)
+    engine.finish()
+    summary = summary or ReadSummary(format=fmt)
+    return build_result(engine, file, summary.format if summary else fmt, summary.to_json(),
+                        _timestamps(ts_seen))
+
+
+def check_trace(path: str | Path, *, spec: Spec | str | None = None,
+                flags: int | str | None = None, fmt: str = "auto", select=None,
+                ignore=None) -> TraceResult:
+    """Read and check one trace file (or strace ``-ff`` prefix). Never raises on bad input:
+    an unreadable trace gives a TraceResult with ``error`` set."""
+    try:
+        spec_obj, flag_value = _resolve(spec, flags)
+        enabled = rule_filter(select, ignore)
+    except (SpecError, NameError_, RuleSelectionError) as exc:
+        return _error_result(path, fmt, str(exc))
+    try:
+        from vfio_migcheck.traces.reading import open_trace
+
+        reading = open_trace(path, fmt)
+        engine = Engine(spec_obj, flag_value, enabled)
+        first_ts: list[float] = []
+        for event in reading.events:
+            if event.ts is not None and not first_ts:
+                first_ts.append(event.ts)
+            engine.feed_one(event)
+        engine.finish()
+    except (OSError, ValueError, ImportError) as exc:
+        return _error_result(path, fmt, str(exc) or type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - a reader bug must not become a traceback
+        return _error_result(path, fmt, f"internal error while reading: {type(exc).__name__}: "
+                                        f"{exc}")
+    return build_result(engine, str(path), reading.format, reading.summary.to_json(),
+                        _timestamps(first_ts))
+
+
+def _error_result(path, fmt: str, message: str) -> TraceResult:
+    return TraceResult(file=str(path), format=fmt, findings=(), devices=(), read_summary={},
+                       error=message)
+
+
+def _timestamps(first: list[float]) -> str:
+    if not first:
+        return "none"
+    value = first[0]
+    if value > 1e8:
+        return "absolute"
+    if value >= 3600:
+        return "time-of-day"
+    return "relative"
+
+
+def build_result(engine: Engine, file: str, fmt: str, summary: dict,
+                 timestamps: str) -> TraceResult:
+    findings = tuple(sorted(engine.findings, key=lambda f: (f.file, f.line, f.rule)))
+    devices = tuple(_device_result(engine, t, findings) for t in engine.devices.values())
+    extra = {"events": engine.events, "unattributed_fds": dict(engine.unattributed)}
+    return TraceResult(file=file, format=fmt, findings=findings, devices=devices,
+                       read_summary=summary, timestamps=timestamps, extra=extra)
+
+
+def _device_result(engine: Engine, track: DeviceTrack,
+                   findings: tuple[Finding, ...]) -> DeviceResult:
+    configs = track.configs
+    flag_sets = sorted({c.flags for c in configs})
+    flags = f"{flag_sets[0]:#x}" if len(flag_sets) == 1 else "?"
+    finals = tuple(sorted({c.state for c in configs}, key=state_order))
+    reasons = _inconclusive_reasons(engine, track, finals)
+    errors = [f for f in findings if f.device == track.name and f.severity == "error"]
+    verdict = "fail" if errors else ("inconclusive" if reasons else "pass")
+    undecided = tuple(f"line {line}: {rule.id} {rule.name}" for line, rule in track.undecided)
+    stats = track.stats
+    return DeviceResult(
+        name=track.name, flags=flags,
+        flags_candidates=tuple(f"{f:#x}" for f in flag_sets),
+        verdict=verdict, final_states=finals, inconclusive_reasons=tuple(reasons),
+        states=tuple(stats.states), requests=tuple(stats.requests),
+        sessions=stats.sessions_frozen(), first_ts=stats.first_ts, last_ts=stats.last_ts,
+        undecided=undecided)
+
+
+def _inconclusive_reasons(engine: Engine, track: DeviceTrack,
+                          finals: tuple[str, ...]) -> list[str]:
+    reasons: list[str] = []
+    configs = track.configs
+    if track.truncated:
+        reasons.append("too many readings of hidden calls: some were dropped")
+    if not track.seen_open:
+        reasons.append("the trace starts after the device was opened: its first state was "
+                       "not shown")
+    if not track.closed:
+        live = any(c.session is not None for c in configs)
+        if live or not set(finals) <= SETTLED_STATES:
+            what = "/".join(finals)
+            tail = " with a data session possibly live" if live else ""
+            reasons.append(f"the trace ends mid-migration: the device may still be in {what}"
+                           f"{tail}")
+    if track.undecided:
+        shown = ", ".join(f"line {line} ({rule.id})" for line, rule in
+                          track.undecided[:MAX_REASON_LINES])
+        more = len(track.undecided) - MAX_REASON_LINES
+        more_text = f" and {more} more" if more > 0 else ""
+        reasons.append(f"{len(track.undecided)} check(s) could not be decided: {shown}"
+                       f"{more_text}; {HIDDEN_ADVICE}")
+    return reasons

@@ -1,0 +1,64 @@
+"""One reading of a device: the model's state plus everything the trace has pinned so far.
+
+A :class:`Config` is what the engine keeps a *set* of per device (SibylFS style). It is frozen
+and hashable so equal readings reached along different paths collapse into one. Line numbers
+and other reporting aids are excluded from equality, so they never split the set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+SAVING_STATES = frozenset({"PRE_COPY", "PRE_COPY_P2P", "STOP_COPY"})
+PRECOPY_STATES = frozenset({"PRE_COPY", "PRE_COPY_P2P"})
+RUNNING_STATES = frozenset({"RUNNING", "PRE_COPY"})
+P2P_STATES = frozenset({"RUNNING_P2P", "PRE_COPY_P2P"})
+STOPPED_STATES = frozenset({"STOP", "STOP_COPY"})
+
+
+@dataclass(frozen=True)
+class Session:
+    """A live data session: its kind, the file bound to it (None = fd not seen yet)."""
+
+    kind: str                       # saving | resuming | unknown
+    file: str | None = None         # the event ``file`` identity of its data fd
+    fd: int | None = None           # fd number from a decoded SET reply, when shown
+    eof: bool = False               # read() returned 0 in STOP_COPY: permanent end
+    moved: bool = False             # resuming: some bytes were accepted by write()
+    closed: bool = False            # close() was called on the bound fd
+    failed_commit: bool = False     # resuming: RESUMING -> STOP failed, no data since
+    created_line: int | None = field(default=None, compare=False)
+    precopy_zero_reported: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One reading of one device: flags, state, data session and pending facts."""
+
+    flags: int
+    state: str
+    session: Session | None = None
+    dead: frozenset[str] = frozenset()     # files whose session has ended
+    ghost: bool = False                    # a session ended before its fd was seen
+    queried: bool = False                  # VFIO_DEVICE_FEATURE_MIGRATION was read
+    logging: bool | None = None            # DMA dirty logging on/off, None = unknown
+
+    def with_state(self, state: str) -> Config:
+        return replace(self, state=state)
+
+    def end_session(self) -> Config:
+        """The session ends (arc, reset or device close); its fd now answers ENODEV."""
+        session = self.session
+        if session is None:
+            return self
+        if session.file is None:
+            return replace(self, session=None, ghost=True)
+        dead = self.dead if session.closed else self.dead | {session.file}
+        return replace(self, session=None, dead=dead)
+
+    def start_session(self, kind: str, fd: int | None, line: int | None) -> Config:
+        return replace(self, session=Session(kind=kind, fd=fd, created_line=line))
+
+    def with_session(self, **changes) -> Config:
+        assert self.session is not None
+        return replace(self, session=replace(self.session, **changes))
