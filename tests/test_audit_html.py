@@ -1,0 +1,135 @@
+"""The HTML report: self-contained, anchored, and rendering without JS errors in Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.test_audit_summary import SPEC, sample
+from vfio_migcheck.audit.html import render_html
+from vfio_migcheck.audit.summary import build_audit
+
+PAIRS = [("hostA/save.strace", "hostB/restore.strace")]
+
+
+def _report() -> str:
+    return render_html(build_audit(sample(), SPEC, pairs=PAIRS), SPEC)
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.links: list[str] = []
+        self.external: list[str] = []
+        self.body: dict[str, str | None] = {}
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.append(a["id"])
+        if tag == "body":
+            self.body = a
+        for key in ("src", "href"):
+            value = a.get(key) or ""
+            if value.startswith("#"):
+                self.links.append(value[1:])
+            elif value:
+                self.external.append(value)
+
+
+def test_report_is_self_contained_and_every_link_resolves():
+    page = _report()
+    parsed = _Collect()
+    parsed.feed(page)
+    assert parsed.external == []                       # no CDN, no file, no network
+    assert not re.search(r"@import|url\((?!#)", page)
+    assert len(parsed.ids) == len(set(parsed.ids))     # anchors are unique
+    missing = [link for link in parsed.links if link not in parsed.ids]
+    assert missing == []
+    assert parsed.body["data-expected-findings"] == "4"
+
+
+def test_findings_show_their_capture_line():
+    page = _report()
+    assert 'id="c0-f0"' in page and 'href="#c0-0-L25"' in page
+    assert 'id="c0-0-L25"' in page and "read(7, ...) = 0" in page
+    assert "A001" in page and "(line text unavailable)" in page    # restore.strace cited, no text
+
+
+def test_fsm_picture_marks_exercised_and_missing_arcs():
+    page = _report()
+    assert page.count('class="arc hit"') == 10 and page.count('class="arc miss"') == 5
+    assert 'data-arc="RUNNING-&gt;PRE_COPY" data-count="1"' in page
+
+
+# --- in a real browser ---------------------------------------------------------------------
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def _find_chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    found = _find_chromium()
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("chromium is not installed and cannot be installed here "
+                    "(needs root and apt-get: apt-get install -y chromium)")
+    try:
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, timeout=900,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except (subprocess.SubprocessError, OSError) as exc:
+        pytest.skip(f"chromium is not installed and 'apt-get install -y chromium' failed: {exc}")
+    found = _find_chromium()
+    if not found:
+        pytest.skip("apt-get installed chromium but no chromium binary is on PATH")
+    return found
+
+
+def dump_dom(chromium: str, page: Path, profile: Path) -> str:
+    """The DOM after the page's scripts ran, as Chromium serialises it."""
+    done = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom",
+         page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def body_attributes(dom: str) -> dict[str, str]:
+    m = re.search(r"<body([^>]*)>", dom)
+    assert m, "no <body> in the dumped DOM"
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', m.group(1)))
+
+
+def test_report_renders_in_chromium_without_js_errors(chromium, tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(_report(), encoding="utf-8")
+    dom = dump_dom(chromium, page, tmp_path / "profile")
+    body = body_attributes(dom)
+    assert "data-js-errors" not in body, body.get("data-js-error")
+    assert body["data-rendered"] == "yes"
+    assert body["data-consistent"] == "true"
+    assert body["data-findings-drawn"] == "4" and body["data-captures-drawn"] == "4"
+    assert "<title>vfio-migcheck audit: 4 captures ✓</title>" in dom
+    # the numbers a reader sees
+    assert re.search(r'<div class="value">10/15</div><div class="label">single arcs', dom)
+    assert re.search(r'<div class="value">750.00 ms</div>', dom)
