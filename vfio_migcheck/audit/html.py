@@ -106,7 +106,8 @@ def _summary(audit: Audit) -> str:
               "bad" if t.by_severity.get("error") else ""),
         _card("single arcs exercised", f"{arcs}/{arcs_total}", _pct(arcs, arcs_total)),
         _card("requests exercised", f"{reqs}/{reqs_total}", _pct(reqs, reqs_total)),
-        _card("data read / written", f"{human_bytes(vol.bytes_precopy + vol.bytes_stopcopy)}"
+        _card("data read / written",
+              f"{human_bytes(vol.bytes_precopy + vol.bytes_stopcopy + vol.bytes_unknown_phase)}"
               f" / {human_bytes(vol.bytes_written)}", f"{vol.sessions} sessions"),
         _card("longest stop window", format_seconds(longest) if longest is not None else "—",
               f"{len(t.stop_windows)} timed windows"),
@@ -274,6 +275,7 @@ def _volume(audit: Audit) -> str:
                 f'<tr><td><a href="#cap-{i}">{_e(e.path)}</a></td><td><code>{_e(s.device)}'
                 f'</code></td><td>{_e(s.kind)}</td><td class="n">{s.opened_line or ""}</td>'
                 f'<td class="n">{s.bytes_precopy}</td><td class="n">{s.bytes_stopcopy}</td>'
+                f'<td class="n">{s.bytes_unknown_phase or ""}</td>'
                 f'<td class="n">{s.bytes_written}</td><td class="n">{s.reads}</td>'
                 f'<td class="n">{s.read_min if s.read_min is not None else ""}</td>'
                 f'<td class="n">{mean}</td>'
@@ -287,7 +289,8 @@ def _volume(audit: Audit) -> str:
         f'<div class="hl">{_e(k)}</div></div>' for k, n in hist.items())
     table = ('<table class="grid sortable"><thead><tr><th>capture</th><th>device</th>'
              "<th>session</th><th>opened at line</th><th>read in PRE_COPY</th>"
-             "<th>read in STOP_COPY</th><th>written (RESUMING)</th><th>reads</th>"
+             "<th>read in STOP_COPY</th><th>read, phase hidden</th><th>written (RESUMING)</th>"
+             "<th>reads</th>"
              "<th>min read</th><th>mean read</th><th>max read</th></tr></thead>"
              f'<tbody>{"".join(rows)}</tbody></table>') if rows else (
         '<p class="muted">No data session.</p>')

@@ -57,7 +57,8 @@ def session_json(s: SessionVolume) -> dict[str, Any]:
     return {
         "device": s.device, "kind": s.kind, "fd": s.fd, "opened_line": s.opened_line,
         "bytes_precopy": s.bytes_precopy, "bytes_stopcopy": s.bytes_stopcopy,
-        "bytes_written": s.bytes_written, "reads": s.reads, "writes": s.writes,
+        "bytes_unknown_phase": s.bytes_unknown_phase, "bytes_written": s.bytes_written,
+        "reads": s.reads, "writes": s.writes,
         "read_min": s.read_min, "read_max": s.read_max, "read_mean": _f(s.read_mean),
     }
 
@@ -124,7 +125,8 @@ def totals_json(t: Totals) -> dict[str, Any]:
         "volume": {
             "sessions": v.sessions, "saving": v.saving, "resuming": v.resuming,
             "bytes_precopy": v.bytes_precopy, "bytes_stopcopy": v.bytes_stopcopy,
-            "bytes_written": v.bytes_written, "reads": v.reads, "writes": v.writes,
+            "bytes_unknown_phase": v.bytes_unknown_phase, "bytes_written": v.bytes_written,
+            "reads": v.reads, "writes": v.writes,
             "read_size_histogram": dict(v.read_size_histogram),
         },
     }

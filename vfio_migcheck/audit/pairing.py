@@ -62,8 +62,9 @@ def source_end(file: str, device: DeviceResult) -> End | None:
             chosen = s
     if chosen is None:
         return None
+    hidden_phase = getattr(chosen, "bytes_read_unknown_phase", 0)
     return End(file, device.name, chosen.opened_line, chosen.opened_ts,
-               chosen.bytes_read_precopy + chosen.bytes_read_stopcopy)
+               chosen.bytes_read_precopy + chosen.bytes_read_stopcopy + hidden_phase)
 
 
 def destination_end(file: str, device: DeviceResult) -> End | None:

@@ -41,8 +41,10 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
                    f"{format_seconds(max(t.stop_windows))}")
     vol = t.volume
     if vol.sessions:
+        hidden = (f", {vol.bytes_unknown_phase} B in a hidden phase"
+                  if vol.bytes_unknown_phase else "")
         out.append(f"data: {vol.bytes_precopy} B read in PRE_COPY, {vol.bytes_stopcopy} B in "
-                   f"STOP_COPY, {vol.bytes_written} B written while RESUMING "
+                   f"STOP_COPY{hidden}, {vol.bytes_written} B written while RESUMING "
                    f"({vol.sessions} sessions)")
     for p in audit.pairing.pairs:
         state = "match" if p.matches else "MISMATCH (A001)"

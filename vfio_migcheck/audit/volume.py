@@ -1,7 +1,8 @@
 """How much migration data moved, per data session and in total.
 
 Bytes come from the checker's session accounting: what read() returned on a saving fd in
-PRE_COPY and in STOP_COPY, and what write() accepted on a resuming fd. Read sizes are
+PRE_COPY and in STOP_COPY (or in a phase the capture hides), and what write() accepted on a
+resuming fd. Read sizes are
 bucketed by powers of two so that captures with thousands of reads stay readable.
 """
 
@@ -30,10 +31,11 @@ class SessionVolume:
     reads: int
     writes: int
     read_sizes: tuple[int, ...]
+    bytes_unknown_phase: int = 0     # read while the trace hides PRE_COPY vs STOP_COPY
 
     @property
     def bytes_read(self) -> int:
-        return self.bytes_precopy + self.bytes_stopcopy
+        return self.bytes_precopy + self.bytes_stopcopy + self.bytes_unknown_phase
 
     @property
     def read_min(self) -> int | None:
@@ -55,6 +57,7 @@ class VolumeTotals:
     resuming: int
     bytes_precopy: int
     bytes_stopcopy: int
+    bytes_unknown_phase: int
     bytes_written: int
     reads: int
     writes: int
@@ -88,6 +91,7 @@ def session_volume(file: str, device: str, s: SessionStats) -> SessionVolume:
         bytes_precopy=s.bytes_read_precopy, bytes_stopcopy=s.bytes_read_stopcopy,
         bytes_written=s.bytes_written, reads=s.reads, writes=s.writes,
         read_sizes=tuple(s.read_sizes),
+        bytes_unknown_phase=getattr(s, "bytes_read_unknown_phase", 0),
     )
 
 
@@ -109,6 +113,7 @@ def volume_totals(volumes: Sequence[SessionVolume]) -> VolumeTotals:
         resuming=sum(1 for v in volumes if v.kind == "resuming"),
         bytes_precopy=sum(v.bytes_precopy for v in volumes),
         bytes_stopcopy=sum(v.bytes_stopcopy for v in volumes),
+        bytes_unknown_phase=sum(v.bytes_unknown_phase for v in volumes),
         bytes_written=sum(v.bytes_written for v in volumes),
         reads=sum(v.reads for v in volumes),
         writes=sum(v.writes for v in volumes),
