@@ -1,0 +1,148 @@
+"""Model predictions versus what the kernel did, call by call.
+
+A results folder holds ``scenarios/<api>/<name>.predict.json`` (the model's predictions,
+written before the run) and ``<variant>/<name>.canon`` (the runner's ground truth of one
+run). Each call of each run is *agreed* (the observed result is one the model allows),
+*explained* (a known driver deviation matches it) or *disagreed* (neither). A run that
+stopped early leaves its remaining calls *missing*.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vfio_migcheck.conformance.deviations import Deviation
+from vfio_migcheck.conformance.predict import Prediction
+from vfio_migcheck.conformance.statements import (
+    Declaration,
+    Statement,
+    StatementError,
+    parse_file,
+)
+
+AGREED, EXPLAINED, DISAGREED, MISSING = "agreed", "explained", "disagreed", "missing"
+
+
+class ResultsError(ValueError):
+    """The results folder is not usable; the message names the file."""
+
+
+@dataclass(frozen=True)
+class CallResult:
+    variant: str
+    scenario: str
+    group: str
+    line: int                    # line in the ground-truth (.canon) file; 0 when missing
+    call: str
+    observed: str
+    allowed: tuple[str, ...]
+    verdict: str
+    why: str = ""                # deviation id + explanation, or what the model expected
+
+    def to_json(self) -> dict[str, Any]:
+        return {"variant": self.variant, "scenario": self.scenario, "group": self.group,
+                "line": self.line, "call": self.call, "observed": self.observed,
+                "allowed": list(self.allowed), "verdict": self.verdict, "why": self.why}
+
+
+@dataclass
+class Comparison:
+    results: list[CallResult] = field(default_factory=list)
+    runs: int = 0
+    problems: list[str] = field(default_factory=list)   # runs that could not be compared
+
+    def count(self, verdict: str) -> int:
+        return sum(1 for r in self.results if r.verdict == verdict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.count(DISAGREED) and not self.count(MISSING)
+
+
+def observed_text(st: Statement) -> str:
+    assert st.ret is not None
+    head = f"{st.ret}" if st.errno is None else f"{st.ret} {st.errno}"
+    keys = " ".join(f"{k}={v}" for k, v in st.reply.items() if k != "data")
+    return f"{head} {keys}".strip()
+
+
+def load_sidecar(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ResultsError(f"{path}: cannot read predictions: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("calls"), list):
+        raise ResultsError(f"{path}: not a prediction sidecar (no 'calls' list)")
+    return data
+
+
+def compare_run(variant: str, canon: Path, sidecar: dict[str, Any],
+                deviations: Iterable[Deviation]) -> list[CallResult]:
+    """Compare one ground-truth file with its scenario's predictions."""
+    deviations = list(deviations)
+    name, group = sidecar["scenario"], sidecar.get("group", "?")
+    items = parse_file(canon)
+    statements = [s for s in items if isinstance(s, Statement)]
+    out: list[CallResult] = []
+    for index, call in enumerate(sidecar["calls"]):
+        prediction = Prediction.from_json(call["prediction"])
+        allowed = tuple(o.describe() for o in prediction.outcomes)
+        if index >= len(statements):
+            out.append(CallResult(variant, name, group, 0, call["call"], "(not run)", allowed,
+                                  MISSING, "the runner stopped before this call"))
+            continue
+        st = statements[index]
+        if st.ret is None:
+            raise ResultsError(f"{canon}:{st.line}: result is '?' in a ground-truth file")
+        expected_kind = call["call"].split()
+        if st.verb != (expected_kind[2] if expected_kind[0] == "fd" else expected_kind[1]):
+            raise ResultsError(f"{canon}:{st.line}: {st.call!r} does not match scenario call "
+                               f"{call['call']!r} (line {call['line']})")
+        observed = observed_text(st)
+        if prediction.matches(st.ret, st.errno, st.reply):
+            out.append(CallResult(variant, name, group, st.line, st.call, observed, allowed,
+                                  AGREED))
+            continue
+        match = next((d for d in deviations
+                      if d.explains(st.kind, prediction, st.ret, st.errno)), None)
+        if match:
+            out.append(CallResult(variant, name, group, st.line, st.call, observed, allowed,
+                                  EXPLAINED, f"{match.id} ({match.driver}): {match.explanation}"))
+        else:
+            whys = "; ".join(o.why for o in prediction.outcomes if o.why)
+            out.append(CallResult(variant, name, group, st.line, st.call, observed, allowed,
+                                  DISAGREED, f"model: {whys}"))
+    return out
+
+
+def api_of(canon: Path) -> str:
+    for item in parse_file(canon):
+        if isinstance(item, Declaration):
+            return item.keys.get("api", "group")
+    raise ResultsError(f"{canon}: no device declaration (the runner failed at setup?)")
+
+
+def compare_results(root: Path, deviations: Iterable[Deviation]) -> Comparison:
+    """Compare every ``<variant>/<name>.canon`` under ``root``."""
+    deviations = list(deviations)
+    scen_dir = root / "scenarios"
+    if not scen_dir.is_dir():
+        raise ResultsError(f"{root}: no scenarios/ folder with the predictions")
+    canons = sorted(p for p in root.glob("*/*.canon") if p.parent.name != "scenarios")
+    if not canons:
+        raise ResultsError(f"{root}: no <variant>/<scenario>.canon ground-truth files")
+    comparison = Comparison()
+    for canon in canons:
+        variant, name = canon.parent.name, canon.stem
+        try:
+            api = api_of(canon)
+            sidecar = load_sidecar(scen_dir / api / f"{name}.predict.json")
+            comparison.results.extend(compare_run(variant, canon, sidecar, deviations))
+            comparison.runs += 1
+        except (ResultsError, StatementError) as exc:
+            comparison.problems.append(str(exc))
+    return comparison
