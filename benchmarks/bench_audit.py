@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Measure the audit's parallel speed-up: -j N against -j 1 on the same set of captures.
+
+The capture set is the real mtty-6.12 strace corpus copied COPIES times into a temporary
+directory (each copy is a distinct capture, as a fleet of hosts would give). Each setting is
+timed REPEAT times and the best run is kept; the results of every run are compared so that a
+speed-up can never come from doing less work.
+
+    python benchmarks/bench_audit.py [--copies 8] [--jobs 2] [--repeat 3] [--corpus DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from vfio_migcheck.audit.collect import collect_captures
+from vfio_migcheck.audit.jsonout import dumps
+from vfio_migcheck.audit.runner import CheckOptions, run_checks
+from vfio_migcheck.audit.summary import build_audit
+from vfio_migcheck.model.spec import load_spec
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "mtty-6.12"
+
+
+def build_set(corpus: Path, copies: int, root: Path) -> list:
+    for i in range(copies):
+        shutil.copytree(corpus, root / f"host{i:02d}",
+                        ignore=shutil.ignore_patterns("*.gt", "*.md", "*.kmsg", "*.hexdump",
+                                                      "*.txt"))
+    return collect_captures([str(root)])
+
+
+def timed(captures, jobs: int, repeat: int, spec_name: str) -> tuple[float, str]:
+    spec = load_spec(spec_name)
+    best, document = float("inf"), ""
+    for _ in range(repeat):
+        start = time.perf_counter()
+        checked = run_checks(captures, CheckOptions(spec=spec_name), jobs=jobs)
+        elapsed = time.perf_counter() - start
+        text = dumps(build_audit(checked, spec))
+        if document and text != document:
+            sys.exit(f"bench_audit: -j {jobs} gave different results between runs")
+        document = text
+        best = min(best, elapsed)
+    return best, document
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--copies", type=int, default=8)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--spec", default="linux-6.12")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
+        captures = build_set(args.corpus, args.copies, Path(tmp))
+        lines = sum(sum(1 for _ in open(f, "rb")) for c in captures for f in c.files)
+        print(f"{len(captures)} captures ({lines} lines) from {args.copies} copies of "
+              f"{args.corpus}")
+        serial, doc1 = timed(captures, 1, args.repeat, args.spec)
+        parallel, docn = timed(captures, args.jobs, args.repeat, args.spec)
+        if doc1 != docn:
+            sys.exit("bench_audit: -j 1 and -j N summaries differ")
+        unreadable = doc1.count('"verdict": "unreadable"')
+        if unreadable:
+            print(f"warning: {unreadable} captures unreadable; the figure measures less work")
+        print(f"-j 1: {serial:.3f} s   -j {args.jobs}: {parallel:.3f} s   "
+              f"speed-up {serial / parallel:.2f}x   ({len(captures) / parallel:.1f} captures/s)")
+
+
+if __name__ == "__main__":
+    main()
