@@ -296,7 +296,7 @@ class Engine:
                 c, file, fd, event.ret, event.errno, event.argsz), file, fd)
         elif isinstance(event, DataClose):
             def step(c: Config) -> list[T.Outcome]:
-                return T.step_data_close(c, file, event.how)
+                return T.step_data_close(c, file, fd, event.how)
         elif isinstance(event, DataSeek):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_misc(c, file, fd, "lseek")

@@ -407,7 +407,11 @@ def step_precopy_info(config: Config, file: str, fd: int, ret, errno, argsz) -> 
     return [ok(config, *tags)]
 
 
-def step_data_close(config: Config, file: str, how: str) -> list[Outcome]:
+def step_data_close(config: Config, file: str, fd: int, how: str) -> list[Outcome]:
+    bound = _binding(config, file, fd)
+    if bound is None:
+        return [ok(config)]
+    config = bound[1]
     session = config.session
     tags: list[Tag] = []
     if how != "close" and (file in config.dead or (session is not None and session.file == file)):

@@ -45,8 +45,9 @@ NEVER_CLOSED = Rule(
     doc="Each SET that starts a session hands a new fd to user space; leaking them keeps "
         "driver buffers alive until the process exits.",
     fix="close() each data fd once its session is finished.",
-    bad=_PRE + "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
-    good=_PRE + "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\nfd 6 close = 0\n",
+    bad=_PRE + "fd 6 read 512 = 24\nd0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
+    good=_PRE + "fd 6 read 512 = 24\nd0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n"
+                "fd 6 close = 0\n",
     uapi_rule="R6",
 )
 
@@ -72,7 +73,7 @@ POSITIONED_IO = Rule(
     cite="vfio.h: the data fd is a stream; drivers call stream_open() (uapi.md 10.2)",
     doc="Data fds have no file position; positioned I/O fails with ESPIPE and moves nothing.",
     fix="Use plain read()/write() in order.",
-    bad=_PRE + "fd 6 lseek 0 = -1 ESPIPE\n",
+    bad=_PRE + "fd 6 lseek = -1 ESPIPE\n",
     good=_PRE + "fd 6 read 16 = 16\n",
 )
 
@@ -84,7 +85,7 @@ FOREIGN_IOCTL = Rule(
     doc="Data fds implement only VFIO_MIG_GET_PRECOPY_INFO; anything else is ENOTTY.",
     fix="Send device ioctls to the device fd and PRECOPY_INFO to the saving data fd.",
     bad=_PRE + "fd 6 ioctl VFIO_DEVICE_RESET = -1 ENOTTY\n",
-    good=_PRE + "fd 6 ioctl PRECOPY_INFO = 0 initial_bytes=24 dirty_bytes=0\n",
+    good=_PRE + "fd 6 precopy_info = 0 initial=24 dirty=0\n",
 )
 
 DATA_AFTER_EOF = Rule(
@@ -157,10 +158,10 @@ UNEXPECTED_FD = Rule(
     doc="In strace captures the data fd shows up at its first use; some FEATURE call before "
         "it must have been a SET that started a session.",
     fix="Check the capture (strace -f -y); a missing or misattributed call can cause this.",
-    bad="device d0 flags=0x7\nd0 GET MIGRATION = 0 flags=0x7\nfd 6 appeared after=d0\n"
+    bad="device d0 flags=0x7\nd0 GET MIGRATION = 0 flags=0x7\nfd 6 appeared device=d0\n"
         "fd 6 read 512 = 24\n",
     good="device d0 flags=0x7\nd0 GET MIGRATION = 0 flags=0x7\nd0 ? ? = 0\n"
-         "fd 6 appeared after=d0\nfd 6 read 512 = 24\n",
+         "fd 6 appeared device=d0\nfd 6 read 512 = 24\n",
 )
 
 FD_NEVER_SEEN = Rule(
@@ -170,7 +171,7 @@ FD_NEVER_SEEN = Rule(
          "arc leaves a session without an fd (uapi.md 8.4)",
     doc="Either the VMM never used the fd, or the fd never reached user space.",
     fix="Use or close the fd; if the SET failed with EMFILE, reset the device.",
-    bad=_HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=6\n"
+    bad=_HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0\n"
                 "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
     good=_PRE + "fd 6 read 512 = 24\nd0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n"
                 "fd 6 close = 0\n",

@@ -16,9 +16,9 @@ PRECOPY_INFO_PLACEMENT = Rule(
     fix="Query PRECOPY_INFO only on the saving fd while the device is in PRE_COPY or "
         "PRE_COPY_P2P; in STOP_COPY just read to EOF.",
     bad=_HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n"
-                "fd 6 ioctl PRECOPY_INFO = -1 EINVAL\n",
+                "fd 6 precopy_info = -1 EINVAL\n",
     good=_HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=6\n"
-                 "fd 6 ioctl PRECOPY_INFO = 0 initial_bytes=24 dirty_bytes=0\n",
+                 "fd 6 precopy_info = 0 initial=24 dirty=0\n",
     uapi_rule="R11",
 )
 
@@ -31,9 +31,9 @@ MALFORMED_REQUEST = Rule(
         "refuses malformed requests with EINVAL.",
     fix="Set argsz to the full structure size and exactly one of GET or SET (or PROBE).",
     bad=_HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=6\n"
-                "fd 6 ioctl PRECOPY_INFO argsz=8 = -1 EINVAL\n",
+                "fd 6 precopy_info argsz=8 = -1 EINVAL\n",
     good=_HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=6\n"
-                 "fd 6 ioctl PRECOPY_INFO argsz=24 = 0 initial_bytes=24 dirty_bytes=0\n",
+                 "fd 6 precopy_info argsz=24 = 0 initial=24 dirty=0\n",
     uapi_rule="R21",
 )
 
@@ -46,9 +46,9 @@ PRECOPY_INFO_ANSWERED = Rule(
     doc="Every 6.12 driver refuses the ioctl outside PRE_COPY/PRE_COPY_P2P and on dead fds.",
     fix="Driver bug: check the device state in the precopy ioctl.",
     bad=_HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n"
-                "fd 6 ioctl PRECOPY_INFO = 0 initial_bytes=0 dirty_bytes=0\n",
+                "fd 6 precopy_info = 0 initial=0 dirty=0\n",
     good=_HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n"
-                 "fd 6 ioctl PRECOPY_INFO = -1 EINVAL\n",
+                 "fd 6 precopy_info = -1 EINVAL\n",
     uapi_rule="R11",
 )
 

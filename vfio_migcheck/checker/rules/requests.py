@@ -79,9 +79,10 @@ SET_IN_ERROR = Rule(
          "(uAPI:1175-1176)",
     doc="A device in ERROR accepts no state change; the kernel refuses every SET.",
     fix="Call VFIO_DEVICE_RESET; the device is then RUNNING and every data fd is dead.",
-    bad=_HEAD + "d0 GET MIG_DEVICE_STATE = 0 state=ERROR\n"
+    bad=_HEAD + "d0 SET MIG_DEVICE_STATE STOP = -1 EIO\nd0 GET MIG_DEVICE_STATE = 0 state=ERROR\n"
                 "d0 SET MIG_DEVICE_STATE RUNNING = -1 EINVAL\n",
-    good=_HEAD + "d0 GET MIG_DEVICE_STATE = 0 state=ERROR\nd0 RESET = 0\n",
+    good=_HEAD + "d0 SET MIG_DEVICE_STATE STOP = -1 EIO\nd0 GET MIG_DEVICE_STATE = 0 state=ERROR\n"
+                 "d0 RESET = 0\n",
     uapi_rule="R19",
 )
 

@@ -22,8 +22,9 @@ SET_TRUNCATED = Rule(
     doc="Hidden payloads multiply the readings; past a bound the engine keeps a subset, "
         "so later mismatches are reported as notes only.",
     fix="Capture with payload decoding or QEMU trace events so fewer readings remain.",
-    bad="device d0\n",
-    good="device d0\n",
+    bad="# not expressible as a short trace: many hidden calls in a row (strace without\n"
+        "# decoding) multiply the readings past the engine's bound\n",
+    good="# the same capture with decoded payloads, or QEMU trace events alongside\n",
 )
 
 RULES = (UNREADABLE_LINE, SET_TRUNCATED)

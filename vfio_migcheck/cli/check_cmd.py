@@ -1,0 +1,127 @@
+"""``check``, ``rules`` and ``rule``: wiring only; the work is in vfio_migcheck.checker."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from vfio_migcheck.checker.api import RuleSelectionError, check_trace, rule_filter
+from vfio_migcheck.checker.rule_docs import rule_text
+from vfio_migcheck.checker.rules import all_rules, get_rule
+from vfio_migcheck.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail_usage,
+    flags_option,
+    get_flags,
+    get_spec,
+    spec_option,
+)
+from vfio_migcheck.traces.reading import FORMATS
+
+OUTPUTS = ("text", "json", "sarif", "junit")
+EXAMPLE_SUFFIXES = (".vmc", ".strace", ".log")
+
+
+def bundled_examples() -> list[Path]:
+    """The example captures shipped in vfio_migcheck/examples/ (the quickstart's input)."""
+    root = Path(str(resources.files("vfio_migcheck") / "examples"))
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.suffix in EXAMPLE_SUFFIXES)
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [part for v in values for part in v.replace(" ", ",").split(",") if part]
+
+
+@click.command("check")
+@click.argument("traces", nargs=-1, metavar="TRACE...")
+@flags_option
+@spec_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="Trace format (auto detects it from the first lines).")
+@click.option("--output", "output", type=click.Choice(OUTPUTS), default="text",
+              show_default=True, help="Report format.")
+@click.option("--select", multiple=True, metavar="IDS",
+              help="Only these rules (ids or prefixes, comma-separated; e.g. U,K004).")
+@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules (ids or prefixes).")
+@click.option("--exit-zero", is_flag=True,
+              help="Exit 0 even when errors are found (2 still means the input was unusable).")
+def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str, fmt: str,
+              output: str, select: tuple[str, ...], ignore: tuple[str, ...],
+              exit_zero: bool) -> None:
+    """Check traces against the migration model and report who broke which rule.
+
+    With no TRACE, checks the example captures bundled with vfio-migcheck.
+    Exit status: 0 no error-level finding (warnings, notes and inconclusive verdicts
+    included), 1 at least one error, 2 bad arguments or an unreadable trace.
+    """
+    spec = get_spec(spec_arg)
+    flags = get_flags(flags_arg, spec) if flags_arg is not None else None
+    try:
+        rule_filter(_split(select), _split(ignore))
+    except RuleSelectionError as exc:
+        fail_usage(str(exc))
+    paths = [Path(t) for t in traces] or bundled_examples()
+    if not paths:
+        fail_usage("no TRACE given and no bundled examples found")
+    results = [check_trace(p, spec=spec, flags=flags, fmt=fmt, select=_split(select),
+                           ignore=_split(ignore)) for p in paths]
+    if output == "text":
+        from vfio_migcheck.checker.report_text import render
+
+        render(results, Console(highlight=False, soft_wrap=True))
+    elif output == "json":
+        from vfio_migcheck.checker.report_json import to_json
+
+        click.echo(json.dumps(to_json(results), indent=2, default=str))
+    elif output == "sarif":
+        from vfio_migcheck.checker.report_sarif import to_sarif
+
+        click.echo(json.dumps(to_sarif(results), indent=2))
+    else:
+        from vfio_migcheck.checker.report_junit import to_junit
+
+        click.echo(to_junit(results), nl=False)
+    for r in results:
+        if r.error:
+            click.echo(f"vfio-migcheck: error: {r.error}", err=True)
+    if any(r.error for r in results):
+        sys.exit(EXIT_USAGE)
+    if not exit_zero and any(r.has_errors for r in results):
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_OK)
+
+
+@click.command("rules")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable catalogue.")
+def rules_cmd(as_json: bool) -> None:
+    """List the checker's rules: id, severity, party and what each checks."""
+    rules = all_rules()
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in rules], indent=2))
+        return
+    width = max(len(r.name) for r in rules)
+    for r in rules:
+        click.echo(f"{r.id}  {r.severity:<7}  {r.party:<7}  {r.name:<{width}}  {r.summary}")
+
+
+@click.command("rule")
+@click.argument("rule_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable rule.")
+def rule_cmd(rule_id: str, as_json: bool) -> None:
+    """Explain one rule: what it checks, why (uAPI citation), bad and good examples, fix."""
+    rule = get_rule(rule_id)
+    if rule is None:
+        fail_usage(f"unknown rule {rule_id!r}; 'vfio-migcheck rules' lists them")
+    if as_json:
+        click.echo(json.dumps(rule.to_json(), indent=2))
+        return
+    click.echo(rule_text(rule))
