@@ -99,7 +99,9 @@ def _picture(spec: Spec, cex, fmt: str) -> str:
 
 def _print_report(report, pictures: dict[int, str], itf_files: dict[int, str]) -> None:
     spec = report.spec
-    console = Console(highlight=False, width=max(Console().width, 120))
+    # Wide enough for the property matrix: one column per flag set.
+    console = Console(highlight=False,
+                      width=max(Console().width, 60 + 14 * (len(report.flag_sets) + 1)))
     console.print(f"[bold]vfio-migcheck prove[/] spec [bold]{escape(spec.name)}[/] "
                   f"({escape(spec.file)})")
     console.print("flag sets: " + ", ".join(format_flags(f, spec) for f in report.flag_sets))
@@ -108,6 +110,8 @@ def _print_report(report, pictures: dict[int, str], itf_files: dict[int, str]) -
     console.print(f"bound: k = {report.bound} arcs; {BOUND_REASON}.", style="dim")
 
     console.print(_matrix(report))
+    console.print("[dim]known = refuted as the spec's known_refutations declare; "
+                  "n/a = does not apply[/]")
     console.print("[bold]How each property was decided[/] (first flag set shown; JSON has all):")
     seen: set[str] = set()
     for r in report.results:
@@ -157,17 +161,17 @@ def _matrix(report) -> Table:
     millis: dict[str, float] = {}
     for r in report.results:
         names.setdefault(r.id, r.name)
-        status = r.status.replace("_", " ")
+        status = "n/a" if r.status == "not_applicable" else r.status
         style = _STATUS_STYLE[r.status]
         if r.status == "refuted":
-            status = f"REFUTED x{len(r.counterexamples)}" + (" (known)" if r.known else "")
+            status = f"{'known' if r.known else 'REFUTED'} x{len(r.counterexamples)}"
             style = "yellow" if r.known else "bold red"
         cells[(r.id, r.flags_text)] = f"[{style}]{status}[/]"
         millis[r.id] = millis.get(r.id, 0.0) + r.seconds * 1000
     used = [c for c in columns if any(key[1] == c for key in cells)]
     table = Table(header_style="bold")
     table.add_column("ID")
-    table.add_column("property", min_width=36, ratio=1)
+    table.add_column("property", min_width=30, ratio=1)
     for c in used:
         table.add_column(c if c != "all" else "all sets", no_wrap=True)
     table.add_column("ms", justify="right")

@@ -194,10 +194,16 @@ def p5_no_error(ctx: ProofContext, flags: int) -> PropertyResult:
                               "vacuous: the spec declares no error state")
     touches = z3.Or([enc.at[i][error] for i in range(enc.bound + 1)])
     found = ctx.find_all(enc.flag_literals(flags), z3.And(enc.request_ok, touches))
-    cexs = [Counterexample(flags, p[0], p[-1], p[1:], f"the path enters {error}")
+    cexs = [Counterexample(flags, p[0], p[-1], p[1:], f"a rule-abiding path enters {error}")
             for p in found]
+    for a, b in ctx.requests(flags):
+        ans = ctx.chosen(flags, a, b)
+        if ans.ok and error in ans.path:
+            cexs.append(Counterexample(flags, a, b, tuple(ans.path),
+                                       f"the graph model's path enters {error}"))
     method = (f"negation: any rule-abiding path (not only a shortest; words or refined rules) "
-              f"of a valid request that touches {error}; {_bound_text(ctx)}")
+              f"of a valid request that touches {error}, or a path the graph model chooses "
+              f"through it; {_bound_text(ctx)}")
     return _result("P5", flags, method, cexs,
                    f"A successful SET may not move the device through {error}.")
 
