@@ -191,10 +191,10 @@ class _ToStatement(Transformer):
         return key, _word(c[1])
 
     def result(self, c: list[Any]) -> Result:
-        raw = str(c[0])
+        raw = str(c[1])
         ret: Any = UNKNOWN if raw == "?" else int(raw, 0)
-        if len(c) > 1:
-            errno: Any = c[1]
+        if len(c) > 2:
+            errno: Any = c[2]
         else:
             errno = UNKNOWN if ret is UNKNOWN else None
         return Result(ret, errno, c[0].column or 0)
@@ -287,7 +287,7 @@ _TERMINALS = {
     "DURATION": "<duration>", "STRING": "a quoted string", "NAME": "a device name",
     "WORD": "a name", "VERB": "an fd operation (read, write, close, ...)",
     "ARG": "an argument", "KEY": "key=value", "VALUE": "a value after key=",
-    "EQUAL": "'= RESULT'", "LSQB": "'['", "RSQB": "']'", "SLASH": "'/'",
+    "EQ": "'= RESULT'", "LSQB": "'['", "RSQB": "']'", "SLASH": "'/'",
     "APPEARED": "appeared", "$END": "the end of the line",
 }
 _STATEMENT_START = {"DEVICE", "FD", "QEMU", "PROCESS"}
@@ -295,7 +295,7 @@ _STATEMENT_START = {"DEVICE", "FD", "QEMU", "PROCESS"}
 
 def _expected(names: Iterable[str]) -> str:
     names = set(names)
-    if names & _STATEMENT_START:
+    if names & _STATEMENT_START or {"TIMESTAMP", "NAME"} <= names:
         return ("a statement (device, fd, qemu, process or a declared device name, "
                 "optionally after @timestamp and [tid])")
     texts = sorted({_TERMINALS.get(n, n.lower()) for n in names if n != "COMMENT"})
