@@ -1,0 +1,430 @@
+"""The state of one strace capture being read: threads, fd tables, split calls.
+
+:meth:`Session.line` takes one raw line and either counts it as irrelevant (the fast
+path: a regex head match and a dict lookup), keeps it as the first half of an unfinished
+call, or hands the complete call to :mod:`strace_calls` which turns it into events.
+Events are appended to :attr:`Session.out`; the reader yields and clears that list after
+each line, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vfio_migcheck.traces.events import (
+    UNKNOWN,
+    Event,
+    Origin,
+    ProcessEvent,
+    ReadSummary,
+    Unreadable,
+)
+from vfio_migcheck.traces.fdtable import DATA, DEVICE, EPOLL, OTHER, FdEntry, FdTable, OpenFile
+from vfio_migcheck.traces.lines import BadLine
+from vfio_migcheck.traces.strace_clock import RELATIVE, Clock
+from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
+
+# pid prefix (1: [pid N], 2: N), timestamp (3), call name (4), first fd argument (5, 6: "<")
+HEAD = re.compile(
+    r"(?:\[pid\s+(\d+)(?:<[^>]*>)?\]\s*|(\d+)(?:<[^>]*>)?\s+)?"
+    r"\s*(?:(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+)\s+)?"
+    r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?)?"
+)
+_UNFINISHED = re.compile(r"\s*<(?:unfinished|detached)(?: #(\d+))? \.\.\.>\s*$")
+_RESUMED = re.compile(r"<\.\.\. ([A-Za-z_$][A-Za-z0-9_$]*) resumed(?: #(\d+))?>\s?(.*)$")
+_EXIT = re.compile(r"\+\+\+ (?:exited with (-?\d+)|killed by (SIG[A-Z0-9+-]+|\d+)"
+                   r"(?: \(core dumped\))?|superseded by execve in pid (\d+)) \+\+\+\s*$")
+_SIGNAL = re.compile(r"--- (?:stopped by )?(SIG[A-Z0-9+-]+|\d+)\b.*---\s*$")
+_STRACE_PROCESS = re.compile(r"(?:strace: )?Process (\d+) (attached|detached|suspended)\b")
+_PERSONALITY = re.compile(r"\[ Process PID=(\d+) runs in .* mode\. \]\s*$")
+_STRACE_MESSAGE = re.compile(r"strace: |\(strace: ")
+
+# call classes for the fast decision
+IO, SEEK, IOCTL, CLOSE, FCNTL, DUP, MMAP, XFER, POLL, EPOLL_CTL, EPOLL_WAIT = range(11)
+OPEN, NEWFD, PIPE, CLOSE_RANGE, CLONE, EXEC, RECVMSG = range(11, 18)
+
+NAME_CLASS: dict[str, int] = {}
+for _names, _cls in (
+    (("read", "readv", "pread64", "preadv", "preadv2", "write", "writev", "pwrite64",
+      "pwritev", "pwritev2", "recvfrom", "sendto"), IO),
+    (("lseek", "_llseek", "llseek"), SEEK),
+    (("ioctl",), IOCTL),
+    (("close",), CLOSE),
+    (("fcntl", "fcntl64"), FCNTL),
+    (("dup", "dup2", "dup3"), DUP),
+    (("mmap", "mmap2"), MMAP),
+    (("splice", "sendfile", "sendfile64", "copy_file_range", "tee"), XFER),
+    (("poll", "ppoll", "select", "_newselect", "pselect6", "pselect6_time64"), POLL),
+    (("epoll_ctl",), EPOLL_CTL),
+    (("epoll_wait", "epoll_pwait", "epoll_pwait2"), EPOLL_WAIT),
+    (("open", "openat", "openat2", "creat", "open_by_handle_at"), OPEN),
+    (("socket", "accept", "accept4", "eventfd", "eventfd2", "epoll_create", "epoll_create1",
+      "signalfd", "signalfd4", "timerfd_create", "memfd_create", "memfd_secret",
+      "inotify_init", "inotify_init1", "fanotify_init", "userfaultfd", "pidfd_open",
+      "pidfd_getfd", "perf_event_open", "io_uring_setup", "fsopen", "fsmount", "fspick",
+      "open_tree", "mq_open", "landlock_create_ruleset"), NEWFD),
+    (("pipe", "pipe2", "socketpair"), PIPE),
+    (("close_range",), CLOSE_RANGE),
+    (("clone", "clone2", "clone3", "fork", "vfork"), CLONE),
+    (("execve", "execveat"), EXEC),
+    (("recvmsg", "recvmmsg"), RECVMSG),
+):
+    for _name in _names:
+        NAME_CLASS[_name] = _cls
+
+_WRITES = frozenset({"write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto"})
+
+
+@dataclass
+class Pending:
+    """The first half of an unfinished call, waiting for its ``<... resumed>`` line."""
+
+    name: str
+    head: str
+    line: int
+    file: str
+    ts: float | None
+    tag: str | None
+
+
+@dataclass
+class Thread:
+    """One traced task (strace shows thread ids)."""
+
+    tid: int | None                 # None: lines without a pid column (the first process)
+    pid: int | None                 # thread-group id when known
+    table: FdTable
+    pending: Pending | None = None
+    alive: bool = True
+
+
+class Session:
+    """Everything known while reading one capture (see the module docstring)."""
+
+    def __init__(self, summary: ReadSummary) -> None:
+        from vfio_migcheck.traces.strace_calls import CallHandler
+
+        self.summary = summary
+        self.out: list[Event] = []
+        self.threads: dict[int | None, Thread] = {}
+        self.clocks: dict[str, Clock] = {}
+        self.relative_files: set[str] = set()
+        self.seen_real_line = False
+        self.leading_text = 0
+        self.unprefixed: Thread | None = None
+        self.root_table: FdTable | None = None
+        self.calls = CallHandler(self)
+        self.many_files = False
+        self._note_keys: set[str] = set()
+        self.orphans = 0
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    def note(self, key: str, text: str) -> None:
+        """Add a summary note once per key (notes explain, they do not repeat)."""
+        if key not in self._note_keys:
+            self._note_keys.add(key)
+            self.summary.notes.append(text)
+
+    def emit(self, event: Event) -> None:
+        self.out.append(event)
+        self.summary.events += 1
+
+    def unreadable(self, file: str, number: int, reason: str, text: str | None = None,
+                   last: int | None = None) -> None:
+        shown = f"{file}: {reason}" if self.many_files else reason
+        self.summary.unreadable.append((number, shown))
+        self.out.append(Unreadable(Origin(file, number, last), reason=reason, text=text))
+
+    def bad_line(self, file: str, item: BadLine) -> None:
+        self.unreadable(file, item.number, item.reason)
+
+    def clock(self, file: str) -> Clock:
+        clock = self.clocks.get(file)
+        if clock is None:
+            clock = self.clocks[file] = Clock()
+        return clock
+
+    def stamp(self, file: str, text: str | None) -> float | None:
+        if text is None:
+            return None
+        clock = self.clock(file)
+        if clock.mode == RELATIVE:
+            return clock._elapsed  # already advanced by line()
+        return clock.value(text)
+
+    # --- threads ---------------------------------------------------------------------------
+
+    def thread(self, tid: int | None) -> Thread:
+        found = self.threads.get(tid)
+        if found is not None:
+            return found
+        return self._new_thread(tid)
+
+    def _new_thread(self, tid: int | None) -> Thread:
+        # a task whose creation is visible: a clone() in flight in another thread
+        for other in self.threads.values():
+            pending = other.pending
+            if pending is not None and pending.name in ("clone", "clone3", "fork", "vfork"):
+                shares = "CLONE_FILES" in pending.head
+                table = other.table if shares else other.table.fork_copy()
+                is_thread = "CLONE_THREAD" in pending.head
+                made = Thread(tid, other.pid if is_thread else tid, table)
+                table.members.add(_member(tid))
+                self.threads[tid] = made
+                return made
+        # lines without a pid column belong to the first process; once pids show up, the
+        # first unknown pid that is not a known child is that same process
+        if tid is not None and self.unprefixed is not None and self.unprefixed.tid is None:
+            made = self.unprefixed
+            made.tid = tid
+            made.pid = tid
+            made.table.members.discard(_member(None))
+            made.table.members.add(_member(tid))
+            self.threads[tid] = made
+            return made
+        if self.root_table is None:
+            table = self.root_table = _initial_table()
+        else:
+            # no visible creation (attached with -p, or a filtered trace): assume it shares
+            # the first process's fd table, like the threads of an attached VMM do
+            table = self.root_table
+            self.note("joined", "tasks whose creation the trace does not show were assumed "
+                      "to share the first process's fd table (threads of an attached VMM, "
+                      "or clone() filtered out)")
+        made = Thread(tid, tid, table)
+        table.members.add(_member(tid))
+        self.threads[tid] = made
+        if tid is None:
+            self.unprefixed = made
+        return made
+
+    # --- the per-line fast path ---------------------------------------------------------------
+
+    def line(self, file: str, number: int, text: str, forced_tid: int | None = None) -> None:
+        match = HEAD.match(text)
+        pid_text = match.group(1) or match.group(2)
+        tid = forced_tid if forced_tid is not None else (int(pid_text) if pid_text else None)
+        stamp = match.group(3)
+        if stamp is not None and file in self.relative_files:
+            self.clocks[file].value(stamp)
+        elif stamp is not None and file not in self.clocks:
+            clock = self.clock(file)
+            clock.value(stamp)
+            if clock.mode == RELATIVE:
+                self.relative_files.add(file)
+        name = match.group(4)
+        if name is None:
+            self._other_line(file, number, text, match.end(), tid, stamp)
+            return
+        self.seen_real_line = True
+        if text.endswith("...>") and _UNFINISHED.search(text):
+            self._unfinished(file, number, text, match.start(4), tid, stamp, name)
+            return
+        cls = NAME_CLASS.get(name)
+        if cls is None:
+            self.summary.irrelevant += 1
+            return
+        thread = self.threads.get(tid) or self.thread(tid)
+        fd_text = match.group(5)
+        if fd_text is not None and cls <= FCNTL:
+            entry = thread.table.fds.get(int(fd_text))
+            if entry is not None and self._quick_irrelevant(
+                    entry, cls, name, text, match.start(5), match.group(6) is not None):
+                self.summary.irrelevant += 1
+                return
+        elif cls == POLL or cls == EPOLL_WAIT or cls == MMAP or cls == XFER:
+            if self._quiet_multi(thread, cls, text, fd_text):
+                self.summary.irrelevant += 1
+                return
+        body = text[match.start(4):]
+        ts = self.stamp(file, stamp)
+        self.calls.complete(thread, body, Origin(file, number), ts, 1)
+
+    def _quick_irrelevant(self, entry: FdEntry, cls: int, name: str, text: str, at: int,
+                          decorated: bool) -> bool:
+        """A call on a known fd that is neither a device nor a data fd (the common case)."""
+        kind = entry.file.kind
+        if kind == DEVICE or kind == DATA:
+            return False
+        if decorated:
+            token = entry.token
+            if token is None or not text.startswith(token, at):
+                return False  # the fd may have been replaced invisibly: look closer
+        if cls == IO:
+            return not (name in _WRITES and "vfio" in text)
+        if cls == SEEK:
+            return True
+        if cls == IOCTL:
+            if kind != OTHER:
+                return False  # group/container ioctls (GET_DEVICE_FD) matter
+            comma = text.find(", ", at)
+            return comma < 0 or not text.startswith(FD_RETURNING_PREFIXES, comma + 2)
+        if cls == FCNTL:
+            return "F_DUPFD" not in text and "F_SETFD" not in text
+        return False  # close and dup change the table
+
+    def _quiet_multi(self, thread: Thread, cls: int, text: str, fd_text: str | None) -> bool:
+        """poll/epoll_wait/mmap/splice lines matter only with device or data fds around."""
+        table = thread.table
+        if cls == EPOLL_WAIT:
+            if fd_text is None:
+                return False
+            entry = table.fds.get(int(fd_text))
+            return entry is None or entry.file.kind != EPOLL or not entry.file.watched
+        if table.counts.get(DATA, 0) or (cls == MMAP and table.counts.get(DEVICE, 0)):
+            return False
+        if cls == XFER:
+            return False  # rare; the fds may be unknown (first use of a data fd)
+        return "anon_inode:" not in text or "_mig" not in text
+
+    # --- split calls ---------------------------------------------------------------------------
+
+    def _unfinished(self, file: str, number: int, text: str, start: int, tid: int | None,
+                    stamp: str | None, name: str) -> None:
+        tail = _UNFINISHED.search(text)
+        assert tail is not None
+        thread = self.threads.get(tid) or self.thread(tid)
+        if thread.pending is not None:
+            self._abandon(thread, "a new call started before it resumed")
+        thread.pending = Pending(name, text[start:tail.start()], number, file,
+                                 self.stamp(file, stamp), tail.group(1))
+
+    def _resumed(self, file: str, number: int, text: str, tid: int | None,
+                 match: re.Match[str]) -> None:
+        name, tag, rest = match.group(1), match.group(2), match.group(3)
+        thread = self.threads.get(tid) or self.thread(tid)
+        pending = thread.pending
+        if pending is None or pending.name != name or (
+                tag is not None and pending.tag is not None and tag != pending.tag):
+            self.orphans += 1
+            shown = f" for tid {tid}" if tid is not None else ""
+            self.unreadable(file, number, f"'<... {name} resumed>' without its "
+                            f"'<unfinished ...>' line{shown} (capture started or was cut "
+                            "mid-call)", text)
+            return
+        thread.pending = None
+        origin = Origin(pending.file, pending.line, number if pending.file == file else None)
+        self.calls.complete(thread, pending.head + rest, origin, pending.ts, 2)
+
+    def _abandon(self, thread: Thread, why: str) -> None:
+        """An unfinished call that will never resume: its outcome is unknown."""
+        pending = thread.pending
+        thread.pending = None
+        if pending is None:
+            return
+        self.calls.incomplete(thread, pending, why)
+
+    # --- lines that are not calls -------------------------------------------------------------
+
+    def _other_line(self, file: str, number: int, text: str, at: int, tid: int | None,
+                    stamp: str | None) -> None:
+        body = text[at:]
+        if body.startswith("<..."):
+            resumed = _RESUMED.match(body)
+            if resumed is not None:
+                self.seen_real_line = True
+                self._resumed(file, number, text, tid, resumed)
+                return
+        elif body.startswith("+++"):
+            ended = _EXIT.match(body)
+            if ended is not None:
+                self.seen_real_line = True
+                self._exit(file, number, tid, stamp, ended)
+                return
+        elif body.startswith("---"):
+            signal = _SIGNAL.match(body)
+            if signal is not None:
+                self.seen_real_line = True
+                thread = self.thread(tid)
+                self.emit(ProcessEvent(Origin(file, number), what="signal",
+                                       signal=signal.group(1), pid=thread.pid, tid=tid,
+                                       ts=self.stamp(file, stamp)))
+                return
+        process = _STRACE_PROCESS.search(body) if "Process" in body else None
+        if process is not None and (body.startswith(("strace:", "Process")) or "strace:" in body):
+            what = {"attached": "attach", "detached": "detach"}.get(process.group(2))
+            if what is None:
+                self.summary.irrelevant += 1
+                return
+            child = int(process.group(1))
+            self.emit(ProcessEvent(Origin(file, number), what=what, child=child, pid=child,
+                                   tid=child, ts=self.stamp(file, stamp)))
+            return
+        if _PERSONALITY.match(body) or _STRACE_MESSAGE.match(body):
+            self.summary.irrelevant += 1
+            self.note("strace-msg", "strace's own messages (personality switches, warnings) "
+                      "were counted as irrelevant")
+            return
+        if not body.strip():
+            self.summary.irrelevant += 1
+            return
+        if not self.seen_real_line:
+            self.leading_text += 1
+            self.summary.irrelevant += 1
+            return
+        self.unreadable(file, number, "not a strace line (no call, resume, signal or exit)",
+                        text)
+
+    def _exit(self, file: str, number: int, tid: int | None, stamp: str | None,
+              ended: re.Match[str]) -> None:
+        thread = self.thread(tid)
+        origin = Origin(file, number)
+        ts = self.stamp(file, stamp)
+        if thread.pending is not None:
+            self._abandon(thread, "the task ended")
+        if ended.group(3) is not None:  # superseded by execve in another thread
+            self.summary.irrelevant += 1
+            self._leave(thread, origin, ts)
+            return
+        if ended.group(1) is not None:
+            event = ProcessEvent(origin, what="exit", status=int(ended.group(1)),
+                                 pid=thread.pid, tid=tid, ts=ts)
+        else:
+            killer = ended.group(2)
+            event = ProcessEvent(origin, what="killed", status=UNKNOWN,
+                                 signal=killer if killer.startswith("SIG") else f"signal {killer}",
+                                 pid=thread.pid, tid=tid, ts=ts)
+        self.emit(event)
+        self._leave(thread, origin, ts)
+
+    def _leave(self, thread: Thread, origin: Origin, ts: float | None) -> None:
+        thread.alive = False
+        table = thread.table
+        table.members.discard(_member(thread.tid))
+        if not table.members:
+            self.calls.implicit_close(thread, table.release_all(), "exit", origin, ts)
+        self.threads.pop(thread.tid, None)
+
+    # --- end of input ---------------------------------------------------------------------------
+
+    def finish(self) -> list[Event]:
+        for thread in list(self.threads.values()):
+            if thread.pending is not None:
+                self._abandon(thread, "the capture ended first")
+        if self.leading_text:
+            self.note("leading", f"{self.leading_text} line(s) before the first strace line "
+                      "were not strace output (wrapper text) and were counted as irrelevant")
+        for file, clock in self.clocks.items():
+            if clock.rollovers:
+                self.note(f"midnight:{file}", f"{file}: the time-of-day timestamps passed "
+                          f"midnight {clock.rollovers} time(s); a day was added each time")
+        if self.orphans:
+            self.note("orphans", f"{self.orphans} resumed call(s) had no unfinished start "
+                      "(the capture began or was cut mid-call); each is listed as unreadable")
+        events = list(self.out)
+        self.out.clear()
+        return events
+
+
+def _member(tid: int | None) -> int:
+    return -1 if tid is None else tid
+
+
+def _initial_table() -> FdTable:
+    """The first process starts with stdin/stdout/stderr open (inherited, not data fds)."""
+    table = FdTable()
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        table.install(fd, FdEntry(OpenFile(OTHER, name, None)))
+    return table
