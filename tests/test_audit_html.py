@@ -133,3 +133,28 @@ def test_report_renders_in_chromium_without_js_errors(chromium, tmp_path):
     # the numbers a reader sees
     assert re.search(r'<div class="value">10/15</div><div class="label">single arcs', dom)
     assert re.search(r'<div class="value">750.00 ms</div>', dom)
+
+
+def _seg_widths(svg: str) -> dict[str, float]:
+    return {state: float(w) for w, state in
+            re.findall(r'<rect class="seg" x="[\d.]+" y="\d+" width="([\d.]+)" height="\d+" '
+                       r'fill="#\w+" data-state="(\w+)"', svg)}
+
+
+def test_timeline_shortens_long_quiet_stretches_but_keeps_true_durations():
+    from tests.test_audit_builders import device, obs
+    from vfio_migcheck.audit.svg_timeline import timeline_svg
+    from vfio_migcheck.audit.timing import device_timing
+
+    quiet = device(states=[obs(1, 0.0, "RUNNING"), obs(2, 100.0, "STOP")], last_ts=101.0)
+    svg = timeline_svg(device_timing(quiet))
+    widths = _seg_widths(svg)
+    assert widths["STOP"] > 0.3 * (widths["STOP"] + widths["RUNNING"])
+    assert 'class="break"' in svg and "RUNNING from line 1: 100.000 s" in svg
+
+    even = device(states=[obs(1, 0.0, "RUNNING"), obs(2, 1.0, "STOP")], last_ts=3.0)
+    svg = timeline_svg(device_timing(even))
+    widths = _seg_widths(svg)
+    assert 'class="break"' not in svg
+    assert widths["STOP"] == pytest.approx(2 * widths["RUNNING"], rel=0.01)
+    assert timeline_svg(device_timing(device(states=[obs(1, None, "RUNNING")]))) is None

@@ -6,6 +6,7 @@ Gaps in the bar are spans where the trace leaves the state open; they are not gu
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from html import escape
 
 from vfio_migcheck.audit.timing import DeviceTiming
@@ -36,6 +37,45 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds * 1e6:.0f} µs"
 
 
+class Axis:
+    """Time -> x, linear except that long quiet stretches are shortened (and marked).
+
+    A capture often idles in RUNNING for minutes around a migration that takes
+    milliseconds; drawn linearly, the migration would be invisible. Every stretch longer than
+    ``cap`` (twice the time spent outside RUNNING, at least 1/40 of the whole) is drawn
+    ``cap`` long and marked with a break, so each segment keeps its true duration in its
+    tooltip while the interesting part stays readable.
+    """
+
+    def __init__(self, points: list[float], busy: float) -> None:
+        self.points = sorted(set(points))
+        total = self.points[-1] - self.points[0]
+        self.cap = max(2 * busy, total / 40)
+        widths = [min(b - a, self.cap) for a, b in zip(self.points, self.points[1:])]
+        self.clipped = [b - a > self.cap for a, b in zip(self.points, self.points[1:])]
+        shown = sum(widths) or 1.0
+        self.scale = (WIDTH - 2) / shown
+        self.offsets = [0.0]
+        for w in widths:
+            self.offsets.append(self.offsets[-1] + w)
+        self.widths = widths
+
+    def x(self, t: float) -> float:
+        i = bisect_right(self.points, t) - 1
+        i = min(max(i, 0), len(self.widths) - 1) if self.widths else 0
+        if not self.widths:
+            return 1.0
+        real = self.points[i + 1] - self.points[i]
+        frac = (t - self.points[i]) / real if real > 0 else 0.0
+        frac = min(max(frac, 0.0), 1.0)
+        return 1 + (self.offsets[i] + frac * self.widths[i]) * self.scale
+
+    def breaks(self) -> list[float]:
+        """x of the middle of every shortened stretch."""
+        return [1 + (self.offsets[i] + self.widths[i] / 2) * self.scale
+                for i, c in enumerate(self.clipped) if c]
+
+
 def timeline_svg(timing: DeviceTiming) -> str | None:
     """None when the device has no timed span to draw."""
     starts = [s.start for s in timing.spans] + [
@@ -45,14 +85,12 @@ def timeline_svg(timing: DeviceTiming) -> str | None:
     if not starts or not ends:
         return None
     t0, t1 = min(starts), max(ends)
-    scale = (WIDTH - 2) / (t1 - t0) if t1 > t0 else 0.0
-
-    def x(t: float) -> float:
-        return 1 + (t - t0) * scale
+    busy = sum(s.duration for s in timing.spans if s.state != "RUNNING")
+    axis = Axis([t0, t1, *starts, *ends], busy)
+    x = axis.x
 
     out = [f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} 78" '
-           f'preserveAspectRatio="none" role="img" aria-label="state timeline of '
-           f'{escape(timing.device)}">']
+           f'role="img" aria-label="state timeline of {escape(timing.device)}">']
     for span in timing.spans:
         w = max(x(span.end) - x(span.start), 0.75)
         out.append(
@@ -61,6 +99,11 @@ def timeline_svg(timing: DeviceTiming) -> str | None:
             f"<title>{escape(span.state)} from line {span.start_line}: "
             f"{format_seconds(span.duration)}</title></rect>"
         )
+    for bx in axis.breaks():
+        out.append(f'<path class="break" d="M{bx - 4:.1f},{BAR_Y + BAR_H + 3} '
+                   f'L{bx:.1f},{BAR_Y - 3} M{bx + 1:.1f},{BAR_Y + BAR_H + 3} '
+                   f'L{bx + 5:.1f},{BAR_Y - 3}"><title>shortened: a long quiet stretch</title>'
+                   "</path>")
     for win in timing.stop_windows:
         if win.start is None:
             continue
@@ -73,8 +116,9 @@ def timeline_svg(timing: DeviceTiming) -> str | None:
             f'<rect x="{x(win.start):.2f}" y="{BAR_Y + BAR_H + 6}" '
             f'width="{max(x(end) - x(win.start), 1.0):.2f}" height="8" rx="3"/></g>'
         )
+    note = " (long quiet stretches shortened)" if axis.breaks() else ""
     out.append(f'<text class="tick" x="2" y="74">0</text>'
                f'<text class="tick" x="{WIDTH - 2}" y="74" text-anchor="end">'
-               f"{format_seconds(t1 - t0)}</text>")
+               f"{format_seconds(t1 - t0)}{note}</text>")
     out.append("</svg>")
     return "".join(out)
