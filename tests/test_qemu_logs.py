@@ -182,9 +182,9 @@ def test_error_reports_become_events() -> None:
         "reset_failed", "invalid_device_state", "buffer_alloc_failed"]
     first, second = reports[0], reports[1]
     assert first.device == "0000:3b:00.1" and first.fields["target"] == "STOP_COPY"
-    assert first.fields["recover_state"] == "STOP" and first.fields["err"] == "Invalid argument"
-    assert first.fields["reset"] is False
-    assert second.fields["recover_state"] == "ERROR" and second.fields["reset"] is True
+    assert first.fields["recover_to"] == "STOP" and first.fields["err"] == "Invalid argument"
+    assert first.fields["reset"] == 0 and first.recover is None
+    assert second.fields["recover_to"] == "ERROR" and second.fields["reset"] == 1
     assert reports[4].fields["err"] == "Input/output error"
     assert reports[5].fields["value"] == 3
     assert reports[6].device == "VFIO user /run/gpio.sock"

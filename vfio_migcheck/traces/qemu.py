@@ -232,7 +232,7 @@ def _prefix_fields(segment: Segment) -> dict[str, Any]:
     if segment.wrapper:
         meta["wrapper"] = segment.wrapper
     if segment.glued:
-        meta["glued"] = True
+        meta["glued"] = 1
     return meta
 
 
@@ -434,7 +434,7 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
                     yield _unreadable(summary, origin, part, many, item.text)
                     continue
                 if item.final_unterminated:
-                    part.fields["final_unterminated"] = True
+                    part.fields["final_unterminated"] = 1
                 summary.events += 1
                 yield part
 

@@ -226,13 +226,13 @@ def find_error_report(text: str) -> ErrorReport | None:
             rest = groups["rest"]
             recover = _RECOVER.search(rest)
             if recover:
-                fields["recover_state"] = recover.group("recover")
+                fields["recover_to"] = recover.group("recover")
             elif "Recover state is ERROR" in rest:
-                fields["recover_state"] = "ERROR"
+                fields["recover_to"] = "ERROR"
             err = _ERR_TEXT.search(rest) or _ERRNO_SUFFIX.search(rest)
             if err:
                 fields["err"] = err.group("err").strip()
-            fields["reset"] = "Resetting device" in rest
+            fields["reset"] = int("Resetting device" in rest)
         elif kind in ("recover_failed", "reset_failed"):
             fields["err"] = groups["err"]
         elif kind == "invalid_device_state":
