@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import z3
 
-from vfio_migcheck.model.smt.encode import SESSION_KINDS, Encoding
+from vfio_migcheck.model.smt.encode import SESSION_KINDS, Encoding, all_of
 
 EINVAL = "EINVAL"
 
@@ -83,8 +83,7 @@ class SmtOracle:
             return fail("target_unsupported")
         if src == dst:
             return SmtAnswer(src, dst, flags, True, "noop", ((src,),))
-        ends = enc.endpoints(src, dst)
-        if enc.entails([*lits, *ends], enc.blocked_path):
+        if enc.entails(lits, enc.blocked_request(src, dst)):
             return fail("blocked")
         paths = self.shortest_paths(flags, src, dst, refinements)
         if not paths:
@@ -115,7 +114,7 @@ class SmtOracle:
                 interior = [enc.at[i][s] for i, s in enumerate(path) if 0 < i < length]
                 if not interior:
                     break
-                enc.solver.add(z3.Not(z3.And(interior)))
+                enc.solver.add(z3.Not(all_of(interior)))
         finally:
             enc.solver.pop()
         value = enc.spec.states

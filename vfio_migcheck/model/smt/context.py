@@ -10,7 +10,7 @@ import z3
 
 from vfio_migcheck.model.fsm import Answer, FlagModel, model_for
 from vfio_migcheck.model.smt.answers import SmtAnswer, SmtOracle
-from vfio_migcheck.model.smt.encode import Encoding
+from vfio_migcheck.model.smt.encode import Encoding, all_of, any_of
 from vfio_migcheck.model.spec import Spec
 
 
@@ -82,7 +82,7 @@ class ProofContext:
             while len(found) < limit and enc.check(*assumptions) == z3.sat:
                 path = enc.path_in(enc.solver.model())
                 found.append(path)
-                enc.solver.add(z3.Not(z3.And(enc.at[0][path[0]], enc.at[enc.bound][path[-1]])))
+                enc.solver.add(z3.Not(all_of(enc.at[0][path[0]], enc.at[enc.bound][path[-1]])))
         finally:
             enc.solver.pop()
         return found
@@ -99,6 +99,6 @@ class ProofContext:
             ans = self.answer(flags, a, b)
             if ans.ok and ans.chosen and (keep is None or keep(ans)):
                 length = len(ans.chosen) - 1
-                options.append(z3.And(enc.at[0][a], enc.at[enc.bound][b],
+                options.append(all_of(enc.at[0][a], enc.at[enc.bound][b],
                                       *enc.length_eq(length)))
-        return z3.Or(options)
+        return any_of(options)

@@ -26,6 +26,28 @@ SESSION_KINDS = ("creates_saving", "creates_resuming", "ends_saving", "ends_resu
 _sort_ids = itertools.count()
 
 
+def _terms(items: tuple) -> list:
+    if len(items) == 1 and isinstance(items[0], (list, tuple)):
+        return list(items[0])
+    return list(items)
+
+
+def any_of(*items) -> z3.BoolRef:
+    """Disjunction that is plainly False when empty (z3's empty Or is not safe to assume)."""
+    terms = _terms(items)
+    if not terms:
+        return z3.BoolVal(False)
+    return terms[0] if len(terms) == 1 else z3.Or(terms)
+
+
+def all_of(*items) -> z3.BoolRef:
+    """Conjunction that is plainly True when empty."""
+    terms = _terms(items)
+    if not terms:
+        return z3.BoolVal(True)
+    return terms[0] if len(terms) == 1 else z3.And(terms)
+
+
 class Encoding:
     """The spec as z3 terms, plus one incremental solver holding the path constraints.
 
@@ -45,7 +67,7 @@ class Encoding:
         self.const: dict[str, z3.ExprRef] = dict(zip(self.state_names, consts))
         self.flag: dict[str, z3.BoolRef] = {n: z3.Bool(f"flag_{n}") for n in spec.flags}
         self.use_refinements = z3.Bool("use_refinements")
-        self.defined = z3.And([self.flag[f] for f in sorted(spec.mandatory_flags)])
+        self.defined = all_of([self.flag[f] for f in sorted(spec.mandatory_flags)])
 
         self.usable: dict[str, z3.BoolRef] = {}
         for name in self.state_names:
@@ -54,7 +76,7 @@ class Encoding:
                 self.usable[name] = z3.BoolVal(False)
             else:
                 need = [self.flag[f] for f in sorted(st.requires)]
-                self.usable[name] = z3.And([self.defined, *need])
+                self.usable[name] = all_of([self.defined, *need])
         self.requestable = {
             n: spec.states[n].requestable and not spec.states[n].error for n in self.state_names
         }
@@ -62,13 +84,13 @@ class Encoding:
         # Each declared arc with its full existence condition (flags and usable ends).
         self.arc_decls: list[tuple[str, str, z3.BoolRef, str]] = []
         for arc in spec.arcs:
-            cond = z3.And(self.condition(arc.condition), self.usable[arc.src],
+            cond = all_of(self.condition(arc.condition), self.usable[arc.src],
                           self.usable[arc.dst])
             self.arc_decls.append((arc.src, arc.dst, cond, arc.session))
         self.arc_exists: dict[tuple[str, str], z3.BoolRef] = {}
         for src, dst, cond, _ in self.arc_decls:
             prior = self.arc_exists.get((src, dst))
-            self.arc_exists[(src, dst)] = cond if prior is None else z3.Or(prior, cond)
+            self.arc_exists[(src, dst)] = cond if prior is None else any_of(prior, cond)
 
         self.bound = self.default_bound(spec) if bound is None else bound
         k = self.bound
@@ -81,14 +103,14 @@ class Encoding:
             {kind: self._effect_at(i, kind) for kind in SESSION_KINDS} for i in range(k)
         ]
         self.start, self.end = self.x[0], self.x[k]
-        self.blocked_path = z3.Or([
-            z3.And(self.start == self.const[b.src], self.end == self.const[b.dst],
+        self.blocked_path = any_of([
+            all_of(self.start == self.const[b.src], self.end == self.const[b.dst],
                    self.condition(b.condition))
             for b in spec.blocked
         ])
-        self.request_ok = z3.And(
+        self.request_ok = all_of(
             self.state_is(self.start, lambda n: self.usable[n]),
-            self.state_is(self.end, lambda n: z3.And(self.usable[n], self.requestable[n])),
+            self.state_is(self.end, lambda n: all_of(self.usable[n], self.requestable[n])),
             z3.Not(self.blocked_path),
         )
         # Literal names for "x[i] is state n": z3 answers assumption queries several times
@@ -108,25 +130,25 @@ class Encoding:
     def condition(self, cond: Condition) -> z3.BoolRef:
         parts = [self.flag[f] for f in sorted(cond.requires)]
         parts += [z3.Not(self.flag[f]) for f in sorted(cond.forbids)]
-        return z3.And(parts)
+        return all_of(parts)
 
     def _in(self, members: Iterable[str], term: z3.ExprRef) -> z3.BoolRef:
-        return z3.Or([term == self.const[m] for m in sorted(members)])
+        return any_of([term == self.const[m] for m in sorted(members)])
 
     def state_is(self, term: z3.ExprRef, pred) -> z3.BoolRef:
         """``pred(state)`` for the state that ``term`` denotes (a finite case split)."""
-        return z3.Or([z3.And(term == self.const[n], pred(n)) for n in self.state_names])
+        return any_of([all_of(term == self.const[n], pred(n)) for n in self.state_names])
 
     def _effect_at(self, i: int, kind: str) -> z3.BoolRef:
-        return z3.And(self.act[i], z3.Or([
-            z3.And(self.x[i] == self.const[src], self.x[i + 1] == self.const[dst], cond)
+        return all_of(self.act[i], any_of([
+            all_of(self.x[i] == self.const[src], self.x[i + 1] == self.const[dst], cond)
             for src, dst, cond, session in self.arc_decls if session == kind
         ]))
 
     def step(self, i: int) -> z3.BoolRef:
         """Arc ``i`` of the path is an arc that exists under the flags."""
-        return z3.Or([
-            z3.And(self.x[i] == self.const[src], self.x[i + 1] == self.const[dst], cond)
+        return any_of([
+            all_of(self.x[i] == self.const[src], self.x[i + 1] == self.const[dst], cond)
             for (src, dst), cond in self.arc_exists.items()
         ])
 
@@ -135,11 +157,11 @@ class Encoding:
         options = []
         for ref in self.spec.path.refinements:
             if ref.group == group and ref.kind == "interior_allowed_within_group":
-                options.append(z3.And(self.member[group]))
-        return z3.And(self.use_refinements, z3.Or(options))
+                options.append(all_of(self.member[group]))
+        return all_of(self.use_refinements, any_of(options))
 
     def interior_ok(self, i: int) -> z3.BoolRef:
-        return z3.And([
+        return all_of([
             z3.Implies(self.member[g][i], self.refined(g)) for g in self.spec.path.no_interior
         ])
 
@@ -155,6 +177,15 @@ class Encoding:
                 # x[i] is interior exactly when an arc leaves it (and one enters it: i >= 1).
                 out.append(z3.Implies(self.act[i], self.interior_ok(i)))
         return out
+
+    def blocked_request(self, src: str, dst: str) -> z3.BoolRef:
+        """The spec blocks ``SET dst`` in ``src``: a condition on the flags alone.
+
+        Kept apart from the path variables on purpose: with the ends pinned, an unreachable
+        pair leaves no model at all, and every claim about it would hold vacuously.
+        """
+        return any_of([self.condition(b.condition) for b in self.spec.blocked
+                       if (b.src, b.dst) == (src, dst)])
 
     # --- assumptions ---------------------------------------------------------------------------
     def flag_literals(self, flags: int) -> list[z3.BoolRef]:
@@ -204,5 +235,9 @@ class Encoding:
         return result
 
     def entails(self, assumptions: Sequence[z3.BoolRef], claim: z3.BoolRef) -> bool:
-        """Does ``claim`` hold in every model of the constraints and ``assumptions``?"""
+        """Does ``claim`` hold in every model of the constraints and ``assumptions``?
+
+        Meant for claims about the flags: the path constraints always have a model then
+        (the empty path), so the answer is never vacuous.
+        """
         return self.check(*assumptions, z3.Not(claim)) == z3.unsat

@@ -18,6 +18,7 @@ from pathlib import Path
 import z3
 
 from vfio_migcheck.model.smt.context import ProofContext
+from vfio_migcheck.model.smt.encode import all_of, any_of
 from vfio_migcheck.model.smt.properties import NAMES, compare_walk
 from vfio_migcheck.model.smt.results import (
     NOT_APPLICABLE,
@@ -224,7 +225,7 @@ class _TableProblem:
     def _hop(self, cur: z3.ExprRef, target: str, usable: list[str], unusable: int,
              track: z3.BoolRef) -> z3.ExprRef:
         """One next_step call: look up the cell, then skip unusable states."""
-        stop = lambda s: z3.Or(s == self.const[REJECT], *[s == self.const[u] for u in usable])  # noqa: E731
+        stop = lambda s: any_of(s == self.const[REJECT], *[s == self.const[u] for u in usable])  # noqa: E731
         step = self.var()
         self.solver.add(step == self.T(cur, target))
         for _ in range(unusable):
@@ -251,7 +252,7 @@ class _TableProblem:
                     cur == self.const[b], cur, self._hop(cur, b, usable, unusable, track))))
                 hops.append(nxt)
                 cur = nxt
-            need = z3.Or([z3.And([h == self.const[s] for h, s in zip(hops, p)]) for p in paths])
+            need = any_of([all_of([h == self.const[s] for h, s in zip(hops, p)]) for p in paths])
             what = "go " + " | ".join(" -> ".join((a, *p)) for p in paths)
         else:
             need = self._hop(self.const[a], b, usable, unusable, track) == self.const[REJECT]
@@ -296,7 +297,7 @@ def synthesize(ctx: ProofContext, refinements: bool, kernel: KernelTable | None
         verdict.kernel_satisfies = solver.check(*tracks, *pins) == z3.sat
         if verdict.kernel_satisfies:
             reference, verdict.reference = kernel.table, "the Linux 6.12 table"
-    differs = z3.Or([z3.Not(p) for p in problem.equals(reference, problem.cells)])
+    differs = any_of([z3.Not(p) for p in problem.equals(reference, problem.cells)])
     verdict.unique = solver.check(*tracks, differs) == z3.unsat
     if not verdict.unique:
         for c, b in problem.cells:

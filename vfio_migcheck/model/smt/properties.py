@@ -13,6 +13,7 @@ from collections.abc import Callable
 import z3
 
 from vfio_migcheck.model.smt.context import ProofContext
+from vfio_migcheck.model.smt.encode import all_of, any_of
 from vfio_migcheck.model.smt.results import (
     NOT_APPLICABLE,
     PROVED,
@@ -71,11 +72,11 @@ def p1_arcs_exist(ctx: ProofContext, flags: int) -> PropertyResult:
             paths.append((a, *ans.path))
 
     def missing(states: tuple[str, ...]) -> z3.BoolRef:
-        return z3.Or([z3.Not(enc.arc_exists.get(arc, z3.BoolVal(False)))
+        return any_of([z3.Not(enc.arc_exists.get(arc, z3.BoolVal(False)))
                       for arc in zip(states, states[1:])])
 
     cexs = []
-    if enc.check(*lits, z3.Or([missing(p) for p in paths])) == z3.sat:
+    if enc.check(*lits, any_of([missing(p) for p in paths])) == z3.sat:
         for p in paths:
             bad = [f"{s} -> {t}" for s, t in zip(p, p[1:])
                    if not enc.entails(lits, enc.arc_exists.get((s, t), z3.BoolVal(False)))]
@@ -99,11 +100,11 @@ def p2_no_shorter(ctx: ProofContext, flags: int) -> PropertyResult:
         ends = [enc.at[0][a], enc.at[enc.bound][b]]
         if ans.ok:
             chosen_len[(a, b)] = len(ans.steps)
-            claims.append(z3.And(*ends, *enc.length_le(len(ans.steps) - 1)))
+            claims.append(all_of(*ends, *enc.length_le(len(ans.steps) - 1)))
         elif ans.reason.value == "unreachable":
             chosen_len[(a, b)] = None
-            claims.append(z3.And(*ends))
-    found = ctx.find_all([*enc.flag_literals(flags), enc.rules(True)], z3.Or(claims))
+            claims.append(all_of(*ends))
+    found = ctx.find_all([*enc.flag_literals(flags), enc.rules(True)], any_of(claims))
     cexs = []
     for p in found:
         had = chosen_len[(p[0], p[-1])]
@@ -121,10 +122,10 @@ def p2_no_shorter(ctx: ProofContext, flags: int) -> PropertyResult:
 def p3_no_interior(ctx: ProofContext, flags: int) -> PropertyResult:
     enc, spec = ctx.enc, ctx.spec
     groups = spec.path.no_interior
-    inside = z3.Or([z3.And(enc.act[i], enc.member[g][i])
+    inside = any_of([all_of(enc.act[i], enc.member[g][i])
                     for i in range(1, enc.bound) for g in groups])
     found = ctx.find_all([*enc.flag_literals(flags), enc.rules(True)],
-                         z3.And(ctx.shortest_constraint(flags), inside))
+                         all_of(ctx.shortest_constraint(flags), inside))
     cexs = []
     for p in found:
         interior = [s for s in p[1:-1] if any(s in spec.groups[g] for g in groups)]
@@ -154,22 +155,22 @@ def p3_no_interior(ctx: ProofContext, flags: int) -> PropertyResult:
 
 # --- P4 -----------------------------------------------------------------------------------------
 def _creates(enc, i: int) -> z3.BoolRef:
-    return z3.Or(enc.effect[i]["creates_saving"], enc.effect[i]["creates_resuming"])
+    return any_of(enc.effect[i]["creates_saving"], enc.effect[i]["creates_resuming"])
 
 
 def _ends(enc, i: int) -> z3.BoolRef:
-    return z3.Or(enc.effect[i]["ends_saving"], enc.effect[i]["ends_resuming"])
+    return any_of(enc.effect[i]["ends_saving"], enc.effect[i]["ends_resuming"])
 
 
 def p4_session_once(ctx: ProofContext, flags: int) -> PropertyResult:
     enc = ctx.enc
     k = enc.bound
-    bad = z3.Or(
-        [z3.And(_creates(enc, i), enc.act[i + 1]) for i in range(k - 1)]
+    bad = any_of(
+        [all_of(_creates(enc, i), enc.act[i + 1]) for i in range(k - 1)]
         + [_ends(enc, i) for i in range(1, k)]
     )
     found = ctx.find_all([*enc.flag_literals(flags), enc.rules(True)],
-                         z3.And(ctx.shortest_constraint(flags), bad))
+                         all_of(ctx.shortest_constraint(flags), bad))
     cexs = []
     for p in found:
         effects = ctx.oracle.effects(flags, p)
@@ -192,8 +193,8 @@ def p5_no_error(ctx: ProofContext, flags: int) -> PropertyResult:
     if error is None:
         return PropertyResult("P5", NAMES["P5"], flags, PROVED,
                               "vacuous: the spec declares no error state")
-    touches = z3.Or([enc.at[i][error] for i in range(enc.bound + 1)])
-    found = ctx.find_all(enc.flag_literals(flags), z3.And(enc.request_ok, touches))
+    touches = any_of([enc.at[i][error] for i in range(enc.bound + 1)])
+    found = ctx.find_all(enc.flag_literals(flags), all_of(enc.request_ok, touches))
     cexs = [Counterexample(flags, p[0], p[-1], p[1:], f"a rule-abiding path enters {error}")
             for p in found]
     for a, b in ctx.requests(flags):
@@ -237,10 +238,10 @@ def p7_unique(ctx: ProofContext, flags: int) -> PropertyResult:
         ans = ctx.chosen(flags, a, b)
         if ans.ok and ans.steps:
             states = (a, *ans.path)
-            others.append(z3.And(enc.at[0][a], enc.at[enc.bound][b],
+            others.append(all_of(enc.at[0][a], enc.at[enc.bound][b],
                                  *enc.length_eq(len(states) - 1),
-                                 z3.Not(z3.And(enc.path_is(states)))))
-    found = ctx.find_all([*enc.flag_literals(flags), enc.rules(True)], z3.Or(others))
+                                 z3.Not(all_of(enc.path_is(states)))))
+    found = ctx.find_all([*enc.flag_literals(flags), enc.rules(True)], any_of(others))
     cexs = []
     for p in found:
         chosen = ctx.chosen(flags, p[0], p[-1])
