@@ -4,18 +4,20 @@
  *
  * Usage: vmc-run SCENARIO_FILE
  *
- * A scenario is a canonical trace whose results are "?" (docs/conformance.md lists the
- * statements).  Each statement becomes exactly one system call on a device fd or a data fd;
- * the runner prints the same statement with "= result" and the reply keys filled in.  Device
+ * A scenario is a canonical trace (docs/canonical-format.md) whose results are "?"
+ * (docs/conformance.md lists the statements the runner knows).  Each statement becomes
+ * exactly one system call on a device fd or a data fd; the runner prints the same statement
+ * with "= result" and the reply keys filled in, keeping any trailing "# comment".  Device
  * declarations create a fresh mtty mdev (mtty keeps its migration state across reopen) and
  * open it through the group/container API or through iommufd + the vfio device cdev.
  *
  * Data fds are named in scenarios by the number the model predicts ("= ? data_fd=6"); the
  * runner maps that number to the real fd the kernel returned and prints real numbers.
- * Writes take their bytes from "src=saved" (the bytes read from the saving fd last closed with
- * "fd N close keep=stream", continued where the previous write on this fd stopped),
- * "src=garbage" (0xa5 bytes) or "src=zero".  A length of "rest" writes what is left of the
- * saved stream.
+ * Directives for the runner ride in a trailing "# run: key=value ..." comment, so scenarios
+ * stay canonical: a write takes its bytes from "src=saved" (the bytes read from the saving fd
+ * last closed with "# run: keep=stream", continued where the previous write on this fd
+ * stopped), "src=garbage" (0xa5 bytes) or "src=zero"; "len=rest" (with "write ?") writes
+ * what is left of the saved stream.  Bytes read are shown in the comment as "data=HEX".
  *
  * The whole output is buffered and written once at exit, so the runner's own syscalls stay
  * out of the way of the calls under test in an strace capture.
@@ -123,12 +125,6 @@ static void print_state(uint32_t value)
 		fputs(state_names[value], stdout);
 	else
 		printf("%u", value);
-}
-
-static void hex(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		printf("%02x", p[i]);
 }
 
 /* ---------------------------------------------------------------- sysfs helpers */
@@ -251,7 +247,7 @@ static void declare_device(char **tok, int n)
 		if (!strncmp(tok[i], "api=", 4))
 			api = tok[i] + 4;
 		else if (!strcmp(tok[i], "driver=mtty") || !strncmp(tok[i], "flags=", 6) ||
-			 !strncmp(tok[i], "state=", 6))
+			 !strncmp(tok[i], "state=", 6) || !strncmp(tok[i], "fd=", 3))
 			continue;	/* documentation keys the model uses */
 		else
 			fatal("unknown device key '%s' (api=, driver=mtty, flags=, state=)", tok[i]);
@@ -270,8 +266,8 @@ static void declare_device(char **tok, int n)
 		open_cdev_api(d, path, sizeof(path));
 	else
 		open_group_api(d, path, sizeof(path));
-	printf("device %s driver=mtty api=%s fd=%d path=%s uuid=%s\n", d->name, api, d->fd, path,
-	       d->uuid);
+	printf("device %s driver=mtty api=%s fd=%d path=%s  # mdev %s\n", d->name, api, d->fd,
+	       path, d->uuid);
 }
 
 static struct device *find_device(const char *name)
@@ -375,12 +371,25 @@ static int predicted_fd(char **res, int nres)
 	return -1;
 }
 
+/*
+ * Output of one statement: the call part is echoed (data fds by their real number, a "?"
+ * write length by the length written), then the result, the reply keys and the comment.
+ */
+static char comment_extra[2 * IO_MAX + 64];
+
+static void echo_call(char **tok, int n, int replace_at, const char *replacement)
+{
+	for (int i = 0; i < n; i++)
+		printf(i ? " %s" : "%s", i == replace_at ? replacement : tok[i]);
+}
+
 static void device_statement(struct device *d, char **tok, int n, char **res, int nres)
 {
 	int err = 0, r;
 	const char *verb = n > 1 ? tok[1] : "";
 	const char *what = n > 2 ? tok[2] : "";
 
+	echo_call(tok, n, -1, NULL);
 	if (!strcmp(verb, "GET") && !strcmp(what, "MIGRATION")) {
 		struct vfio_device_feature_migration m = { 0 };
 
@@ -391,10 +400,14 @@ static void device_statement(struct device *d, char **tok, int n, char **res, in
 			printf(" flags=%#llx", (unsigned long long)m.flags);
 	} else if (!strcmp(verb, "PROBE") && !strcmp(what, "STATE")) {
 		struct vfio_device_feature_mig_state st = { 0 };
+		const char *ops = n > 3 ? tok[3] : "GET|SET";
+		uint32_t flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE;
 
-		r = feature(d->fd, VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET |
-			    VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
-			    &st, sizeof(st), &err);
+		if (strstr(ops, "GET"))
+			flags |= VFIO_DEVICE_FEATURE_GET;
+		if (strstr(ops, "SET"))
+			flags |= VFIO_DEVICE_FEATURE_SET;
+		r = feature(d->fd, flags, &st, sizeof(st), &err);
 		result(r, err);
 	} else if (!strcmp(verb, "GET") && !strcmp(what, "STATE")) {
 		struct vfio_device_feature_mig_state st = { .data_fd = -1 };
@@ -405,6 +418,7 @@ static void device_statement(struct device *d, char **tok, int n, char **res, in
 		if (r == 0) {
 			fputs(" state=", stdout);
 			print_state(st.device_state);
+			printf(" data_fd=%d", st.data_fd);
 		}
 	} else if (!strcmp(verb, "SET") && !strcmp(what, "STATE") && n > 3) {
 		struct vfio_device_feature_mig_state st = { .data_fd = -1 };
@@ -421,7 +435,8 @@ static void device_statement(struct device *d, char **tok, int n, char **res, in
 				add_session(want >= 0 ? want : st.data_fd, st.data_fd);
 			}
 		}
-	} else if (!strcmp(verb, "GET") && !strcmp(what, "DATA_SIZE")) {
+	} else if (!strcmp(verb, "GET") && (!strcmp(what, "DATA_SIZE") ||
+					      !strcmp(what, "MIG_DATA_SIZE"))) {
 		struct vfio_device_feature_mig_data_size ds = { 0 };
 
 		r = feature(d->fd, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_MIG_DATA_SIZE,
@@ -432,33 +447,12 @@ static void device_statement(struct device *d, char **tok, int n, char **res, in
 	} else if (!strcmp(verb, "RESET")) {
 		r = ioctl(d->fd, VFIO_DEVICE_RESET);
 		result(r, r < 0 ? errno : 0);
-	} else if (!strcmp(verb, "PRECOPY_INFO")) {
-		struct vfio_precopy_info info = { .argsz = sizeof(info) };
-
-		r = ioctl(d->fd, VFIO_MIG_GET_PRECOPY_INFO, &info);
-		result(r, r < 0 ? errno : 0);
 	} else {
 		fatal("unknown device statement '%s %s'", verb, what);
 	}
 }
 
 /* ---------------------------------------------------------------- data-fd statements */
-
-static size_t parse_len(const char *s, struct session *sess)
-{
-	size_t len;
-
-	if (!strcmp(s, "rest")) {
-		size_t pos = sess ? sess->write_pos : 0;
-
-		len = saved_len > pos ? saved_len - pos : 0;
-	} else {
-		len = (size_t)parse_int(s, "length");
-	}
-	if (len > IO_MAX)
-		fatal("length %zu is above %d", len, IO_MAX);
-	return len;
-}
 
 static const char *key_value(char **tok, int n, const char *key)
 {
@@ -470,67 +464,99 @@ static const char *key_value(char **tok, int n, const char *key)
 	return NULL;
 }
 
-/* "fd N close keep=stream": what was read from N becomes the stream src=saved writes. */
+/* the byte count of a read or write: a number, or "?" with the directive len=rest */
+static size_t io_length(const char *word, char **dir, int ndir, struct session *sess)
+{
+	const char *len = key_value(dir, ndir, "len");
+	size_t n;
+
+	if (!strcmp(word, "?")) {
+		size_t pos = sess ? sess->write_pos : 0;
+
+		if (!len || strcmp(len, "rest"))
+			fatal("a '?' length needs the directive len=rest");
+		n = saved_len > pos ? saved_len - pos : 0;
+	} else {
+		n = (size_t)parse_int(word, "length");
+	}
+	if (n > IO_MAX)
+		fatal("length %zu is above %d", n, IO_MAX);
+	return n;
+}
+
+/* "# run: keep=stream" on a close: what was read from the fd becomes the saved stream. */
 static void remember_stream(struct session *s)
 {
 	if (!s || !s->read_len)
-		return;
+		fatal("keep=stream on an fd nothing was read from");
 	memcpy(saved, s->read_buf, s->read_len);
 	saved_len = s->read_len;
 	have_saved = 1;
 }
 
-static void fd_statement(char **tok, int n)
+static void record_read(struct session *s, size_t n)
+{
+	size_t used = strlen(comment_extra);
+
+	snprintf(comment_extra + used, sizeof(comment_extra) - used, "data=");
+	for (size_t i = 0; i < n; i++) {
+		used = strlen(comment_extra);
+		snprintf(comment_extra + used, sizeof(comment_extra) - used, "%02x", io_buf[i]);
+	}
+	if (s && s->read_len + n <= STREAM_MAX) {
+		s->read_buf = realloc(s->read_buf, s->read_len + n);
+		if (!s->read_buf)
+			fatal("out of memory");
+		memcpy(s->read_buf + s->read_len, io_buf, n);
+		s->read_len += n;
+	}
+}
+
+static void fd_statement(char **tok, int n, char **dir, int ndir)
 {
 	struct session *s;
 	int scen_fd, fd;
 	long r;
 	int err;
 	const char *verb;
+	char real[16], length[24];
 
 	if (n < 3)
 		fatal("'fd N VERB ...' expected");
 	scen_fd = parse_int(tok[1], "fd number");
 	fd = real_fd_of(scen_fd, &s);
+	snprintf(real, sizeof(real), "%d", fd);
 	verb = tok[2];
 
-	if (!strcmp(verb, "read") || !strcmp(verb, "pread")) {
+	if (!strcmp(verb, "read") || !strcmp(verb, "pread64")) {
 		size_t len;
 
 		if (n < 4)
 			fatal("%s needs a length", verb);
-		len = parse_len(tok[3], s);
+		len = io_length(tok[3], dir, ndir, s);
+		echo_call(tok, n, 1, real);
 		if (!strcmp(verb, "read"))
 			r = read(fd, io_buf, len);
 		else
 			r = pread(fd, io_buf, len, 0);
 		err = r < 0 ? errno : 0;
 		result(r, err);
-		if (r > 0) {
-			printf(" data=");
-			hex(io_buf, (size_t)r);
-			if (s && s->read_len + (size_t)r <= STREAM_MAX) {
-				s->read_buf = realloc(s->read_buf, s->read_len + (size_t)r);
-				if (!s->read_buf)
-					fatal("out of memory");
-				memcpy(s->read_buf + s->read_len, io_buf, (size_t)r);
-				s->read_len += (size_t)r;
-			}
-		}
+		if (r > 0)
+			record_read(s, (size_t)r);
 	} else if (!strcmp(verb, "write")) {
-		const char *src = key_value(tok, n, "src");
+		const char *src = key_value(dir, ndir, "src");
 		size_t len;
 
 		if (n < 4)
 			fatal("write needs a length");
 		if (!src)
-			fatal("write needs src=saved|garbage|zero");
-		len = parse_len(tok[3], s);
+			fatal("write needs the directive src=saved|garbage|zero");
+		len = io_length(tok[3], dir, ndir, s);
 		if (!strcmp(src, "saved")) {
 			size_t pos = s ? s->write_pos : 0;
 
 			if (!have_saved)
-				fatal("src=saved but no saving fd with data has been closed yet");
+				fatal("src=saved but no stream was kept (keep=stream) yet");
 			if (pos + len > saved_len)
 				fatal("src=saved: %zu bytes asked at %zu, stream has %zu", len, pos,
 				      saved_len);
@@ -542,41 +568,51 @@ static void fd_statement(char **tok, int n)
 		} else {
 			fatal("unknown src=%s (saved, garbage, zero)", src);
 		}
+		snprintf(length, sizeof(length), "%zu", len);
+		/* echo with the real fd number and the length really asked for */
+		for (int i = 0; i < n; i++)
+			printf(i ? " %s" : "%s", i == 1 ? real : i == 3 ? length : tok[i]);
 		r = write(fd, io_buf, len);
 		err = r < 0 ? errno : 0;
 		result(r, err);
 		if (r > 0 && s && !strcmp(src, "saved"))
 			s->write_pos += (size_t)r;
-	} else if (!strcmp(verb, "PRECOPY_INFO")) {
+	} else if (!strcmp(verb, "precopy_info")) {
 		struct vfio_precopy_info info = { .argsz = sizeof(info) };
 		const char *argsz = key_value(tok, n, "argsz");
 
 		if (argsz)
 			info.argsz = (uint32_t)parse_int(argsz, "argsz");
+		echo_call(tok, n, 1, real);
 		r = ioctl(fd, VFIO_MIG_GET_PRECOPY_INFO, &info);
 		err = r < 0 ? errno : 0;
 		result(r, err);
 		if (r == 0)
-			printf(" initial_bytes=%llu dirty_bytes=%llu",
-			       (unsigned long long)info.initial_bytes,
+			printf(" initial=%llu dirty=%llu", (unsigned long long)info.initial_bytes,
 			       (unsigned long long)info.dirty_bytes);
 	} else if (!strcmp(verb, "poll")) {
 		struct pollfd p = { .fd = fd, .events = POLLIN | POLLOUT };
 
+		echo_call(tok, n, 1, real);
 		r = poll(&p, 1, 0);
 		err = r < 0 ? errno : 0;
 		result(r, err);
-		if (r >= 0)
-			printf(" revents=%#x", (unsigned)p.revents);
+		if (r >= 0) {
+			printf(" ready=%s", p.revents & (POLLIN | POLLOUT) ? "yes" : "no");
+			snprintf(comment_extra, sizeof(comment_extra), "revents=%#x",
+				 (unsigned)p.revents);
+		}
 	} else if (!strcmp(verb, "lseek")) {
+		echo_call(tok, n, 1, real);
 		r = lseek(fd, 0, SEEK_SET);
 		result(r, r < 0 ? errno : 0);
 	} else if (!strcmp(verb, "close")) {
+		const char *keep = key_value(dir, ndir, "keep");
+
+		echo_call(tok, n, 1, real);
 		r = close(fd);
 		result(r, r < 0 ? errno : 0);
 		if (r == 0 && s) {
-			const char *keep = key_value(tok, n, "keep");
-
 			s->closed = 1;
 			if (keep && !strcmp(keep, "stream"))
 				remember_stream(s);
@@ -602,8 +638,9 @@ static int split(char *line, char **tok, int max)
 
 static void run_line(char *line)
 {
-	char copy[1024], *tok[MAX_TOKENS], *res[MAX_TOKENS];
-	int n, nres = 0, eq = -1;
+	char copy[1024], note[1024] = "", dcopy[1024], *tok[MAX_TOKENS], *res[MAX_TOKENS];
+	char *dir[MAX_TOKENS], *hash;
+	int n, nres = 0, eq = -1, ndir = 0;
 	size_t len = strlen(line);
 
 	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -615,7 +652,23 @@ static void run_line(char *line)
 	if (len >= sizeof(copy))
 		fatal("line too long");
 	strcpy(copy, line);
+	hash = strchr(copy, '#');	/* trailing comment; "# run: ..." holds directives */
+	if (hash) {
+		*hash = 0;
+		snprintf(note, sizeof(note), "%s", hash + 1);
+		snprintf(dcopy, sizeof(dcopy), "%s", note);
+		ndir = split(dcopy, dir, MAX_TOKENS);
+		if (ndir && !strcmp(dir[0], "run:")) {
+			for (int i = 1; i < ndir; i++)
+				dir[i - 1] = dir[i];
+			ndir--;
+		} else {
+			ndir = 0;
+		}
+	}
 	n = split(copy, tok, MAX_TOKENS);
+	if (!n)
+		fatal("a comment must start its line with '#'");
 	for (int i = 0; i < n; i++)
 		if (!strcmp(tok[i], "=")) {
 			eq = i;
@@ -629,18 +682,9 @@ static void run_line(char *line)
 		fatal("statement without '= ?'");
 	for (int i = eq + 2; i < n; i++)
 		res[nres++] = tok[i];
-	/* echo the call part (everything before " = "), data fds by their real number */
-	for (int i = 0; i < eq; i++) {
-		if (i == 1 && !strcmp(tok[0], "fd")) {
-			struct session *s;
-
-			printf(" %d", real_fd_of(parse_int(tok[1], "fd number"), &s));
-			continue;
-		}
-		printf(i ? " %s" : "%s", tok[i]);
-	}
+	comment_extra[0] = 0;
 	if (!strcmp(tok[0], "fd")) {
-		fd_statement(tok, eq);
+		fd_statement(tok, eq, dir, ndir);
 	} else {
 		struct device *d = find_device(tok[0]);
 
@@ -648,6 +692,12 @@ static void run_line(char *line)
 			fatal("'%s' is neither a declared device nor 'fd'", tok[0]);
 		device_statement(d, tok, eq, res, nres);
 	}
+	/* the comment: the scenario's own, then what the runner adds (bytes read, revents) */
+	while (note[0] == ' ')
+		memmove(note, note + 1, strlen(note));
+	if (note[0] || comment_extra[0])
+		printf("  #%s%s%s%s", note[0] ? " " : "", note, comment_extra[0] ? " " : "",
+		       comment_extra);
 	putchar('\n');
 }
 

@@ -50,14 +50,30 @@ class Scenario:
         return "\n".join(self.lines) + "\n"
 
     def sidecar(self, spec: Spec, flags: int) -> dict[str, Any]:
+        """The predictions; each distinct outcome is stored once and calls index it."""
+        outcomes: list[dict[str, Any]] = []
+        index: dict[str, int] = {}
+        calls = []
+        for call in self.calls:
+            refs = []
+            for outcome in call["prediction"]["outcomes"]:
+                key = json.dumps(outcome, sort_keys=True)
+                if key not in index:
+                    index[key] = len(outcomes)
+                    outcomes.append(outcome)
+                refs.append(index[key])
+            calls.append({"line": call["line"], "allowed": refs,
+                          "states": call["prediction"]["states"],
+                          "fd_kind": call["prediction"]["fd_kind"]})
         return {"scenario": self.name, "group": self.group, "api": self.api,
                 "spec": spec.name, "flags": flags, "description": self.description,
-                "calls": self.calls}
+                "outcomes": outcomes, "calls": calls}
 
     def write(self, directory: Path, spec: Spec, flags: int) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / f"{self.name}.vmc").write_text(self.text, encoding="utf-8")
-        sidecar = json.dumps(self.sidecar(spec, flags), indent=1, ensure_ascii=False)
+        sidecar = json.dumps(self.sidecar(spec, flags), ensure_ascii=False,
+                             separators=(",", ":")).replace('},{"line"', '},\n{"line"')
         (directory / f"{self.name}.predict.json").write_text(sidecar + "\n", encoding="utf-8")
 
 
@@ -74,6 +90,7 @@ class ScenarioBuilder:
         self.resume_written: dict[int, str] = {}    # fd -> none | partial | complete
         self.stream_kept = False
         self._container_open = False
+        self.scenario.lines.append("# vmc-trace 1")
         self.comment(f"scenario {name}: {description}")
         self.comment(f"spec {spec.name} flags {flags:#x} api {api}")
 
@@ -93,20 +110,22 @@ class ScenarioBuilder:
                                    f"flags={self.flags:#x}")
 
     def call(self, text: str) -> Prediction:
-        """Add one call (``dev SET STATE STOP``, ``fd 6 read 16``) and predict it."""
+        """Add one call (``dev SET STATE STOP``, ``fd 6 write 40 # run: src=saved``)."""
         line_no = len(self.scenario.lines) + 1
-        parsed = parse_line(f"{text} = ?", line_no, self.scenario.name)
+        text, _, note = text.partition("#")
+        text, note = text.strip(), f"  # {note.strip()}" if note.strip() else ""
+        parsed = parse_line(f"{text} = ?{note}", line_no, self.scenario.name)
         if not isinstance(parsed, Statement):
             raise ValueError(f"not a call: {text!r}")
         if parsed.subject == "fd":
             prediction = self._fd_call(parsed)
-            line = f"{text} = ?"
+            line = f"{text} = ?{note}"
         else:
             device = self.devices.get(parsed.subject)
             if device is None:
                 raise ValueError(f"undeclared device {parsed.subject!r}")
             prediction, new_fd = device.predict(parsed)
-            line = f"{text} = ?" + (f" data_fd={new_fd}" if new_fd is not None else "")
+            line = f"{text} = ?" + (f" data_fd={new_fd}" if new_fd is not None else "") + note
             if new_fd is not None:
                 kinds = {s.kind for c in device.configs for s in c.sessions if s.fd == new_fd}
                 if "saving" in kinds:
@@ -114,7 +133,7 @@ class ScenarioBuilder:
                 if "resuming" in kinds:
                     self.resume_written[new_fd] = "none"
         self.scenario.lines.append(line)
-        self.scenario.calls.append({"line": line_no, "call": text,
+        self.scenario.calls.append({"line": line_no, "call": text + note,
                                     "prediction": prediction.to_json()})
         return prediction
 
@@ -130,12 +149,13 @@ class ScenarioBuilder:
         if st.verb == "read" and st.fd in self.saving and owner.states() == ("STOP_COPY",):
             if st.args and st.args[0] == str(DRAIN_READ):
                 self.saving[st.fd].reads_in_stop_copy += 1
-        if st.verb == "write" and st.inputs.get("src") == "saved":
+        if st.verb == "write" and st.directives.get("src") == "saved":
             if not self.stream_kept:
                 raise ValueError("src=saved before any stream was kept")
-            self.resume_written[st.fd] = "complete" if st.args[0] == "rest" else "partial"
+            rest = st.directives.get("len") == "rest"
+            self.resume_written[st.fd] = "complete" if rest else "partial"
         if st.verb == "close":
-            if st.inputs.get("keep") == "stream":
+            if st.directives.get("keep") == "stream":
                 if not self.saving.get(st.fd, SavingFd()).drained:
                     raise ValueError(f"keep=stream on fd {st.fd}, which was not drained")
                 self.stream_kept = True
@@ -150,13 +170,13 @@ class ScenarioBuilder:
 
     def close_all(self, device: str | None = None) -> None:
         for fd in self.open_fds(device):
-            keep = " keep=stream" if self.saving.get(fd, SavingFd()).drained else ""
+            keep = " # run: keep=stream" if self.saving.get(fd, SavingFd()).drained else ""
             self.call(f"fd {fd} close{keep}")
 
     def realize(self, dev: str) -> None:
         """What a VMM does first (qemu.md §1.2): GET MIGRATION, PROBE the state feature."""
         self.call(f"{dev} GET MIGRATION")
-        self.call(f"{dev} PROBE STATE")
+        self.call(f"{dev} PROBE STATE GET|SET")
 
     def drain(self, fd: int) -> None:
         self.call(f"fd {fd} read {DRAIN_READ}")
@@ -170,7 +190,7 @@ class ScenarioBuilder:
         (fd,) = [f for f in self.open_fds(dev) if f in self.saving]
         self.drain(fd)
         self.call(f"{dev} SET STATE STOP")
-        self.call(f"fd {fd} close keep=stream")
+        self.call(f"fd {fd} close # run: keep=stream")
 
     def data_fd(self, dev: str, kind: str) -> int:
         """The open data fd of ``kind`` (saving/resuming) of ``dev`` (the newest)."""

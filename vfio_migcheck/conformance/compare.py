@@ -75,33 +75,53 @@ def load_sidecar(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ResultsError(f"{path}: cannot read predictions: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("calls"), list):
-        raise ResultsError(f"{path}: not a prediction sidecar (no 'calls' list)")
+    if not isinstance(data, dict) or not isinstance(data.get("calls"), list) \
+            or not isinstance(data.get("outcomes"), list):
+        raise ResultsError(f"{path}: not a prediction sidecar (no 'calls'/'outcomes' lists)")
     return data
 
 
-def compare_run(variant: str, canon: Path, sidecar: dict[str, Any],
+def prediction_of(sidecar: dict[str, Any], call: dict[str, Any]) -> Prediction:
+    """Rebuild one call's prediction from the sidecar's shared outcome table."""
+    table = sidecar["outcomes"]
+    try:
+        outcomes = [table[i] for i in call["allowed"]]
+        return Prediction.from_json({"outcomes": outcomes, "states": call["states"],
+                                     "fd_kind": call.get("fd_kind")})
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ResultsError(f"{sidecar.get('scenario')}: bad prediction for line "
+                           f"{call.get('line')}: {exc!r}") from exc
+
+
+def compare_run(variant: str, canon: Path, scenario: Path, sidecar: dict[str, Any],
                 deviations: Iterable[Deviation]) -> list[CallResult]:
-    """Compare one ground-truth file with its scenario's predictions."""
+    """Compare one ground-truth file with its scenario's predictions.
+
+    The n-th call of the scenario is the n-th statement of the ground truth; the sidecar
+    names each call by its scenario line.
+    """
     deviations = list(deviations)
     name, group = sidecar["scenario"], sidecar.get("group", "?")
-    items = parse_file(canon)
-    statements = [s for s in items if isinstance(s, Statement)]
+    planned = {s.line: s for s in parse_file(scenario) if isinstance(s, Statement)}
+    statements = [s for s in parse_file(canon) if isinstance(s, Statement)]
     out: list[CallResult] = []
     for index, call in enumerate(sidecar["calls"]):
-        prediction = Prediction.from_json(call["prediction"])
+        prediction = prediction_of(sidecar, call)
         allowed = tuple(o.describe() for o in prediction.outcomes)
+        plan = planned.get(call["line"])
+        if plan is None:
+            raise ResultsError(f"{scenario}:{call['line']}: the sidecar names a line that "
+                               "holds no call")
         if index >= len(statements):
-            out.append(CallResult(variant, name, group, 0, call["call"], "(not run)", allowed,
+            out.append(CallResult(variant, name, group, 0, plan.call, "(not run)", allowed,
                                   MISSING, "the runner stopped before this call"))
             continue
         st = statements[index]
         if st.ret is None:
             raise ResultsError(f"{canon}:{st.line}: result is '?' in a ground-truth file")
-        expected_kind = call["call"].split()
-        if st.verb != (expected_kind[2] if expected_kind[0] == "fd" else expected_kind[1]):
+        if (st.subject, st.verb) != (plan.subject, plan.verb):
             raise ResultsError(f"{canon}:{st.line}: {st.call!r} does not match scenario call "
-                               f"{call['call']!r} (line {call['line']})")
+                               f"{plan.call!r} ({scenario.name}:{plan.line})")
         observed = observed_text(st)
         if prediction.matches(st.ret, st.errno, st.reply):
             out.append(CallResult(variant, name, group, st.line, st.call, observed, allowed,
@@ -141,7 +161,8 @@ def compare_results(root: Path, deviations: Iterable[Deviation]) -> Comparison:
         try:
             api = api_of(canon)
             sidecar = load_sidecar(scen_dir / api / f"{name}.predict.json")
-            comparison.results.extend(compare_run(variant, canon, sidecar, deviations))
+            comparison.results.extend(compare_run(variant, canon, scen_dir / api / f"{name}.vmc",
+                                                  sidecar, deviations))
             comparison.runs += 1
         except (ResultsError, StatementError) as exc:
             comparison.problems.append(str(exc))

@@ -182,9 +182,6 @@ class DevicePredictor:
                               states), None
         if kind == "dev.RESET":
             return self._reset(states), None
-        if kind == "dev.PRECOPY_INFO":
-            return Prediction((Outcome("-1", "ENOTTY", why="PRECOPY_INFO is a data-fd ioctl; "
-                                       "the device fd does not know it"),), states), None
         if kind == "dev.SET STATE":
             if len(st.args) < 2:
                 raise ValueError(f"line {st.line}: SET STATE needs a target state")
@@ -304,7 +301,7 @@ def _fd_rule(verb: str, st: Statement, c: Config, s: Session | None,
         sessions = tuple(x for x in c.sessions if x.fd != st.fd)
         return {Outcome("0", why="closing a data fd never changes the state")}, \
             replace(c, sessions=sessions)
-    if verb in ("lseek", "pread"):
+    if verb in ("lseek", "pread64"):
         return {Outcome("-1", "ESPIPE", why="data fds are streams (stream_open)")}, c
     if verb == "read":
         if s.kind != "saving":
@@ -323,9 +320,9 @@ def _fd_rule(verb: str, st: Statement, c: Config, s: Session | None,
             return {Outcome("-1", ANY_ERRNO, why="session ended: the fd is dead")}, c
         length = _length(st)
         upto = f"0..{length}" if length is not None else ">=0"
-        src = st.inputs.get("src", "saved")
+        src = st.directives.get("src", "saved")
         if src == "saved":
-            data = "complete" if st.args and st.args[0] == "rest" else "partial"
+            data = "complete" if st.directives.get("len") == "rest" else "partial"
             if c.resume_data in ("invalid",):
                 data = "invalid"
             return {Outcome(upto, why="resume data from a saved stream")}, \
@@ -333,7 +330,7 @@ def _fd_rule(verb: str, st: Statement, c: Config, s: Session | None,
         return {Outcome(upto, why="invalid data may be accepted now and refused at STOP"),
                 Outcome("-1", ANY_ERRNO, why="invalid resume data may be refused at once")}, \
             replace(c, resume_data="invalid")
-    if verb == "PRECOPY_INFO":
+    if verb == "precopy_info":
         if s.kind != "saving":
             return {Outcome("-1", "ENOTTY", why="resuming fds have no ioctls")}, c
         argsz = int(st.inputs.get("argsz", str(PRECOPY_INFO_SIZE)), 0)

@@ -1,9 +1,11 @@
 """Lines of a lab scenario or lab result: canonical-trace statements with results ``?`` or real.
 
 A statement is ``SUBJECT VERB [ARGS] [key=value ...] = RESULT [ERRNO] [key=value ...]``,
-where SUBJECT is a declared device name or ``fd N``. Scenarios carry ``= ?``; the runner's
-output carries the kernel's result. ``device NAME key=value ...`` lines declare devices;
-``#`` lines are comments. Parsing is pure and every error names the file and line.
+where SUBJECT is a declared device name or ``fd N`` (the subset of docs/canonical-format.md
+the lab uses). Scenarios carry ``= ?``; the runner's output carries the kernel's result. A
+trailing ``# run: key=value ...`` comment holds directives for the runner (where write bytes
+come from, which stream to keep); other comments are kept as text. Parsing is pure and every
+error names the file and line.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class Statement:
     ret: int | None               # None when the result is "?"
     errno: str | None = None
     reply: dict[str, str] = field(default_factory=dict)
+    directives: dict[str, str] = field(default_factory=dict)   # from "# run: k=v ..."
+    comment: str = ""
 
     @property
     def call(self) -> str:
@@ -71,6 +75,11 @@ def parse_line(text: str, line: int, path: str = "<text>") -> Statement | Declar
     stripped = text.strip()
     if not stripped or stripped.startswith("#"):
         return None
+    stripped, _, comment = stripped.partition("#")
+    comment = comment.strip()
+    directives: dict[str, str] = {}
+    if comment.startswith("run:"):
+        directives = _keys(comment[4:].split(), path, line)
     words = stripped.split()
     if words[0] == "device":
         if len(words) < 2:
@@ -109,7 +118,7 @@ def parse_line(text: str, line: int, path: str = "<text>") -> Statement | Declar
                 raise StatementError(f"{path}:{line}: failed call without an errno name")
             errno, tail = tail[0], tail[1:]
     return Statement(line, subject, fd, verb, tuple(positional), inputs, ret, errno,
-                     _keys(tail, path, line))
+                     _keys(tail, path, line), directives, comment)
 
 
 def parse_text(text: str, path: str = "<text>") -> list[Statement | Declaration]:

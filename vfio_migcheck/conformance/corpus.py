@@ -1,0 +1,71 @@
+"""Refresh the committed lab corpus (tests/corpus/lab-mtty-6.12) from one lab run.
+
+Copies what the tests need and nothing else: the scenarios with their predictions, the
+runner's ground truth of every run, the strace captures of the variants listed in
+:data:`CORPUS_VARIANTS`, and the run's environment, status and timing. Kernel logs stay in
+the results folder (they are large and the tests do not use them). The corpus README is
+written by hand and left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+#: every variant's ground truth is kept; these are the variants whose captures are kept too
+CORPUS_VARIANTS = ("plain", "cdev_plain", "f_y_tt_T", "f_Xverbose_ttt", "ff_o", "yy_r")
+TOP_FILES = ("env.txt", "status.txt", "timing.txt")
+KEEP_SUFFIXES = (".canon", ".stderr")
+
+
+def _wanted(path: Path) -> bool:
+    if path.suffix in KEEP_SUFFIXES:
+        return True
+    return ".strace" in path.name and path.parent.name in CORPUS_VARIANTS
+
+
+def refresh(results: Path, corpus: Path) -> int:
+    """Replace the corpus's run files with those of ``results``; return how many."""
+    if not (results / "scenarios").is_dir():
+        raise FileNotFoundError(f"{results}: no scenarios/ folder (not a lab results folder)")
+    for child in corpus.iterdir() if corpus.is_dir() else []:
+        if child.name == "README.md":
+            continue
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    corpus.mkdir(parents=True, exist_ok=True)
+    count = 0
+    shutil.copytree(results / "scenarios", corpus / "scenarios")
+    count += sum(1 for _ in (corpus / "scenarios").rglob("*.*"))
+    for name in TOP_FILES:
+        if (results / name).is_file():
+            shutil.copy2(results / name, corpus / name)
+            count += 1
+    for variant in sorted(p for p in results.iterdir() if p.is_dir() and p.name != "scenarios"):
+        if variant.name not in CORPUS_VARIANTS:
+            continue
+        for path in sorted(variant.iterdir()):
+            if _wanted(path):
+                (corpus / variant.name).mkdir(exist_ok=True)
+                shutil.copy2(path, corpus / variant.name / path.name)
+                count += 1
+    return count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path)
+    parser.add_argument("corpus", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        count = refresh(args.results, args.corpus)
+    except OSError as exc:
+        print(f"corpus: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{count} files in {args.corpus}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

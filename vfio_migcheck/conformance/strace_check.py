@@ -1,0 +1,127 @@
+"""The checker on the lab's strace captures, held against the same runs' ground truth.
+
+For every run with an strace capture, the checker (``vfio_migcheck.checker.api``) reads
+both the capture, where payloads are hidden, and the runner's ground-truth canonical trace,
+where everything is decoded. The ground truth is the reference: an error the checker reports
+on the capture but not on the ground truth is a false alarm caused by what strace hides; an
+error only the ground truth shows was missed (acceptable only while the capture's verdict is
+not ``pass``: a missed error must leave the capture inconclusive, never clean).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONSISTENT, FALSE_ALARM, MISSED, UNREADABLE, SKIPPED = (
+    "consistent", "false alarm", "missed", "unreadable", "skipped")
+
+
+@dataclass(frozen=True)
+class RunCheck:
+    variant: str
+    scenario: str
+    capture: str
+    truth_verdict: str
+    capture_verdict: str
+    truth_errors: tuple[str, ...]
+    capture_errors: tuple[str, ...]
+    unreadable_lines: int
+    status: str
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class StraceCheck:
+    runs: list[RunCheck] = field(default_factory=list)
+    skipped: str | None = None          # why the whole step did not run
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.runs if r.status == status)
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"skipped: {self.skipped}"
+        counts = Counter(r.status for r in self.runs)
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        verdicts = Counter(r.capture_verdict for r in self.runs)
+        vtext = ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
+        return f"{len(self.runs)} captures checked: {parts} (capture verdicts: {vtext})"
+
+    def markdown_rows(self) -> list[str]:
+        if self.skipped:
+            return []
+        rows = ["| capture | ground truth | capture verdict | errors (truth / capture) | "
+                "status |", "|---|---|---|---|---|"]
+        for r in self.runs:
+            rows.append(f"| {r.capture} | {r.truth_verdict} | {r.capture_verdict} | "
+                        f"{','.join(r.truth_errors) or '-'} / {','.join(r.capture_errors) or '-'}"
+                        f" | {r.status}{': ' + r.note if r.note else ''} |")
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        return {"skipped": self.skipped, "runs": [r.to_json() for r in self.runs],
+                "counts": dict(Counter(r.status for r in self.runs))}
+
+
+def _verdict(result) -> str:
+    if result.error:
+        return "error"
+    verdicts = {d.verdict for d in result.devices}
+    for v in ("fail", "inconclusive", "pass"):
+        if v in verdicts:
+            return v
+    return "pass"
+
+
+def _errors(result) -> tuple[str, ...]:
+    return tuple(sorted({f.rule for f in result.findings if f.severity == "error"}))
+
+
+def captures(root: Path) -> list[tuple[str, str, Path, Path]]:
+    """(variant, scenario, capture path or -ff prefix, ground truth) for each traced run."""
+    out = []
+    for canon in sorted(root.glob("*/*.canon")):
+        variant, name = canon.parent.name, canon.stem
+        single = canon.with_suffix(".strace")
+        if single.exists():
+            out.append((variant, name, single, canon))
+        elif any(canon.parent.glob(f"{name}.strace.*")):
+            out.append((variant, name, single, canon))   # -ff prefix: PREFIX.<pid> files
+    return out
+
+
+def check_captures(root: Path, spec: str = "linux-6.12") -> StraceCheck:
+    try:
+        from vfio_migcheck.checker.api import check_trace
+    except ImportError as exc:   # the checker is optional for the model comparison
+        return StraceCheck(skipped=f"vfio_migcheck.checker.api is not available ({exc})")
+    result = StraceCheck()
+    for variant, name, capture, canon in captures(root):
+        truth = check_trace(canon, spec=spec, fmt="canonical")
+        seen = check_trace(capture, spec=spec, fmt="strace")
+        unreadable = len(seen.read_summary.get("unreadable", [])) if not seen.error else 0
+        t_err, c_err = _errors(truth), _errors(seen)
+        t_verdict, c_verdict = _verdict(truth), _verdict(seen)
+        note = ""
+        if seen.error or truth.error:
+            status, note = UNREADABLE, (seen.error or truth.error or "")
+        elif set(c_err) - set(t_err):
+            status = FALSE_ALARM
+            note = "only the capture: " + ",".join(sorted(set(c_err) - set(t_err)))
+        elif set(t_err) - set(c_err) and c_verdict == "pass":
+            status = MISSED
+            note = "capture passes, ground truth has " + ",".join(sorted(set(t_err) - set(c_err)))
+        elif unreadable:
+            status, note = UNREADABLE, f"{unreadable} unreadable lines"
+        else:
+            status = CONSISTENT
+        rel = capture.relative_to(root).as_posix()
+        result.runs.append(RunCheck(variant, name, rel, t_verdict, c_verdict, t_err, c_err,
+                                    unreadable, status, note))
+    return result
