@@ -159,10 +159,15 @@ def _inconclusive_reasons(engine: Engine, track: DeviceTrack,
             reasons.append(f"the trace ends mid-migration: the device may still be in {what}"
                            f"{tail}")
     if track.undecided:
-        shown = ", ".join(f"line {line} ({rule.id})" for line, rule in
-                          track.undecided[:MAX_REASON_LINES])
-        more = len(track.undecided) - MAX_REASON_LINES
-        more_text = f" and {more} more" if more > 0 else ""
-        reasons.append(f"{len(track.undecided)} check(s) could not be decided: {shown}"
-                       f"{more_text}; {HIDDEN_ADVICE}")
+        by_rule: dict[str, list[int]] = {}
+        for line, rule in track.undecided:
+            by_rule.setdefault(rule.id, []).append(line)
+        parts = []
+        for rule_id, lines in sorted(by_rule.items(), key=lambda kv: kv[1][0]):
+            shown = ", ".join(str(n) for n in lines[:MAX_REASON_LINES])
+            more = f" and {len(lines) - MAX_REASON_LINES} more" if len(lines) > \
+                MAX_REASON_LINES else ""
+            parts.append(f"{rule_id} {CATALOGUE[rule_id].name} (line {shown}{more})")
+        reasons.append("some readings of the trace break " + "; ".join(parts)
+                       + ", others do not: " + HIDDEN_ADVICE)
     return reasons

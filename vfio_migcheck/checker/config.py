@@ -42,6 +42,7 @@ class Config:
     ghost: bool = False                    # a session ended before its fd was seen
     queried: bool = False                  # VFIO_DEVICE_FEATURE_MIGRATION was read
     logging: bool | None = None            # DMA dirty logging on/off, None = unknown
+    foreign: frozenset[str] = frozenset()  # files this reading gave to another device
 
     def with_state(self, state: str) -> Config:
         return replace(self, state=state)

@@ -10,7 +10,7 @@ Two consecutive events of one device whose calls overlapped in time are tried in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vfio_migcheck.checker import transitions as T
 from vfio_migcheck.checker.config import P2P_STATES, Config, Session
@@ -18,6 +18,7 @@ from vfio_migcheck.checker.describe import describe_configs, describe_event, sta
 from vfio_migcheck.checker.results import Finding
 from vfio_migcheck.checker.rules import data_fd as R_FD
 from vfio_migcheck.checker.rules import multi_device as R_MULTI
+from vfio_migcheck.checker.rules import precopy as R_PRE
 from vfio_migcheck.checker.rules import trace as R_TRACE
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.stats import DeviceStats
@@ -187,6 +188,12 @@ class Engine:
         if track.pid is None:
             track.pid = event.pid
         self.feature_device[(event.origin.file, event.origin.line)] = event.device
+        problem, event = decode_raw(event)
+        if problem is not None:
+            tag = T.Tag(R_PRE.MALFORMED_REQUEST, problem)
+            if T.succeeded(event.ret) is False:
+                self._apply(track, event, lambda c: [T.ok(c, tag)])
+                return
         op, feature = event.op, event.feature
         line = event.origin.line
         pin = None
@@ -270,13 +277,8 @@ class Engine:
         self._observe_state(track, event)
 
     def on_fd_appeared(self, event: FdAppeared) -> None:
-        device = self._owner_of_new_fd(event)
-        if device is None:
-            self.unattributed[event.file] = self.unattributed.get(event.file, 0) + 1
-            return
-        self.file_device[event.file] = device
-        track = self.devices[device]
-        self._apply(track, event, lambda c: T.step_fd_appeared(c, event.file, event.fd))
+        self._data_event(event, lambda c: T.step_fd_appeared(c, event.file, event.fd),
+                         self._hinted_owner(event))
 
     def on_dup(self, event: FdDup) -> None:
         """A dup shares the file: the event's ``file`` identity already follows it."""
@@ -284,44 +286,72 @@ class Engine:
     def on_data(self, event: Event) -> None:
         file = event.file  # type: ignore[attr-defined]
         fd = event.fd  # type: ignore[attr-defined]
-        device = self._owner_of_file(file, fd, event)
-        if device is None:
-            self.unattributed[file] = self.unattributed.get(file, 0) + 1
+        if file in self.devices:
+            # a device fd the reader took for a data fd (e.g. PRECOPY_INFO on the device)
+            self.on_access(DeviceAccess(event.origin, device=file, fd=fd,
+                                        call=getattr(event, "request", "PRECOPY_INFO"),
+                                        pid=event.pid, tid=event.tid, ts=event.ts))
             return
-        track = self.devices[device]
         if isinstance(event, DataIO):
-            step = self._bind_first(lambda c: T.step_io(c, event), file, fd)
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_io(c, event)
         elif isinstance(event, PrecopyInfo):
-            step = self._bind_first(lambda c: T.step_precopy_info(
-                c, file, fd, event.ret, event.errno, event.argsz), file, fd)
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_precopy_info(c, file, fd, event.ret, event.errno, event.argsz)
         elif isinstance(event, DataClose):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_close(c, file, fd, event.how)
         elif isinstance(event, DataSeek):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_misc(c, file, fd, "lseek")
+        elif isinstance(event, DataIoctl) and "PRECOPY" in event.request.upper():
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_precopy_info(c, file, fd, event.ret, event.errno, UNKNOWN)
         elif isinstance(event, DataIoctl):
             request = event.request
-            if "PRECOPY" in request.upper():
-                step = self._bind_first(lambda c: T.step_precopy_info(
-                    c, file, fd, event.ret, event.errno, UNKNOWN), file, fd)
-            else:
-                def step(c: Config) -> list[T.Outcome]:
-                    return T.step_data_misc(c, file, fd, f"ioctl {request}")
+
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_data_misc(c, file, fd, f"ioctl {request}")
         else:  # poll, fcntl: legal on any data fd
             def step(c: Config) -> list[T.Outcome]:
                 return [T.ok(c)]
+        self._data_event(event, step, None)
+
+    def _data_event(self, event: Event, step: Step, hinted: str | None) -> None:
+        """Apply a data-fd event to the device owning the fd, or to every device that may.
+
+        Without payloads two devices' data fds look alike; while more than one device can
+        own the file, each keeps both readings (mine / another device's) and no behaviour
+        rule is reported for the call.
+        """
+        file = event.file  # type: ignore[attr-defined]
+        fd = event.fd  # type: ignore[attr-defined]
+        owner = self.file_device.get(file)
+        if owner is None:
+            candidates = [name for name, t in self.devices.items()
+                          if any(T.bindings(c, file, fd) for c in t.configs)]
+            if hinted is not None and (hinted in candidates or not candidates):
+                candidates = [hinted]
+            if len(candidates) == 1:
+                owner = self.file_device[file] = candidates[0]
+            elif not candidates:
+                self.unattributed[file] = self.unattributed.get(file, 0) + 1
+                return
+            else:
+                for name in candidates:
+                    track = self.devices[name]
+                    self._apply(track, event, _maybe_mine(step, file))
+                return
+        track = self.devices[owner]
         self._apply(track, event, step)
         track.stats.record(event, track.configs, file)
 
-    def _bind_first(self, inner: Step, file: str, fd: int) -> Step:
-        """A data call is also the fd's first appearance when no earlier event showed it."""
-        def step(c: Config) -> list[T.Outcome]:
-            outs = inner(c)
-            if outs:
-                return outs
-            return []
-        return step
+    def _hinted_owner(self, event: FdAppeared) -> str | None:
+        if isinstance(event.device_hint, str) and event.device_hint in self.devices:
+            return event.device_hint
+        if event.after_feature is not None and len(self.devices) == 1:
+            return next(iter(self.devices))
+        return None
 
     def on_process(self, event: ProcessEvent) -> None:
         """Process lifecycle: the reader turns exits into DataClose/DeviceClose events."""
@@ -371,37 +401,6 @@ class Engine:
             c, self.spec, tgt, call, event.origin.line))
         self._observe_state(track, call)
         self._check_p2p_order(track, call)
-
-    # --- attribution of data fds ------------------------------------------------------------
-    def _owner_of_new_fd(self, event: FdAppeared) -> str | None:
-        if isinstance(event.device_hint, str) and event.device_hint in self.devices:
-            return event.device_hint
-        if event.after_feature is not None:
-            key = (event.after_feature.file, event.after_feature.line)
-            if key in self.feature_device:
-                return self.feature_device[key]
-        return self._guess_owner(event.fd)
-
-    def _owner_of_file(self, file: str, fd: int, event: Event) -> str | None:
-        owner = self.file_device.get(file)
-        if owner is None:
-            owner = self._guess_owner(fd)
-            if owner is not None:
-                self.file_device[file] = owner
-        return owner
-
-    def _guess_owner(self, fd: int) -> str | None:
-        by_number = [name for name, t in self.devices.items()
-                     if any(c.session is not None and c.session.file is None
-                            and c.session.fd == fd for c in t.configs)]
-        if len(by_number) == 1:
-            return by_number[0]
-        open_sessions = [name for name, t in self.devices.items()
-                         if any((c.session is not None and c.session.file is None) or c.ghost
-                                for c in t.configs)]
-        if len(open_sessions) == 1:
-            return open_sessions[0]
-        return None
 
     # --- applying and settling -------------------------------------------------------------
     def _apply(self, track: DeviceTrack, event: Event, step: Step) -> None:
@@ -504,7 +503,7 @@ class Engine:
             out.append(Finding(
                 rule=rule.id, severity=severity, party=rule.party, file=event.origin.file,
                 line=event.origin.line, device=track.name, message=tag.message,
-                observed=observed, allowed=tag.allowed or _allowed_text(rule),
+                observed=observed, allowed=tag.allowed,
                 continuing=continuing, related_lines=_related(track.configs),
                 fingerprint=_fingerprint(rule, track, event, tag), cite=rule.cite))
         return out
@@ -613,6 +612,57 @@ _HANDLERS: dict[type, Callable[[Engine, Event], None]] = {
 
 # --- helpers ------------------------------------------------------------------------------------
 
+FEATURE_BY_INDEX = {1: "MIGRATION", 2: "MIG_DEVICE_STATE", 6: "DMA_LOGGING_START",
+                    7: "DMA_LOGGING_STOP", 8: "DMA_LOGGING_REPORT", 9: "MIG_DATA_SIZE"}
+GET_BIT, SET_BIT, PROBE_BIT, KNOWN_BITS = 0x10000, 0x20000, 0x40000, 0x7FFFF
+#: total argsz each feature's GET/SET needs (header 8 + payload minsz; uapi.md 8.2)
+MIN_ARGSZ = {"MIGRATION": 16, "MIG_DEVICE_STATE": 16, "MIG_DATA_SIZE": 16,
+             "DMA_LOGGING_START": 32, "DMA_LOGGING_STOP": 8, "DMA_LOGGING_REPORT": 40}
+GET_ONLY = frozenset({"MIGRATION", "MIG_DATA_SIZE", "DMA_LOGGING_REPORT"})
+SET_ONLY = frozenset({"DMA_LOGGING_START", "DMA_LOGGING_STOP"})
+
+
+def decode_raw(event: FeatureCall) -> tuple[str | None, FeatureCall]:
+    """Use the raw ``flags`` word of a decoded call: fill op/feature, or say what is malformed
+    (the core rejects these before any handler runs, uapi.md 8.1)."""
+    raw, argsz = event.raw_flags, event.argsz
+    op, feature = event.op, event.feature
+    if isinstance(raw, int):
+        if raw & ~KNOWN_BITS:
+            return f"unknown flag bits {raw & ~KNOWN_BITS:#x} in the feature request", event
+        get, set_, probe = bool(raw & GET_BIT), bool(raw & SET_BIT), bool(raw & PROBE_BIT)
+        if get and set_ and not probe:
+            return "GET and SET both set without PROBE", event
+        if not (get or set_):
+            return "neither GET nor SET in the feature request", event
+        name = FEATURE_BY_INDEX.get(raw & 0xFFFF)
+        if op is UNKNOWN:
+            op = "PROBE" if probe else ("GET" if get else "SET")
+        if feature is UNKNOWN and name is not None:
+            feature = name
+        if name is not None and not probe:
+            if set_ and name in GET_ONLY:
+                return f"SET of the GET-only feature {name}", event
+            if get and name in SET_ONLY:
+                return f"GET of the SET-only feature {name}", event
+        event = replace(event, op=op, feature=feature)
+    if isinstance(argsz, int) and isinstance(feature, str) and op in ("GET", "SET"):
+        need = MIN_ARGSZ.get(feature)
+        if need is not None and argsz < need:
+            return f"argsz={argsz} is below the {need} bytes {op} {feature} needs", event
+    return None, event
+
+
+def _maybe_mine(step: Step, file: str) -> Step:
+    """Either the file is this device's (the step applies) or another device's."""
+    def maybe(c: Config) -> list[T.Outcome]:
+        mine = [o for o in step(c) if not o.misfit]
+        if T.is_new_binding(c, file):
+            mine.append(T.ok(T.not_mine(c, file)))
+        return mine
+    return maybe
+
+
 def _dedupe(configs: Iterable[Config]) -> list[Config]:
     return list(dict.fromkeys(configs))
 
@@ -647,14 +697,22 @@ def _norm_target(target, spec: Spec):
 
 
 def _overlap(first: Event, second: Event) -> bool:
-    """Could ``second`` have started before ``first`` finished (concurrent threads)?"""
+    """Could ``second`` have started before ``first`` finished (concurrent threads)?
+
+    One thread's calls never overlap. A call split by strace (unfinished ... resumed) spans
+    lines; otherwise start timestamps plus durations decide; without either, calls from two
+    threads in separate files (strace -ff) are taken as possibly concurrent.
+    """
     if first.tid is not None and first.tid == second.tid:
         return False
-    if first.origin.file == second.origin.file:
-        end = first.origin.last_line or first.origin.line
+    same_file = first.origin.file == second.origin.file
+    end = first.origin.last_line or first.origin.line
+    if same_file and end != first.origin.line:
         return second.origin.line < end
     if first.ts is not None and second.ts is not None and first.duration is not None:
         return second.ts < first.ts + first.duration
+    if same_file:
+        return second.origin.line < end
     return first.tid is not None and second.tid is not None
 
 
@@ -668,10 +726,6 @@ def _related(configs: list[Config]) -> tuple[int, ...]:
     lines = {c.session.created_line for c in configs
              if c.session is not None and c.session.created_line is not None}
     return tuple(sorted(lines))[:5]
-
-
-def _allowed_text(rule: Rule) -> str:
-    return rule.fix
 
 
 def _fingerprint(rule: Rule, track: DeviceTrack, event: Event, tag: T.Tag) -> str:

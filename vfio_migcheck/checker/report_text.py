@@ -3,6 +3,8 @@ continuing with, then a verdict per device and a summary (SibylFS-style deviatio
 
 from __future__ import annotations
 
+import linecache
+
 from rich.console import Console
 from rich.text import Text
 
@@ -20,10 +22,16 @@ def _short_cite(cite: str, limit: int = 90) -> str:
     return cite if len(cite) <= limit else cite[: limit - 1] + "…"
 
 
+def _source_line(f: Finding) -> str:
+    """The trace line itself (what the user captured), else the event as the checker saw it."""
+    text = linecache.getline(f.file, f.line).rstrip("\n") if f.line > 0 else ""
+    return text.strip() or f.observed or "(end of trace)"
+
+
 def _finding(console: Console, f: Finding) -> None:
     rule = get_rule(f.rule)
     head = Text(f"{f.line}: ", style="bold")
-    head.append(f.observed or "(end of trace)")
+    head.append(_source_line(f))
     console.print(head)
     title = Text("# ")
     title.append(f.severity.capitalize(), style=_SEV_STYLE.get(f.severity, ""))
@@ -38,6 +46,8 @@ def _finding(console: Console, f: Finding) -> None:
                         ("continuing with", f.continuing)):
         if value:
             console.print(Text(f"#    {name}: ", style="dim") + Text(value))
+    if rule is not None and not f.allowed:
+        console.print(Text("#    how to fix: ", style="dim") + Text(rule.fix))
     if rule is not None and rule.cite and rule.cite != "-":
         console.print(Text(f"#    see: {_short_cite(rule.cite)}", style="dim"))
 

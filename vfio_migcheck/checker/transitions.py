@@ -266,24 +266,43 @@ def step_reset(config: Config, spec: Spec, ret, errno) -> list[Outcome]:
 
 # --- data fds -------------------------------------------------------------------------------
 
-def _binding(config: Config, file: str, fd: int) -> tuple[str, Config] | None:
-    """How ``file`` relates to this reading: ('live', cfg) / ('dead', cfg) / None (no fit)."""
+def bindings(config: Config, file: str, fd: int) -> list[tuple[str, Config]]:
+    """How ``file`` may relate to this reading: ('live', cfg) and/or ('dead', cfg).
+
+    A file seen for the first time may be the fd of the session not yet bound, or of an
+    earlier session that ended before its fd was used (``ghost``); both readings are kept.
+    Empty when this reading has no place for the file.
+    """
+    if file in config.foreign:
+        return []
     session = config.session
     if session is not None and session.file == file:
-        return "live", config
+        return [("live", config)]
     if file in config.dead:
-        return "dead", config
+        return [("dead", config)]
+    out: list[tuple[str, Config]] = []
     if session is not None and session.file is None and session.fd in (None, fd):
-        return "live", config.with_session(file=file)
+        out.append(("live", config.with_session(file=file, fd=fd)))
     if config.ghost:
-        return "dead", replace(config, dead=config.dead | {file})
-    return None
+        out.append(("dead", replace(config, dead=config.dead | {file})))
+    return out
+
+
+def is_new_binding(config: Config, file: str) -> bool:
+    """True when this reading has not yet tied ``file`` to one of its sessions."""
+    session = config.session
+    return file not in config.dead and not (session is not None and session.file == file)
+
+
+def not_mine(config: Config, file: str) -> Config:
+    """The reading in which ``file`` belongs to another device."""
+    return replace(config, foreign=config.foreign | {file})
 
 
 def step_fd_appeared(config: Config, file: str, fd: int) -> list[Outcome]:
-    bound = _binding(config, file, fd)
-    if bound is not None:
-        return [ok(bound[1])]
+    bound = bindings(config, file, fd)
+    if bound:
+        return [ok(cfg) for _, cfg in bound]
     cont = config if config.session is not None else replace(
         config, session=Session(kind="unknown", file=file, fd=fd))
     return [misfit(cont, R_FD.UNEXPECTED_FD, f"fd {fd} appeared as a data fd",
@@ -300,12 +319,13 @@ def _result_text(ret, errno) -> str:
 
 def step_io(config: Config, event: DataIO) -> list[Outcome]:
     """read()/write() on a data-fd candidate."""
-    file, fd = event.file, event.fd
+    return [o for how, cfg in bindings(config, event.file, event.fd)
+            for o in _io(how, cfg, event)]
+
+
+def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
+    fd = event.fd
     observed = f"{event.call}(fd {fd}) = {_result_text(event.ret, event.errno)}"
-    bound = _binding(config, file, fd)
-    if bound is None:
-        return []
-    how, config = bound
     result = succeeded(event.ret)
     errno = event.errno if isinstance(event.errno, str) else None
     moved = isinstance(event.ret, int) and event.ret > 0
@@ -313,7 +333,7 @@ def step_io(config: Config, event: DataIO) -> list[Outcome]:
     if zero_len and event.ret == 0:
         return [ok(config)]
     if event.positioned:
-        if result is True:
+        if result is True or (errno is not None and errno != "ESPIPE"):
             return [misfit(config, R_FD.WRONG_IO_ANSWERED, observed, "-1 ESPIPE")]
         return [ok(config, Tag(R_FD.POSITIONED_IO,
                                f"{event.call} on data fd {fd}: data fds are streams (ESPIPE)"))]
@@ -332,7 +352,7 @@ def step_io(config: Config, event: DataIO) -> list[Outcome]:
     wrong = (event.direction == "read" and kind == "resuming") or (
         event.direction == "write" and kind == "saving")
     if wrong:
-        if result is True:
+        if result is True or (errno is not None and errno != "EBADF"):
             return [misfit(config, R_FD.WRONG_IO_ANSWERED, observed, "-1 EBADF")]
         return [ok(config, Tag(R_FD.WRONG_DIRECTION,
                                f"{event.direction} on the {kind} data fd {fd}"))]
@@ -379,10 +399,11 @@ def _save_read(config: Config, event: DataIO, observed: str, result, errno,
 
 
 def step_precopy_info(config: Config, file: str, fd: int, ret, errno, argsz) -> list[Outcome]:
-    bound = _binding(config, file, fd)
-    if bound is None:
-        return []
-    how, config = bound
+    return [o for how, cfg in bindings(config, file, fd)
+            for o in _precopy_info(how, cfg, fd, ret, errno, argsz)]
+
+
+def _precopy_info(how: str, config: Config, fd: int, ret, errno, argsz) -> list[Outcome]:
     observed = f"PRECOPY_INFO(fd {fd}) = {_result_text(ret, errno)}"
     result = succeeded(ret)
     tags: list[Tag] = []
@@ -397,7 +418,8 @@ def step_precopy_info(config: Config, file: str, fd: int, ret, errno, argsz) -> 
     assert session is not None
     if session.kind == "resuming" or config.state not in PRECOPY_STATES:
         where = "a resuming fd" if session.kind == "resuming" else config.state
-        if result is True:
+        if result is True or (session.kind == "resuming" and isinstance(errno, str)
+                              and errno != "ENOTTY"):
             return [misfit(config, R_PRE.PRECOPY_INFO_ANSWERED, observed,
                            f"-1 {'ENOTTY' if session.kind == 'resuming' else 'EINVAL'}")]
         return [ok(config, *tags, Tag(R_PRE.PRECOPY_INFO_PLACEMENT,
@@ -408,10 +430,13 @@ def step_precopy_info(config: Config, file: str, fd: int, ret, errno, argsz) -> 
 
 
 def step_data_close(config: Config, file: str, fd: int, how: str) -> list[Outcome]:
-    bound = _binding(config, file, fd)
-    if bound is None:
+    bound = bindings(config, file, fd)
+    if not bound:
         return [ok(config)]
-    config = bound[1]
+    return [o for _, cfg in bound for o in _close(cfg, file, how)]
+
+
+def _close(config: Config, file: str, how: str) -> list[Outcome]:
     session = config.session
     tags: list[Tag] = []
     if how != "close" and (file in config.dead or (session is not None and session.file == file)):
@@ -425,11 +450,11 @@ def step_data_close(config: Config, file: str, fd: int, how: str) -> list[Outcom
 
 def step_data_misc(config: Config, file: str, fd: int, what: str) -> list[Outcome]:
     """lseek / foreign ioctl: legal to try, always refused."""
-    bound = _binding(config, file, fd)
-    if bound is None:
+    bound = bindings(config, file, fd)
+    if not bound:
         return [ok(config)]
     rule = R_FD.POSITIONED_IO if what == "lseek" else R_FD.FOREIGN_IOCTL
-    return [ok(bound[1], Tag(rule, f"{what} on data fd {fd}"))]
+    return [ok(cfg, Tag(rule, f"{what} on data fd {fd}")) for _, cfg in bound]
 
 
 def step_device_close(config: Config) -> list[Outcome]:
