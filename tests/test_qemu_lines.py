@@ -175,6 +175,7 @@ def test_iso_to_epoch() -> None:
     (["random text", RECORD], 0.9, 1.0),
     (["error: internal error: qemu closed: 1@2.3:" + RECORD], 0.6, 0.8),
     (["hello", "world"], 0.0, 0.0),
+    (["4211@1635250000.123456:kvm_run_exit cpu_index 0, reason 2"], 0.3, 0.5),
     (["12345 ioctl(3, VFIO_DEVICE_FEATURE, 0x7ffd) = 0",
       '12345 write(2, "1@2.3:vfio_save_cleanup  (a)\\n", 30) = 30',
       "12345 close(3) = 0"], 0.0, 0.2),

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from vfio_migcheck.traces import qemu
 from vfio_migcheck.traces.events import Origin, QemuEvent, ReadSummary, Unreadable
+from vfio_migcheck.traces.qemu_formats import may_hold_v1_evidence
 
 TRACE_EVENTS = Path(__file__).parent / "fixtures" / "qemu" / "trace-events.txt"
 
@@ -125,6 +126,8 @@ def test_generated_records_round_trip(record: tuple[str, list, str, list]) -> No
         assert parsed[-1] == int(event_name.endswith("exact"))
         parsed = parsed[:-1]
     assert parsed == values, line
+    if event.fields.get("protocol") == "v1":
+        assert may_hold_v1_evidence(line)         # the era scan's shortcut never skips v1
     states = [v for v in values if v in STATES]
     if event.name in ("migration_set_state", "migration_set_device_state",
                       "vmstate_change", "vmstate_change_prepare"):

@@ -31,6 +31,7 @@ from vfio_migcheck.traces.qemu_formats import (
     EVENTS,
     QEMU_STATE_NAMES,
     QEMU_UNKNOWN_STATE,
+    may_hold_v1_evidence,
     protocol_evidence,
 )
 from vfio_migcheck.traces.qemu_lines import (
@@ -360,6 +361,8 @@ def decide_era(paths: Iterable[Path]) -> Era:
         for item in iter_lines(path):
             if isinstance(item, BadLine) or "vfio_" not in item.text:
                 continue
+            if era.v2_first and not may_hold_v1_evidence(item.text):
+                continue
             for segment in find_segments(item.text):
                 if not segment.known:
                     continue
@@ -383,6 +386,10 @@ _SYSCALL_LINE = re.compile(
     r"^\s*(?:\[pid\s+\d+\]\s*|\d+\s+)?(?:[\d:.]+\s+)?[a-z_][a-z0-9_]*\(.*\)\s+=\s")
 
 
+# Another subsystem's record behind the log backend's TID@SEC.USEC: prefix (QEMU only).
+_OTHER_TRACE_LINE = re.compile(r"\d+@\d+\.\d{6}:[a-z][a-z0-9_]* ")
+
+
 def sniff(lines: list[str]) -> float:
     """High when early lines hold vfio trace records in any prefix style."""
     direct = wrapped = other = syscalls = 0
@@ -399,7 +406,7 @@ def sniff(lines: list[str]) -> float:
                 wrapped += 1
             else:
                 other += 1
-        elif find_error_report(text):
+        elif find_error_report(text) or _OTHER_TRACE_LINE.match(text):
             other += 1
     if syscalls > direct + wrapped:
         return 0.1 if direct + wrapped else 0.0

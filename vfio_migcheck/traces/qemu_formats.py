@@ -8,6 +8,7 @@ of QEMU 5.1 (v1) through the 2026 VFIO maintainer tree (see docs/qemu-logs.md).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 #: Strings QEMU's ``mig_state_to_str`` prints for v2 device states.
@@ -165,3 +166,21 @@ def protocol_evidence(raw_name: str, shape: str, fields: dict) -> str | None:
     if raw_name in V2_ONLY_NAMES or shape in V2_SHAPES:
         return "v2"
     return None
+
+
+_V1_WORDS = ("_v1_", "vfio_save_buffer", "vfio_update_pending", "vfio_save_pending", "Offset ",
+             "Region ")
+_INTEGER_STATE = re.compile(r"state -?\d")
+
+
+def may_hold_v1_evidence(line: str) -> bool:
+    """Cheap pre-check: False only if no record in ``line`` can be v1 evidence.
+
+    Lets the era scan skip the bulk of a v2 log once v2 evidence is found; it must never
+    answer False for a line :func:`protocol_evidence` would call v1.
+    """
+    if any(word in line for word in _V1_WORDS):
+        return True
+    if "data_size" in line and "vfio_save_iterate" in line:
+        return True
+    return _INTEGER_STATE.search(line) is not None

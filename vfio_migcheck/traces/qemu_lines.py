@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from vfio_migcheck.traces.qemu_formats import EVENTS
 
@@ -25,10 +26,13 @@ _MSG_PREFIX = re.compile(
 )
 _ISO_PREFIX = re.compile(rf"(?P<iso>{_ISO}) $")
 
-# Known events may sit anywhere in a line (after wrapper text, glued to a record).
-_KNOWN_EVENT = re.compile(
-    r"(vfio_[a-z0-9_]+)(?= {1,2}\()|(vm_state_notify)(?= {1,2}running )"
-    r"|(migrate_set_state)(?= {1,2}new state )"
+# Known events may sit anywhere in a line (after wrapper text, glued to a record). Each is
+# found with str.find on its fixed start, then confirmed by a regex anchored there: much
+# faster than one alternation regex tried at every position.
+_KNOWN_EVENT_STARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("vfio_", re.compile(r"vfio_[a-z0-9_]+(?= {1,2}\()")),
+    ("vm_state_notify", re.compile(r"vm_state_notify(?= {1,2}running )")),
+    ("migrate_set_state", re.compile(r"migrate_set_state(?= {1,2}new state )")),
 )
 # Any other vfio event only counts at the start of a line, right after a prefix.
 _LINE_START = re.compile(
@@ -78,7 +82,14 @@ class Segment:
 
 def iso_to_epoch(text: str) -> float:
     """``2026-01-01T00:00:00.123456Z`` -> seconds since the epoch (UTC)."""
-    return datetime.fromisoformat(text[:-1] + "+00:00").timestamp()
+    whole, _, fraction = text[:-1].partition(".")
+    seconds = _whole_seconds(whole)
+    return seconds + float("0." + fraction) if fraction else float(seconds)
+
+
+@lru_cache(maxsize=256)
+def _whole_seconds(text: str) -> int:
+    return int(datetime.fromisoformat(text + "+00:00").timestamp())
 
 
 def _prefix_from(match: re.Match[str], style: str) -> Prefix:
@@ -114,9 +125,23 @@ def find_prefix(before: str) -> tuple[int, Prefix]:
     return len(before), NO_PREFIX
 
 
+def _known_events(line: str) -> list[re.Match[str]]:
+    hits = []
+    for start, pattern in _KNOWN_EVENT_STARTS:
+        at = line.find(start)
+        while at >= 0:
+            match = pattern.match(line, at)
+            if match is not None and match.group(0) in EVENTS:
+                hits.append(match)
+            at = line.find(start, at + 1)
+    if len(hits) > 1:
+        hits.sort(key=lambda m: m.start())
+    return hits
+
+
 def find_segments(line: str) -> list[Segment]:
     """Every trace record in ``line``; [] when the line holds none."""
-    hits = [m for m in _KNOWN_EVENT.finditer(line) if m.group(m.lastindex or 0) in EVENTS]
+    hits = _known_events(line)
     if not hits:
         generic = _generic_segment(line)
         return [generic] if generic else []
@@ -132,7 +157,7 @@ def find_segments(line: str) -> list[Segment]:
         prefix_start, prefix = starts[i]
         wrapper = line[:prefix_start].strip() if i == 0 else ""
         glued = i > 0                # one record per line: a second one was glued on
-        segments.append(Segment(hit.group(hit.lastindex or 0), line[hit.start():end].rstrip(),
+        segments.append(Segment(hit.group(0), line[hit.start():end].rstrip(),
                                 prefix, wrapper, glued))
     return segments
 
