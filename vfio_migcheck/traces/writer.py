@@ -53,7 +53,7 @@ from vfio_migcheck.traces.events import (
     Unreadable,
 )
 
-_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:\-]*\Z")
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/\-]*\Z")
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ARG_RE = re.compile(r"-?[A-Za-z0-9_][A-Za-z0-9_|+.:\-/]*\Z")
 _BARE_RE = re.compile(r"[^\s#\"\\]+\Z")
