@@ -182,3 +182,15 @@ def test_iso_to_epoch() -> None:
 ])
 def test_sniff(lines: list[str], low: float, high: float) -> None:
     assert low <= qemu.sniff(lines) <= high
+
+
+@pytest.mark.parametrize("text", [
+    RECORD, "x: 0000:3b:00.1: data_fd out of sync", "migrate_set_state new state active",
+    "qemu: hardware error: 0000:3b:00.1: Failed resetting device, err: EIO",
+])
+def test_pre_check_admits_every_kind_of_record(text: str) -> None:
+    assert qemu.may_hold_qemu_text(text) and qemu.parse_qemu_text(text, ORIGIN)
+
+
+def test_pre_check_rejects_plain_text() -> None:
+    assert not qemu.may_hold_qemu_text("qemu-system-x86_64: terminating on signal 15")

@@ -35,6 +35,7 @@ from vfio_migcheck.traces.qemu_formats import (
     protocol_evidence,
 )
 from vfio_migcheck.traces.qemu_lines import (
+    ERROR_REPORT_HINTS,
     ErrorReport,
     Segment,
     find_error_report,
@@ -296,6 +297,14 @@ def _report_event(report: ErrorReport, text: str, origin: Origin, era: str | Non
 def _drop_tid(segment: Segment) -> Segment:
     from dataclasses import replace
     return replace(segment, prefix=replace(segment.prefix, tid=None))
+
+
+_RECORD_HINTS = ("vfio_", "vm_state_notify", "migrate_set_state", *ERROR_REPORT_HINTS)
+
+
+def may_hold_qemu_text(text: str) -> bool:
+    """Cheap pre-check for callers: False when ``parse_qemu_text(text)`` must return []."""
+    return any(hint in text for hint in _RECORD_HINTS)
 
 
 def parse_qemu_text(text: str, origin: Origin, pid: int | None = None, tid: int | None = None,

@@ -204,6 +204,9 @@ _ERROR_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("buffer_alloc_failed", re.compile(
         r"(?:" + _DEV + r": )?Failed to allocate migration data buffer")),
 )
+#: Fixed text every recognised error report contains (a cheap pre-check).
+ERROR_REPORT_HINTS = ("Failed setting device", "data_fd out of sync", "Failed resetting device",
+                      "Invalid device state", "Failed to allocate migration data buffer")
 _RECOVER = re.compile(r"Setting device in recover state (?P<recover>UNKNOWN STATE|[A-Z0-9_]+)")
 _ERR_TEXT = re.compile(r"err: (?P<err>.*?)\.(?: |$)")
 # QEMU-dev reports through error_setg_errno, which appends ": <strerror>".
@@ -238,7 +241,7 @@ def report_prefix(text: str) -> Prefix:
 
 def find_error_report(text: str) -> ErrorReport | None:
     """A QEMU vfio migration error message in ``text`` (any prefix or wrapper before it)."""
-    if "evice" not in text and "data_fd" not in text and "migration data buffer" not in text:
+    if not any(hint in text for hint in ERROR_REPORT_HINTS):
         return None
     for kind, pattern in _ERROR_PATTERNS:
         match = pattern.search(text)
