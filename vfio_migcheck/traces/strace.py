@@ -16,10 +16,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vfio_migcheck.traces.events import Event, ReadSummary
+from vfio_migcheck.traces.fdtable import DATA, OTHER
 from vfio_migcheck.traces.lines import BadLine
 from vfio_migcheck.traces.strace_clock import RELATIVE, Clock
-from vfio_migcheck.traces.strace_lines import iter_text_lines
-from vfio_migcheck.traces.strace_session import HEAD, Session
+from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
+from vfio_migcheck.traces.strace_lines import READ_LIMIT, iter_text_lines, open_binary, slow_item
+from vfio_migcheck.traces.strace_session import (
+    FAST_HEAD,
+    HEAD,
+    IO,
+    IOCTL,
+    NAME_CLASS,
+    POLL,
+    WRITES,
+    Session,
+)
 
 _SNIFF_CALL = re.compile(
     r"^(?:\[pid\s+\d+(?:<[^>]*>)?\]\s*|\d+(?:<[^>]*>)?\s+)?\s*"
@@ -54,20 +65,104 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
     yield from session.finish()
 
 
-def _read_one(session: Session, path: Path) -> Iterator[Event]:
+def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
+    """One capture file: an inlined fast loop in front of :meth:`Session.line`.
+
+    The loop only settles lines that :meth:`Session.line` would count as irrelevant
+    without any side effect (calls of no interest, I/O and ioctls on fds known to be
+    neither device nor data fds); everything else is handed to ``Session.line``. Keeping
+    this loop free of method calls is what makes big captures fast (benchmarks/).
+    """
     name = str(path)
-    handle = session.line
+    line = session.line
     out = session.out
     summary = session.summary
-    for item in iter_text_lines(path):
-        summary.lines += 1
-        if type(item) is tuple:
-            handle(name, item[0], item[1])
-        else:
-            session.bad_line(name, item)
-        if out:
-            yield from out
-            out.clear()
+    fast_head, head = FAST_HEAD.match, HEAD.match
+    classes = NAME_CLASS
+    threads = session.threads
+    steady = session.steady_clocks
+    writes = WRITES
+    fd_prefixes = FD_RETURNING_PREFIXES
+    other = OTHER
+    io_class, ioctl_class, poll_class, data = IO, IOCTL, POLL, DATA
+    handle = open_binary(path)
+    irrelevant = 0
+    seen = False
+    with handle:
+        readline = handle.readline
+        number = 0
+        while True:
+            raw = readline(READ_LIMIT)
+            if not raw:
+                break
+            number += 1
+            if raw[-1:] != b"\n" or b"\0" in raw or raw[-2:-1] == b"\r":
+                item = slow_item(number, raw, handle)
+                if type(item) is tuple:
+                    line(name, number, item[1])
+                else:
+                    session.bad_line(name, item)
+            else:
+                try:
+                    text = raw[:-1].decode("utf-8")
+                except UnicodeDecodeError:
+                    session.bad_line(name, slow_item(number, raw, handle))
+                    text = None
+                if text is not None:
+                    match = fast_head(text) or head(text)
+                    call = match.group(4)
+                    stamp = match.group(3)
+                    if call is None or (stamp is not None and name not in steady) or (
+                            text[-1] == ">" and text.endswith("...>")):
+                        line(name, number, text)
+                    else:
+                        cls = classes.get(call)
+                        if cls is None:
+                            if not seen:
+                                session.seen_real_line = seen = True
+                            irrelevant += 1
+                            continue
+                        fd_text = match.group(5)
+                        if cls == poll_class and "_mig" not in text:
+                            # poll/ppoll/select: only data fds matter (as in Session._quiet)
+                            pid_text = match.group(2) or match.group(1)
+                            thread = threads.get(int(pid_text) if pid_text else None)
+                            if thread is not None and not thread.table.counts.get(data):
+                                irrelevant += 1
+                                continue
+                            line(name, number, text)
+                        elif fd_text is None or (cls != io_class and cls != ioctl_class):
+                            line(name, number, text)
+                        else:
+                            pid_text = match.group(2) or match.group(1)
+                            thread = threads.get(int(pid_text) if pid_text else None)
+                            entry = thread.table.fds.get(int(fd_text)) if thread else None
+                            if entry is None or entry.file.kind != other or (
+                                    match.group(6) is not None and (
+                                        entry.token is None
+                                        or not text.startswith(entry.token, match.start(5)))):
+                                line(name, number, text)
+                            elif cls == io_class:
+                                if call in writes and "vfio" in text:
+                                    line(name, number, text)
+                                else:
+                                    irrelevant += 1
+                                    continue
+                            else:
+                                comma = text.find(", ", match.end(5))
+                                if comma >= 0 and text.startswith(fd_prefixes, comma + 2):
+                                    line(name, number, text)
+                                else:
+                                    irrelevant += 1
+                                    continue
+            if out:
+                summary.lines = number
+                summary.irrelevant += irrelevant
+                irrelevant = 0
+                yield from out
+                out.clear()
+    summary.lines = number
+    summary.irrelevant += irrelevant
 
 
 def _file_pid(path: Path) -> int | None:

@@ -21,13 +21,13 @@ RELATIVE = "relative"
 class Clock:
     """Stateful timestamp reader for one capture file."""
 
-    __slots__ = ("mode", "_days", "_last_tod", "_elapsed", "rollovers")
+    __slots__ = ("mode", "_days", "_last_tod", "elapsed", "rollovers")
 
     def __init__(self) -> None:
         self.mode: str | None = None
         self._days = 0.0
         self._last_tod: float | None = None
-        self._elapsed = 0.0
+        self.elapsed = 0.0
         self.rollovers = 0
 
     def value(self, text: str | None) -> float | None:
@@ -36,6 +36,12 @@ class Clock:
             return None
         if self.mode is None:
             self.mode = detect_mode(text)
+        try:
+            return self._value(text)
+        except ValueError:
+            return None  # a malformed stamp: the event simply has no time
+
+    def _value(self, text: str) -> float:
         if ":" in text:
             hours, minutes, seconds = text.split(":")
             tod = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
@@ -46,8 +52,8 @@ class Clock:
             return self._days + tod
         number = float(text)
         if self.mode == RELATIVE:
-            self._elapsed += number
-            return self._elapsed
+            self.elapsed += number
+            return self.elapsed
         return number
 
 

@@ -15,8 +15,41 @@ from pathlib import Path
 
 from vfio_migcheck.traces.lines import MAX_LINE_BYTES, BadLine, Line, TraceOpenError, _decode
 
-_LIMIT = MAX_LINE_BYTES + 2  # the longest acceptable line plus "\r\n"
+READ_LIMIT = MAX_LINE_BYTES + 2  # the longest acceptable line plus "\r\n"
 _SKIP_CHUNK = 1 << 16
+
+
+def open_binary(path: str | Path):
+    """Open a capture for :func:`read_raw`; a missing file is a :class:`TraceOpenError`."""
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise TraceOpenError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+
+
+def read_raw(handle):
+    """The bounded ``readline`` to call per line (the limit keeps memory flat)."""
+    readline = handle.readline
+    return lambda: readline(READ_LIMIT)
+
+
+def slow_item(number: int, raw: bytes, handle) -> tuple[int, str] | BadLine:
+    """Decode a raw line the fast check did not accept (bad bytes, no newline, too long)."""
+    if raw[-1:] == b"\n":
+        body = raw[:-1]
+        if body[-1:] == b"\r":
+            body = body[:-1]
+        item = _decode(number, body, final=False)
+    elif len(raw) >= READ_LIMIT:
+        _skip_rest_of_line(handle)
+        return BadLine(number, f"line longer than {MAX_LINE_BYTES} bytes")
+    else:
+        item = _decode(number, raw, final=True)
+    if isinstance(item, Line):
+        if item.final_unterminated and _looks_cut(item.text):
+            return BadLine(number, "truncated final line (no newline at end of file)")
+        return number, item.text
+    return item
 
 
 def iter_text_lines(path: str | Path) -> Iterator[tuple[int, str] | BadLine]:
@@ -25,42 +58,22 @@ def iter_text_lines(path: str | Path) -> Iterator[tuple[int, str] | BadLine]:
     A final line without a newline is yielded when it ends like a complete strace line
     and reported as truncated otherwise.
     """
-    try:
-        handle = open(path, "rb")
-    except OSError as exc:
-        raise TraceOpenError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+    handle = open_binary(path)
     with handle:
-        readline = handle.readline
+        readline = read_raw(handle)
         number = 0
         while True:
-            raw = readline(_LIMIT)
+            raw = readline()
             if not raw:
                 return
             number += 1
-            if raw[-1:] == b"\n":
-                body = raw[:-1]
-                if body[-1:] == b"\r":
-                    body = body[:-1]
-                if b"\0" not in body:
-                    try:
-                        yield number, body.decode("utf-8")
-                        continue
-                    except UnicodeDecodeError:
-                        pass
-                item = _decode(number, body, final=False)
-            elif len(raw) >= _LIMIT:
-                _skip_rest_of_line(handle)
-                item = BadLine(number, f"line longer than {MAX_LINE_BYTES} bytes")
-            else:
-                item = _decode(number, raw, final=True)
-            if isinstance(item, Line):
-                if item.final_unterminated:
-                    yield BadLine(number, "truncated final line (no newline at end of file)") \
-                        if _looks_cut(item.text) else (number, item.text)
-                else:
-                    yield number, item.text
-            else:
-                yield item
+            if raw[-1:] == b"\n" and b"\0" not in raw and raw[-2:-1] != b"\r":
+                try:
+                    yield number, raw[:-1].decode("utf-8")
+                    continue
+                except UnicodeDecodeError:
+                    pass
+            yield slow_item(number, raw, handle)
 
 
 def _skip_rest_of_line(handle) -> None:

@@ -26,11 +26,18 @@ from vfio_migcheck.traces.strace_clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
 
 # pid prefix (1: [pid N], 2: N), timestamp (3), call name (4), first fd argument (5, 6: "<")
+# FAST_HEAD is the same for the commonest shape, "PID  TIMESTAMP name(" (strace -f -o FILE
+# with -t/-tt/-ttt), without the alternatives that make HEAD slower; group 1 is always ''.
+FAST_HEAD = re.compile(
+    r"()(\d+) +(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+) "
+    r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?)?"
+)
 HEAD = re.compile(
     r"(?:\[pid\s+(\d+)(?:<[^>]*>)?\]\s*|(\d+)(?:<[^>]*>)?\s+)?"
     r"\s*(?:(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+)\s+)?"
     r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?)?"
 )
+CALL_HEAD = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?")
 _UNFINISHED = re.compile(r"\s*<(?:unfinished|detached)(?: #(\d+))? \.\.\.>\s*$")
 _RESUMED = re.compile(r"<\.\.\. ([A-Za-z_$][A-Za-z0-9_$]*) resumed(?: #(\d+))?>\s?(.*)$")
 _EXIT = re.compile(r"\+\+\+ (?:exited with (-?\d+)|killed by (SIG[A-Z0-9+-]+|\d+)"
@@ -73,7 +80,7 @@ for _names, _cls in (
     for _name in _names:
         NAME_CLASS[_name] = _cls
 
-_WRITES = frozenset({"write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto"})
+WRITES = frozenset({"write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto"})
 
 
 @dataclass
@@ -109,7 +116,7 @@ class Session:
         self.out: list[Event] = []
         self.threads: dict[int | None, Thread] = {}
         self.clocks: dict[str, Clock] = {}
-        self.relative_files: set[str] = set()
+        self.steady_clocks: set[str] = set()  # files whose clock needs no per-line update
         self.seen_real_line = False
         self.leading_text = 0
         self.unprefixed: Thread | None = None
@@ -151,7 +158,7 @@ class Session:
             return None
         clock = self.clock(file)
         if clock.mode == RELATIVE:
-            return clock._elapsed  # already advanced by line()
+            return clock.elapsed  # already advanced by line()
         return clock.value(text)
 
     # --- threads ---------------------------------------------------------------------------
@@ -203,44 +210,89 @@ class Session:
     # --- the per-line fast path ---------------------------------------------------------------
 
     def line(self, file: str, number: int, text: str, forced_tid: int | None = None) -> None:
-        match = HEAD.match(text)
-        pid_text = match.group(1) or match.group(2)
-        tid = forced_tid if forced_tid is not None else (int(pid_text) if pid_text else None)
+        match = FAST_HEAD.match(text) or HEAD.match(text)
         stamp = match.group(3)
-        if stamp is not None and file in self.relative_files:
-            self.clocks[file].value(stamp)
-        elif stamp is not None and file not in self.clocks:
-            clock = self.clock(file)
-            clock.value(stamp)
-            if clock.mode == RELATIVE:
-                self.relative_files.add(file)
+        if stamp is not None and file not in self.steady_clocks:
+            self._advance_clock(file, stamp)
         name = match.group(4)
         if name is None:
-            self._other_line(file, number, text, match.end(), tid, stamp)
+            self._other_line(file, number, text, match.end(), self._tid(match, forced_tid),
+                             stamp)
             return
         self.seen_real_line = True
-        if text.endswith("...>") and _UNFINISHED.search(text):
-            self._unfinished(file, number, text, match.start(4), tid, stamp, name)
+        if text[-1] == ">" and text.endswith("...>") and _UNFINISHED.search(text):
+            self._unfinished(file, number, text, match.start(4), self._tid(match, forced_tid),
+                             stamp, name)
             return
         cls = NAME_CLASS.get(name)
         if cls is None:
             self.summary.irrelevant += 1
             return
+        if forced_tid is not None:
+            tid: int | None = forced_tid
+        else:
+            pid_text = match.group(2) or match.group(1)
+            tid = int(pid_text) if pid_text else None
         thread = self.threads.get(tid) or self.thread(tid)
         fd_text = match.group(5)
+        if fd_text is not None and (cls == IO or cls == IOCTL):
+            # the hot path: I/O and ioctls on fds known to be neither device nor data fds
+            entry = thread.table.fds.get(int(fd_text))
+            if entry is not None:
+                kind = entry.file.kind
+                if kind == OTHER and (match.group(6) is None or (
+                        entry.token is not None and text.startswith(entry.token,
+                                                                    match.start(5)))):
+                    if cls == IO:
+                        if name not in WRITES or "vfio" not in text:
+                            self.summary.irrelevant += 1
+                            return
+                    else:
+                        comma = text.find(", ", match.end(5))
+                        if comma < 0 or not text.startswith(FD_RETURNING_PREFIXES, comma + 2):
+                            self.summary.irrelevant += 1
+                            return
+        elif self._quiet(thread, cls, name, text, fd_text, match.start(5),
+                         match.group(6) is not None):
+            self.summary.irrelevant += 1
+            return
+        self.calls.complete(thread, text[match.start(4):], Origin(file, number),
+                            self.stamp(file, stamp), 1)
+
+    @staticmethod
+    def _tid(match: re.Match[str], forced_tid: int | None) -> int | None:
+        if forced_tid is not None:
+            return forced_tid
+        pid_text = match.group(2) or match.group(1)
+        return int(pid_text) if pid_text else None
+
+    def _advance_clock(self, file: str, stamp: str) -> None:
+        """First timestamp of a file fixes its mode; -r clocks must see every line."""
+        clock = self.clock(file)
+        clock.value(stamp)
+        if clock.mode != RELATIVE:
+            self.steady_clocks.add(file)
+
+    def _joined(self, thread: Thread, body: str, origin: Origin, ts: float | None) -> None:
+        """A call put back together from its unfinished and resumed halves."""
+        match = CALL_HEAD.match(body)
+        cls = NAME_CLASS.get(match.group(1)) if match else None
+        if cls is None or self._quiet(thread, cls, match.group(1), body, match.group(2),
+                                      match.start(2), match.group(3) is not None):
+            self.summary.irrelevant += 2
+            return
+        self.calls.complete(thread, body, origin, ts, 2)
+
+    def _quiet(self, thread: Thread, cls: int, name: str, text: str, fd_text: str | None,
+               at: int, decorated: bool) -> bool:
+        """True when a call of a relevant kind still cannot matter (the fast decision)."""
         if fd_text is not None and cls <= FCNTL:
             entry = thread.table.fds.get(int(fd_text))
-            if entry is not None and self._quick_irrelevant(
-                    entry, cls, name, text, match.start(5), match.group(6) is not None):
-                self.summary.irrelevant += 1
-                return
-        elif cls == POLL or cls == EPOLL_WAIT or cls == MMAP or cls == XFER:
-            if self._quiet_multi(thread, cls, text, fd_text):
-                self.summary.irrelevant += 1
-                return
-        body = text[match.start(4):]
-        ts = self.stamp(file, stamp)
-        self.calls.complete(thread, body, Origin(file, number), ts, 1)
+            return entry is not None and self._quick_irrelevant(entry, cls, name, text, at,
+                                                                decorated)
+        if cls == POLL or cls == EPOLL_WAIT or cls == MMAP or cls == XFER:
+            return self._quiet_multi(thread, cls, text, fd_text)
+        return False
 
     def _quick_irrelevant(self, entry: FdEntry, cls: int, name: str, text: str, at: int,
                           decorated: bool) -> bool:
@@ -253,7 +305,7 @@ class Session:
             if token is None or not text.startswith(token, at):
                 return False  # the fd may have been replaced invisibly: look closer
         if cls == IO:
-            return not (name in _WRITES and "vfio" in text)
+            return not (name in WRITES and "vfio" in text)
         if cls == SEEK:
             return True
         if cls == IOCTL:
@@ -306,7 +358,7 @@ class Session:
             return
         thread.pending = None
         origin = Origin(pending.file, pending.line, number if pending.file == file else None)
-        self.calls.complete(thread, pending.head + rest, origin, pending.ts, 2)
+        self._joined(thread, pending.head + rest, origin, pending.ts)
 
     def _abandon(self, thread: Thread, why: str) -> None:
         """An unfinished call that will never resume: its outcome is unknown."""
