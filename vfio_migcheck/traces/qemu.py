@@ -273,8 +273,6 @@ def parse_line(text: str, origin: Origin, era: str | None = None,
         report = find_error_report(text)
         if report is not None:
             result.items.append(_report_event(report, text, origin, era, defaults))
-        elif is_cut_prefix(text):
-            result.items.append("line ends inside a trace prefix (cut off)")
     return result
 
 
@@ -442,6 +440,10 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
                 yield _unreadable(summary, origin, item.reason, many)
                 continue
             result = parse_line(item.text, origin, protocol)
+            if not result.items and is_cut_prefix(item.text):
+                # in a log file a bare prefix is a damaged line; inside strace payloads
+                # (parse_qemu_text) it may be any subsystem's record cut by strace -s
+                result.items.append("line ends inside a trace prefix (cut off)")
             if not result.items:
                 summary.irrelevant += 1
                 continue
