@@ -147,6 +147,12 @@ def test_results() -> None:
     assert one("fd 6 fcntl F_GETFL = 0x8001").ret == 0x8001
 
 
+def test_leading_zeros_are_decimal_everywhere() -> None:
+    ev = one("[007/010] src SET STATE 006 = 010")
+    assert (ev.tid, ev.pid, ev.target, ev.ret) == (10, 7, "PRE_COPY", 10)
+    assert one("device d flags=007", prelude="").flags == 7
+
+
 def test_device_reset_access_close() -> None:
     assert isinstance(one("src RESET = 0"), DeviceReset)
     acc = one("src access pwrite64 = 1")
@@ -303,6 +309,8 @@ def test_process_events() -> None:
     ("hello world", "column 7: expected GET, SET or PROBE"),
     ("= 0", "column 1: expected a statement"),
     ("src PROBE STATE GET|FOO = 0", "column 17: PROBE ops must be"),
+    ("@1e999 src RESET = 0", "column 1: timestamp '@1e999' is not a finite number"),
+    ("src RESET = 0 <1e999>", "column 15: duration '<1e999>' is not a finite number"),
     ('fd 7 appeared after="nowhere"', "column 21: after= must be FILE:LINE"),
 ])
 def test_bad_lines_are_unreadable_with_column_and_reason(line: str, reason: str) -> None:

@@ -8,6 +8,7 @@ express (unknown, none, odd strings, out-of-range states), not only the tidy cas
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -50,6 +51,7 @@ from vfio_migcheck.traces.events import (
 from vfio_migcheck.traces.writer import write_events
 
 HERE = Origin("gen", 0)
+EXAMPLES = Path(__file__).resolve().parent.parent / "vfio_migcheck" / "examples"
 STATE_NAMES = ("ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P", "PRE_COPY",
                "PRE_COPY_P2P")
 
@@ -255,7 +257,9 @@ VOCABULARY = ["device", "fd", "qemu", "process", "src", "GET", "SET", "PROBE", "
               "access", "close", "STATE", "MIGRATION", "?", "-", "=", "0", "-1", "6", "0x7",
               "EINVAL", "read", "dup2", "appeared", "data_fd=6", "state=", "flags=P2P",
               "how=exit", '"q"', '"', "[1]", "[1/-]", "@1.5", "<0.1>", "# c", "|", "9999",
-              "PRE_COPY", "ops=GET", "new=STOP", "after=f:1", "ready=yes", "call=splice"]
+              "PRE_COPY", "ops=GET", "new=STOP", "after=f:1", "ready=yes", "call=splice",
+              "007", "[007]", "@1e999", "<1e999>", "0x", "state=007", "flags=010", "-0x1",
+              "target=-", "size=?", "initial=1", "precopy_info", "poll", "ioctl", "fcntl"]
 
 
 @settings(max_examples=400, deadline=None)
@@ -265,5 +269,23 @@ def test_token_soup_never_raises(tokens: list[str]) -> None:
     summary = ReadSummary()
     text = "device src fd=5\n" + " ".join(tokens) + "\n"
     events = list(read_text(text, summary=summary))
+    assert summary.lines == summary.events + summary.irrelevant + len(summary.unreadable)
+    assert len(events) == summary.events + len(summary.unreadable)
+
+
+EXAMPLE_LINES = [line for path in sorted(EXAMPLES.glob("*.vmc"))
+                 for line in path.read_text().splitlines() if line and not line.startswith("#")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(EXAMPLE_LINES), st.integers(0, 120), st.integers(0, 6),
+       st.text(max_size=3))
+def test_damaged_example_lines_never_raise(line: str, at: int, cut: int, insert: str) -> None:
+    """Real lines with a few characters cut out or replaced: the near misses people type."""
+    at = min(at, len(line))
+    damaged = (line[:at] + insert + line[at + cut:]).replace("\n", " ")
+    summary = ReadSummary()
+    prelude = "device 0000:3b:00.1 fd=31 flags=0x7\ndevice gpu0 fd=3\ndevice gpu1 fd=4\n"
+    events = list(read_text(prelude + damaged + "\n", summary=summary))
     assert summary.lines == summary.events + summary.irrelevant + len(summary.unreadable)
     assert len(events) == summary.events + len(summary.unreadable)

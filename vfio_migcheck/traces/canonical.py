@@ -8,6 +8,7 @@ line becomes an :class:`Unreadable` event naming the column and what was expecte
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -163,6 +164,20 @@ def unquote(text: str) -> str:
     return _ESCAPE_RE.sub(repl, body)
 
 
+def number(text: str) -> int:
+    """``0x1f``, ``-1``, ``42``; leading zeros mean decimal (``007`` is 7), not octal."""
+    if _leading_zero(text):
+        return int(text, 10)
+    return int(text, 0)
+
+
+def _finite(tok: Token, text: str, what: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise LineError(tok.column, f"{what} {str(tok)!r} is not a finite number")
+    return value
+
+
 def _word(tok: Token) -> Word:
     text = str(tok)
     if text.startswith('"') and len(text) >= 2 and text.endswith('"'):
@@ -174,17 +189,17 @@ class _ToStatement(Transformer):
     """Inline LALR transformer: the tree of one line -> a :class:`Statement` (no context)."""
 
     def stamp(self, c: list[Token]) -> tuple[str, float]:
-        return ("ts", float(c[0][1:]))
+        return ("ts", _finite(c[0], c[0][1:], "timestamp"))
 
     def thread_tid(self, c: list[Token]) -> tuple[str, tuple[int | None, int | None]]:
-        return ("thread", (None, int(c[0], 0)))
+        return ("thread", (None, number(c[0])))
 
     def thread_pid_tid(self, c: list[Token]) -> tuple[str, tuple[int | None, int | None]]:
-        tid = None if c[1].type == "DASH" else int(c[1], 0)
-        return ("thread", (int(c[0], 0), tid))
+        tid = None if c[1].type == "DASH" else number(c[1])
+        return ("thread", (number(c[0]), tid))
 
     def duration(self, c: list[Token]) -> tuple[str, float]:
-        return ("duration", float(c[0][1:-1]))
+        return ("duration", _finite(c[0], c[0][1:-1], "duration"))
 
     def field(self, c: list[Token]) -> tuple[Word, Word]:
         key = Word(str(c[0])[:-1], c[0].column or 0)
@@ -192,7 +207,7 @@ class _ToStatement(Transformer):
 
     def result(self, c: list[Any]) -> Result:
         raw = str(c[1])
-        ret: Any = UNKNOWN if raw == "?" else int(raw, 0)
+        ret: Any = UNKNOWN if raw == "?" else number(raw)
         if len(c) > 2:
             errno: Any = c[2]
         else:
@@ -349,7 +364,7 @@ def _int(word: Word, what: str, *, allow_none: bool = False) -> Any:
         if allow_none and word.text == "-":
             return None
         if _INT_RE.match(word.text):
-            return int(word.text, 0) if not _leading_zero(word.text) else int(word.text, 10)
+            return number(word.text)
     raise LineError(word.column, f"{what} must be a number or ?, found {word.text!r}")
 
 
@@ -371,7 +386,8 @@ def _state(word: Word, *, allow_none: bool = False) -> Any:
     if allow_none and not word.quoted and word.text == "-":
         return None
     try:
-        return parse_state(word.text, default_spec())
+        text = word.text
+        return parse_state(number(text) if _INT_RE.match(text) else text, default_spec())
     except NameError_ as exc:
         raise LineError(word.column, str(exc)) from None
 
@@ -382,7 +398,8 @@ def _flags(word: Word, *, allow_none: bool = False) -> Any:
     if allow_none and not word.quoted and word.text == "-":
         return None
     try:
-        return parse_flags(word.text, default_spec())
+        text = word.text
+        return parse_flags(number(text) if _INT_RE.match(text) else text, default_spec())
     except NameError_ as exc:
         raise LineError(word.column, str(exc)) from None
 
@@ -812,7 +829,7 @@ def _qemu_value(word: Word) -> Any:
     if word.text == "?":
         return UNKNOWN
     if _INT_RE.match(word.text) and not _leading_zero(word.text):
-        return int(word.text, 0)
+        return number(word.text)
     return word.text
 
 
