@@ -223,3 +223,62 @@ def test_bad_bytes_are_unreadable_not_raised(tmp_path: Path) -> None:
     assert [type(e).__name__ for e in events] == ["QemuEvent", "Unreadable", "Unreadable"]
     assert [n for n, _ in summary.unreadable] == [2, 3]
     assert "UTF-8" in summary.unreadable[0][1]
+
+
+A, B = "0000:3b:00.1", "0000:3b:00.2"
+# requested states (migration_set_state) per device, in log order, for every scenario log
+SCENARIOS = {
+    "q90-destination.log": {A: ["RESUMING", "RUNNING_P2P", "RUNNING"]},
+    "q90-savevm.log": {A: ["RUNNING_P2P", "STOP", "STOP_COPY", "STOP", "RUNNING_P2P",
+                           "RUNNING"]},
+    "q90-cancel-precopy.log": {A: ["PRE_COPY", "RUNNING"]},
+    "q90-two-devices.log": {A: ["PRE_COPY", "PRE_COPY_P2P", "STOP_COPY", "STOP_COPY", "STOP"],
+                            B: ["RUNNING_P2P", "STOP", "STOP_COPY", "STOP"]},
+    "mfd-savevm.log": {A: ["RUNNING_P2P", "STOP", "STOP_COPY", "STOP", "RUNNING_P2P",
+                           "RUNNING"]},
+    "mfd-cancel-precopy.log": {A: ["PRE_COPY", "RUNNING"]},
+    "mfd-two-devices.log": {A: ["PRE_COPY", "PRE_COPY_P2P", "STOP_COPY", "STOP_COPY", "STOP"],
+                            B: ["PRE_COPY", "PRE_COPY_P2P", "STOP_COPY", "STOP_COPY", "STOP"]},
+    "mfd-destination.log": {A: ["RESUMING", "RUNNING_P2P", "RUNNING"]},
+    "dev-savevm.log": {A: ["RUNNING_P2P", "STOP", "STOP_COPY", "STOP", "RUNNING_P2P",
+                           "RUNNING"]},
+    "dev-destination.log": {A: ["RESUMING", "RUNNING_P2P", "RUNNING"]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario_request_sequences(name: str) -> None:
+    events, summary = read_log(name)
+    assert not summary.unreadable
+    assert summary.irrelevant == (3 if name == "dev-savevm.log" else 0)
+    got: dict[str, list[str | None]] = {}
+    for device, state, _ in requests(events):
+        got.setdefault(device, []).append(state)
+    assert got == SCENARIOS[name]
+    one_state = name.startswith("q90")
+    forms = {e.fields["form"] for e in events if e.name == "migration_set_state"}
+    assert forms == ({"one_state"} if one_state else {"new_recover"})
+    assert all(e.fields.get("protocol") == "v2" for e in events)
+
+
+def test_q90_cancel_notifier_and_cleanup_order() -> None:
+    events, _ = read_log("q90-cancel-precopy.log")
+    order = names(events)
+    assert order.index("save_cleanup") < order.index("migration_state_notifier")
+    assert events[order.index("migration_state_notifier")].fields["migration_state"] == 2
+
+
+def test_q90_destination_single_config_event_and_hex_sizes() -> None:
+    events, _ = read_log("q90-destination.log")
+    assert "load_device_config_state" in names(events)
+    sizes = [e.fields["size"] for e in events if e.name == "load_state_device_data"]
+    assert sizes == [0x100000, 0x80000]
+
+
+def test_mfd_two_devices_save_threads() -> None:
+    events, _ = read_log("mfd-two-devices.log")
+    threads = {(e.device, e.tid) for e in events
+               if e.name == "save_complete_precopy_thread_start"}
+    assert threads == {(A, 4051), (B, 4061)}
+    ends = [e for e in events if e.name == "save_complete_precopy_thread_end"]
+    assert [e.fields["ret"] for e in ends] == [0, 0]
