@@ -50,11 +50,12 @@ def result(file: str, devices=(), findings=(), error=None,
 
 
 def saving(fd=7, opened_line=10, pre=0, stop=0, reads=(), opened_ts=None, stop_copy_ts=None,
-           eof_ts=None, eof_line=None) -> SessionStats:
+           eof_ts=None, eof_line=None, hidden=0) -> SessionStats:
     return SessionStats(kind="saving", fd=fd, opened_line=opened_line, ended_line=None,
                         closed_line=None, eof_line=eof_line, bytes_read_precopy=pre,
                         bytes_read_stopcopy=stop, reads=len(reads), read_sizes=tuple(reads),
-                        opened_ts=opened_ts, stop_copy_ts=stop_copy_ts, eof_ts=eof_ts)
+                        opened_ts=opened_ts, stop_copy_ts=stop_copy_ts, eof_ts=eof_ts,
+                        bytes_read_unknown_phase=hidden)
 
 
 def resuming(fd=8, opened_line=20, written=0, writes=0, opened_ts=None) -> SessionStats:

@@ -83,3 +83,34 @@ def test_explicit_pair_with_several_devices_uses_names():
     p = pair_captures([src, dst], [("s", "d")])
     assert {(x.source.device, x.destination.device, x.matches) for x in p.pairs} == {
         ("A", "A", False), ("B", "B", True)}
+
+
+def test_matching_window_and_harness_captures():
+    # the resume starts 30 s after the source's stream ended: another migration, not this one
+    late = pair_captures([_src("s", ts=10.0), _dst("d", ts=11.0 + 30.0)])
+    assert late.pairs == ()
+    # a capture that saves and resumes the same device is a test harness, never matched
+    harness = result("h", devices=[device("gpu0", sessions=[
+        saving(pre=5, stop=5, eof_line=3, opened_ts=9.0), resuming(written=10, writes=1,
+                                                                   opened_ts=9.5)])])
+    p = pair_captures([harness, _src("s", ts=10.0), _dst("d", ts=12.0)])
+    assert [(x.source.file, x.destination.file) for x in p.pairs] == [("s", "d")]
+
+
+def test_hidden_phase_source_counts_all_its_bytes():
+    """Plain strace hides which reads were PRE_COPY and which STOP_COPY."""
+    src = result("save", devices=[device("group0/dev0", sessions=[
+        saving(pre=24, hidden=72, opened_ts=1.0)], last_ts=1.1)])
+    dst = result("restore", devices=[device("group0/dev0", sessions=[
+        resuming(written=96, writes=3, opened_ts=1.3)])])
+    (pair,) = pair_captures([src, dst]).pairs
+    assert pair.how == "matched" and pair.source.bytes == 96 and pair.matches
+
+
+def test_volume_counts_hidden_phase_bytes():
+    from vfio_migcheck.audit.volume import session_volumes, volume_totals
+
+    r = result("save", devices=[device(sessions=[saving(pre=24, hidden=72, reads=(24, 72))])])
+    (v,) = session_volumes([r])
+    assert v.bytes_read == 96 and v.bytes_unknown_phase == 72
+    assert volume_totals([v]).bytes_unknown_phase == 72

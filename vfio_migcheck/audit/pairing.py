@@ -6,10 +6,13 @@ When both ends of one migration are audited, a length difference means data was 
 duplicated or truncated on the way (by the VMM, the transport or a driver reporting a
 wrong EOF); the audit cannot tell which, hence party "unknown".
 
-Ends are paired three ways: ``--pair SRC DST`` (explicit), a source and a destination
-capture with the same device name where the resume starts after the save (by time), and
-one capture holding both ends on two devices (a local migration such as QEMU's
-``migrate`` to a second device in the same process).
+Ends are paired three ways: ``--pair SRC DST`` (explicit); by device name and time (a
+source capture and a destination capture, different files, same device name, the resume
+opened after the save opened and at most ``MATCH_WINDOW`` seconds after the source's stream
+ended, nearest first); and one capture holding both ends on two devices (a local migration
+to a second device of the same process). Automatic matching skips a device that both saves
+and resumes in one capture (a test harness, not one end of a migration) and empty streams,
+so unrelated captures that share a generic device name are not paired.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from vfio_migcheck.checker.results import DeviceResult, Finding, SessionStats, TraceResult
 
 RULE_STREAM_LENGTH = "A001"
+MATCH_WINDOW = 10.0   # seconds after the source's stream ended in which its resume may start
 CITE = ("include/uapi/linux/vfio.h: VFIO_DEVICE_STATE_RESUMING - the data read from the "
         "source's saving fd is written, as read, to the destination's resuming fd")
 
@@ -31,8 +35,9 @@ class End:
     file: str
     device: str
     line: int | None
-    ts: float | None
+    ts: float | None           # the session was opened
     bytes: int
+    end_ts: float | None = None   # a source's stream ended (EOF, else the device's last event)
 
 
 @dataclass(frozen=True)
@@ -53,18 +58,24 @@ class Pairing:
     findings: tuple[Finding, ...]
 
 
+def _hidden_phase(s: SessionStats) -> int:
+    return s.bytes_read_unknown_phase
+
+
 def source_end(file: str, device: DeviceResult) -> End | None:
-    """The last saving session that reached STOP_COPY: the stream a migration sends."""
-    chosen: SessionStats | None = None
-    for s in device.sessions:
-        if s.kind == "saving" and (
-                s.stop_copy_ts is not None or s.eof_line is not None or s.bytes_read_stopcopy):
-            chosen = s
+    """The stream a migration sends: the last saving session that reached STOP_COPY or,
+    when the capture hides the phase of the reads, the last one that read data."""
+    saving = [s for s in device.sessions if s.kind == "saving"]
+    reached = [s for s in saving if s.stop_copy_ts is not None or s.eof_line is not None
+               or s.bytes_read_stopcopy]
+    hidden = [s for s in saving if _hidden_phase(s)]
+    chosen = reached[-1] if reached else (hidden[-1] if hidden else None)
     if chosen is None:
         return None
-    hidden_phase = getattr(chosen, "bytes_read_unknown_phase", 0)
+    end_ts = chosen.eof_ts if chosen.eof_ts is not None else device.last_ts
     return End(file, device.name, chosen.opened_line, chosen.opened_ts,
-               chosen.bytes_read_precopy + chosen.bytes_read_stopcopy + hidden_phase)
+               chosen.bytes_read_precopy + chosen.bytes_read_stopcopy + _hidden_phase(chosen),
+               end_ts)
 
 
 def destination_end(file: str, device: DeviceResult) -> End | None:
@@ -100,20 +111,35 @@ def pair_explicit(src: TraceResult, dst: TraceResult) -> tuple[list[Pair], list[
     return pairs, []
 
 
+def _one_sided(result: TraceResult) -> tuple[list[End], list[End]]:
+    """Timed, non-empty ends of devices that only save or only resume in this capture."""
+    sources, dests = [], []
+    for d in result.devices:
+        s, t = source_end(result.file, d), destination_end(result.file, d)
+        if s is not None and t is None and s.ts is not None and s.bytes:
+            sources.append(s)
+        if t is not None and s is None and t.ts is not None and t.bytes:
+            dests.append(t)
+    return sources, dests
+
+
 def pair_matched(results: Sequence[TraceResult], skip: set[str]) -> list[Pair]:
-    """Different captures, same device name, the resume opened after the save: nearest first."""
-    sources = sorted(
-        (e for r in results if r.file not in skip for e in _ends(r, source_end)
-         if e.ts is not None),
-        key=lambda e: (e.ts, e.file, e.device),
-    )
-    dests = [e for r in results if r.file not in skip for e in _ends(r, destination_end)
-             if e.ts is not None]
+    """Different captures, same device name, the resume opened after the save opened and
+    within MATCH_WINDOW of the end of its stream: nearest first, each end used once."""
+    sources: list[End] = []
+    dests: list[End] = []
+    for r in results:
+        if r.file not in skip:
+            s, d = _one_sided(r)
+            sources += s
+            dests += d
+    sources.sort(key=lambda e: (e.ts, e.file, e.device))
     used: set[tuple[str, str]] = set()
     pairs: list[Pair] = []
     for s in sources:
+        latest = (s.end_ts if s.end_ts is not None else s.ts) + MATCH_WINDOW
         candidates = [d for d in dests if d.device == s.device and d.file != s.file
-                      and (d.file, d.device) not in used and d.ts >= s.ts]
+                      and (d.file, d.device) not in used and s.ts <= d.ts <= latest]
         if not candidates:
             continue
         best = min(candidates, key=lambda d: (d.ts - s.ts, d.file))

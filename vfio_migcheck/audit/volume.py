@@ -91,7 +91,7 @@ def session_volume(file: str, device: str, s: SessionStats) -> SessionVolume:
         bytes_precopy=s.bytes_read_precopy, bytes_stopcopy=s.bytes_read_stopcopy,
         bytes_written=s.bytes_written, reads=s.reads, writes=s.writes,
         read_sizes=tuple(s.read_sizes),
-        bytes_unknown_phase=getattr(s, "bytes_read_unknown_phase", 0),
+        bytes_unknown_phase=s.bytes_read_unknown_phase,
     )
 
 

@@ -1,0 +1,160 @@
+"""End to end: the audit command on real captures agrees with `check`, whatever -j is."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from tests.test_audit_html import body_attributes, chromium, dump_dom  # noqa: F401 - fixture
+from vfio_migcheck.audit.summary import capture_verdict
+from vfio_migcheck.checker.api import check_trace
+from vfio_migcheck.cli import cli
+from vfio_migcheck.model.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "fixtures" / "mtty-6.12"
+EXAMPLES = ROOT / "vfio_migcheck" / "examples"
+SCHEMA = json.loads((ROOT / "docs" / "audit-schema.json").read_text())
+SPEC = load_spec("linux-6.12")
+
+
+def audit(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["audit", *args], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def _key(f: dict) -> tuple:
+    return (f["rule"], f["severity"], f["party"], f["file"], f["line"], f["device"])
+
+
+def _check(path: str):
+    return check_trace(path, spec=SPEC)
+
+
+def assert_matches_check(doc: dict) -> None:
+    """Every per-capture number of the audit is what check_trace says for that capture.
+
+    The oracle runs check_trace directly (in a plain process pool, not the audit's runner).
+    """
+    jsonschema.validate(doc, SCHEMA)
+    paths = [entry["path"] for entry in doc["captures"]]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        direct_results = list(pool.map(_check, paths))
+    total_findings = 0
+    for entry, direct in zip(doc["captures"], direct_results):
+        assert entry["error"] == direct.error, entry["path"]
+        assert entry["verdict"] == capture_verdict(direct), entry["path"]
+        assert [(d["name"], d["flags"], d["verdict"]) for d in entry["devices"]] == [
+            (d.name, d.flags, d.verdict) for d in direct.devices], entry["path"]
+        assert [_key(f) for f in entry["findings"]] == [
+            (f.rule, f.severity, f.party, f.file, f.line, f.device) for f in direct.findings]
+        sessions = [s for d in direct.devices for s in d.sessions]
+        assert [(s["bytes_written"], s["reads"]) for s in entry["sessions"]] == [
+            (s.bytes_written, s.reads) for s in sessions]
+        total_findings += len(direct.findings)
+    totals = doc["totals"]
+    assert totals["findings"] == total_findings + len(doc["pairing"]["findings"])
+    assert sum(totals["verdicts"].values()) == totals["captures"] == len(doc["captures"])
+
+
+@pytest.fixture(scope="module")
+def corpus_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("audit")
+    code, output = audit(str(CORPUS), "-j", "2", "--json", str(out / "j2.json"),
+                         "--html", str(out / "report.html"))
+    return out, code, output
+
+
+def test_corpus_audit_matches_check(corpus_run):
+    out, code, output = corpus_run
+    doc = json.loads((out / "j2.json").read_text())
+    assert len(doc["captures"]) == 28
+    assert_matches_check(doc)
+    assert code == (1 if doc["totals"]["verdicts"]["fail"] + doc["totals"]["verdicts"][
+        "unreadable"] or doc["pairing"]["findings"] else 0)
+    assert f"{len(doc['captures'])} captures:" in output
+
+
+def test_json_is_byte_identical_whatever_jobs(tmp_path):
+    """-j 1 and -j 3 on real captures: -ff grouping, timestamps, several copies."""
+    for i in range(3):
+        shutil.copytree(EXAMPLES, tmp_path / "in" / f"host{i}")
+    picks = [CORPUS / "f_y_tt_T" / "save.strace", CORPUS / "ff_o" / "threads.strace",
+             tmp_path / "in"]
+    outputs = []
+    for jobs in ("1", "3"):
+        target = tmp_path / f"j{jobs}.json"
+        audit(*map(str, picks), "-j", jobs, "--quiet", "--json", str(target))
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert len(json.loads(outputs[0])["captures"]) == 11
+
+
+def test_corpus_report_in_chromium(corpus_run, chromium, tmp_path):  # noqa: F811
+    out, _, _ = corpus_run
+    doc = json.loads((out / "j2.json").read_text())
+    dom = dump_dom(chromium, out / "report.html", tmp_path / "profile")
+    body = body_attributes(dom)
+    assert "data-js-errors" not in body, body.get("data-js-error")
+    assert body["data-rendered"] == "yes" and body["data-consistent"] == "true"
+    assert body["data-findings-drawn"] == str(doc["totals"]["findings"])
+    assert body["data-captures-drawn"] == "28"
+    for fs in doc["coverage"]["flag_sets"]:
+        shown = f'{fs["arcs_covered"]}/{fs["arcs_total"]} single arcs'
+        assert shown in dom
+
+
+def test_examples_pair_by_name_and_time_and_explicitly(tmp_path):
+    code, output = audit(str(EXAMPLES), "--quiet", "--json", str(tmp_path / "e.json"))
+    doc = json.loads((tmp_path / "e.json").read_text())
+    assert_matches_check(doc)
+    (pair,) = doc["pairing"]["pairs"]
+    assert pair["how"] == "matched" and pair["match"]
+    # 2 MiB read in PRE_COPY + 1.5 MiB in STOP_COPY, written as 3 x 1 MiB + 512 KiB
+    assert pair["source"]["bytes"] == pair["destination"]["bytes"] == 3670016
+    assert code == 0 and "match" in output
+    src, dst = EXAMPLES / "source-precopy.vmc", EXAMPLES / "destination.vmc"
+    code, output = audit(str(src), str(dst), "--pair", str(src), str(dst), "--quiet")
+    assert "pair (explicit)" in output and code == 0
+
+
+def test_examples_mismatch_is_a001(tmp_path):
+    """Drop one 1 MiB write from the destination: the audit must report A001."""
+    dst = tmp_path / "destination.vmc"
+    lines = (EXAMPLES / "destination.vmc").read_text().splitlines(keepends=True)
+    dropped = [i for i, line in enumerate(lines) if "fd 40 write 1048576" in line][0]
+    dst.write_text("".join(lines[:dropped] + lines[dropped + 1:]))
+    src = EXAMPLES / "source-precopy.vmc"
+    code, output = audit(str(src), str(dst), "--pair", str(src), str(dst), "--json", "-")
+    doc = json.loads(output)
+    (finding,) = doc["pairing"]["findings"]
+    assert finding["rule"] == "A001" and finding["severity"] == "error"
+    assert "3670016" in finding["message"] and "2621440" in finding["message"]
+    assert doc["totals"]["by_rule"]["A001"]["error"] == 1
+    assert code == 1
+
+
+def test_one_bad_capture_does_not_stop_the_others(tmp_path):
+    (tmp_path / "good.vmc").write_text((EXAMPLES / "destination.vmc").read_text())
+    (tmp_path / "bad.vmc").write_bytes(b"\xff\xfe not a trace \x00\n")
+    code, output = audit(str(tmp_path), "-j", "2", "--json", "-")
+    doc = json.loads(output)
+    verdicts = {Path(c["path"]).name: c["verdict"] for c in doc["captures"]}
+    assert verdicts["good.vmc"] == "pass"
+    assert verdicts["bad.vmc"] in ("unreadable", "inconclusive", "fail")
+    assert code == (0 if verdicts["bad.vmc"] == "inconclusive" else 1)
+
+
+def test_usage_errors_are_one_line(tmp_path):
+    code, output = audit(str(tmp_path / "missing.strace"))
+    assert code == 2 and output.count("\n") == 1 and "no such file" in output
+    (tmp_path / "a.vmc").write_text("# vmc-trace 1\n")
+    code, output = audit(str(tmp_path / "a.vmc"), "--pair", str(tmp_path / "a.vmc"),
+                         str(tmp_path / "nope.vmc"))
+    assert code == 2 and "nope.vmc" in output
