@@ -165,9 +165,10 @@ def _inconclusive_reasons(engine: Engine, track: DeviceTrack,
         parts = []
         for rule_id, lines in sorted(by_rule.items(), key=lambda kv: kv[1][0]):
             shown = ", ".join(str(n) for n in lines[:MAX_REASON_LINES])
-            more = f" and {len(lines) - MAX_REASON_LINES} more" if len(lines) > \
+            more = f" +{len(lines) - MAX_REASON_LINES}" if len(lines) > \
                 MAX_REASON_LINES else ""
-            parts.append(f"{rule_id} {CATALOGUE[rule_id].name} (line {shown}{more})")
-        reasons.append("some readings of the trace break " + "; ".join(parts)
-                       + ", others do not: " + HIDDEN_ADVICE)
+            where = "line" if len(lines) == 1 else "lines"
+            parts.append(f"{rule_id} {CATALOGUE[rule_id].name} at {where} {shown}{more}")
+        reasons.append("undecided, the trace fits readings that break and readings that keep "
+                       + "; ".join(parts) + " - " + HIDDEN_ADVICE)
     return reasons
