@@ -262,6 +262,9 @@ class _Ctx:
             return entry
         kind = entry.file.kind
         plain = strip_device_numbers(decor)
+        if entry.token is not None and _same_endpoint(entry.token, token):
+            entry.token = token  # a socket got its peer (UNIX:[1] -> UNIX:[1->2]): same file
+            return entry
         if entry.token is None:
             consistent = (
                 (kind == DEVICE and is_device_decoration(plain))
@@ -312,7 +315,15 @@ class _Ctx:
         pid = self.thread.pid
         ident = f"{pid}:fd{fd}@{self.origin.line}" if pid is not None else \
             f"fd{fd}@{self.origin.line}"
-        hint = next(iter(table.feature_devices)) if len(table.feature_devices) == 1 else None
+        # the device whose SET made this fd: the only device the process has open, or
+        # the only one that saw FEATURE calls since the previous data fd appeared
+        open_devices = {e.file.ident for e in table.fds.values() if e.file.kind == DEVICE}
+        if len(open_devices) == 1:
+            hint: str | None = next(iter(open_devices))
+        elif len(table.feature_devices) == 1:
+            hint = next(iter(table.feature_devices))
+        else:
+            hint = None
         file = OpenFile(DATA, ident, name, device=hint)
         entry = FdEntry(file, True, token)
         table.install(fd, entry)
@@ -356,6 +367,16 @@ class _Ctx:
             self.h._release_slot(self.table, file)
             self.emit(DeviceClose(self.origin, device=file.ident, fd=fd, ret=self.ret,
                                   errno=self.errno, how=how, **self.common))
+
+
+def _same_endpoint(old: str, new: str) -> bool:
+    """Socket decorations gain the peer after connect/accept; the inode stays the same."""
+    cut_old, cut_new = old.find(":["), new.find(":[")
+    if cut_old < 0 or cut_new < 0:
+        return False
+    inode_old = old[cut_old:].split("->")[0].rstrip("]>")
+    inode_new = new[cut_new:].split("->")[0].rstrip("]>")
+    return old[:cut_old] == new[:cut_new] and inode_old == inode_new
 
 
 def _collect_words(args: list[Arg], found: set[str]) -> None:
@@ -813,8 +834,7 @@ def _open(ctx: _Ctx) -> None:
             break
     seen = strip_device_numbers(call.ret_decor) if call.ret_decor else None
     where = seen or path or f"fd{fd}"
-    words = ctx.words()
-    cloexec = "O_CLOEXEC" in words or _has_word_in_struct(call.args, "O_CLOEXEC")
+    cloexec = "O_CLOEXEC" in ctx.words() or _raw_open_flags(call) & O_CLOEXEC_BIT != 0
     token = f"{fd}<{call.ret_decor}>" if call.ret_decor else None
     replaced = ctx.table.fds.get(fd)
     ctx._replaced(fd, replaced)
@@ -835,10 +855,19 @@ def _open(ctx: _Ctx) -> None:
     ctx.table.install(fd, FdEntry(file, cloexec, token))
 
 
-def _has_word_in_struct(args: list[Arg], word: str) -> bool:
-    found: set[str] = set()
-    _collect_words(args, found)
-    return word in found
+O_CLOEXEC_BIT = 0o2000000
+
+
+def _raw_open_flags(call: Call) -> int:
+    """Open flags printed as a number (-X raw): the argument after the path."""
+    for index, arg in enumerate(call.args):
+        if any(kind == "s" for kind, _, _ in arg):
+            following = call.args[index + 1] if index + 1 < len(call.args) else []
+            if len(following) == 1 and following[0][0] == "n" and isinstance(following[0][1],
+                                                                              int):
+                return following[0][1]
+            return 0
+    return 0
 
 
 def _newfd(ctx: _Ctx) -> None:

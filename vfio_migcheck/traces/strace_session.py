@@ -187,6 +187,9 @@ class Session:
             made = self.unprefixed
             made.tid = tid
             made.pid = tid
+            for other in self.threads.values():  # its threads learn their process id too
+                if other.pid is None and other.table is made.table:
+                    other.pid = tid
             made.table.members.discard(_member(None))
             made.table.members.add(_member(tid))
             self.threads[tid] = made
