@@ -705,12 +705,21 @@ static void teardown(void)
 {
 	char path[300];
 
-	puts("# teardown: device fds closed, mdevs removed");
+	int r;
+
+	puts("# teardown: data fds still open and device fds are closed, mdevs removed");
 	for (int i = 0; i < MAX_FDS; i++)
-		if (sessions[i].used && !sessions[i].closed)
-			close(sessions[i].real_fd);
+		if (sessions[i].used && !sessions[i].closed) {
+			r = close(sessions[i].real_fd);
+			printf("fd %d close", sessions[i].real_fd);
+			result(r, r < 0 ? errno : 0);
+			putchar('\n');
+		}
 	for (int i = 0; i < nr_devices; i++) {
-		close(devices[i].fd);
+		r = close(devices[i].fd);
+		printf("%s close", devices[i].name);
+		result(r, r < 0 ? errno : 0);
+		putchar('\n');
 		if (devices[i].group_fd >= 0)
 			close(devices[i].group_fd);
 	}

@@ -136,6 +136,9 @@ def compare_run(variant: str, canon: Path, scenario: Path, sidecar: dict[str, An
             whys = "; ".join(o.why for o in prediction.outcomes if o.why)
             out.append(CallResult(variant, name, group, st.line, st.call, observed, allowed,
                                   DISAGREED, f"model: {whys}"))
+    for extra in statements[len(sidecar["calls"]):]:
+        if extra.verb != "close":      # the runner's teardown closes what is left, nothing else
+            raise ResultsError(f"{canon}:{extra.line}: {extra.call!r} is not in the scenario")
     return out
 
 

@@ -70,6 +70,14 @@ def to_markdown(c: Comparison, strace: StraceCheck | None = None) -> str:
     md += ["## By variant", ""] + _table("variant", _counts(c.results, lambda r: r.variant))
     md += ["", "## By scenario family", ""]
     md += _table("family", _counts(c.results, lambda r: r.group))
+    explained: dict[str, tuple[str, int]] = {}
+    for r in c.results:
+        if r.verdict == EXPLAINED:
+            dev_id, _, text = r.why.partition(" ")
+            explained[dev_id] = (text, explained.get(dev_id, ("", 0))[1] + 1)
+    if explained:
+        md += ["", "## Known driver deviations seen", ""]
+        md += [f"- **{k}** ({n} calls) {text}" for k, (text, n) in sorted(explained.items())]
     md += ["", "## Calls that did not simply agree", ""]
     odd = [r for r in c.results if r.verdict != AGREED]
     if not odd:
@@ -78,9 +86,10 @@ def to_markdown(c: Comparison, strace: StraceCheck | None = None) -> str:
         md += ["| run | line | call | observed | model allows | verdict | why |",
                "|---|---:|---|---|---|---|---|"]
         for r in odd:
+            why = r.why.partition(" ")[0] if r.verdict == EXPLAINED else r.why
             md.append(f"| {r.variant}/{r.scenario} | {r.line} | `{r.call}` | `{r.observed}` | "
                       f"{' / '.join(f'`{a}`' for a in r.allowed)} | {r.verdict} | "
-                      f"{r.why.replace('|', '/')} |")
+                      f"{why.replace('|', '/')} |")
     if strace is not None:
         md += ["", "## The checker on the strace captures of the same runs", "",
                strace.summary(), ""]
