@@ -87,6 +87,7 @@ class DeviceTrack:
     truncated: bool = False
     held: Held | None = None
     pin: tuple[str, str | None] | None = None   # QEMU set_state (new, recover) awaiting its ioctl
+    qemu_traced: bool = False               # QEMU traces each SET before issuing it
     undecided: list[tuple[int, Rule]] = field(default_factory=list)
     stats: DeviceStats = field(default_factory=DeviceStats)
     once: set[tuple[str, str]] = field(default_factory=set)
@@ -237,10 +238,13 @@ class Engine:
         elif hidden or (op is not UNKNOWN and feature is UNKNOWN and op == "SET"):
             target = pin[0] if pin is not None else None
             tgt = _norm_target(target, self.spec) if target is not None else None
+            no_set = track.qemu_traced
+
             self._apply(track, event,
-                        lambda c: T.step_hidden_feature(c, self.spec, event, line, tgt))
+                        lambda c: T.step_hidden_feature(c, self.spec, event, line, tgt, no_set))
             if pin is not None:
                 self._after_set(track, event, pin)
+                track.stats.observe_request(event, track, self.spec, tgt)
         else:
             self._apply(track, event, lambda c: [T.ok(c)])
         self._observe_state(track, event)
@@ -370,6 +374,7 @@ class Engine:
                 self._qemu_success(track, event, event.state)
             elif event.state:
                 track.pin = (event.state, event.recover)
+                track.qemu_traced = True
         elif name == "migration_set_device_state" and event.state:
             if track.pin is not None and track.pin[0] == event.state:
                 self._qemu_success(track, event, event.state)
@@ -383,6 +388,7 @@ class Engine:
         elif name in ("migration_init", "migration_realize"):
             mig = event.fields.get("mig_flags")
             if isinstance(mig, int):
+                track.qemu_traced = True  # the era whose set_state is traced before the ioctl
                 flags = mig & self.spec.all_flags_mask
                 kept = [c for c in track.configs if c.flags == flags]
                 if kept:
@@ -560,7 +566,9 @@ class Engine:
         if isinstance(event, FeatureCall) and (
             event.op == "SET" and event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
         ):
-            track.stats.observe_request(event, track, self.spec)
+            target = _norm_target(event.target, self.spec)
+            track.stats.observe_request(event, track, self.spec,
+                                        target if isinstance(target, str) else None)
 
     # --- end of trace ---------------------------------------------------------------------------
     def finish(self) -> None:

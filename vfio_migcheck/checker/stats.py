@@ -81,11 +81,11 @@ class DeviceStats:
                 if all(file in c.dead for c in configs):
                     b.ended_line = event.origin.line
 
-    def observe_request(self, event: FeatureCall, track: DeviceTrack, spec: Spec) -> None:
+    def observe_request(self, event: FeatureCall, track: DeviceTrack, spec: Spec,
+                        target: str | None) -> None:
         before = track.held.before if track.held is not None else track.configs
         srcs = {c.state for c in before}
         src = next(iter(srcs)) if len(srcs) == 1 else None
-        target = event.target if isinstance(event.target, str) else None
         ok = None if event.ret is UNKNOWN else event.ret == 0
         path = None
         flags = {c.flags for c in before}

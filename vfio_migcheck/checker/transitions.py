@@ -196,10 +196,16 @@ def _set_failure(config: Config, model: FlagModel, answer, event: FeatureCall, l
 
 
 def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: int,
-                        pinned_target=None) -> list[Outcome]:
-    """A FEATURE call whose payload is hidden: any GET/PROBE/SET reading that fits."""
+                        pinned_target=None, no_set: bool = False) -> list[Outcome]:
+    """A FEATURE call whose payload is hidden: any GET/PROBE/SET reading that fits.
+
+    ``pinned_target``: QEMU traced the request this call carries out. ``no_set``: QEMU traces
+    every state request of this device and none is pending, so the call is not a SET.
+    """
     out: list[Outcome] = []
     result = succeeded(event.ret)
+    if no_set and pinned_target is None:
+        return [Outcome(replace(config, queried=True) if result is not False else config)]
     if pinned_target is None or pinned_target == config.state:
         # Not a state change: a GET (maybe of MIGRATION), PROBE, or another feature's SET.
         out.append(Outcome(replace(config, queried=True) if result is not False else config))
