@@ -158,3 +158,17 @@ def test_timeline_shortens_long_quiet_stretches_but_keeps_true_durations():
     assert 'class="break"' not in svg
     assert widths["STOP"] == pytest.approx(2 * widths["RUNNING"], rel=0.01)
     assert timeline_svg(device_timing(device(states=[obs(1, None, "RUNNING")]))) is None
+
+
+def test_timeline_never_shortens_undetermined_stretches():
+    from tests.test_audit_builders import device, obs
+    from vfio_migcheck.audit.svg_timeline import timeline_svg
+    from vfio_migcheck.audit.timing import device_timing
+
+    dev = device(states=[obs(1, 0.0, "RUNNING"), obs(2, 1.0, "STOP", "RUNNING"),
+                         obs(3, 100.0, "RUNNING")], last_ts=101.0)
+    svg = timeline_svg(device_timing(dev))
+    assert 'class="break"' not in svg and 'class="unknown"' in svg
+    widths = [float(w) for w in re.findall(r'class="seg" x="[\d.]+" y="\d+" width="([\d.]+)"',
+                                           svg)]
+    assert len(widths) == 2 and sum(widths) < 0.03 * 900     # 2 s of 101 s, drawn linearly

@@ -258,7 +258,8 @@ def _timing(audit: Audit) -> str:
     body = "".join(rows) or '<p class="muted">No capture carries timestamps (strace -tt/-ttt).'
     body += "</p>" if not rows else ""
     return (f'<section id="timing"><h2>Timing</h2><p class="legend">{legend}'
-            '<span class="lg stop"></span>device stopped</p>'
+            '<span class="lg unknown"></span>undetermined<span class="lg stop"></span>'
+            "device stopped</p>"
             f"{body}<h3>Time in state, all devices</h3>"
             f'<table class="grid small">{state_rows}</table></section>')
 

@@ -41,18 +41,22 @@ class Axis:
     """Time -> x, linear except that long quiet stretches are shortened (and marked).
 
     A capture often idles in RUNNING for minutes around a migration that takes
-    milliseconds; drawn linearly, the migration would be invisible. Every stretch longer than
-    ``cap`` (twice the time spent outside RUNNING, at least 1/40 of the whole) is drawn
-    ``cap`` long and marked with a break, so each segment keeps its true duration in its
-    tooltip while the interesting part stays readable.
+    milliseconds; drawn linearly, the migration would be invisible. Every stretch of known
+    RUNNING (``quiet``) longer than ``cap`` (twice the rest of the time, at least 1/40 of the
+    whole) is drawn ``cap`` long and marked with a break, so each segment keeps its true
+    duration in its tooltip while the interesting part stays readable. Stretches where the
+    state is undetermined are never shortened.
     """
 
-    def __init__(self, points: list[float], busy: float) -> None:
+    def __init__(self, points: list[float], quiet: list[tuple[float, float]]) -> None:
         self.points = sorted(set(points))
         total = self.points[-1] - self.points[0]
-        self.cap = max(2 * busy, total / 40)
-        widths = [min(b - a, self.cap) for a, b in zip(self.points, self.points[1:])]
-        self.clipped = [b - a > self.cap for a, b in zip(self.points, self.points[1:])]
+        pairs = list(zip(self.points, self.points[1:]))
+        is_quiet = [any(q0 <= (a + b) / 2 <= q1 for q0, q1 in quiet) for a, b in pairs]
+        busy = sum(b - a for (a, b), q in zip(pairs, is_quiet) if not q)
+        self.cap = max(2 * busy, total / 40) if busy > 0 else float("inf")
+        self.clipped = [q and b - a > self.cap for (a, b), q in zip(pairs, is_quiet)]
+        widths = [self.cap if c else b - a for (a, b), c in zip(pairs, self.clipped)]
         shown = sum(widths) or 1.0
         self.scale = (WIDTH - 2) / shown
         self.offsets = [0.0]
@@ -85,12 +89,14 @@ def timeline_svg(timing: DeviceTiming) -> str | None:
     if not starts or not ends:
         return None
     t0, t1 = min(starts), max(ends)
-    busy = sum(s.duration for s in timing.spans if s.state != "RUNNING")
-    axis = Axis([t0, t1, *starts, *ends], busy)
+    quiet = [(s.start, s.end) for s in timing.spans if s.state == "RUNNING"]
+    axis = Axis([t0, t1, *starts, *ends], quiet)
     x = axis.x
 
     out = [f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} 78" '
-           f'role="img" aria-label="state timeline of {escape(timing.device)}">']
+           f'role="img" aria-label="state timeline of {escape(timing.device)}">',
+           f'<rect class="unknown" x="1" y="{BAR_Y}" width="{WIDTH - 2}" height="{BAR_H}">'
+           "<title>state not determined by the capture</title></rect>"]
     for span in timing.spans:
         w = max(x(span.end) - x(span.start), 0.75)
         out.append(
