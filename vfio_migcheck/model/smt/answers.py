@@ -51,6 +51,7 @@ class SmtOracle:
 
     enc: Encoding
     _cache: dict = field(default_factory=dict)
+    _flag_facts: dict = field(default_factory=dict)
 
     def request(self, flags: int, src: str | int, dst: str | int,
                 refinements: bool = True) -> SmtAnswer:
@@ -59,31 +60,40 @@ class SmtOracle:
             self._cache[key] = self._request(key[0], src, dst, refinements)
         return self._cache[key]
 
+    def flag_facts(self, flags: int) -> tuple[bool, frozenset[str]]:
+        """Is the flag set defined, and which states are usable: asked of z3 once per set."""
+        if flags not in self._flag_facts:
+            enc = self.enc
+            lits = enc.flag_literals(flags)
+            usable = frozenset(n for n in enc.state_names if enc.entails(lits, enc.usable[n]))
+            self._flag_facts[flags] = (enc.entails(lits, enc.defined), usable)
+        return self._flag_facts[flags]
+
     def _request(self, flags: int, src: str | int, dst: str | int, refinements: bool
                  ) -> SmtAnswer:
         enc, spec = self.enc, self.enc.spec
-        lits = enc.flag_literals(flags)
+        defined, usable = self.flag_facts(flags)
 
         def fail(reason: str) -> SmtAnswer:
             return SmtAnswer(src, dst, flags, False, reason, errno=EINVAL)
 
-        if not enc.entails(lits, enc.defined):
+        if not defined:
             return fail("undefined_flags")
         if isinstance(src, int):
             return fail("current_out_of_range")
         if spec.states[src].error:
             return fail("current_error")
-        if not enc.entails(lits, enc.usable[src]):
+        if src not in usable:
             return fail("current_unsupported")
         if isinstance(dst, int):
             return fail("target_out_of_range")
         if not enc.requestable[dst]:
             return fail("target_error")
-        if not enc.entails(lits, enc.usable[dst]):
+        if dst not in usable:
             return fail("target_unsupported")
         if src == dst:
             return SmtAnswer(src, dst, flags, True, "noop", ((src,),))
-        if enc.entails(lits, enc.blocked_request(src, dst)):
+        if enc.entails(enc.flag_literals(flags), enc.blocked_request(src, dst)):
             return fail("blocked")
         paths = self.shortest_paths(flags, src, dst, refinements)
         if not paths:
@@ -94,27 +104,30 @@ class SmtOracle:
                        ) -> tuple[tuple[str, ...], ...]:
         """Every shortest rule-abiding path from ``src`` to ``dst`` (none if unreachable).
 
-        Finds some path, then asks for a strictly shorter one until there is none; then
-        enumerates the paths of that length by blocking each one found.
+        One check for any path at all; then lengths 1, 2, ... until one is possible, which
+        makes that length the shortest; then the paths of that length, each found one
+        blocked in turn. Models are read only for the paths themselves.
         """
         enc = self.enc
         base = [*enc.flag_literals(flags), enc.rules(refinements), *enc.endpoints(src, dst)]
-        if enc.check(*base) == z3.unsat:
-            return ()
-        best = enc.path_in(enc.solver.model())
-        while len(best) > 1 and enc.check(*base, *enc.length_le(len(best) - 2)) == z3.sat:
-            best = enc.path_in(enc.solver.model())
-        length = len(best) - 1
+        if src == dst or enc.check(*base) == z3.unsat:
+            return ((src,),) if src == dst else ()
+        length = next(n for n in range(1, enc.bound + 1)
+                      if enc.check(*base, *enc.length_le(n)) == z3.sat)
+        model = enc.solver.model()
         found = []
         enc.solver.push()
         try:
-            while enc.check(*base, *enc.length_eq(length)) == z3.sat:
-                path = enc.path_in(enc.solver.model())
+            while True:
+                path = enc.path_in(model, length)
                 found.append(path)
                 interior = [enc.at[i][s] for i, s in enumerate(path) if 0 < i < length]
                 if not interior:
                     break
                 enc.solver.add(z3.Not(all_of(interior)))
+                if enc.check(*base, *enc.length_eq(length)) != z3.sat:
+                    break
+                model = enc.solver.model()
         finally:
             enc.solver.pop()
         value = enc.spec.states

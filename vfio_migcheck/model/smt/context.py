@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -30,6 +29,7 @@ class ProofContext:
         self.enc = Encoding(self.spec)
         self.oracle = SmtOracle(self.enc)
         self._usable: dict[int, list[str]] = {}
+        self._shortest: dict[int, z3.BoolRef] = {}
 
     @property
     def full_flags(self) -> int:
@@ -44,10 +44,8 @@ class ProofContext:
     def usable(self, flags: int) -> list[str]:
         """States usable under ``flags``, in state-number order, as z3 decides it."""
         if flags not in self._usable:
-            lits = self.enc.flag_literals(flags)
-            self._usable[flags] = [
-                n for n in self.enc.state_names if self.enc.entails(lits, self.enc.usable[n])
-            ]
+            usable = self.oracle.flag_facts(flags)[1]
+            self._usable[flags] = [n for n in self.enc.state_names if n in usable]
         return self._usable[flags]
 
     def requests(self, flags: int) -> list[tuple[str, str]]:
@@ -87,18 +85,18 @@ class ProofContext:
             enc.solver.pop()
         return found
 
-    def shortest_constraint(self, flags: int, keep: Callable[[SmtAnswer], bool] | None = None
-                            ) -> z3.BoolRef:
+    def shortest_constraint(self, flags: int) -> z3.BoolRef:
         """The path is a shortest rule-abiding path of a successful, non-trivial request.
 
         Lengths come from the SMT oracle, so "shortest" here is z3's own notion.
         """
-        enc = self.enc
-        options = []
-        for a, b in self.requests(flags):
-            ans = self.answer(flags, a, b)
-            if ans.ok and ans.chosen and (keep is None or keep(ans)):
-                length = len(ans.chosen) - 1
-                options.append(all_of(enc.at[0][a], enc.at[enc.bound][b],
-                                      *enc.length_eq(length)))
-        return any_of(options)
+        if flags not in self._shortest:
+            enc = self.enc
+            options = []
+            for a, b in self.requests(flags):
+                ans = self.answer(flags, a, b)
+                if ans.ok and ans.chosen:
+                    options.append(all_of(enc.at[0][a], enc.at[enc.bound][b],
+                                          *enc.length_eq(len(ans.chosen) - 1)))
+            self._shortest[flags] = any_of(options)
+        return self._shortest[flags]

@@ -116,7 +116,9 @@ class Encoding:
         # Literal names for "x[i] is state n": z3 answers assumption queries several times
         # faster when every assumption is a plain literal.
         self.at = [{n: z3.Bool(f"at{i}_{n}") for n in self.state_names} for i in range(k + 1)]
-        self.solver = z3.SolverFor("QF_FD")
+        # The general solver: on these queries its models come out several times cheaper
+        # than QF_FD's, and models are read after most checks (benchmarks/bench_prove.py).
+        self.solver = z3.Solver()
         self.solver.add(*self.path_constraints())
         for i, xi in enumerate(self.x):
             self.solver.add(*[self.at[i][n] == (xi == self.const[n]) for n in self.state_names])
@@ -220,13 +222,12 @@ class Encoding:
         return [self.at[0][src], self.at[self.bound][dst]]
 
     # --- reading models -----------------------------------------------------------------------
-    def path_in(self, model: z3.ModelRef) -> tuple[str, ...]:
-        """The path of a model, first state included."""
-        length = sum(1 for a in self.act if z3.is_true(model.eval(a, model_completion=True)))
-        names = []
-        for i in range(length + 1):
-            names.append(str(model.eval(self.x[i], model_completion=True)))
-        return tuple(names)
+    def path_in(self, model: z3.ModelRef, length: int | None = None) -> tuple[str, ...]:
+        """The path of a model, first state included (``length``: its arcs, if known)."""
+        if length is None:
+            length = sum(1 for a in self.act if z3.is_true(model.eval(a, model_completion=True)))
+        return tuple(str(model.eval(self.x[i], model_completion=True))
+                     for i in range(length + 1))
 
     def check(self, *assumptions: z3.BoolRef) -> z3.CheckSatResult:
         result = self.solver.check(*assumptions)

@@ -211,6 +211,7 @@ class _TableProblem:
         self.solver = z3.Solver()
         self.tracks: dict[z3.BoolRef, tuple[int, str, str, str]] = {}
         self._fresh = 0
+        self._stops: dict[int, z3.FuncDeclRef] = {}
         for flags in spec.defined_flag_sets:
             for a, b in ctx.requests(flags):
                 self._require(flags, a, b, refinements)
@@ -222,10 +223,22 @@ class _TableProblem:
     def T(self, cur: z3.ExprRef, target: str) -> z3.ExprRef:
         return self.cell(cur, self.const[target])
 
-    def _hop(self, cur: z3.ExprRef, target: str, usable: list[str], unusable: int,
+    def stops(self, flags: int) -> z3.FuncDeclRef:
+        """Where the skip walk under ``flags`` stops: a usable state or REJECT.
+
+        One predicate per flag set, fixed by a fact per value, keeps each hop's formula small.
+        """
+        if flags not in self._stops:
+            stop = z3.Function(f"stop{self.uid}_{flags}", self.sort, z3.BoolSort())
+            usable = set(self.ctx.usable(flags)) | {REJECT}
+            for name, const in self.const.items():
+                self.solver.add(stop(const) == z3.BoolVal(name in usable))
+            self._stops[flags] = stop
+        return self._stops[flags]
+
+    def _hop(self, cur: z3.ExprRef, target: str, stop: z3.FuncDeclRef, unusable: int,
              track: z3.BoolRef) -> z3.ExprRef:
         """One next_step call: look up the cell, then skip unusable states."""
-        stop = lambda s: any_of(s == self.const[REJECT], *[s == self.const[u] for u in usable])  # noqa: E731
         step = self.var()
         self.solver.add(step == self.T(cur, target))
         for _ in range(unusable):
@@ -238,8 +251,8 @@ class _TableProblem:
 
     def _require(self, flags: int, a: str, b: str, refinements: bool) -> None:
         ctx = self.ctx
-        usable = ctx.usable(flags)
-        unusable = len(self.names) - len(usable)
+        stop = self.stops(flags)
+        unusable = len(self.names) - len(ctx.usable(flags))
         ans = ctx.answer(flags, a, b, refinements)
         track = z3.Bool(f"req{self.uid}_{flags}_{a}_{b}")
         if ans.ok:
@@ -249,13 +262,13 @@ class _TableProblem:
             for _ in range(len(paths[0])):
                 nxt = self.var()
                 self.solver.add(z3.Implies(track, nxt == z3.If(
-                    cur == self.const[b], cur, self._hop(cur, b, usable, unusable, track))))
+                    cur == self.const[b], cur, self._hop(cur, b, stop, unusable, track))))
                 hops.append(nxt)
                 cur = nxt
             need = any_of([all_of([h == self.const[s] for h, s in zip(hops, p)]) for p in paths])
             what = "go " + " | ".join(" -> ".join((a, *p)) for p in paths)
         else:
-            need = self._hop(self.const[a], b, usable, unusable, track) == self.const[REJECT]
+            need = self._hop(self.const[a], b, stop, unusable, track) == self.const[REJECT]
             what = f"reject ({ans.reason})"
         self.solver.add(z3.Implies(track, need))
         self.tracks[track] = (flags, a, b, what)
