@@ -137,6 +137,11 @@ def _print_report(report, pictures: dict[int, str], itf_files: dict[int, str]) -
                 console.print(f"    ITF trace: {escape(itf_files[id(c)])}")
             if id(c) in pictures:
                 console.print(pictures[id(c)], markup=False)
+    notes = [(r.id, r.flags_text, n) for r in report.results for n in r.notes]
+    if notes:
+        console.rule("Notes")
+        for pid, flags, note in notes:
+            console.print(f"  • {pid} {flags}: {escape(note)}")
     if report.words_vs_kernel:
         console.rule("The uAPI's words vs Linux 6.12")
         console.print("Where the words alone (no refinements) and the kernel's table disagree:")
@@ -186,6 +191,10 @@ def _print_tables(console: Console, report) -> None:
         return
     console.rule("Next-hop tables (the kernel's skip walk, all defined flag sets at once)")
     ids = "+".join(r.id for r in report.spec.path.refinements)
+    if report.rules_reproduce_kernel is not None:
+        mark = "[green]PROVED[/]" if report.rules_reproduce_kernel else "[red]REFUTED[/]"
+        console.print(f"The spec's rules ({'words + ' + ids if ids else 'as written'}) reproduce "
+                      f"the Linux 6.12 table under every flag set (P10): {mark}")
     for t in report.tables:
         label = f"the uAPI's words + {ids}" if t.rules == "refined" and ids else (
             "the spec's rules" if t.rules == "refined" else "the uAPI's words alone")
@@ -196,6 +205,9 @@ def _print_tables(console: Console, report) -> None:
             for c in t.conflict:
                 console.print(f"  • {c['flags']} {c['from']} -> {c['to']}: must "
                               f"{escape(c['rules_require'])}")
+            console.print("  One cell serves a request under every flag set, and the skip walk "
+                          "can change a hop only by skipping states a smaller set lacks; here "
+                          "that is not enough.", style="dim")
             continue
         if t.kernel_satisfies is not None:
             mark = "[green]PROVED[/]" if t.kernel_satisfies else "[red]REFUTED[/]"

@@ -27,6 +27,13 @@ class ProofReport:
     seconds: float = 0.0
 
     @property
+    def rules_reproduce_kernel(self) -> bool | None:
+        """Every P10 check proved (None when the kernel's table does not apply)."""
+        if not self.kernel_applicable:
+            return None
+        return all(r.status == "proved" for r in self.results if r.id == "P10")
+
+    @property
     def ok(self) -> bool:
         """Every property holds or fails only in a way the spec declares as known."""
         return all(r.acceptable for r in self.results)
@@ -43,6 +50,7 @@ class ProofReport:
             "properties": [r.to_json() for r in self.results],
             "kernel_table": {
                 "applicable": self.kernel_applicable,
+                "spec_rules_reproduce_kernel": self.rules_reproduce_kernel,
                 "note": self.kernel_note,
                 "words_vs_kernel": [c.to_json() for c in self.words_vs_kernel],
                 "tables": [t.to_json() for t in self.tables],
