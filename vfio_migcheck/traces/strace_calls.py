@@ -945,10 +945,13 @@ def _exec(ctx: _Ctx) -> None:
     table = ctx.table
     if len(table.members) > 1:
         # the other threads are gone; the process keeps its (now unshared) table
+        session = ctx.h.session
         for tid in list(table.members):
             if tid != (-1 if thread.tid is None else thread.tid):
                 table.members.discard(tid)
-                ctx.h.session.threads.pop(tid, None)
+                gone = session.threads.pop(None if tid == -1 else tid, None)
+                if gone is not None and gone.pending is not None:
+                    session.abandon(gone, "execve in another thread ended it")
     closed = table.exec()
     table.last_feature = None
     table.feature_devices = set()

@@ -342,7 +342,7 @@ class Session:
         assert tail is not None
         thread = self.threads.get(tid) or self.thread(tid)
         if thread.pending is not None:
-            self._abandon(thread, "a new call started before it resumed")
+            self.abandon(thread, "a new call started before it resumed")
         thread.pending = Pending(name, text[start:tail.start()], number, file,
                                  self.stamp(file, stamp), tail.group(1))
 
@@ -363,7 +363,7 @@ class Session:
         origin = Origin(pending.file, pending.line, number if pending.file == file else None)
         self._joined(thread, pending.head + rest, origin, pending.ts)
 
-    def _abandon(self, thread: Thread, why: str) -> None:
+    def abandon(self, thread: Thread, why: str) -> None:
         """An unfinished call that will never resume: its outcome is unknown."""
         pending = thread.pending
         thread.pending = None
@@ -428,7 +428,7 @@ class Session:
         origin = Origin(file, number)
         ts = self.stamp(file, stamp)
         if thread.pending is not None:
-            self._abandon(thread, "the task ended")
+            self.abandon(thread, "the task ended")
         if ended.group(3) is not None:  # superseded by execve in another thread
             self.summary.irrelevant += 1
             self._leave(thread, origin, ts)
@@ -450,14 +450,15 @@ class Session:
         table.members.discard(_member(thread.tid))
         if not table.members:
             self.calls.implicit_close(thread, table.release_all(), "exit", origin, ts)
-        self.threads.pop(thread.tid, None)
+        for key in [key for key, known in self.threads.items() if known is thread]:
+            del self.threads[key]  # also the None key of a formerly unprefixed process
 
     # --- end of input ---------------------------------------------------------------------------
 
     def finish(self) -> list[Event]:
         for thread in list(self.threads.values()):
             if thread.pending is not None:
-                self._abandon(thread, "the capture ended first")
+                self.abandon(thread, "the capture ended first")
         if self.leading_text:
             self.note("leading", f"{self.leading_text} line(s) before the first strace line "
                       "were not strace output (wrapper text) and were counted as irrelevant")
