@@ -153,6 +153,13 @@ def test_leading_zeros_are_decimal_everywhere() -> None:
     assert one("device d flags=007", prelude="").flags == 7
 
 
+def test_device_statements_on_another_fd_of_the_device() -> None:
+    assert one("src RESET fd=12 = 0").fd == 12
+    assert one("src SET STATE STOP fd=12 = 0").fd == 12
+    assert one("src close fd=? how=close_range = 0").fd is UNKNOWN
+    assert one("src access mmap = 0").fd == 5
+
+
 def test_device_reset_access_close() -> None:
     assert isinstance(one("src RESET = 0"), DeviceReset)
     acc = one("src access pwrite64 = 1")

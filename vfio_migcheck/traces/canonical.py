@@ -587,6 +587,12 @@ class CanonicalTrace:
             **common,
         )
 
+    def _device_fd(self, stmt: Statement, device: str) -> Any:
+        """The fd a device statement used: ``fd=`` (e.g. a dup of the device fd) or the
+        declared one."""
+        word = stmt.fields.get("fd")
+        return self.devices[device].fd if word is None else _int(word, "fd")
+
     def _result(self, stmt: Statement) -> dict[str, Any]:
         assert stmt.result is not None
         return {"ret": stmt.result.ret, "errno": stmt.result.errno}
@@ -598,8 +604,8 @@ class CanonicalTrace:
         feature = feature_name(feat_word)
         what = f"{op_word.text} {feat_word.text}"
         can_carry = carried(op, feature)
-        _check_keys(stmt, [k for k, a in FEATURE_KEYS.items()
-                           if a in can_carry or a in ("argsz", "raw_flags")], what)
+        _check_keys(stmt, ["fd", *(k for k, a in FEATURE_KEYS.items()
+                                   if a in can_carry or a in ("argsz", "raw_flags"))], what)
         values = carried_fields(op, feature)
         if len(stmt.words) > 3:
             arg = stmt.words[3]
@@ -630,6 +636,8 @@ class CanonicalTrace:
         }
         extra: dict[str, Any] = {"argsz": UNKNOWN, "raw_flags": UNKNOWN}
         for key, word in f.items():
+            if key == "fd":
+                continue
             attr = FEATURE_KEYS[key]
             value = decoders[key](word)
             if attr in values:
@@ -646,29 +654,29 @@ class CanonicalTrace:
                                           "failed SET; no data fd was created")
             else:
                 self._new_file(data_fd, device, True, origin)
-        return FeatureCall(origin, device=device, fd=self.devices[device].fd, op=op,
+        return FeatureCall(origin, device=device, fd=self._device_fd(stmt, device), op=op,
                            feature=feature, **result, **values, **extra, **common)
 
     def _device_reset(self, stmt: Statement, origin: Origin, common: dict) -> Event:
         device = self._device(stmt.words[0])
-        _check_keys(stmt, (), "RESET")
-        return DeviceReset(origin, device=device, fd=self.devices[device].fd,
+        _check_keys(stmt, ("fd",), "RESET")
+        return DeviceReset(origin, device=device, fd=self._device_fd(stmt, device),
                            **self._result(stmt), **common)
 
     def _device_access(self, stmt: Statement, origin: Origin, common: dict) -> Event:
         device = self._device(stmt.words[0])
-        _check_keys(stmt, (), "access")
+        _check_keys(stmt, ("fd",), "access")
         call = stmt.words[1]
         _no_more_words(stmt, 2, "access")
-        return DeviceAccess(origin, device=device, fd=self.devices[device].fd, call=call.text,
+        return DeviceAccess(origin, device=device, fd=self._device_fd(stmt, device), call=call.text,
                             **self._result(stmt), **common)
 
     def _device_close(self, stmt: Statement, origin: Origin, common: dict) -> Event:
         device = self._device(stmt.words[0])
-        _check_keys(stmt, ("how",), "close")
+        _check_keys(stmt, ("how", "fd"), "close")
         how = self._how(stmt)
         self.devices[device].open = False
-        return DeviceClose(origin, device=device, fd=self.devices[device].fd, how=how,
+        return DeviceClose(origin, device=device, fd=self._device_fd(stmt, device), how=how,
                            **self._result(stmt), **common)
 
     @staticmethod

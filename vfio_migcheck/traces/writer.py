@@ -215,17 +215,19 @@ class CanonicalWriter:
             parts.append(f"{key}={text_value(value)}")
         return " ".join(parts), notes
 
-    def _device_prefix(self, e: Any, notes: list[str]) -> str:
-        declared = self.declared.get(e.device, UNKNOWN)
-        if not _same(declared, e.fd):
-            notes.append(f"on fd {e.fd}")
+    def _device_prefix(self, e: Any) -> str:
         return name_value(e.device)
+
+    def _device_fd(self, e: Any) -> list[str]:
+        """``fd=N`` when the call used another fd than the declared one (a dup of it)."""
+        declared = self.declared.get(e.device, UNKNOWN)
+        return [] if _same(declared, e.fd) else [f"fd={int_text(e.fd)}"]
 
     def _FeatureCall(self, e: FeatureCall) -> tuple[str, list[str]]:
         notes: list[str] = []
         op = "?" if e.op is UNKNOWN else e.op
         feature = "?" if e.feature is UNKNOWN else FEATURE_SHORT.get(e.feature, e.feature)
-        parts = [self._device_prefix(e, notes), op, feature]
+        parts = [self._device_prefix(e), op, feature]
         defaults = carried_fields(e.op, e.feature)
         can = carried(e.op, e.feature)
         positional = None
@@ -252,6 +254,7 @@ class CanonicalWriter:
         for attr, key in _INPUT_KEYS:
             if attr in pending:
                 parts.append(f"{key}={pending[attr]}")
+        parts += self._device_fd(e)
         if e.argsz is not UNKNOWN:
             parts.append(f"argsz={e.argsz}")
         if e.raw_flags is not UNKNOWN:
@@ -269,9 +272,10 @@ class CanonicalWriter:
 
     def _simple_device(self, e: Any, verb: str, extra: str = "") -> tuple[str, list[str]]:
         notes: list[str] = []
-        parts = [self._device_prefix(e, notes), verb]
+        parts = [self._device_prefix(e), verb]
         if extra:
             parts.append(extra)
+        parts += self._device_fd(e)
         result, note = result_text(e.ret, e.errno)
         parts.append(result)
         how = getattr(e, "how", "close")
