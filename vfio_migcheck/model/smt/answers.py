@@ -109,6 +109,9 @@ class SmtOracle:
         blocked in turn. Models are read only for the paths themselves.
         """
         enc = self.enc
+        if enc.solver.num_scopes():
+            # Blocking clauses of an enclosing search would hide paths, and answers are cached.
+            raise RuntimeError("shortest_paths must not run inside another solver scope")
         base = [*enc.flag_literals(flags), enc.rules(refinements), *enc.endpoints(src, dst)]
         if src == dst or enc.check(*base) == z3.unsat:
             return ((src,),) if src == dst else ()

@@ -150,7 +150,11 @@ def p3_no_interior(ctx: ProofContext, flags: int) -> PropertyResult:
                    "inside a path here. " + " ".join(why))
     method = (f"negation: a shortest rule-abiding path (ties included) with a "
               f"{'/'.join(groups) or 'no_interior'} state inside; {_bound_text(ctx)}")
-    return _result("P3", flags, method, cexs, explanation)
+    result = _result("P3", flags, method, cexs, explanation)
+    if groups != ("saving",):  # name the spec's own groups, not Linux's
+        result.name = (f"no {'/'.join(groups) or 'no_interior'}-group state inside a path "
+                       "(the uAPI's words)")
+    return result
 
 
 # --- P4 -----------------------------------------------------------------------------------------
