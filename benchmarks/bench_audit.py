@@ -12,6 +12,8 @@ speed-up can never come from doing less work.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -35,19 +37,27 @@ def build_set(corpus: Path, copies: int, root: Path) -> list:
     return collect_captures([str(root)])
 
 
-def timed(captures, jobs: int, repeat: int, spec_name: str) -> tuple[float, str]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(captures, jobs: int, repeat: int, spec_name: str) -> tuple[float, float, str]:
+    """Best wall time, the worker CPU time of that run, and the JSON summary."""
     spec = load_spec(spec_name)
-    best, document = float("inf"), ""
+    best, cpu, document = float("inf"), 0.0, ""
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _children_cpu()
         checked = run_checks(captures, CheckOptions(spec=spec_name), jobs=jobs)
         elapsed = time.perf_counter() - start
+        used = _children_cpu() - cpu_start   # the pool's workers have been reaped by now
         text = dumps(build_audit(checked, spec))
         if document and text != document:
             sys.exit(f"bench_audit: -j {jobs} gave different results between runs")
         document = text
-        best = min(best, elapsed)
-    return best, document
+        if elapsed < best:
+            best, cpu = elapsed, used
+    return best, cpu, document
 
 
 def main() -> None:
@@ -63,15 +73,20 @@ def main() -> None:
         lines = sum(sum(1 for _ in open(f, "rb")) for c in captures for f in c.files)
         print(f"{len(captures)} captures ({lines} lines) from {args.copies} copies of "
               f"{args.corpus}")
-        serial, doc1 = timed(captures, 1, args.repeat, args.spec)
-        parallel, docn = timed(captures, args.jobs, args.repeat, args.spec)
+        print(f"{os.cpu_count()} cores; load average before: "
+              + " ".join(f"{x:.1f}" for x in os.getloadavg()))
+        serial, cpu1, doc1 = timed(captures, 1, args.repeat, args.spec)
+        parallel, cpun, docn = timed(captures, args.jobs, args.repeat, args.spec)
         if doc1 != docn:
             sys.exit("bench_audit: -j 1 and -j N summaries differ")
         unreadable = doc1.count('"verdict": "unreadable"')
         if unreadable:
             print(f"warning: {unreadable} captures unreadable; the figure measures less work")
-        print(f"-j 1: {serial:.3f} s   -j {args.jobs}: {parallel:.3f} s   "
-              f"speed-up {serial / parallel:.2f}x   ({len(captures) / parallel:.1f} captures/s)")
+        print(f"-j 1: {serial:.3f} s wall ({cpu1:.1f} s CPU)   -j {args.jobs}: {parallel:.3f} s "
+              f"wall ({cpun:.1f} s CPU)   speed-up {serial / parallel:.2f}x   "
+              f"({len(captures) / parallel:.1f} captures/s)")
+        print(f"CPU available per wall second: -j 1 {cpu1 / serial:.2f}, -j {args.jobs} "
+              f"{cpun / parallel:.2f} (below 1.0 and {args.jobs}.0: other load on the machine)")
 
 
 if __name__ == "__main__":
