@@ -95,3 +95,19 @@ def test_cited_lines_survives_missing_files():
 
     r = result("x", findings=[finding(file="/nonexistent/file", line=3)])
     assert cited_lines(r) == {}
+
+
+def test_progress_bar_only_for_a_person_at_a_terminal(monkeypatch):
+    from vfio_migcheck.cli import audit_cmd
+
+    class Tty:
+        @staticmethod
+        def isatty() -> bool:
+            return True
+
+    monkeypatch.setattr(audit_cmd.sys, "stderr", Tty())
+    monkeypatch.delenv("CI", raising=False)
+    assert audit_cmd._interactive(quiet=False)
+    assert not audit_cmd._interactive(quiet=True)
+    monkeypatch.setenv("CI", "true")
+    assert not audit_cmd._interactive(quiet=False)

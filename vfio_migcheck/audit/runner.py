@@ -130,7 +130,9 @@ def run_checks(
     return [done[i] for i in range(len(captures))]
 
 
-def _run_pool(items, options, workers, check, finish) -> list[tuple[int, Capture]]:
+def _run_pool(items: list[tuple[int, Capture]], options: CheckOptions, workers: int,
+              check: CheckFn, finish: Callable[[int, CheckedCapture], None],
+              ) -> list[tuple[int, Capture]]:
     """Run items in one pool; return those left unfinished because the pool broke."""
     if not items:
         return []
