@@ -236,6 +236,16 @@ def test_generations_and_dup_share_identity() -> None:
                for n in summary.notes)
 
 
+def test_fd_statements_on_the_device_fd_name_the_device() -> None:
+    summary = ReadSummary()
+    evs = events(DECL + "fd 5 precopy_info = -1 ENOTTY\nfd 5 dup = 12\nsrc close fd=12 = 0\n"
+                 "src close = 0\nfd 5 read 1 = 1\n", summary)
+    info, dup, _, _, after = evs[1:]
+    assert info.file == dup.file == "src"
+    assert after.file == "fd5#1"  # the device fd was closed: a new, unaccounted file
+    assert len(summary.notes) == 1 and "t.vmc:6: fd 5" in summary.notes[0]
+
+
 def test_fd_without_creator_is_read_and_noted() -> None:
     summary = ReadSummary()
     ev = events("fd 12 read 4 = 4\nfd 12 read 4 = 0\n", summary)

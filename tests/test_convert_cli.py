@@ -179,3 +179,30 @@ def test_foreign_traces_convert_to_canonical_that_reads_back(fmt: str, path: Pat
                                         and e.text and "declared by the converter" in e.text)]
 
     assert comparable(back) == comparable(original)
+
+
+@pytest.mark.parametrize("scenario", ["save", "restore", "migrate2", "errors", "threads"])
+def test_checker_reaches_the_same_verdicts_on_the_converted_trace(scenario: str,
+                                                                   tmp_path: Path) -> None:
+    """Conversion keeps everything the checker uses: same findings, same device verdicts."""
+    _reader_or_skip("vfio_migcheck.traces.strace")
+    if importlib.util.find_spec("vfio_migcheck.cli.check_cmd") is None:
+        pytest.skip("the check command does not exist yet")
+    capture = FIXTURES / "mtty-6.12" / "f_y_tt_T" / f"{scenario}.strace"
+    converted = tmp_path / f"{scenario}.vmc"
+    result = run(str(capture))
+    assert result.exit_code == 0, result.output
+    converted.write_text(result.stdout)
+
+    def check(path: Path) -> dict:
+        out = CliRunner().invoke(cli, ["check", str(path), "--output", "json", "--exit-zero"])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.stdout)
+
+    direct, via_canonical = check(capture), check(converted)
+    assert ([(f["rule"], f["severity"], f["device"], f["fingerprint"])
+             for f in via_canonical["findings"]]
+            == [(f["rule"], f["severity"], f["device"], f["fingerprint"])
+                for f in direct["findings"]])
+    assert ([(d["name"], d["verdict"], d["final_states"]) for d in via_canonical["devices"]]
+            == [(d["name"], d["verdict"], d["final_states"]) for d in direct["devices"]])

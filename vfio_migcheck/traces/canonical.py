@@ -577,6 +577,9 @@ class CanonicalTrace:
             self.summary.notes.append(f"{origin}: device {name.text!r} is declared again while "
                                       f"still open (declared at line {previous.line})")
         self.devices[name.text] = _Device(fd, origin.line)
+        if isinstance(fd, int) and fd >= 0:
+            # fd statements on the device fd name the device, as the strace reader does
+            self.fds[fd] = _OpenFd(name.text, True, name.text)
         return DeviceOpen(
             origin, device=name.text, fd=fd,
             path=_text(f["path"]) if "path" in f else UNKNOWN,
@@ -675,8 +678,11 @@ class CanonicalTrace:
         device = self._device(stmt.words[0])
         _check_keys(stmt, ("how", "fd"), "close")
         how = self._how(stmt)
+        fd = self._device_fd(stmt, device)
         self.devices[device].open = False
-        return DeviceClose(origin, device=device, fd=self._device_fd(stmt, device), how=how,
+        if isinstance(fd, int) and fd in self.fds and self.fds[fd].file == device:
+            del self.fds[fd]
+        return DeviceClose(origin, device=device, fd=fd, how=how,
                            **self._result(stmt), **common)
 
     @staticmethod
