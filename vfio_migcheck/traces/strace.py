@@ -29,6 +29,7 @@ from vfio_migcheck.traces.strace_session import (
     NAME_CLASS,
     POLL,
     WRITES,
+    Pending,
     Session,
 )
 
@@ -96,7 +97,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
             if not raw:
                 break
             number += 1
-            if raw[-1:] != b"\n" or b"\0" in raw or raw[-2:-1] == b"\r":
+            if not raw.endswith(b"\n") or raw.endswith(b"\r\n") or b"\0" in raw:
                 item = slow_item(number, raw, handle)
                 if type(item) is tuple:
                     line(name, number, item[1])
@@ -110,10 +111,38 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
                     text = None
                 if text is not None:
                     match = fast_head(text) or head(text)
-                    call = match.group(4)
-                    stamp = match.group(3)
-                    if call is None or (stamp is not None and name not in steady) or (
-                            text[-1] == ">" and text.endswith("...>")):
+                    bracket_pid, plain_pid, stamp, call, fd_text, decorated = match.groups()
+                    if stamp is not None and name not in steady:
+                        line(name, number, text)
+                    elif call is None:
+                        # a quiet call resuming: "<... futex resumed>) = 0"
+                        body = text[match.end():]
+                        if body.startswith("<... "):
+                            pid_text = plain_pid or bracket_pid
+                            thread = threads.get(int(pid_text) if pid_text else None)
+                            pending = thread.pending if thread is not None else None
+                            if pending is not None and pending.quiet and body.startswith(
+                                    pending.name + " resumed>", 5):
+                                thread.pending = None
+                                irrelevant += 2
+                                continue
+                        line(name, number, text)
+                    elif text[-1] == ">" and text.endswith("...>"):
+                        cls = classes.get(call)
+                        if (cls is None or (cls == poll_class and "_mig" not in text)) and \
+                                text.endswith(" <unfinished ...>"):
+                            # a quiet call starting: only its pairing needs remembering
+                            # (a poll matters only with data fds, which do not exist yet)
+                            pid_text = plain_pid or bracket_pid
+                            tid = int(pid_text) if pid_text else None
+                            thread = threads.get(tid) or session.thread(tid)
+                            if thread.pending is None and (
+                                    cls is None or not thread.table.counts.get(data)):
+                                thread.pending = Pending(call, call + "(", number, name, None,
+                                                         None, True)
+                                if not seen:
+                                    session.seen_real_line = seen = True
+                                continue
                         line(name, number, text)
                     else:
                         cls = classes.get(call)
@@ -122,10 +151,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
                                 session.seen_real_line = seen = True
                             irrelevant += 1
                             continue
-                        fd_text = match.group(5)
                         if cls == poll_class and "_mig" not in text:
                             # poll/ppoll/select: only data fds matter (as in Session._quiet)
-                            pid_text = match.group(2) or match.group(1)
+                            pid_text = plain_pid or bracket_pid
                             thread = threads.get(int(pid_text) if pid_text else None)
                             if thread is not None and not thread.table.counts.get(data):
                                 irrelevant += 1
@@ -134,11 +162,11 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
                         elif fd_text is None or (cls != io_class and cls != ioctl_class):
                             line(name, number, text)
                         else:
-                            pid_text = match.group(2) or match.group(1)
+                            pid_text = plain_pid or bracket_pid
                             thread = threads.get(int(pid_text) if pid_text else None)
                             entry = thread.table.fds.get(int(fd_text)) if thread else None
                             if entry is None or entry.file.kind != other or (
-                                    match.group(6) is not None and (
+                                    decorated is not None and (
                                         entry.token is None
                                         or not text.startswith(entry.token, match.start(5)))):
                                 line(name, number, text)

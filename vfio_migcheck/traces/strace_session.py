@@ -93,6 +93,7 @@ class Pending:
     file: str
     ts: float | None
     tag: str | None
+    quiet: bool = False  # a call of no interest: only the pairing matters
 
 
 @dataclass
