@@ -10,6 +10,7 @@ configuration checking continues with. All uAPI knowledge comes from the model
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from vfio_migcheck.checker.config import PRECOPY_STATES, SAVING_STATES, Config, Session
 from vfio_migcheck.checker.rules import data_fd as R_FD
@@ -39,7 +40,7 @@ class Outcome:
     config: Config
     tags: tuple[Tag, ...] = ()
 
-    @property
+    @cached_property
     def misfit(self) -> bool:
         return any(t.rule.kind == "misfit" for t in self.tags)
 
