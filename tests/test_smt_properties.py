@@ -204,3 +204,27 @@ def test_walk_skips_unusable_states_and_reports_loops_and_error_cells():
     assert not looped.ok and "loops" in looped.problem
     rejected = walk(table, {"D", "C"}, "D", "C")
     assert not rejected.ok and "ERROR cell" in rejected.problem
+
+
+def test_p5_catches_an_encoding_that_lets_error_be_used():
+    """P5 cannot fail for specs the format accepts (no arc may touch ERROR, ERROR is never
+    usable), so it guards the encoding itself: break the encoding and P5 must notice."""
+    from vfio_migcheck.model.smt.encode import Encoding
+    from vfio_migcheck.model.spec import Arc, Condition
+
+    class ErrorUsable(Encoding):
+        def usable_term(self, name):
+            if self.spec.states[name].error:
+                return self.defined
+            return super().usable_term(name)
+
+    spec = load_spec("linux-5.18")
+    spec = dataclasses.replace(spec, arcs=(*spec.arcs, Arc("STOP", "ERROR", Condition()),
+                                           Arc("ERROR", "RUNNING", Condition())))
+    ctx = ProofContext(spec, ErrorUsable)
+    per_set = props.p5_no_error(ctx, 0x1)
+    assert per_set.status == "refuted"
+    assert all("ERROR" in c.states for c in per_set.counterexamples)
+    any_flags = props.p5_any_flags(ctx)
+    assert any_flags.status == "refuted" and any_flags.counterexamples[0].flags & 0x1
+    assert props.p5_any_flags(ProofContext(load_spec("linux-5.18"))).status == "proved"

@@ -62,7 +62,10 @@ def prove_cmd(flags_arg: str | None, spec_arg: str, as_json: bool, itf_dir: Path
     # z3 is imported here, not at module level of the CLI package: only `prove` pays for it.
     from vfio_migcheck.model.smt.prove import prove_spec
 
-    report = prove_spec(spec, only)
+    try:
+        report = prove_spec(spec, only)
+    except RuntimeError as exc:  # z3 gave up (unknown) or a solver misuse: exit 2, one line
+        fail_usage(f"could not prove spec {spec.name}: {exc}")
     refutations = [(r.id, c) for r in report.results if r.status == "refuted"
                    for c in r.counterexamples if c.src in spec.states]
     itf_files: dict[int, str] = {}

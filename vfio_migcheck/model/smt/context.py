@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -22,11 +23,12 @@ class ProofContext:
     """
 
     spec: Spec
+    encoding: Callable[[Spec], Encoding] = Encoding  # tests swap in a broken encoding
     enc: Encoding = field(init=False)
     oracle: SmtOracle = field(init=False)
 
     def __post_init__(self) -> None:
-        self.enc = Encoding(self.spec)
+        self.enc = self.encoding(self.spec)
         self.oracle = SmtOracle(self.enc)
         self._usable: dict[int, list[str]] = {}
         self._shortest: dict[int, z3.BoolRef] = {}

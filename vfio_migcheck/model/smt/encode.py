@@ -69,14 +69,7 @@ class Encoding:
         self.use_refinements = z3.Bool("use_refinements")
         self.defined = all_of([self.flag[f] for f in sorted(spec.mandatory_flags)])
 
-        self.usable: dict[str, z3.BoolRef] = {}
-        for name in self.state_names:
-            st = spec.states[name]
-            if st.error:
-                self.usable[name] = z3.BoolVal(False)
-            else:
-                need = [self.flag[f] for f in sorted(st.requires)]
-                self.usable[name] = all_of([self.defined, *need])
+        self.usable = {name: self.usable_term(name) for name in self.state_names}
         self.requestable = {
             n: spec.states[n].requestable and not spec.states[n].error for n in self.state_names
         }
@@ -127,6 +120,13 @@ class Encoding:
     def default_bound(spec: Spec) -> int:
         """Arcs on a path without repeated states: one fewer than the non-error states."""
         return max(0, sum(1 for s in spec.states.values() if not s.error) - 1)
+
+    def usable_term(self, name: str) -> z3.BoolRef:
+        """The kernel's state_flags rule; the error state's mask can never be met."""
+        state = self.spec.states[name]
+        if state.error:
+            return z3.BoolVal(False)
+        return all_of([self.defined, *[self.flag[f] for f in sorted(state.requires)]])
 
     # --- building blocks -------------------------------------------------------------------
     def condition(self, cond: Condition) -> z3.BoolRef:

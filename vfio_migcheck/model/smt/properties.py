@@ -213,6 +213,35 @@ def p5_no_error(ctx: ProofContext, flags: int) -> PropertyResult:
                    f"A successful SET may not move the device through {error}.")
 
 
+def p5_any_flags(ctx: ProofContext) -> PropertyResult:
+    """P5 at once for every subset of the spec's flags (reserved and undefined ones too)."""
+    enc, spec = ctx.enc, ctx.spec
+    error = spec.error_state
+    if error is None:
+        return PropertyResult("P5", NAMES["P5"], None, PROVED,
+                              "vacuous: the spec declares no error state")
+    touches = any_of([enc.at[i][error] for i in range(enc.bound + 1)])
+    cexs = []
+    enc.solver.push()
+    try:
+        enc.solver.add(all_of(enc.request_ok, touches))
+        while len(cexs) < 20 and enc.check() == z3.sat:
+            model = enc.solver.model()
+            path = enc.path_in(model)
+            flags = sum(bit for name, bit in spec.flags.items()
+                        if z3.is_true(model.eval(enc.flag[name], model_completion=True)))
+            cexs.append(Counterexample(flags, path[0], path[-1], path[1:],
+                                       f"a rule-abiding path enters {error}"))
+            enc.solver.add(z3.Not(all_of(enc.at[0][path[0]], enc.at[enc.bound][path[-1]])))
+    finally:
+        enc.solver.pop()
+    method = (f"negation with the flags left free: under any of the "
+              f"{2 ** len(spec.flags)} flag subsets, any rule-abiding path of a valid request "
+              f"that touches {error}; {_bound_text(ctx)}")
+    return _result("P5", None, method, cexs,
+                   f"A successful SET may not move the device through {error}.")
+
+
 # --- P6 -----------------------------------------------------------------------------------------
 def p6_totality(ctx: ProofContext, flags: int) -> PropertyResult:
     cexs, blocked, witnessed = [], [], 0

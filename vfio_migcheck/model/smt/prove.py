@@ -84,6 +84,7 @@ def prove_spec(spec: Spec, only_flags: int | None = None) -> ProofReport:
                     "P8", flags, "this is the full flag set whose table the walk reuses"))
                 continue
             results.append(props.timed(lambda c=check, f=flags: c(ctx, f)))
+    results.append(props.timed(lambda: props.p5_any_flags(ctx)))
     results.append(props.timed(lambda: props.p9_optional_invisible(ctx)))
 
     kernel = kt_mod.load_kernel_table()
