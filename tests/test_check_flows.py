@@ -160,3 +160,24 @@ def test_without_qemu_events_the_same_capture_is_inconclusive() -> None:
     (device,) = check_text(hidden + "\n").devices
     assert device.verdict == "inconclusive"
     assert len(device.final_states) > 1
+
+
+QEMU_LOGS = Path(__file__).parent / "fixtures" / "qemu"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in QEMU_LOGS.glob("*.log")
+                                        if p.name.split("-")[0] in ("dev", "mfd", "q90")))
+def test_qemu_trace_logs_of_reference_flows_pass(name: str) -> None:
+    """A QEMU log shows requests, not ioctls: each set_device_state stands for a SET that
+    succeeded; data I/O is not in such a log, so no data rule can fire."""
+    result = check_trace(QEMU_LOGS / name, spec="linux-6.12")
+    assert result.error is None
+    assert result.findings == ()
+    assert {d.verdict for d in result.devices} == {"pass"}
+    assert len(result.devices) == (2 if "two-devices" in name else 1)
+
+
+def test_qemu_recover_after_failed_set() -> None:
+    result = check_trace(QEMU_LOGS / "errors.log", spec="linux-6.12")
+    device = next(d for d in result.devices if d.name == "0000:3b:00.1")
+    assert device.final_states == ("STOP",) and device.verdict == "pass"

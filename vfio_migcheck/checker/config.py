@@ -27,6 +27,7 @@ class Session:
     moved: bool = False             # resuming: some bytes were accepted by write()
     closed: bool = False            # close() was called on the bound fd
     failed_commit: bool = False     # resuming: RESUMING -> STOP failed, no data since
+    opaque: bool = False            # the trace cannot show this session's data I/O (QEMU log)
     created_line: int | None = field(default=None, compare=False)
     precopy_zero_reported: bool = field(default=False, compare=False)
 

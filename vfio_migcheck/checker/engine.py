@@ -88,6 +88,7 @@ class DeviceTrack:
     held: Held | None = None
     pin: tuple[str, str | None] | None = None   # QEMU set_state (new, recover) awaiting its ioctl
     qemu_traced: bool = False               # QEMU traces each SET before issuing it
+    from_qemu: bool = False                 # known only from QEMU trace events
     undecided: list[tuple[int, Rule]] = field(default_factory=list)
     stats: DeviceStats = field(default_factory=DeviceStats)
     once: set[tuple[str, str]] = field(default_factory=set)
@@ -107,6 +108,7 @@ class Engine:
         self.file_device: dict[str, str] = {}
         self.feature_device: dict[tuple[str, int], str] = {}
         self.unattributed: dict[str, int] = {}
+        self.qemu_alias: dict[str, str] = {}
         self.events = 0
         self.last_origin: Origin | None = None
 
@@ -361,12 +363,9 @@ class Engine:
         """Process lifecycle: the reader turns exits into DataClose/DeviceClose events."""
 
     def on_qemu(self, event: QemuEvent) -> None:
-        track = self.devices.get(event.device)
-        if track is None:
-            if len(self.devices) == 1:
-                track = next(iter(self.devices.values()))
-            else:
-                track = self._new_track(event.device, event, seen_open=True)
+        if not event.device:
+            return  # not a device event (vm_state_notify, a bare error line)
+        track = self._qemu_track(event)
         name = event.name
         if name == "migration_set_state":
             if event.state and event.recover is None:
@@ -377,6 +376,11 @@ class Engine:
                 track.qemu_traced = True
         elif name == "migration_set_device_state" and event.state:
             if track.pin is not None and track.pin[0] == event.state:
+                self._qemu_success(track, event, event.state)
+                track.pin = None
+            elif track.pin is not None and track.pin[1] == event.state:
+                # the requested SET failed and QEMU's recover SET succeeded
+                self._qemu_success(track, event, track.pin[0], failed=True)
                 self._qemu_success(track, event, event.state)
                 track.pin = None
             else:
@@ -390,21 +394,44 @@ class Engine:
             if isinstance(mig, int):
                 track.qemu_traced = True  # the era whose set_state is traced before the ioctl
                 flags = mig & self.spec.all_flags_mask
-                kept = [c for c in track.configs if c.flags == flags]
+                kept = [replace(c, queried=True) for c in track.configs if c.flags == flags]
                 if kept:
-                    track.configs = kept
+                    track.configs = _dedupe(kept)
                     track.flags_source = "trace"
 
-    def _qemu_success(self, track: DeviceTrack, event: QemuEvent, state: str) -> None:
+    def _qemu_track(self, event: QemuEvent) -> DeviceTrack:
+        """The device a QEMU event names: itself, the one device a syscall capture showed
+        (QEMU names devices by PCI address, strace by fd), or a new device."""
+        name = self.qemu_alias.get(event.device, event.device)
+        track = self.devices.get(name)
+        if track is not None:
+            return track
+        unaliased = [t for t in self.devices.values()
+                     if t.name not in self.qemu_alias.values() and not t.from_qemu]
+        if len(unaliased) == 1 and len(self.devices) == 1:
+            self.qemu_alias[event.device] = unaliased[0].name
+            return unaliased[0]
+        # QEMU reads VFIO_DEVICE_FEATURE_MIGRATION at realize (qemu.md 1.2)
+        track = self._new_track(event.device, event, seen_open=True)
+        track.configs = _dedupe(replace(c, queried=True) for c in track.configs)
+        track.from_qemu = True
+        return track
+
+    def _qemu_success(self, track: DeviceTrack, event: QemuEvent, state: str,
+                      failed: bool = False) -> None:
         """A QEMU log without the ioctls: QEMU's belief after success stands for the SET."""
         call = FeatureCall(event.origin, device=track.name, fd=UNKNOWN, op="SET",
-                           feature="MIG_DEVICE_STATE", ret=0, errno=None, target=state,
+                           feature="MIG_DEVICE_STATE", ret=-1 if failed else 0,
+                           errno=UNKNOWN if failed else None, target=state,
                            pid=event.pid, tid=event.tid, ts=event.ts)
         tgt = _norm_target(state, self.spec)
-        self._apply(track, call, lambda c: [o for o in T.step_set(c, self.spec, tgt, call,
-                                                                    event.origin.line)
-                                            if not o.misfit] or T.step_set(
-            c, self.spec, tgt, call, event.origin.line))
+
+        def step(c: Config) -> list[T.Outcome]:
+            outs = [o for o in T.step_set(c, self.spec, tgt, call, event.origin.line)
+                    if not o.misfit] or T.step_set(c, self.spec, tgt, call, event.origin.line)
+            return [T.Outcome(_opaque(o.config), o.tags) for o in outs]
+
+        self._apply(track, call, step)
         self._observe_state(track, call)
         self._check_p2p_order(track, call)
 
@@ -669,6 +696,14 @@ def _maybe_mine(step: Step, file: str) -> Step:
             mine.append(T.ok(T.not_mine(c, file)))
         return mine
     return maybe
+
+
+def _opaque(config: Config) -> Config:
+    """A session opened by a SET seen only in a QEMU log: its data I/O is not in the trace."""
+    s = config.session
+    if s is None or s.file is not None or s.opaque:
+        return config
+    return config.with_session(opaque=True)
 
 
 def _dedupe(configs: Iterable[Config]) -> list[Config]:

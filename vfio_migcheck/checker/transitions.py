@@ -73,7 +73,7 @@ def apply_steps(config: Config, steps: tuple[Step, ...], fd: int | None, line: i
         if effect.startswith("ends_"):
             session = config.session
             if tags is not None and session is not None and session.file is None \
-                    and session.fd is None:
+                    and session.fd is None and not session.opaque:
                 tags.append(Tag(R_FD.FD_NEVER_SEEN,
                                 f"the {session.kind} session started at line "
                                 f"{session.created_line} ended before its fd was used"))
@@ -99,7 +99,7 @@ def _leaving_tags(config: Config, steps: tuple[Step, ...]) -> list[Tag]:
     """Behaviour rules about the sessions a SET's path ends or keeps."""
     tags: list[Tag] = []
     session = config.session
-    if session is None or not steps:
+    if session is None or not steps or session.opaque:
         return tags
     first = steps[0]
     if config.state == "STOP_COPY" and session.kind == "saving" and not session.eof:
@@ -161,6 +161,7 @@ def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, 
     after = apply_steps(config, answer.steps, fd, line, extra)
     if config.state == "RESUMING" and answer.steps and config.session is not None \
             and config.session.kind == "resuming" and not config.session.moved \
+            and not config.session.opaque \
             and answer.steps[0].dst == "STOP":
         extra.append(Tag(R_SES.EMPTY_COMMIT_ACCEPTED,
                          "RESUMING -> STOP succeeded although no resume data was accepted"))
