@@ -228,6 +228,16 @@ def test_qemu_trace_lines_inside_stderr_writes() -> None:
     assert all(e.pid == 4242 and e.ts is not None for e in qemu)
 
 
+def test_qemu_trace_lines_cut_by_dash_s() -> None:
+    summary, events = read("qemu_stderr_cut.strace")
+    # a record cut in the middle: the line is unreadable, with the reason and the remedy
+    assert [line for line, _ in summary.unreadable] == [1]
+    assert "larger -s" in summary.unreadable[0][1]
+    # a payload with one whole record and one cut: the whole one is kept
+    assert [(e.name, e.origin.line) for e in of(events, QemuEvent)] == [("save_setup", 2)]
+    assert any("raise strace -s" in note for note in summary.notes)
+
+
 def test_wrapper_text_before_first_line_and_garbage_after() -> None:
     summary, events = read("wrapper_text.strace")
     assert [line for line, _ in summary.unreadable] == [7]

@@ -8,7 +8,6 @@ from its *first use* (docs/traces.md, "Data-fd inference").
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from vfio_migcheck.traces.events import (
@@ -74,7 +73,6 @@ if TYPE_CHECKING:
 _POSITIONED = frozenset({"pread64", "pwrite64", "preadv", "pwritev", "preadv2", "pwritev2"})
 _READS = frozenset({"read", "readv", "pread64", "preadv", "preadv2", "recvfrom"})
 _VECTORED = frozenset({"readv", "writev", "preadv", "pwritev", "preadv2", "pwritev2"})
-_QEMU_HINT = re.compile(r"vfio_[a-z_]+ ")
 
 
 def _items_of(arg: Arg, kind: str) -> list[Any]:
@@ -443,17 +441,16 @@ def _field(args: list[Arg], name: str) -> Any:
 
 
 def _qemu_payload(ctx: _Ctx) -> None:
-    strings = [value for arg in ctx.call.args for kind, value, _ in arg if kind == "s"]
-    if ctx.call.name in ("writev", "pwritev", "pwritev2"):
-        strings = _nested_strings(ctx.call.args)
+    args = ctx.call.args
+    if ctx.call.name not in ("writev", "pwritev", "pwritev2"):
+        args = args[1:2]  # write(fd, BUF, n), pwrite64(fd, BUF, n, off), sendto(fd, BUF, ...)
+    strings = [(literal, cut) for literal, cut in _strings(args) if "vfio" in literal]
     if not strings:
         return
-    texts = [unescape(literal)[0] for literal in strings if "vfio" in literal]
-    if not texts:
-        return
+    texts = [unescape(literal)[0] for literal, _ in strings]
+    cut = " (strace cut the string: capture with a larger -s)" if any(
+        truncated for _, truncated in strings) else ""
     joined = "".join(texts)
-    if _QEMU_HINT.search(joined) is None and "vfio" not in joined:
-        return
     parse = ctx.h.qemu_parser()
     if parse is None:
         return
@@ -472,19 +469,22 @@ def _qemu_payload(ctx: _Ctx) -> None:
     elif broken:
         first = broken[0]
         session.unreadable(ctx.origin.file, ctx.origin.line, f"QEMU trace record inside "
-                           f"{ctx.call.name}(): {first.reason}", first.text, ctx.origin.last_line)
+                           f"{ctx.call.name}(): {first.reason}{cut}", first.text,
+                           ctx.origin.last_line)
         for event in broken[1:]:
             session.out.append(event)
 
 
-def _nested_strings(args: list[Arg]) -> list[str]:
-    out: list[str] = []
+def _strings(args: list[Arg]) -> list[tuple[str, bool]]:
+    """String literals (also inside iovec arrays), each with "was it cut by -s"."""
+    out: list[tuple[str, bool]] = []
     for arg in args:
-        for kind, value, _ in arg:
+        for index, (kind, value, _) in enumerate(arg):
             if kind == "s":
-                out.append(value)
+                cut = index + 1 < len(arg) and arg[index + 1][0] == "..."
+                out.append((value, cut))
             elif kind in ("[", "{", "("):
-                out.extend(_nested_strings(value))
+                out.extend(_strings(value))
     return out
 
 
