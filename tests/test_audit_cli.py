@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,6 +23,8 @@ CORPUS = ROOT / "tests" / "fixtures" / "mtty-6.12"
 EXAMPLES = ROOT / "vfio_migcheck" / "examples"
 SCHEMA = json.loads((ROOT / "docs" / "audit-schema.json").read_text())
 SPEC = load_spec("linux-6.12")
+# the hand-written canonical examples: a PRE_COPY source, its destination, two P2P devices
+EXAMPLE_VMC = ("source-precopy.vmc", "destination.vmc", "two-devices-p2p.vmc")
 
 
 def audit(*args: str) -> tuple[int, str]:
@@ -79,12 +82,18 @@ def test_corpus_audit_matches_check(corpus_run):
     assert code == (1 if doc["totals"]["verdicts"]["fail"] + doc["totals"]["verdicts"][
         "unreadable"] or doc["pairing"]["findings"] else 0)
     assert f"{len(doc['captures'])} captures:" in output
+    # save.strace then restore.strace of one variant, 0.2 s apart, both with timestamps
+    pairs = {(Path(p["source"]["capture"]).parent.name, Path(p["source"]["capture"]).name,
+              Path(p["destination"]["capture"]).name, p["match"]) for p in doc["pairing"]["pairs"]}
+    assert pairs == {(v, "save.strace", "restore.strace", True) for v in ("f_y_tt_T", "ff_o")}
 
 
 def test_json_is_byte_identical_whatever_jobs(tmp_path):
     """-j 1 and -j 3 on real captures: -ff grouping, timestamps, several copies."""
     for i in range(3):
-        shutil.copytree(EXAMPLES, tmp_path / "in" / f"host{i}")
+        for name in EXAMPLE_VMC:
+            (tmp_path / "in" / f"host{i}").mkdir(parents=True, exist_ok=True)
+            shutil.copy(EXAMPLES / name, tmp_path / "in" / f"host{i}" / name)
     picks = [CORPUS / "f_y_tt_T" / "save.strace", CORPUS / "ff_o" / "threads.strace",
              tmp_path / "in"]
     outputs = []
@@ -110,10 +119,23 @@ def test_corpus_report_in_chromium(corpus_run, chromium, tmp_path):  # noqa: F81
         assert shown in dom
 
 
+def _shift_timestamps(text: str, by: float) -> str:
+    return re.sub(r"^@(\d+\.\d+)", lambda m: f"@{float(m[1]) + by:.6f}", text, flags=re.M)
+
+
 def test_examples_pair_by_name_and_time_and_explicitly(tmp_path):
-    code, output = audit(str(EXAMPLES), "--quiet", "--json", str(tmp_path / "e.json"))
+    for name in EXAMPLE_VMC:
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    # as written, the destination resumes 200 s after the source's stream ended: no match
+    code, output = audit(str(tmp_path), "--quiet", "--json", str(tmp_path / "e.json"))
     doc = json.loads((tmp_path / "e.json").read_text())
     assert_matches_check(doc)
+    assert doc["pairing"]["pairs"] == [] and code == 0
+    # on a shared clock, the resume opens right after the source's stream ended: matched
+    dst = tmp_path / "destination.vmc"
+    dst.write_text(_shift_timestamps(dst.read_text(), -199.0))
+    code, output = audit(str(tmp_path), "--quiet", "--json", str(tmp_path / "e.json"))
+    doc = json.loads((tmp_path / "e.json").read_text())
     (pair,) = doc["pairing"]["pairs"]
     assert pair["how"] == "matched" and pair["match"]
     # 2 MiB read in PRE_COPY + 1.5 MiB in STOP_COPY, written as 3 x 1 MiB + 512 KiB
