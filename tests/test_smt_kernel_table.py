@@ -6,9 +6,12 @@ import dataclasses
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
+from tests.test_smt_encode import random_specs
 from vfio_migcheck.model.smt import kernel_table as K
 from vfio_migcheck.model.smt.context import ProofContext
+from vfio_migcheck.model.smt.walk import walk
 from vfio_migcheck.model.spec import load_spec, parse_spec
 
 
@@ -110,3 +113,24 @@ def test_ties_show_up_as_alternative_tables():
 def test_the_kernel_table_does_not_apply_to_other_state_sets(kernel):
     why = K.inapplicable_reason(ProofContext(load_spec("linux-5.18")), kernel)
     assert why is not None and why.startswith("not applicable")
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=random_specs())
+def test_a_synthesized_table_walks_like_the_rules(spec):
+    """The symbolic walk in the synthesis against walk.py: any table z3 finds must, walked
+    the kernel's way, give a shortest rule-abiding path or reject at once, for every flag set."""
+    ctx = ProofContext(spec)
+    verdict = K.synthesize(ctx, True, None)
+    if not verdict.exists:
+        assert verdict.conflict
+        return
+    for flags in spec.defined_flag_sets:
+        usable = set(ctx.usable(flags))
+        for a, b in ctx.requests(flags):
+            result = walk(verdict.table, usable, a, b)
+            ans = ctx.answer(flags, a, b)
+            if ans.ok:
+                assert result.ok and result.path in [p[1:] for p in ans.shortest]
+            else:
+                assert not result.ok and result.path == ()
