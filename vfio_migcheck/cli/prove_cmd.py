@@ -104,7 +104,7 @@ def _print_report(report, pictures: dict[int, str], itf_files: dict[int, str]) -
     spec = report.spec
     # Wide enough for the property matrix: one column per flag set.
     console = Console(highlight=False,
-                      width=max(Console().width, 60 + 14 * (len(report.flag_sets) + 1)))
+                      width=max(Console().width, 100, 60 + 14 * (len(report.flag_sets) + 1)))
     console.print(f"[bold]vfio-migcheck prove[/] spec [bold]{escape(spec.name)}[/] "
                   f"({escape(spec.file)})")
     console.print("flag sets: " + ", ".join(format_flags(f, spec) for f in report.flag_sets))
@@ -196,8 +196,11 @@ def _print_tables(console: Console, report) -> None:
     ids = "+".join(r.id for r in report.spec.path.refinements)
     if report.rules_reproduce_kernel is not None:
         mark = "[green]PROVED[/]" if report.rules_reproduce_kernel else "[red]REFUTED[/]"
+        which = ("every defined flag set"
+                 if list(report.flag_sets) == list(report.spec.defined_flag_sets)
+                 else ", ".join(f"{f:#x}" for f in report.flag_sets))
         console.print(f"The spec's rules ({'words + ' + ids if ids else 'as written'}) reproduce "
-                      f"the Linux 6.12 table under every flag set (P10): {mark}")
+                      f"the Linux 6.12 table under {which} (P10): {mark}")
     for t in report.tables:
         label = f"the uAPI's words + {ids}" if t.rules == "refined" and ids else (
             "the spec's rules" if t.rules == "refined" else "the uAPI's words alone")
