@@ -196,6 +196,11 @@ def test_io_with_unknown_count_and_other_calls() -> None:
     assert one("fd 6 write 1 positioned=yes = 1", prelude=SESSION).positioned is True
 
 
+def test_fd_operations_are_case_insensitive() -> None:
+    assert isinstance(one("fd 6 PRECOPY_INFO = 0", prelude=SESSION), PrecopyInfo)
+    assert one("fd 6 Read 4 = 4", prelude=SESSION).call == "read"
+
+
 def test_other_fd_statements() -> None:
     info = one("fd 6 precopy_info argsz=24 = 0 initial=24 dirty=0", prelude=SESSION)
     assert isinstance(info, PrecopyInfo)

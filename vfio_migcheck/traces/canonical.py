@@ -710,7 +710,7 @@ class CanonicalTrace:
 
     def _fd_call(self, stmt: Statement, origin: Origin, common: dict) -> Event:
         fd = _nonneg_int(stmt.words[0], "the fd")
-        verb = stmt.words[1]
+        verb = stmt.words[1] = Word(stmt.words[1].text.lower(), stmt.words[1].column)
         args = stmt.words[2:]
         call = verb.text
         f = stmt.fields
