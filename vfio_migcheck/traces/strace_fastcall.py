@@ -16,7 +16,7 @@ from vfio_migcheck.traces.strace_syntax import Arg, Call, Item, number_value
 _DECOR = r"<(?![<\s=])(?:->|[^<>\n]|<[^<>\n]*>)*>"
 _OUTER = re.compile(
     r"(?P<name>[A-Za-z_$][A-Za-z0-9_$.]*)\s*\("
-    r"(?P<args>(?:[^()\[\]{}\"<>]|\"(?:[^\"\\\n]|\\.)*\"|<(?![<\s=])[^<>\n]*>)*)"
+    r"(?P<args>(?:[^()\[\]{}\"<>]|\"(?:[^\"\\\n]|\\.)*\"|<(?![<\s=])[^<>\n]*(?:<[^<>\n]*>)?>)*)"
     r"\)\s*=\s*(?P<ret>-?(?:0[xX][0-9a-fA-F]+|[0-9]+))"
     r"(?P<rdec><(?![<\s=])[^<>\n]*(?:<[^<>\n]*>)?>)?"
     r"(?:\s+(?P<errno>[A-Z][A-Z0-9_]*))?"
