@@ -45,7 +45,7 @@ from vfio_migcheck.traces.events import (
     ReadSummary,
     Unreadable,
 )
-from vfio_migcheck.traces.lines import BadLine, iter_lines
+from vfio_migcheck.traces.lines import BadLine, Line, iter_lines
 
 # --- vocabulary shared with the writer -----------------------------------------------------
 
@@ -918,8 +918,6 @@ def read_lines(file: str, lines: Iterable[Any], trace: CanonicalTrace) -> Iterat
 def read_text(text: str, file: str = "<text>",
               summary: ReadSummary | None = None) -> Iterator[Event]:
     """Read canonical statements from a string (tests, docs examples, the writer's checks)."""
-    from vfio_migcheck.traces.lines import Line
-
     summary = summary if summary is not None else ReadSummary(format="canonical")
     texts = text.split("\n")
     if texts and texts[-1] == "":
