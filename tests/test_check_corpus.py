@@ -178,3 +178,26 @@ def test_threads_ground_truth_blames_only_the_vmm(directory: str) -> None:
     result, _ = gt_result(directory, "threads")
     assert set(rules(result)) <= {"U009", "U007", "U008", "K004"}
     assert rules(result, "error")["U009"] >= 5
+
+
+# --- the conformance lab's captures (decoded .canon next to each .strace), when present ------
+
+LAB = Path(__file__).parent / "corpus" / "lab-mtty-6.12"
+LAB_PAIRS = sorted(p.with_suffix("") for p in LAB.glob("*/*.canon")
+                   if p.with_suffix(".strace").exists()) if LAB.is_dir() else []
+
+
+@pytest.mark.skipif(not LAB_PAIRS, reason="lab corpus not present")
+@pytest.mark.parametrize("stem", LAB_PAIRS[:200], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_lab_capture_strace_findings_are_confirmed_by_its_decoded_trace(stem: Path) -> None:
+    """Soundness on model-derived scenarios run on a real kernel: the driver is never
+    blamed, and the strace view reports nothing its decoded twin does not."""
+    decoded = check_trace(stem.with_suffix(".canon"), spec="linux-6.12")
+    hidden = check_trace(stem.with_suffix(".strace"), spec="linux-6.12")
+    assert decoded.error is None and hidden.error is None
+    for result in (decoded, hidden):
+        assert [f for f in result.findings if f.party == "driver" and f.severity == "error"] \
+            == []
+    truth = rules(decoded)
+    for rule_id, count in rules(hidden).items():
+        assert count <= truth[rule_id], (rule_id, count, truth[rule_id])
