@@ -129,6 +129,12 @@ def test_other_vfio_events_are_kept_unparsed() -> None:
     assert event.fields["args"] == "(0000:00:02.0:region0+0x0, 4) = 0x1" and event.tid == 5
 
 
+def test_unprefixed_other_vfio_words_need_the_record_shape() -> None:
+    assert qemu.parse_qemu_text("vfio_pci 16384 0", ORIGIN) == []
+    event = one("vfio_intx_enable  (0000:00:02.0)")
+    assert event.name == "intx_enable" and event.fields["args"] == "(0000:00:02.0)"
+
+
 def test_record_cut_after_its_name() -> None:
     [bad] = qemu.parse_qemu_text("5@1.5:vfio_save_setup", ORIGIN)
     assert isinstance(bad, Unreadable) and "cut off" in bad.reason

@@ -35,12 +35,7 @@ _KNOWN_EVENT_STARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("migrate_set_state", re.compile(r"migrate_set_state(?= {1,2}new state )")),
 )
 # Any other vfio event only counts at the start of a line, right after a prefix.
-_LINE_START = re.compile(
-    rf"^(?:(?P<tid>\d+)@(?P<sec>\d+)\.(?P<usec>\d+):|(?P<iso>{_ISO}) "
-    rf"|(?:(?P<miso>{_ISO}) )?(?:\[(?P<guest>[^\]\n]*)\] )?"
-    r"(?P<prog>[^\s()\[\]:]+)\((?P<mtid>\d+)(?::(?P<thread>[^()\n]*))?\): )?"
-    r"(?P<name>vfio_[a-z0-9_]+)(?P<rest>.*)$"
-)
+_VFIO_NAME = re.compile(r"vfio_[a-z0-9_]*")
 
 
 # A line holding only (part of) a trace prefix, maybe with the start of "vfio_": cut off.
@@ -164,27 +159,19 @@ def find_segments(line: str) -> list[Segment]:
 
 def _generic_segment(line: str) -> Segment | None:
     """A vfio event outside the format table, accepted only at the start of the line."""
-    if "vfio_" not in line:
+    at = line.find("vfio_")
+    if at < 0:
         return None
-    match = _LINE_START.match(line)
-    if not match:
-        return None
-    groups = match.groupdict()
-    if groups["tid"]:
-        prefix = Prefix("tid", tid=int(groups["tid"]),
-                        ts=float(f"{groups['sec']}.{groups['usec']}"))
-    elif groups["iso"]:
-        prefix = Prefix("iso", ts=iso_to_epoch(groups["iso"]))
-    elif groups["prog"]:
-        prefix = Prefix("message", tid=int(groups["mtid"]),
-                        ts=iso_to_epoch(groups["miso"]) if groups["miso"] else None,
-                        thread=groups["thread"], program=groups["prog"], guest=groups["guest"])
-    else:
-        prefix = NO_PREFIX
-    rest = groups["rest"]
+    start, prefix = find_prefix(line[:at])
+    if start != 0:
+        return None                  # text before it: a message mentioning a function
+    name = _VFIO_NAME.match(line, at).group(0)
+    rest = line[at + len(name):]
     if rest and not rest.startswith(" "):
         return None                  # the name runs on into other text: not a record
-    return Segment(groups["name"], groups["name"] + rest.rstrip(), prefix, known=False)
+    if prefix is NO_PREFIX and rest and not rest.startswith(("  ", " (")):
+        return None                  # unprefixed: only the usual " (%s)" shape, not prose
+    return Segment(name, name + rest.rstrip(), prefix, known=False)
 
 
 # --- QEMU error reports (qemu.md §1.1) ---------------------------------------------------
