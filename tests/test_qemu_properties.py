@@ -11,6 +11,7 @@ import re
 import string
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -181,3 +182,18 @@ def test_reader_accounts_for_every_line_of_any_file(tmp_path: Path, chunks: list
     assert unreadable <= touched
     assert summary.irrelevant + len(touched) == summary.lines
     assert summary.events == sum(isinstance(e, QemuEvent) for e in events)
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "qemu"
+
+
+@pytest.mark.parametrize("name", ["mfd-source.log", "dev-source-precopy.log",
+                                  "dev-destination.log", "v1-source.log", "errors.log"])
+def test_every_cut_of_every_fixture_line_is_read_or_reported(name: str) -> None:
+    """Copied logs are cut anywhere: no cut position may raise or invent a state name."""
+    for line in (FIXTURES / name).read_text().splitlines():
+        for cut in range(len(line) + 1):
+            for event in qemu.parse_qemu_text(line[:cut], Origin(name, 1)):
+                assert isinstance(event, (QemuEvent, Unreadable))
+                if isinstance(event, QemuEvent) and event.state is not None:
+                    assert event.state in STATES
