@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from vfio_migcheck.traces.qemu_formats import (
 from vfio_migcheck.traces.qemu_lines import (
     ERROR_REPORT_HINTS,
     ErrorReport,
+    Prefix,
     Segment,
     find_error_report,
     find_segments,
@@ -189,27 +190,12 @@ class LineResult:
 
     items: list[QemuEvent | str] = field(default_factory=list)
 
-    @property
-    def events(self) -> list[QemuEvent]:
-        return [item for item in self.items if isinstance(item, QemuEvent)]
-
-    @property
-    def problems(self) -> list[str]:
-        return [item for item in self.items if isinstance(item, str)]
-
 
 def _segment_event(segment: Segment, origin: Origin, era: str | None,
                    defaults: dict[str, Any]) -> QemuEvent:
     """Turn one record into a QemuEvent; raise :class:`_Problem` on a bad record."""
     meta = _prefix_fields(segment)
-    timing = {"pid": defaults.get("pid"),
-              "tid": defaults.get("tid") if defaults.get("tid") is not None
-              else segment.prefix.tid,
-              "ts": defaults.get("ts") if defaults.get("ts") is not None else segment.prefix.ts}
-    if defaults.get("tid") is not None and segment.prefix.tid is not None:
-        meta["trace_tid"] = segment.prefix.tid
-    if defaults.get("ts") is not None and segment.prefix.ts is not None:
-        meta["trace_ts"] = segment.prefix.ts
+    timing = _timing(segment.prefix, defaults, meta)
     if not segment.known:
         return _generic_event(segment, origin, timing, meta)
     try:
@@ -222,6 +208,19 @@ def _segment_event(segment: Segment, origin: Origin, era: str | None,
     event = QemuEvent(origin, record.device, name, state=state, recover=recover,
                       fields=fields, text=segment.body, **timing)
     return event
+
+
+def _timing(prefix: Prefix, defaults: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """pid/tid/ts of an event: the caller's (strace) win; the prefix's go to ``trace_*``."""
+    timing = {"pid": defaults.get("pid"), "tid": prefix.tid, "ts": prefix.ts}
+    for key in ("tid", "ts"):
+        given = defaults.get(key)
+        if given is None:
+            continue
+        if timing[key] is not None:
+            meta[f"trace_{key}"] = timing[key]
+        timing[key] = given
+    return timing
 
 
 def _prefix_fields(segment: Segment) -> dict[str, Any]:
@@ -286,14 +285,11 @@ def _report_event(report: ErrorReport, text: str, origin: Origin, era: str | Non
         fields["thread"] = prefix.thread
     if era:
         fields["protocol"] = era
-    tid = defaults.get("tid") if defaults.get("tid") is not None else prefix.tid
-    ts = defaults.get("ts") if defaults.get("ts") is not None else prefix.ts
-    return QemuEvent(origin, report.device, "error_report", fields=fields, text=text,
-                     pid=defaults.get("pid"), tid=tid, ts=ts)
+    timing = _timing(prefix, defaults, fields)
+    return QemuEvent(origin, report.device, "error_report", fields=fields, text=text, **timing)
 
 
 def _drop_tid(segment: Segment) -> Segment:
-    from dataclasses import replace
     return replace(segment, prefix=replace(segment.prefix, tid=None))
 
 
