@@ -45,6 +45,7 @@ def test_single_and_combination_requests_count_their_arcs():
     assert reqs[("RUNNING", "PRE_COPY")].expected == "single"
     assert fc.requests_covered == 5
     assert fc.other_requests == 1          # the no-op
+    assert fc.hidden_requests == 1         # the SET whose source the trace hides
     assert len(fc.requests) == 6 * 7       # ordered pairs of 7 usable states
 
 

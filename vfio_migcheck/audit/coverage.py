@@ -47,6 +47,7 @@ class FlagCoverage:
     arcs: tuple[ArcUse, ...]
     requests: tuple[RequestUse, ...]
     other_requests: int                # no-ops and targets outside the usable states
+    hidden_requests: int = 0           # SETs whose source or target the capture hides
 
     @property
     def arcs_covered(self) -> int:
@@ -117,6 +118,7 @@ class _Tally:
         self.failed: Counter[tuple[str, str]] = Counter()
         self.states_seen: set[str] = set()
         self.other = 0
+        self.hidden = 0
 
     def add(self, device: DeviceResult) -> None:
         self.devices += 1
@@ -126,7 +128,11 @@ class _Tally:
                 self.states_seen.add(obs.states[0])
         for req in device.requests:
             src, dst = req.src, req.target
+            if src is None or dst is None:
+                self.hidden += 1
+                continue
             if not isinstance(src, str) or not isinstance(dst, str):
+                self.other += 1      # an out-of-range state number
                 continue
             if src == dst or src not in usable or dst not in usable:
                 self.other += 1
@@ -172,4 +178,5 @@ class _Tally:
             devices=self.devices, states=tuple(order),
             states_seen=tuple(s for s in order if s in self.states_seen),
             arcs=arcs, requests=tuple(requests), other_requests=self.other,
+            hidden_requests=self.hidden,
         )

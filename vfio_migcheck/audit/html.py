@@ -193,6 +193,10 @@ def _coverage(audit: Audit, spec: Spec) -> str:
             f'<div class="covside"><p class="big">{cov.arcs_covered}/{len(cov.arcs)} '
             f"single arcs</p><p>{cov.requests_covered}/{len(cov.requests)} requests "
             f"(from, to) · {len(cov.states_seen)}/{len(cov.states)} states entered</p>"
+            + (f'<p class="muted">{cov.hidden_requests} requests not counted: the capture '
+               "hides their source or target state (plain strace cannot decode VFIO ioctl "
+               "payloads; a QEMU trace or a canonical trace shows them)</p>"
+               if cov.hidden_requests else "")
             + (f"<h4>Arcs never exercised</h4><ul>{missing}</ul>" if missing
                else '<p class="good">every single arc was exercised</p>')
             + f"</div></div>{_request_matrix(cov)}</div>"

@@ -144,6 +144,7 @@ def flag_coverage_json(c: FlagCoverage) -> dict[str, Any]:
         "requests_covered": c.requests_covered,
         "requests_total": len(c.requests),
         "other_requests": c.other_requests,
+        "hidden_requests": c.hidden_requests,
         "arcs": [{"from": a.src, "to": a.dst, "session": a.session, "count": a.count}
                  for a in c.arcs],
         "requests": [{"from": r.src, "to": r.dst, "expected": r.expected, "count": r.count,

@@ -88,6 +88,11 @@ def timeline_svg(timing: DeviceTiming) -> str | None:
         w.end for w in timing.stop_windows if w.end is not None]
     if not starts or not ends:
         return None
+    # the bar spans the device's whole life; what no span covers is drawn undetermined
+    if timing.first_ts is not None:
+        starts.append(timing.first_ts)
+    if timing.last_ts is not None:
+        ends.append(timing.last_ts)
     t0, t1 = min(starts), max(ends)
     quiet = [(s.start, s.end) for s in timing.spans if s.state == "RUNNING"]
     axis = Axis([t0, t1, *starts, *ends], quiet)

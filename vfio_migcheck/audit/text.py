@@ -32,7 +32,9 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
     for c in audit.coverage.flag_sets:
         out.append(f"coverage {c.flags_text}: {c.arcs_covered}/{len(c.arcs)} single arcs, "
                    f"{c.requests_covered}/{len(c.requests)} requests, "
-                   f"{len(c.states_seen)}/{len(c.states)} states")
+                   f"{len(c.states_seen)}/{len(c.states)} states"
+                   + (f" ({c.hidden_requests} requests hidden by the capture)"
+                      if c.hidden_requests else ""))
         if c.missing_arcs:
             out.append("  arcs never exercised: " + ", ".join(
                 f"{a}->{b}" for a, b in c.missing_arcs))

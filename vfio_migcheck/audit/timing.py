@@ -62,6 +62,8 @@ class DeviceTiming:
     time_in_state: dict[str, float]
     stop_copy: tuple[float, ...]           # per saving session that reached EOF
     stop_windows: tuple[StopWindow, ...]
+    first_ts: float | None = None          # the device's first and last event
+    last_ts: float | None = None
 
     @property
     def has_times(self) -> bool:
@@ -139,4 +141,6 @@ def device_timing(device: DeviceResult) -> DeviceTiming:
         time_in_state=time_in_state(spans),
         stop_copy=tuple(stop_copy_durations(device)),
         stop_windows=tuple(stop_windows(device.states)),
+        first_ts=device.first_ts,
+        last_ts=device.last_ts,
     )

@@ -17,8 +17,7 @@ from vfio_migcheck.cli.common import (
     get_spec,
     spec_option,
 )
-
-FORMATS = ("auto", "canonical", "strace", "qemu")
+from vfio_migcheck.traces.reading import FORMATS
 
 
 def _interactive(quiet: bool) -> bool:
