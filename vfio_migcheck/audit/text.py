@@ -38,6 +38,9 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
         if c.missing_arcs:
             out.append("  arcs never exercised: " + ", ".join(
                 f"{a}->{b}" for a, b in c.missing_arcs))
+    if audit.coverage.unknown_flags:
+        out.append(f"coverage: {len(audit.coverage.unknown_flags)} devices not counted, their "
+                   "flag set is unknown (pass --flags)")
     if t.stop_windows:
         out.append(f"stop windows: {len(t.stop_windows)}, longest "
                    f"{format_seconds(max(t.stop_windows))}")
