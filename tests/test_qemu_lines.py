@@ -27,6 +27,8 @@ def one(text: str) -> QemuEvent:
     ("qemu-system-x86_64(1184284:CPU 0/KVM): " + RECORD, "message", 1184284, None, "CPU 0/KVM"),
     ("[vm-a] qemu-system-x86_64(77:live_migration): " + RECORD, "message", 77, None,
      "live_migration"),
+    ("2026-01-01T00:00:00.123456Z qemu-system-x86_64: " + RECORD, "message", None,
+     1767225600.123456, None),
 ])
 def test_each_prefix_style(line: str, style: str, tid: int | None, ts: float | None,
                            thread: str | None) -> None:
@@ -59,6 +61,12 @@ def test_wrapper_text_on_the_same_line() -> None:
                 "4211@1635250000.123456:vfio_save_cleanup  (0000:00:04.0)")
     assert event.tid == 4211
     assert event.fields["wrapper"].endswith("closed the monitor:")
+
+
+def test_wrapper_colon_is_not_a_program_name() -> None:
+    event = one("libvirt: qemu unexpectedly closed the monitor: " + RECORD)
+    assert event.fields["prefix"] == "none" and "program" not in event.fields
+    assert event.fields["wrapper"].endswith("the monitor:")
 
 
 def test_wrapper_without_any_prefix() -> None:

@@ -20,9 +20,12 @@ _ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"
 
 # Prefixes, each matched against the text that ends right before an event name.
 _TID_PREFIX = re.compile(r"(?P<tid>\d+)@(?P<sec>\d+)\.(?P<usec>\d+):$")
+# The message context; with "-msg thread-info=off" the program name stands alone, and is
+# then only believed when it names QEMU (else "monitor: " in libvirt's text would match).
 _MSG_PREFIX = re.compile(
     rf"(?:(?P<iso>{_ISO}) )?(?:\[(?P<guest>[^\]\n]*)\] )?"
-    r"(?P<prog>[^\s()\[\]:]+)\((?P<tid>\d+)(?::(?P<thread>[^()\n]*))?\): $"
+    r"(?:(?P<prog>[^\s()\[\]:]+)\((?P<tid>\d+)(?::(?P<thread>[^()\n]*))?\)"
+    r"|(?P<bare>qemu[^\s()\[\]:]*)): $"
 )
 _ISO_PREFIX = re.compile(rf"(?P<iso>{_ISO}) $")
 
@@ -96,8 +99,9 @@ def _prefix_from(match: re.Match[str], style: str) -> Prefix:
     ts = iso_to_epoch(iso) if iso else None
     if style == "iso":
         return Prefix("iso", ts=ts)
-    return Prefix("message", tid=int(groups["tid"]), ts=ts, thread=groups.get("thread"),
-                  program=groups["prog"], guest=groups.get("guest"))
+    tid = int(groups["tid"]) if groups.get("tid") else None
+    return Prefix("message", tid=tid, ts=ts, thread=groups.get("thread"),
+                  program=groups.get("prog") or groups.get("bare"), guest=groups.get("guest"))
 
 
 def find_prefix(before: str) -> tuple[int, Prefix]:
@@ -169,8 +173,9 @@ def _generic_segment(line: str) -> Segment | None:
     rest = line[at + len(name):]
     if rest and not rest.startswith(" "):
         return None                  # the name runs on into other text: not a record
-    if prefix is NO_PREFIX and rest and not rest.startswith(("  ", " (")):
-        return None                  # unprefixed: only the usual " (%s)" shape, not prose
+    weak = prefix is NO_PREFIX or (prefix.style == "message" and prefix.tid is None)
+    if weak and rest and not rest.startswith(("  ", " (")):
+        return None                  # no trace-only prefix: only the " (%s)" shape, not prose
     return Segment(name, name + rest.rstrip(), prefix, known=False)
 
 
