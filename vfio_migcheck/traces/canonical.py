@@ -373,6 +373,13 @@ def _leading_zero(text: str) -> bool:
     return len(digits) > 1 and digits[0] == "0" and digits[1] not in "xX"
 
 
+def _known_int(word: Word, what: str) -> int:
+    value = _int(word, what)
+    if value is UNKNOWN:
+        raise LineError(word.column, f"{what} must be a number, found {word.text!r}")
+    return value
+
+
 def _nonneg_int(word: Word, what: str) -> int:
     value = _int(word, what)
     if value is UNKNOWN or value < 0:
@@ -696,7 +703,7 @@ class CanonicalTrace:
         return word.text
 
     def _fd_appeared(self, stmt: Statement, origin: Origin, common: dict) -> Event:
-        fd = _nonneg_int(stmt.words[0], "the fd")
+        fd = _known_int(stmt.words[0], "the fd")
         _check_keys(stmt, ("name", "after", "device"), "fd appeared")
         f = stmt.fields
         hint = _text(f["device"]) if "device" in f else UNKNOWN
@@ -709,7 +716,7 @@ class CanonicalTrace:
         )
 
     def _fd_call(self, stmt: Statement, origin: Origin, common: dict) -> Event:
-        fd = _nonneg_int(stmt.words[0], "the fd")
+        fd = _known_int(stmt.words[0], "the fd")
         verb = stmt.words[1] = Word(stmt.words[1].text.lower(), stmt.words[1].column)
         args = stmt.words[2:]
         call = verb.text
@@ -828,7 +835,7 @@ class CanonicalTrace:
         f = stmt.fields
         return ProcessEvent(
             origin, what=what.text,
-            child=_nonneg_int(f["child"], "child") if "child" in f else None,
+            child=_known_int(f["child"], "child") if "child" in f else None,
             thread=_bool(f["thread"], "thread", allow_unknown=False) if "thread" in f else None,
             status=_int(f["status"], "status") if "status" in f else UNKNOWN,
             signal=f["signal"].text if "signal" in f else None,

@@ -36,10 +36,14 @@ from vfio_migcheck.traces.qemu_formats import (
 )
 from vfio_migcheck.traces.qemu_lines import (
     ERROR_REPORT_HINTS,
+    QAPI_PREPARE,
+    QAPI_STATES,
     ErrorReport,
     Prefix,
+    QmpEvent,
     Segment,
     find_error_report,
+    find_qmp_event,
     find_segments,
     is_cut_prefix,
 )
@@ -272,7 +276,26 @@ def parse_line(text: str, origin: Origin, era: str | None = None,
         report = find_error_report(text)
         if report is not None:
             result.items.append(_report_event(report, text, origin, era, defaults))
+        else:
+            qmp = find_qmp_event(text)
+            if qmp is not None:
+                result.items.append(_qmp_event(qmp, text, origin, defaults))
     return result
+
+
+def _qmp_event(qmp: QmpEvent | str, text: str, origin: Origin,
+               defaults: dict[str, Any]) -> QemuEvent | str:
+    """The QMP ``VFIO_MIGRATION`` event: QEMU's belief after a state change (QEMU >= 9.1)."""
+    if isinstance(qmp, str):
+        return qmp
+    if qmp.device_state != QAPI_PREPARE and qmp.device_state not in QAPI_STATES:
+        return f"VFIO_MIGRATION event with unknown device-state {qmp.device_state!r}"
+    fields: dict[str, Any] = {"event": "VFIO_MIGRATION", "device_state": qmp.device_state,
+                              "qom_path": qmp.qom_path, "prefix": "qmp"}
+    timing = _timing(Prefix("qmp", ts=qmp.ts), defaults, fields)
+    return QemuEvent(origin, qmp.device_id or qmp.qom_path, "qmp_vfio_migration",
+                     state=QAPI_STATES.get(qmp.device_state), fields=fields, text=text,
+                     **timing)
 
 
 def _report_event(report: ErrorReport, text: str, origin: Origin, era: str | None,
@@ -293,7 +316,8 @@ def _drop_tid(segment: Segment) -> Segment:
     return replace(segment, prefix=replace(segment.prefix, tid=None))
 
 
-_RECORD_HINTS = ("vfio_", "vm_state_notify", "migrate_set_state", *ERROR_REPORT_HINTS)
+_RECORD_HINTS = ("vfio_", "vm_state_notify", "migrate_set_state", "VFIO_MIGRATION",
+                 *ERROR_REPORT_HINTS)
 
 
 def may_hold_qemu_text(text: str) -> bool:

@@ -9,6 +9,7 @@ parsing a record's arguments is the grammar's job (traces/qemu.py).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -259,3 +260,55 @@ def find_error_report(text: str) -> ErrorReport | None:
             fields["value"] = int(groups["value"])
         return ErrorReport(groups.get("device") or "", fields, report_prefix(text))
     return None
+
+
+# --- the QMP VFIO_MIGRATION event (QEMU >= 9.1, migration-events=on) ---------------------
+
+_JSON = json.JSONDecoder()
+#: QAPI VfioMigrationState -> the v2 state name it reports ("pre-copy-p2p-prepare" is a
+#: notice sent before the PRE_COPY_P2P request, not a state the device is in).
+QAPI_STATES = {
+    "stop": "STOP", "running": "RUNNING", "stop-copy": "STOP_COPY", "resuming": "RESUMING",
+    "running-p2p": "RUNNING_P2P", "pre-copy": "PRE_COPY", "pre-copy-p2p": "PRE_COPY_P2P",
+}
+QAPI_PREPARE = "pre-copy-p2p-prepare"
+
+
+@dataclass(frozen=True)
+class QmpEvent:
+    device_id: str
+    qom_path: str
+    device_state: str
+    ts: float | None
+
+
+def find_qmp_event(text: str) -> QmpEvent | None | str:
+    """A ``VFIO_MIGRATION`` QMP event object in ``text`` (libvirt logs it in its debug log).
+
+    Returns None when there is none, or a reason string when one is there but broken.
+    """
+    if '"VFIO_MIGRATION"' not in text:
+        return None
+    at = text.find("{")
+    while at >= 0:
+        try:
+            obj, _ = _JSON.raw_decode(text, at)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and obj.get("event") == "VFIO_MIGRATION":
+            return _qmp_event(obj)
+        at = text.find("{", at + 1)
+    return "VFIO_MIGRATION event text is not a complete JSON object (cut off?)"
+
+
+def _qmp_event(obj: dict) -> QmpEvent | str:
+    data = obj.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("device-state"), str):
+        return "VFIO_MIGRATION event without data.device-state"
+    stamp = obj.get("timestamp")
+    ts = None
+    if isinstance(stamp, dict) and isinstance(stamp.get("seconds"), int):
+        micro = stamp.get("microseconds")
+        ts = stamp["seconds"] + (micro / 1e6 if isinstance(micro, int) else 0.0)
+    return QmpEvent(str(data.get("device-id") or ""), str(data.get("qom-path") or ""),
+                    data["device-state"], ts)

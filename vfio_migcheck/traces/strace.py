@@ -20,7 +20,7 @@ from vfio_migcheck.traces.fdtable import DATA, OTHER
 from vfio_migcheck.traces.lines import BadLine
 from vfio_migcheck.traces.strace_clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
-from vfio_migcheck.traces.strace_lines import READ_LIMIT, iter_text_lines, open_binary, slow_item
+from vfio_migcheck.traces.strace_lines import CLEAN, iter_blocks, iter_text_lines, open_binary
 from vfio_migcheck.traces.strace_session import (
     FAST_HEAD,
     HEAD,
@@ -89,31 +89,24 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
     handle = open_binary(path)
     irrelevant = 0
     seen = False
+    number = 0
     with handle:
-        readline = handle.readline
-        number = 0
-        while True:
-            raw = readline(READ_LIMIT)
-            if not raw:
-                break
-            number += 1
-            if not raw.endswith(b"\n") or raw.endswith(b"\r\n") or b"\0" in raw:
-                item = slow_item(number, raw, handle)
-                if type(item) is tuple:
-                    line(name, number, item[1])
-                else:
-                    session.bad_line(name, item)
+        for kind, items in iter_blocks(handle):
+            if kind != CLEAN:
+                for item in items:
+                    if type(item) is tuple:
+                        number = item[0]
+                        line(name, number, item[1])
+                    else:
+                        number = item.number
+                        session.bad_line(name, item)
             else:
-                try:
-                    text = raw[:-1].decode("utf-8")
-                except UnicodeDecodeError:
-                    session.bad_line(name, slow_item(number, raw, handle))
-                    text = None
-                if text is not None:
+                for text in items:
+                    number += 1
                     match = fast_head(text) or head(text)
                     bracket_pid, plain_pid, stamp, call, fd_text, decorated = match.groups()
                     if stamp is not None and name not in steady:
-                        line(name, number, text)
+                        line(name, number, text, None, match)
                     elif call is None:
                         # a quiet call resuming: "<... futex resumed>) = 0"
                         body = text[match.end():]
@@ -126,7 +119,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
                                 thread.pending = None
                                 irrelevant += 2
                                 continue
-                        line(name, number, text)
+                        line(name, number, text, None, match)
                     elif text[-1] == ">" and text.endswith("...>"):
                         cls = classes.get(call)
                         if (cls is None or (cls == poll_class and "_mig" not in text)) and \
@@ -143,7 +136,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
                                 if not seen:
                                     session.seen_real_line = seen = True
                                 continue
-                        line(name, number, text)
+                        line(name, number, text, None, match)
                     else:
                         cls = classes.get(call)
                         if cls is None:
@@ -158,9 +151,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
                             if thread is not None and not thread.table.counts.get(data):
                                 irrelevant += 1
                                 continue
-                            line(name, number, text)
+                            line(name, number, text, None, match)
                         elif fd_text is None or (cls != io_class and cls != ioctl_class):
-                            line(name, number, text)
+                            line(name, number, text, None, match)
                         else:
                             pid_text = plain_pid or bracket_pid
                             thread = threads.get(int(pid_text) if pid_text else None)
@@ -169,17 +162,17 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
                                     decorated is not None and (
                                         entry.token is None
                                         or not text.startswith(entry.token, match.start(5)))):
-                                line(name, number, text)
+                                line(name, number, text, None, match)
                             elif cls == io_class:
                                 if call in writes and "vfio" in text:
-                                    line(name, number, text)
+                                    line(name, number, text, None, match)
                                 else:
                                     irrelevant += 1
                                     continue
                             else:
                                 comma = text.find(", ", match.end(5))
                                 if comma >= 0 and text.startswith(fd_prefixes, comma + 2):
-                                    line(name, number, text)
+                                    line(name, number, text, None, match)
                                 else:
                                     irrelevant += 1
                                     continue

@@ -125,13 +125,10 @@ class CallHandler:
 
     def _run(self, thread: Thread, call: Call, origin: Origin, ts: float | None, nlines: int,
              finished: bool = True) -> None:
-        from vfio_migcheck.traces.strace_session import NAME_CLASS
-
         before = len(self.session.out)
-        cls = NAME_CLASS.get(call.name)
-        ctx = _Ctx(self, thread, call, origin, ts, finished)
-        if cls is not None:
-            _DISPATCH[cls](ctx)
+        handler = _BY_NAME.get(call.name)
+        if handler is not None:
+            handler(_Ctx(self, thread, call, origin, ts, finished))
         if len(self.session.out) == before:
             self.summary.irrelevant += nlines
 
@@ -984,18 +981,19 @@ def _scm_fds(args: list[Arg]) -> list[int]:
     return found
 
 
-_DISPATCH = {}
+_BY_NAME: dict[str, Any] = {}  # syscall name -> handler
 
 
 def _register() -> None:
     from vfio_migcheck.traces import strace_session as s
 
-    _DISPATCH.update({
+    by_class = {
         s.IO: _io, s.SEEK: _seek, s.IOCTL: _ioctl, s.CLOSE: _close, s.FCNTL: _fcntl,
         s.DUP: _dup, s.MMAP: _mmap, s.XFER: _xfer, s.POLL: _poll, s.EPOLL_CTL: _epoll_ctl,
         s.EPOLL_WAIT: _epoll_wait, s.OPEN: _open, s.NEWFD: _newfd, s.PIPE: _pipe,
         s.CLOSE_RANGE: _close_range, s.CLONE: _clone, s.EXEC: _exec, s.RECVMSG: _recvmsg,
-    })
+    }
+    _BY_NAME.update({name: by_class[cls] for name, cls in s.NAME_CLASS.items()})
 
 
 _register()

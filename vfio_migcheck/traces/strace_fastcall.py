@@ -37,14 +37,26 @@ _TOKEN = re.compile(
 )
 
 
+# Argument texts repeat a lot (the same data-fd read with -s 0, the same ioctl buffer):
+# their token lists are kept (never mutated by the readers) in a small bounded memo.
+_MEMO_SIZE = 4096
+_memo: dict[str, list[Arg]] = {}
+
+
 def fast_call(text: str) -> Call | None:
     """Parse a bracket-free complete call, or return None to let lark do it."""
     outer = _OUTER.match(text)
     if outer is None:
         return None
-    args = _tokenize(outer.group("args"))
+    args_text = outer.group("args")
+    args = _memo.get(args_text)
     if args is None:
-        return None
+        args = _tokenize(args_text)
+        if args is None:
+            return None
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        _memo[args_text] = args
     rdec = outer.group("rdec")
     call = Call(outer.group("name"), args, number_value(outer.group("ret")),
                 rdec[1:-1] if rdec else None)

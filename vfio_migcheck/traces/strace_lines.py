@@ -102,3 +102,56 @@ def _looks_cut(text: str) -> bool:
 
 _RESULT_END = re.compile(r"= (?:-?\d+|0x[0-9a-f]+|\?)(?: [A-Z][A-Z0-9_]*(?: \([^()]*\))?)?"
                          r"(?: \(.*\))?$")
+
+
+BLOCK_BYTES = 1 << 18
+CLEAN = 0   # payload: list[str] of complete, valid lines
+RAW = 1     # payload: list[tuple[int, str] | BadLine] decoded one by one (the slow way)
+
+
+def iter_blocks(handle) -> Iterator[tuple[int, list]]:
+    """The lines of an open binary file in blocks, for loops that must be fast.
+
+    A block whose bytes are all well-formed (no NUL, no CR, valid UTF-8, no line over
+    the limit) is decoded and split in one go and comes as ``(CLEAN, [text, ...])``;
+    any other block comes line by line as ``(RAW, [(number, text) | BadLine, ...])`` with
+    exactly the verdicts of :func:`iter_text_lines`. Line numbers are implicit: they run
+    on from block to block. Memory stays bounded by the block size and the line limit.
+    """
+    carry = b""
+    number = 0
+    while True:
+        chunk = handle.read(BLOCK_BYTES)
+        if not chunk:
+            break
+        data = carry + chunk if carry else chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            if len(carry) > READ_LIMIT:  # one enormous line: report it, skip its rest
+                number += 1
+                yield RAW, [BadLine(number, f"line longer than {MAX_LINE_BYTES} bytes")]
+                _skip_rest_of_line(handle)
+                carry = b""
+            continue
+        body, carry = data[:cut], data[cut + 1:]
+        count = body.count(b"\n") + 1
+        if b"\0" not in body and b"\r" not in body:
+            try:
+                lines = body.decode("utf-8").split("\n")
+            except UnicodeDecodeError:
+                lines = None
+            if lines is not None and (len(body) <= MAX_LINE_BYTES or max(map(len, lines))
+                                      <= MAX_LINE_BYTES // 4):
+                number += count
+                yield CLEAN, lines
+                continue
+        items: list = []
+        for raw in body.split(b"\n"):
+            number += 1
+            items.append(slow_item(number, raw + b"\n", handle) if len(raw) <= MAX_LINE_BYTES
+                         else BadLine(number, f"line longer than {MAX_LINE_BYTES} bytes"))
+        yield RAW, items
+    if carry:
+        number += 1
+        yield RAW, [slow_item(number, carry, handle)]

@@ -213,8 +213,11 @@ class Session:
 
     # --- the per-line fast path ---------------------------------------------------------------
 
-    def line(self, file: str, number: int, text: str, forced_tid: int | None = None) -> None:
-        match = FAST_HEAD.match(text) or HEAD.match(text)
+    def line(self, file: str, number: int, text: str, forced_tid: int | None = None,
+             match: re.Match[str] | None = None) -> None:
+        """Handle one line (``match``: its HEAD/FAST_HEAD match, when already made)."""
+        if match is None:
+            match = FAST_HEAD.match(text) or HEAD.match(text)
         stamp = match.group(3)
         if stamp is not None and file not in self.steady_clocks:
             self._advance_clock(file, stamp)

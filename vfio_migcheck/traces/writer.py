@@ -14,14 +14,18 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from vfio_migcheck.model.names import NameError_, parse_state
 from vfio_migcheck.traces.canonical import (
     CLOSE_HOWS,
     FEATURE_SHORT,
+    FEATURES,
     HEADER,
     IO_CALLS,
     KEYWORDS,
+    OPS,
     PAYLOAD_FIELDS,
     POLL_CALLS,
+    PROCESS_WHATS,
     QEMU_RECOVER_KEYS,
     QEMU_STATE_KEYS,
     SEEK_CALLS,
@@ -89,6 +93,10 @@ def name_value(name: str) -> str:
     return name if _NAME_RE.match(name) and name not in KEYWORDS else quote(name)
 
 
+class Inexpressible(ValueError):
+    """A value the canonical syntax cannot hold; the writer puts ``?`` and a note instead."""
+
+
 def _maybe(value: Any, render) -> str:
     if value is UNKNOWN:
         return "?"
@@ -97,12 +105,32 @@ def _maybe(value: Any, render) -> str:
     return render(value)
 
 
+def _int_only(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Inexpressible(f"{what} {value!r}")
+    return value
+
+
 def state_text(value: Any) -> str:
-    return _maybe(value, lambda v: str(v) if isinstance(v, int) else text_value(v))
+    def render(state: Any) -> str:
+        if isinstance(state, int) and not isinstance(state, bool):
+            return str(state)
+        if isinstance(state, str):
+            try:
+                parse_state(state, default_spec())
+            except NameError_:
+                pass
+            else:
+                return text_value(state)
+        raise Inexpressible(f"state {state!r}")
+
+    return _maybe(value, render)
 
 
 def flags_text(value: Any) -> str:
-    def render(flags: int) -> str:
+    def render(flags: Any) -> str:
+        if _int_only(flags, "flags") < 0:
+            raise Inexpressible(f"flags {flags!r}")
         spec = default_spec()
         names = [n for n, bit in spec.flags.items() if flags & bit]
         if flags and names and sum(spec.flags[n] for n in names) == flags:
@@ -113,20 +141,40 @@ def flags_text(value: Any) -> str:
 
 
 def int_text(value: Any) -> str:
-    return _maybe(value, str)
+    return _maybe(value, lambda v: str(_int_only(v, "number")))
 
 
 def ops_text(value: Any) -> str:
-    return _maybe(value, lambda ops: "|".join(ops) if ops else "NONE")
+    def render(ops: Any) -> str:
+        if not isinstance(ops, tuple) or any(op not in ("GET", "SET") for op in ops):
+            raise Inexpressible(f"probe ops {ops!r}")
+        return "|".join(op for op in ("GET", "SET") if op in ops) if ops else "NONE"
+
+    return _maybe(value, render)
 
 
-def _float(value: float) -> str | None:
+def _or_unknown(render, value: Any, notes: list[str]) -> str:
+    """``render(value)``, or ``?`` with the value kept in ``notes``."""
+    try:
+        return render(value)
+    except Inexpressible as exc:
+        notes.append(str(exc))
+        return "?"
+
+
+def _float(value: Any) -> str | None:
+    """``repr`` of a finite float (exact round trip), None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
     return repr(float(value)) if math.isfinite(value) else None
 
 
 def result_text(ret: Any, errno: Any) -> tuple[str, str | None]:
     """``= RESULT [ERRNO]`` and a note when the errno has no canonical spelling."""
     note = None
+    if ret is not UNKNOWN and (isinstance(ret, bool) or not isinstance(ret, int)):
+        return f"= ? {errno if isinstance(errno, str) and _ERRNO_RE.match(errno) else '?'}", \
+            f"result {ret!r}"
     head = "?" if ret is UNKNOWN else str(ret)
     default = UNKNOWN if ret is UNKNOWN else None
     if errno is default:
@@ -160,7 +208,7 @@ class CanonicalWriter:
         yield self._decorate(event, body, notes)
 
     def _decorate(self, event: Event, body: str, notes: list[str]) -> str:
-        if isinstance(event, Unreadable):
+        if isinstance(event, Unreadable) or body.startswith("#"):
             return body
         prefix = []
         if event.ts is not None:
@@ -169,28 +217,34 @@ class CanonicalWriter:
                 notes.append(f"ts {event.ts!r}")
             else:
                 prefix.append("@" + ts)
-        if event.pid is not None:
-            prefix.append(f"[{event.pid}/{'-' if event.tid is None else event.tid}]")
-        elif event.tid is not None:
-            prefix.append(f"[{event.tid}]")
+        pid = event.pid if event.pid is None or _is_int(event.pid) else None
+        tid = event.tid if event.tid is None or _is_int(event.tid) else None
+        if (pid, tid) != (event.pid, event.tid):
+            notes.append(f"pid/tid {event.pid!r}/{event.tid!r}")
+        if pid is not None:
+            prefix.append(f"[{pid}/{'-' if tid is None else tid}]")
+        elif tid is not None:
+            prefix.append(f"[{tid}]")
         line = " ".join([*prefix, body])
         if event.duration is not None:
             dur = _float(event.duration)
-            if dur is None or event.duration < 0:
+            if dur is None or dur.startswith("-"):
                 notes.append(f"duration {event.duration!r}")
             else:
                 line += f" <{dur}>"
         if self.origins:
             notes.insert(0, f"from {event.origin}")
         if notes:
-            line += "  # " + "; ".join(n.replace("\n", " ") for n in notes)
+            line += "  # " + one_line("; ".join(notes))
         return line
 
     def _body(self, event: Event) -> tuple[str, list[str]]:
         method = getattr(self, "_" + type(event).__name__, None)
-        if method is None:
-            blob = json.dumps(event.to_json(), default=str)
-            return f"# {event.kind} event has no canonical statement: {blob}", []
+        fd = getattr(event, "fd", 0)
+        if method is None or not isinstance(event, (DeviceOpen, FeatureCall, DeviceReset,
+                                                    DeviceAccess, DeviceClose)) and not (
+                _is_int(fd)):
+            return _no_statement(event), []
         return method(event)
 
     # -- devices --
@@ -198,19 +252,19 @@ class CanonicalWriter:
     def _DeviceOpen(self, e: DeviceOpen) -> tuple[str, list[str]]:
         self.declared[e.device] = e.fd
         parts = ["device", name_value(e.device)]
-        if e.fd is not UNKNOWN:
-            parts.append(f"fd={e.fd}")
-        if e.flags is not UNKNOWN:
-            parts.append(f"flags={flags_text(e.flags)}")
-        if e.state is not UNKNOWN:
-            parts.append(f"state={state_text(e.state)}")
-        notes = []
+        notes: list[str] = []
+        for key, value, render in (("fd", e.fd, int_text), ("flags", e.flags, flags_text),
+                                   ("state", e.state, state_text)):
+            if value is not UNKNOWN:
+                text = _or_unknown(render, value, notes)
+                if text != "?":
+                    parts.append(f"{key}={text}")
         for key in ("path", "api", "driver"):
             value = getattr(e, key)
             if value is UNKNOWN:
                 continue
-            if key == "api" and value not in ("group", "cdev"):
-                notes.append(f"api {value!r}")
+            if not isinstance(value, str) or key == "api" and value not in ("group", "cdev"):
+                notes.append(f"{key} {value!r}")
                 continue
             parts.append(f"{key}={text_value(value)}")
         return " ".join(parts), notes
@@ -221,25 +275,33 @@ class CanonicalWriter:
     def _device_fd(self, e: Any) -> list[str]:
         """``fd=N`` when the call used another fd than the declared one (a dup of it)."""
         declared = self.declared.get(e.device, UNKNOWN)
-        return [] if _same(declared, e.fd) else [f"fd={int_text(e.fd)}"]
+        if _same(declared, e.fd):
+            return []
+        notes: list[str] = []
+        return [f"fd={_or_unknown(int_text, e.fd, notes)}"]
 
     def _FeatureCall(self, e: FeatureCall) -> tuple[str, list[str]]:
         notes: list[str] = []
-        op = "?" if e.op is UNKNOWN else e.op
-        feature = "?" if e.feature is UNKNOWN else FEATURE_SHORT.get(e.feature, e.feature)
+        w_op: Any = e.op if e.op in OPS else UNKNOWN
+        w_feature: Any = e.feature if e.feature in FEATURES else UNKNOWN
+        for what, value, written in (("op", e.op, w_op), ("feature", e.feature, w_feature)):
+            if value is not UNKNOWN and written is UNKNOWN:
+                notes.append(f"{what} {value!r}")
+        op = "?" if w_op is UNKNOWN else w_op
+        feature = "?" if w_feature is UNKNOWN else FEATURE_SHORT.get(w_feature, w_feature)
         parts = [self._device_prefix(e), op, feature]
-        defaults = carried_fields(e.op, e.feature)
-        can = carried(e.op, e.feature)
+        defaults = carried_fields(w_op, w_feature)
+        can = carried(w_op, w_feature)
         positional = None
-        if e.op == "SET" and e.feature == "MIG_DEVICE_STATE":
+        if w_op == "SET" and w_feature == "MIG_DEVICE_STATE":
             positional = "target"
             if e.target is None:
                 parts.append("target=-")
             else:
-                parts.append(state_text(e.target))
-        elif e.op == "PROBE" and e.probe_ops is not None:
+                parts.append(_or_unknown(state_text, e.target, notes))
+        elif w_op == "PROBE" and e.probe_ops is not None:
             positional = "probe_ops"
-            parts.append(ops_text(e.probe_ops))
+            parts.append(_or_unknown(ops_text, e.probe_ops, notes))
         renders = {"target": state_text, "reply_state": state_text, "data_fd": int_text,
                    "mig_flags": flags_text, "data_size": int_text, "probe_ops": ops_text}
         pending: dict[str, str] = {}
@@ -250,15 +312,18 @@ class CanonicalWriter:
             if attr not in can:
                 notes.append(f"{attr}={value!r} does not apply to {op} {feature}")
                 continue
-            pending[attr] = renders[attr](value)
+            pending[attr] = _or_unknown(renders[attr], value, notes)
         for attr, key in _INPUT_KEYS:
             if attr in pending:
                 parts.append(f"{key}={pending[attr]}")
         parts += self._device_fd(e)
         if e.argsz is not UNKNOWN:
-            parts.append(f"argsz={e.argsz}")
+            parts.append(f"argsz={_or_unknown(int_text, e.argsz, notes)}")
         if e.raw_flags is not UNKNOWN:
-            parts.append(f"rawflags={hex(e.raw_flags) if e.raw_flags >= 0 else e.raw_flags}")
+            raw = _or_unknown(int_text, e.raw_flags, notes)
+            if raw != "?" and e.raw_flags >= 0:
+                raw = hex(e.raw_flags)
+            parts.append(f"rawflags={raw}")
         result, note = result_text(e.ret, e.errno)
         parts.append(result)
         for attr, key in _REPLY_KEYS:
@@ -266,7 +331,7 @@ class CanonicalWriter:
                 parts.append(f"{key}={pending[attr]}")
         if note:
             notes.append(note)
-        if e.op is UNKNOWN or e.feature is UNKNOWN:
+        if w_op is UNKNOWN or w_feature is UNKNOWN:
             notes.append("payload not shown by the trace")
         return " ".join(parts), notes
 
@@ -357,6 +422,8 @@ class CanonicalWriter:
         return self._fd_line(e, "fcntl", [_arg(e.cmd)])
 
     def _FdDup(self, e: FdDup) -> tuple[str, list[str]]:
+        if not _is_int(e.old_fd) or not _is_int(e.new_fd) or e.new_fd < 0:
+            return _no_statement(e), []
         parts = ["fd", str(e.old_fd)]
         if e.call in ("dup2", "dup3"):
             parts += [e.call, str(e.new_fd)]
@@ -400,20 +467,36 @@ class CanonicalWriter:
         return " ".join(parts), notes
 
     def _ProcessEvent(self, e: ProcessEvent) -> tuple[str, list[str]]:
-        parts = ["process", e.what if _WORD_RE.match(e.what) else "signal"]
-        notes = [] if parts[1] == e.what else [f"process event {e.what!r}"]
+        if e.what not in PROCESS_WHATS:
+            return _no_statement(e), []
+        parts, notes = ["process", e.what], []
         if e.child is not None:
-            parts.append(f"child={e.child}")
+            parts.append(f"child={_or_unknown(int_text, e.child, notes)}")
         if e.thread is not None:
             parts.append(f"thread={'yes' if e.thread else 'no'}")
         if e.status is not UNKNOWN:
-            parts.append(f"status={e.status}")
+            parts.append(f"status={_or_unknown(int_text, e.status, notes)}")
         if e.signal is not None:
-            parts.append(f"signal={text_value(e.signal)}")
+            parts.append(f"signal={text_value(str(e.signal))}")
         return " ".join(parts), notes
 
     def _Unreadable(self, e: Unreadable) -> tuple[str, list[str]]:
-        return f"# unreadable: {e.origin}: {e.reason}".replace("\n", " "), []
+        return one_line(f"# unreadable: {e.origin}: {e.reason}"), []
+
+
+def one_line(text: str) -> str:
+    """Comments must stay on their line: control characters become spaces."""
+    return "".join(" " if ord(ch) < 0x20 or ch == "\x7f" else ch for ch in text)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _no_statement(event: Event) -> str:
+    """A comment line for an event the canonical syntax has no statement for."""
+    blob = json.dumps(event.to_json(), default=str)
+    return f"# {event.kind} event has no canonical statement: {blob}"
 
 
 def _same(a: Any, b: Any) -> bool:
