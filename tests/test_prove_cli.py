@@ -42,6 +42,9 @@ def test_json_contract(doc_612):
         "from": "PRE_COPY", "to": "STOP_COPY", "path": ["PRE_COPY_P2P", "STOP_COPY"]}
     assert refuted[0]["known_refutation"] is True
     assert doc_612["bound"] == 6 and "never repeats a state" in doc_612["bound_reason"]
+    rules = doc_612["rule_set"]
+    assert len(rules) == 5 and rules[2].startswith("K1: ")
+    assert "PRE_COPY, PRE_COPY_P2P, STOP_COPY" in rules[1]
 
 
 def test_json_reports_the_table_proofs(doc_612):

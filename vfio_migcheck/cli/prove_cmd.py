@@ -193,6 +193,11 @@ def _print_tables(console: Console, report) -> None:
     if not report.tables:
         return
     console.rule("Next-hop tables (the kernel's skip walk, all defined flag sets at once)")
+    from vfio_migcheck.model.smt.prove import rule_set
+
+    console.print("[bold]The spec's rule set[/] (what the table proofs below are about):")
+    for i, rule in enumerate(rule_set(report.spec), start=1):
+        console.print(f"  {i}. {escape(rule)}")
     ids = "+".join(r.id for r in report.spec.path.refinements)
     if report.rules_reproduce_kernel is not None:
         mark = "[green]PROVED[/]" if report.rules_reproduce_kernel else "[red]REFUTED[/]"

@@ -55,6 +55,7 @@ class ProofReport:
                 "words_vs_kernel": [c.to_json() for c in self.words_vs_kernel],
                 "tables": [t.to_json() for t in self.tables],
             },
+            "rule_set": rule_set(self.spec),
             "refinements": [
                 {"id": r.id, "kind": r.kind, "group": r.group, "text": " ".join(r.text.split()),
                  "cite": r.cite}
@@ -62,6 +63,24 @@ class ProofReport:
             ],
             "seconds": round(self.seconds, 4),
         }
+
+
+def rule_set(spec: Spec) -> list[str]:
+    """The spec's path rules as numbered sentences: the rule set the proofs are about."""
+    rules = ["A SET that is not a single arc runs a shortest path of single arcs that exist "
+             "under the device's flags."]
+    for group in spec.path.no_interior:
+        members = ", ".join(sorted(spec.groups[group]))
+        rules.append(f"No {group}-group state ({members}) may be inside the path, only at its "
+                     "start or end (the uAPI's words).")
+    for ref in spec.path.refinements:
+        rules.append(f"{ref.id}: {' '.join(ref.text.split())}")
+    for b in spec.blocked:
+        cond = [*(f"with {f}" for f in sorted(b.condition.requires)),
+                *(f"without {f}" for f in sorted(b.condition.forbids))]
+        when = f" ({', '.join(cond)})" if cond else ""
+        rules.append(f"SET {b.dst} in {b.src} fails with EINVAL{when}: {b.reason}.")
+    return rules
 
 
 BOUND_REASON = (
