@@ -4,16 +4,17 @@ A worker returns a :class:`CheckedCapture`: the checker's :class:`TraceResult` p
 of the capture lines the findings point at (read there, in parallel, so the HTML report can
 show them). An exception in the checker becomes an unreadable result for that capture; a
 worker that dies (segfault, ``os._exit``, out of memory) breaks the pool, so the captures it
-left unfinished are retried one by one in fresh single-worker pools and only the one that
-kills its worker again is reported as crashed. Results come back in capture order whatever
-``jobs`` is.
+left unfinished are retried each in a fresh single-worker pool (``jobs`` of them at a time)
+and only the one that kills its worker again is reported as crashed. Results come back in
+capture order whatever ``jobs`` is.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
@@ -121,12 +122,21 @@ def run_checks(
 
     pending = _run_pool(list(enumerate(captures)), options, min(jobs, max(1, len(captures))),
                         check, finish)
-    for index, capture in pending:  # the pool broke: isolate each survivor
-        left = _run_pool([(index, capture)], options, 1, check, finish)
-        for _, crashed in left:
-            finish(index, CheckedCapture(crashed, error_result(
-                crashed.path, f"{crashed.path}: the checker's worker process died "
-                "(crash or out of memory) while checking this capture")))
+    if pending:  # the pool broke: re-run each survivor alone, still `jobs` at a time
+        lock = threading.Lock()
+
+        def isolated(item: tuple[int, Capture]) -> None:
+            def finish_locked(i: int, checked: CheckedCapture) -> None:
+                with lock:
+                    finish(i, checked)
+
+            for i, crashed in _run_pool([item], options, 1, check, finish_locked):
+                finish_locked(i, CheckedCapture(crashed, error_result(
+                    crashed.path, f"{crashed.path}: the checker's worker process died "
+                    "(crash or out of memory) while checking this capture")))
+
+        with ThreadPoolExecutor(max_workers=jobs) as threads:
+            list(threads.map(isolated, pending))
     return [done[i] for i in range(len(captures))]
 
 
