@@ -111,3 +111,11 @@ def test_progress_bar_only_for_a_person_at_a_terminal(monkeypatch):
     assert not audit_cmd._interactive(quiet=True)
     monkeypatch.setenv("CI", "true")
     assert not audit_cmd._interactive(quiet=False)
+
+
+def test_two_crashing_captures_are_each_blamed_alone(tmp_path):
+    caps = _captures(tmp_path, ["crash", "pass", "crash", "pass", "fail", "pass"])
+    out = run_checks(caps, CheckOptions(), jobs=2, check=fake_check)
+    died = [i for i, c in enumerate(out) if c.result.error and "died" in c.result.error]
+    assert died == [0, 2]
+    assert all(c.result.error is None for i, c in enumerate(out) if i not in died)
