@@ -208,3 +208,30 @@ def test_pre_check_admits_every_kind_of_record(text: str) -> None:
 
 def test_pre_check_rejects_plain_text() -> None:
     assert not qemu.may_hold_qemu_text("qemu-system-x86_64: terminating on signal 15")
+
+
+def test_qmp_vfio_migration_events() -> None:
+    from pathlib import Path
+
+    from vfio_migcheck.traces.events import ReadSummary
+
+    summary = ReadSummary()
+    log = Path(__file__).parent / "fixtures" / "qemu" / "qmp-events.log"
+    events = list(qemu.read([log], summary))
+    good = [e for e in events if isinstance(e, QemuEvent)]
+    assert [(e.device, e.state, e.fields["qapi_state"]) for e in good] == [
+        ("hostdev0", "PRE_COPY", "pre-copy"), ("hostdev0", None, "pre-copy-p2p-prepare"),
+        ("hostdev0", "PRE_COPY_P2P", "pre-copy-p2p"), ("hostdev0", "STOP_COPY", "stop-copy"),
+        ("hostdev0", "STOP", "stop")]
+    assert all(e.name == "qmp_vfio_migration" for e in good)
+    assert good[0].ts == pytest.approx(1767225600.1)
+    assert good[0].fields["qom_path"] == "/machine/peripheral/hostdev0"
+    assert summary.irrelevant == 1                      # the STOP event of the VM
+    assert [n for n, _ in summary.unreadable] == [7]    # cut-off JSON
+
+
+def test_qmp_event_with_unknown_state_is_unreadable() -> None:
+    [bad] = qemu.parse_qemu_text(
+        '{"event": "VFIO_MIGRATION", "data": {"device-id": "h", "device-state": "odd"}}',
+        ORIGIN)
+    assert isinstance(bad, Unreadable) and "odd" in bad.reason

@@ -290,12 +290,14 @@ def _qmp_event(qmp: QmpEvent | str, text: str, origin: Origin,
         return qmp
     if qmp.device_state != QAPI_PREPARE and qmp.device_state not in QAPI_STATES:
         return f"VFIO_MIGRATION event with unknown device-state {qmp.device_state!r}"
-    fields: dict[str, Any] = {"event": "VFIO_MIGRATION", "device_state": qmp.device_state,
-                              "qom_path": qmp.qom_path, "prefix": "qmp"}
+    state = QAPI_STATES.get(qmp.device_state)
+    fields: dict[str, Any] = {"event": "VFIO_MIGRATION", "qapi_state": qmp.device_state}
+    if state:
+        fields["state"] = state
+    fields.update(qom_path=qmp.qom_path, prefix="qmp")
     timing = _timing(Prefix("qmp", ts=qmp.ts), defaults, fields)
     return QemuEvent(origin, qmp.device_id or qmp.qom_path, "qmp_vfio_migration",
-                     state=QAPI_STATES.get(qmp.device_state), fields=fields, text=text,
-                     **timing)
+                     state=state, fields=fields, text=text, **timing)
 
 
 def _report_event(report: ErrorReport, text: str, origin: Origin, era: str | None,
@@ -433,7 +435,8 @@ def sniff(lines: list[str]) -> float:
                 wrapped += 1
             else:
                 other += 1
-        elif find_error_report(text) or _OTHER_TRACE_LINE.match(text):
+        elif (find_error_report(text) or _OTHER_TRACE_LINE.match(text)
+              or find_qmp_event(text) is not None):
             other += 1
     if syscalls > direct + wrapped:
         return 0.1 if direct + wrapped else 0.0

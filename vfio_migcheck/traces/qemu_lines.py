@@ -265,6 +265,7 @@ def find_error_report(text: str) -> ErrorReport | None:
 # --- the QMP VFIO_MIGRATION event (QEMU >= 9.1, migration-events=on) ---------------------
 
 _JSON = json.JSONDecoder()
+_QMP_OBJECT_START = re.compile(r'\{\s*"(?:timestamp|event)"')
 #: QAPI VfioMigrationState -> the v2 state name it reports ("pre-copy-p2p-prepare" is a
 #: notice sent before the PRE_COPY_P2P request, not a state the device is in).
 QAPI_STATES = {
@@ -289,15 +290,13 @@ def find_qmp_event(text: str) -> QmpEvent | None | str:
     """
     if '"VFIO_MIGRATION"' not in text:
         return None
-    at = text.find("{")
-    while at >= 0:
+    for start in _QMP_OBJECT_START.finditer(text):
         try:
-            obj, _ = _JSON.raw_decode(text, at)
+            obj, _ = _JSON.raw_decode(text, start.start())
         except ValueError:
-            obj = None
+            continue
         if isinstance(obj, dict) and obj.get("event") == "VFIO_MIGRATION":
             return _qmp_event(obj)
-        at = text.find("{", at + 1)
     return "VFIO_MIGRATION event text is not a complete JSON object (cut off?)"
 
 
