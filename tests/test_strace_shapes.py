@@ -262,3 +262,34 @@ def test_poll_epoll_seek_positioned_and_mmap() -> None:
     assert [(e.fd, e.direction) for e in splice] == [(6, "read"), (8, "write")]
     (mmap,) = of(events, DeviceAccess)
     assert (mmap.call, mmap.fd) == ("mmap", 5)
+
+
+def test_attached_mid_session_learns_fds_from_their_ioctls() -> None:
+    summary, events = read("attach_midsession.strace")
+    # the capture began inside a KVM_RUN: its resumed half is a diagnostic
+    assert [line for line, _ in summary.unreadable] == [2]
+    (appeared,) = of(events, FdAppeared)
+    # PRECOPY_INFO is only accepted by a data fd: no FEATURE needed to know it
+    assert (appeared.fd, appeared.after_feature, appeared.origin.line) == (31, None, 5)
+    # fd 22 was first seen in a plain pread64; its FEATURE ioctl shows it is a device
+    (device,) = of(events, DeviceOpen)
+    assert (device.device, device.fd, device.origin.line) == ("vfio-device@fd22", 22, 7)
+    assert [e.origin.line for e in of(events, FeatureCall)] == [7, 10]
+    assert [(e.errno, e.ret) for e in of(events, DataIO)] == [(None, 1048576), ("ENOMSG", -1)]
+    assert [e.what for e in of(events, ProcessEvent)] == ["attach", "detach"]
+
+
+def test_bad_bytes_are_unreadable_lines_with_reasons(tmp_path) -> None:
+    good = b'7     read(3, "x", 1) = 1\n'
+    capture = tmp_path / "bad.strace"
+    capture.write_bytes(good + b"7     read(3, \"\xff\xfe\", 2) = 2\n" + good
+                        + b"7     write(1, \"a\0b\", 3) = 3\n" + b"x" * (1 << 20 | 5) + b"\n"
+                        + good + b"7     ioctl(5, VFIO_DEV")
+    reading = open_trace(capture, "strace")
+    events = list(reading.events)
+    reasons = dict(reading.summary.unreadable)
+    assert sorted(reasons) == [2, 4, 5, 7]
+    assert "invalid UTF-8" in reasons[2] and "NUL" in reasons[4]
+    assert "longer than" in reasons[5] and "truncated final line" in reasons[7]
+    assert reading.summary.lines == 7
+    assert len(of(events, Unreadable)) == 4

@@ -34,6 +34,8 @@ class OpenFile:
     device: str | None = None      # for device fds: the device name; data fds: the hint
     group: str | None = None       # for group fds: the group label ("0", "@fd4")
     refs: int = 0                  # fds (in all tables) that refer to this description
+    guessed: bool = False          # first seen in use, undecorated: a later VFIO ioctl may
+    #                                still reveal what it is
     watched: dict[int, int] = field(default_factory=dict)  # epoll: fd -> user data
 
 

@@ -300,7 +300,7 @@ class _Ctx:
             return entry
         if candidate and table.last_feature is not None:
             return self.new_data(fd, None, None)
-        entry = FdEntry(OpenFile(OTHER, f"fd{fd}", None))
+        entry = FdEntry(OpenFile(OTHER, f"fd{fd}", None, guessed=True))
         table.install(fd, entry)
         return entry
 
@@ -504,12 +504,18 @@ def _ioctl(ctx: _Ctx) -> None:
     entry = table.fds.get(fd)
     if entry is not None and decor is not None:
         entry = ctx._reconcile(fd, entry, decor)
+    number = request.number
+    if entry is not None and entry.file.guessed and entry.token is None and decor is None \
+            and number in _REVEALING:
+        # an fd first seen in a plain read/close (inherited, capture attached late): a
+        # device-, group-, container- or data-only ioctl now tells what it really is
+        table.close(fd)
+        entry = None
     if entry is None:
         entry = _ioctl_first_use(ctx, fd, decor, request)
         if entry is None:
             return
     kind = entry.file.kind
-    number = request.number
     if kind == DEVICE:
         _device_ioctl(ctx, fd, entry, request)
     elif kind == DATA:
@@ -554,12 +560,16 @@ def _ioctl_first_use(ctx: _Ctx, fd: int, decor: str | None, request: Request
         ctx.table.install(fd, entry)
         return entry
     if number == PRECOPY_INFO:
-        return ctx.first_use(fd, None, candidate=True)
+        # only a migration data fd (or a sPAPR container, known as such) accepts 0x3b79
+        return ctx.new_data(fd, None, None)
     if request.is_vfio:
-        entry = FdEntry(OpenFile(OTHER, f"fd{fd}", None))
+        entry = FdEntry(OpenFile(OTHER, f"fd{fd}", None, guessed=True))
         ctx.table.install(fd, entry)
         return entry
     return ctx.first_use(fd, None, candidate=False)
+
+
+_REVEALING = DEVICE_ONLY | GROUP_ONLY | CONTAINER_ONLY | {DEVICE_FEATURE, PRECOPY_INFO}
 
 
 def _device_ioctl(ctx: _Ctx, fd: int, entry: FdEntry, request: Request) -> None:
