@@ -180,3 +180,19 @@ def test_usage_errors_are_one_line(tmp_path):
     code, output = audit(str(tmp_path / "a.vmc"), "--pair", str(tmp_path / "a.vmc"),
                          str(tmp_path / "nope.vmc"))
     assert code == 2 and "nope.vmc" in output
+
+
+def test_select_and_ignore_reach_the_checker(tmp_path):
+    errors = CORPUS / "f_y_tt_T" / "errors.strace"
+    _, output = audit(str(errors), "--json", "-")
+    every = json.loads(output)["captures"][0]["findings"]
+    rules = sorted({f["rule"] for f in every})
+    assert len(rules) >= 2
+    _, output = audit(str(errors), "--json", "-", "--select", rules[0])
+    only = json.loads(output)["captures"][0]["findings"]
+    assert only and {f["rule"] for f in only} == {rules[0]}
+    _, output = audit(str(errors), "--json", "-", "--ignore", rules[0])
+    rest = json.loads(output)["captures"][0]["findings"]
+    assert rules[0] not in {f["rule"] for f in rest} and len(rest) + len(only) == len(every)
+    code, output = audit(str(errors), "--select", "NOPE999")
+    assert code == 2 and "NOPE999" in output

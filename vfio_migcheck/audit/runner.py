@@ -31,6 +31,8 @@ class CheckOptions:
     spec: str = "linux-6.12"
     flags: int | None = None
     fmt: str = "auto"
+    select: tuple[str, ...] = ()     # rule ids or prefixes, as `check --select`
+    ignore: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def check_with_api(path: str, options: CheckOptions) -> TraceResult:
     spec = _SPECS.get(options.spec)
     if spec is None:
         spec = _SPECS[options.spec] = load_spec(options.spec)
-    return check_trace(path, spec=spec, flags=options.flags, fmt=options.fmt)
+    return check_trace(path, spec=spec, flags=options.flags, fmt=options.fmt,
+                       select=list(options.select) or None, ignore=list(options.ignore) or None)
 
 
 def error_result(path: str, message: str) -> TraceResult:

@@ -38,9 +38,13 @@ def _interactive(quiet: bool) -> bool:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="Trace format of every capture.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-capture lines.")
+@click.option("--select", multiple=True, metavar="IDS",
+              help="Only these rules (ids or prefixes, comma-separated), as for check.")
+@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules, as for check.")
 @click.option("--pair", "pairs", type=(str, str), multiple=True, metavar="SRC DST",
               help="SRC and DST are the two ends of one migration (repeatable).")
-def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet, pairs):
+def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet, select,
+              ignore, pairs):
     """Check every capture under PATH... (files, directories, globs, strace -ff prefixes).
 
     Exit status: 0 when no capture fails, 1 when a capture fails, is unreadable or a
@@ -48,9 +52,15 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet
     """
     from vfio_migcheck.audit.collect import CollectError, collect_captures
     from vfio_migcheck.audit.runner import CheckOptions, run_checks
+    from vfio_migcheck.checker.api import RuleSelectionError, rule_filter
 
     spec = get_spec(spec_arg)
     flags = get_flags(flags_arg, spec) if flags_arg is not None else None
+    selected, ignored = _split(select), _split(ignore)
+    try:
+        rule_filter(selected, ignored)
+    except RuleSelectionError as exc:
+        fail_usage(str(exc))
     try:
         captures = collect_captures([*paths, *(p for pair in pairs for p in pair)])
     except CollectError as exc:
@@ -59,7 +69,8 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet
         fail_usage(f"no trace found under {' '.join(paths)}")
     pair_paths = [(_capture_of(src, captures), _capture_of(dst, captures)) for src, dst in pairs]
 
-    options = CheckOptions(spec=spec_arg, flags=flags, fmt=fmt)
+    options = CheckOptions(spec=spec_arg, flags=flags, fmt=fmt, select=tuple(selected),
+                           ignore=tuple(ignored))
     if _interactive(quiet):
         checked = _run_with_progress(captures, options, jobs)
     else:
@@ -81,6 +92,10 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet
         for line in summary_lines(audit, per_capture=not quiet):
             click.echo(line)
     sys.exit(EXIT_FINDINGS if audit.failed else EXIT_OK)
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [part for v in values for part in v.replace(" ", ",").split(",") if part]
 
 
 def _capture_of(path: str, captures) -> str:
