@@ -116,19 +116,24 @@ def _timestamps(first: list[float]) -> str:
 def build_result(engine: Engine, file: str, fmt: str, summary: dict,
                  timestamps: str) -> TraceResult:
     findings = tuple(sorted(engine.findings, key=lambda f: (f.file, f.line, f.rule)))
-    devices = tuple(_device_result(engine, t, findings) for t in engine.devices.values())
+    unreadable = len(summary.get("unreadable") or [])
+    devices = tuple(_device_result(engine, t, findings, unreadable)
+                    for t in engine.devices.values())
     extra = {"events": engine.events, "unattributed_fds": dict(engine.unattributed)}
     return TraceResult(file=file, format=fmt, findings=findings, devices=devices,
                        read_summary=summary, timestamps=timestamps, extra=extra)
 
 
-def _device_result(engine: Engine, track: DeviceTrack,
-                   findings: tuple[Finding, ...]) -> DeviceResult:
+def _device_result(engine: Engine, track: DeviceTrack, findings: tuple[Finding, ...],
+                   unreadable: int = 0) -> DeviceResult:
     configs = track.configs
     flag_sets = sorted({c.flags for c in configs})
     flags = f"{flag_sets[0]:#x}" if len(flag_sets) == 1 else "?"
     finals = tuple(sorted({c.state for c in configs}, key=state_order))
     reasons = _inconclusive_reasons(engine, track, finals)
+    if unreadable:
+        reasons.append(f"{unreadable} line(s) of the trace could not be read (T001): a call "
+                       "they held was not checked")
     errors = [f for f in findings if f.device == track.name and f.severity == "error"]
     verdict = "fail" if errors else ("inconclusive" if reasons else "pass")
     undecided = tuple(f"line {line}: {rule.id} {rule.name}" for line, rule in track.undecided)

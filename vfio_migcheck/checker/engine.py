@@ -48,9 +48,6 @@ from vfio_migcheck.traces.events import (
 )
 
 MAX_CONFIGS = 4096
-STATE_FEATURES = ("MIG_DEVICE_STATE",)
-NON_STATE_FEATURES = frozenset({"MIGRATION", "MIG_DATA_SIZE", "DMA_LOGGING_START",
-                                "DMA_LOGGING_STOP", "DMA_LOGGING_REPORT"})
 
 Step = Callable[[Config], list[T.Outcome]]
 
