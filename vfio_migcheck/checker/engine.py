@@ -293,6 +293,8 @@ class Engine:
             # a device fd the reader took for a data fd (e.g. PRECOPY_INFO on the device)
             self.on_access(DeviceAccess(event.origin, device=file, fd=fd,
                                         call=getattr(event, "request", "PRECOPY_INFO"),
+                                        ret=getattr(event, "ret", UNKNOWN),
+                                        errno=getattr(event, "errno", UNKNOWN),
                                         pid=event.pid, tid=event.tid, ts=event.ts))
             return
         if isinstance(event, DataIO):
