@@ -293,3 +293,18 @@ def test_bad_bytes_are_unreadable_lines_with_reasons(tmp_path) -> None:
     assert "longer than" in reasons[5] and "truncated final line" in reasons[7]
     assert reading.summary.lines == 7
     assert len(of(events, Unreadable)) == 4
+
+
+def test_advice_for_missing_strace_options(tmp_path) -> None:
+    capture = tmp_path / "no_f.strace"
+    capture.write_text(
+        'openat(AT_FDCWD, "/dev/vfio/devices/vfio0", O_RDWR|O_CLOEXEC) = 3\n'
+        "clone3({flags=CLONE_VM|CLONE_FILES|CLONE_THREAD, exit_signal=0}, 88) = 77\n"
+        "ioctl(3, VFIO_DEVICE_FEATURE or VFIO_IOMMU_DIRTY_PAGES, 0x7f) = 0\n"
+        'read(4, ""..., 16) = 16\n')
+    reading = open_trace(capture, "strace")
+    list(reading.events)
+    notes = " | ".join(reading.summary.notes)
+    assert "no timestamps" in notes and "without strace -f" in notes and "no -y" in notes
+    _summary, _events = read("decorations_yy.strace")
+    assert _summary.notes == []  # -f -ttt -T -yy: nothing to advise

@@ -225,6 +225,7 @@ def _has_absolute_times(path: Path) -> bool:
 
 def _read_many(session: Session, paths: list[Path]) -> Iterator[Event]:
     """-ff: one file per thread, merged by timestamp (heap merge of lazy generators)."""
+    session.many_files = True
     names = [str(p) for p in paths]
     pids = [_file_pid(p) for p in paths]
     summary = session.summary

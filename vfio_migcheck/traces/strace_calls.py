@@ -187,11 +187,15 @@ class CallContext:
         return args[index] if index < len(args) else []
 
     def fd_arg(self, index: int) -> tuple[int | None, str | None]:
+        """(fd, -y decoration) of an fd argument: a lone number, or a decorated one."""
         arg = self.arg(index)
-        if arg and arg[0][0] == "n" and isinstance(arg[0][1], int) and len(arg) == 1:
-            return arg[0][1], arg[0][2]
-        if arg and arg[0][0] == "n" and isinstance(arg[0][1], int) and arg[0][2] is not None:
-            return arg[0][1], arg[0][2]
+        if arg and arg[0][0] == "n" and isinstance(arg[0][1], int):
+            decor = arg[0][2]
+            if decor is not None:
+                self.h.session.saw_decoration = True
+                return arg[0][1], decor
+            if len(arg) == 1:
+                return arg[0][1], None
         return None, None
 
     def int_arg(self, index: int) -> Any:

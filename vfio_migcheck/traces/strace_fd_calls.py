@@ -208,6 +208,7 @@ def _clone(ctx: CallContext) -> None:
     if not ctx.ok or call.ret == 0:
         return
     child = call.ret
+    session.children.add(child)
     if child not in session.threads:  # else: its lines came first, while clone() was pending
         from vfio_migcheck.traces.strace_session import Thread
 

@@ -126,6 +126,10 @@ class Session:
         self.many_files = False
         self._note_keys: set[str] = set()
         self.orphans = 0
+        # what the capture shows of its strace options (for the advice in finish())
+        self.saw_pid_column = False
+        self.saw_decoration = False
+        self.children: set[int] = set()
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -240,6 +244,8 @@ class Session:
         else:
             pid_text = match.group(2) or match.group(1)
             tid = int(pid_text) if pid_text else None
+            if tid is not None:
+                self.saw_pid_column = True
         thread = self.threads.get(tid) or self.thread(tid)
         fd_text = match.group(5)
         if fd_text is not None and (cls == IO or cls == IOCTL):
@@ -473,9 +479,26 @@ class Session:
         if self.orphans:
             self.note("orphans", f"{self.orphans} resumed call(s) had no unfinished start "
                       "(the capture began or was cut mid-call); each is listed as unreadable")
+        self._advise()
         events = list(self.out)
         self.out.clear()
         return events
+
+
+    def _advise(self) -> None:
+        """Say which missing strace options cost the checker what (docs/capture-guide.md)."""
+        if self.summary.lines == 0 or not self.seen_real_line:
+            return
+        if not self.clocks:
+            self.note("no-time", "no timestamps (strace -ttt or -tt): events carry no time "
+                      "(docs/capture-guide.md)")
+        if self.children and not self.saw_pid_column and not self.many_files:
+            self.note("no-f", "the traced program created threads or processes but the "
+                      "capture has no pid column: without strace -f their calls are missing "
+                      "(docs/capture-guide.md)")
+        if not self.saw_decoration and self.calls.data_files:
+            self.note("no-y", "no -y decorations: data fds were inferred from their first use "
+                      "after a FEATURE call alone; strace -y names them (docs/capture-guide.md)")
 
 
 def _member(tid: int | None) -> int:

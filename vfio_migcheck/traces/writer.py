@@ -2,8 +2,9 @@
 
 Any reader's events can be written, so strace captures and QEMU logs convert to the
 canonical format with what they could not show written as ``?``. Reading the output back
-with :mod:`vfio_migcheck.traces.canonical` gives the same events (apart from origins); the
-few values the syntax has no place for are kept in a trailing comment instead of being lost.
+with :mod:`vfio_migcheck.traces.canonical` gives the same events (apart from origins); a
+value the syntax has no place for is written as ``?`` and kept in a trailing comment, so the
+output always reads back without unreadable lines and nothing is lost silently.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from vfio_migcheck.model.names import NameError_, parse_state
@@ -63,10 +64,18 @@ _ARG_RE = re.compile(r"-?[A-Za-z0-9_][A-Za-z0-9_|+.:\-/]*\Z")
 _BARE_RE = re.compile(r"[^\s#\"\\]+\Z")
 _ERRNO_RE = re.compile(r"[A-Z][A-Z0-9_]*\Z")
 _INT_RE = re.compile(r"-?(0[xX][0-9a-fA-F]+|[0-9]+)\Z")
-# Keys of payload fields, in the order they are written: before '=' (input), after (reply).
+# FeatureCall payload keys in the order they are written: before '=' (input), after (reply).
 _INPUT_KEYS = (("target", "target"), ("probe_ops", "ops"))
 _REPLY_KEYS = (("reply_state", "state"), ("data_fd", "data_fd"), ("mig_flags", "flags"),
                ("data_size", "size"))
+_DEVICE_EVENTS = (DeviceOpen, FeatureCall, DeviceReset, DeviceAccess, DeviceClose)
+
+
+class Inexpressible(ValueError):
+    """A value the canonical syntax cannot hold; the writer notes it in a comment."""
+
+
+# --- spelling single values -----------------------------------------------------------------
 
 
 def quote(text: str) -> str:
@@ -93,100 +102,181 @@ def name_value(name: str) -> str:
     return name if _NAME_RE.match(name) and name not in KEYWORDS else quote(name)
 
 
-class Inexpressible(ValueError):
-    """A value the canonical syntax cannot hold; the writer puts ``?`` and a note instead."""
+def one_line(text: str) -> str:
+    """Comments must stay on their line: control characters become spaces."""
+    return "".join(" " if ord(ch) < 0x20 or ch == "\x7f" else ch for ch in text)
 
 
-def _maybe(value: Any, render) -> str:
-    if value is UNKNOWN:
-        return "?"
-    if value is None:
-        return "-"
-    return render(value)
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _int_only(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise Inexpressible(f"{what} {value!r}")
-    return value
+def r_int(value: Any) -> str:
+    if not _is_int(value):
+        raise Inexpressible(f"number {value!r}")
+    return str(value)
 
 
-def state_text(value: Any) -> str:
-    def render(state: Any) -> str:
-        if isinstance(state, int) and not isinstance(state, bool):
-            return str(state)
-        if isinstance(state, str):
-            try:
-                parse_state(state, default_spec())
-            except NameError_:
-                pass
-            else:
-                return text_value(state)
-        raise Inexpressible(f"state {state!r}")
-
-    return _maybe(value, render)
+def r_text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Inexpressible(f"text {value!r}")
+    return text_value(value)
 
 
-def flags_text(value: Any) -> str:
-    def render(flags: Any) -> str:
-        if _int_only(flags, "flags") < 0:
-            raise Inexpressible(f"flags {flags!r}")
-        spec = default_spec()
-        names = [n for n, bit in spec.flags.items() if flags & bit]
-        if flags and names and sum(spec.flags[n] for n in names) == flags:
-            return "|".join(names)
-        return hex(flags)
-
-    return _maybe(value, render)
-
-
-def int_text(value: Any) -> str:
-    return _maybe(value, lambda v: str(_int_only(v, "number")))
+def r_state(value: Any) -> str:
+    if _is_int(value):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            parse_state(value, default_spec())
+        except NameError_:
+            pass
+        else:
+            return text_value(value)
+    raise Inexpressible(f"state {value!r}")
 
 
-def ops_text(value: Any) -> str:
-    def render(ops: Any) -> str:
-        if not isinstance(ops, tuple) or any(op not in ("GET", "SET") for op in ops):
-            raise Inexpressible(f"probe ops {ops!r}")
-        return "|".join(op for op in ("GET", "SET") if op in ops) if ops else "NONE"
+def r_flags(value: Any) -> str:
+    if not _is_int(value) or value < 0:
+        raise Inexpressible(f"flags {value!r}")
+    spec = default_spec()
+    names = [n for n, bit in spec.flags.items() if value & bit]
+    if value and names and sum(spec.flags[n] for n in names) == value:
+        return "|".join(names)
+    return hex(value)
 
-    return _maybe(value, render)
+
+def r_ops(value: Any) -> str:
+    if not isinstance(value, tuple) or any(op not in ("GET", "SET") for op in value):
+        raise Inexpressible(f"probe ops {value!r}")
+    return "|".join(op for op in ("GET", "SET") if op in value) if value else "NONE"
 
 
-def _or_unknown(render, value: Any, notes: list[str]) -> str:
-    """``render(value)``, or ``?`` with the value kept in ``notes``."""
-    try:
-        return render(value)
-    except Inexpressible as exc:
-        notes.append(str(exc))
-        return "?"
+def r_bool(value: Any) -> str:
+    if not isinstance(value, bool):
+        raise Inexpressible(f"yes/no {value!r}")
+    return "yes" if value else "no"
+
+
+def r_hex(value: Any) -> str:
+    return hex(value) if _is_int(value) and value >= 0 else r_int(value)
 
 
 def _float(value: Any) -> str | None:
-    """``repr`` of a finite float (exact round trip), None for anything else."""
+    """``repr`` of a finite number (an exact round trip), None for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return repr(float(value)) if math.isfinite(value) else None
 
 
-def result_text(ret: Any, errno: Any) -> tuple[str, str | None]:
-    """``= RESULT [ERRNO]`` and a note when the errno has no canonical spelling."""
-    note = None
-    if ret is not UNKNOWN and (isinstance(ret, bool) or not isinstance(ret, int)):
-        return f"= ? {errno if isinstance(errno, str) and _ERRNO_RE.match(errno) else '?'}", \
-            f"result {ret!r}"
+def result_text(ret: Any, errno: Any, notes: list[str]) -> str:
+    """``= RESULT [ERRNO]``; the parts with no canonical spelling go to ``notes``."""
+    if ret is not UNKNOWN and not _is_int(ret):
+        notes.append(f"result {ret!r}")
+        ret = UNKNOWN
     head = "?" if ret is UNKNOWN else str(ret)
     default = UNKNOWN if ret is UNKNOWN else None
     if errno is default:
-        return f"= {head}", None
+        return f"= {head}"
     if errno is UNKNOWN:
-        return f"= {head} ?", None
+        return f"= {head} ?"
     if errno is None:
-        return f"= {head} -", None
+        return f"= {head} -"
     if isinstance(errno, str) and _ERRNO_RE.match(errno):
-        return f"= {head} {errno}", None
-    note = f"errno {errno!r}"
-    return f"= {head} ?", note
+        return f"= {head} {errno}"
+    notes.append(f"errno {errno!r}")
+    return f"= {head} ?"
+
+
+def origin_text(origin: Origin) -> str:
+    if origin.last_line is not None:
+        return f"{origin.file}:{origin.line}-{origin.last_line}"
+    return f"{origin.file}:{origin.line}"
+
+
+def qemu_value_text(value: Any) -> str:
+    """QEMU arguments: numbers bare, text that looks like a number quoted, ``?`` unknown."""
+    if value is UNKNOWN:
+        return "?"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    text = value if isinstance(value, str) else str(value)
+    if _INT_RE.match(text):
+        return quote(text)
+    return text_value(text)
+
+
+# --- one line ---------------------------------------------------------------------------------
+
+
+class _Line:
+    """The words of one statement and the notes about values it could not hold."""
+
+    def __init__(self, *words: str) -> None:
+        self.parts = list(words)
+        self.notes: list[str] = []
+
+    def value(self, value: Any, render: Callable[[Any], str], *, none: bool = False,
+              bad: str = "?") -> str | None:
+        """Spell ``value``: ``?`` for UNKNOWN, ``-`` for None when ``none``; a value
+        ``render`` refuses is noted and spelled ``bad`` (None = leave the key out)."""
+        if value is UNKNOWN:
+            return "?"
+        if value is None and none:
+            return "-"
+        try:
+            if value is None:
+                raise Inexpressible(f"none {value!r}")
+            return render(value)
+        except Inexpressible as exc:
+            self.notes.append(str(exc))
+            return bad or None
+
+    def key(self, key: str, value: Any, render: Callable[[Any], str], *, default: Any = UNKNOWN,
+            none: bool = False, bad: str = "") -> None:
+        """Add ``key=value`` unless ``value`` is what the reader assumes without the key."""
+        if _same(value, default):
+            return
+        text = self.value(value, render, none=none, bad=bad)
+        if text:
+            self.parts.append(f"{key}={text}")
+
+    def add(self, *words: str) -> None:
+        self.parts.extend(words)
+
+    def result(self, event: Any) -> None:
+        self.parts.append(result_text(event.ret, event.errno, self.notes))
+
+    def done(self) -> tuple[str, list[str]]:
+        return " ".join(self.parts), self.notes
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is UNKNOWN or b is UNKNOWN or a is None or b is None:
+        return a is b
+    return type(a) is type(b) and bool(a == b)
+
+
+def _arg(value: Any, notes: list[str]) -> str:
+    if not isinstance(value, str):
+        notes.append(f"argument {value!r}")
+        value = str(value)
+    return value if _ARG_RE.match(value) and value != "?" else quote(value)
+
+
+def _no_statement(event: Event) -> str:
+    """A comment line for an event the canonical syntax has no statement for."""
+    blob = json.dumps(event.to_json(), default=str)
+    return f"# {event.kind} event has no canonical statement: {one_line(blob)}"
+
+
+def _first_state(fields: dict[str, Any], keys: Iterable[str]) -> str | None:
+    for key in keys:
+        if key in fields:
+            return qemu_state(fields[key])
+    return None
 
 
 class CanonicalWriter:
@@ -199,16 +289,28 @@ class CanonicalWriter:
     def lines(self, event: Event) -> Iterator[str]:
         """The line(s) for one event: a declaration first when a device was never opened."""
         device = getattr(event, "device", None)
-        if (isinstance(device, str) and not isinstance(event, (DeviceOpen, QemuEvent))
-                and device not in self.declared):
-            self.declared[device] = event.fd  # type: ignore[attr-defined]
-            yield (f"device {name_value(device)} fd={int_text(event.fd)}"  # type: ignore
-                   "  # declared by the converter: the trace does not show the device's open")
+        if (isinstance(event, _DEVICE_EVENTS) and not isinstance(event, DeviceOpen)
+                and isinstance(device, str) and device not in self.declared):
+            fd = getattr(event, "fd", UNKNOWN)
+            self.declared[device] = fd
+            decl = _Line("device", name_value(device))
+            decl.key("fd", fd, r_int)
+            yield (f"{decl.done()[0]}  # declared by the converter: the trace does not show "
+                   "the device's open")
         body, notes = self._body(event)
         yield self._decorate(event, body, notes)
 
+    def _body(self, event: Event) -> tuple[str, list[str]]:
+        method = getattr(self, "_" + type(event).__name__, None)
+        if method is None or not isinstance(getattr(event, "device", ""), str):
+            return _no_statement(event), []
+        if not isinstance(event, (*_DEVICE_EVENTS, QemuEvent, ProcessEvent, Unreadable, FdDup)):
+            if not _is_int(getattr(event, "fd", None)):
+                return _no_statement(event), []
+        return method(event)
+
     def _decorate(self, event: Event, body: str, notes: list[str]) -> str:
-        if isinstance(event, Unreadable) or body.startswith("#"):
+        if body.startswith("#"):
             return body
         prefix = []
         if event.ts is not None:
@@ -238,301 +340,229 @@ class CanonicalWriter:
             line += "  # " + one_line("; ".join(notes))
         return line
 
-    def _body(self, event: Event) -> tuple[str, list[str]]:
-        method = getattr(self, "_" + type(event).__name__, None)
-        fd = getattr(event, "fd", 0)
-        if method is None or not isinstance(event, (DeviceOpen, FeatureCall, DeviceReset,
-                                                    DeviceAccess, DeviceClose)) and not (
-                _is_int(fd)):
-            return _no_statement(event), []
-        return method(event)
-
     # -- devices --
 
     def _DeviceOpen(self, e: DeviceOpen) -> tuple[str, list[str]]:
         self.declared[e.device] = e.fd
-        parts = ["device", name_value(e.device)]
-        notes: list[str] = []
-        for key, value, render in (("fd", e.fd, int_text), ("flags", e.flags, flags_text),
-                                   ("state", e.state, state_text)):
-            if value is not UNKNOWN:
-                text = _or_unknown(render, value, notes)
-                if text != "?":
-                    parts.append(f"{key}={text}")
-        for key in ("path", "api", "driver"):
-            value = getattr(e, key)
-            if value is UNKNOWN:
-                continue
-            if not isinstance(value, str) or key == "api" and value not in ("group", "cdev"):
-                notes.append(f"{key} {value!r}")
-                continue
-            parts.append(f"{key}={text_value(value)}")
-        return " ".join(parts), notes
+        line = _Line("device", name_value(e.device))
+        line.key("fd", e.fd, r_int)
+        line.key("flags", e.flags, r_flags)
+        line.key("state", e.state, r_state)
+        line.key("path", e.path, r_text)
+        if e.api is UNKNOWN or e.api in ("group", "cdev"):
+            line.key("api", e.api, r_text)
+        else:
+            line.notes.append(f"api {e.api!r}")
+        line.key("driver", e.driver, r_text)
+        return line.done()
 
-    def _device_prefix(self, e: Any) -> str:
-        return name_value(e.device)
+    def _device_line(self, e: Any, *words: str) -> _Line:
+        line = _Line(name_value(e.device), *words)
+        return line
 
-    def _device_fd(self, e: Any) -> list[str]:
+    def _device_fd(self, e: Any, line: _Line) -> None:
         """``fd=N`` when the call used another fd than the declared one (a dup of it)."""
-        declared = self.declared.get(e.device, UNKNOWN)
-        if _same(declared, e.fd):
-            return []
-        notes: list[str] = []
-        return [f"fd={_or_unknown(int_text, e.fd, notes)}"]
+        line.key("fd", e.fd, r_int, default=self.declared.get(e.device, UNKNOWN), bad="?")
 
     def _FeatureCall(self, e: FeatureCall) -> tuple[str, list[str]]:
-        notes: list[str] = []
-        w_op: Any = e.op if e.op in OPS else UNKNOWN
-        w_feature: Any = e.feature if e.feature in FEATURES else UNKNOWN
-        for what, value, written in (("op", e.op, w_op), ("feature", e.feature, w_feature)):
+        op: Any = e.op if e.op in OPS else UNKNOWN
+        feature: Any = e.feature if e.feature in FEATURES else UNKNOWN
+        line = self._device_line(e, "?" if op is UNKNOWN else op,
+                                 "?" if feature is UNKNOWN else FEATURE_SHORT.get(feature,
+                                                                                  feature))
+        for what, value, written in (("op", e.op, op), ("feature", e.feature, feature)):
             if value is not UNKNOWN and written is UNKNOWN:
-                notes.append(f"{what} {value!r}")
-        op = "?" if w_op is UNKNOWN else w_op
-        feature = "?" if w_feature is UNKNOWN else FEATURE_SHORT.get(w_feature, w_feature)
-        parts = [self._device_prefix(e), op, feature]
-        defaults = carried_fields(w_op, w_feature)
-        can = carried(w_op, w_feature)
+                line.notes.append(f"{what} {value!r}")
+        defaults = carried_fields(op, feature)
+        can = carried(op, feature)
+        renders = {"target": r_state, "reply_state": r_state, "data_fd": r_int,
+                   "mig_flags": r_flags, "data_size": r_int, "probe_ops": r_ops}
         positional = None
-        if w_op == "SET" and w_feature == "MIG_DEVICE_STATE":
+        if op == "SET" and feature == "MIG_DEVICE_STATE" and e.target is not None:
             positional = "target"
-            if e.target is None:
-                parts.append("target=-")
-            else:
-                parts.append(_or_unknown(state_text, e.target, notes))
-        elif w_op == "PROBE" and e.probe_ops is not None:
+            line.add(line.value(e.target, r_state) or "?")
+        elif op == "PROBE" and e.probe_ops is not None:
             positional = "probe_ops"
-            parts.append(_or_unknown(ops_text, e.probe_ops, notes))
-        renders = {"target": state_text, "reply_state": state_text, "data_fd": int_text,
-                   "mig_flags": flags_text, "data_size": int_text, "probe_ops": ops_text}
-        pending: dict[str, str] = {}
+            line.add(line.value(e.probe_ops, r_ops) or "?")
+        elif op == "SET" and feature == "MIG_DEVICE_STATE":
+            line.add("target=-")
+            positional = "target"
+        keys: dict[str, str] = {}
         for attr in PAYLOAD_FIELDS:
             value = getattr(e, attr)
             if attr == positional or _same(value, defaults[attr]):
                 continue
             if attr not in can:
-                notes.append(f"{attr}={value!r} does not apply to {op} {feature}")
+                line.notes.append(f"{attr}={value!r} does not apply to {op} {feature}")
                 continue
-            pending[attr] = _or_unknown(renders[attr], value, notes)
+            keys[attr] = line.value(value, renders[attr], none=True) or "?"
         for attr, key in _INPUT_KEYS:
-            if attr in pending:
-                parts.append(f"{key}={pending[attr]}")
-        parts += self._device_fd(e)
-        if e.argsz is not UNKNOWN:
-            parts.append(f"argsz={_or_unknown(int_text, e.argsz, notes)}")
-        if e.raw_flags is not UNKNOWN:
-            raw = _or_unknown(int_text, e.raw_flags, notes)
-            if raw != "?" and e.raw_flags >= 0:
-                raw = hex(e.raw_flags)
-            parts.append(f"rawflags={raw}")
-        result, note = result_text(e.ret, e.errno)
-        parts.append(result)
+            if attr in keys:
+                line.add(f"{key}={keys[attr]}")
+        self._device_fd(e, line)
+        line.key("argsz", e.argsz, r_int, bad="?")
+        line.key("rawflags", e.raw_flags, r_hex, bad="?")
+        line.result(e)
         for attr, key in _REPLY_KEYS:
-            if attr in pending:
-                parts.append(f"{key}={pending[attr]}")
-        if note:
-            notes.append(note)
-        if w_op is UNKNOWN or w_feature is UNKNOWN:
-            notes.append("payload not shown by the trace")
-        return " ".join(parts), notes
+            if attr in keys:
+                line.add(f"{key}={keys[attr]}")
+        if op is UNKNOWN or feature is UNKNOWN:
+            line.notes.append("payload not shown by the trace")
+        return line.done()
 
-    def _simple_device(self, e: Any, verb: str, extra: str = "") -> tuple[str, list[str]]:
-        notes: list[str] = []
-        parts = [self._device_prefix(e), verb]
-        if extra:
-            parts.append(extra)
-        parts += self._device_fd(e)
-        result, note = result_text(e.ret, e.errno)
-        parts.append(result)
+    def _simple_device(self, e: Any, *words: str) -> tuple[str, list[str]]:
+        line = self._device_line(e, *words)
+        self._device_fd(e, line)
+        line.result(e)
         how = getattr(e, "how", "close")
-        if how != "close":
-            if how in CLOSE_HOWS:
-                parts.append(f"how={how}")
-            else:
-                notes.append(f"how {how!r}")
-        if note:
-            notes.append(note)
-        return " ".join(parts), notes
+        if how in CLOSE_HOWS:
+            line.key("how", how, r_text, default="close")
+        else:
+            line.notes.append(f"how {how!r}")
+        return line.done()
 
     def _DeviceReset(self, e: DeviceReset) -> tuple[str, list[str]]:
         return self._simple_device(e, "RESET")
 
     def _DeviceAccess(self, e: DeviceAccess) -> tuple[str, list[str]]:
-        call = e.call if _ARG_RE.match(e.call) else quote(e.call)
-        return self._simple_device(e, "access", call)
+        notes: list[str] = []
+        body, more = self._simple_device(e, "access", _arg(e.call, notes))
+        return body, notes + more
 
     def _DeviceClose(self, e: DeviceClose) -> tuple[str, list[str]]:
         return self._simple_device(e, "close")
 
     # -- data fds --
 
-    def _fd_line(self, e: Any, verb: str, args: Iterable[str], inputs: Iterable[str] = (),
-                 replies: Iterable[str] = ()) -> tuple[str, list[str]]:
-        result, note = result_text(e.ret, e.errno)
-        parts = ["fd", str(e.fd), verb, *args, *inputs, result, *replies]
-        return " ".join(parts), [note] if note else []
+    def _fd_line(self, e: Any, verb: str, *args: str) -> _Line:
+        return _Line("fd", str(e.fd), verb, *args)
 
     def _FdAppeared(self, e: FdAppeared) -> tuple[str, list[str]]:
-        parts = ["fd", str(e.fd), "appeared"]
-        if e.name is not UNKNOWN:
-            parts.append(f"name={text_value(e.name)}")
-        if e.after_feature is not None:
-            parts.append(f"after={text_value(origin_text(e.after_feature))}")
-        if e.device_hint is not UNKNOWN:
-            parts.append(f"device={text_value(e.device_hint)}")
-        return " ".join(parts), []
+        line = self._fd_line(e, "appeared")
+        line.key("name", e.name, r_text)
+        if isinstance(e.after_feature, Origin):
+            line.add(f"after={text_value(origin_text(e.after_feature))}")
+        elif e.after_feature is not None:
+            line.notes.append(f"after {e.after_feature!r}")
+        line.key("device", e.device_hint, r_text)
+        return line.done()
 
     def _DataIO(self, e: DataIO) -> tuple[str, list[str]]:
-        verb, inputs = e.call, []
-        known = IO_CALLS.get(e.call)
-        if known is None or known[0] != e.direction:
-            verb = e.direction if e.direction in ("read", "write") else "read"
-            inputs.append(f"call={text_value(e.call)}")
-        default_positioned = IO_CALLS.get(e.call, (e.direction, False))[1]
-        if e.positioned != default_positioned:
-            inputs.append(f"positioned={'yes' if e.positioned else 'no'}")
-        line, notes = self._fd_line(e, verb, [int_text(e.requested)], inputs)
-        if e.direction not in ("read", "write"):
-            notes.append(f"direction {e.direction!r}")
-        return line, notes
+        call = e.call if isinstance(e.call, str) else str(e.call)
+        direction = e.direction if e.direction in ("read", "write") else "read"
+        known = IO_CALLS.get(call)
+        verb = call if known is not None and known[0] == direction else direction
+        notes = [] if direction == e.direction else [f"direction {e.direction!r}"]
+        line = self._fd_line(e, verb)
+        line.notes += notes
+        line.add(line.value(e.requested, r_int) or "?")
+        if verb != call:
+            line.add(f"call={text_value(call)}")
+        default_positioned = IO_CALLS.get(call, (direction, False))[1]
+        line.key("positioned", e.positioned, r_bool, default=default_positioned)
+        line.result(e)
+        return line.done()
+
+    def _named_call(self, e: Any, known: Iterable[str], base: str) -> _Line:
+        call = e.call if isinstance(e.call, str) else str(e.call)
+        if call in known:
+            return self._fd_line(e, call)
+        line = self._fd_line(e, base)
+        line.add(f"call={text_value(call)}")
+        return line
 
     def _DataSeek(self, e: DataSeek) -> tuple[str, list[str]]:
-        if e.call in SEEK_CALLS:
-            return self._fd_line(e, e.call, [])
-        return self._fd_line(e, "lseek", [], [f"call={text_value(e.call)}"])
+        line = self._named_call(e, SEEK_CALLS, "lseek")
+        line.result(e)
+        return line.done()
 
     def _DataPoll(self, e: DataPoll) -> tuple[str, list[str]]:
-        replies = [] if e.ready is UNKNOWN else [f"ready={'yes' if e.ready else 'no'}"]
-        if e.call in POLL_CALLS:
-            return self._fd_line(e, e.call, [], [], replies)
-        return self._fd_line(e, "poll", [], [f"call={text_value(e.call)}"], replies)
+        line = self._named_call(e, POLL_CALLS, "poll")
+        line.result(e)
+        line.key("ready", e.ready, r_bool)
+        return line.done()
 
     def _PrecopyInfo(self, e: PrecopyInfo) -> tuple[str, list[str]]:
-        inputs = [] if e.argsz is UNKNOWN else [f"argsz={e.argsz}"]
-        replies = []
-        if e.initial_bytes is not UNKNOWN:
-            replies.append(f"initial={e.initial_bytes}")
-        if e.dirty_bytes is not UNKNOWN:
-            replies.append(f"dirty={e.dirty_bytes}")
-        return self._fd_line(e, "precopy_info", [], inputs, replies)
+        line = self._fd_line(e, "precopy_info")
+        line.key("argsz", e.argsz, r_int)
+        line.result(e)
+        line.key("initial", e.initial_bytes, r_int)
+        line.key("dirty", e.dirty_bytes, r_int)
+        return line.done()
 
     def _DataIoctl(self, e: DataIoctl) -> tuple[str, list[str]]:
-        return self._fd_line(e, "ioctl", [_arg(e.request)])
+        notes: list[str] = []
+        line = self._fd_line(e, "ioctl", _arg(e.request, notes))
+        line.notes += notes
+        line.result(e)
+        return line.done()
 
     def _DataFcntl(self, e: DataFcntl) -> tuple[str, list[str]]:
-        return self._fd_line(e, "fcntl", [_arg(e.cmd)])
+        notes: list[str] = []
+        line = self._fd_line(e, "fcntl", _arg(e.cmd, notes))
+        line.notes += notes
+        line.result(e)
+        return line.done()
 
     def _FdDup(self, e: FdDup) -> tuple[str, list[str]]:
         if not _is_int(e.old_fd) or not _is_int(e.new_fd) or e.new_fd < 0:
             return _no_statement(e), []
-        parts = ["fd", str(e.old_fd)]
+        line = _Line("fd", str(e.old_fd))
         if e.call in ("dup2", "dup3"):
-            parts += [e.call, str(e.new_fd)]
-        elif e.call == "dup":
-            parts.append("dup")
+            line.add(e.call, str(e.new_fd))
         else:
-            parts += ["dup", f"call={text_value(e.call)}"]
-        parts.append(f"= {e.new_fd}")
-        return " ".join(parts), []
+            line.add("dup")
+            if e.call != "dup":
+                line.key("call", e.call, r_text)
+        line.add(f"= {e.new_fd}")
+        return line.done()
 
     def _DataClose(self, e: DataClose) -> tuple[str, list[str]]:
-        replies, notes = [], []
-        if e.how != "close":
-            if e.how in CLOSE_HOWS:
-                replies.append(f"how={e.how}")
-            else:
-                notes.append(f"how {e.how!r}")
-        line, more = self._fd_line(e, "close", [], [], replies)
-        return line, notes + more
+        line = self._fd_line(e, "close")
+        line.result(e)
+        if e.how in CLOSE_HOWS:
+            line.key("how", e.how, r_text, default="close")
+        else:
+            line.notes.append(f"how {e.how!r}")
+        return line.done()
 
     # -- everything else --
 
     def _QemuEvent(self, e: QemuEvent) -> tuple[str, list[str]]:
+        name = e.name if isinstance(e.name, str) else str(e.name)
         notes: list[str] = []
-        name = e.name
         if not _WORD_RE.match(name) or name.startswith("vfio_"):
             notes.append(f"event name {name!r}")
             name = "unnamed"
-        parts = ["qemu", name_value(e.device), name]
-        fields = dict(e.fields)
-        derived_state = _first(fields, QEMU_STATE_KEYS)
-        if e.state is not None and derived_state != e.state and "state" not in fields:
+        line = _Line("qemu", name_value(e.device), name)
+        line.notes += notes
+        fields = dict(e.fields) if isinstance(e.fields, dict) else {}
+        if not isinstance(e.fields, dict):
+            line.notes.append(f"fields {e.fields!r}")
+        if e.state is not None and _first_state(fields, QEMU_STATE_KEYS) != e.state \
+                and "state" not in fields:
             fields["state"] = e.state
         for key, value in fields.items():
             if not isinstance(key, str) or not _WORD_RE.match(key):
-                notes.append(f"field {key!r}={value!r}")
+                line.notes.append(f"field {key!r}={value!r}")
                 continue
-            parts.append(f"{key}={qemu_value_text(value)}")
-        if e.recover is not None and _first(fields, QEMU_RECOVER_KEYS) != e.recover:
-            notes.append(f"recover {e.recover!r}")
-        return " ".join(parts), notes
+            line.add(f"{key}={qemu_value_text(value)}")
+        if e.recover is not None and _first_state(fields, QEMU_RECOVER_KEYS) != e.recover:
+            line.notes.append(f"recover {e.recover!r}")
+        return line.done()
 
     def _ProcessEvent(self, e: ProcessEvent) -> tuple[str, list[str]]:
         if e.what not in PROCESS_WHATS:
             return _no_statement(e), []
-        parts, notes = ["process", e.what], []
-        if e.child is not None:
-            parts.append(f"child={_or_unknown(int_text, e.child, notes)}")
-        if e.thread is not None:
-            parts.append(f"thread={'yes' if e.thread else 'no'}")
-        if e.status is not UNKNOWN:
-            parts.append(f"status={_or_unknown(int_text, e.status, notes)}")
-        if e.signal is not None:
-            parts.append(f"signal={text_value(str(e.signal))}")
-        return " ".join(parts), notes
+        line = _Line("process", e.what)
+        line.key("child", e.child, r_int, default=None)
+        line.key("thread", e.thread, r_bool, default=None)
+        line.key("status", e.status, r_int)
+        line.key("signal", e.signal, r_text, default=None)
+        return line.done()
 
     def _Unreadable(self, e: Unreadable) -> tuple[str, list[str]]:
         return one_line(f"# unreadable: {e.origin}: {e.reason}"), []
-
-
-def one_line(text: str) -> str:
-    """Comments must stay on their line: control characters become spaces."""
-    return "".join(" " if ord(ch) < 0x20 or ch == "\x7f" else ch for ch in text)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _no_statement(event: Event) -> str:
-    """A comment line for an event the canonical syntax has no statement for."""
-    blob = json.dumps(event.to_json(), default=str)
-    return f"# {event.kind} event has no canonical statement: {blob}"
-
-
-def _same(a: Any, b: Any) -> bool:
-    if a is UNKNOWN or b is UNKNOWN or a is None or b is None:
-        return a is b
-    return bool(a == b) and type(a) is type(b)
-
-
-def _arg(text: str) -> str:
-    return text if _ARG_RE.match(text) else quote(text)
-
-
-def _first(fields: dict[str, Any], keys: Iterable[str]) -> str | None:
-    for key in keys:
-        if key in fields:
-            return qemu_state(fields[key])
-    return None
-
-
-def qemu_value_text(value: Any) -> str:
-    if value is UNKNOWN:
-        return "?"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    text = value if isinstance(value, str) else str(value)
-    if _INT_RE.match(text):
-        return quote(text)
-    return text_value(text)
-
-
-def origin_text(origin: Origin) -> str:
-    if origin.last_line is not None:
-        return f"{origin.file}:{origin.line}-{origin.last_line}"
-    return f"{origin.file}:{origin.line}"
 
 
 def write_events(events: Iterable[Event], origins: bool = False) -> Iterator[str]:
@@ -542,7 +572,5 @@ def write_events(events: Iterable[Event], origins: bool = False) -> Iterator[str
         yield from writer.lines(event)
 
 
-def header(source: str | None = None, fmt: str | None = None) -> str:
-    if source is None:
-        return HEADER
-    return f"{HEADER}  # converted from {source}" + (f" ({fmt})" if fmt else "")
+def header() -> str:
+    return HEADER
