@@ -15,7 +15,6 @@ from vfio_migcheck.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     fail_usage,
-    flags_option,
     get_flags,
     get_spec,
     json_option,
@@ -29,7 +28,9 @@ _STATUS_STYLE = {"proved": "green", "refuted": "red", "not_applicable": "dim"}
 
 
 @click.command("prove")
-@flags_option
+@click.option("--flags", "flags_arg", default=None, metavar="F",
+              help="Prove for this flag set only: names (STOP_COPY,P2P) or a number (0x3). "
+              "Default: every defined flag set of the spec.")
 @spec_option
 @json_option
 @click.option("--itf", "itf_dir", type=click.Path(file_okay=False, path_type=Path),
