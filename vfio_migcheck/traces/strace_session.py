@@ -104,7 +104,6 @@ class Thread:
     pid: int | None                 # thread-group id when known
     table: FdTable
     pending: Pending | None = None
-    alive: bool = True
 
 
 class Session:
@@ -122,6 +121,7 @@ class Session:
         self.leading_text = 0
         self.unprefixed: Thread | None = None
         self.root_table: FdTable | None = None
+        self.root_pid: int | None = None
         self.calls = CallHandler(self)
         self.many_files = False
         self._note_keys: set[str] = set()
@@ -192,6 +192,8 @@ class Session:
             made = self.unprefixed
             made.tid = tid
             made.pid = tid
+            if made.table is self.root_table:
+                self.root_pid = tid
             for other in self.threads.values():  # its threads learn their process id too
                 if other.pid is None and other.table is made.table:
                     other.pid = tid
@@ -199,8 +201,10 @@ class Session:
             made.table.members.add(_member(tid))
             self.threads[tid] = made
             return made
+        pid = tid
         if self.root_table is None:
             table = self.root_table = _initial_table()
+            self.root_pid = tid
         else:
             # no visible creation (attached with -p, or a filtered trace): assume it shares
             # the first process's fd table, like the threads of an attached VMM do
@@ -208,7 +212,8 @@ class Session:
             self.note("joined", "tasks whose creation the trace does not show were assumed "
                       "to share the first process's fd table (threads of an attached VMM, "
                       "or clone() filtered out)")
-        made = Thread(tid, tid, table)
+            pid = self.root_pid if self.root_pid is not None else tid
+        made = Thread(tid, pid, table)
         table.members.add(_member(tid))
         self.threads[tid] = made
         if tid is None:
@@ -455,7 +460,6 @@ class Session:
         self._leave(thread, origin, ts)
 
     def _leave(self, thread: Thread, origin: Origin, ts: float | None) -> None:
-        thread.alive = False
         table = thread.table
         table.members.discard(_member(thread.tid))
         if not table.members:
