@@ -190,10 +190,10 @@ class Engine:
         self.feature_device[(event.origin.file, event.origin.line)] = event.device
         problem, event = decode_raw(event)
         if problem is not None:
+            # the core refuses malformed requests before any handler runs (uapi.md 8.1)
             tag = T.Tag(R_PRE.MALFORMED_REQUEST, problem)
-            if T.succeeded(event.ret) is False:
-                self._apply(track, event, lambda c: [T.ok(c, tag)])
-                return
+            self._apply(track, event, lambda c: [T.ok(c, tag)])
+            return
         op, feature = event.op, event.feature
         line = event.origin.line
         pin = None
@@ -211,7 +211,8 @@ class Engine:
                 target = pin[0]
             if target is UNKNOWN or target is None:
                 def step(c: Config) -> list[T.Outcome]:
-                    return T.step_hidden_feature(c, self.spec, event, line, None)
+                    return T.step_hidden_feature(c, self.spec, event, line, None,
+                                                 known_set=True)
             else:
                 tgt = _norm_target(target, self.spec)
 

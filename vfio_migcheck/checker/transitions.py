@@ -198,17 +198,19 @@ def _set_failure(config: Config, model: FlagModel, answer, event: FeatureCall, l
 
 
 def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: int,
-                        pinned_target=None, no_set: bool = False) -> list[Outcome]:
+                        pinned_target=None, no_set: bool = False,
+                        known_set: bool = False) -> list[Outcome]:
     """A FEATURE call whose payload is hidden: any GET/PROBE/SET reading that fits.
 
     ``pinned_target``: QEMU traced the request this call carries out. ``no_set``: QEMU traces
     every state request of this device and none is pending, so the call is not a SET.
+    ``known_set``: the trace shows a SET of MIG_DEVICE_STATE whose target alone is hidden.
     """
     out: list[Outcome] = []
     result = succeeded(event.ret)
     if no_set and pinned_target is None:
         return [Outcome(replace(config, queried=True) if result is not False else config)]
-    if pinned_target is None or pinned_target == config.state:
+    if (pinned_target is None and not known_set) or pinned_target == config.state:
         # Not a state change: a GET (maybe of MIGRATION), PROBE, or another feature's SET.
         out.append(Outcome(replace(config, queried=True) if result is not False else config))
     if pinned_target is not None:
@@ -216,6 +218,8 @@ def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: in
     else:
         model = model_for(spec, config.flags)
         targets = sorted(model.usable)
+        if known_set and result is not True:
+            targets.append(config.state)  # a refused request leaves the reading unchanged
     for target in targets:
         for o in step_set(config, spec, target, event, line):
             if not o.misfit:
