@@ -134,3 +134,10 @@ def test_a_synthesized_table_walks_like_the_rules(spec):
                 assert result.ok and result.path in [p[1:] for p in ans.shortest]
             else:
                 assert not result.ok and result.path == ()
+
+
+def test_the_518_table_is_the_612_table_on_the_older_states(kernel):
+    verdict = K.synthesize(ProofContext(load_spec("linux-5.18")), True, None)
+    assert verdict.unique and verdict.cells == 20
+    assert all(kernel.table[row][col] == cell
+               for row, cols in verdict.table.items() for col, cell in cols.items())
