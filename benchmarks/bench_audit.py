@@ -78,7 +78,11 @@ def main() -> None:
         serial, cpu1, doc1 = timed(captures, 1, args.repeat, args.spec)
         parallel, cpun, docn = timed(captures, args.jobs, args.repeat, args.spec)
         if doc1 != docn:
-            sys.exit("bench_audit: -j 1 and -j N summaries differ")
+            keep = Path(tempfile.gettempdir())
+            (keep / "bench-audit-j1.json").write_text(doc1)
+            (keep / f"bench-audit-j{args.jobs}.json").write_text(docn)
+            sys.exit(f"bench_audit: -j 1 and -j {args.jobs} summaries differ (kept in {keep}/"
+                     "bench-audit-j*.json; was the checker's code edited during the run?)")
         unreadable = doc1.count('"verdict": "unreadable"')
         if unreadable:
             print(f"warning: {unreadable} captures unreadable; the figure measures less work")
