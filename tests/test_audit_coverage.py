@@ -46,6 +46,7 @@ def test_single_and_combination_requests_count_their_arcs():
     assert fc.requests_covered == 5
     assert fc.other_requests == 1          # the no-op
     assert fc.hidden_requests == 1         # the SET whose source the trace hides
+    assert fc.silent_devices == 0
     assert len(fc.requests) == 6 * 7       # ordered pairs of 7 usable states
 
 
@@ -54,6 +55,7 @@ def test_states_seen_only_when_determined():
                          obs(3, None, "RESUMING")])
     (fc,) = arc_coverage([result("a", devices=[dev])], SPEC).flag_sets
     assert fc.states_seen == ("RUNNING", "RESUMING")
+    assert fc.silent_devices == 1          # no request at all
 
 
 def test_flag_sets_are_kept_apart_and_unknown_flags_reported():

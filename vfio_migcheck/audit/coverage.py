@@ -48,6 +48,7 @@ class FlagCoverage:
     requests: tuple[RequestUse, ...]
     other_requests: int                # no-ops and targets outside the usable states
     hidden_requests: int = 0           # SETs whose source or target the capture hides
+    silent_devices: int = 0            # devices without one determined request
 
     @property
     def arcs_covered(self) -> int:
@@ -119,6 +120,7 @@ class _Tally:
         self.states_seen: set[str] = set()
         self.other = 0
         self.hidden = 0
+        self.silent = 0
 
     def add(self, device: DeviceResult) -> None:
         self.devices += 1
@@ -126,6 +128,9 @@ class _Tally:
         for obs in device.states:
             if len(obs.states) == 1 and obs.states[0] in usable:
                 self.states_seen.add(obs.states[0])
+        if not any(isinstance(r.src, str) and isinstance(r.target, str)
+                   for r in device.requests):
+            self.silent += 1
         for req in device.requests:
             src, dst = req.src, req.target
             if src is None or dst is None:
@@ -178,5 +183,5 @@ class _Tally:
             devices=self.devices, states=tuple(order),
             states_seen=tuple(s for s in order if s in self.states_seen),
             arcs=arcs, requests=tuple(requests), other_requests=self.other,
-            hidden_requests=self.hidden,
+            hidden_requests=self.hidden, silent_devices=self.silent,
         )

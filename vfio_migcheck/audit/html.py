@@ -197,6 +197,10 @@ def _coverage(audit: Audit, spec: Spec) -> str:
                "hides their source or target state (plain strace cannot decode VFIO ioctl "
                "payloads; a QEMU trace or a canonical trace shows them)</p>"
                if cov.hidden_requests else "")
+            + (f'<p class="muted">{cov.silent_devices} of {cov.devices} devices show no '
+               "request whose source and target the capture determines (typical of plain "
+               "strace captures, which never show the state a SET asks for)</p>"
+               if cov.silent_devices else "")
             + (f"<h4>Arcs never exercised</h4><ul>{missing}</ul>" if missing
                else '<p class="good">every single arc was exercised</p>')
             + f"</div></div>{_request_matrix(cov)}</div>"

@@ -145,6 +145,7 @@ def flag_coverage_json(c: FlagCoverage) -> dict[str, Any]:
         "requests_total": len(c.requests),
         "other_requests": c.other_requests,
         "hidden_requests": c.hidden_requests,
+        "silent_devices": c.silent_devices,
         "arcs": [{"from": a.src, "to": a.dst, "session": a.session, "count": a.count}
                  for a in c.arcs],
         "requests": [{"from": r.src, "to": r.dst, "expected": r.expected, "count": r.count,
