@@ -196,3 +196,8 @@ def test_select_and_ignore_reach_the_checker(tmp_path):
     assert rules[0] not in {f["rule"] for f in rest} and len(rest) + len(only) == len(every)
     code, output = audit(str(errors), "--select", "NOPE999")
     assert code == 2 and "NOPE999" in output
+
+
+def test_unwritable_report_fails_before_any_check(tmp_path):
+    code, output = audit(str(CORPUS), "--html", str(tmp_path / "no" / "such" / "r.html"))
+    assert code == 2 and "no such directory" in output and "captures:" not in output

@@ -61,6 +61,9 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet
         rule_filter(selected, ignored)
     except RuleSelectionError as exc:
         fail_usage(str(exc))
+    for target in (html_file, json_file):
+        if target and target != "-" and not Path(target).resolve().parent.is_dir():
+            fail_usage(f"{target}: cannot write: no such directory")
     try:
         captures = collect_captures([*paths, *(p for pair in pairs for p in pair)])
     except CollectError as exc:
