@@ -308,3 +308,28 @@ def test_advice_for_missing_strace_options(tmp_path) -> None:
     assert "no timestamps" in notes and "without strace -f" in notes and "no -y" in notes
     _summary, _events = read("decorations_yy.strace")
     assert _summary.notes == []  # -f -ttt -T -yy: nothing to advise
+
+
+def test_sniff_scores_strace_and_not_other_formats() -> None:
+    from vfio_migcheck.traces.strace import sniff
+
+    assert sniff((HERE / "poll_epoll.strace").read_text().splitlines()) >= 0.9
+    assert sniff((HERE / "ff_tt" / "cap.strace.501").read_text().splitlines()) >= 0.9
+    assert sniff(["vfio_migration_set_state  (0000:3b:00.1) new state STOP_COPY, recover "
+                  "state ERROR", "vfio_save_cleanup  (0000:3b:00.1)"]) == 0.0
+    assert sniff(["# vmc-trace 1", "@1.0 [5] device group0/dev0 fd=5 api=group"]) == 0.0
+    assert sniff([]) == 0.0
+
+
+def test_reading_is_lazy(tmp_path) -> None:
+    capture = tmp_path / "big.strace"
+    head = (HERE / "decorations_yy.strace").read_text()
+    filler = "300   1767225600.000100 futex(0x5601b0, FUTEX_WAKE_PRIVATE, 1) = 0 <0.000010>\n"
+    capture.write_text(head + filler * 60000)
+    reading = open_trace(capture, "strace")
+    first = next(reading.events)
+    assert isinstance(first, DeviceOpen)
+    assert reading.summary.lines < 60000  # the rest of the file is not read yet
+    rest = list(reading.events)
+    assert reading.summary.lines == 60013 and reading.summary.irrelevant >= 60000
+    assert rest
