@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.test_audit_builders import device, result, resuming, saving
 from vfio_migcheck.audit.pairing import RULE_STREAM_LENGTH, pair_captures
 
@@ -114,3 +117,27 @@ def test_volume_counts_hidden_phase_bytes():
     (v,) = session_volumes([r])
     assert v.bytes_read == 96 and v.bytes_unknown_phase == 72
     assert volume_totals([v]).bytes_unknown_phase == 72
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["src", "dst"]), st.sampled_from(["a", "b"]),
+                          st.floats(0, 100), st.integers(1, 50)), max_size=8),
+       st.randoms(use_true_random=False))
+def test_pairing_ignores_input_order_and_uses_each_end_once(ends, rnd):
+    results = []
+    for i, (kind, name, ts, size) in enumerate(ends):
+        file = f"c{i}"
+        if kind == "src":
+            results.append(_src(file, name=name, pre=size, stop=0, ts=ts))
+        else:
+            results.append(_dst(file, name=name, written=size, ts=ts))
+    first = pair_captures(results)
+    shuffled = results[:]
+    rnd.shuffle(shuffled)
+    assert pair_captures(shuffled) == first
+    used = [(e.file, e.device) for p in first.pairs for e in (p.source, p.destination)]
+    assert len(used) == len(set(used))
+    assert len(first.findings) == sum(1 for p in first.pairs if not p.matches)
+    for p in first.pairs:
+        assert p.source.device == p.destination.device
+        assert p.source.ts <= p.destination.ts
