@@ -178,7 +178,8 @@ def test_signals_exits_and_unknown_results() -> None:
     process = [(e.what, e.tid, e.signal, e.status) for e in of(events, ProcessEvent)]
     assert process == [
         ("signal", 400, "SIGINT", UNKNOWN), ("signal", 400, "SIGCHLD", UNKNOWN),
-        ("signal", 400, "SIGSTOP", UNKNOWN), ("exit", 401, None, 3),
+        ("signal", 400, "SIGSTOP", UNKNOWN), ("signal", 400, "SIGRT_1", UNKNOWN),
+        ("exit", 401, None, 3),
         ("killed", 402, "SIGSEGV", UNKNOWN), ("exit", 400, None, 0),
     ]
 

@@ -40,9 +40,9 @@ HEAD = re.compile(
 CALL_HEAD = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?")
 _UNFINISHED = re.compile(r"\s*<(?:unfinished|detached)(?: #(\d+))? \.\.\.>\s*$")
 _RESUMED = re.compile(r"<\.\.\. ([A-Za-z_$][A-Za-z0-9_$]*) resumed(?: #(\d+))?>\s?(.*)$")
-_EXIT = re.compile(r"\+\+\+ (?:exited with (-?\d+)|killed by (SIG[A-Z0-9+-]+|\d+)"
+_EXIT = re.compile(r"\+\+\+ (?:exited with (-?\d+)|killed by (SIG[A-Z0-9_+-]+|\d+)"
                    r"(?: \(core dumped\))?|superseded by execve in pid (\d+)) \+\+\+\s*$")
-_SIGNAL = re.compile(r"--- (?:stopped by )?(SIG[A-Z0-9+-]+|\d+)\b.*---\s*$")
+_SIGNAL = re.compile(r"--- (?:stopped by )?(SIG[A-Z0-9_+-]+|\d+)\b.*---\s*$")
 _STRACE_PROCESS = re.compile(r"(?:strace: )?Process (\d+) (attached|detached|suspended)\b")
 _PERSONALITY = re.compile(r"\[ Process PID=(\d+) runs in .* mode\. \]\s*$")
 _STRACE_MESSAGE = re.compile(r"strace: |\(strace: ")
