@@ -172,3 +172,18 @@ def test_timeline_never_shortens_undetermined_stretches():
     widths = [float(w) for w in re.findall(r'class="seg" x="[\d.]+" y="\d+" width="([\d.]+)"',
                                            svg)]
     assert len(widths) == 2 and sum(widths) < 0.03 * 900     # 2 s of 101 s, drawn linearly
+
+
+def test_huge_capture_draws_a_bounded_number_of_findings(chromium, tmp_path, monkeypatch):
+    from tests.test_audit_builders import device, finding, result
+    from tests.test_audit_summary import _checked
+    from vfio_migcheck.audit import html
+
+    monkeypatch.setattr(html, "MAX_FINDINGS_SHOWN", 5)
+    many = result("big.strace", devices=[device()],
+                  findings=[finding(line=n, file="big.strace") for n in range(1, 13)])
+    page = tmp_path / "big.html"
+    page.write_text(html.render_html(build_audit([_checked(many)], SPEC), SPEC))
+    body = body_attributes(dump_dom(chromium, page, tmp_path / "profile"))
+    assert (body["data-findings-drawn"], body["data-findings-omitted"]) == ("5", "7")
+    assert body["data-consistent"] == "true"

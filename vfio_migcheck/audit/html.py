@@ -21,6 +21,9 @@ from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.spec import Spec
 
 
+MAX_FINDINGS_SHOWN = 500   # per capture; the rest are counted, and listed in the JSON
+
+
 def _asset(name: str) -> str:
     return (resources.files("vfio_migcheck.audit") / "assets" / name).read_text("utf-8")
 
@@ -358,7 +361,9 @@ def _capture_block(i: int, e: CaptureEntry) -> str:
     file_index = {f: n for n, f in enumerate(e.files)}
     anchored: set[str] = set()
     items = []
-    for j, f in enumerate(r.findings):
+    shown = r.findings[:MAX_FINDINGS_SHOWN]
+    omitted = len(r.findings) - len(shown)
+    for j, f in enumerate(shown):
         line_id = f"c{i}-{file_index.get(f.file, 0)}-L{f.line}"
         text = e.lines.get((f.file, f.line))
         id_attr = "" if line_id in anchored else f' id="{line_id}"'
@@ -381,8 +386,11 @@ def _capture_block(i: int, e: CaptureEntry) -> str:
             f"{related}{extra}</div>"
         )
     body = "".join(items) or ('<p class="muted">No finding.</p>' if r.error is None else "")
-    return (f'<div class="capture" id="cap-{i}" data-verdict="{e.verdict}"><h3>{_badge(e.verdict)}'
-            f" {_e(e.path)}</h3>"
+    if omitted:
+        body += (f'<p class="muted">… and {omitted} more findings in this capture, not drawn '
+                 "here to keep the page light: see the JSON summary or `check`.</p>")
+    return (f'<div class="capture" id="cap-{i}" data-verdict="{e.verdict}" '
+            f'data-omitted="{omitted}"><h3>{_badge(e.verdict)} {_e(e.path)}</h3>"
             + (f'<p class="err">{_e(r.error)}</p>' if r.error else "")
             + (f"<ul class=\"devices\">{devices}</ul>" if devices else "")
             + body + "</div>")

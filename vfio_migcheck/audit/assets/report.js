@@ -46,9 +46,14 @@
   // Self-check: the findings drawn in the page must be the findings the totals count.
   var totals = JSON.parse(document.getElementById("audit-totals").textContent);
   var drawn = document.querySelectorAll(".finding").length;
+  var omitted = 0;
+  document.querySelectorAll(".capture[data-omitted]").forEach(function (c) {
+    omitted += Number(c.dataset.omitted);
+  });
   body.dataset.findingsDrawn = String(drawn);
+  body.dataset.findingsOmitted = String(omitted);
   body.dataset.capturesDrawn = String(document.querySelectorAll(".capture[id^=cap-]").length);
-  body.dataset.consistent = String(drawn === totals.findings &&
+  body.dataset.consistent = String(drawn + omitted === totals.findings &&
                                    Number(body.dataset.capturesDrawn) === totals.captures);
   body.dataset.rendered = "yes";
   document.title = document.title + " \u2713";
