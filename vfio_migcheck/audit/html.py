@@ -20,7 +20,6 @@ from vfio_migcheck.audit.svg_timeline import STATE_COLOURS, format_seconds, time
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.spec import Spec
 
-
 MAX_FINDINGS_SHOWN = 500   # per capture; the rest are counted, and listed in the JSON
 
 
@@ -390,7 +389,7 @@ def _capture_block(i: int, e: CaptureEntry) -> str:
         body += (f'<p class="muted">… and {omitted} more findings in this capture, not drawn '
                  "here to keep the page light: see the JSON summary or `check`.</p>")
     return (f'<div class="capture" id="cap-{i}" data-verdict="{e.verdict}" '
-            f'data-omitted="{omitted}"><h3>{_badge(e.verdict)} {_e(e.path)}</h3>"
+            f'data-omitted="{omitted}"><h3>{_badge(e.verdict)} {_e(e.path)}</h3>'
             + (f'<p class="err">{_e(r.error)}</p>' if r.error else "")
             + (f"<ul class=\"devices\">{devices}</ul>" if devices else "")
             + body + "</div>")
