@@ -243,6 +243,7 @@ def test_wrapper_text_before_first_line_and_garbage_after() -> None:
     summary, events = read("wrapper_text.strace")
     assert [line for line, _ in summary.unreadable] == [7]
     assert any("wrapper text" in note for note in summary.notes)
+    assert any("strace -c" in note for note in summary.notes)  # the count table at the end
     assert [e.what for e in of(events, ProcessEvent)] == ["exit"]
 
 

@@ -46,6 +46,9 @@ _SIGNAL = re.compile(r"--- (?:stopped by )?(SIG[A-Z0-9_+-]+|\d+)\b.*---\s*$")
 _STRACE_PROCESS = re.compile(r"(?:strace: )?Process (\d+) (attached|detached|suspended)\b")
 _PERSONALITY = re.compile(r"\[ Process PID=(\d+) runs in .* mode\. \]\s*$")
 _STRACE_MESSAGE = re.compile(r"strace: |\(strace: ")
+# the table strace -C prints at the end: header, rules, one row per syscall, the total
+_COUNT_SUMMARY = re.compile(r"\s*(?:% time\s+seconds|-{6,}(?: -+)*\s*$|"
+                            r"\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+(?:\s+\d+)?\s+\w+\s*$)")
 
 # call classes for the fast decision
 IO, SEEK, IOCTL, CLOSE, FCNTL, DUP, MMAP, XFER, POLL, EPOLL_CTL, EPOLL_WAIT = range(11)
@@ -427,6 +430,11 @@ class Session:
             self.note("strace-msg", "strace's own messages (personality switches, warnings) "
                       "were counted as irrelevant")
             return
+        if self.seen_real_line and _COUNT_SUMMARY.match(text):
+            self.summary.irrelevant += 1
+            self.note("strace-c", "the call-count table of strace -c/-C was counted as "
+                      "irrelevant")
+            return
         if not body.strip():
             self.summary.irrelevant += 1
             return
@@ -487,7 +495,6 @@ class Session:
         events = list(self.out)
         self.out.clear()
         return events
-
 
     def _advise(self) -> None:
         """Say which missing strace options cost the checker what (docs/capture-guide.md)."""
