@@ -66,7 +66,7 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
     yield from session.finish()
 
 
-def _read_one(session: Session, path: Path) -> Iterator[Event]:  # noqa: C901
+def _read_one(session: Session, path: Path) -> Iterator[Event]:
     """One capture file: an inlined fast loop in front of :meth:`Session.line`.
 
     The loop only settles lines that :meth:`Session.line` would count as irrelevant
