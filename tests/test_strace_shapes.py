@@ -72,6 +72,8 @@ def test_stderr_prefixes_unprefixed_main_then_pid_brackets() -> None:
     assert (close.pid, close.tid) == (4299, 4299)
     # events emitted before that cannot know it (events are never rewritten)
     assert of(events, FeatureCall)[0].pid is None
+    # the VMM's stderr text glued before a strace line is skipped, the line is read
+    assert any("glued" in note for note in summary.notes)
 
 
 def test_decode_pids_comm_prefixes() -> None:

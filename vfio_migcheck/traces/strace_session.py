@@ -438,6 +438,14 @@ class Session:
         if not body.strip():
             self.summary.irrelevant += 1
             return
+        glued = text.find("[pid ", 1)
+        if glued > 0 and HEAD.match(text, glued).group(4) is not None:
+            # the traced program's own stderr text, without its newline, glued in front
+            # of a strace line (strace and the program share stderr): read the strace part
+            self.note("glued", "some strace lines had the traced program's own output "
+                      "glued in front (strace and the program shared stderr; use -o)")
+            self.line(file, number, text[glued:])
+            return
         if not self.seen_real_line:
             self.leading_text += 1
             self.summary.irrelevant += 1
