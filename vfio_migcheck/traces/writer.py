@@ -219,27 +219,28 @@ class _Line:
         self.notes: list[str] = []
 
     def value(self, value: Any, render: Callable[[Any], str], *, none: bool = False,
-              bad: str = "?") -> str | None:
-        """Spell ``value``: ``?`` for UNKNOWN, ``-`` for None when ``none``; a value
-        ``render`` refuses is noted and spelled ``bad`` (None = leave the key out)."""
-        if value is UNKNOWN:
+              unknown: bool = True, bad: str = "?") -> str | None:
+        """Spell ``value``: ``?`` for UNKNOWN (when ``unknown``), ``-`` for None (when
+        ``none``); a value that cannot be spelled is noted and written as ``bad``
+        (empty = leave the key out)."""
+        if value is UNKNOWN and unknown:
             return "?"
         if value is None and none:
             return "-"
         try:
-            if value is None:
-                raise Inexpressible(f"none {value!r}")
+            if value is None or value is UNKNOWN:
+                raise Inexpressible(f"value {value!r}")
             return render(value)
         except Inexpressible as exc:
             self.notes.append(str(exc))
             return bad or None
 
     def key(self, key: str, value: Any, render: Callable[[Any], str], *, default: Any = UNKNOWN,
-            none: bool = False, bad: str = "") -> None:
+            none: bool = False, unknown: bool = True, bad: str = "") -> None:
         """Add ``key=value`` unless ``value`` is what the reader assumes without the key."""
         if _same(value, default):
             return
-        text = self.value(value, render, none=none, bad=bad)
+        text = self.value(value, render, none=none, unknown=unknown, bad=bad)
         if text:
             self.parts.append(f"{key}={text}")
 
@@ -459,7 +460,7 @@ class CanonicalWriter:
         if verb != call:
             line.add(f"call={text_value(call)}")
         default_positioned = IO_CALLS.get(call, (direction, False))[1]
-        line.key("positioned", e.positioned, r_bool, default=default_positioned)
+        line.key("positioned", e.positioned, r_bool, default=default_positioned, unknown=False)
         line.result(e)
         return line.done()
 
@@ -555,10 +556,10 @@ class CanonicalWriter:
         if e.what not in PROCESS_WHATS:
             return _no_statement(e), []
         line = _Line("process", e.what)
-        line.key("child", e.child, r_int, default=None)
-        line.key("thread", e.thread, r_bool, default=None)
+        line.key("child", e.child, r_int, default=None, unknown=False)
+        line.key("thread", e.thread, r_bool, default=None, unknown=False)
         line.key("status", e.status, r_int)
-        line.key("signal", e.signal, r_text, default=None)
+        line.key("signal", e.signal, r_text, default=None, unknown=False)
         return line.done()
 
     def _Unreadable(self, e: Unreadable) -> tuple[str, list[str]]:
