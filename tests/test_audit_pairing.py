@@ -141,3 +141,13 @@ def test_pairing_ignores_input_order_and_uses_each_end_once(ends, rnd):
     for p in first.pairs:
         assert p.source.device == p.destination.device
         assert p.source.ts <= p.destination.ts
+
+
+def test_only_comparable_clocks_are_matched():
+    from dataclasses import replace
+
+    src, dst = _src("s", ts=10.0), _dst("d", ts=12.0)
+    assert len(pair_captures([src, dst]).pairs) == 1
+    for clocks in (("relative", "relative"), ("absolute", "time-of-day"), ("none", "none")):
+        a, b = replace(src, timestamps=clocks[0]), replace(dst, timestamps=clocks[1])
+        assert pair_captures([a, b]).pairs == ()

@@ -24,6 +24,7 @@ from vfio_migcheck.checker.results import DeviceResult, Finding, SessionStats, T
 
 RULE_STREAM_LENGTH = "A001"
 MATCH_WINDOW = 10.0   # seconds after the source's stream ended in which its resume may start
+SHARED_CLOCKS = ("absolute", "time-of-day")   # clocks two captures can be compared on
 CITE = ("include/uapi/linux/vfio.h: VFIO_DEVICE_STATE_RESUMING - the data read from the "
         "source's saving fd is written, as read, to the destination's resuming fd")
 
@@ -128,17 +129,21 @@ def pair_matched(results: Sequence[TraceResult], skip: set[str]) -> list[Pair]:
     within MATCH_WINDOW of the end of its stream: nearest first, each end used once."""
     sources: list[End] = []
     dests: list[End] = []
+    clock: dict[str, str] = {}
     for r in results:
-        if r.file not in skip:
+        # relative clocks (strace -r) start at zero in every capture: not comparable
+        if r.file not in skip and r.timestamps in SHARED_CLOCKS:
             s, d = _one_sided(r)
             sources += s
             dests += d
+            clock[r.file] = r.timestamps
     sources.sort(key=lambda e: (e.ts, e.file, e.device))
     used: set[tuple[str, str]] = set()
     pairs: list[Pair] = []
     for s in sources:
         latest = (s.end_ts if s.end_ts is not None else s.ts) + MATCH_WINDOW
         candidates = [d for d in dests if d.device == s.device and d.file != s.file
+                      and clock[d.file] == clock[s.file]
                       and (d.file, d.device) not in used and s.ts <= d.ts <= latest]
         if not candidates:
             continue
