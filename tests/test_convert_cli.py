@@ -206,3 +206,25 @@ def test_checker_reaches_the_same_verdicts_on_the_converted_trace(scenario: str,
                 for f in direct["findings"]])
     assert ([(d["name"], d["verdict"], d["final_states"]) for d in via_canonical["devices"]]
             == [(d["name"], d["verdict"], d["final_states"]) for d in direct["devices"]])
+
+
+def test_conversion_streams_event_by_event() -> None:
+    """Output lines come out while the reader is still reading (an endless reader works)."""
+    import itertools
+
+    from vfio_migcheck.cli.convert_cmd import canonical_lines, json_lines
+    from vfio_migcheck.traces.events import DeviceReset
+    from vfio_migcheck.traces.reading import Reading
+
+    def endless():
+        yield from read_text("device src fd=5\n")
+        for n in itertools.count(2):
+            yield DeviceReset(Origin("t.vmc", n), device="src", fd=5, ret=0, errno=None)
+
+    def reading() -> Reading:
+        return Reading([Path("t.vmc")], "canonical", endless(), ReadSummary(format="canonical"))
+
+    first = list(itertools.islice(canonical_lines(reading(), "t.vmc", False), 5))
+    assert first[2:] == ["device src fd=5", "src RESET = 0", "src RESET = 0"]
+    objects = [json.loads(x) for x in itertools.islice(json_lines(reading()), 3)]
+    assert [o["kind"] for o in objects] == ["device_open", "device_reset", "device_reset"]
