@@ -94,6 +94,8 @@ def timeline_svg(timing: DeviceTiming) -> str | None:
     if timing.last_ts is not None:
         ends.append(timing.last_ts)
     t0, t1 = min(starts), max(ends)
+    if t1 <= t0:
+        return None   # everything happened within one timestamp: nothing to draw
     quiet = [(s.start, s.end) for s in timing.spans if s.state == "RUNNING"]
     axis = Axis([t0, t1, *starts, *ends], quiet)
     x = axis.x

@@ -78,8 +78,8 @@ def state_spans(states: Sequence[StateObservation], end_ts: float | None) -> lis
         if len(obs.states) != 1 or obs.ts is None:
             continue
         end = states[i + 1].ts if i + 1 < len(states) else end_ts
-        if end is None or end < obs.ts:
-            continue
+        if end is None or end <= obs.ts:
+            continue   # untimed, clock went backwards, or an instant: no time spent
         state = obs.states[0]
         last = spans[-1] if spans else None
         if last and last.state == state and last.end == obs.ts:
