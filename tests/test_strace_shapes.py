@@ -337,3 +337,17 @@ def test_reading_is_lazy(tmp_path) -> None:
     rest = list(reading.events)
     assert reading.summary.lines == 60013 and reading.summary.irrelevant >= 60000
     assert rest
+
+
+def test_group_device_names_reuse_the_lowest_free_index() -> None:
+    summary, events = read("group_device_names.strace")
+    assert summary.unreadable == []
+    opened = [(e.device, e.fd) for e in of(events, DeviceOpen)]
+    assert opened == [
+        ("group9/dev0", 5), ("group9/dev1", 6),
+        ("group9/dev2", 5),  # dev0 is still open through its dup (fd 7)
+        ("group9/dev0", 7),  # ... and free again once fd 7 is closed
+        ("group@fd9/dev0", 8),  # a group fd whose open the capture does not show
+    ]
+    assert [(e.device, e.fd) for e in of(events, DeviceClose)] == [
+        ("group9/dev0", 5), ("group9/dev0", 7)]

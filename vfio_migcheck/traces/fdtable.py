@@ -31,8 +31,9 @@ class OpenFile:
     kind: str
     ident: str                     # device name, data-file id, or path/decoration
     name: str | None = None        # the -y decoration or the opened path, when seen
-    device: str | None = None      # for device fds: the device name; data fds: the hint
-    group: str | None = None       # for group fds: the group label ("0", "@fd4")
+    device: str | None = None      # data fds: the device whose SET made it, when known
+    group: str | None = None       # group and group-API device fds: the group ("0", "@fd4")
+    slot: int | None = None        # group-API device fds: K of the name "groupN/devK"
     refs: int = 0                  # fds (in all tables) that refer to this description
     guessed: bool = False          # first seen in use, undecorated: a later VFIO ioctl may
     #                                still reveal what it is

@@ -127,10 +127,11 @@ class CallHandler:
                                       errno=UNKNOWN, how=how, **common))
 
     def release_slot(self, table: FdTable, file: OpenFile) -> None:
-        if file.group is not None and file.device is not None:
+        """The last fd of a group-API device is gone: its devK name may be given again."""
+        if file.group is not None and file.slot is not None and file.refs <= 0:
             slots = table.device_slots.get(file.group)
             if slots is not None:
-                slots.discard(int(file.device))
+                slots.discard(file.slot)
 
     def qemu_parser(self) -> Any:
         if not self._qemu_checked:
@@ -310,8 +311,7 @@ class CallContext:
     def open_device(self, fd: int, name: str, api: str, cloexec: bool, token: str | None,
                     path: Any = UNKNOWN, group: str | None = None, slot: int | None = None
                     ) -> FdEntry:
-        file = OpenFile(DEVICE, name, None, device=str(slot) if slot is not None else None,
-                        group=group)
+        file = OpenFile(DEVICE, name, None, group=group, slot=slot)
         entry = FdEntry(file, cloexec, token)
         self.table.install(fd, entry)
         self.emit(DeviceOpen(self.origin, device=name, fd=fd, path=path, api=api,

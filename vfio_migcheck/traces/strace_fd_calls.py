@@ -89,14 +89,13 @@ def _duplicate(ctx: CallContext, old: int, entry: FdEntry, new: int, cloexec: bo
     if new == old:
         return
     table = ctx.table
-    previous = table.fds.get(new)
-    if previous is not None:
-        if previous.file.kind in (DATA, DEVICE):
-            ctx.close_events(new, previous)  # dup2 closes the fd it overwrites
     token = None
     if entry.token is not None:
         token = f"{new}{entry.token[len(str(old)):]}"
-    table.install(new, FdEntry(entry.file, cloexec, token))
+    previous = table.install(new, FdEntry(entry.file, cloexec, token))
+    if previous is not None and previous.file is not entry.file and previous.file.kind in (
+            DATA, DEVICE):
+        ctx.close_events(new, previous)  # dup2 closes the fd it overwrites
     if entry.file.kind in (DATA, DEVICE):
         ctx.emit(FdDup(ctx.origin, old_fd=old, new_fd=new, file=entry.file.ident, call=how,
                        **ctx.common))
