@@ -99,3 +99,11 @@ def test_spans_partition_the_timed_capture(steps):
     closed = sum(w.duration for w in windows if w.closed)
     open_part = sum(ts - w.start for w in windows if not w.closed)
     assert closed + open_part == pytest.approx(stopped)
+
+
+def test_an_instant_spends_no_time():
+    assert state_spans([obs(1, 1.0, "STOP")], end_ts=1.0) == []
+    spans = state_spans([obs(1, 0.0, "RUNNING"), obs(2, 1.0, "STOP"), obs(3, 1.0, "RUNNING")],
+                        end_ts=2.0)
+    assert [(s.state, s.start, s.end) for s in spans] == [("RUNNING", 0.0, 1.0),
+                                                           ("RUNNING", 1.0, 2.0)]

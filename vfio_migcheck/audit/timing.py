@@ -74,18 +74,19 @@ class DeviceTiming:
 def state_spans(states: Sequence[StateObservation], end_ts: float | None) -> list[Span]:
     """Spans of determined state, merged when the same state is observed twice in a row."""
     spans: list[Span] = []
+    extends = False   # did the previous observation produce (or extend) spans[-1]?
     for i, obs in enumerate(states):
-        if len(obs.states) != 1 or obs.ts is None:
-            continue
         end = states[i + 1].ts if i + 1 < len(states) else end_ts
-        if end is None or end <= obs.ts:
-            continue   # untimed, clock went backwards, or an instant: no time spent
+        if len(obs.states) != 1 or obs.ts is None or end is None or end <= obs.ts:
+            extends = False   # undetermined, untimed, or an instant: no time spent
+            continue
         state = obs.states[0]
-        last = spans[-1] if spans else None
-        if last and last.state == state and last.end == obs.ts:
+        if extends and spans[-1].state == state:
+            last = spans[-1]
             spans[-1] = Span(state, last.start_line, last.start, end)
         else:
             spans.append(Span(state, obs.line, obs.ts, end))
+        extends = True
     return spans
 
 
