@@ -351,3 +351,12 @@ def test_group_device_names_reuse_the_lowest_free_index() -> None:
     ]
     assert [(e.device, e.fd) for e in of(events, DeviceClose)] == [
         ("group9/dev0", 5), ("group9/dev0", 7)]
+
+
+def test_execve_in_a_non_leader_thread_resumes_under_the_leader() -> None:
+    summary, events = read("thread_execve.strace")
+    assert summary.unreadable == []
+    (exec_event,) = [e for e in of(events, ProcessEvent) if e.what == "exec"]
+    # "<pid changed to 200 ...>" on 201, "superseded", then "200 <... execve resumed>"
+    assert (exec_event.origin.line, exec_event.origin.last_line, exec_event.tid) == (6, 9, 200)
+    assert [(e.fd, e.how) for e in of(events, DeviceClose)] == [(5, "exec")]

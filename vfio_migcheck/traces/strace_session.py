@@ -38,7 +38,8 @@ HEAD = re.compile(
     r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?)?"
 )
 CALL_HEAD = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?")
-_UNFINISHED = re.compile(r"\s*<(?:unfinished|detached)(?: #(\d+))? \.\.\.>\s*$")
+_UNFINISHED = re.compile(
+    r"\s*<(?:unfinished|detached|pid changed to \d+)(?: #(\d+))? \.\.\.>\s*$")
 _RESUMED = re.compile(r"<\.\.\. ([A-Za-z_$][A-Za-z0-9_$]*) resumed(?: #(\d+))?>\s?(.*)$")
 _EXIT = re.compile(r"\+\+\+ (?:exited with (-?\d+)|killed by (SIG[A-Z0-9_+-]+|\d+)"
                    r"(?: \(core dumped\))?|superseded by execve in pid (\d+)) \+\+\+\s*$")
@@ -378,6 +379,8 @@ class Session:
                             "mid-call)", text)
             return
         thread.pending = None
+        if "<unfinished ...>" in rest:  # "<... nanosleep resumed> <unfinished ...>) = ?"
+            rest = rest.replace(" <unfinished ...>", "").replace("<unfinished ...>", "")
         origin = Origin(pending.file, pending.line, number if pending.file == file else None)
         self._joined(thread, pending.head + rest, origin, pending.ts)
 
@@ -460,9 +463,9 @@ class Session:
         ts = self.stamp(file, stamp)
         if thread.pending is not None:
             self.abandon(thread, "the task ended")
-        if ended.group(3) is not None:  # superseded by execve in another thread
+        if ended.group(3) is not None:
+            self._superseded(thread, int(ended.group(3)))
             self.summary.irrelevant += 1
-            self._leave(thread, origin, ts)
             return
         if ended.group(1) is not None:
             event = ProcessEvent(origin, what="exit", status=int(ended.group(1)),
@@ -474,6 +477,22 @@ class Session:
                                  pid=thread.pid, tid=tid, ts=ts)
         self.emit(event)
         self._leave(thread, origin, ts)
+
+    def _superseded(self, leader: Thread, execer_tid: int) -> None:
+        """A non-leader thread ran execve: it goes on as the leader, under the leader's tid.
+
+        strace shows ``LEADER +++ superseded by execve in pid EXECER +++`` and then
+        ``LEADER <... execve resumed>) = 0``, so the exec call moves to the leader.
+        """
+        execer = self.threads.get(execer_tid)
+        if execer is None or execer is leader:
+            return
+        if execer.pending is not None:
+            leader.pending = execer.pending
+            execer.pending = None
+        execer.table.members.discard(_member(execer_tid))
+        for key in [key for key, known in self.threads.items() if known is execer]:
+            del self.threads[key]
 
     def _leave(self, thread: Thread, origin: Origin, ts: float | None) -> None:
         table = thread.table
