@@ -187,3 +187,9 @@ def test_huge_capture_draws_a_bounded_number_of_findings(chromium, tmp_path, mon
     body = body_attributes(dump_dom(chromium, page, tmp_path / "profile"))
     assert (body["data-findings-drawn"], body["data-findings-omitted"]) == ("5", "7")
     assert body["data-consistent"] == "true"
+
+
+def test_stop_windows_listed_longest_first():
+    page = _report()
+    table = page[page.index("Stop windows, longest first"):]
+    assert "750.00 ms" in table and "STOP_COPY → STOP" in table and "30–50" in table

@@ -270,8 +270,32 @@ def _timing(audit: Audit) -> str:
     return (f'<section id="timing"><h2>Timing</h2><p class="legend">{legend}'
             '<span class="lg unknown"></span>undetermined<span class="lg stop"></span>'
             "device stopped</p>"
-            f"{body}<h3>Time in state, all devices</h3>"
+            f"{body}{_stop_window_table(audit)}<h3>Time in state, all devices</h3>"
             f'<table class="grid small">{state_rows}</table></section>')
+
+
+MAX_WINDOWS_LISTED = 50
+
+
+def _stop_window_table(audit: Audit) -> str:
+    """The closed stop windows, longest first: where each migration's downtime went."""
+    windows = [(w.duration, i, e.path, tm.device, w)
+               for i, e in enumerate(audit.captures) for tm in e.timing
+               for w in tm.stop_windows if w.closed and w.duration is not None]
+    if not windows:
+        return ""
+    windows.sort(key=lambda x: (-x[0], x[1], x[3], x[4].start_line))
+    rows = "".join(
+        f'<tr><td class="n">{format_seconds(d)}</td><td><a href="#cap-{i}">{_e(path)}</a></td>'
+        f"<td><code>{_e(dev)}</code></td><td>{_e(' → '.join(w.states))}</td>"
+        f'<td class="n">{w.start_line}–{w.end_line}</td></tr>'
+        for d, i, path, dev, w in windows[:MAX_WINDOWS_LISTED])
+    more = (f'<p class="muted">{len(windows) - MAX_WINDOWS_LISTED} shorter windows not listed.'
+            "</p>" if len(windows) > MAX_WINDOWS_LISTED else "")
+    return ("<h3>Stop windows, longest first</h3>"
+            '<table class="grid sortable"><thead><tr><th>device stopped</th><th>capture</th>'
+            "<th>device</th><th>states passed through</th><th>lines</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>{more}")
 
 
 # --- volume ------------------------------------------------------------------------------
