@@ -360,3 +360,10 @@ def test_execve_in_a_non_leader_thread_resumes_under_the_leader() -> None:
     # "<pid changed to 200 ...>" on 201, "superseded", then "200 <... execve resumed>"
     assert (exec_event.origin.line, exec_event.origin.last_line, exec_event.tid) == (6, 9, 200)
     assert [(e.fd, e.how) for e in of(events, DeviceClose)] == [(5, "exec")]
+
+
+def test_hex_dumps_and_stack_traces_under_calls_are_irrelevant() -> None:
+    summary, _events = read("dumps_and_stacks.strace")
+    assert summary.unreadable == [] and summary.irrelevant == 4
+    assert any("hex dumps" in n for n in summary.notes)
+    assert any("stack traces" in n for n in summary.notes)

@@ -47,6 +47,9 @@ _SIGNAL = re.compile(r"--- (?:stopped by )?(SIG[A-Z0-9_+-]+|\d+)\b.*---\s*$")
 _STRACE_PROCESS = re.compile(r"(?:strace: )?Process (\d+) (attached|detached|suspended)\b")
 _PERSONALITY = re.compile(r"\[ Process PID=(\d+) runs in .* mode\. \]\s*$")
 _STRACE_MESSAGE = re.compile(r"strace: |\(strace: ")
+# lines strace adds under a call: -e read=/write= hex dumps, -k stack frames
+_CONTINUATION = re.compile(r"(?:\[pid\s+\d+\]\s*|\d+\s+)?"
+                           r"(?:(?P<dump>\s*\| [0-9a-f]{5}  )|(?P<stack>\s+> \S))")
 # the table strace -C prints at the end: header, rules, one row per syscall, the total
 _COUNT_SUMMARY = re.compile(r"\s*(?:% time\s+seconds|-{6,}(?: -+)*\s*$|"
                             r"\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+(?:\s+\d+)?\s+\w+\s*$)")
@@ -432,6 +435,15 @@ class Session:
             self.summary.irrelevant += 1
             self.note("strace-msg", "strace's own messages (personality switches, warnings) "
                       "were counted as irrelevant")
+            return
+        extra = _CONTINUATION.match(text)
+        if extra is not None and self.seen_real_line:
+            self.summary.irrelevant += 1
+            self.note(f"continuation:{extra.lastgroup}", {
+                "dump": "the I/O hex dumps of strace -e read=/write= were counted as "
+                        "irrelevant",
+                "stack": "the stack traces of strace -k were counted as irrelevant",
+            }[extra.lastgroup])
             return
         if self.seen_real_line and _COUNT_SUMMARY.match(text):
             self.summary.irrelevant += 1
