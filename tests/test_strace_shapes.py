@@ -113,6 +113,7 @@ def test_ff_files_without_timestamps_are_concatenated_with_a_note() -> None:
     ("timestamps_tt_midnight.strace", [86399.999, 86399.9995, 86400.0005]),
     ("timestamps_ttt_ns.strace", [1767225600.123456789, 1767225600.123457, 1767225600.223457]),
     ("timestamps_r.strace", [0.0, 0.00025, 0.501]),
+    ("timestamps_unix_seconds.strace", [1767225600.0, 1767225601.0, 1767225602.0]),
 ])
 def test_timestamp_modes(name: str, expected: list[float]) -> None:
     summary, events = read(name)

@@ -26,15 +26,17 @@ from vfio_migcheck.traces.strace_clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
 
 # pid prefix (1: [pid N], 2: N), timestamp (3), call name (4), first fd argument (5, 6: "<")
+# A pid has at most 7 digits (pid_max <= 2^22), so 8+ digits are epoch seconds (-ttt with
+# --timestamps=precision:s).
 # FAST_HEAD is the same for the commonest shape, "PID  TIMESTAMP name(" (strace -f -o FILE
 # with -t/-tt/-ttt), without the alternatives that make HEAD slower; group 1 is always ''.
 FAST_HEAD = re.compile(
-    r"()(\d+) +(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+) "
+    r"()(\d{1,7}) +(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+|\d{8,}) "
     r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?)?"
 )
 HEAD = re.compile(
-    r"(?:\[pid\s+(\d+)(?:<[^>]*>)?\]\s*|(\d+)(?:<[^>]*>)?\s+)?"
-    r"\s*(?:(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+)\s+)?"
+    r"(?:\[pid\s+(\d+)(?:<[^>]*>)?\]\s*|(\d{1,7})(?:<[^>]*>)?\s+)?"
+    r"\s*(?:(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+|\d{8,})\s+)?"
     r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?)?"
 )
 CALL_HEAD = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?")
