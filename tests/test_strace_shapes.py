@@ -89,7 +89,7 @@ def test_decode_pids_comm_prefixes() -> None:
 
 def test_ff_files_merged_by_timestamp_across_midnight() -> None:
     summary, events = read("ff_tt/cap.strace")
-    assert summary.lines == 10 and summary.unreadable == []
+    assert summary.lines == 12 and summary.unreadable == []
     (appeared,) = of(events, FdAppeared)
     # 501's read at 00:00:00.1 comes after 500's FEATURE at 23:59:59.9 (next day)
     assert appeared.origin.file.endswith("cap.strace.501")
@@ -97,6 +97,9 @@ def test_ff_files_merged_by_timestamp_across_midnight() -> None:
     assert appeared.ts == pytest.approx(86400.1)
     stamps = [e.ts for e in events]
     assert stamps == sorted(stamps)
+    # 502's file starts after midnight: the next day, after 500's lines of 23:59
+    exit_502 = [e for e in of(events, ProcessEvent) if e.tid == 502]
+    assert exit_502[0].ts == pytest.approx(86400.15)
     assert any("midnight" in note for note in summary.notes)
 
 

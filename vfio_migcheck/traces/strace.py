@@ -191,9 +191,11 @@ def _file_pid(path: Path) -> int | None:
     return int(suffix) if suffix.isdigit() else None
 
 
-def _timed_records(index: int, path: Path) -> Iterator[tuple]:
+def _timed_records(index: int, path: Path, anchor: str | None) -> Iterator[tuple]:
     """(seconds, file index, line number, text|BadLine) for one -ff file, in file order."""
     clock = Clock()
+    if anchor is not None:
+        clock.anchor(anchor)
     last = float("-inf")
     for item in iter_text_lines(path):
         if type(item) is tuple:
@@ -207,20 +209,22 @@ def _timed_records(index: int, path: Path) -> Iterator[tuple]:
             yield (last, index, item.number, item)
 
 
-def _has_absolute_times(path: Path) -> bool:
+def _first_stamp(path: Path) -> str | None:
+    """The timestamp of the first line of a file ("" for an empty file)."""
     for item in iter_text_lines(path):
-        if type(item) is not tuple:
-            continue
-        match = HEAD.match(item[1])
-        if match is None:
-            continue
-        stamp = match.group(3)
-        if stamp is None:
-            return False
-        clock = Clock()
-        clock.value(stamp)
-        return clock.mode != RELATIVE
-    return True  # an empty file orders trivially
+        if type(item) is tuple:
+            return HEAD.match(item[1]).group(3)
+    return ""
+
+
+def _is_absolute(stamp: str | None) -> bool:
+    if stamp == "":
+        return True  # an empty file orders trivially
+    if stamp is None:
+        return False
+    clock = Clock()
+    clock.value(stamp)
+    return clock.mode != RELATIVE
 
 
 def _read_many(session: Session, paths: list[Path]) -> Iterator[Event]:
@@ -230,8 +234,15 @@ def _read_many(session: Session, paths: list[Path]) -> Iterator[Event]:
     pids = [_file_pid(p) for p in paths]
     summary = session.summary
     out = session.out
-    if all(_has_absolute_times(p) for p in paths):
-        records = heapq.merge(*(_timed_records(i, p) for i, p in enumerate(paths)))
+    firsts = [_first_stamp(p) for p in paths]
+    if all(_is_absolute(stamp) for stamp in firsts):
+        # the process with the lowest pid started first: its first time of day anchors
+        # the others, so a file that begins after midnight lands on the next day
+        anchor = next((stamp for stamp in firsts if stamp), None)
+        if anchor is not None:
+            for name in names:
+                session.clock(name).anchor(anchor)  # the events' times, the same way
+        records = heapq.merge(*(_timed_records(i, p, anchor) for i, p in enumerate(paths)))
     else:
         summary.notes.append(
             "the -ff files carry no absolute timestamps (-t/-tt/-ttt), so their relative "

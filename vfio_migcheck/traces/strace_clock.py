@@ -30,6 +30,16 @@ class Clock:
         self.elapsed = 0.0
         self.rollovers = 0
 
+    def anchor(self, text: str) -> None:
+        """Start after this time-of-day stamp (another file's first line), so a file whose
+        first line comes after midnight is placed on the next day (-ff merging)."""
+        if ":" in text:
+            try:
+                hours, minutes, seconds = text.split(":")
+                self._last_tod = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+            except ValueError:
+                pass
+
     def value(self, text: str | None) -> float | None:
         """Seconds for one timestamp text (None when the line had no timestamp)."""
         if text is None:
