@@ -371,3 +371,11 @@ def test_hex_dumps_and_stack_traces_under_calls_are_irrelevant() -> None:
     assert summary.unreadable == [] and summary.irrelevant == 4
     assert any("hex dumps" in n for n in summary.notes)
     assert any("stack traces" in n for n in summary.notes)
+
+
+def test_fds_returned_inside_ioctl_replies_are_not_data_fds() -> None:
+    # KVM_CREATE_DEVICE returns its fd in the struct ("=> {fd=6}"), after a FEATURE call
+    summary, events = read("kvm_device_fd.strace")
+    assert summary.unreadable == []
+    assert of(events, FdAppeared) == [] and of(events, DataIO) == []
+    assert len(of(events, FeatureCall)) == 1

@@ -36,6 +36,7 @@ from vfio_migcheck.traces.strace_ioctl import (
     DEVICE_FEATURE,
     DEVICE_ONLY,
     DEVICE_RESET,
+    FD_IN_REPLY_NAMES,
     FD_RETURNING_NAMES,
     FD_RETURNING_NUMBERS,
     GET_DEVICE_FD,
@@ -198,10 +199,27 @@ def _ioctl(ctx: CallContext) -> None:
                                errno=ctx.errno, **ctx.common))
     elif kind == GROUP and number == GET_DEVICE_FD:
         _get_device_fd(ctx, entry)
-    elif kind == OTHER and ctx.ok and ctx.call.ret > 0 and (
-            number in FD_RETURNING_NUMBERS or any(n in FD_RETURNING_NAMES
-                                                  for n in request.names)):
-        ctx.install_other(ctx.call.ret, None, cloexec=True)
+    elif kind == OTHER and ctx.ok:
+        if ctx.call.ret > 0 and (number in FD_RETURNING_NUMBERS
+                                 or any(n in FD_RETURNING_NAMES for n in request.names)):
+            ctx.install_other(ctx.call.ret, None, cloexec=True)
+        elif any(n in FD_IN_REPLY_NAMES for n in request.names):
+            for fd_in_reply in _reply_fds(ctx.arg(2)):
+                ctx.install_other(fd_in_reply, None, cloexec=True)
+
+
+def _reply_fds(arg: Arg) -> list[int]:
+    """``{type=KVM_DEV_TYPE_VFIO, flags=0} => {fd=25}``: the fd fields after the ``=>``."""
+    found: list[int] = []
+    after = False
+    for kind, value, _ in arg:
+        if kind == "o" and value == "=>":
+            after = True
+        elif after and kind == "{":
+            fd = _field(value, "fd")
+            if isinstance(fd, int):
+                found.append(fd)
+    return found
 
 
 def _ioctl_first_use(ctx: CallContext, fd: int, decor: str | None, request: Request

@@ -69,8 +69,10 @@ FD_RETURNING_NAMES = frozenset({
 })
 FD_RETURNING_NUMBERS = frozenset({GET_DEVICE_FD, GET_GFX_DMABUF, 0xAE01, 0xAE41, 0xAECE,
                                   0xC040AED4})
-FD_RETURNING_PREFIXES = (*sorted(FD_RETURNING_NAMES), "0x", "_IOC", "VFIO_DEVICE_FEATURE",
-                         "VFIO_EEH", "VFIO_MIG", "VFIO_DEVICE_RESET")
+# ioctls whose new fd comes back inside the argument: "... => {fd=25}"
+FD_IN_REPLY_NAMES = frozenset({"KVM_CREATE_DEVICE"})
+FD_RETURNING_PREFIXES = (*sorted(FD_RETURNING_NAMES | FD_IN_REPLY_NAMES), "0x", "_IOC",
+                         "VFIO_DEVICE_FEATURE", "VFIO_EEH", "VFIO_MIG", "VFIO_DEVICE_RESET")
 
 
 class Request:
