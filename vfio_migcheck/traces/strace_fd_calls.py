@@ -154,6 +154,8 @@ def _newfd(ctx: CallContext) -> None:
     if not ctx.ok:
         return
     call = ctx.call
+    if call.name == "bpf" and call.ret == 0:
+        return  # only the object-creating bpf() commands return an fd
     cloexec = any(w.endswith("CLOEXEC") for w in ctx.words())
     kind = EPOLL if call.name.startswith("epoll_create") else OTHER
     decor = call.ret_decor

@@ -79,7 +79,7 @@ for _names, _cls in (
       "signalfd", "signalfd4", "timerfd_create", "memfd_create", "memfd_secret",
       "inotify_init", "inotify_init1", "fanotify_init", "userfaultfd", "pidfd_open",
       "pidfd_getfd", "perf_event_open", "io_uring_setup", "fsopen", "fsmount", "fspick",
-      "open_tree", "mq_open", "landlock_create_ruleset"), NEWFD),
+      "open_tree", "mq_open", "landlock_create_ruleset", "bpf"), NEWFD),
     (("pipe", "pipe2", "socketpair"), PIPE),
     (("close_range",), CLOSE_RANGE),
     (("clone", "clone2", "clone3", "fork", "vfork"), CLONE),
