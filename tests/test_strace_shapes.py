@@ -379,3 +379,16 @@ def test_fds_returned_inside_ioctl_replies_are_not_data_fds() -> None:
     assert summary.unreadable == []
     assert of(events, FdAppeared) == [] and of(events, DataIO) == []
     assert len(of(events, FeatureCall)) == 1
+
+
+def test_qemu_device_names_are_linked_at_realize() -> None:
+    summary, events = read("qemu_two_devices.strace")
+    assert summary.unreadable == []
+    named = [(e.name, e.device, e.fields.get("qemu_device")) for e in of(events, QemuEvent)]
+    assert named == [
+        ("migration_realize", "group40/dev0", "0000:3b:00.0"),
+        ("migration_realize", "/dev/vfio/devices/vfio3", "0000:3b:00.1"),
+        ("migration_set_state", "group40/dev0", "0000:3b:00.0"),
+        ("migration_set_state", "/dev/vfio/devices/vfio3", "0000:3b:00.1"),
+        ("migration_set_state", "0000:3b:00.2", None),  # never realized in the capture
+    ]

@@ -10,6 +10,7 @@ fd is inferred from its *first use* (docs/traces.md, "Data-fd inference").
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from vfio_migcheck.traces.events import (
@@ -59,6 +60,8 @@ class CallHandler:
         self.data_files = 0
         self._qemu: Any = None
         self._qemu_checked = False
+        self.opened_devices: list[tuple[FdTable, str]] = []  # in open order
+        self.qemu_names: dict[str, str] = {}  # QEMU's device name -> this reader's name
 
     # --- entry points -------------------------------------------------------------------------
 
@@ -132,6 +135,27 @@ class CallHandler:
             slots = table.device_slots.get(file.group)
             if slots is not None:
                 slots.discard(file.slot)
+
+    def link_qemu_device(self, event: Any, table: FdTable) -> Any:
+        """Name a QEMU record's device (a PCI address) like the device fds of the trace.
+
+        QEMU traces ``vfio_migration_realize``/``vfio_migration_init`` while it realizes a
+        device, right after opening it; so the first such record of a PCI address belongs
+        to the latest device this process opened that has no QEMU name yet. Later records
+        of that address get the same name (the QEMU name stays in ``fields``). Records of
+        addresses never seen at realize keep the QEMU name.
+        """
+        qemu_name = event.device
+        mine = self.qemu_names.get(qemu_name)
+        if mine is None and event.name in ("migration_realize", "migration_init"):
+            linked = set(self.qemu_names.values())
+            for owner, name in reversed(self.opened_devices):
+                if owner is table and name not in linked:
+                    mine = self.qemu_names[qemu_name] = name
+                    break
+        if mine is None or mine == qemu_name:
+            return event
+        return replace(event, device=mine, fields={**event.fields, "qemu_device": qemu_name})
 
     def qemu_parser(self) -> Any:
         if not self._qemu_checked:
@@ -314,6 +338,7 @@ class CallContext:
         file = OpenFile(DEVICE, name, None, group=group, slot=slot)
         entry = FdEntry(file, cloexec, token)
         self.table.install(fd, entry)
+        self.h.opened_devices.append((self.table, name))
         self.emit(DeviceOpen(self.origin, device=name, fd=fd, path=path, api=api,
                              **self.common))
         return entry

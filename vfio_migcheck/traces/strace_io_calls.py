@@ -18,6 +18,7 @@ from vfio_migcheck.traces.events import (
     DeviceReset,
     FeatureCall,
     PrecopyInfo,
+    QemuEvent,
     Unreadable,
 )
 from vfio_migcheck.traces.fdtable import (
@@ -128,6 +129,8 @@ def _qemu_payload(ctx: CallContext) -> None:
     session = ctx.h.session
     if real:
         for event in real:
+            if isinstance(event, QemuEvent):
+                event = ctx.h.link_qemu_device(event, ctx.table)
             ctx.emit(event)
         for event in broken:
             session.out.append(event)
