@@ -8,9 +8,12 @@ the real captures, the hand-written ones and a generated QEMU-like capture.
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vfio_migcheck.traces.events import ReadSummary
 from vfio_migcheck.traces.strace import read
@@ -72,3 +75,32 @@ def test_fast_loop_matches_on_a_generated_qemu_capture(tmp_path) -> None:
     dense = tmp_path / "dense.strace"
     generate(dense, 3000, dense=True, seed=7)
     assert_same(dense)
+
+
+# --- the same on random mixes of real, cut and split lines --------------------------------
+
+_REAL = [line for path in CAPTURES[:12] for line in path.read_text().splitlines()]
+_TIDS = st.integers(1, 4)
+_QUIET = st.sampled_from([
+    "futex(0x1, FUTEX_WAIT_PRIVATE, 2, NULL <unfinished ...>", "<... futex resumed>) = 0",
+    "ppoll([{fd=5, events=POLLIN}], 1, NULL, NULL, 8 <unfinished ...>",
+    "<... ppoll resumed>) = 1 ([{fd=5, revents=POLLIN}])", "getpid() = 7",
+    "read(5, \"\\1\", 8) = 1", "ioctl(9, KVM_RUN, 0) = 0", "close(6) = 0",
+    "ioctl(5, VFIO_DEVICE_FEATURE or VFIO_IOMMU_DIRTY_PAGES, 0x7f) = 0",
+    "openat(AT_FDCWD, \"/dev/vfio/devices/vfio0\", O_RDWR) = 5",
+])
+_LINE = st.one_of(
+    st.sampled_from(_REAL),
+    st.builds(lambda tid, body: f"{tid:<5} {body}", _TIDS, _QUIET),
+    st.builds(lambda tid, body: f"[pid {tid:5}] {body}", _TIDS, _QUIET),
+    st.builds(lambda line, at: line[:at], st.sampled_from(_REAL), st.integers(0, 120)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_LINE, max_size=50))
+def test_fast_loop_matches_on_random_mixes(lines: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mix.strace"
+        path.write_text("".join(line + "\n" for line in lines))
+        assert_same(path)
