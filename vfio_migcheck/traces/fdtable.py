@@ -105,9 +105,3 @@ class FdTable:
         for fd, entry in self.fds.items():
             copy.install(fd, FdEntry(entry.file, entry.cloexec, entry.token))
         return copy
-
-    def numbers_of(self, kind: str) -> list[int]:
-        return [fd for fd, entry in self.fds.items() if entry.file.kind == kind]
-
-    def has_kind(self, kind: str) -> bool:
-        return self.counts.get(kind, 0) > 0

@@ -20,17 +20,11 @@ _SKIP_CHUNK = 1 << 16
 
 
 def open_binary(path: str | Path):
-    """Open a capture for :func:`read_raw`; a missing file is a :class:`TraceOpenError`."""
+    """Open a capture in binary mode; a missing file is a :class:`TraceOpenError`."""
     try:
         return open(path, "rb")
     except OSError as exc:
         raise TraceOpenError(f"{path}: cannot open: {exc.strerror or exc}") from exc
-
-
-def read_raw(handle):
-    """The bounded ``readline`` to call per line (the limit keeps memory flat)."""
-    readline = handle.readline
-    return lambda: readline(READ_LIMIT)
 
 
 def slow_item(number: int, raw: bytes, handle) -> tuple[int, str] | BadLine:
@@ -60,10 +54,10 @@ def iter_text_lines(path: str | Path) -> Iterator[tuple[int, str] | BadLine]:
     """
     handle = open_binary(path)
     with handle:
-        readline = read_raw(handle)
+        readline = handle.readline
         number = 0
         while True:
-            raw = readline()
+            raw = readline(READ_LIMIT)  # bounded: memory stays flat on enormous lines
             if not raw:
                 return
             number += 1
