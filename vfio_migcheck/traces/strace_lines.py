@@ -1,10 +1,11 @@
-"""A faster twin of :func:`vfio_migcheck.traces.lines.iter_lines` for big strace captures.
+"""Faster twins of :func:`vfio_migcheck.traces.lines.iter_lines` for big strace captures.
 
 QEMU captures run to millions of lines, and building a ``Line`` object per line costs
-more than the whole pre-filter. This iterator yields plain ``(number, text)`` tuples for
-good lines and the very same :class:`~vfio_migcheck.traces.lines.BadLine` reports as
-``iter_lines`` for the bad ones (invalid UTF-8, NUL bytes, enormous lines), reading with
-a bounded ``readline`` so memory stays flat whatever the input.
+more than the whole pre-filter. :func:`iter_text_lines` yields plain ``(number, text)``
+tuples, :func:`iter_blocks` whole blocks of decoded lines; both report the bad lines
+(invalid UTF-8, NUL bytes, enormous lines, a cut final line) as the very same
+:class:`~vfio_migcheck.traces.lines.BadLine` verdicts, and read with bounded sizes so
+memory stays flat whatever the input.
 """
 
 from __future__ import annotations
