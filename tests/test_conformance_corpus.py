@@ -172,3 +172,26 @@ def test_conformance_command_rejects_a_folder_without_results(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["conformance", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "no scenarios/ folder" in result.output
+
+
+def _semantic(sidecar: dict) -> list:
+    """Predictions without the prose, so rewording a model message does not matter."""
+    table = sidecar["outcomes"]
+    return [(c["line"], c["states"], c["fd_kind"],
+             sorted(json.dumps({k: v for k, v in table[i].items() if k != "why"},
+                               sort_keys=True) for i in c["allowed"]))
+            for c in sidecar["calls"]]
+
+
+def test_committed_scenarios_are_what_the_model_generates_today() -> None:
+    """If the model's answers change, the lab must be re-run (lab/run-all.sh)."""
+    from vfio_migcheck.conformance.scenarios import APIS, all_scenarios
+    from vfio_migcheck.model.spec import load_spec
+
+    spec = load_spec("linux-6.12")
+    for api in APIS:
+        for scenario in all_scenarios(spec, 0x7, api):
+            folder = CORPUS / "scenarios" / api
+            assert (folder / f"{scenario.name}.vmc").read_text() == scenario.text, scenario.name
+            committed = json.loads((folder / f"{scenario.name}.predict.json").read_text())
+            assert _semantic(committed) == _semantic(scenario.sidecar(spec, 0x7)), scenario.name

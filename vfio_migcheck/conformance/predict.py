@@ -280,7 +280,8 @@ class DevicePredictor:
 
 
 def _order(o: Outcome) -> tuple:
-    return (o.ret, o.errno or "", str(o.data_fd), o.states or ())
+    """A total order, so sidecars are byte-identical whatever the set iteration order."""
+    return (o.ret, o.errno or "", str(o.data_fd), o.states or (), o.why)
 
 
 def _length(st: Statement) -> int | None:
