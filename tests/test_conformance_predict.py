@@ -222,3 +222,14 @@ def test_any_seeded_walk_is_predictable_and_canonical(index: int, api: str) -> N
     assert reading.format == "canonical"
     assert reading.summary.unreadable == []
     assert len(events) == len(scenario.calls) + 1        # the device declaration too
+
+
+def test_fixed_reply_keys_are_part_of_the_prediction() -> None:
+    b = builder()
+    migration = b.call("dev GET MIGRATION")
+    assert migration.matches(0, None, {"flags": "0x7"})
+    assert not migration.matches(0, None, {"flags": "0x3"})
+    get = b.call("dev GET STATE")
+    assert get.matches(0, None, {"state": "RUNNING", "data_fd": "-1"})
+    assert not get.matches(0, None, {"state": "RUNNING", "data_fd": "6"})
+    assert not get.matches(0, None, {"state": "STOP", "data_fd": "-1"})

@@ -30,7 +30,8 @@ class Outcome:
 
     ``ret`` is ``"0"``, ``"-1"``, ``">=0"``, ``">=1"`` or ``"0..N"``; ``errno`` is None
     (success), an errno name, or ``"*"`` (any errno). ``data_fd`` says whether a SET reply
-    carries a new data fd; ``states`` lists what a GET STATE may report.
+    carries a new data fd; ``states`` lists what a GET STATE may report; ``reply`` holds reply
+    keys whose value is fixed (``flags`` of GET MIGRATION, ``data_fd=-1`` of a GET).
     """
 
     ret: str
@@ -38,6 +39,7 @@ class Outcome:
     data_fd: bool | None = None
     states: tuple[str, ...] | None = None
     why: str = ""
+    reply: tuple[tuple[str, str], ...] = ()
 
     def matches(self, ret: int, errno: str | None, reply: dict[str, str]) -> bool:
         if not _ret_matches(self.ret, ret):
@@ -51,7 +53,7 @@ class Outcome:
                 return False
         if self.states is not None and reply.get("state") not in self.states:
             return False
-        return True
+        return all(reply.get(key) == value for key, value in self.reply)
 
     def describe(self) -> str:
         text = self.ret if self.errno is None else f"{self.ret} {self.errno}"
@@ -59,7 +61,7 @@ class Outcome:
             text += " +data_fd" if self.data_fd else " no data_fd"
         if self.states is not None:
             text += " state∈{" + ",".join(self.states) + "}"
-        return text
+        return text + "".join(f" {k}={v}" for k, v in self.reply)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ret": self.ret, "errno": self.errno}
@@ -67,6 +69,8 @@ class Outcome:
             out["data_fd"] = self.data_fd
         if self.states is not None:
             out["states"] = list(self.states)
+        if self.reply:
+            out["reply"] = dict(self.reply)
         out["why"] = self.why
         return out
 
@@ -74,7 +78,8 @@ class Outcome:
     def from_json(cls, data: dict[str, Any]) -> Outcome:
         states = data.get("states")
         return cls(data["ret"], data.get("errno"), data.get("data_fd"),
-                   tuple(states) if states is not None else None, data.get("why", ""))
+                   tuple(states) if states is not None else None, data.get("why", ""),
+                   tuple(sorted(data.get("reply", {}).items())))
 
 
 def _ret_matches(spec: str, ret: int) -> bool:
@@ -173,10 +178,11 @@ class DevicePredictor:
         states = self.states()
         kind = st.kind
         if kind == "dev.GET STATE":
-            return Prediction((Outcome("0", states=states, why="GET reports the state"),),
-                              states), None
+            return Prediction((Outcome("0", states=states, why="GET reports the state",
+                                       reply=(("data_fd", "-1"),)),), states), None
         if kind == "dev.GET MIGRATION":
-            return Prediction((Outcome("0", why=f"flags {self.flags:#x}"),), states), None
+            return Prediction((Outcome("0", why="the device's migration flags",
+                                       reply=(("flags", f"{self.flags:#x}"),)),), states), None
         if kind in ("dev.PROBE STATE", "dev.GET DATA_SIZE"):
             return Prediction((Outcome("0", why="supported by every migration driver"),),
                               states), None
@@ -281,7 +287,7 @@ class DevicePredictor:
 
 def _order(o: Outcome) -> tuple:
     """A total order, so sidecars are byte-identical whatever the set iteration order."""
-    return (o.ret, o.errno or "", str(o.data_fd), o.states or (), o.why)
+    return (o.ret, o.errno or "", str(o.data_fd), o.states or (), o.why, o.reply)
 
 
 def _length(st: Statement) -> int | None:
