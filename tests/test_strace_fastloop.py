@@ -88,6 +88,9 @@ _QUIET = st.sampled_from([
     "read(5, \"\\1\", 8) = 1", "ioctl(9, KVM_RUN, 0) = 0", "close(6) = 0",
     "ioctl(5, VFIO_DEVICE_FEATURE or VFIO_IOMMU_DIRTY_PAGES, 0x7f) = 0",
     "openat(AT_FDCWD, \"/dev/vfio/devices/vfio0\", O_RDWR) = 5",
+    "epoll_create1(EPOLL_CLOEXEC) = 7", "epoll_wait(7, [], 8, 0) = 0",
+    "epoll_ctl(7, EPOLL_CTL_ADD, 6, {events=EPOLLIN, data={u32=6, u64=6}}) = 0",
+    "epoll_wait(7, [{events=EPOLLIN, data={u32=6, u64=6}}], 8, -1) = 1",
 ])
 _LINE = st.one_of(
     st.sampled_from(_REAL),

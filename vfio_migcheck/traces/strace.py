@@ -16,12 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vfio_migcheck.traces.events import Event, ReadSummary
-from vfio_migcheck.traces.fdtable import DATA, OTHER
+from vfio_migcheck.traces.fdtable import DATA, EPOLL, OTHER
 from vfio_migcheck.traces.lines import BadLine
 from vfio_migcheck.traces.strace_clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
 from vfio_migcheck.traces.strace_lines import CLEAN, iter_blocks, iter_text_lines, open_binary
 from vfio_migcheck.traces.strace_session import (
+    EPOLL_WAIT,
     FAST_HEAD,
     HEAD,
     IO,
@@ -86,6 +87,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     fd_prefixes = FD_RETURNING_PREFIXES
     other = OTHER
     io_class, ioctl_class, poll_class, data = IO, IOCTL, POLL, DATA
+    epoll_wait_class, epoll = EPOLL_WAIT, EPOLL
     handle = open_binary(path)
     irrelevant = 0
     seen = False
@@ -149,6 +151,16 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             pid_text = plain_pid or bracket_pid
                             thread = threads.get(int(pid_text) if pid_text else None)
                             if thread is not None and not thread.table.counts.get(data):
+                                irrelevant += 1
+                                continue
+                            line(name, number, text, None, match)
+                        elif cls == epoll_wait_class and fd_text is not None:
+                            # epoll_wait matters only on an epoll fd watching a data fd
+                            pid_text = plain_pid or bracket_pid
+                            thread = threads.get(int(pid_text) if pid_text else None)
+                            entry = thread.table.fds.get(int(fd_text)) if thread else None
+                            if thread is not None and (entry is None or entry.file.kind != epoll
+                                                       or not entry.file.watched):
                                 irrelevant += 1
                                 continue
                             line(name, number, text, None, match)
