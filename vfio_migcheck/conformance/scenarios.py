@@ -174,6 +174,43 @@ def qemu_migrate(spec: Spec, flags: int, api: str) -> Scenario:
     return b.scenario
 
 
+def qemu_two_devices(spec: Spec, flags: int, api: str) -> Scenario | None:
+    """qemu.md §2: with several P2P devices, every device reaches a P2P state before any
+    stops, and on restart every device is RUNNING_P2P before any runs (uapi.md R16)."""
+    if not {"PRE_COPY_P2P", "RUNNING_P2P"} <= set(usable_states(spec, flags)):
+        return None
+    b = ScenarioBuilder(spec, flags, api, "flow-qemu-two-devices", "flows",
+                        "QEMU source with two P2P devices, then a VM restart")
+    devices = ("a", "b")
+    for dev in devices:
+        b.device(dev)
+    for dev in devices:
+        b.realize(dev)
+    for dev in devices:
+        b.call(f"{dev} SET STATE PRE_COPY")
+    fds = {dev: b.data_fd(dev, "saving") for dev in devices}
+    for dev in devices:
+        b.call(f"fd {fds[dev]} precopy_info")
+        b.call(f"fd {fds[dev]} read {DRAIN_READ}")
+    b.comment("switchover: prepare handlers (P2P) for all devices, then the main handlers")
+    for dev in devices:
+        b.call(f"{dev} SET STATE PRE_COPY_P2P")
+    for dev in devices:
+        b.call(f"{dev} SET STATE STOP_COPY")
+    for dev in devices:
+        b.drain(fds[dev])
+    for dev in devices:
+        b.call(f"{dev} SET STATE STOP")
+        b.call(f"fd {fds[dev]} close")
+    b.comment("the migration failed after all: restart the VM, P2P first for every device")
+    for dev in devices:
+        b.call(f"{dev} SET STATE RUNNING_P2P")
+    for dev in devices:
+        b.call(f"{dev} SET STATE RUNNING")
+        b.call(f"{dev} GET STATE")
+    return b.scenario
+
+
 def qemu_cancel(spec: Spec, flags: int, api: str) -> Scenario:
     """qemu.md §3.4: cancel during PRE_COPY closes the fd first, then SET RUNNING."""
     b = ScenarioBuilder(spec, flags, api, "flow-qemu-cancel", "flows",
@@ -413,11 +450,11 @@ def _walk_step(b: ScenarioBuilder, rng: random.Random, spec: Spec, states: list[
 
 
 # --- all of them ----------------------------------------------------------------------------
-Family = Callable[[Spec, int, str], Scenario]
+Family = Callable[[Spec, int, str], "Scenario | None"]   # None: not possible under the flags
 FIXED: tuple[Family, ...] = (
-    pairs_from_resumed, save_restore, qemu_source, qemu_snapshot, qemu_migrate, qemu_cancel,
-    qemu_destination_fail, errors_direction, errors_dead_fds, errors_requests,
-    errors_resume_streams, errors_reset_mid_session,
+    pairs_from_resumed, save_restore, qemu_source, qemu_snapshot, qemu_migrate,
+    qemu_two_devices, qemu_cancel, qemu_destination_fail, errors_direction, errors_dead_fds,
+    errors_requests, errors_resume_streams, errors_reset_mid_session,
 )
 
 
@@ -425,7 +462,9 @@ def all_scenarios(spec: Spec, flags: int, api: str, walks: int = WALKS) -> Itera
     for src in usable_states(spec, flags):
         yield pairs_from(spec, flags, api, src)
     for family in FIXED:
-        yield family(spec, flags, api)
+        scenario = family(spec, flags, api)
+        if scenario is not None:
+            yield scenario
     for index in range(walks):
         yield random_walk(spec, flags, api, index)
 
