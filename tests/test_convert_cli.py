@@ -68,7 +68,7 @@ def test_json_lines_contract() -> None:
                      and o["feature"] == "MIG_DEVICE_STATE")
     assert (first_set["target"], first_set["data_fd"], first_set["ret"]) == ("PRE_COPY", 45, 0)
     reads = [o for o in events if o["kind"] == "data_io"]
-    assert [(o["line"], o["ret"]) for o in reads][-1] == (36, 0)
+    assert [(o["line"], o["ret"]) for o in reads][-1] == (35, 0)
 
 
 def test_unreadable_lines_exit_1_and_are_reported_on_stderr() -> None:
