@@ -149,7 +149,7 @@ class _ToCall(Transformer):
 def _parser() -> Lark:
     text = (Path(__file__).resolve().parent.parent / "grammar" / "strace.lark").read_text()
     return Lark(text, parser="lalr", lexer="contextual", start=["call", "partial"],
-                transformer=_ToCall(), maybe_placeholders=False, cache=True)
+                transformer=_ToCall(), maybe_placeholders=False)
 
 
 def parse_call(text: str) -> Call:
