@@ -119,3 +119,15 @@ def test_two_crashing_captures_are_each_blamed_alone(tmp_path):
     died = [i for i, c in enumerate(out) if c.result.error and "died" in c.result.error]
     assert died == [0, 2]
     assert all(c.result.error is None for i, c in enumerate(out) if i not in died)
+
+
+def test_biggest_captures_are_started_first_results_stay_in_path_order(tmp_path):
+    sizes = {"a.strace": 10, "b.strace": 5000, "c.strace": 300}
+    for name, size in sizes.items():
+        _write(tmp_path / name, "pass\n" + "x" * size + "\n")
+    caps = collect_captures([str(tmp_path)])
+    started = []
+    out = run_checks(caps, CheckOptions(), jobs=1, check=fake_check,
+                     on_done=lambda c: started.append(Path(c.capture.path).name))
+    assert started == ["b.strace", "c.strace", "a.strace"]
+    assert [Path(c.capture.path).name for c in out] == ["a.strace", "b.strace", "c.strace"]

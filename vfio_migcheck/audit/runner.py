@@ -103,6 +103,35 @@ def cited_lines(result: TraceResult) -> dict[tuple[str, int], str]:
     return out
 
 
+def capture_size(capture: Capture) -> int:
+    """Bytes to read: a cheap predictor of how long the check takes."""
+    total = 0
+    for name in capture.files:
+        try:
+            total += os.path.getsize(name)
+        except OSError:
+            pass   # the check itself will report the missing file
+    return total
+
+
+def warm_up(options: CheckOptions) -> None:
+    """Import the checker and the readers and load the spec in the parent, so that forked
+    workers inherit them instead of each paying for them again."""
+    import importlib
+
+    from vfio_migcheck.model.spec import SpecError, load_spec
+    from vfio_migcheck.traces.reading import READERS
+
+    try:
+        importlib.import_module("vfio_migcheck.checker.api")
+        for module in READERS.values():
+            importlib.import_module(module)
+        if options.spec not in _SPECS:
+            _SPECS[options.spec] = load_spec(options.spec)
+    except (ImportError, SpecError, OSError):
+        pass   # each worker then meets the same problem and reports it per capture
+
+
 def default_jobs() -> int:
     return os.cpu_count() or 1
 
@@ -123,8 +152,11 @@ def run_checks(
         if on_done:
             on_done(checked)
 
-    pending = _run_pool(list(enumerate(captures)), options, min(jobs, max(1, len(captures))),
-                        check, finish)
+    if check is check_with_api:
+        warm_up(options)
+    # Biggest captures first: a long check started last would leave the other cores idle.
+    order = sorted(enumerate(captures), key=lambda item: (-capture_size(item[1]), item[0]))
+    pending = _run_pool(order, options, min(jobs, max(1, len(captures))), check, finish)
     if pending:  # the pool broke: re-run each survivor alone, still `jobs` at a time
         lock = threading.Lock()
 
