@@ -71,7 +71,10 @@ class Event:
     text: str | None = field(default=None, kw_only=True, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready dict: ``kind`` and ``line`` first, UNKNOWN as ``"?"``."""
+        """JSON-ready dict: ``kind``, ``file`` and ``line`` first, UNKNOWN as ``"?"``.
+
+        The open-file identity of fd events (the ``file`` field) is written as ``file_id``.
+        """
         out: dict[str, Any] = {"kind": self.kind, "file": self.origin.file,
                                "line": self.origin.line}
         if self.origin.last_line and self.origin.last_line != self.origin.line:
@@ -79,8 +82,9 @@ class Event:
         for f in fields(self):
             if f.name in ("origin", "text"):
                 continue
-            value = getattr(self, f.name)
-            out[f.name] = _jsonable(value)
+            # an fd event's open-file identity must not overwrite the trace file's name
+            key = "file_id" if f.name == "file" else f.name
+            out[key] = _jsonable(getattr(self, f.name))
         return out
 
 
