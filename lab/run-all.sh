@@ -50,5 +50,6 @@ echo "== comparison"
 status=0
 (cd "$REPO" && $PY -m vfio_migcheck conformance "$RESULTS" \
     --markdown "$RESULTS/CONFORMANCE.md" --json "$RESULTS/conformance.json") || status=$?
+[ "${NO_CORPUS:-0}" = 1 ] || cp "$RESULTS/CONFORMANCE.md" "$CORPUS/CONFORMANCE.md"
 echo "== done in $(( $(date +%s) - t0 )) s; report: $RESULTS/CONFORMANCE.md"
 exit $status

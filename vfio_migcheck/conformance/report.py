@@ -77,7 +77,9 @@ def to_markdown(c: Comparison, strace: StraceCheck | None = None) -> str:
             explained[dev_id] = (text, explained.get(dev_id, ("", 0))[1] + 1)
     if explained:
         md += ["", "## Known driver deviations seen", ""]
-        md += [f"- **{k}** ({n} calls) {text}" for k, (text, n) in sorted(explained.items())]
+        for dev_id, (text, n) in sorted(explained.items()):
+            driver, _, explanation = text.partition(": ")
+            md.append(f"- **{dev_id}** {driver.rstrip(')')}, {n} calls): {explanation}")
     md += ["", "## Calls that did not simply agree", ""]
     odd = [r for r in c.results if r.verdict != AGREED]
     if not odd:
