@@ -25,7 +25,13 @@ from vfio_migcheck.conformance.compare import (
 )
 from vfio_migcheck.conformance.deviations import load_deviations
 from vfio_migcheck.conformance.statements import Statement, parse_file
-from vfio_migcheck.conformance.strace_check import CONSISTENT, captures, check_captures
+from vfio_migcheck.conformance.strace_check import (
+    CONSISTENT,
+    call_sequence,
+    captures,
+    check_captures,
+    first_difference,
+)
 from vfio_migcheck.traces.reading import open_trace
 
 CORPUS = Path(__file__).parent / "corpus" / "lab-mtty-6.12"
@@ -114,6 +120,17 @@ def test_strace_reader_reads_every_capture_line(variant: str) -> None:
         lines = sum(len(p.read_text().splitlines()) for p in reading.paths)
         assert reading.summary.lines == lines, capture          # every line accounted for
         assert any(e.kind == "feature" for e in events), capture
+
+
+@pytest.mark.parametrize("variant", STRACE_VARIANTS)
+def test_strace_reader_sees_the_calls_the_runner_made(variant: str) -> None:
+    """Every call both sides show has the same fd, result and errno in capture and truth."""
+    runs = [c for c in captures(CORPUS) if c[0] == variant]
+    for _, _, capture, canon in runs:
+        truth = call_sequence(canon, "canonical")
+        seen = call_sequence(capture, "strace")
+        assert truth == seen, (capture, first_difference(truth, seen))
+        assert len(truth) >= 10
 
 
 FLOWS_AND_ERRORS = ("flow-", "errors-", "pairs-STOP_COPY", "pairs-RESUMING", "walk-0")

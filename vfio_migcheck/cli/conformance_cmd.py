@@ -28,13 +28,19 @@ def conformance_cmd(results_dir: Path, markdown_out: Path | None, json_out: Path
 
     RESULTS_DIR holds scenarios/<api>/*.predict.json and <variant>/<scenario>.canon files
     (lab/run-all.sh produces it). Exit 0 when every call agreed or is an explained driver
-    deviation, 1 when some disagreed, never ran, or the checker raised a false alarm on a
-    capture; 2 when the folder cannot be used.
+    deviation, 1 when some disagreed, never ran, or a capture was misread or drew a false alarm
+    from the checker; 2 when the folder cannot be used.
     """
     from vfio_migcheck.conformance.compare import ResultsError, compare_results
     from vfio_migcheck.conformance.deviations import DeviationError, load_deviations
     from vfio_migcheck.conformance.report import to_json, to_markdown, to_text
-    from vfio_migcheck.conformance.strace_check import FALSE_ALARM, MISSED, check_captures
+    from vfio_migcheck.conformance.strace_check import (
+        FALSE_ALARM,
+        MISREAD,
+        MISSED,
+        UNREADABLE,
+        check_captures,
+    )
 
     if not results_dir.is_dir():
         fail_usage(f"{results_dir}: not a folder")
@@ -53,5 +59,6 @@ def conformance_cmd(results_dir: Path, markdown_out: Path | None, json_out: Path
                                 encoding="utf-8")
     except OSError as exc:
         fail_usage(f"cannot write report: {exc}")
-    bad_strace = strace is not None and (strace.count(FALSE_ALARM) or strace.count(MISSED))
+    bad_strace = strace is not None and any(
+        strace.count(status) for status in (FALSE_ALARM, MISSED, MISREAD, UNREADABLE))
     sys.exit(EXIT_OK if comparison.ok and not bad_strace else EXIT_FINDINGS)

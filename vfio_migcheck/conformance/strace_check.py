@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CONSISTENT, FALSE_ALARM, MISSED, UNREADABLE, SKIPPED = (
-    "consistent", "false alarm", "missed", "unreadable", "skipped")
+CONSISTENT, FALSE_ALARM, MISSED, UNREADABLE, SKIPPED, MISREAD = (
+    "consistent", "false alarm", "missed", "unreadable", "skipped", "misread")
+
+# the calls both a capture and the ground truth show, with their fd and result
+CALL_KINDS = frozenset({"feature", "device_reset", "device_close", "data_io", "precopy_info",
+                        "data_poll", "data_seek", "data_close"})
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class RunCheck:
     unreadable_lines: int
     status: str
     note: str = ""
+    calls_matched: int = 0          # calls whose fd, result and errno both sides show alike
 
     def to_json(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -51,7 +56,10 @@ class StraceCheck:
         parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         verdicts = Counter(r.capture_verdict for r in self.runs)
         vtext = ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
-        return f"{len(self.runs)} captures checked: {parts} (capture verdicts: {vtext})"
+        calls = sum(r.calls_matched for r in self.runs)
+        return (f"{len(self.runs)} captures checked: {parts} (capture verdicts: {vtext}); "
+                f"{calls} calls read from the captures with the same fd, result and errno as "
+                "the ground truth")
 
     def markdown_rows(self) -> list[str]:
         if self.skipped:
@@ -81,6 +89,22 @@ def _verdict(result) -> str:
 
 def _errors(result) -> tuple[str, ...]:
     return tuple(sorted({f.rule for f in result.findings if f.severity == "error"}))
+
+
+def call_sequence(path: Path, fmt: str) -> list[tuple[str, str, str, str]]:
+    """(kind, fd, ret, errno) of every call event, in order, as the project's reader sees it."""
+    from vfio_migcheck.traces.reading import open_trace
+
+    reading = open_trace(path, fmt)
+    return [(e.kind, str(getattr(e, "fd", "?")), str(getattr(e, "ret", "?")),
+             str(getattr(e, "errno", "?"))) for e in reading.events if e.kind in CALL_KINDS]
+
+
+def first_difference(truth: list, capture: list) -> str:
+    for index, (a, b) in enumerate(zip(truth, capture)):
+        if a != b:
+            return f"call {index + 1}: ground truth {a}, capture {b}"
+    return f"{len(truth)} calls in the ground truth, {len(capture)} in the capture"
 
 
 def captures(root: Path) -> list[tuple[str, str, Path, Path]]:
@@ -121,7 +145,13 @@ def check_captures(root: Path, spec: str = "linux-6.12") -> StraceCheck:
             status, note = UNREADABLE, f"{unreadable} unreadable lines"
         else:
             status = CONSISTENT
+        truth_calls, capture_calls = call_sequence(canon, "canonical"), []
+        if status == CONSISTENT:
+            capture_calls = call_sequence(capture, "strace")
+            if truth_calls != capture_calls:
+                status, note = MISREAD, first_difference(truth_calls, capture_calls)
+        matched = len(truth_calls) if status == CONSISTENT else 0
         rel = capture.relative_to(root).as_posix()
         result.runs.append(RunCheck(variant, name, rel, t_verdict, c_verdict, t_err, c_err,
-                                    unreadable, status, note))
+                                    unreadable, status, note, matched))
     return result
