@@ -131,9 +131,12 @@ def test_examples_pair_by_name_and_time_and_explicitly(tmp_path):
     doc = json.loads((tmp_path / "e.json").read_text())
     assert_matches_check(doc)
     assert doc["pairing"]["pairs"] == [] and code == 0
-    # on a shared clock, the resume opens right after the source's stream ended: matched
+    # on a shared time-of-day clock (10:00), the resume opens right after the source's
+    # stream ended: matched (times under an hour count as relative, never compared)
+    src = tmp_path / "source-precopy.vmc"
+    src.write_text(_shift_timestamps(src.read_text(), 36000.0))
     dst = tmp_path / "destination.vmc"
-    dst.write_text(_shift_timestamps(dst.read_text(), -199.0))
+    dst.write_text(_shift_timestamps(dst.read_text(), 36000.0 - 199.0))
     code, output = audit(str(tmp_path), "--quiet", "--json", str(tmp_path / "e.json"))
     doc = json.loads((tmp_path / "e.json").read_text())
     (pair,) = doc["pairing"]["pairs"]
