@@ -92,9 +92,12 @@ def chromium() -> str:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         pytest.skip("chromium is not installed and cannot be installed here "
                     "(needs root and apt-get: apt-get install -y chromium)")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "timeout": 900}
     try:
-        subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, timeout=900,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if subprocess.run(["apt-get", "install", "-y", "chromium"], **quiet).returncode:
+            # a fresh machine has no package lists yet
+            subprocess.run(["apt-get", "update"], check=True, **quiet)
+            subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, **quiet)
     except (subprocess.SubprocessError, OSError) as exc:
         pytest.skip(f"chromium is not installed and 'apt-get install -y chromium' failed: {exc}")
     found = _find_chromium()
