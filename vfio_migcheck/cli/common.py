@@ -18,8 +18,8 @@ spec_option = click.option(
 )
 flags_option = click.option(
     "--flags", "flags_arg", default=None, metavar="F",
-    help="Migration flags: names (STOP_COPY,P2P,PRE_COPY) or a number (0x7). "
-    "Default: every flag of the spec.",
+    help="Migration flags: names (STOP_COPY,P2P,PRE_COPY) or a number (0x7). Default: every "
+    "flag of the spec; for check and audit, the flags the trace shows, else every defined set.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
