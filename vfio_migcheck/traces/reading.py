@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vfio_migcheck.traces.events import Event, ReadSummary
-from vfio_migcheck.traces.lines import Line, TraceOpenError, iter_lines
+from vfio_migcheck.traces.lines import (
+    Line,
+    TraceOpenError,
+    iter_lines,
+    strip_compression_suffix,
+)
 
 READERS = {
     "canonical": "vfio_migcheck.traces.canonical",
@@ -84,11 +89,39 @@ def open_trace(path: str | Path, fmt: str = "auto") -> Reading:
 
 
 def expand_paths(path: Path) -> list[Path]:
-    """A path that does not exist but has ``PATH.<pid>`` siblings is an ``-ff`` prefix."""
+    """A path that does not exist but has ``PATH.<pid>`` siblings is an ``-ff`` prefix.
+
+    The per-pid files may be compressed (``PATH.<pid>.gz``); they are read in pid order.
+    """
     if path.exists():
         return [path]
-    siblings = sorted(
-        (p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()),
-        key=lambda p: int(p.suffix[1:]),
-    )
-    return siblings or [path]
+    return per_pid_files(path) or [path]
+
+
+def pid_of(prefix_name: str, name: str) -> int | None:
+    """The pid of ``PREFIX.<pid>`` or ``PREFIX.<pid>.gz`` (``.xz``, ``.bz2``), else None."""
+    rest = strip_compression_suffix(name)
+    if not rest.startswith(prefix_name + "."):
+        return None
+    tail = rest[len(prefix_name) + 1:]
+    return int(tail) if tail.isdigit() else None
+
+
+def per_pid_files(prefix: Path) -> list[Path]:
+    """The files of a strace ``-ff -o PREFIX`` run, in pid order.
+
+    A pid present both plain and compressed is ambiguous (which one is the capture?), so
+    it is an error rather than a silent choice or a double reading.
+    """
+    if not prefix.parent.is_dir():
+        return []
+    by_pid: dict[int, Path] = {}
+    for candidate in prefix.parent.iterdir():
+        pid = pid_of(prefix.name, candidate.name)
+        if pid is None or not candidate.is_file():
+            continue
+        if pid in by_pid:
+            raise TraceOpenError(f"{prefix}: pid {pid} is there twice ({by_pid[pid].name} and "
+                                 f"{candidate.name}); keep one of them")
+        by_pid[pid] = candidate
+    return [by_pid[pid] for pid in sorted(by_pid)]

@@ -14,18 +14,16 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from vfio_migcheck.traces.lines import MAX_LINE_BYTES, BadLine, Line, TraceOpenError, _decode
+from vfio_migcheck.traces import lines
+from vfio_migcheck.traces.lines import MAX_LINE_BYTES, BadLine, Line, _decode
 
 READ_LIMIT = MAX_LINE_BYTES + 2  # the longest acceptable line plus "\r\n"
 _SKIP_CHUNK = 1 << 16
 
 
 def open_binary(path: str | Path):
-    """Open a capture in binary mode; a missing file is a :class:`TraceOpenError`."""
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise TraceOpenError(f"{path}: cannot open: {exc.strerror or exc}") from exc
+    """Open a capture in binary mode (gzip/xz/bzip2 decompressed); see lines.open_binary."""
+    return lines.open_binary(path)
 
 
 def slow_item(number: int, raw: bytes, handle) -> tuple[int, str] | BadLine:
