@@ -2,9 +2,10 @@
 
 A capture is what one ``check`` run reads: a single trace file, or a strace ``-ff`` prefix
 whose per-thread files ``PREFIX.<tid>`` belong together. Directories are searched
-recursively; files there count as traces by extension or, failing that, by sniffing the
-first lines with the reader registry. Files named explicitly are always taken: if they are
-not traces, the check says so for that capture alone.
+recursively; files there count as traces by extension (also under ``.gz``/``.xz``/``.bz2``:
+``x.strace.gz``, ``x.strace.123.gz``) or, failing that, by sniffing the first lines with the
+reader registry, which reads through compression. Files named explicitly are always taken:
+if they are not traces, the check says so for that capture alone.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vfio_migcheck.traces.lines import strip_compression_suffix
+from vfio_migcheck.traces.reading import per_pid_files
+
 TRACE_SUFFIXES = (".strace", ".vmc", ".log", ".trace")
 # Files that are never traces; skipping them saves a sniff and avoids false positives.
 NOT_TRACE_SUFFIXES = (".md", ".json", ".html", ".htm", ".svg", ".png", ".gt", ".kmsg",
-                      ".hexdump", ".bin", ".py", ".toml", ".gz", ".xz", ".zst")
+                      ".hexdump", ".bin", ".py", ".toml", ".zst", ".tar", ".zip")
 _PER_THREAD = re.compile(r"^(?P<prefix>.+)\.(?P<tid>\d+)$")
 _GLOB_CHARS = re.compile(r"[*?\[]")
 SNIFF_THRESHOLD = 0.5
@@ -71,7 +75,7 @@ def group_captures(files: Iterable[str]) -> list[Capture]:
     """Group ``PREFIX.<tid>`` files under their prefix (when the prefix is no file itself)."""
     groups: dict[str, list[str]] = {}
     for name in files:
-        m = _PER_THREAD.match(name)
+        m = _PER_THREAD.match(strip_compression_suffix(name))
         if m and not os.path.isfile(m["prefix"]) and _looks_per_thread(m["prefix"]):
             groups.setdefault(m["prefix"], []).append(name)
         else:
@@ -89,17 +93,17 @@ def _looks_per_thread(prefix: str) -> bool:
 
 
 def _thread_order(name: str) -> tuple[int, str]:
-    m = _PER_THREAD.match(name)
+    m = _PER_THREAD.match(strip_compression_suffix(name))
     return (int(m["tid"]) if m else -1, name)
 
 
 def _per_thread_files(prefix: Path) -> list[Path]:
-    if prefix.exists() or not prefix.parent.is_dir():
+    if prefix.exists():
         return []
-    return sorted(
-        p for p in prefix.parent.glob(glob.escape(prefix.name) + ".*")
-        if p.is_file() and p.suffix[1:].isdigit()
-    )
+    try:
+        return per_pid_files(prefix)
+    except OSError:   # a pid both plain and compressed: check_trace reports it for the capture
+        return [p for p in prefix.parent.iterdir() if p.name.startswith(prefix.name + ".")]
 
 
 def _walk(root: Path, is_trace: Callable[[Path], bool]) -> set[str]:
@@ -110,7 +114,9 @@ def _walk(root: Path, is_trace: Callable[[Path], bool]) -> set[str]:
             if name.startswith("."):
                 continue
             path = Path(dirpath) / name
-            if _by_extension(name) or (not name.endswith(NOT_TRACE_SUFFIXES) and is_trace(path)):
+            plain = strip_compression_suffix(name)
+            if _by_extension(plain) or (not plain.endswith(NOT_TRACE_SUFFIXES)
+                                        and is_trace(path)):
                 out.add(_norm(path))
     return out
 

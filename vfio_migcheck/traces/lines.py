@@ -99,13 +99,14 @@ class _CheckedStream(io.RawIOBase):
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         try:
-            return self._inner.readinto(buffer)
+            return self._inner.readinto1(buffer)
         except _DECOMPRESS_ERRORS as exc:
             raise self._fail(exc) from exc
 
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        """Up to ``size`` bytes; short reads (read1) keep what precedes a broken-off stream."""
         try:
-            return self._inner.read(size)
+            return self._inner.read(size) if size is None or size < 0 else self._inner.read1(size)
         except _DECOMPRESS_ERRORS as exc:
             raise self._fail(exc) from exc
 

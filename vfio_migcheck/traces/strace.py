@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vfio_migcheck.traces.events import Event, ReadSummary
 from vfio_migcheck.traces.fdtable import DATA, EPOLL, OTHER
-from vfio_migcheck.traces.lines import BadLine
+from vfio_migcheck.traces.lines import BadLine, strip_compression_suffix
 from vfio_migcheck.traces.strace_clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
 from vfio_migcheck.traces.strace_lines import CLEAN, iter_blocks, iter_text_lines, open_binary
@@ -199,7 +199,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
 
 
 def _file_pid(path: Path) -> int | None:
-    suffix = path.suffix[1:]
+    suffix = Path(strip_compression_suffix(path.name)).suffix[1:]   # x.strace.940.gz: 940
     return int(suffix) if suffix.isdigit() else None
 
 
