@@ -3,6 +3,7 @@
 #   packages -> kernel -> scenarios + predictions (from the model) -> runner + initramfs
 #   -> boot under QEMU TCG (runs every scenario, plain and under each strace option set)
 #   -> split the result stream -> compare with the model -> refresh tests/corpus/lab-mtty-6.12
+#      (the corpus keeps the files the code reads gzip-compressed, reproducibly: corpus.py)
 # Build products live in $LAB_BUILD (default /work/lab-build), outside the repository.
 # Options (environment): LAB_BUILD, SKIP_KERNEL=1 (reuse a built kernel), NO_CORPUS=1 (leave
 # the committed corpus alone), ACCEL=kvm (instead of TCG), JOBS.

@@ -16,6 +16,7 @@ import pytest
 from tests.support.gt import convert_file
 from vfio_migcheck.checker.api import check_events, check_trace
 from vfio_migcheck.checker.results import TraceResult
+from vfio_migcheck.conformance.files import capture_of, ground_truths, run_name
 from vfio_migcheck.traces.canonical import read_text
 from vfio_migcheck.traces.events import ReadSummary
 
@@ -183,17 +184,22 @@ def test_threads_ground_truth_blames_only_the_vmm(directory: str) -> None:
 # --- the conformance lab's captures (decoded .canon next to each .strace), when present ------
 
 LAB = Path(__file__).parent / "corpus" / "lab-mtty-6.12"
-LAB_PAIRS = sorted(p.with_suffix("") for p in LAB.glob("*/*.canon")
-                   if p.with_suffix(".strace").exists()) if LAB.is_dir() else []
+# (ground truth, single-file capture) of each run; the corpus stores both gzip-compressed
+LAB_PAIRS = sorted(
+    (canon, capture) for canon in ground_truths(LAB)
+    if (capture := capture_of(canon)) is not None and capture.is_file()
+) if LAB.is_dir() else []
 
 
 @pytest.mark.skipif(not LAB_PAIRS, reason="lab corpus not present")
-@pytest.mark.parametrize("stem", LAB_PAIRS[:200], ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_lab_capture_strace_findings_are_confirmed_by_its_decoded_trace(stem: Path) -> None:
+@pytest.mark.parametrize("canon,capture", LAB_PAIRS[:200],
+                         ids=[f"{c.parent.name}/{run_name(c)}" for c, _ in LAB_PAIRS[:200]])
+def test_lab_capture_strace_findings_are_confirmed_by_its_decoded_trace(canon: Path,
+                                                                        capture: Path) -> None:
     """Soundness on model-derived scenarios run on a real kernel: the driver is never
     blamed, and the strace view reports nothing its decoded twin does not."""
-    decoded = check_trace(stem.with_suffix(".canon"), spec="linux-6.12")
-    hidden = check_trace(stem.with_suffix(".strace"), spec="linux-6.12")
+    decoded = check_trace(canon, spec="linux-6.12")
+    hidden = check_trace(capture, spec="linux-6.12")
     assert decoded.error is None and hidden.error is None
     for result in (decoded, hidden):
         assert [f for f in result.findings if f.party == "driver" and f.severity == "error"] \

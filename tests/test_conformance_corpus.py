@@ -32,11 +32,34 @@ from vfio_migcheck.conformance.strace_check import (
     check_captures,
     first_difference,
 )
+from vfio_migcheck.traces.lines import compressed_twin, read_text, strip_compression_suffix
 from vfio_migcheck.traces.reading import open_trace
 
 CORPUS = Path(__file__).parent / "corpus" / "lab-mtty-6.12"
 STRACE_VARIANTS = ("f_y_tt_T", "f_Xverbose_ttt", "ff_o", "yy_r")
 STATES = ("STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P")
+#: the files the code reads are stored gzip-compressed; these stay plain for people
+PLAIN_FILES = {"README.md", "CONFORMANCE.md", "env.txt", "status.txt", "timing.txt"}
+
+
+def corpus_file(relative: str) -> Path:
+    """A corpus file by its plain name (``plain/x.canon`` finds ``plain/x.canon.gz``)."""
+    return compressed_twin(CORPUS / relative)
+
+
+def corpus_text(relative: str) -> str:
+    return read_text(corpus_file(relative))
+
+
+def test_corpus_is_stored_compressed_and_small() -> None:
+    files = [p for p in CORPUS.rglob("*") if p.is_file()]
+    plain = sorted(p.relative_to(CORPUS).as_posix() for p in files
+                   if not p.name.endswith(".gz") and p.name not in PLAIN_FILES)
+    assert plain == []
+    assert len([p for p in files if p.name.endswith(".gz")]) > 500
+    assert sum(p.stat().st_size for p in files) < 1_000_000     # bytes; it was 1.9 MB plain
+    names = [strip_compression_suffix(p.relative_to(CORPUS).as_posix()) for p in files]
+    assert len(names) == len(set(names))         # never a file both plain and compressed
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +92,7 @@ def test_corpus_covers_pairs_flows_errors_walks_on_both_paths() -> None:
         assert groups == {"pairs", "flows", "errors", "walks"}, variant
         walks = {s for v, s, g in runs if v == variant and g == "walks"}
         assert len(walks) >= 20, variant
-    apis = {json.loads(p.read_text())["api"] for p in CORPUS.glob("scenarios/*/*.json")}
+    apis = {json.loads(read_text(p))["api"] for p in CORPUS.glob("scenarios/*/*.json.gz")}
     assert apis == {"group", "cdev"}
 
 
@@ -77,7 +100,7 @@ def test_corpus_covers_pairs_flows_errors_walks_on_both_paths() -> None:
 def test_every_ordered_state_pair_ran_against_the_kernel(variant: str) -> None:
     seen = set()
     for src in STATES:
-        statements = [s for s in parse_file(CORPUS / variant / f"pairs-{src}.canon")
+        statements = [s for s in parse_file(corpus_file(f"{variant}/pairs-{src}.canon"))
                       if isinstance(s, Statement) and s.verb == "SET"]
         seen |= {(src, s.args[1]) for s in statements if s.args[1] != src}
         assert all(s.ret is not None for s in statements)
@@ -86,16 +109,16 @@ def test_every_ordered_state_pair_ran_against_the_kernel(variant: str) -> None:
 
 def test_the_kernel_agrees_on_blocked_and_combination_requests() -> None:
     """Spot facts behind the agreement: blocked requests refused, combinations run."""
-    text = (CORPUS / "plain" / "pairs-STOP_COPY.canon").read_text()
+    text = corpus_text("plain/pairs-STOP_COPY.canon")
     assert "dev SET STATE PRE_COPY = -1 EINVAL" in text
     assert "dev SET STATE PRE_COPY_P2P = -1 EINVAL" in text
-    migrate = (CORPUS / "plain" / "flow-qemu-migrate.canon").read_text()
+    migrate = corpus_text("plain/flow-qemu-migrate.canon")
     assert "dst SET STATE RESUMING = 0 data_fd=" in migrate
     assert "dst GET STATE = 0 state=RUNNING" in migrate
 
 
 def _ground_truth_files() -> list[Path]:
-    return sorted(CORPUS.glob("*/*.canon")) + sorted(CORPUS.glob("scenarios/*/*.vmc"))
+    return sorted(CORPUS.glob("*/*.canon.gz")) + sorted(CORPUS.glob("scenarios/*/*.vmc.gz"))
 
 
 def test_canonical_reader_reads_every_scenario_and_ground_truth_line() -> None:
@@ -117,7 +140,7 @@ def test_strace_reader_reads_every_capture_line(variant: str) -> None:
         reading = open_trace(capture, "strace")
         events = list(reading.events)
         assert reading.summary.unreadable == [], (capture, reading.summary.unreadable[:3])
-        lines = sum(len(p.read_text().splitlines()) for p in reading.paths)
+        lines = sum(len(read_text(p).splitlines()) for p in reading.paths)
         assert reading.summary.lines == lines, capture          # every line accounted for
         assert any(e.kind == "feature" for e in events), capture
 
@@ -176,7 +199,7 @@ def test_conformance_command_reports_a_disagreement(tmp_path) -> None:
     root = tmp_path / "r"
     (root / "plain").mkdir(parents=True)
     (root / "scenarios").symlink_to(CORPUS / "scenarios")
-    text = (CORPUS / "plain" / "pairs-STOP_COPY.canon").read_text()
+    text = corpus_text("plain/pairs-STOP_COPY.canon")
     bad = text.replace("dev SET STATE PRE_COPY = -1 EINVAL", "dev SET STATE PRE_COPY = 0 "
                        "data_fd=-1", 1)
     (root / "plain" / "pairs-STOP_COPY.canon").write_text(bad)
@@ -209,6 +232,6 @@ def test_committed_scenarios_are_what_the_model_generates_today() -> None:
     for api in APIS:
         for scenario in all_scenarios(spec, 0x7, api):
             folder = CORPUS / "scenarios" / api
-            assert (folder / f"{scenario.name}.vmc").read_text() == scenario.text, scenario.name
-            committed = json.loads((folder / f"{scenario.name}.predict.json").read_text())
+            assert read_text(folder / f"{scenario.name}.vmc.gz") == scenario.text, scenario.name
+            committed = json.loads(read_text(folder / f"{scenario.name}.predict.json.gz"))
             assert _semantic(committed) == _semantic(scenario.sidecar(spec, 0x7)), scenario.name

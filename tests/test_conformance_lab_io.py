@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import os
 from pathlib import Path
 
 import pytest
@@ -93,7 +95,32 @@ def test_refresh_keeps_readme_ground_truth_and_chosen_captures(tmp_path: Path) -
     corpus.mkdir()
     (corpus / "README.md").write_text("hand written\n")
     (corpus / "stale.txt").write_text("old\n")
+    (results / "plain" / "a.stderr").write_text("runner said\n")
     refresh(results, corpus)
     kept = sorted(p.relative_to(corpus).as_posix() for p in corpus.rglob("*") if p.is_file())
-    assert kept == ["README.md", "env.txt", "f_y_tt_T/a.canon", "f_y_tt_T/a.strace",
-                    "plain/a.canon", "scenarios/group/a.vmc"]
+    assert kept == ["README.md", "env.txt", "f_y_tt_T/a.canon.gz", "f_y_tt_T/a.strace.gz",
+                    "plain/a.canon.gz", "plain/a.stderr", "scenarios/group/a.vmc.gz"]
+    assert gzip.decompress((corpus / "f_y_tt_T" / "a.strace.gz").read_bytes()) == b"st\n"
+    assert (corpus / "env.txt").read_text() == "env\n"          # people's files stay plain
+    assert (corpus / "plain" / "a.stderr").read_text() == "runner said\n"
+
+
+def test_refresh_is_reproducible_byte_for_byte(tmp_path: Path) -> None:
+    """Same run, same corpus bytes: no names or timestamps in the gzip headers."""
+    results = tmp_path / "results"
+    (results / "scenarios" / "cdev").mkdir(parents=True)
+    (results / "scenarios" / "cdev" / "w.predict.json").write_text('{"calls": []}\n')
+    (results / "ff_o").mkdir()
+    (results / "ff_o" / "w.canon").write_text("gt\n" * 100)
+    (results / "ff_o" / "w.strace.41").write_text("st\n" * 100)
+    snapshots = []
+    for attempt, when in enumerate((1_000_000, 2_000_000)):
+        for path in results.rglob("*"):
+            os.utime(path, (when, when))
+        corpus = tmp_path / f"corpus{attempt}"
+        refresh(results, corpus)
+        snapshots.append({p.relative_to(corpus).as_posix(): p.read_bytes()
+                          for p in sorted(corpus.rglob("*")) if p.is_file()})
+    assert snapshots[0] == snapshots[1]
+    assert set(snapshots[0]) == {"scenarios/cdev/w.predict.json.gz", "ff_o/w.canon.gz",
+                                 "ff_o/w.strace.41.gz"}

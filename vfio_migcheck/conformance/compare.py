@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vfio_migcheck.conformance.deviations import Deviation
+from vfio_migcheck.conformance.files import ground_truths, run_name, scenario_file
 from vfio_migcheck.conformance.predict import Prediction
 from vfio_migcheck.conformance.statements import (
     Declaration,
@@ -23,6 +24,7 @@ from vfio_migcheck.conformance.statements import (
     StatementError,
     parse_file,
 )
+from vfio_migcheck.traces.lines import read_text
 
 AGREED, EXPLAINED, DISAGREED, MISSING = "agreed", "explained", "disagreed", "missing"
 
@@ -72,7 +74,7 @@ def observed_text(st: Statement) -> str:
 
 def load_sidecar(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except (OSError, ValueError) as exc:
         raise ResultsError(f"{path}: cannot read predictions: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("calls"), list) \
@@ -150,21 +152,22 @@ def api_of(canon: Path) -> str:
 
 
 def compare_results(root: Path, deviations: Iterable[Deviation]) -> Comparison:
-    """Compare every ``<variant>/<name>.canon`` under ``root``."""
+    """Compare every ``<variant>/<name>.canon`` (or ``.canon.gz``) under ``root``."""
     deviations = list(deviations)
     scen_dir = root / "scenarios"
     if not scen_dir.is_dir():
         raise ResultsError(f"{root}: no scenarios/ folder with the predictions")
-    canons = sorted(p for p in root.glob("*/*.canon") if p.parent.name != "scenarios")
+    canons = ground_truths(root)
     if not canons:
         raise ResultsError(f"{root}: no <variant>/<scenario>.canon ground-truth files")
     comparison = Comparison()
     for canon in canons:
-        variant, name = canon.parent.name, canon.stem
+        variant, name = canon.parent.name, run_name(canon)
         try:
             api = api_of(canon)
-            sidecar = load_sidecar(scen_dir / api / f"{name}.predict.json")
-            comparison.results.extend(compare_run(variant, canon, scen_dir / api / f"{name}.vmc",
+            sidecar = load_sidecar(scenario_file(root, api, name, ".predict.json"))
+            comparison.results.extend(compare_run(variant, canon,
+                                                  scenario_file(root, api, name, ".vmc"),
                                                   sidecar, deviations))
             comparison.runs += 1
         except (ResultsError, StatementError) as exc:

@@ -5,11 +5,18 @@ runner's ground truth of every run, the strace captures of the variants listed i
 :data:`CORPUS_VARIANTS`, and the run's environment, status and timing. Kernel logs stay in
 the results folder (they are large and the tests do not use them). The corpus README is
 written by hand and left alone.
+
+The files the code reads (scenarios, predictions, ground truths, captures) are stored
+gzip-compressed, deterministically (level 9, no name, no timestamp: the same run gives the
+same bytes), which keeps the corpus a few hundred kilobytes; the readers open them as they
+are (``zcat`` or ``vfio-migcheck convert FILE.gz`` to look at one). The small files meant
+for people (env, status, timing, README, CONFORMANCE.md) stay plain.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import shutil
 import sys
 from pathlib import Path
@@ -18,6 +25,7 @@ from pathlib import Path
 CORPUS_VARIANTS = ("plain", "cdev_plain", "f_y_tt_T", "f_Xverbose_ttt", "ff_o", "yy_r")
 TOP_FILES = ("env.txt", "status.txt", "timing.txt")
 KEEP_SUFFIXES = (".canon", ".stderr")
+PLAIN_SUFFIXES = (".stderr",)          # kept readable as they are: diagnostics for people
 
 
 def _wanted(path: Path) -> bool:
@@ -36,8 +44,12 @@ def refresh(results: Path, corpus: Path) -> int:
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     corpus.mkdir(parents=True, exist_ok=True)
     count = 0
-    shutil.copytree(results / "scenarios", corpus / "scenarios")
-    count += sum(1 for _ in (corpus / "scenarios").rglob("*.*"))
+    for path in sorted((results / "scenarios").rglob("*")):
+        if path.is_file():
+            target = corpus / path.relative_to(results)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            store(path, target.parent)
+            count += 1
     for name in TOP_FILES:
         if (results / name).is_file():
             shutil.copy2(results / name, corpus / name)
@@ -48,9 +60,25 @@ def refresh(results: Path, corpus: Path) -> int:
         for path in sorted(variant.iterdir()):
             if _wanted(path):
                 (corpus / variant.name).mkdir(exist_ok=True)
-                shutil.copy2(path, corpus / variant.name / path.name)
+                store(path, corpus / variant.name)
                 count += 1
     return count
+
+
+def store(path: Path, folder: Path) -> Path:
+    """Put ``path`` into ``folder``: gzip-compressed (``NAME.gz``), or plain if meant so."""
+    if path.name.endswith(PLAIN_SUFFIXES):
+        return Path(shutil.copy2(path, folder / path.name))
+    target = folder / (path.name + ".gz")
+    compress(path, target)
+    return target
+
+
+def compress(source: Path, target: Path) -> None:
+    """``gzip -9n``-like and reproducible: no file name, mtime 0, so equal input, equal bytes."""
+    with open(source, "rb") as src, open(target, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", compresslevel=9, fileobj=raw, mtime=0) as out:
+        shutil.copyfileobj(src, out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vfio_migcheck.traces.lines import read_text
+
 
 class StatementError(ValueError):
     """A line that is not a statement; the message names file and line."""
@@ -132,7 +134,7 @@ def parse_text(text: str, path: str = "<text>") -> list[Statement | Declaration]
 
 def parse_file(path: Path) -> list[Statement | Declaration]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)          # plain, or compressed as in the committed corpus
     except (OSError, UnicodeDecodeError) as exc:
         raise StatementError(f"{path}: cannot read: {exc}") from exc
     return parse_text(text, str(path))

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfio_migcheck.conformance.files import capture_of, ground_truths, run_name
+
 CONSISTENT, FALSE_ALARM, MISSED, UNREADABLE, SKIPPED, MISREAD = (
     "consistent", "false alarm", "missed", "unreadable", "skipped", "misread")
 
@@ -110,13 +112,10 @@ def first_difference(truth: list, capture: list) -> str:
 def captures(root: Path) -> list[tuple[str, str, Path, Path]]:
     """(variant, scenario, capture path or -ff prefix, ground truth) for each traced run."""
     out = []
-    for canon in sorted(root.glob("*/*.canon")):
-        variant, name = canon.parent.name, canon.stem
-        single = canon.with_suffix(".strace")
-        if single.exists():
-            out.append((variant, name, single, canon))
-        elif any(canon.parent.glob(f"{name}.strace.*")):
-            out.append((variant, name, single, canon))   # -ff prefix: PREFIX.<pid> files
+    for canon in ground_truths(root):
+        capture = capture_of(canon)      # a file, or an -ff prefix of PREFIX.<pid>[.gz] files
+        if capture is not None:
+            out.append((canon.parent.name, run_name(canon), capture, canon))
     return out
 
 
