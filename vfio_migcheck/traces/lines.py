@@ -95,7 +95,7 @@ class _CheckedStream(io.RawIOBase):
 
     def _fail(self, exc: BaseException) -> TraceOpenError:
         return TraceOpenError(f"{self._path}: corrupt or truncated {self._kind} stream "
-                              f"({exc or type(exc).__name__})")
+                              f"({str(exc) or type(exc).__name__})")
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         try:
@@ -139,8 +139,7 @@ def open_binary(path: str | Path) -> BinaryIO:
     except OSError as exc:
         raise TraceOpenError(f"{path}: cannot open: {exc.strerror or exc}") from exc
     try:
-        kind = compression_of(raw.read(10))
-        raw.seek(0)
+        kind = compression_of(raw.peek(10)[:10])   # peek: pipes and FIFOs cannot seek back
     except OSError as exc:
         raw.close()
         raise TraceOpenError(f"{path}: cannot read: {exc.strerror or exc}") from exc
