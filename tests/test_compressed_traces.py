@@ -76,7 +76,7 @@ def reading_of(path: Path, fmt: str = "auto") -> tuple[str, list[dict], dict]:
 def test_compressed_file_reads_like_the_plain_one(tmp_path: Path, kind: str, name: str) -> None:
     plain = SINGLE_FILES[name]
     packed = compress_to(plain, tmp_path / (plain.name + COMPRESSORS[kind][0]), kind)
-    assert compression_of(packed.read_bytes()[:10]) == kind
+    assert compression_of(packed.read_bytes()[:12]) == kind
     expected = reading_of(plain)
     assert expected[1], "the fixture must yield events for the comparison to mean anything"
     assert reading_of(packed) == expected
@@ -227,6 +227,11 @@ def test_magic_bytes_not_lookalike_text() -> None:
     assert compression_of(b"\x1f\x8b") is None                  # too short to be a header
     assert compression_of(b"123 ioctl(5, VFIO_DEVICE_FEATURE") is None
     assert compression_of(bz2.compress(b"")[:10]) == "bzip2"
+    assert compression_of(b"\xfd7zXZ\x00 then text") is None     # no valid stream flags
+    header = lzma.compress(b"x")[:12]
+    assert compression_of(header) == "xz"
+    assert compression_of(header[:8] + bytes(4)) is None            # header CRC32 wrong
+    assert compression_of(b"\x1f\x8b\x08\nabcd\x07\x03") is None   # XFL 7 is no gzip's
 
 
 def test_names_and_twins(tmp_path: Path) -> None:

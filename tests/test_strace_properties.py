@@ -11,10 +11,11 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from vfio_migcheck.traces.events import ReadSummary, Unreadable
+from vfio_migcheck.traces.lines import compression_of
 from vfio_migcheck.traces.strace import read
 
 CORPUS = Path(__file__).parent / "fixtures"
@@ -97,6 +98,8 @@ def _join(lines: list[bytes], final_newline: bool) -> bytes:
 @given(st.lists(_bytes_line, max_size=40), st.booleans())
 def test_one_file_of_anything_is_fully_accounted(lines: list[bytes], newline: bool) -> None:
     data = _join(lines, newline)
+    # a valid gzip/xz/bzip2 header makes it a compressed stream: tests/test_compressed_traces.py
+    assume(compression_of(data[:12]) is None)
     summary, events = _read_bytes([data])
     _check_accounting([data], summary, events)
 

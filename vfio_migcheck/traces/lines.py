@@ -48,11 +48,17 @@ class TraceOpenError(OSError):
 
 
 def compression_of(head: bytes) -> str | None:
-    """``gzip``, ``xz``, ``bzip2`` or None, from the first bytes of a file."""
+    """``gzip``, ``xz``, ``bzip2`` or None, from the first 12 bytes of a file.
+
+    Only a complete, well-formed header counts (so text that merely starts with a magic
+    number stays text): gzip needs deflate, no reserved flag and valid XFL/OS bytes; xz its
+    stream flags' CRC32; bzip2 the block (or end-of-stream) magic after ``BZh1``..``BZh9``.
+    """
     if (head[:3] == b"\x1f\x8b\x08" and len(head) >= 10 and not head[3] & 0xE0
-            and (head[9] <= 13 or head[9] == 255)):
-        return "gzip"   # magic, deflate, no reserved flag, a known OS byte: a real header
-    if head.startswith(b"\xfd7zXZ\x00"):
+            and head[8] in (0, 2, 4) and (head[9] <= 13 or head[9] == 255)):
+        return "gzip"
+    if (head[:6] == b"\xfd7zXZ\x00" and len(head) >= 12 and head[6] == 0 and head[7] < 16
+            and zlib.crc32(head[6:8]) == int.from_bytes(head[8:12], "little")):
         return "xz"
     if (head[:3] == b"BZh" and head[3:4].isdigit() and head[3:4] != b"0"
             and head[4:10] in (_BZIP2_BLOCK, _BZIP2_END)):
@@ -139,7 +145,7 @@ def open_binary(path: str | Path) -> BinaryIO:
     except OSError as exc:
         raise TraceOpenError(f"{path}: cannot open: {exc.strerror or exc}") from exc
     try:
-        kind = compression_of(raw.peek(10)[:10])   # peek: pipes and FIFOs cannot seek back
+        kind = compression_of(raw.peek(12)[:12])   # peek: pipes and FIFOs cannot seek back
     except OSError as exc:
         raw.close()
         raise TraceOpenError(f"{path}: cannot read: {exc.strerror or exc}") from exc
