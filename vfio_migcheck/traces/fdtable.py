@@ -54,7 +54,6 @@ class FdTable:
     fds: dict[int, FdEntry] = field(default_factory=dict)
     members: set[int] = field(default_factory=set)      # live tids using this table
     last_feature: Origin | None = None                  # latest device FEATURE call
-    feature_devices: set[str] = field(default_factory=set)  # since the last new data fd
     device_slots: dict[str, set[int]] = field(default_factory=dict)  # group -> open indexes
     counts: dict[str, int] = field(default_factory=dict)  # open fds per kind (fast checks)
 

@@ -10,6 +10,7 @@ fd is inferred from its *first use* (docs/traces.md, "Data-fd inference").
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from vfio_migcheck.traces.fdtable import (
     OpenFile,
 )
 from vfio_migcheck.traces.strace_fastcall import fast_call
+from vfio_migcheck.traces.strace_fdorder import INF, OrderLog, Span
 from vfio_migcheck.traces.strace_syntax import Arg, Call, SyntaxProblem, parse_call, parse_partial
 from vfio_migcheck.traces.strace_text import (
     CDEV_PREFIX,
@@ -62,6 +64,21 @@ class CallHandler:
         self._qemu_checked = False
         self.opened_devices: list[tuple[FdTable, str]] = []  # in open order
         self.qemu_names: dict[str, str] = {}  # QEMU's device name -> this reader's name
+        self.order_logs: dict[FdTable, OrderLog] = {}  # fd allocation history per table
+
+    def order_log(self, table: FdTable) -> OrderLog:
+        log = self.order_logs.get(table)
+        if log is None:
+            log = self.order_logs[table] = OrderLog()
+            if self.session.many_files:
+                # one file per process (-ff): lines of different files have no common order
+                log.blind = "per-process files"
+        return log
+
+    def order_blind_all(self, why: str) -> None:
+        """Something may have released fds where the reader cannot see: stop reasoning."""
+        for log in self.order_logs.values():
+            log.blind = why
 
     # --- entry points -------------------------------------------------------------------------
 
@@ -72,6 +89,9 @@ class CallHandler:
             try:
                 call = parse_call(body)
             except SyntaxProblem as problem:
+                if body.startswith(RELEASING_CALLS):
+                    self.order_log(thread.table).release(
+                        Span(origin.line, origin.last_line or origin.line), 0, INF, False)
                 self._unreadable_call(body, origin, str(problem))
                 return
         self._run(thread, call, origin, ts, nlines)
@@ -82,6 +102,8 @@ class CallHandler:
         try:
             call = parse_partial(pending.head)
         except SyntaxProblem:
+            if pending.name in RELEASING_NAMES:
+                self.order_log(thread.table).release(Span(pending.line, INF), 0, INF, False)
             self.summary.irrelevant += 1
             self.session.note("cut", "some unfinished calls never resumed and their visible "
                               "half could not be read; they were counted as irrelevant")
@@ -170,6 +192,13 @@ class CallHandler:
         return self._qemu
 
 
+CALL_FD = re.compile(r"[A-Za-z0-9_]+\((-?\d+)")
+#: calls that may release fd numbers (fd allocation order is only meaningful without them)
+RELEASING_NAMES = frozenset({"close", "close_range", "dup2", "dup3", "fcntl", "fcntl64",
+                             "execve", "execveat", "io_uring_enter"})
+RELEASING_CALLS = tuple(f"{name}(" for name in sorted(RELEASING_NAMES))
+
+
 class CallContext:
     """One call being interpreted: shortcuts to its thread, table and result."""
 
@@ -237,6 +266,26 @@ class CallContext:
     def emit(self, event: Any) -> None:
         self.h.emit(event)
 
+    # --- fd allocation order (strace_fdorder) ---------------------------------------------
+
+    @property
+    def order(self) -> OrderLog:
+        return self.h.order_log(self.table)
+
+    @property
+    def span(self) -> Span:
+        """The lines this call covered; an unfinished call may have acted any time after."""
+        origin = self.origin
+        return Span(origin.line, (origin.last_line or origin.line) if self.finished else INF)
+
+    def allocated(self, fd: int, lowest: bool = True) -> None:
+        """A visible call put a new open file at ``fd`` (``lowest``: the lowest free one)."""
+        self.order.alloc(self.span, fd, lowest)
+
+    def released(self, first: int, last: float, frees: bool) -> None:
+        """A call that may free the numbers first..last (``frees``: it surely did)."""
+        self.order.release(self.span, first, last, frees)
+
     # --- fd lookups -------------------------------------------------------------------------
 
     def entry_for_use(self, fd: int, decor: str | None, candidate: bool = True
@@ -276,6 +325,7 @@ class CallContext:
                 return entry
         self.h.session.note("replaced", "some fds changed identity without a visible call "
                             "(seen from their -y decoration); the decoration was trusted")
+        self.order.blind = "an fd changed identity without a visible call"
         self.table.close(fd)
         return None
 
@@ -312,15 +362,16 @@ class CallContext:
         pid = self.thread.pid
         ident = f"{pid}:fd{fd}@{self.origin.line}" if pid is not None else \
             f"fd{fd}@{self.origin.line}"
-        # the device whose SET made this fd: the only device the process has open, or
-        # the only one that saw FEATURE calls since the previous data fd appeared
-        open_devices = {e.file.ident for e in table.fds.values() if e.file.kind == DEVICE}
-        if len(open_devices) == 1:
-            hint: str | None = next(iter(open_devices))
-        elif len(table.feature_devices) == 1:
-            hint = next(iter(table.feature_devices))
-        else:
-            hint = None
+        # the device whose SET made this fd: decided by the fd allocation order when the
+        # table's history can tell (strace_fdorder); otherwise the only device the process
+        # has open. ("The only device with FEATURE calls since the previous data fd" is
+        # not used: a data fd may be created long before its first use.)
+        proven = name is not None and is_migration_decoration(name)
+        decided, hint = self.order_owner(fd, proven)
+        if not decided:
+            open_devices = {e.file.ident for e in table.fds.values() if e.file.kind == DEVICE}
+            if len(open_devices) == 1:
+                hint = next(iter(open_devices))
         file = OpenFile(DATA, ident, name, device=hint)
         entry = FdEntry(file, True, token)
         table.install(fd, entry)
@@ -329,8 +380,41 @@ class CallContext:
                              after_feature=table.last_feature,
                              device_hint=hint if hint is not None else UNKNOWN,
                              pid=self.thread.pid, tid=self.thread.tid, ts=self.ts))
-        table.feature_devices = set()
         return entry
+
+    def order_owner(self, fd: int, proven: bool) -> tuple[bool, str | None]:
+        """(decided?, device) from the fd allocation order; records a proven data fd."""
+        log = self.order
+        use = self.span
+        session = self.h.session
+        if log.shared and not session.saw_pid_column:
+            return False, None  # no pid column: the other tasks' calls may be missing
+        if self.table is session.root_table and not log.rooted:
+            return False, None  # attached to a running process: untraced threads may act
+        if not log.saw_close:
+            return False, None  # close() filtered out of the trace (strace -e trace=...)
+        if self._release_in_flight():
+            return False, None
+        decided, device, creators = log.owner(fd, use)
+        if proven:
+            log.data_fd(fd, use, creators)
+        return decided, device
+
+    def _release_in_flight(self) -> bool:
+        """Another thread sharing the table is inside a call that may release or create."""
+        for other in self.h.session.threads.values():
+            pending = other.pending
+            if other is self.thread or pending is None or other.table is not self.table:
+                continue
+            if pending.name in RELEASING_NAMES:
+                return True
+            if pending.name == "ioctl":
+                head = CALL_FD.match(pending.head)
+                entry = self.table.fds.get(int(head.group(1))) if head else None
+                if entry is None or entry.file.kind not in (OTHER, CONTAINER, GROUP) or \
+                        entry.file.guessed:
+                    return True  # maybe a FEATURE call that is creating a data fd
+        return False
 
     def open_device(self, fd: int, name: str, api: str, cloexec: bool, token: str | None,
                     path: Any = UNKNOWN, group: str | None = None, slot: int | None = None
@@ -350,6 +434,8 @@ class CallContext:
         self.note_replaced(fd, replaced)
 
     def note_replaced(self, fd: int, replaced: FdEntry | None) -> None:
+        if replaced is not None:
+            self.order.blind = "an fd number was reused without a visible close"
         if replaced is not None and replaced.file.kind in (DATA, DEVICE):
             self.h.session.note(
                 f"reused:{fd}", f"fd {fd} ({replaced.file.kind} {replaced.file.ident}) was "

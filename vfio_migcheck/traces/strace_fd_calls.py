@@ -44,10 +44,12 @@ def _close(ctx: CallContext) -> None:
     entry = ctx.table.fds.get(fd)
     if entry is not None and decor is not None:
         entry = ctx.reconcile(fd, entry, decor)
-    if entry is None:
-        if call.errno == "EBADF":
-            return
+    if entry is None and call.errno != "EBADF":
         entry = ctx.first_use(fd, decor, candidate=True)
+    ctx.released(fd, fd, frees=True)  # even a failed close leaves the number free
+    ctx.order.saw_close = True
+    if entry is None:
+        return
     if gone or call.errno == "EBADF":
         ctx.table.close(fd)
     ctx.close_events(fd, entry)
@@ -68,6 +70,7 @@ def _fcntl(ctx: CallContext) -> None:
     if not ctx.ok:
         return
     if cmd in ("F_DUPFD", "F_DUPFD_CLOEXEC"):
+        ctx.allocated(ctx.call.ret, lowest=False)  # the lowest free number >= the argument
         _duplicate(ctx, fd, entry, ctx.call.ret, cmd == "F_DUPFD_CLOEXEC", "fcntl")
     elif cmd == "F_SETFD":
         entry.cloexec = "FD_CLOEXEC" in ctx.words() or ctx.int_arg(2) == 1
@@ -78,8 +81,16 @@ def _dup(ctx: CallContext) -> None:
     if fd is None:
         return
     entry = ctx.entry_for_use(fd, decor)
+    name = ctx.call.name
+    if name != "dup":
+        target = ctx.int_arg(1)  # dup2/dup3 silently close the target when it was open
+        if isinstance(target, int):
+            ctx.released(target, target, frees=False)
+        else:
+            ctx.released(0, float("inf"), frees=False)
     if entry is None or not ctx.ok:
         return
+    ctx.allocated(ctx.call.ret, lowest=name == "dup")
     cloexec = ctx.call.name == "dup3" and "O_CLOEXEC" in ctx.words()
     _duplicate(ctx, fd, entry, ctx.call.ret, cloexec, ctx.call.name)
 
@@ -118,6 +129,7 @@ def _open(ctx: CallContext) -> None:
     token = f"{fd}<{call.ret_decor}>" if call.ret_decor else None
     replaced = ctx.table.fds.get(fd)
     ctx.note_replaced(fd, replaced)
+    ctx.allocated(fd)
     if where.startswith(CDEV_PREFIX) or (path or "").startswith(CDEV_PREFIX):
         name = where if where.startswith(CDEV_PREFIX) else path
         ctx.open_device(fd, name, "cdev", cloexec=cloexec, token=token, path=name)
@@ -156,6 +168,10 @@ def _newfd(ctx: CallContext) -> None:
     call = ctx.call
     if call.name == "bpf" and call.ret == 0:
         return  # only the object-creating bpf() commands return an fd
+    if call.name == "io_uring_setup":
+        ctx.order.blind = "io_uring can open and close fds without a visible call"
+    if not (call.name.startswith("signalfd") and ctx.int_arg(0) != -1):
+        ctx.allocated(call.ret)  # (signalfd on an existing signalfd returns that fd)
     cloexec = any(w.endswith("CLOEXEC") for w in ctx.words())
     kind = EPOLL if call.name.startswith("epoll_create") else OTHER
     decor = call.ret_decor
@@ -173,21 +189,25 @@ def _pipe(ctx: CallContext) -> None:
                 for element in value:
                     for ekind, evalue, edecor in element:
                         if ekind == "n" and isinstance(evalue, int):
+                            ctx.allocated(evalue)
                             ctx.install_other(evalue, edecor, cloexec,
                                               token=f"{evalue}<{edecor}>" if edecor else None)
                 return
 
 
 def _close_range(ctx: CallContext) -> None:
-    if not ctx.ok:
-        return
     first = ctx.int_arg(0)
     last = ctx.int_arg(1)
+    words = ctx.words()
     if not isinstance(first, int):
+        ctx.released(0, float("inf"), frees=False)
         return
     if not isinstance(last, int) or last < 0:
         last = 1 << 31
-    words = ctx.words()
+    ctx.released(first, last, frees=ctx.ok and "CLOSE_RANGE_CLOEXEC" not in words
+                 and "CLOSE_RANGE_UNSHARE" not in words)
+    if not ctx.ok:
+        return
     if "CLOSE_RANGE_UNSHARE" in words:
         thread = ctx.thread
         thread.table.members.discard(-1 if thread.tid is None else thread.tid)
@@ -206,6 +226,8 @@ def _clone(ctx: CallContext) -> None:
     words = ctx.words()
     is_thread = "CLONE_THREAD" in words
     shares = "CLONE_FILES" in words
+    if shares:
+        ctx.order.shared = True  # its calls are in the trace only under strace -f
     if not ctx.ok or call.ret == 0:
         return
     child = call.ret
@@ -222,8 +244,11 @@ def _clone(ctx: CallContext) -> None:
 
 
 def _exec(ctx: CallContext) -> None:
+    # a successful exec closes every close-on-exec fd, so every data fd (they all are)
+    ctx.released(0, float("inf"), frees=ctx.ok)
     if not ctx.ok:
         return
+    ctx.order.rooted = True  # every later thread of this table is created in the trace
     thread = ctx.thread
     table = ctx.table
     if len(table.members) > 1:
@@ -237,7 +262,6 @@ def _exec(ctx: CallContext) -> None:
                     session.abandon(gone, "execve in another thread ended it")
     closed = table.exec()
     table.last_feature = None
-    table.feature_devices = set()
     ctx.emit(ProcessEvent(ctx.origin, what="exec", **ctx.common))
     ctx.h.implicit_close(thread, closed, "exec", ctx.origin, ctx.ts)
 
@@ -250,6 +274,7 @@ def _recvmsg(ctx: CallContext) -> None:
         return
     cloexec = "MSG_CMSG_CLOEXEC" in text_words
     for fd in _scm_fds(ctx.call.args):
+        ctx.allocated(fd, lowest=False)
         ctx.install_other(fd, "received", cloexec)
 
 

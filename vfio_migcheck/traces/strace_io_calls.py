@@ -190,6 +190,9 @@ def _ioctl(ctx: CallContext) -> None:
         if entry is None:
             return
     kind = entry.file.kind
+    if number == DEVICE_FEATURE and kind not in (DEVICE, CONTAINER):
+        # 0x3b75 on an fd not known as a device: maybe a device's FEATURE call after all
+        ctx.order.feature(ctx.span, None)
     if kind == DEVICE:
         _device_ioctl(ctx, fd, entry, request)
     elif kind == DATA:
@@ -206,9 +209,11 @@ def _ioctl(ctx: CallContext) -> None:
         if ctx.call.ret > 0 and (number in FD_RETURNING_NUMBERS
                                  or any(n in FD_RETURNING_NAMES for n in request.names)):
             ctx.install_other(ctx.call.ret, None, cloexec=True)
+            ctx.allocated(ctx.call.ret, lowest=False)
         elif any(n in FD_IN_REPLY_NAMES for n in request.names):
             for fd_in_reply in _reply_fds(ctx.arg(2)):
                 ctx.install_other(fd_in_reply, None, cloexec=True)
+                ctx.allocated(fd_in_reply, lowest=False)
 
 
 def _reply_fds(arg: Arg) -> list[int]:
@@ -270,9 +275,9 @@ def _device_ioctl(ctx: CallContext, fd: int, entry: FdEntry, request: Request) -
         ctx.emit(FeatureCall(ctx.origin, device=device, fd=fd, ret=ctx.ret, errno=ctx.errno,
                              **ctx.common))
         table = ctx.table
+        if not (ctx.finished and isinstance(ctx.call.ret, int) and ctx.call.ret < 0):
+            ctx.order.feature(ctx.span, device)  # may have created a data fd
         table.last_feature = ctx.origin
-        if ctx.call.ret == 0 or not ctx.finished:
-            table.feature_devices.add(device)
     elif number == DEVICE_RESET:
         ctx.emit(DeviceReset(ctx.origin, device=device, fd=fd, ret=ctx.ret, errno=ctx.errno,
                              **ctx.common))
@@ -283,6 +288,7 @@ def _device_ioctl(ctx: CallContext, fd: int, entry: FdEntry, request: Request) -
                              **ctx.common))
     elif number in FD_RETURNING_NUMBERS and ctx.ok and ctx.call.ret > 0:
         ctx.install_other(ctx.call.ret, None, cloexec=True)
+        ctx.allocated(ctx.call.ret, lowest=False)
 
 
 def _get_device_fd(ctx: CallContext, group_entry: FdEntry) -> None:
@@ -298,6 +304,7 @@ def _get_device_fd(ctx: CallContext, group_entry: FdEntry) -> None:
     ctx.note_replaced(ctx.call.ret, replaced)
     ctx.open_device(ctx.call.ret, f"group{group}/dev{slot}", "group", cloexec=True, token=None,
                     group=group, slot=slot)
+    ctx.allocated(ctx.call.ret)
 
 
 def _mmap(ctx: CallContext) -> None:
