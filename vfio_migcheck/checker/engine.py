@@ -23,6 +23,7 @@ from vfio_migcheck.checker.rules import trace as R_TRACE
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.stats import DeviceStats
 from vfio_migcheck.model.fsm import model_for
+from vfio_migcheck.model.names import NameError_, parse_state
 from vfio_migcheck.model.spec import Spec
 from vfio_migcheck.traces.events import (
     UNKNOWN,
@@ -722,20 +723,15 @@ def _common_rules(outcomes: list[T.Outcome]) -> list[str]:
 
 
 def _norm_target(target, spec: Spec):
-    """State names stay names; numbers that name a state become names, others stay ints."""
-    if isinstance(target, int):
-        state = spec.state_by_value(target)
-        return state.name if state else target
-    if isinstance(target, str):
-        name = target.upper().removeprefix("VFIO_DEVICE_STATE_")
-        if name in spec.states:
-            return name
+    """State names stay names; numbers that name a state become names, others stay ints.
+
+    Spellings the spec does not know are kept as they are (the rules report them).
+    """
+    if isinstance(target, (int, str)):
         try:
-            value = int(target, 0)
-        except ValueError:
+            return parse_state(target, spec)
+        except NameError_:
             return target
-        state = spec.state_by_value(value)
-        return state.name if state else value
     return target
 
 
