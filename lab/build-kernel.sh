@@ -32,6 +32,10 @@ OPTIONS=(
     SAMPLES SAMPLE_VFIO_MDEV_MTTY
     # driver debug messages (dyndbg) and emergency reboot
     DEBUG_FS DYNAMIC_DEBUG MAGIC_SYSRQ
+    # the eBPF capture (bpftrace on syscall tracepoints): BPF with JIT, perf events, the
+    # syscall tracepoints of ftrace, kallsyms for bpftrace's symbol lookups (docs/capture-guide.md)
+    BPF BPF_SYSCALL BPF_JIT BPF_EVENTS PERF_EVENTS FTRACE FTRACE_SYSCALLS TRACING EVENT_TRACING
+    KPROBES KPROBE_EVENTS UPROBES UPROBE_EVENTS KALLSYMS KALLSYMS_ALL
 )
 
 make -s -C "$KSRC" O="$KOBJ" ARCH=x86_64 tinyconfig
