@@ -25,6 +25,7 @@ READERS = {
     "canonical": "vfio_migcheck.traces.canonical",
     "strace": "vfio_migcheck.traces.strace",
     "qemu": "vfio_migcheck.traces.qemu",
+    "bpftrace": "vfio_migcheck.traces.bpftrace",
 }
 FORMATS = ("auto", *READERS)
 SNIFF_LINES = 50
@@ -68,7 +69,8 @@ def detect_format(path: Path) -> str:
             best, score = fmt, confidence
     if best is None:
         raise UnknownFormatError(
-            f"{path}: not recognised as a canonical trace, strace output or a QEMU trace log; "
+            f"{path}: not recognised as a canonical trace, strace output, a QEMU trace log or "
+            "a vfio-migcheck capture (bpftrace); "
             "pass --format to force one"
         )
     return best
