@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("vfio_migcheck.cli.audit_cmd", "audit_cmd", "Audit many captures at once."),
     "conformance": ("vfio_migcheck.cli.conformance_cmd", "conformance_cmd",
                     "Compare lab results with the model."),
+    "capture": ("vfio_migcheck.cli.capture_cmd", "capture_cmd",
+                "Record a migration (eBPF, or strace) for check."),
 }
 
 
