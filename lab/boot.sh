@@ -12,7 +12,7 @@ timeout "${QEMU_TIMEOUT:-1800}" qemu-system-x86_64 \
     -accel "$ACCEL" -cpu max -smp 2 -m 1G -no-reboot -nographic \
     -kernel "$LAB_BUILD/kobj/arch/x86/boot/bzImage" \
     -initrd "$LAB_BUILD/initramfs.cpio.gz" \
-    -append 'console=ttyS0 panic=-1 loglevel=4 log_buf_len=4M dyndbg="module mtty +p"' \
+    -append "console=ttyS0 panic=-1 loglevel=4 log_buf_len=4M dyndbg=\"module mtty +p\" ${LAB_VARIANTS:+lab.variants=$LAB_VARIANTS}" \
     -serial mon:stdio -serial file:"$RUN/results.serial" \
     < /dev/null > "$RUN/console.log" 2>&1 || status=$?
 end=$(date +%s)

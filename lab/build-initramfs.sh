@@ -1,6 +1,8 @@
 #!/bin/bash
 # Build the runner (static, against this kernel's uapi headers) and the initramfs:
-# busybox-static, strace with its shared libraries, vmc-run, the scenarios and /init.
+# busybox-static, strace and bpftrace with their shared libraries, the kernel's sanitised uapi
+# headers (bpftrace's clang includes linux/types.h), the package's vfio-mig.bt and the exact
+# bpftrace command line 'vfio-migcheck capture' builds, vmc-run, the scenarios and /init.
 set -euo pipefail
 LAB_BUILD=${LAB_BUILD:-/work/lab-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -16,11 +18,19 @@ rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,usr/bin,proc,sys,dev,tmp}
 cp /bin/busybox "$ROOT/bin/busybox"
 cp "$LAB_BUILD/vmc-run" "$ROOT/bin/vmc-run"
-cp /usr/bin/strace "$ROOT/usr/bin/strace"
-for lib in $(ldd /usr/bin/strace | grep -o '/[^ ]*'); do     # strace is dynamic
-    mkdir -p "$ROOT$(dirname "$lib")"
-    cp -L "$lib" "$ROOT$lib"
+REPO=$(cd "$HERE/.." && pwd)
+for tool in /usr/bin/strace /usr/bin/bpftrace; do
+    cp "$tool" "$ROOT$tool"
+    for lib in $(ldd "$tool" | grep -o '/[^ ]*'); do          # dynamic: libraries + loader
+        mkdir -p "$ROOT$(dirname "$lib")"
+        cp -L "$lib" "$ROOT$lib"
+    done
 done
+mkdir -p "$ROOT/usr/include" "$ROOT/usr/share/vfio-migcheck"
+cp -r "$KOBJ/usr/include/." "$ROOT/usr/include/"
+cp "$REPO/vfio_migcheck/capture/vfio-mig.bt" "$ROOT/usr/share/vfio-migcheck/vfio-mig.bt"
+(cd "$REPO" && ${PYTHON:-python3} -m vfio_migcheck.capture.commands \
+    /usr/share/vfio-migcheck/vfio-mig.bt) > "$ROOT/capture-command"
 cp -r "$SCEN" "$ROOT/scenarios"
 find "$ROOT/scenarios" -name '*.json' -delete                  # the VM needs only the .vmc
 install -m 0755 "$HERE/init.sh" "$ROOT/init"

@@ -43,3 +43,19 @@ def strace_command(output: str | Path, *, pids: list[int] | None = None,
         return head + [arg for p in pids for arg in ("-p", str(p))]
     assert command is not None
     return head + ["--", *command]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vfio_migcheck.capture.commands [PROGRAM]``: the bpftrace command line,
+    one word per line, the pid written ``@PID@`` (the lab's VM runs exactly this line)."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    words = bpftrace_command([1], program=args[0] if args else None)
+    words[-1] = "@PID@"
+    print("\n".join(words))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
