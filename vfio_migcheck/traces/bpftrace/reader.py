@@ -117,12 +117,14 @@ class Entry:
 class Process:
     fds: dict[int, Entry] = field(default_factory=dict)
     closed_data: set[int] = field(default_factory=set)   # numbers whose data file is closed
+    dead: dict[int, str] = field(default_factory=dict)    # identity of a dead number in use
 
     def install(self, fd: int, entry: Entry) -> Entry | None:
         old = self.drop(fd)
         entry.file.refs += 1
         self.fds[fd] = entry
         self.closed_data.discard(fd)
+        self.dead.pop(fd, None)
         return old
 
     def drop(self, fd: int) -> Entry | None:
@@ -335,9 +337,12 @@ class BpftraceTrace:
                 return entry.file.ident, True
             return None, False
         if fd in proc.closed_data and errno == EBADF:
-            ident = self.new_data_ident(fd, None)
-            self.summary.notes.append(f"{origin}: fd {fd} is used after its data fd was "
-                                      f"closed; read as {ident}")
+            ident = proc.dead.get(fd)
+            if ident is None:
+                # as the canonical reader names a number no call opened (canonical-format 5)
+                ident = proc.dead[fd] = self.new_data_ident(fd, None)
+                self.summary.notes.append(f"{origin}: fd {fd} is used after its data fd was "
+                                          f"closed; read as {ident}")
             return ident, False
         return None, False
 
@@ -443,6 +448,7 @@ class BpftraceTrace:
         entry = proc.fds.get(fd)
         if entry is None:
             ident, _ = self._data_file(rec, fd, err, origin)
+            proc.dead.pop(fd, None)
             return [] if ident is None else [DataClose(origin, fd=fd, file=ident, ret=ret,
                                                        errno=err, **common)]
         if err != EBADF:
