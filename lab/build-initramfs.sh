@@ -34,5 +34,6 @@ cp "$REPO/vfio_migcheck/capture/vfio-mig.bt" "$ROOT/usr/share/vfio-migcheck/vfio
 cp -r "$SCEN" "$ROOT/scenarios"
 find "$ROOT/scenarios" -name '*.json' -delete                  # the VM needs only the .vmc
 install -m 0755 "$HERE/init.sh" "$ROOT/init"
+install -m 0755 "$HERE/run-variant.sh" "$ROOT/bin/run-variant"
 (cd "$ROOT" && find . | cpio -o -H newc --quiet | gzip -1 > "$LAB_BUILD/initramfs.cpio.gz")
 ls -l "$LAB_BUILD/initramfs.cpio.gz"

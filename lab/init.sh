@@ -79,6 +79,23 @@ WANTED=$(sed -n 's/.*lab\.variants=\([^ ]*\).*/,\1,/p' /proc/cmdline)
 echo "$VARIANTS" | while IFS='|' read tag api opts; do
 	[ -n "$tag" ] || continue
 	case "$WANTED" in ""|*",$tag,"*) ;; *) continue ;; esac
+	if [ "$opts" = bpftrace ]; then      # one capture for the whole variant (run-variant.sh)
+		dir=/tmp/run/$tag
+		mkdir -p $dir; : > $dir/pids.txt; : > $dir/status.txt
+		start_captured $dir/capture /bin/run-variant $api $dir
+		finish_captured
+		cat $dir/status.txt >> /tmp/status.txt
+		for f in $dir/*.canon; do
+			name=$(basename $f .canon)
+			emit $tag/$name.canon $f
+			[ -s $dir/$name.stderr ] && emit $tag/$name.stderr $dir/$name.stderr
+		done
+		emit $tag/capture.bpftrace $dir/capture.bpftrace
+		emit $tag/pids.txt $dir/pids.txt
+		[ -s $dir/capture.bterr ] && emit $tag/capture.bterr $dir/capture.bterr
+		rm -rf $dir
+		continue
+	fi
 	for scen in /scenarios/$api/*.vmc; do
 		name=$(basename $scen .vmc)
 		base=/tmp/run/$tag/$name
@@ -88,9 +105,6 @@ echo "$VARIANTS" | while IFS='|' read tag api opts; do
 		dmesg -c > /dev/null
 		case "$opts" in
 		-) timeout 120 /bin/vmc-run $scen > $base.canon 2> $base.stderr ;;
-		bpftrace)
-			start_captured $base sh -c "exec timeout 120 /bin/vmc-run $scen > $base.canon 2> $base.stderr"
-			finish_captured; (exit $status) ;;
 		"-ff -o") timeout 120 strace -ff -o /tmp/ff/$name /bin/vmc-run $scen > $base.canon 2> $base.stderr ;;
 		*) timeout 120 strace $opts -o $base.strace /bin/vmc-run $scen > $base.canon 2> $base.stderr ;;
 		esac
@@ -98,8 +112,6 @@ echo "$VARIANTS" | while IFS='|' read tag api opts; do
 		emit $tag/$name.canon $base.canon
 		[ -s $base.stderr ] && emit $tag/$name.stderr $base.stderr
 		[ -f $base.strace ] && emit $tag/$name.strace $base.strace
-		[ -f $base.bpftrace ] && emit $tag/$name.bpftrace $base.bpftrace
-		[ -s $base.bterr ] && emit $tag/$name.bterr $base.bterr
 		for f in /tmp/ff/$name.*; do
 			[ -f "$f" ] && emit $tag/$name.strace.${f##*.} $f
 		done
