@@ -49,9 +49,11 @@ start_captured() {
 		[ $n -gt 1200 ] && break
 	done
 }
-finish_captured() {
+release_captured() {
 	echo go > /tmp/go
 	wait $target; status=$?
+}
+wait_capture() {
 	n=0                        # vfio-mig.bt exits by itself once its targets are gone
 	while kill -0 $bt 2>/dev/null; do
 		sleep 0.1; n=$((n + 1))
@@ -83,7 +85,8 @@ echo "$VARIANTS" | while IFS='|' read tag api opts; do
 		dir=/tmp/run/$tag
 		mkdir -p $dir; : > $dir/pids.txt; : > $dir/status.txt
 		start_captured $dir/capture /bin/run-variant $api $dir
-		finish_captured
+		release_captured
+		wait_capture
 		cat $dir/status.txt >> /tmp/status.txt
 		for f in $dir/*.canon; do
 			name=$(basename $f .canon)
@@ -138,7 +141,8 @@ case "$WANTED" in ""|*",overhead,"*)
 		t0=$(now); strace -f -o /dev/null sh /tmp/loop.sh; t1=$(now)
 		echo "strace_f $round $t0 $t1" >> /tmp/overhead.txt
 		start_captured /tmp/ovh sh /tmp/loop.sh
-		t0=$(now); finish_captured; t1=$(now)
+		t0=$(now); release_captured; t1=$(now)     # the loop's time, not bpftrace's exit
+		wait_capture
 		echo "capture $round $t0 $t1 lines=$(wc -l < /tmp/ovh.bpftrace)" >> /tmp/overhead.txt
 	done
 	emit overhead.txt /tmp/overhead.txt
