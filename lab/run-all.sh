@@ -1,7 +1,8 @@
 #!/bin/bash
 # One command for the whole conformance lab, from nothing to a compared corpus:
 #   packages -> kernel -> scenarios + predictions (from the model) -> runner + initramfs
-#   -> boot under QEMU TCG (runs every scenario, plain and under each strace option set)
+#   -> boot under QEMU TCG (runs every scenario, plain, under each strace option set and
+#      under the eBPF capture; measures the capture's overhead)
 #   -> split the result stream -> compare with the model -> refresh tests/corpus/lab-mtty-6.12
 #      (the corpus keeps the files the code reads gzip-compressed, reproducibly: corpus.py)
 # Build products live in $LAB_BUILD (default /work/lab-build), outside the repository.
@@ -36,6 +37,7 @@ t2=$(date +%s)
 
 rm -rf "$RESULTS"
 (cd "$REPO" && $PY -m vfio_migcheck.conformance.serial "$LAB_BUILD/run/results.serial" "$RESULTS")
+(cd "$REPO" && $PY -m vfio_migcheck.conformance.split_capture "$RESULTS")   # eBPF: per scenario
 cp -r "$LAB_BUILD/scenarios" "$RESULTS/scenarios"
 {
     echo "kernel build: $((t1 - t0)) s (including package check)"

@@ -20,8 +20,8 @@ from vfio_migcheck.cli.common import EXIT_FINDINGS, EXIT_OK, fail_usage
 @click.option("--deviations", "deviations_file", type=click.Path(path_type=Path), default=None,
               help="Known driver deviations (default: the built-in deviations.toml).")
 @click.option("--strace/--no-strace", "with_strace", default=True, show_default=True,
-              help="Also run the checker on the runs' strace captures and hold its verdicts "
-              "against the ground truth.")
+              help="Also run the checker on the runs' strace and eBPF captures and hold its "
+              "verdicts (and, for eBPF, every decoded call) against the ground truth.")
 def conformance_cmd(results_dir: Path, markdown_out: Path | None, json_out: Path | None,
                     deviations_file: Path | None, with_strace: bool) -> None:
     """Compare the model's predictions with what the kernel did in a lab run.
@@ -51,6 +51,14 @@ def conformance_cmd(results_dir: Path, markdown_out: Path | None, json_out: Path
         fail_usage(str(exc))
     strace = check_captures(results_dir) if with_strace else None
     click.echo(to_text(comparison, strace), nl=False)
+    from vfio_migcheck.conformance.bpftrace_check import AGREED, check_bpftrace_captures
+
+    ebpf = check_bpftrace_captures(results_dir) if with_strace else None
+    if ebpf is not None and ebpf.runs:
+        click.echo(ebpf.summary())
+        for run in ebpf.runs:
+            if run.status != AGREED:
+                click.echo(f"  {run.capture}: {run.status}: {run.note}")
     try:
         if markdown_out:
             markdown_out.write_text(to_markdown(comparison, strace), encoding="utf-8")
@@ -61,4 +69,5 @@ def conformance_cmd(results_dir: Path, markdown_out: Path | None, json_out: Path
         fail_usage(f"cannot write report: {exc}")
     bad_strace = strace is not None and any(
         strace.count(status) for status in (FALSE_ALARM, MISSED, MISREAD, UNREADABLE))
+    bad_strace = bad_strace or (ebpf is not None and ebpf.count(AGREED) != len(ebpf.runs))
     sys.exit(EXIT_OK if comparison.ok and not bad_strace else EXIT_FINDINGS)

@@ -22,8 +22,9 @@ import sys
 from pathlib import Path
 
 #: every variant's ground truth is kept; these are the variants whose captures are kept too
-CORPUS_VARIANTS = ("plain", "cdev_plain", "f_y_tt_T", "f_Xverbose_ttt", "ff_o", "yy_r")
-TOP_FILES = ("env.txt", "status.txt", "timing.txt")
+CORPUS_VARIANTS = ("plain", "cdev_plain", "f_y_tt_T", "f_Xverbose_ttt", "ff_o", "yy_r", "bt",
+                   "cdev_bt")
+TOP_FILES = ("env.txt", "status.txt", "timing.txt", "overhead.txt")
 KEEP_SUFFIXES = (".canon", ".stderr")
 PLAIN_SUFFIXES = (".stderr",)          # kept readable as they are: diagnostics for people
 
@@ -31,7 +32,11 @@ PLAIN_SUFFIXES = (".stderr",)          # kept readable as they are: diagnostics 
 def _wanted(path: Path) -> bool:
     if path.suffix in KEEP_SUFFIXES:
         return True
-    return ".strace" in path.name and path.parent.name in CORPUS_VARIANTS
+    if path.parent.name not in CORPUS_VARIANTS:
+        return False
+    # strace captures; eBPF captures cut per scenario (the whole capture.bpftrace is not kept)
+    return ".strace" in path.name or (path.suffix == ".bpftrace"
+                                      and path.name != "capture.bpftrace")
 
 
 def refresh(results: Path, corpus: Path) -> int:
