@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vfio_migcheck.traces import canonical
-from vfio_migcheck.traces.canonical import (
+from vfio_migcheck.traces.canonical import syntax as canonical
+from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
     FEATURES,
     IO_CALLS,

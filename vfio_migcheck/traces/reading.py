@@ -22,9 +22,9 @@ from vfio_migcheck.traces.lines import (
 )
 
 READERS = {
-    "canonical": "vfio_migcheck.traces.canonical",
-    "strace": "vfio_migcheck.traces.strace",
-    "qemu": "vfio_migcheck.traces.qemu",
+    "canonical": "vfio_migcheck.traces.canonical.syntax",
+    "strace": "vfio_migcheck.traces.strace.reader",
+    "qemu": "vfio_migcheck.traces.qemu.reader",
 }
 FORMATS = ("auto", *READERS)
 SNIFF_LINES = 50

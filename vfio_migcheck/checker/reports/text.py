@@ -8,7 +8,7 @@ import linecache
 from rich.console import Console
 from rich.text import Text
 
-from vfio_migcheck.checker.report_json import summary
+from vfio_migcheck.checker.reports.json import summary
 from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
 from vfio_migcheck.checker.rules import get_rule
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from vfio_migcheck.traces.qemu_formats import EVENTS
+from vfio_migcheck.traces.qemu.formats import EVENTS
 
 _ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"
 

@@ -1,7 +1,7 @@
 """Reader for QEMU trace logs (``-trace vfio_*``), every QEMU era from 5.1 (v1) to 11.0-dev.
 
-Each line is cut into records (traces/qemu_lines.py), each record's arguments are parsed
-by grammar/qemu.lark and normalised with the table in traces/qemu_formats.py into
+Each line is cut into records (traces/qemu/lines.py), each record's arguments are parsed
+by grammar/qemu.lark and normalised with the table in traces/qemu/formats.py into
 :class:`QemuEvent` objects: newest event name without ``vfio_``, the raw name in
 ``fields["event"]``, numbers as ints, device states in ``state``/``recover``.
 
@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken
 
 from vfio_migcheck.traces.events import Event, Origin, QemuEvent, ReadSummary, Unreadable
 from vfio_migcheck.traces.lines import BadLine, iter_lines
-from vfio_migcheck.traces.qemu_formats import (
+from vfio_migcheck.traces.qemu.formats import (
     DEVICE_STATE_EVENTS,
     EVENTS,
     QEMU_STATE_NAMES,
@@ -34,7 +35,7 @@ from vfio_migcheck.traces.qemu_formats import (
     may_hold_v1_evidence,
     protocol_evidence,
 )
-from vfio_migcheck.traces.qemu_lines import (
+from vfio_migcheck.traces.qemu.lines import (
     ERROR_REPORT_HINTS,
     QAPI_PREPARE,
     QAPI_STATES,
@@ -70,7 +71,7 @@ class Record:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    grammar = (Path(__file__).resolve().parent.parent / "grammar" / "qemu.lark").read_text()
+    grammar = resources.files("vfio_migcheck.grammar").joinpath("qemu.lark").read_text()
     return Lark(grammar, parser="lalr", lexer="contextual", keep_all_tokens=True)
 
 

@@ -1,7 +1,7 @@
 """Complete strace calls → handlers (the semantic half of the reader), and the shared
 per-call context: results in event form, fd lookups and the data-fd first-use inference.
 
-The handlers live in :mod:`strace_io_calls` (device/data fds) and :mod:`strace_fd_calls`
+The handlers live in :mod:`io_calls` (device/data fds) and :mod:`fd_calls`
 (fd tables, processes). Everything follows from what strace can show: the fd numbers
 (with their ``-y`` decorations), the ioctl request number, the result and errno. Payloads
 are invisible, so FEATURE calls carry UNKNOWN op/feature/target, and the migration data
@@ -22,7 +22,9 @@ from vfio_migcheck.traces.events import (
     FdAppeared,
     Origin,
 )
-from vfio_migcheck.traces.fdtable import (
+from vfio_migcheck.traces.strace.fastcall import fast_call
+from vfio_migcheck.traces.strace.fdorder import INF, OrderLog, Span
+from vfio_migcheck.traces.strace.fdtable import (
     CONTAINER,
     DATA,
     DEVICE,
@@ -32,10 +34,8 @@ from vfio_migcheck.traces.fdtable import (
     FdTable,
     OpenFile,
 )
-from vfio_migcheck.traces.strace_fastcall import fast_call
-from vfio_migcheck.traces.strace_fdorder import INF, OrderLog, Span
-from vfio_migcheck.traces.strace_syntax import Arg, Call, SyntaxProblem, parse_call, parse_partial
-from vfio_migcheck.traces.strace_text import (
+from vfio_migcheck.traces.strace.syntax import Arg, Call, SyntaxProblem, parse_call, parse_partial
+from vfio_migcheck.traces.strace.text import (
     CDEV_PREFIX,
     could_be_data_decoration,
     group_of_path,
@@ -45,7 +45,7 @@ from vfio_migcheck.traces.strace_text import (
 )
 
 if TYPE_CHECKING:
-    from vfio_migcheck.traces.strace_session import Pending, Session, Thread
+    from vfio_migcheck.traces.strace.session import Pending, Session, Thread
 
 
 
@@ -183,7 +183,7 @@ class CallHandler:
         if not self._qemu_checked:
             self._qemu_checked = True
             try:
-                from vfio_migcheck.traces.qemu import parse_qemu_text
+                from vfio_migcheck.traces.qemu.reader import parse_qemu_text
             except ImportError:
                 self.session.note("qemu", "QEMU trace lines inside write() payloads were not "
                                   "decoded: the QEMU reader is not available")
@@ -266,7 +266,7 @@ class CallContext:
     def emit(self, event: Any) -> None:
         self.h.emit(event)
 
-    # --- fd allocation order (strace_fdorder) ---------------------------------------------
+    # --- fd allocation order (fdorder) ---------------------------------------------
 
     @property
     def order(self) -> OrderLog:
@@ -363,7 +363,7 @@ class CallContext:
         ident = f"{pid}:fd{fd}@{self.origin.line}" if pid is not None else \
             f"fd{fd}@{self.origin.line}"
         # the device whose SET made this fd: decided by the fd allocation order when the
-        # table's history can tell (strace_fdorder); otherwise the only device the process
+        # table's history can tell (fdorder); otherwise the only device the process
         # has open. ("The only device with FEATURE calls since the previous data fd" is
         # not used: a data fd may be created long before its first use.)
         proven = name is not None and is_migration_decoration(name)
@@ -475,8 +475,8 @@ _BY_NAME: dict[str, Any] = {}  # syscall name -> handler
 
 
 def _register() -> None:
-    from vfio_migcheck.traces import strace_fd_calls, strace_io_calls
-    from vfio_migcheck.traces.strace_session import NAME_CLASS
+    from vfio_migcheck.traces.strace import fd_calls, io_calls
+    from vfio_migcheck.traces.strace.session import NAME_CLASS
 
-    by_class = {**strace_io_calls.handlers(), **strace_fd_calls.handlers()}
+    by_class = {**io_calls.handlers(), **fd_calls.handlers()}
     _BY_NAME.update({name: by_class[cls] for name, cls in NAME_CLASS.items()})

@@ -2,7 +2,7 @@
 
 ``read(6<anon_inode:mtty_mig>, "..."..., 16) = 16 <0.000293>`` and the VFIO ioctls are
 flat: no structs, arrays or nested calls. For those this module builds exactly the
-:class:`~vfio_migcheck.traces.strace_syntax.Call` the lark grammar would, several times
+:class:`~vfio_migcheck.traces.strace.syntax.Call` the lark grammar would, several times
 faster; anything else (or anything it is unsure about) returns None and goes to lark.
 tests/test_strace_fastcall.py checks both paths agree on generated calls.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from vfio_migcheck.traces.strace_syntax import Arg, Call, Item, number_value
+from vfio_migcheck.traces.strace.syntax import Arg, Call, Item, number_value
 
 _DECOR = r"<(?![<\s=])(?:->|[^<>\n]|<[^<>\n]*>)*>"
 _OUTER = re.compile(

@@ -1,6 +1,6 @@
 """Calls that change fd tables and processes: open, dup, close, clone, exec, ...
 
-They keep the per-process tables of :mod:`vfio_migcheck.traces.fdtable` right (so fd
+They keep the per-process tables of :mod:`vfio_migcheck.traces.strace.fdtable` right (so fd
 numbers stay meaningful when reused) and report the events of the device and data fds
 they duplicate or close.
 """
@@ -14,7 +14,8 @@ from vfio_migcheck.traces.events import (
     FdDup,
     ProcessEvent,
 )
-from vfio_migcheck.traces.fdtable import (
+from vfio_migcheck.traces.strace.calls import CallContext, items_of
+from vfio_migcheck.traces.strace.fdtable import (
     CONTAINER,
     DATA,
     DEVICE,
@@ -25,9 +26,8 @@ from vfio_migcheck.traces.fdtable import (
     FdEntry,
     OpenFile,
 )
-from vfio_migcheck.traces.strace_calls import CallContext, items_of
-from vfio_migcheck.traces.strace_syntax import Arg, Call
-from vfio_migcheck.traces.strace_text import (
+from vfio_migcheck.traces.strace.syntax import Arg, Call
+from vfio_migcheck.traces.strace.text import (
     CDEV_PREFIX,
     group_of_path,
     strip_device_numbers,
@@ -233,7 +233,7 @@ def _clone(ctx: CallContext) -> None:
     child = call.ret
     session.children.add(child)
     if child not in session.threads:  # else: its lines came first, while clone() was pending
-        from vfio_migcheck.traces.strace_session import Thread
+        from vfio_migcheck.traces.strace.session import Thread
 
         table = parent.table if shares else parent.table.fork_copy()
         made = Thread(child, parent.pid if is_thread else child, table)
@@ -293,8 +293,8 @@ def _scm_fds(args: list[Arg]) -> list[int]:
 
 
 def handlers() -> dict[int, Any]:
-    """Call class (strace_session) -> handler, for the calls that change fd tables."""
-    from vfio_migcheck.traces import strace_session as s
+    """Call class (session) -> handler, for the calls that change fd tables."""
+    from vfio_migcheck.traces.strace import session as s
 
     return {s.CLOSE: _close, s.FCNTL: _fcntl, s.DUP: _dup, s.OPEN: _open, s.NEWFD: _newfd,
             s.PIPE: _pipe, s.CLOSE_RANGE: _close_range, s.CLONE: _clone, s.EXEC: _exec,

@@ -1,7 +1,7 @@
 """Calls that name device and data fds → the VFIO events (I/O, ioctls, polling, mmap).
 
 Part of the strace reader (docs/traces.md): an unknown fd met here goes through the
-first-use inference of :class:`~vfio_migcheck.traces.strace_calls.CallContext`.
+first-use inference of :class:`~vfio_migcheck.traces.strace.calls.CallContext`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from vfio_migcheck.traces.events import (
     QemuEvent,
     Unreadable,
 )
-from vfio_migcheck.traces.fdtable import (
+from vfio_migcheck.traces.strace.calls import CallContext, items_of
+from vfio_migcheck.traces.strace.fdtable import (
     CONTAINER,
     DATA,
     DEVICE,
@@ -31,8 +32,7 @@ from vfio_migcheck.traces.fdtable import (
     FdEntry,
     OpenFile,
 )
-from vfio_migcheck.traces.strace_calls import CallContext, items_of
-from vfio_migcheck.traces.strace_ioctl import (
+from vfio_migcheck.traces.strace.ioctl import (
     CONTAINER_ONLY,
     DEVICE_FEATURE,
     DEVICE_ONLY,
@@ -46,8 +46,8 @@ from vfio_migcheck.traces.strace_ioctl import (
     Request,
     resolve,
 )
-from vfio_migcheck.traces.strace_syntax import Arg
-from vfio_migcheck.traces.strace_text import (
+from vfio_migcheck.traces.strace.syntax import Arg
+from vfio_migcheck.traces.strace.text import (
     is_migration_decoration,
     strip_device_numbers,
     unescape,
@@ -461,8 +461,8 @@ def _epoll_wait(ctx: CallContext) -> None:
 
 
 def handlers() -> dict[int, Any]:
-    """Call class (strace_session) -> handler, for the calls that name device/data fds."""
-    from vfio_migcheck.traces import strace_session as s
+    """Call class (session) -> handler, for the calls that name device/data fds."""
+    from vfio_migcheck.traces.strace import session as s
 
     return {s.IO: _io, s.SEEK: _seek, s.IOCTL: _ioctl, s.MMAP: _mmap, s.XFER: _xfer,
             s.POLL: _poll, s.EPOLL_CTL: _epoll_ctl, s.EPOLL_WAIT: _epoll_wait}

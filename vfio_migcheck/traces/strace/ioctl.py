@@ -10,7 +10,7 @@ the meaning is decided by the kind of fd the call is made on.
 
 from __future__ import annotations
 
-from vfio_migcheck.traces.strace_syntax import Arg
+from vfio_migcheck.traces.strace.syntax import Arg
 
 VFIO_TYPE = 0x3B
 _BASE = 100

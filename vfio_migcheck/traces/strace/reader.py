@@ -5,7 +5,7 @@ Reading is a single pass over the lines in trace order. A compiled-regex head ma
 concern VFIO at all; only the lines that can — calls on device or data fds, on fds never
 seen before, and the calls that create, duplicate or close fds — are parsed with the
 grammar (grammar/strace.lark, with a regex fast path for flat calls) and turned into
-events by :class:`vfio_migcheck.traces.strace_session.Session`.
+events by :class:`vfio_migcheck.traces.strace.session.Session`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from vfio_migcheck.traces.events import Event, ReadSummary
-from vfio_migcheck.traces.fdtable import DATA, EPOLL, OTHER
 from vfio_migcheck.traces.lines import BadLine, strip_compression_suffix
-from vfio_migcheck.traces.strace_clock import RELATIVE, Clock
-from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
-from vfio_migcheck.traces.strace_lines import CLEAN, iter_blocks, iter_text_lines, open_binary
-from vfio_migcheck.traces.strace_session import (
+from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
+from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER
+from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
+from vfio_migcheck.traces.strace.lines import CLEAN, iter_blocks, iter_text_lines, open_binary
+from vfio_migcheck.traces.strace.session import (
     EPOLL_WAIT,
     FAST_HEAD,
     HEAD,

@@ -2,7 +2,7 @@
 
 :meth:`Session.line` takes one raw line and either counts it as irrelevant (the fast
 path: a regex head match and a dict lookup), keeps it as the first half of an unfinished
-call, or hands the complete call to :mod:`strace_calls` which turns it into events.
+call, or hands the complete call to :mod:`calls` which turns it into events.
 Events are appended to :attr:`Session.out`; the reader yields and clears that list after
 each line, so memory stays flat.
 """
@@ -20,10 +20,18 @@ from vfio_migcheck.traces.events import (
     ReadSummary,
     Unreadable,
 )
-from vfio_migcheck.traces.fdtable import DATA, DEVICE, EPOLL, OTHER, FdEntry, FdTable, OpenFile
 from vfio_migcheck.traces.lines import BadLine
-from vfio_migcheck.traces.strace_clock import RELATIVE, Clock
-from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
+from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
+from vfio_migcheck.traces.strace.fdtable import (
+    DATA,
+    DEVICE,
+    EPOLL,
+    OTHER,
+    FdEntry,
+    FdTable,
+    OpenFile,
+)
+from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
 
 # pid prefix (1: [pid N], 2: N), timestamp (3), call name (4), first fd argument (5, 6: "<")
 # A pid has at most 7 digits (pid_max <= 2^22), so 8+ digits are epoch seconds (-ttt with
@@ -119,7 +127,7 @@ class Session:
     """Everything known while reading one capture (see the module docstring)."""
 
     def __init__(self, summary: ReadSummary) -> None:
-        from vfio_migcheck.traces.strace_calls import CallHandler
+        from vfio_migcheck.traces.strace.calls import CallHandler
 
         self.summary = summary
         self.out: list[Event] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer
@@ -147,7 +147,7 @@ class _ToCall(Transformer):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    text = (Path(__file__).resolve().parent.parent / "grammar" / "strace.lark").read_text()
+    text = resources.files("vfio_migcheck.grammar").joinpath("strace.lark").read_text()
     return Lark(text, parser="lalr", lexer="contextual", start=["call", "partial"],
                 transformer=_ToCall(), maybe_placeholders=False)
 
