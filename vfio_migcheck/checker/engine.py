@@ -92,6 +92,10 @@ class DeviceTrack:
     once: set[tuple[str, str]] = field(default_factory=set)
     last_line: int | None = None
 
+    def configs_before(self) -> list[Config]:
+        """The readings before the last event (it may still swap with a held one)."""
+        return self.held.before if self.held is not None else self.configs
+
 
 class Engine:
     """Feed events with :meth:`feed`; call :meth:`finish` once; read the results."""
@@ -245,7 +249,7 @@ class Engine:
                         lambda c: T.step_hidden_feature(c, self.spec, event, line, tgt, no_set))
             if pin is not None:
                 self._after_set(track, event, pin)
-                track.stats.observe_request(event, track, self.spec, tgt)
+                track.stats.observe_request(event, track.configs_before(), self.spec, tgt)
         else:
             self._apply(track, event, lambda c: [T.ok(c)])
         self._observe_state(track, event)
@@ -595,7 +599,7 @@ class Engine:
             event.op == "SET" and event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
         ):
             target = _norm_target(event.target, self.spec)
-            track.stats.observe_request(event, track, self.spec,
+            track.stats.observe_request(event, track.configs_before(), self.spec,
                                         target if isinstance(target, str) else None)
 
     # --- end of trace ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ fd is inferred from its *first use* (docs/traces.md, "Data-fd inference").
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +46,12 @@ from vfio_migcheck.traces.strace.text import (
 )
 
 if TYPE_CHECKING:
-    from vfio_migcheck.traces.strace.session import Pending, Session, Thread
+    from vfio_migcheck.traces.strace.threads import Pending, SessionView, Thread
 
+
+
+#: a call handler (io_calls, fd_calls); the table by syscall name is traces.strace.dispatch
+Handler = Callable[["CallContext"], None]
 
 
 def items_of(arg: Arg, kind: str) -> list[Any]:
@@ -56,8 +61,9 @@ def items_of(arg: Arg, kind: str) -> list[Any]:
 class CallHandler:
     """Turns complete calls into events for one :class:`Session`."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: SessionView, by_name: dict[str, Handler]) -> None:
         self.session = session
+        self.by_name = by_name  # syscall name -> handler (traces.strace.dispatch)
         self.summary = session.summary
         self.data_files = 0
         self._qemu: Any = None
@@ -122,9 +128,7 @@ class CallHandler:
     def _run(self, thread: Thread, call: Call, origin: Origin, ts: float | None, nlines: int,
              finished: bool = True) -> None:
         before = len(self.session.out)
-        if not _BY_NAME:
-            _register()
-        handler = _BY_NAME.get(call.name)
+        handler = self.by_name.get(call.name)
         if handler is not None:
             handler(CallContext(self, thread, call, origin, ts, finished))
         if len(self.session.out) == before:
@@ -469,14 +473,3 @@ def collect_words(args: list[Arg], found: set[str]) -> None:
                 found.add(value)
             elif kind in ("(", "[", "{"):
                 collect_words(value, found)
-
-
-_BY_NAME: dict[str, Any] = {}  # syscall name -> handler
-
-
-def _register() -> None:
-    from vfio_migcheck.traces.strace import fd_calls, io_calls
-    from vfio_migcheck.traces.strace.session import NAME_CLASS
-
-    by_class = {**io_calls.handlers(), **fd_calls.handlers()}
-    _BY_NAME.update({name: by_class[cls] for name, cls in NAME_CLASS.items()})

@@ -14,6 +14,7 @@ from vfio_migcheck.traces.events import (
     FdDup,
     ProcessEvent,
 )
+from vfio_migcheck.traces.strace import threads as s
 from vfio_migcheck.traces.strace.calls import CallContext, items_of
 from vfio_migcheck.traces.strace.fdtable import (
     CONTAINER,
@@ -33,6 +34,7 @@ from vfio_migcheck.traces.strace.text import (
     strip_device_numbers,
     unescape,
 )
+from vfio_migcheck.traces.strace.threads import Thread
 
 
 def _close(ctx: CallContext) -> None:
@@ -233,8 +235,6 @@ def _clone(ctx: CallContext) -> None:
     child = call.ret
     session.children.add(child)
     if child not in session.threads:  # else: its lines came first, while clone() was pending
-        from vfio_migcheck.traces.strace.session import Thread
-
         table = parent.table if shares else parent.table.fork_copy()
         made = Thread(child, parent.pid if is_thread else child, table)
         table.members.add(child)
@@ -293,9 +293,7 @@ def _scm_fds(args: list[Arg]) -> list[int]:
 
 
 def handlers() -> dict[int, Any]:
-    """Call class (session) -> handler, for the calls that change fd tables."""
-    from vfio_migcheck.traces.strace import session as s
-
+    """Call class (threads) -> handler, for the calls that change fd tables."""
     return {s.CLOSE: _close, s.FCNTL: _fcntl, s.DUP: _dup, s.OPEN: _open, s.NEWFD: _newfd,
             s.PIPE: _pipe, s.CLOSE_RANGE: _close_range, s.CLONE: _clone, s.EXEC: _exec,
             s.RECVMSG: _recvmsg}

@@ -21,6 +21,7 @@ from vfio_migcheck.traces.events import (
     QemuEvent,
     Unreadable,
 )
+from vfio_migcheck.traces.strace import threads as s
 from vfio_migcheck.traces.strace.calls import CallContext, items_of
 from vfio_migcheck.traces.strace.fdtable import (
     CONTAINER,
@@ -461,8 +462,6 @@ def _epoll_wait(ctx: CallContext) -> None:
 
 
 def handlers() -> dict[int, Any]:
-    """Call class (session) -> handler, for the calls that name device/data fds."""
-    from vfio_migcheck.traces.strace import session as s
-
+    """Call class (threads) -> handler, for the calls that name device/data fds."""
     return {s.IO: _io, s.SEEK: _seek, s.IOCTL: _ioctl, s.MMAP: _mmap, s.XFER: _xfer,
             s.POLL: _poll, s.EPOLL_CTL: _epoll_ctl, s.EPOLL_WAIT: _epoll_wait}

@@ -21,17 +21,15 @@ from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
 from vfio_migcheck.traces.strace.lines import CLEAN, iter_blocks, iter_text_lines, open_binary
-from vfio_migcheck.traces.strace.session import (
+from vfio_migcheck.traces.strace.session import FAST_HEAD, HEAD, Session
+from vfio_migcheck.traces.strace.threads import (
     EPOLL_WAIT,
-    FAST_HEAD,
-    HEAD,
     IO,
     IOCTL,
     NAME_CLASS,
     POLL,
     WRITES,
     Pending,
-    Session,
 )
 
 _SNIFF_CALL = re.compile(

@@ -10,7 +10,6 @@ each line, so memory stays flat.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from vfio_migcheck.traces.events import (
     UNKNOWN,
@@ -21,7 +20,9 @@ from vfio_migcheck.traces.events import (
     Unreadable,
 )
 from vfio_migcheck.traces.lines import BadLine
+from vfio_migcheck.traces.strace.calls import CallHandler
 from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
+from vfio_migcheck.traces.strace.dispatch import HANDLERS
 from vfio_migcheck.traces.strace.fdtable import (
     DATA,
     DEVICE,
@@ -32,6 +33,20 @@ from vfio_migcheck.traces.strace.fdtable import (
     OpenFile,
 )
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
+from vfio_migcheck.traces.strace.threads import (
+    EPOLL_WAIT,
+    FCNTL,
+    IO,
+    IOCTL,
+    MMAP,
+    NAME_CLASS,
+    POLL,
+    SEEK,
+    WRITES,
+    XFER,
+    Pending,
+    Thread,
+)
 
 # pid prefix (1: [pid N], 2: N), timestamp (3), call name (4), first fd argument (5, 6: "<")
 # A pid has at most 7 digits (pid_max <= 2^22), so 8+ digits are epoch seconds (-ttt with
@@ -64,71 +79,10 @@ _CONTINUATION = re.compile(r"(?:\[pid\s+\d+\]\s*|\d+\s+)?"
 _COUNT_SUMMARY = re.compile(r"\s*(?:% time\s+seconds|-{6,}(?: -+)*\s*$|"
                             r"\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+(?:\s+\d+)?\s+\w+\s*$)")
 
-# call classes for the fast decision
-IO, SEEK, IOCTL, CLOSE, FCNTL, DUP, MMAP, XFER, POLL, EPOLL_CTL, EPOLL_WAIT = range(11)
-OPEN, NEWFD, PIPE, CLOSE_RANGE, CLONE, EXEC, RECVMSG = range(11, 18)
-
-NAME_CLASS: dict[str, int] = {}
-for _names, _cls in (
-    (("read", "readv", "pread64", "preadv", "preadv2", "write", "writev", "pwrite64",
-      "pwritev", "pwritev2", "recvfrom", "sendto"), IO),
-    (("lseek", "_llseek", "llseek"), SEEK),
-    (("ioctl",), IOCTL),
-    (("close",), CLOSE),
-    (("fcntl", "fcntl64"), FCNTL),
-    (("dup", "dup2", "dup3"), DUP),
-    (("mmap", "mmap2"), MMAP),
-    (("splice", "sendfile", "sendfile64", "copy_file_range", "tee"), XFER),
-    (("poll", "ppoll", "select", "_newselect", "pselect6", "pselect6_time64"), POLL),
-    (("epoll_ctl",), EPOLL_CTL),
-    (("epoll_wait", "epoll_pwait", "epoll_pwait2"), EPOLL_WAIT),
-    (("open", "openat", "openat2", "creat", "open_by_handle_at"), OPEN),
-    (("socket", "accept", "accept4", "eventfd", "eventfd2", "epoll_create", "epoll_create1",
-      "signalfd", "signalfd4", "timerfd_create", "memfd_create", "memfd_secret",
-      "inotify_init", "inotify_init1", "fanotify_init", "userfaultfd", "pidfd_open",
-      "pidfd_getfd", "perf_event_open", "io_uring_setup", "fsopen", "fsmount", "fspick",
-      "open_tree", "mq_open", "landlock_create_ruleset", "bpf"), NEWFD),
-    (("pipe", "pipe2", "socketpair"), PIPE),
-    (("close_range",), CLOSE_RANGE),
-    (("clone", "clone2", "clone3", "fork", "vfork"), CLONE),
-    (("execve", "execveat"), EXEC),
-    (("recvmsg", "recvmmsg"), RECVMSG),
-):
-    for _name in _names:
-        NAME_CLASS[_name] = _cls
-
-WRITES = frozenset({"write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto"})
-
-
-@dataclass
-class Pending:
-    """The first half of an unfinished call, waiting for its ``<... resumed>`` line."""
-
-    name: str
-    head: str
-    line: int
-    file: str
-    ts: float | None
-    tag: str | None
-    quiet: bool = False  # a call of no interest: only the pairing matters
-
-
-@dataclass
-class Thread:
-    """One traced task (strace shows thread ids)."""
-
-    tid: int | None                 # None: lines without a pid column (the first process)
-    pid: int | None                 # thread-group id when known
-    table: FdTable
-    pending: Pending | None = None
-
-
 class Session:
     """Everything known while reading one capture (see the module docstring)."""
 
     def __init__(self, summary: ReadSummary) -> None:
-        from vfio_migcheck.traces.strace.calls import CallHandler
-
         self.summary = summary
         self.out: list[Event] = []
         self.threads: dict[int | None, Thread] = {}
@@ -139,7 +93,7 @@ class Session:
         self.unprefixed: Thread | None = None
         self.root_table: FdTable | None = None
         self.root_pid: int | None = None
-        self.calls = CallHandler(self)
+        self.calls = CallHandler(self, HANDLERS)
         self.many_files = False
         self._note_keys: set[str] = set()
         self.orphans = 0
