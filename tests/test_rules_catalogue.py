@@ -11,7 +11,7 @@ from vfio_migcheck.checker.api import check_events
 from vfio_migcheck.checker.rule_docs import rule_text, rules_markdown
 from vfio_migcheck.checker.rules import CATALOGUE, all_rules, get_rule
 from vfio_migcheck.checker.rules.base import KINDS
-from vfio_migcheck.traces.canonical.syntax import read_text
+from vfio_migcheck.traces.canonical.reader import read_text
 from vfio_migcheck.traces.events import ReadSummary
 
 DOCS = Path(__file__).parent.parent / "docs" / "rules.md"

@@ -22,7 +22,7 @@ from vfio_migcheck.traces.lines import (
 )
 
 READERS = {
-    "canonical": "vfio_migcheck.traces.canonical.syntax",
+    "canonical": "vfio_migcheck.traces.canonical.reader",
     "strace": "vfio_migcheck.traces.strace.reader",
     "qemu": "vfio_migcheck.traces.qemu.reader",
 }
