@@ -68,3 +68,16 @@ def test_rule_text_has_every_section() -> None:
 def test_docs_rules_md_is_up_to_date() -> None:
     assert DOCS.read_text() == rules_markdown(), (
         "docs/rules.md is stale: python -m vfio_migcheck.checker.rule_docs > docs/rules.md")
+
+
+def test_one_module_per_rule_named_by_its_id_in_its_party_folder() -> None:
+    from vfio_migcheck.checker.rules import rule_modules
+
+    folder = {"U": "vmm", "K": "driver", "T": "trace"}
+    modules = rule_modules()
+    assert len(modules) == len(CATALOGUE)
+    for module in modules:
+        rule = module.RULE
+        party, name = module.__name__.split(".")[-2:]
+        assert name.startswith(rule.id.lower() + "_"), module.__name__
+        assert party == folder[rule.id[0]], module.__name__

@@ -16,11 +16,13 @@ from vfio_migcheck.checker import transitions as T
 from vfio_migcheck.checker.config import P2P_STATES, Config, Session
 from vfio_migcheck.checker.describe import describe_configs, describe_event, state_order
 from vfio_migcheck.checker.results import Finding
-from vfio_migcheck.checker.rules import data_fd as R_FD
-from vfio_migcheck.checker.rules import multi_device as R_MULTI
-from vfio_migcheck.checker.rules import precopy as R_PRE
-from vfio_migcheck.checker.rules import trace as R_TRACE
 from vfio_migcheck.checker.rules.base import Rule
+from vfio_migcheck.checker.rules.trace import t001_unreadable_line as T001
+from vfio_migcheck.checker.rules.trace import t002_too_many_readings as T002
+from vfio_migcheck.checker.rules.vmm import u010_malformed_request as U010
+from vfio_migcheck.checker.rules.vmm import u013_data_fd_not_closed as U013
+from vfio_migcheck.checker.rules.vmm import u015_p2p_quiesce_order as U015
+from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U020
 from vfio_migcheck.checker.stats import DeviceStats
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.names import NameError_, parse_state
@@ -168,7 +170,7 @@ class Engine:
     # --- per event kind ---------------------------------------------------------------------
     def on_unreadable(self, event: Unreadable) -> None:
         self._emit(Finding(
-            rule=R_TRACE.UNREADABLE_LINE.id, severity=R_TRACE.UNREADABLE_LINE.severity,
+            rule=T001.RULE.id, severity=T001.RULE.severity,
             party="unknown", file=event.origin.file, line=event.origin.line, device="-",
             message=f"unreadable line: {event.reason}", observed=event.text or "",
             fingerprint=f"T001|{event.reason}"))
@@ -196,7 +198,7 @@ class Engine:
         problem, event = decode_raw(event)
         if problem is not None:
             # the core refuses malformed requests before any handler runs (uapi.md 8.1)
-            tag = T.Tag(R_PRE.MALFORMED_REQUEST, problem)
+            tag = T.Tag(U010.RULE, problem)
             self._apply(track, event, lambda c: [T.ok(c, tag)])
             return
         op, feature = event.op, event.feature
@@ -270,7 +272,7 @@ class Engine:
         call = event.call
         if "PRECOPY" in call.upper():
             def step(c: Config) -> list[T.Outcome]:
-                return [T.ok(c, T.Tag(R_FD.FOREIGN_IOCTL,
+                return [T.ok(c, T.Tag(U020.RULE,
                                       "VFIO_MIG_GET_PRECOPY_INFO on the device fd"))]
         else:
             def step(c: Config) -> list[T.Outcome]:
@@ -518,7 +520,7 @@ class Engine:
             track.truncated = True
             origin = self.last_origin or Origin("-", 0)
             self._emit(Finding(
-                rule=R_TRACE.SET_TRUNCATED.id, severity="note", party="unknown",
+                rule=T002.RULE.id, severity="note", party="unknown",
                 file=origin.file, line=origin.line, device=track.name,
                 message=f"more than {MAX_CONFIGS} readings; later mismatches are notes",
                 fingerprint=f"T002|{track.name}"))
@@ -583,7 +585,7 @@ class Engine:
                        f"{'/'.join(sorted(ostates))} (not yet RUNNING_P2P)")
             else:
                 continue
-            rule = R_MULTI.P2P_ORDER
+            rule = U015.RULE
             self._emit(Finding(
                 rule=rule.id, severity=rule.severity, party=rule.party,
                 file=event.origin.file, line=event.origin.line, device=track.name,
@@ -621,7 +623,7 @@ class Engine:
                 files.add(c.session.file)
             open_files = files if open_files is None else open_files & files
         for file in sorted(open_files or ()):
-            rule = R_FD.NEVER_CLOSED
+            rule = U013.RULE
             self._emit(Finding(
                 rule=rule.id, severity=rule.severity, party=rule.party, file=origin.file,
                 line=origin.line, device=track.name,

@@ -13,14 +13,41 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from vfio_migcheck.checker.config import PRECOPY_STATES, SAVING_STATES, Config, Session
-from vfio_migcheck.checker.rules import data_fd as R_FD
-from vfio_migcheck.checker.rules import hands_off as R_HANDS
-from vfio_migcheck.checker.rules import precopy as R_PRE
-from vfio_migcheck.checker.rules import requests as R_REQ
-from vfio_migcheck.checker.rules import sessions as R_SES
-from vfio_migcheck.checker.rules import state as R_STATE
 from vfio_migcheck.checker.rules.base import Rule
-from vfio_migcheck.model.fsm import FlagModel, Step, model_for
+from vfio_migcheck.checker.rules.driver import k001_request_wrongly_accepted as K001
+from vfio_migcheck.checker.rules.driver import k002_state_read_disagrees as K002
+from vfio_migcheck.checker.rules.driver import k003_data_fd_mismatch as K003
+from vfio_migcheck.checker.rules.driver import k004_precopy_end_is_zero_read as K004
+from vfio_migcheck.checker.rules.driver import k005_data_after_eof as K005
+from vfio_migcheck.checker.rules.driver import k006_enomsg_in_stop_copy as K006
+from vfio_migcheck.checker.rules.driver import k007_dead_fd_moved_data as K007
+from vfio_migcheck.checker.rules.driver import k008_impossible_io_succeeded as K008
+from vfio_migcheck.checker.rules.driver import k009_precopy_info_out_of_place as K009
+from vfio_migcheck.checker.rules.driver import k010_no_op_set_failed as K010
+from vfio_migcheck.checker.rules.driver import k011_empty_image_committed as K011
+from vfio_migcheck.checker.rules.driver import k012_undefined_migration_flags as K012
+from vfio_migcheck.checker.rules.driver import k013_unexplained_data_fd as K013
+from vfio_migcheck.checker.rules.driver import k014_session_fd_never_seen as K014
+from vfio_migcheck.checker.rules.vmm import u001_set_before_query as U001
+from vfio_migcheck.checker.rules.vmm import u002_unsupported_target_state as U002
+from vfio_migcheck.checker.rules.vmm import u003_error_or_out_of_range_target as U003
+from vfio_migcheck.checker.rules.vmm import u004_blocked_transition as U004
+from vfio_migcheck.checker.rules.vmm import u005_set_while_in_error as U005
+from vfio_migcheck.checker.rules.vmm import u006_wrong_direction_io as U006
+from vfio_migcheck.checker.rules.vmm import u007_data_fd_used_after_session_end as U007
+from vfio_migcheck.checker.rules.vmm import u008_stop_copy_left_before_eof as U008
+from vfio_migcheck.checker.rules.vmm import u009_precopy_info_misplaced as U009
+from vfio_migcheck.checker.rules.vmm import u010_malformed_request as U010
+from vfio_migcheck.checker.rules.vmm import u011_resuming_abandoned_by_set as U011
+from vfio_migcheck.checker.rules.vmm import u012_failed_commit_not_reset as U012
+from vfio_migcheck.checker.rules.vmm import u013_data_fd_not_closed as U013
+from vfio_migcheck.checker.rules.vmm import u014_session_kept_after_fd_closed as U014
+from vfio_migcheck.checker.rules.vmm import u016_positioned_io_on_stream as U016
+from vfio_migcheck.checker.rules.vmm import u017_device_touched_while_quiesced as U017
+from vfio_migcheck.checker.rules.vmm import u018_dma_logging_unpaired as U018
+from vfio_migcheck.checker.rules.vmm import u019_resume_data_rejected as U019
+from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U020
+from vfio_migcheck.model.fsm import Answer, FlagModel, Reason, Step, model_for
 from vfio_migcheck.model.spec import Spec
 from vfio_migcheck.traces.events import UNKNOWN, DataIO, FeatureCall
 
@@ -74,7 +101,7 @@ def apply_steps(config: Config, steps: tuple[Step, ...], fd: int | None, line: i
             session = config.session
             if tags is not None and session is not None and session.file is None \
                     and session.fd is None and not session.opaque:
-                tags.append(Tag(R_FD.FD_NEVER_SEEN,
+                tags.append(Tag(K014.RULE,
                                 f"the {session.kind} session started at line "
                                 f"{session.created_line} ended before its fd was used"))
             config = config.end_session()
@@ -103,21 +130,21 @@ def _leaving_tags(config: Config, steps: tuple[Step, ...]) -> list[Tag]:
         return tags
     first = steps[0]
     if config.state == "STOP_COPY" and session.kind == "saving" and not session.eof:
-        tags.append(Tag(R_SES.LEFT_BEFORE_EOF,
+        tags.append(Tag(U008.RULE,
                         f"STOP_COPY -> {first.dst} before read() returned 0 on the saving fd"))
     if config.state == "RESUMING" and first.dst != "RESUMING":
         if not session.moved:
-            tags.append(Tag(R_SES.ABANDON_RESUMING,
+            tags.append(Tag(U011.RULE,
                             "RESUMING left by SET with no resume data accepted: "
                             "abandon a resume with VFIO_DEVICE_RESET"))
         elif session.failed_commit:
-            tags.append(Tag(R_SES.RETRY_WITHOUT_RESET,
+            tags.append(Tag(U012.RULE,
                             "RESUMING left again after a failed RESUMING -> STOP with no new "
                             "data in between: reset the device instead"))
     if session.kind == "saving" and session.closed and any(
         s.session == "keeps" and s.dst == "STOP_COPY" for s in steps
     ):
-        tags.append(Tag(R_FD.CLOSED_THEN_CONTINUED,
+        tags.append(Tag(U014.RULE,
                         f"{config.state} -> STOP_COPY keeps the saving session whose fd was "
                         "closed: nobody can read the image"))
     return tags
@@ -128,9 +155,9 @@ def step_set(config: Config, spec: Spec, target, event: FeatureCall, line: int) 
     model = model_for(spec, config.flags)
     answer = model.request(config.state, target)
     tags: list[Tag] = [Tag(rule, msg) for rule, msg in
-                       R_REQ.request_problems(answer, config.state, spec.error_state)]
+                       request_problems(answer, config.state, spec.error_state)]
     if not config.queried:
-        tags.append(Tag(R_REQ.QUERY_FIRST,
+        tags.append(Tag(U001.RULE,
                         "SET MIG_DEVICE_STATE before any GET of VFIO_DEVICE_FEATURE_MIGRATION"))
     data_fd = event.data_fd if isinstance(event.data_fd, int) else None
     result = succeeded(event.ret)
@@ -150,7 +177,7 @@ def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, 
         cont = config
         if isinstance(target, str) and target in model.usable:
             cont = resync_state(config, target)
-        return [Outcome(cont, (*tags, Tag(R_REQ.MUST_FAIL_SUCCEEDED,
+        return [Outcome(cont, (*tags, Tag(K001.RULE,
                                           f"SET {answer.src} -> {target} succeeded",
                                           allowed)))]
     creates = answer.creates if answer.steps else None
@@ -163,17 +190,17 @@ def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, 
             and config.session.kind == "resuming" and not config.session.moved \
             and not config.session.opaque \
             and answer.steps[0].dst == "STOP":
-        extra.append(Tag(R_SES.EMPTY_COMMIT_ACCEPTED,
+        extra.append(Tag(K011.RULE,
                          "RESUMING -> STOP succeeded although no resume data was accepted"))
     if data_fd is not None:
         if final_creates and data_fd < 0:
             return [Outcome(after, (*tags, *steps_tags, Tag(
-                R_FD.FD_MISMATCH, f"SET {answer.src} -> {answer.dst} returned data_fd=-1",
+                K003.RULE, f"SET {answer.src} -> {answer.dst} returned data_fd=-1",
                 f"a new data fd: the arc {answer.steps[-1].src} -> {answer.steps[-1].dst} "
                 f"starts a {creates} session")))]
         if not final_creates and data_fd >= 0:
             return [Outcome(after, (*tags, *steps_tags, Tag(
-                R_FD.FD_MISMATCH, f"SET {answer.src} -> {answer.dst} returned data_fd={data_fd}",
+                K003.RULE, f"SET {answer.src} -> {answer.dst} returned data_fd={data_fd}",
                 "data_fd=-1: no session starts on this path")))]
     return [Outcome(after, (*tags, *steps_tags, *extra))]
 
@@ -185,7 +212,7 @@ def _set_failure(config: Config, model: FlagModel, answer, event: FeatureCall, l
     if not answer.steps:
         errno = event.errno if isinstance(event.errno, str) else "an error"
         return [Outcome(config, (*tags, Tag(
-            R_REQ.NOOP_FAILED, f"SET {answer.dst} in {answer.src} failed with {errno}")))]
+            K010.RULE, f"SET {answer.dst} in {answer.src} failed with {errno}")))]
     outcomes: list[Outcome] = []
     leaving = _leaving_tags(config, answer.steps)
     for fo in model.failure_outcomes(config.state, answer.dst):
@@ -224,7 +251,7 @@ def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: in
         for o in step_set(config, spec, target, event, line):
             if not o.misfit:
                 out.append(Outcome(o.config, tuple(
-                    t for t in o.tags if t.rule is not R_REQ.QUERY_FIRST)))
+                    t for t in o.tags if t.rule is not U001.RULE)))
     return out
 
 
@@ -235,7 +262,7 @@ def step_get_state(config: Config, reply) -> list[Outcome]:
         return [ok(config)]
     if reply == config.state:
         return [ok(config)]
-    return [misfit(resync_state(config, reply), R_STATE.GET_DISAGREES,
+    return [misfit(resync_state(config, reply), K002.RULE,
                    f"GET reports {reply}", config.state)]
 
 
@@ -246,13 +273,13 @@ def step_get_migration(config: Config, spec: Spec, mig_flags) -> list[Outcome]:
     flags = mig_flags & spec.all_flags_mask
     if flags == config.flags:
         if not spec.mandatory_flags <= spec.flag_names(flags):
-            return [misfit(config, R_STATE.BAD_FLAGS,
+            return [misfit(config, K012.RULE,
                            f"GET MIGRATION reports {mig_flags:#x}, which lacks "
                            f"{', '.join(sorted(spec.mandatory_flags))}",
                            "a defined flag set: " + ", ".join(
                                f"{f:#x}" for f in spec.defined_flag_sets))]
         return [ok(config)]
-    return [misfit(replace(config, flags=flags), R_STATE.BAD_FLAGS,
+    return [misfit(replace(config, flags=flags), K012.RULE,
                    f"GET MIGRATION reports {mig_flags:#x}", f"{config.flags:#x}")]
 
 
@@ -317,7 +344,7 @@ def step_fd_appeared(config: Config, file: str, fd: int) -> list[Outcome]:
         return [ok(cfg) for _, cfg in bound]
     cont = config if config.session is not None else replace(
         config, session=Session(kind="unknown", file=file, fd=fd))
-    return [misfit(cont, R_FD.UNEXPECTED_FD, f"fd {fd} appeared as a data fd",
+    return [misfit(cont, K013.RULE, f"fd {fd} appeared as a data fd",
                    "no data fd: no SET before it could have started a session")]
 
 
@@ -346,13 +373,13 @@ def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
         return [ok(config)]
     if event.positioned:
         if result is True or (errno is not None and errno != "ESPIPE"):
-            return [misfit(config, R_FD.WRONG_IO_ANSWERED, observed, "-1 ESPIPE")]
-        return [ok(config, Tag(R_FD.POSITIONED_IO,
+            return [misfit(config, K008.RULE, observed, "-1 ESPIPE")]
+        return [ok(config, Tag(U016.RULE,
                                f"{event.call} on data fd {fd}: data fds are streams (ESPIPE)"))]
     if how == "dead":
         if moved or (result is True and not zero_len):
-            return [misfit(config, R_FD.DEAD_FD_ANSWERED, observed, "-1 ENODEV")]
-        return [ok(config, Tag(R_FD.USE_AFTER_END,
+            return [misfit(config, K007.RULE, observed, "-1 ENODEV")]
+        return [ok(config, Tag(U007.RULE,
                                f"{event.call} on data fd {fd} after its session ended"))]
     session = config.session
     assert session is not None
@@ -365,8 +392,8 @@ def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
         event.direction == "write" and kind == "saving")
     if wrong:
         if result is True or (errno is not None and errno != "EBADF"):
-            return [misfit(config, R_FD.WRONG_IO_ANSWERED, observed, "-1 EBADF")]
-        return [ok(config, Tag(R_FD.WRONG_DIRECTION,
+            return [misfit(config, K008.RULE, observed, "-1 EBADF")]
+        return [ok(config, Tag(U006.RULE,
                                f"{event.direction} on the {kind} data fd {fd}"))]
     if event.direction == "write":
         return _resume_write(config, event, result, errno, moved)
@@ -381,7 +408,7 @@ def _resume_write(config: Config, event: DataIO, result, errno, moved) -> list[O
             config = config.with_session(moved=True, failed_commit=False)
         return [ok(config)]
     if result is False and errno not in TRANSIENT_ERRNOS:
-        return [ok(config, Tag(R_SES.RESUME_DATA_REJECTED,
+        return [ok(config, Tag(U019.RULE,
                                f"write of {event.requested} bytes refused with {errno}"))]
     return [ok(config)]
 
@@ -393,17 +420,17 @@ def _save_read(config: Config, event: DataIO, observed: str, result, errno,
     state = config.state
     if state == "STOP_COPY":
         if moved and session.eof:
-            return [misfit(config, R_FD.DATA_AFTER_EOF, observed,
+            return [misfit(config, K005.RULE, observed,
                            "0: end of stream in STOP_COPY is permanent")]
         if errno == "ENOMSG":
-            return [misfit(config, R_FD.ENOMSG_IN_STOP_COPY, observed,
+            return [misfit(config, K006.RULE, observed,
                            "data, 0 at the end of the stream, or a blocking error")]
         if event.ret == 0:
             return [ok(config.with_session(eof=True))]
         return [ok(config)]
     if state in PRECOPY_STATES:
         if event.ret == 0:
-            return [ok(config, Tag(R_SES.EOF_IN_PRECOPY,
+            return [ok(config, Tag(K004.RULE,
                                    f"read() = 0 in {state}: the uAPI asks for ENOMSG at the "
                                    "pre-copy temporary end"))]
         return [ok(config)]
@@ -420,11 +447,11 @@ def _precopy_info(how: str, config: Config, fd: int, ret, errno, argsz) -> list[
     result = succeeded(ret)
     tags: list[Tag] = []
     if isinstance(argsz, int) and argsz < 24:
-        tags.append(Tag(R_PRE.MALFORMED_REQUEST, f"PRECOPY_INFO with argsz={argsz} (< 24)"))
+        tags.append(Tag(U010.RULE, f"PRECOPY_INFO with argsz={argsz} (< 24)"))
     if how == "dead":
         if result is True:
-            return [misfit(config, R_PRE.PRECOPY_INFO_ANSWERED, observed, "-1 EINVAL")]
-        return [ok(config, *tags, Tag(R_FD.USE_AFTER_END,
+            return [misfit(config, K009.RULE, observed, "-1 EINVAL")]
+        return [ok(config, *tags, Tag(U007.RULE,
                                       f"PRECOPY_INFO on data fd {fd} after its session ended"))]
     session = config.session
     assert session is not None
@@ -432,9 +459,9 @@ def _precopy_info(how: str, config: Config, fd: int, ret, errno, argsz) -> list[
         where = "a resuming fd" if session.kind == "resuming" else config.state
         if result is True or (session.kind == "resuming" and isinstance(errno, str)
                               and errno != "ENOTTY"):
-            return [misfit(config, R_PRE.PRECOPY_INFO_ANSWERED, observed,
+            return [misfit(config, K009.RULE, observed,
                            f"-1 {'ENOTTY' if session.kind == 'resuming' else 'EINVAL'}")]
-        return [ok(config, *tags, Tag(R_PRE.PRECOPY_INFO_PLACEMENT,
+        return [ok(config, *tags, Tag(U009.RULE,
                                       f"PRECOPY_INFO on {where}"))]
     if session.kind == "unknown":
         config = config.with_session(kind="saving")
@@ -452,7 +479,7 @@ def _close(config: Config, file: str, how: str) -> list[Outcome]:
     session = config.session
     tags: list[Tag] = []
     if how != "close" and (file in config.dead or (session is not None and session.file == file)):
-        tags.append(Tag(R_FD.NEVER_CLOSED, f"data fd closed only by {how}"))
+        tags.append(Tag(U013.RULE, f"data fd closed only by {how}"))
     if file in config.dead:
         return [ok(replace(config, dead=config.dead - {file}), *tags)]
     if session is not None and session.file == file:
@@ -465,7 +492,7 @@ def step_data_misc(config: Config, file: str, fd: int, what: str) -> list[Outcom
     bound = bindings(config, file, fd)
     if not bound:
         return [ok(config)]
-    rule = R_FD.POSITIONED_IO if what == "lseek" else R_FD.FOREIGN_IOCTL
+    rule = U016.RULE if what == "lseek" else U020.RULE
     return [ok(cfg, Tag(rule, f"{what} on data fd {fd}")) for _, cfg in bound]
 
 
@@ -476,7 +503,7 @@ def step_device_close(config: Config) -> list[Outcome]:
 
 def step_access(config: Config, call: str) -> list[Outcome]:
     if config.state in ("STOP_COPY", "RUNNING_P2P", "PRE_COPY_P2P"):
-        return [ok(config, Tag(R_HANDS.REGION_ACCESS, f"{call} on the device in {config.state}"))]
+        return [ok(config, Tag(U017.RULE, f"{call} on the device in {config.state}"))]
     return [ok(config)]
 
 
@@ -486,12 +513,33 @@ def step_logging(config: Config, op: str, feature: str, ret) -> list[Outcome]:
     logging = config.logging
     if feature == "DMA_LOGGING_START":
         if logging is True:
-            tags.append(Tag(R_HANDS.LOGGING_PAIRING, "DMA logging START while already started"))
+            tags.append(Tag(U018.RULE, "DMA logging START while already started"))
         if result:
             logging = True
     elif feature == "DMA_LOGGING_STOP":
         if result:
             logging = False
     elif feature == "DMA_LOGGING_REPORT" and logging is False:
-        tags.append(Tag(R_HANDS.LOGGING_PAIRING, "DMA logging REPORT while logging is off"))
+        tags.append(Tag(U018.RULE, "DMA logging REPORT while logging is off"))
     return [ok(replace(config, logging=logging), *tags)]
+
+
+# --- request rules -------------------------------------------------------------------
+
+def request_problems(answer: Answer, state: str, error_state: str | None) -> list[tuple[Rule, str]]:
+    """The VMM rules a request breaks in this reading (empty when the request is legal)."""
+    src, dst = answer.src, answer.dst
+    if state == error_state:
+        return [(U005.RULE, f"SET {dst} while the device is in {state}")]
+    reason = answer.reason
+    if reason is Reason.TARGET_OUT_OF_RANGE:
+        return [(U003.RULE, f"SET {dst}: {dst} is out of range")]
+    if reason is Reason.TARGET_ERROR:
+        return [(U003.RULE, f"SET {dst}: {dst} can never be requested")]
+    if reason is Reason.TARGET_UNSUPPORTED:
+        return [(U002.RULE, f"SET {dst} in {src}: {answer.detail}")]
+    if reason is Reason.BLOCKED:
+        return [(U004.RULE, f"SET {src} -> {dst} is not allowed")]
+    if reason is Reason.UNDEFINED_FLAGS:
+        return [(U002.RULE, f"SET {dst}: {answer.detail}")]
+    return []

@@ -1,13 +1,11 @@
-"""Rules that relate several devices of one process: P2P quiescing order."""
+"""U015 P2pQuiesceOrder."""
 
 from __future__ import annotations
 
 from vfio_migcheck.checker.rules.base import Rule
+from vfio_migcheck.checker.rules.examples import TWO
 
-_TWO = ("device a flags=0x3\ndevice b flags=0x3\na GET MIGRATION = 0 flags=0x3\n"
-        "b GET MIGRATION = 0 flags=0x3\n")
-
-P2P_ORDER = Rule(
+RULE = Rule(
     id="U015", name="P2pQuiesceOrder", severity="warning", party="vmm", kind="behaviour",
     summary="a P2P device stopped while a peer still ran without P2P quiescence, or resumed "
             "RUNNING while a peer was still stopped",
@@ -18,12 +16,10 @@ P2P_ORDER = Rule(
         "to RUNNING, so no device DMAs into a stopped peer.",
     fix="Move every device to its P2P state first, then stop them; on the way back bring all "
         "to RUNNING_P2P before any to RUNNING.",
-    bad=_TWO + "a SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
-    good=_TWO + "a SET MIG_DEVICE_STATE RUNNING_P2P = 0 data_fd=-1\n"
+    bad=TWO + "a SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
+    good=TWO + "a SET MIG_DEVICE_STATE RUNNING_P2P = 0 data_fd=-1\n"
                 "b SET MIG_DEVICE_STATE RUNNING_P2P = 0 data_fd=-1\n"
                 "a SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n"
                 "b SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     uapi_rule="R16",
 )
-
-RULES = (P2P_ORDER,)

@@ -1,0 +1,17 @@
+"""U016 PositionedIoOnStream."""
+
+from __future__ import annotations
+
+from vfio_migcheck.checker.rules.base import Rule
+from vfio_migcheck.checker.rules.examples import PRE
+
+RULE = Rule(
+    id="U016", name="PositionedIoOnStream", severity="warning", party="vmm",
+    kind="behaviour",
+    summary="lseek/pread/pwrite on a data fd (a stream: always ESPIPE)",
+    cite="vfio.h: the data fd is a stream; drivers call stream_open() (uapi.md 10.2)",
+    doc="Data fds have no file position; positioned I/O fails with ESPIPE and moves nothing.",
+    fix="Use plain read()/write() in order.",
+    bad=PRE + "fd 6 lseek = -1 ESPIPE\n",
+    good=PRE + "fd 6 read 16 = 16\n",
+)

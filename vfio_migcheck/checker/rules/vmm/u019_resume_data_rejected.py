@@ -1,0 +1,19 @@
+"""U019 ResumeDataRejected."""
+
+from __future__ import annotations
+
+from vfio_migcheck.checker.rules.base import Rule
+from vfio_migcheck.checker.rules.examples import RES
+
+RULE = Rule(
+    id="U019", name="ResumeDataRejected", severity="error", party="vmm", kind="behaviour",
+    summary="the device rejected resume data (write() failed on the resuming fd)",
+    cite="vfio.h, enum vfio_device_mig_state comment: data written in RESUMING must come "
+         "from a saving fd of a compatible device, in order (uAPI:1039-1042, 1157-1159)",
+    doc="Drivers refuse data that is not a valid image (EFAULT, EINVAL) or too long (ENOMEM, "
+        "EOVERFLOW).",
+    fix="Forward exactly the bytes read from the source's saving fd, in order, once.",
+    bad=RES + "fd 6 write 97 = -1 ENOMEM\n",
+    good=RES + "fd 6 write 96 = 96\n",
+    uapi_rule="R7",
+)
