@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from vfio_migcheck.checker.config import PRECOPY_STATES, SAVING_STATES, Config, Session
+from vfio_migcheck.checker.config import SAVING_STATES, Config, Session
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.driver import k001_request_wrongly_accepted as K001
 from vfio_migcheck.checker.rules.driver import k002_state_read_disagrees as K002
@@ -47,12 +47,9 @@ from vfio_migcheck.checker.rules.vmm import u017_device_touched_while_quiesced a
 from vfio_migcheck.checker.rules.vmm import u018_dma_logging_unpaired as U018
 from vfio_migcheck.checker.rules.vmm import u019_resume_data_rejected as U019
 from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U020
-from vfio_migcheck.model.fsm import Answer, FlagModel, Reason, Step, model_for
+from vfio_migcheck.model.fsm import Answer, FlagModel, Step, model_for
 from vfio_migcheck.model.spec import Spec
 from vfio_migcheck.traces.events import UNKNOWN, DataIO, FeatureCall
-
-#: errnos with which an early VFS/driver check refuses a call before anything happens
-TRANSIENT_ERRNOS = frozenset({"EAGAIN", "EINTR", "ERESTARTSYS", "EWOULDBLOCK"})
 
 
 @dataclass(frozen=True)
@@ -98,12 +95,9 @@ def apply_steps(config: Config, steps: tuple[Step, ...], fd: int | None, line: i
         config = config.with_state(step.dst)
         effect = step.session
         if effect.startswith("ends_"):
-            session = config.session
-            if tags is not None and session is not None and session.file is None \
-                    and session.fd is None and not session.opaque:
-                tags.append(Tag(K014.RULE,
-                                f"the {session.kind} session started at line "
-                                f"{session.created_line} ended before its fd was used"))
+            never_seen = K014.check(config.session)
+            if tags is not None and never_seen is not None:
+                tags.append(Tag(K014.RULE, never_seen))
             config = config.end_session()
         elif effect.startswith("creates_"):
             config = config.end_session().start_session(effect.removeprefix("creates_"), fd, line)
@@ -122,32 +116,14 @@ def resync_state(config: Config, state: str) -> Config:
     return config
 
 
+#: behaviour rules about the sessions a SET's path ends or keeps, in reporting order
+LEAVING_RULES = (U008, U011, U012, U014)
+
+
 def _leaving_tags(config: Config, steps: tuple[Step, ...]) -> list[Tag]:
     """Behaviour rules about the sessions a SET's path ends or keeps."""
-    tags: list[Tag] = []
-    session = config.session
-    if session is None or not steps or session.opaque:
-        return tags
-    first = steps[0]
-    if config.state == "STOP_COPY" and session.kind == "saving" and not session.eof:
-        tags.append(Tag(U008.RULE,
-                        f"STOP_COPY -> {first.dst} before read() returned 0 on the saving fd"))
-    if config.state == "RESUMING" and first.dst != "RESUMING":
-        if not session.moved:
-            tags.append(Tag(U011.RULE,
-                            "RESUMING left by SET with no resume data accepted: "
-                            "abandon a resume with VFIO_DEVICE_RESET"))
-        elif session.failed_commit:
-            tags.append(Tag(U012.RULE,
-                            "RESUMING left again after a failed RESUMING -> STOP with no new "
-                            "data in between: reset the device instead"))
-    if session.kind == "saving" and session.closed and any(
-        s.session == "keeps" and s.dst == "STOP_COPY" for s in steps
-    ):
-        tags.append(Tag(U014.RULE,
-                        f"{config.state} -> STOP_COPY keeps the saving session whose fd was "
-                        "closed: nobody can read the image"))
-    return tags
+    return [Tag(unit.RULE, message) for unit in LEAVING_RULES
+            if (message := unit.check(config, steps)) is not None]
 
 
 def step_set(config: Config, spec: Spec, target, event: FeatureCall, line: int) -> list[Outcome]:
@@ -156,9 +132,9 @@ def step_set(config: Config, spec: Spec, target, event: FeatureCall, line: int) 
     answer = model.request(config.state, target)
     tags: list[Tag] = [Tag(rule, msg) for rule, msg in
                        request_problems(answer, config.state, spec.error_state)]
-    if not config.queried:
-        tags.append(Tag(U001.RULE,
-                        "SET MIG_DEVICE_STATE before any GET of VFIO_DEVICE_FEATURE_MIGRATION"))
+    unqueried = U001.check(config)
+    if unqueried is not None:
+        tags.append(Tag(U001.RULE, unqueried))
     data_fd = event.data_fd if isinstance(event.data_fd, int) else None
     result = succeeded(event.ret)
     out: list[Outcome] = []
@@ -186,12 +162,9 @@ def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, 
     fd = data_fd if data_fd is not None and data_fd >= 0 else None
     extra: list[Tag] = []
     after = apply_steps(config, answer.steps, fd, line, extra)
-    if config.state == "RESUMING" and answer.steps and config.session is not None \
-            and config.session.kind == "resuming" and not config.session.moved \
-            and not config.session.opaque \
-            and answer.steps[0].dst == "STOP":
-        extra.append(Tag(K011.RULE,
-                         "RESUMING -> STOP succeeded although no resume data was accepted"))
+    empty_commit = K011.check(config, answer.steps)
+    if empty_commit is not None:
+        extra.append(Tag(K011.RULE, empty_commit))
     if data_fd is not None:
         if final_creates and data_fd < 0:
             return [Outcome(after, (*tags, *steps_tags, Tag(
@@ -209,10 +182,9 @@ def _set_failure(config: Config, model: FlagModel, answer, event: FeatureCall, l
                  tags: list[Tag]) -> list[Outcome]:
     if not answer.ok:
         return [Outcome(config, tuple(tags))]
-    if not answer.steps:
-        errno = event.errno if isinstance(event.errno, str) else "an error"
-        return [Outcome(config, (*tags, Tag(
-            K010.RULE, f"SET {answer.dst} in {answer.src} failed with {errno}")))]
+    noop_failed = K010.check(answer, event)
+    if noop_failed is not None:
+        return [Outcome(config, (*tags, Tag(K010.RULE, noop_failed)))]
     outcomes: list[Outcome] = []
     leaving = _leaving_tags(config, answer.steps)
     for fo in model.failure_outcomes(config.state, answer.dst):
@@ -371,16 +343,16 @@ def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
     zero_len = event.requested == 0
     if zero_len and event.ret == 0:
         return [ok(config)]
-    if event.positioned:
+    positioned = U016.check(event)
+    if positioned is not None:
         if result is True or (errno is not None and errno != "ESPIPE"):
             return [misfit(config, K008.RULE, observed, "-1 ESPIPE")]
-        return [ok(config, Tag(U016.RULE,
-                               f"{event.call} on data fd {fd}: data fds are streams (ESPIPE)"))]
-    if how == "dead":
+        return [ok(config, Tag(U016.RULE, positioned))]
+    after_end = U007.check(how, event.call, fd)
+    if after_end is not None:
         if moved or (result is True and not zero_len):
             return [misfit(config, K007.RULE, observed, "-1 ENODEV")]
-        return [ok(config, Tag(U007.RULE,
-                               f"{event.call} on data fd {fd} after its session ended"))]
+        return [ok(config, Tag(U007.RULE, after_end))]
     session = config.session
     assert session is not None
     kind = session.kind
@@ -388,13 +360,11 @@ def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
         kind = "saving" if event.direction == "read" else "resuming"
         config = config.with_session(kind=kind)
         session = config.session
-    wrong = (event.direction == "read" and kind == "resuming") or (
-        event.direction == "write" and kind == "saving")
-    if wrong:
+    wrong = U006.check(event.direction, kind, fd)
+    if wrong is not None:
         if result is True or (errno is not None and errno != "EBADF"):
             return [misfit(config, K008.RULE, observed, "-1 EBADF")]
-        return [ok(config, Tag(U006.RULE,
-                               f"{event.direction} on the {kind} data fd {fd}"))]
+        return [ok(config, Tag(U006.RULE, wrong))]
     if event.direction == "write":
         return _resume_write(config, event, result, errno, moved)
     return _save_read(config, event, observed, result, errno, moved)
@@ -407,9 +377,9 @@ def _resume_write(config: Config, event: DataIO, result, errno, moved) -> list[O
         if moved:
             config = config.with_session(moved=True, failed_commit=False)
         return [ok(config)]
-    if result is False and errno not in TRANSIENT_ERRNOS:
-        return [ok(config, Tag(U019.RULE,
-                               f"write of {event.requested} bytes refused with {errno}"))]
+    rejected = U019.check(config, event, result, errno)
+    if rejected is not None:
+        return [ok(config, Tag(U019.RULE, rejected))]
     return [ok(config)]
 
 
@@ -428,12 +398,9 @@ def _save_read(config: Config, event: DataIO, observed: str, result, errno,
         if event.ret == 0:
             return [ok(config.with_session(eof=True))]
         return [ok(config)]
-    if state in PRECOPY_STATES:
-        if event.ret == 0:
-            return [ok(config, Tag(K004.RULE,
-                                   f"read() = 0 in {state}: the uAPI asks for ENOMSG at the "
-                                   "pre-copy temporary end"))]
-        return [ok(config)]
+    zero_in_precopy = K004.check(config, event)
+    if zero_in_precopy is not None:
+        return [ok(config, Tag(K004.RULE, zero_in_precopy))]
     return [ok(config)]
 
 
@@ -446,23 +413,23 @@ def _precopy_info(how: str, config: Config, fd: int, ret, errno, argsz) -> list[
     observed = f"PRECOPY_INFO(fd {fd}) = {_result_text(ret, errno)}"
     result = succeeded(ret)
     tags: list[Tag] = []
-    if isinstance(argsz, int) and argsz < 24:
-        tags.append(Tag(U010.RULE, f"PRECOPY_INFO with argsz={argsz} (< 24)"))
-    if how == "dead":
+    malformed = U010.check_precopy_info(argsz)
+    if malformed is not None:
+        tags.append(Tag(U010.RULE, malformed))
+    after_end = U007.check(how, "PRECOPY_INFO", fd)
+    if after_end is not None:
         if result is True:
             return [misfit(config, K009.RULE, observed, "-1 EINVAL")]
-        return [ok(config, *tags, Tag(U007.RULE,
-                                      f"PRECOPY_INFO on data fd {fd} after its session ended"))]
+        return [ok(config, *tags, Tag(U007.RULE, after_end))]
     session = config.session
     assert session is not None
-    if session.kind == "resuming" or config.state not in PRECOPY_STATES:
-        where = "a resuming fd" if session.kind == "resuming" else config.state
+    misplaced = U009.check(session.kind, config.state)
+    if misplaced is not None:
         if result is True or (session.kind == "resuming" and isinstance(errno, str)
                               and errno != "ENOTTY"):
             return [misfit(config, K009.RULE, observed,
                            f"-1 {'ENOTTY' if session.kind == 'resuming' else 'EINVAL'}")]
-        return [ok(config, *tags, Tag(U009.RULE,
-                                      f"PRECOPY_INFO on {where}"))]
+        return [ok(config, *tags, Tag(U009.RULE, misplaced))]
     if session.kind == "unknown":
         config = config.with_session(kind="saving")
     return [ok(config, *tags)]
@@ -478,8 +445,11 @@ def step_data_close(config: Config, file: str, fd: int, how: str) -> list[Outcom
 def _close(config: Config, file: str, how: str) -> list[Outcome]:
     session = config.session
     tags: list[Tag] = []
-    if how != "close" and (file in config.dead or (session is not None and session.file == file)):
-        tags.append(Tag(U013.RULE, f"data fd closed only by {how}"))
+    not_closed = U013.check(how)
+    if not_closed is not None and (
+        file in config.dead or (session is not None and session.file == file)
+    ):
+        tags.append(Tag(U013.RULE, not_closed))
     if file in config.dead:
         return [ok(replace(config, dead=config.dead - {file}), *tags)]
     if session is not None and session.file == file:
@@ -492,8 +462,8 @@ def step_data_misc(config: Config, file: str, fd: int, what: str) -> list[Outcom
     bound = bindings(config, file, fd)
     if not bound:
         return [ok(config)]
-    rule = U016.RULE if what == "lseek" else U020.RULE
-    return [ok(cfg, Tag(rule, f"{what} on data fd {fd}")) for _, cfg in bound]
+    unit = U016 if what == "lseek" else U020
+    return [ok(cfg, Tag(unit.RULE, unit.check_call(what, fd))) for _, cfg in bound]
 
 
 def step_device_close(config: Config) -> list[Outcome]:
@@ -502,44 +472,36 @@ def step_device_close(config: Config) -> list[Outcome]:
 
 
 def step_access(config: Config, call: str) -> list[Outcome]:
-    if config.state in ("STOP_COPY", "RUNNING_P2P", "PRE_COPY_P2P"):
-        return [ok(config, Tag(U017.RULE, f"{call} on the device in {config.state}"))]
+    touched = U017.check(config, call)
+    if touched is not None:
+        return [ok(config, Tag(U017.RULE, touched))]
     return [ok(config)]
 
 
 def step_logging(config: Config, op: str, feature: str, ret) -> list[Outcome]:
     result = succeeded(ret)
     tags: list[Tag] = []
+    unpaired = U018.check(config, feature)
+    if unpaired is not None:
+        tags.append(Tag(U018.RULE, unpaired))
     logging = config.logging
-    if feature == "DMA_LOGGING_START":
-        if logging is True:
-            tags.append(Tag(U018.RULE, "DMA logging START while already started"))
-        if result:
-            logging = True
-    elif feature == "DMA_LOGGING_STOP":
-        if result:
-            logging = False
-    elif feature == "DMA_LOGGING_REPORT" and logging is False:
-        tags.append(Tag(U018.RULE, "DMA logging REPORT while logging is off"))
+    if feature == "DMA_LOGGING_START" and result:
+        logging = True
+    elif feature == "DMA_LOGGING_STOP" and result:
+        logging = False
     return [ok(replace(config, logging=logging), *tags)]
 
 
 # --- request rules -------------------------------------------------------------------
 
+#: the VMM rules about a SET request; at most one applies to a request in one reading
+REQUEST_RULES = (U005, U003, U002, U004)
+
+
 def request_problems(answer: Answer, state: str, error_state: str | None) -> list[tuple[Rule, str]]:
     """The VMM rules a request breaks in this reading (empty when the request is legal)."""
-    src, dst = answer.src, answer.dst
-    if state == error_state:
-        return [(U005.RULE, f"SET {dst} while the device is in {state}")]
-    reason = answer.reason
-    if reason is Reason.TARGET_OUT_OF_RANGE:
-        return [(U003.RULE, f"SET {dst}: {dst} is out of range")]
-    if reason is Reason.TARGET_ERROR:
-        return [(U003.RULE, f"SET {dst}: {dst} can never be requested")]
-    if reason is Reason.TARGET_UNSUPPORTED:
-        return [(U002.RULE, f"SET {dst} in {src}: {answer.detail}")]
-    if reason is Reason.BLOCKED:
-        return [(U004.RULE, f"SET {src} -> {dst} is not allowed")]
-    if reason is Reason.UNDEFINED_FLAGS:
-        return [(U002.RULE, f"SET {dst}: {answer.detail}")]
+    for unit in REQUEST_RULES:
+        message = unit.check(answer, state, error_state)
+        if message is not None:
+            return [(unit.RULE, message)]
     return []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import PRECOPY_STATES, Config
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD
+from vfio_migcheck.traces.events import DataIO
 
 RULE = Rule(
     id="K004", name="PrecopyEndIsZeroRead", severity="warning", party="driver",
@@ -22,3 +24,11 @@ RULE = Rule(
     uapi_rule="R10",
     once_per_session=True,
 )
+
+
+def check(config: Config, event: DataIO) -> str | None:
+    """read() = 0 on the saving fd in a PRE_COPY state (the uAPI asks for ENOMSG)."""
+    if config.state not in PRECOPY_STATES or event.ret != 0:
+        return None
+    return (f"read() = 0 in {config.state}: the uAPI asks for ENOMSG at the "
+            "pre-copy temporary end")

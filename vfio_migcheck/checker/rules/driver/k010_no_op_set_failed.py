@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD
+from vfio_migcheck.model.fsm import Answer
+from vfio_migcheck.traces.events import FeatureCall
 
 RULE = Rule(
     id="K010", name="NoOpSetFailed", severity="warning", party="driver", kind="behaviour",
@@ -17,3 +19,11 @@ RULE = Rule(
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n"
                  "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
 )
+
+
+def check(answer: Answer, event: FeatureCall) -> str | None:
+    """A failed SET of a legal request whose path is empty (the current state)."""
+    if not answer.ok or answer.steps:
+        return None
+    errno = event.errno if isinstance(event.errno, str) else "an error"
+    return f"SET {answer.dst} in {answer.src} failed with {errno}"

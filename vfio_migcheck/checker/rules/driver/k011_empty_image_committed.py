@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import Config
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import RES
+from vfio_migcheck.model.fsm import Step
 
 RULE = Rule(
     id="K011", name="EmptyImageCommitted", severity="warning", party="driver",
@@ -18,3 +20,13 @@ RULE = Rule(
     good=RES + "fd 6 write 96 = 96\nd0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     uapi_rule="R18",
 )
+
+
+def check(config: Config, steps: tuple[Step, ...]) -> str | None:
+    """A successful RESUMING -> STOP although the resuming fd accepted no data."""
+    session = config.session
+    if config.state == "RESUMING" and steps and session is not None \
+            and session.kind == "resuming" and not session.moved and not session.opaque \
+            and steps[0].dst == "STOP":
+        return "RESUMING -> STOP succeeded although no resume data was accepted"
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import Session
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD, PRE
 
@@ -17,3 +18,11 @@ RULE = Rule(
     good=PRE + "fd 6 read 512 = 24\nd0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n"
                 "fd 6 close = 0\n",
 )
+
+
+def check(ended: Session | None) -> str | None:
+    """A session ends (an arc's ``ends_*`` effect) although its fd was never used."""
+    if ended is None or ended.file is not None or ended.fd is not None or ended.opaque:
+        return None
+    return (f"the {ended.kind} session started at line {ended.created_line} ended before its "
+            "fd was used")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vfio_migcheck.checker.rules.base import Rule
+from vfio_migcheck.traces.events import Unreadable
 
 RULE = Rule(
     id="T001", name="UnreadableLine", severity="note", party="unknown", kind="behaviour",
@@ -14,3 +15,8 @@ RULE = Rule(
     bad="device d0 flags=0x7\nthis is not a trace line\n",
     good="device d0 flags=0x7\n",
 )
+
+
+def check(event: Unreadable) -> str:
+    """Every unreadable line is reported: a line the checker could not use is a gap."""
+    return f"unreadable line: {event.reason}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import Config
 from vfio_migcheck.checker.rules.base import Rule
 
 RULE = Rule(
@@ -19,3 +20,10 @@ RULE = Rule(
     good="device d0\nd0 GET MIGRATION = 0 flags=0x7\nd0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     uapi_rule="R1",
 )
+
+
+def check(config: Config) -> str | None:
+    """A SET MIG_DEVICE_STATE in a reading where the migration flags were never read."""
+    if config.queried:
+        return None
+    return "SET MIG_DEVICE_STATE before any GET of VFIO_DEVICE_FEATURE_MIGRATION"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vfio_migcheck.checker.rules.base import Rule
+from vfio_migcheck.model.fsm import Answer, Reason
 
 RULE = Rule(
     id="U002", name="UnsupportedTargetState", severity="error", party="vmm", kind="behaviour",
@@ -20,3 +21,14 @@ RULE = Rule(
          "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
     uapi_rule="R1",
 )
+
+
+def check(answer: Answer, state: str, error_state: str | None) -> str | None:
+    """A SET of a state the device's migration flags do not provide."""
+    if state == error_state:
+        return None
+    if answer.reason is Reason.TARGET_UNSUPPORTED:
+        return f"SET {answer.dst} in {answer.src}: {answer.detail}"
+    if answer.reason is Reason.UNDEFINED_FLAGS:
+        return f"SET {answer.dst}: {answer.detail}"
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD
+from vfio_migcheck.model.fsm import Answer, Reason
 
 RULE = Rule(
     id="U003", name="ErrorOrOutOfRangeTarget", severity="error", party="vmm",
@@ -19,3 +20,14 @@ RULE = Rule(
                  "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
     uapi_rule="R2",
 )
+
+
+def check(answer: Answer, state: str, error_state: str | None) -> str | None:
+    """A SET of ERROR or of a number outside the state enum (not in the error state)."""
+    if state == error_state:
+        return None
+    if answer.reason is Reason.TARGET_OUT_OF_RANGE:
+        return f"SET {answer.dst}: {answer.dst} is out of range"
+    if answer.reason is Reason.TARGET_ERROR:
+        return f"SET {answer.dst}: {answer.dst} can never be requested"
+    return None

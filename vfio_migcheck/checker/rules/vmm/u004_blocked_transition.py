@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD
+from vfio_migcheck.model.fsm import Answer, Reason
 
 RULE = Rule(
     id="U004", name="BlockedTransition", severity="error", party="vmm", kind="behaviour",
@@ -21,3 +22,10 @@ RULE = Rule(
                  "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
     uapi_rule="R3",
 )
+
+
+def check(answer: Answer, state: str, error_state: str | None) -> str | None:
+    """A SET the model blocks from this state (no path)."""
+    if state == error_state or answer.reason is not Reason.BLOCKED:
+        return None
+    return f"SET {answer.src} -> {answer.dst} is not allowed"

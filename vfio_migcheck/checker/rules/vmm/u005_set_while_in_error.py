@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD
+from vfio_migcheck.model.fsm import Answer
 
 RULE = Rule(
     id="U005", name="SetWhileInError", severity="error", party="vmm", kind="behaviour",
@@ -18,3 +19,10 @@ RULE = Rule(
                  "d0 RESET = 0\n",
     uapi_rule="R19",
 )
+
+
+def check(answer: Answer, state: str, error_state: str | None) -> str | None:
+    """Any SET while the device is in the error state."""
+    if state != error_state:
+        return None
+    return f"SET {answer.dst} while the device is in {state}"

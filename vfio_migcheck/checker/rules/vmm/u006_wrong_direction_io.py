@@ -18,3 +18,10 @@ RULE = Rule(
     good=PRE + "fd 6 read 4096 = 24\n",
     uapi_rule="R8",
 )
+
+
+def check(direction: str, kind: str, fd: int) -> str | None:
+    """read() on a resuming fd or write() on a saving fd."""
+    wrong = (direction == "read" and kind == "resuming") or (
+        direction == "write" and kind == "saving")
+    return f"{direction} on the {kind} data fd {fd}" if wrong else None

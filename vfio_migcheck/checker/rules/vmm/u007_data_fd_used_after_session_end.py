@@ -19,3 +19,10 @@ RULE = Rule(
                 "fd 6 close = 0\n",
     uapi_rule="R8",
 )
+
+
+def check(how: str, what: str, fd: int) -> str | None:
+    """I/O or PRECOPY_INFO on a data fd whose session already ended (``how == "dead"``)."""
+    if how != "dead":
+        return None
+    return f"{what} on data fd {fd} after its session ended"

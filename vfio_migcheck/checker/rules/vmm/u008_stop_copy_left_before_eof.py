@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import Config
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD
+from vfio_migcheck.model.fsm import Step
 
 RULE = Rule(
     id="U008", name="StopCopyLeftBeforeEof", severity="warning", party="vmm",
@@ -20,3 +22,13 @@ RULE = Rule(
                  "fd 6 read 64 = 0\nd0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     uapi_rule="R9",
 )
+
+
+def check(config: Config, steps: tuple[Step, ...]) -> str | None:
+    """A SET whose path leaves STOP_COPY before the saving fd returned end of stream."""
+    session = config.session
+    if session is None or not steps or session.opaque:
+        return None
+    if config.state == "STOP_COPY" and session.kind == "saving" and not session.eof:
+        return f"STOP_COPY -> {steps[0].dst} before read() returned 0 on the saving fd"
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import PRECOPY_STATES
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD
 
@@ -20,3 +21,11 @@ RULE = Rule(
                  "fd 6 precopy_info = 0 initial=24 dirty=0\n",
     uapi_rule="R11",
 )
+
+
+def check(kind: str, state: str) -> str | None:
+    """PRECOPY_INFO on a resuming fd or outside PRE_COPY/PRE_COPY_P2P."""
+    if kind != "resuming" and state in PRECOPY_STATES:
+        return None
+    where = "a resuming fd" if kind == "resuming" else state
+    return f"PRECOPY_INFO on {where}"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import Config
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import RES
+from vfio_migcheck.model.fsm import Step
 
 RULE = Rule(
     id="U012", name="FailedCommitNotReset", severity="error", party="vmm", kind="behaviour",
@@ -20,3 +22,15 @@ RULE = Rule(
                 "fd 6 write 8 = 8\nd0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     uapi_rule="R18",
 )
+
+
+def check(config: Config, steps: tuple[Step, ...]) -> str | None:
+    """RESUMING left again after a failed commit, with no new data accepted in between."""
+    session = config.session
+    if session is None or not steps or session.opaque:
+        return None
+    if config.state == "RESUMING" and steps[0].dst != "RESUMING" and session.moved \
+            and session.failed_commit:
+        return ("RESUMING left again after a failed RESUMING -> STOP with no new "
+                "data in between: reset the device instead")
+    return None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import Config
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import PRE
+from vfio_migcheck.model.fsm import Step
 
 RULE = Rule(
     id="U014", name="SessionKeptAfterFdClosed", severity="error", party="vmm",
@@ -19,3 +21,16 @@ RULE = Rule(
     good=PRE + "fd 6 close = 0\nd0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
     uapi_rule="R6, R9",
 )
+
+
+def check(config: Config, steps: tuple[Step, ...]) -> str | None:
+    """A path into STOP_COPY keeps a saving session whose fd is already closed."""
+    session = config.session
+    if session is None or not steps or session.opaque:
+        return None
+    if session.kind == "saving" and session.closed and any(
+        s.session == "keeps" and s.dst == "STOP_COPY" for s in steps
+    ):
+        return (f"{config.state} -> STOP_COPY keeps the saving session whose fd was "
+                "closed: nobody can read the image")
+    return None

@@ -23,3 +23,27 @@ RULE = Rule(
                 "b SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     uapi_rule="R16",
 )
+
+
+def phase(states: set[str]) -> str | None:
+    """``"stop"`` when every reading has the device stopped, ``"start"`` when RUNNING."""
+    if states <= {"STOP", "STOP_COPY"}:
+        return "stop"
+    if states == {"RUNNING"}:
+        return "start"
+    return None
+
+
+def check(name: str, states: set[str], other: str, other_states: set[str]) -> str | None:
+    """Device ``name`` stops (starts) while a P2P peer of the same VMM still runs (is stopped).
+
+    Both devices support P2P and belong to one process; the engine picks the pairs.
+    """
+    moving = phase(states)
+    if moving == "stop" and other_states <= {"RUNNING", "PRE_COPY"}:
+        return (f"{name} entered {'/'.join(sorted(states))} while {other} "
+                f"is still {'/'.join(sorted(other_states))} (not P2P-quiesced)")
+    if moving == "start" and other_states <= {"STOP", "STOP_COPY"}:
+        return (f"{name} returned to RUNNING while {other} is still "
+                f"{'/'.join(sorted(other_states))} (not yet RUNNING_P2P)")
+    return None

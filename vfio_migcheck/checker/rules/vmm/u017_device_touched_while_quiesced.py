@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import Config
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD
 
@@ -18,3 +19,14 @@ RULE = Rule(
     good=HEAD + "d0 access pwrite64 = 1\nd0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n",
     uapi_rule="R14, R15",
 )
+
+
+#: states in which the device must not be touched (its state is being saved or quiesced)
+QUIESCED_STATES = frozenset({"STOP_COPY", "RUNNING_P2P", "PRE_COPY_P2P"})
+
+
+def check(config: Config, call: str) -> str | None:
+    """Region access (read/write/mmap of the device) while the device is quiesced."""
+    if config.state not in QUIESCED_STATES:
+        return None
+    return f"{call} on the device in {config.state}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import Config
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD
 
@@ -17,3 +18,12 @@ RULE = Rule(
                  "d0 SET DMA_LOGGING_STOP = 0\n",
     uapi_rule="R22",
 )
+
+
+def check(config: Config, feature: str) -> str | None:
+    """DMA logging START while started, or REPORT while stopped (in this reading)."""
+    if feature == "DMA_LOGGING_START" and config.logging is True:
+        return "DMA logging START while already started"
+    if feature == "DMA_LOGGING_REPORT" and config.logging is False:
+        return "DMA logging REPORT while logging is off"
+    return None

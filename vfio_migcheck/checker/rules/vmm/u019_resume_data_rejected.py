@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from vfio_migcheck.checker.config import Config
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import RES
+from vfio_migcheck.traces.events import DataIO
 
 RULE = Rule(
     id="U019", name="ResumeDataRejected", severity="error", party="vmm", kind="behaviour",
@@ -17,3 +19,14 @@ RULE = Rule(
     good=RES + "fd 6 write 96 = 96\n",
     uapi_rule="R7",
 )
+
+
+#: errnos with which an early VFS/driver check refuses a call before anything happens
+TRANSIENT_ERRNOS = frozenset({"EAGAIN", "EINTR", "ERESTARTSYS", "EWOULDBLOCK"})
+
+
+def check(config: Config, event: DataIO, result: bool | None, errno: str | None) -> str | None:
+    """A write of resume data refused for good (not a transient errno) in RESUMING."""
+    if config.state != "RESUMING" or result is not False or errno in TRANSIENT_ERRNOS:
+        return None
+    return f"write of {event.requested} bytes refused with {errno}"

@@ -15,3 +15,15 @@ RULE = Rule(
     bad=PRE + "fd 6 ioctl VFIO_DEVICE_RESET = -1 ENOTTY\n",
     good=PRE + "fd 6 precopy_info = 0 initial=24 dirty=0\n",
 )
+
+
+def check_call(what: str, fd: int) -> str:
+    """An ioctl meant for another kind of fd, made on a data fd: always refused."""
+    return f"{what} on data fd {fd}"
+
+
+def check_device_call(call: str) -> str | None:
+    """The data fd's PRECOPY_INFO ioctl issued on the device fd."""
+    if "PRECOPY" not in call.upper():
+        return None
+    return "VFIO_MIG_GET_PRECOPY_INFO on the device fd"
