@@ -81,3 +81,20 @@ def test_one_module_per_rule_named_by_its_id_in_its_party_folder() -> None:
         party, name = module.__name__.split(".")[-2:]
         assert name.startswith(rule.id.lower() + "_"), module.__name__
         assert party == folder[rule.id[0]], module.__name__
+
+
+def test_behaviour_rules_carry_their_predicate_and_every_rule_is_raised_somewhere() -> None:
+    import inspect
+
+    from vfio_migcheck.checker import engine, transitions
+    from vfio_migcheck.checker.rules import rule_modules
+
+    used = [*vars(engine).values(), *vars(transitions).values()]
+    for module in rule_modules():
+        rule = module.RULE
+        predicates = [name for name, value in vars(module).items()
+                      if inspect.isfunction(value) and value.__module__ == module.__name__
+                      and not name.startswith("_")]
+        if rule.kind == "behaviour":
+            assert predicates, f"{rule.id}: a behaviour rule needs its predicate in its module"
+        assert any(value is module for value in used), f"{rule.id}: the checker never uses it"
