@@ -21,6 +21,8 @@ from vfio_migcheck.traces.lines import (
     strip_compression_suffix,
 )
 
+# format name -> the reader module of its subpackage (traces/<format>/reader.py); a new
+# format (the eBPF capture reader, traces/bpftrace/) is one more entry here
 READERS = {
     "canonical": "vfio_migcheck.traces.canonical.reader",
     "strace": "vfio_migcheck.traces.strace.reader",

@@ -14,8 +14,8 @@ RULE = Rule(
         "kernel does not follow the uAPI (or the trace misreports the call).",
     fix="Driver/kernel bug: the core's vfio_mig_get_next_state() must reject the request.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n"
-                "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=-1\n",
+               "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=-1\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n"
-                 "d0 SET MIG_DEVICE_STATE PRE_COPY = -1 EINVAL\n",
+                "d0 SET MIG_DEVICE_STATE PRE_COPY = -1 EINVAL\n",
     uapi_rule="R3",
 )

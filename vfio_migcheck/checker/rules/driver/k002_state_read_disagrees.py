@@ -15,8 +15,8 @@ RULE = Rule(
         "the driver reported another one.",
     fix="Driver bug: the state changed on its own, or an arc did not do what it reported.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n"
-                "d0 GET MIG_DEVICE_STATE = 0 state=RUNNING\n",
+               "d0 GET MIG_DEVICE_STATE = 0 state=RUNNING\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n"
-                 "d0 GET MIG_DEVICE_STATE = 0 state=STOP\n",
+                "d0 GET MIG_DEVICE_STATE = 0 state=STOP\n",
     uapi_rule="R4",
 )

@@ -18,9 +18,9 @@ RULE = Rule(
     fix="Driver: return -ENOMSG at the pre-copy temporary end. VMM: treat 0 in PRE_COPY as "
         "'no data now'.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=6\nfd 6 read 64 = 24\n"
-                "fd 6 read 64 = 0\n",
+               "fd 6 read 64 = 0\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=6\nfd 6 read 64 = 24\n"
-                 "fd 6 read 64 = -1 ENOMSG\n",
+                "fd 6 read 64 = -1 ENOMSG\n",
     uapi_rule="R10",
     once_per_session=True,
 )

@@ -14,8 +14,8 @@ RULE = Rule(
         "it must keep returning 0.",
     fix="Driver bug: keep returning 0 once the stop-copy image is exhausted.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\nfd 6 read 512 = 0\n"
-                "fd 6 read 512 = 8\n",
+               "fd 6 read 512 = 8\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\nfd 6 read 512 = 0\n"
-                 "fd 6 read 512 = 0\n",
+                "fd 6 read 512 = 0\n",
     uapi_rule="R9",
 )

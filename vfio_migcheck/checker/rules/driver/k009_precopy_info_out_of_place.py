@@ -14,8 +14,8 @@ RULE = Rule(
     doc="Every 6.12 driver refuses the ioctl outside PRE_COPY/PRE_COPY_P2P and on dead fds.",
     fix="Driver bug: check the device state in the precopy ioctl.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n"
-                "fd 6 precopy_info = 0 initial=0 dirty=0\n",
+               "fd 6 precopy_info = 0 initial=0 dirty=0\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n"
-                 "fd 6 precopy_info = -1 EINVAL\n",
+                "fd 6 precopy_info = -1 EINVAL\n",
     uapi_rule="R11",
 )

@@ -15,9 +15,9 @@ RULE = Rule(
         "in ERROR is the only documented exception).",
     fix="Driver bug: return 0 without running an arc when the requested state is current.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n"
-                "d0 SET MIG_DEVICE_STATE STOP = -1 EIO\n",
+               "d0 SET MIG_DEVICE_STATE STOP = -1 EIO\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n"
-                 "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
+                "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
 )
 
 

@@ -14,9 +14,9 @@ RULE = Rule(
     doc="Either the VMM never used the fd, or the fd never reached user space.",
     fix="Use or close the fd; if the SET failed with EMFILE, reset the device.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0\n"
-                "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
+               "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
     good=PRE + "fd 6 read 512 = 24\nd0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n"
-                "fd 6 close = 0\n",
+               "fd 6 close = 0\n",
 )
 
 

@@ -17,7 +17,7 @@ RULE = Rule(
     fix="Request only the states of enum vfio_device_mig_state other than ERROR.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE ERROR = -1 EINVAL\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n"
-                 "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
+                "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
     uapi_rule="R2",
 )
 

@@ -16,10 +16,10 @@ RULE = Rule(
     fix="Finish the stop-copy phase (read to EOF, then STOP) or abort it; start a new "
         "pre-copy session from RUNNING.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n"
-                "d0 SET MIG_DEVICE_STATE PRE_COPY = -1 EINVAL\n",
+               "d0 SET MIG_DEVICE_STATE PRE_COPY = -1 EINVAL\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\nfd 6 read 4096 = 96\n"
-                 "fd 6 read 4096 = 0\nd0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\nfd 6 close = 0\n"
-                 "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
+                "fd 6 read 4096 = 0\nd0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\nfd 6 close = 0\n"
+                "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
     uapi_rule="R3",
 )
 

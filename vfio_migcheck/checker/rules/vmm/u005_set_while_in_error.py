@@ -14,9 +14,9 @@ RULE = Rule(
     doc="A device in ERROR accepts no state change; the kernel refuses every SET.",
     fix="Call VFIO_DEVICE_RESET; the device is then RUNNING and every data fd is dead.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP = -1 EIO\nd0 GET MIG_DEVICE_STATE = 0 state=ERROR\n"
-                "d0 SET MIG_DEVICE_STATE RUNNING = -1 EINVAL\n",
+               "d0 SET MIG_DEVICE_STATE RUNNING = -1 EINVAL\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP = -1 EIO\nd0 GET MIG_DEVICE_STATE = 0 state=ERROR\n"
-                 "d0 RESET = 0\n",
+                "d0 RESET = 0\n",
     uapi_rule="R19",
 )
 

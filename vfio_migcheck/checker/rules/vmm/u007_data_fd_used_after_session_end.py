@@ -16,7 +16,7 @@ RULE = Rule(
     fix="Stop using the fd once the state left its session's group; close it.",
     bad=PRE + "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\nfd 6 read 512 = -1 ENODEV\n",
     good=PRE + "fd 6 read 512 = 24\nd0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n"
-                "fd 6 close = 0\n",
+               "fd 6 close = 0\n",
     uapi_rule="R8",
 )
 

@@ -17,9 +17,9 @@ RULE = Rule(
         "abandoned, the image is incomplete.",
     fix="Read the saving fd until read() returns 0 before requesting STOP.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\nfd 6 read 64 = 64\n"
-                "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
+               "d0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\nfd 6 read 64 = 64\n"
-                 "fd 6 read 64 = 0\nd0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
+                "fd 6 read 64 = 0\nd0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     uapi_rule="R9",
 )
 

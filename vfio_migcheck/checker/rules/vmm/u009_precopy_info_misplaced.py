@@ -16,9 +16,9 @@ RULE = Rule(
     fix="Query PRECOPY_INFO only on the saving fd while the device is in PRE_COPY or "
         "PRE_COPY_P2P; in STOP_COPY just read to EOF.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n"
-                "fd 6 precopy_info = -1 EINVAL\n",
+               "fd 6 precopy_info = -1 EINVAL\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=6\n"
-                 "fd 6 precopy_info = 0 initial=24 dirty=0\n",
+                "fd 6 precopy_info = 0 initial=24 dirty=0\n",
     uapi_rule="R11",
 )
 

@@ -17,9 +17,9 @@ RULE = Rule(
         "refuses malformed requests with EINVAL.",
     fix="Set argsz to the full structure size and exactly one of GET or SET (or PROBE).",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=6\n"
-                "fd 6 precopy_info argsz=8 = -1 EINVAL\n",
+               "fd 6 precopy_info argsz=8 = -1 EINVAL\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=6\n"
-                 "fd 6 precopy_info argsz=24 = 0 initial=24 dirty=0\n",
+                "fd 6 precopy_info argsz=24 = 0 initial=24 dirty=0\n",
     uapi_rule="R21",
 )
 

@@ -16,10 +16,10 @@ RULE = Rule(
         "supplying the missing data cannot succeed and hides the failure.",
     fix="Write the rest of the stream and retry, or reset the device.",
     bad=RES + "fd 6 write 88 = 88\nd0 SET MIG_DEVICE_STATE STOP = -1 EINVAL\n"
-               "d0 GET MIG_DEVICE_STATE = 0 state=RESUMING\n"
-               "d0 SET MIG_DEVICE_STATE RUNNING = -1 EINVAL\n",
+              "d0 GET MIG_DEVICE_STATE = 0 state=RESUMING\n"
+              "d0 SET MIG_DEVICE_STATE RUNNING = -1 EINVAL\n",
     good=RES + "fd 6 write 88 = 88\nd0 SET MIG_DEVICE_STATE STOP = -1 EINVAL\n"
-                "fd 6 write 8 = 8\nd0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
+               "fd 6 write 8 = 8\nd0 SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     uapi_rule="R18",
 )
 

@@ -16,7 +16,7 @@ RULE = Rule(
     fix="close() each data fd once its session is finished.",
     bad=PRE + "fd 6 read 512 = 24\nd0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n",
     good=PRE + "fd 6 read 512 = 24\nd0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\n"
-                "fd 6 close = 0\n",
+               "fd 6 close = 0\n",
     uapi_rule="R6",
 )
 

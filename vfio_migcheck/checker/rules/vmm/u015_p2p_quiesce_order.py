@@ -18,9 +18,9 @@ RULE = Rule(
         "to RUNNING_P2P before any to RUNNING.",
     bad=TWO + "a SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     good=TWO + "a SET MIG_DEVICE_STATE RUNNING_P2P = 0 data_fd=-1\n"
-                "b SET MIG_DEVICE_STATE RUNNING_P2P = 0 data_fd=-1\n"
-                "a SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n"
-                "b SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
+               "b SET MIG_DEVICE_STATE RUNNING_P2P = 0 data_fd=-1\n"
+               "a SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n"
+               "b SET MIG_DEVICE_STATE STOP = 0 data_fd=-1\n",
     uapi_rule="R16",
 )
 

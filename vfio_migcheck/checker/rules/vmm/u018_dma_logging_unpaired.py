@@ -15,7 +15,7 @@ RULE = Rule(
     fix="Pair each START with a STOP and report only in between.",
     bad=HEAD + "d0 SET DMA_LOGGING_START = 0\nd0 SET DMA_LOGGING_START = -1 EINVAL\n",
     good=HEAD + "d0 SET DMA_LOGGING_START = 0\nd0 GET DMA_LOGGING_REPORT = 0\n"
-                 "d0 SET DMA_LOGGING_STOP = 0\n",
+                "d0 SET DMA_LOGGING_STOP = 0\n",
     uapi_rule="R22",
 )
 
