@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from vfio_migcheck.checker.api import check_events
 from vfio_migcheck.conformance.bpftrace_check import call_view, compare_calls
 from vfio_migcheck.conformance.strace_check import CALL_KINDS
-from vfio_migcheck.traces import canonical
 from vfio_migcheck.traces.bpftrace import decode
 from vfio_migcheck.traces.bpftrace.reader import read_text
 from vfio_migcheck.traces.bpftrace.syntax import (
@@ -24,6 +23,8 @@ from vfio_migcheck.traces.bpftrace.syntax import (
     format_record,
     parse_line,
 )
+from vfio_migcheck.traces.canonical import reader as canonical
+from vfio_migcheck.traces.canonical.syntax import FEATURES as CANONICAL_FEATURES
 from vfio_migcheck.traces.events import UNKNOWN, ReadSummary
 from vfio_migcheck.traces.reading import detect_format, open_trace
 
@@ -105,7 +106,7 @@ def test_feature_table_matches_vfio_h() -> None:
     assert decode.FEATURES[1] == "MIGRATION" and decode.FEATURES[2] == "MIG_DEVICE_STATE"
     assert decode.FEATURES[6] == "DMA_LOGGING_START" and decode.FEATURES[9] == "MIG_DATA_SIZE"
     assert decode.feature_name(0x1000c) == "FEATURE_12"
-    assert set(decode.FEATURES.values()) <= set(canonical.FEATURES)
+    assert set(decode.FEATURES.values()) <= set(CANONICAL_FEATURES)
 
 
 @pytest.mark.parametrize("flags, op", [

@@ -34,7 +34,13 @@ FAKE_STRACE = """#!/bin/sh
 echo "$@" > "$(dirname "$0")/argv.txt"
 out=""
 while [ $# -gt 0 ]; do
-  case "$1" in -o) out=$2; shift 2;; --) shift; break;; -p) echo "strace: attach: ptrace(PTRACE_SEIZE, $2): Operation not permitted" >&2; exit 1;; *) shift;; esac
+  case "$1" in
+    -o) out=$2; shift 2;;
+    --) shift; break;;
+    -p) echo "strace: attach: ptrace(PTRACE_SEIZE, $2): Operation not permitted" >&2
+        exit 1;;
+    *) shift;;
+  esac
 done
 echo "1 execve(\\"$1\\") = 0" > "$out"
 "$@"

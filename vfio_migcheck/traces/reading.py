@@ -21,11 +21,12 @@ from vfio_migcheck.traces.lines import (
     strip_compression_suffix,
 )
 
+# format name -> the reader module of its subpackage (traces/<format>/reader.py)
 READERS = {
-    "canonical": "vfio_migcheck.traces.canonical",
-    "strace": "vfio_migcheck.traces.strace",
-    "qemu": "vfio_migcheck.traces.qemu",
-    "bpftrace": "vfio_migcheck.traces.bpftrace",
+    "canonical": "vfio_migcheck.traces.canonical.reader",
+    "strace": "vfio_migcheck.traces.strace.reader",
+    "qemu": "vfio_migcheck.traces.qemu.reader",
+    "bpftrace": "vfio_migcheck.traces.bpftrace.reader",
 }
 FORMATS = ("auto", *READERS)
 SNIFF_LINES = 50
