@@ -39,7 +39,8 @@ CORPUS = Path(__file__).parent / "corpus" / "lab-mtty-6.12"
 STRACE_VARIANTS = ("f_y_tt_T", "f_Xverbose_ttt", "ff_o", "yy_r")
 STATES = ("STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P", "PRE_COPY", "PRE_COPY_P2P")
 #: the files the code reads are stored gzip-compressed; these stay plain for people
-PLAIN_FILES = {"README.md", "CONFORMANCE.md", "env.txt", "status.txt", "timing.txt"}
+PLAIN_FILES = {"README.md", "CONFORMANCE.md", "env.txt", "status.txt", "timing.txt",
+               "overhead.txt", "bt-run.txt", "pids.txt"}
 
 
 def corpus_file(relative: str) -> Path:

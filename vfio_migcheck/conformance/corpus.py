@@ -26,7 +26,7 @@ CORPUS_VARIANTS = ("plain", "cdev_plain", "f_y_tt_T", "f_Xverbose_ttt", "ff_o", 
                    "cdev_bt")
 TOP_FILES = ("env.txt", "status.txt", "timing.txt", "overhead.txt")
 KEEP_SUFFIXES = (".canon", ".stderr")
-PLAIN_SUFFIXES = (".stderr",)          # kept readable as they are: diagnostics for people
+PLAIN_SUFFIXES = (".stderr", "pids.txt")   # kept readable as they are: for people
 
 
 def _wanted(path: Path) -> bool:
@@ -34,6 +34,8 @@ def _wanted(path: Path) -> bool:
         return True
     if path.parent.name not in CORPUS_VARIANTS:
         return False
+    if path.name == "pids.txt":          # which runner pid each eBPF capture was cut for
+        return True
     # strace captures; eBPF captures cut per scenario (the whole capture.bpftrace is not kept)
     return ".strace" in path.name or (path.suffix == ".bpftrace"
                                       and path.name != "capture.bpftrace")
