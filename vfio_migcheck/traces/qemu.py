@@ -26,6 +26,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken
 
 from vfio_migcheck.traces.events import Event, Origin, QemuEvent, ReadSummary, Unreadable
 from vfio_migcheck.traces.lines import BadLine, iter_lines
+from vfio_migcheck.traces.numbers import NumberTooLong, bounded_int
 from vfio_migcheck.traces.qemu_formats import (
     DEVICE_STATE_EVENTS,
     EVENTS,
@@ -77,7 +78,7 @@ def _parser() -> Lark:
 def _number(text: str) -> int:
     negative = text.startswith("-")
     digits = text[1:] if negative else text
-    value = int(digits, 16) if digits.startswith("0x") else int(digits, 10)
+    value = bounded_int(digits, 16 if digits.startswith("0x") else 10)
     return -value if negative else value
 
 
@@ -118,7 +119,10 @@ def parse_record(body: str) -> Record:
         elif isinstance(child, Tree):
             args = child
     assert args is not None
-    return Record(str(args.data), device, _values(args))
+    try:
+        return Record(str(args.data), device, _values(args))
+    except NumberTooLong as exc:
+        raise RecordError(str(exc)) from None
 
 
 def _lark_reason(exc: LarkError, body: str) -> str:
@@ -198,6 +202,8 @@ class LineResult:
 def _segment_event(segment: Segment, origin: Origin, era: str | None,
                    defaults: dict[str, Any]) -> QemuEvent:
     """Turn one record into a QemuEvent; raise :class:`_Problem` on a bad record."""
+    if segment.prefix.problem:
+        raise _Problem(f"{segment.raw_name}: {segment.prefix.problem}")
     meta = _prefix_fields(segment)
     timing = _timing(segment.prefix, defaults, meta)
     if not segment.known:
@@ -273,8 +279,14 @@ def parse_line(text: str, origin: Origin, era: str | None = None,
         previous_failed = False
         result.items.append(event)
     if not segments:
-        report = find_error_report(text)
-        if report is not None:
+        try:
+            report = find_error_report(text)
+        except NumberTooLong as exc:
+            result.items.append(f"QEMU error report: {exc}")
+            return result
+        if report is not None and report.prefix.problem:
+            result.items.append(f"QEMU error report: {report.prefix.problem}")
+        elif report is not None:
             result.items.append(_report_event(report, text, origin, era, defaults))
         else:
             qmp = find_qmp_event(text)
@@ -435,7 +447,7 @@ def sniff(lines: list[str]) -> float:
                 wrapped += 1
             else:
                 other += 1
-        elif (find_error_report(text) or _OTHER_TRACE_LINE.match(text)
+        elif (_holds_error_report(text) or _OTHER_TRACE_LINE.match(text)
               or find_qmp_event(text) is not None):
             other += 1
     if syscalls > direct + wrapped:
@@ -445,6 +457,13 @@ def sniff(lines: list[str]) -> float:
     if wrapped:
         return 0.7
     return 0.4 if other else 0.0
+
+
+def _holds_error_report(text: str) -> bool:
+    try:
+        return find_error_report(text) is not None
+    except NumberTooLong:
+        return True                  # a report, with a value no device state has
 
 
 def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
