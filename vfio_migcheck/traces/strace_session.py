@@ -10,6 +10,7 @@ each line, so memory stays flat.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from vfio_migcheck.traces.events import (
@@ -31,22 +32,22 @@ from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
 # FAST_HEAD is the same for the commonest shape, "PID  TIMESTAMP name(" (strace -f -o FILE
 # with -t/-tt/-ttt), without the alternatives that make HEAD slower; group 1 is always ''.
 FAST_HEAD = re.compile(
-    r"()(\d{1,7}) +(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+|\d{8,}) "
-    r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?)?"
+    r"()(\d{1,7}) +(\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{1,20}\.\d{1,20}|\d{8,20}) "
+    r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d{1,10})(?![0-9xX])(<)?)?)?"
 )
 HEAD = re.compile(
-    r"(?:\[pid\s+(\d+)(?:<[^>]*>)?\]\s*|(\d{1,7})(?:<[^>]*>)?\s+)?"
-    r"\s*(?:(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+|\d{8,})\s+)?"
-    r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?)?"
+    r"(?:\[pid\s+(\d{1,10})(?:<[^>]*>)?\]\s*|(\d{1,7})(?:<[^>]*>)?\s+)?"
+    r"\s*(?:(\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{1,20}\.\d{1,20}|\d{8,20})\s+)?"
+    r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d{1,10})(?![0-9xX])(<)?)?)?"
 )
-CALL_HEAD = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?")
+CALL_HEAD = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d{1,10})(?![0-9xX])(<)?)?")
 _UNFINISHED = re.compile(
     r"\s*<(?:unfinished|detached|pid changed to \d+)(?: #(\d+))? \.\.\.>\s*$")
 _RESUMED = re.compile(r"<\.\.\. ([A-Za-z_$][A-Za-z0-9_$]*) resumed(?: #(\d+))?>\s?(.*)$")
-_EXIT = re.compile(r"\+\+\+ (?:exited with (-?\d+)|killed by (SIG[A-Z0-9_+-]+|\d+)"
-                   r"(?: \(core dumped\))?|superseded by execve in pid (\d+)) \+\+\+\s*$")
+_EXIT = re.compile(r"\+\+\+ (?:exited with (-?\d{1,10})|killed by (SIG[A-Z0-9_+-]+|\d{1,10})"
+                   r"(?: \(core dumped\))?|superseded by execve in pid (\d{1,10})) \+\+\+\s*$")
 _SIGNAL = re.compile(r"--- (?:stopped by )?(SIG[A-Z0-9_+-]+|\d+)\b.*---\s*$")
-_STRACE_PROCESS = re.compile(r"(?:strace: )?Process (\d+) (attached|detached|suspended)\b")
+_STRACE_PROCESS = re.compile(r"(?:strace: )?Process (\d{1,10}) (attached|detached|suspended)\b")
 _PERSONALITY = re.compile(r"\[ Process PID=(\d+) runs in .* mode\. \]\s*$")
 _STRACE_MESSAGE = re.compile(r"strace: |\(strace: ")
 # lines strace adds under a call: -e read=/write= hex dumps, -k stack frames
@@ -89,6 +90,7 @@ for _names, _cls in (
     for _name in _names:
         NAME_CLASS[_name] = _cls
 
+CLONE_NAMES = frozenset({"clone", "clone3", "fork", "vfork"})
 WRITES = frozenset({"write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto"})
 
 
@@ -139,6 +141,10 @@ class Session:
         self.saw_pid_column = False
         self.saw_decoration = False
         self.children: set[int] = set()
+        # threads that started a clone()/fork() which has not resumed yet, in start order;
+        # entries go stale when the call resumes and are dropped when next looked at, so
+        # a new task finds its creator without scanning every thread
+        self.cloning: OrderedDict[int, Thread] = OrderedDict()
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -183,18 +189,29 @@ class Session:
             return found
         return self._new_thread(tid)
 
+    def _creator(self) -> Thread | None:
+        """The first thread with a clone()/fork() in flight (stale entries dropped)."""
+        cloning = self.cloning
+        while cloning:
+            key = next(iter(cloning))
+            other = cloning[key]
+            pending = other.pending
+            if pending is not None and pending.name in CLONE_NAMES and \
+                    self.threads.get(other.tid) is other:
+                return other
+            del cloning[key]
+        return None
+
     def _new_thread(self, tid: int | None) -> Thread:
         # a task whose creation is visible: a clone() in flight in another thread
-        for other in self.threads.values():
-            pending = other.pending
-            if pending is not None and pending.name in ("clone", "clone3", "fork", "vfork"):
-                shares = "CLONE_FILES" in pending.head
-                table = other.table if shares else other.table.fork_copy()
-                is_thread = "CLONE_THREAD" in pending.head
-                made = Thread(tid, other.pid if is_thread else tid, table)
-                table.members.add(_member(tid))
-                self.threads[tid] = made
-                return made
+        other = self._creator()
+        if other is not None:
+            head = other.pending.head
+            table = other.table if "CLONE_FILES" in head else other.table.fork_copy()
+            made = Thread(tid, other.pid if "CLONE_THREAD" in head else tid, table)
+            table.members.add(_member(tid))
+            self.threads[tid] = made
+            return made
         # lines without a pid column belong to the first process; once pids show up, the
         # first unknown pid that is not a known child is that same process
         if tid is not None and self.unprefixed is not None and self.unprefixed.tid is None:
@@ -369,6 +386,8 @@ class Session:
             self.abandon(thread, "a new call started before it resumed")
         thread.pending = Pending(name, text[start:tail.start()], number, file,
                                  self.stamp(file, stamp), tail.group(1))
+        if name in CLONE_NAMES:
+            self.cloning[id(thread)] = thread
 
     def _resumed(self, file: str, number: int, text: str, tid: int | None,
                  match: re.Match[str]) -> None:
@@ -504,17 +523,27 @@ class Session:
         if execer.pending is not None:
             leader.pending = execer.pending
             execer.pending = None
+            if leader.pending.name in CLONE_NAMES:
+                self.cloning[id(leader)] = leader
         execer.table.members.discard(_member(execer_tid))
-        for key in [key for key, known in self.threads.items() if known is execer]:
-            del self.threads[key]
+        self._forget(execer)
 
     def _leave(self, thread: Thread, origin: Origin, ts: float | None) -> None:
         table = thread.table
         table.members.discard(_member(thread.tid))
         if not table.members:
             self.calls.implicit_close(thread, table.release_all(), "exit", origin, ts)
-        for key in [key for key, known in self.threads.items() if known is thread]:
-            del self.threads[key]  # also the None key of a formerly unprefixed process
+        self._forget(thread)
+
+    def _forget(self, thread: Thread) -> None:
+        """Drop a thread under its keys: its tid, and None for a formerly unprefixed process.
+
+        Only these two keys can map to it, so no scan of every thread is needed.
+        """
+        for key in {thread.tid, None}:
+            if self.threads.get(key) is thread:
+                del self.threads[key]
+        self.cloning.pop(id(thread), None)
 
     # --- end of input ---------------------------------------------------------------------------
 
