@@ -127,23 +127,17 @@ def _qemu_payload(ctx: CallContext) -> None:
     real = [e for e in events if not isinstance(e, Unreadable)]
     broken = [e for e in events if isinstance(e, Unreadable)]
     session = ctx.h.session
-    if real:
-        for event in real:
-            if isinstance(event, QemuEvent):
-                event = ctx.h.link_qemu_device(event, ctx.table)
-            ctx.emit(event)
-        for event in broken:
-            session.out.append(event)
-        if broken:
-            session.note("qemu-cut", "some QEMU trace records inside write() payloads were "
-                         "cut (raise strace -s); the readable ones were kept")
-    elif broken:
-        first = broken[0]
+    for event in real:
+        if isinstance(event, QemuEvent):
+            event = ctx.h.link_qemu_device(event, ctx.table)
+        ctx.emit(event)
+    if real and broken:
+        session.note("qemu-cut", "some QEMU trace records inside write() payloads were "
+                     "cut (raise strace -s); the readable ones were kept")
+    for event in broken:             # every unreadable record is listed in the summary
         session.unreadable(ctx.origin.file, ctx.origin.line, f"QEMU trace record inside "
-                           f"{ctx.call.name}(): {first.reason}{cut}", first.text,
+                           f"{ctx.call.name}(): {event.reason}{cut}", event.text,
                            ctx.origin.last_line)
-        for event in broken[1:]:
-            session.out.append(event)
 
 
 def _strings(args: list[Arg]) -> list[tuple[str, bool]]:

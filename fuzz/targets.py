@@ -1,0 +1,114 @@
+"""What one fuzz input is fed to. A target returns normally or raises :class:`Finding`;
+any other exception is a crash (a user would have seen a traceback or "internal error")."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from vfio_migcheck.traces.events import DeviceOpen, Event, Origin, ReadSummary, Unreadable
+from vfio_migcheck.traces.lines import TraceOpenError
+from vfio_migcheck.traces.reading import UnknownFormatError, open_trace
+
+
+class Finding(Exception):
+    """A wrong answer that is not a crash (accounting, round trip)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    name: str
+    kind: str | None          # the seed kind it starts from (None: any)
+    suffix: str               # the input file's name ending
+    run: Callable[[Path], None]
+
+
+def _read(path: Path, fmt: str) -> tuple[list[Event], ReadSummary]:
+    reading = open_trace(path, fmt)
+    events = list(reading.events)
+    return events, reading.summary
+
+
+def _accounted(events: list[Event], summary: ReadSummary) -> None:
+    """Every unreadable event is listed in the summary (issue 11, item 9)."""
+    unreadable = sum(1 for e in events if isinstance(e, Unreadable))
+    if unreadable != len(summary.unreadable):
+        raise Finding(f"{unreadable} Unreadable events but {len(summary.unreadable)} listed "
+                      "in summary.unreadable")
+
+
+def reader(fmt: str) -> Callable[[Path], None]:
+    def run(path: Path) -> None:
+        try:
+            events, summary = _read(path, fmt)
+        except (UnknownFormatError, TraceOpenError):
+            return                    # a clean one-line refusal
+        _accounted(events, summary)
+    return run
+
+
+def check(path: Path) -> None:
+    """The whole check: read, engine, verdicts, and every report rendered."""
+    from vfio_migcheck.checker.api import check_trace
+
+    result = check_trace(path)
+    if result.error and "internal error" in result.error:
+        raise RuntimeError(result.error)
+    _render_all([result])
+
+
+def _render_all(results: list) -> None:
+    """Every report format, as the CLI writes them (JSON-serialisable, rendered text)."""
+    import io
+    import json
+
+    from rich.console import Console
+
+    from vfio_migcheck.checker.report_json import to_json
+    from vfio_migcheck.checker.report_junit import to_junit
+    from vfio_migcheck.checker.report_sarif import to_sarif
+    from vfio_migcheck.checker.report_text import render
+
+    json.dumps(to_json(results))
+    json.dumps(to_sarif(results))
+    to_junit(results)
+    render(results, Console(file=io.StringIO(), width=100))
+
+
+_HERE = Origin("fuzz", 0)
+
+
+def _comparable(events: list[Event]) -> list[Event]:
+    return [dataclasses.replace(e, origin=_HERE, **({"file": ""} if hasattr(e, "file") else {}))
+            for e in events
+            if not (isinstance(e, DeviceOpen) and e.text and "declared by the converter" in e.text)]
+
+
+def roundtrip(path: Path) -> None:
+    """Events of any reader, written as canonical text, read back equal (convert's promise)."""
+    from vfio_migcheck.traces.canonical import read_text
+    from vfio_migcheck.traces.writer import write_events
+
+    try:
+        events, _ = _read(path, "auto")
+    except (UnknownFormatError, TraceOpenError):
+        return
+    events = [e for e in events if not isinstance(e, Unreadable)]
+    lines = list(write_events(events))
+    summary = ReadSummary()
+    back = list(read_text("\n".join(lines) + "\n", summary=summary))
+    if summary.unreadable:
+        raise Finding(f"the writer wrote an unreadable line: {summary.unreadable[0]}")
+    if _comparable(back) != _comparable(events):
+        raise Finding("events read back from the canonical text differ from the originals")
+
+
+TARGETS = {t.name: t for t in (
+    Target("strace", "strace", ".strace", reader("strace")),
+    Target("qemu", "qemu", ".log", reader("qemu")),
+    Target("canonical", "canonical", ".vmc", reader("canonical")),
+    Target("auto", None, ".txt", reader("auto")),
+    Target("check", None, ".txt", check),
+    Target("roundtrip", None, ".txt", roundtrip),
+)}
