@@ -29,8 +29,9 @@ from fuzz.targets import TARGETS, Finding
 WEIGHTS = {"strace": 4, "qemu": 3, "canonical": 3, "auto": 3, "check": 0.5, "roundtrip": 2}
 
 
-class Hang(Exception):
-    """The input ran past the hard limit."""
+class Hang(BaseException):
+    """The input ran past the hard limit (a BaseException: the code under test catches
+    Exception to turn reader bugs into one-line errors, and must not swallow this)."""
 
 
 def _alarm(_signum, _frame) -> None:
