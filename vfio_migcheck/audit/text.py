@@ -23,7 +23,8 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
         out.append("")
     v = t.verdicts
     out.append(f"{t.captures} captures: {v['pass']} pass, {v['fail']} fail, "
-               f"{v['inconclusive']} inconclusive, {v['unreadable']} unreadable; "
+               f"{v['inconclusive']} inconclusive, {v['unchecked']} unchecked (nothing to "
+               f"check), {v['unreadable']} unreadable; "
                f"{t.devices} devices; {t.findings} findings ("
                + ", ".join(f"{n} {s}" for s, n in t.by_severity.items()) + ")")
     if t.by_party:

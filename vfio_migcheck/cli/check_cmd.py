@@ -15,6 +15,7 @@ from vfio_migcheck.checker.rule_docs import rule_text
 from vfio_migcheck.checker.rules import all_rules, get_rule
 from vfio_migcheck.cli.common import (
     EXIT_FINDINGS,
+    EXIT_NOTHING_CHECKED,
     EXIT_OK,
     EXIT_USAGE,
     fail_usage,
@@ -61,7 +62,8 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str, fmt
 
     With no TRACE, checks the example captures bundled with vfio-migcheck.
     Exit status: 0 no error-level finding (warnings, notes and inconclusive verdicts
-    included), 1 at least one error, 2 bad arguments or an unreadable trace.
+    included), 1 at least one error, 2 bad arguments or an unreadable trace, 3 a trace in
+    which nothing was checked (no migration state observed or requested).
     """
     spec = get_spec(spec_arg)
     flags = get_flags(flags_arg, spec) if flags_arg is not None else None
@@ -97,6 +99,8 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str, fmt
         sys.exit(EXIT_USAGE)
     if not exit_zero and any(r.has_errors for r in results):
         sys.exit(EXIT_FINDINGS)
+    if any(r.checked_nothing for r in results):
+        sys.exit(EXIT_NOTHING_CHECKED)
     sys.exit(EXIT_OK)
 
 

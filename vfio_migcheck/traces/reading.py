@@ -125,3 +125,19 @@ def per_pid_files(prefix: Path) -> list[Path]:
                                  f"{candidate.name}); keep one of them")
         by_pid[pid] = candidate
     return [by_pid[pid] for pid in sorted(by_pid)]
+
+
+def unusable_input(summary: ReadSummary, fmt: str, path) -> str | None:
+    """A file forced into a format (--format) in which no line reads: exit 2, not notes.
+
+    Auto-detection already refuses files no reader recognises; with --format the user
+    overrode it, and a file whose every line is unreadable (``--format canonical /bin/ls``)
+    was not a trace of that format at all.
+    """
+    unreadable = len(summary.unreadable)
+    if fmt == "auto" or not unreadable or summary.events * 20 >= unreadable or (
+            summary.events and unreadable < 20):
+        return None                  # some of it reads: a damaged trace, still checked
+    first_line, reason = summary.unreadable[0]
+    return (f"{path}:{first_line}: not a {fmt} trace: {unreadable} line(s) do not read as "
+            f"{fmt} and {summary.events} do (first: {reason})")
