@@ -26,7 +26,8 @@ from fuzz.seeds import load_seeds
 from fuzz.targets import TARGETS, Finding
 
 #: share of the inputs each target gets (the readers are cheap, the checker is not)
-WEIGHTS = {"strace": 4, "qemu": 3, "canonical": 3, "auto": 3, "check": 0.5, "roundtrip": 2}
+WEIGHTS = {"strace-lines": 6, "qemu-lines": 6, "canonical-lines": 6, "strace": 2, "qemu": 2,
+           "canonical": 2, "auto": 1, "check": 0.3, "roundtrip": 1}
 
 
 class Hang(BaseException):

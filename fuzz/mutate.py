@@ -10,7 +10,7 @@ import re
 
 from fuzz.seeds import Seed
 
-MAX_WINDOW = 12           # lines of a seed one input starts from
+MAX_WINDOW = 6            # lines of a seed one input starts from
 MAX_RUN = 1500            # longest repeated run a hostile mutation inserts
 
 #: Text that reaches deep into the readers: syntax of every format, and values at the edges.
@@ -145,7 +145,7 @@ class Mutator:
         """The same line from many threads (strace bookkeeping per tid)."""
         line = self.rng.choice(lines)
         body = re.sub(r"^\s*(?:\[pid\s+\d+\]|\d+)\s+", "", line)
-        return lines + [f"{tid} {body}" for tid in range(1, self.rng.randint(2, 60))]
+        return lines + [f"{tid} {body}" for tid in range(1, self.rng.randint(2, 30))]
 
     _MUTATIONS = (insert_token, insert_token, delete_span, flip_char, swap_number,
                   swap_number, duplicate_line, drop_line, swap_lines, splice_foreign,

@@ -104,7 +104,57 @@ def roundtrip(path: Path) -> None:
         raise Finding("events read back from the canonical text differ from the originals")
 
 
+# --- line-level targets: the readers' per-line code without file I/O (cheap inputs) ---------
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8", errors="surrogatepass").split("\n")
+
+
+def strace_lines(path: Path) -> None:
+    """The strace session fed line by line (what _read_one does after its fast loop)."""
+    from vfio_migcheck.traces.strace_session import Session
+
+    summary = ReadSummary(format="strace")
+    session = Session(summary)
+    events: list[Event] = []
+    for number, text in enumerate(_lines(path), start=1):
+        if "\x00" in text or not text:
+            continue                  # the line splitter reports these before a reader sees them
+        session.line(str(path), number, text)
+        events.extend(session.out)
+        session.out.clear()
+    events.extend(session.finish())
+    _accounted(events, summary)
+
+
+def qemu_lines(path: Path) -> None:
+    """Every QEMU line parser: records, prefixes, error reports, QMP events, sniffing."""
+    from vfio_migcheck.traces.qemu import parse_line, parse_qemu_text, sniff
+
+    lines = _lines(path)
+    sniff(lines[:50])
+    for number, text in enumerate(lines, start=1):
+        origin = Origin(str(path), number)
+        parse_line(text, origin, None)
+        parse_line(text, origin, "v1")
+    parse_qemu_text("\n".join(lines), Origin(str(path), 1), pid=1, tid=1, ts=0.0)
+
+
+def canonical_lines(path: Path) -> None:
+    from vfio_migcheck.traces.canonical import read_text, sniff
+
+    lines = _lines(path)
+    sniff(lines[:50])
+    summary = ReadSummary(format="canonical")
+    events = list(read_text("\n".join(lines), str(path), summary))
+    _accounted(events, summary)
+
+
 TARGETS = {t.name: t for t in (
+    Target("strace-lines", "strace", ".strace", strace_lines),
+    Target("qemu-lines", "qemu", ".log", qemu_lines),
+    Target("canonical-lines", "canonical", ".vmc", canonical_lines),
     Target("strace", "strace", ".strace", reader("strace")),
     Target("qemu", "qemu", ".log", reader("qemu")),
     Target("canonical", "canonical", ".vmc", reader("canonical")),
