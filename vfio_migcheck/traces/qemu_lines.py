@@ -36,7 +36,8 @@ _KNOWN_EVENT_STARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("migrate_set_state", re.compile(r"migrate_set_state(?= {1,2}new state )")),
 )
 # Any other vfio event only counts at the start of a line, right after a prefix.
-_VFIO_NAME = re.compile(r"vfio_[a-z0-9_]*")
+# QEMU's trace-event names are C identifiers: a letter follows "vfio_".
+_VFIO_NAME = re.compile(r"vfio_[a-z][a-z0-9_]*")
 
 
 # A line holding only (part of) a trace prefix, maybe with the start of "vfio_": cut off.
@@ -294,7 +295,10 @@ def _generic_segment(line: str) -> Segment | None:
     start, prefix = find_prefix(line[:at])
     if start != 0:
         return None                  # text before it: a message mentioning a function
-    name = _VFIO_NAME.match(line, at).group(0)
+    named = _VFIO_NAME.match(line, at)
+    if named is None:
+        return None                  # "vfio_" then no identifier: not a trace record
+    name = named.group(0)
     rest = line[at + len(name):]
     if rest and not rest.startswith(" "):
         return None                  # the name runs on into other text: not a record

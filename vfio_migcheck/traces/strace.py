@@ -35,7 +35,8 @@ from vfio_migcheck.traces.strace_session import (
 )
 
 _SNIFF_CALL = re.compile(
-    r"^(?:\[pid\s+\d+(?:<[^>]*>)?\]\s*|\d{1,7}(?:<[^>]*>)?\s+)?\s*"
+    # one whitespace run between the parts: adjacent \s+ and \s* backtrack cubically
+    r"^(?:\[pid\s+\d+(?:<[^>]*>)?\]|\d{1,7}(?:<[^>]*>)?(?=\s))?\s*"
     r"(?:(?:\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+|\d{8,})\s+)?"
     r"(?:[A-Za-z_][A-Za-z0-9_]*\(.*(?:\)\s+=\s+(?:-?\d|0x|\?)|<unfinished(?: #\d+)? \.\.\.>$)"
     r"|<\.\.\. [A-Za-z_][A-Za-z0-9_]* resumed|\+\+\+ (?:exited|killed)|--- SIG)"

@@ -41,8 +41,9 @@ HEAD = re.compile(
     r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d{1,10})(?![0-9xX])(<)?)?)?"
 )
 CALL_HEAD = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d{1,10})(?![0-9xX])(<)?)?")
+# searched: no leading \s* (each start would rescan a run of blanks); callers strip it
 _UNFINISHED = re.compile(
-    r"\s*<(?:unfinished|detached|pid changed to \d+)(?: #(\d+))? \.\.\.>\s*$")
+    r"<(?:unfinished|detached|pid changed to \d+)(?: #(\d+))? \.\.\.>\s*$")
 _RESUMED = re.compile(r"<\.\.\. ([A-Za-z_$][A-Za-z0-9_$]*) resumed(?: #(\d+))?>\s?(.*)$")
 _EXIT = re.compile(r"\+\+\+ (?:exited with (-?\d{1,10})|killed by (SIG[A-Z0-9_+-]+|\d{1,10})"
                    r"(?: \(core dumped\))?|superseded by execve in pid (\d{1,10})) \+\+\+\s*$")
@@ -51,7 +52,7 @@ _STRACE_PROCESS = re.compile(r"(?:strace: )?Process (\d{1,10}) (attached|detache
 _PERSONALITY = re.compile(r"\[ Process PID=(\d+) runs in .* mode\. \]\s*$")
 _STRACE_MESSAGE = re.compile(r"strace: |\(strace: ")
 # lines strace adds under a call: -e read=/write= hex dumps, -k stack frames
-_CONTINUATION = re.compile(r"(?:\[pid\s+\d+\]\s*|\d+\s+)?"
+_CONTINUATION = re.compile(r"(?:\[pid\s+\d+\]|\d+(?=\s))?"
                            r"(?:(?P<dump>\s*\| [0-9a-f]{5}  )|(?P<stack>\s+> \S))")
 # the table strace -C prints at the end: header, rules, one row per syscall, the total
 _COUNT_SUMMARY = re.compile(r"\s*(?:% time\s+seconds|-{6,}(?: -+)*\s*$|"
@@ -384,7 +385,7 @@ class Session:
         thread = self.threads.get(tid) or self.thread(tid)
         if thread.pending is not None:
             self.abandon(thread, "a new call started before it resumed")
-        thread.pending = Pending(name, text[start:tail.start()], number, file,
+        thread.pending = Pending(name, text[start:tail.start()].rstrip(), number, file,
                                  self.stamp(file, stamp), tail.group(1))
         if name in CLONE_NAMES:
             self.cloning[id(thread)] = thread
