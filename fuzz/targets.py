@@ -65,10 +65,10 @@ def _render_all(results: list) -> None:
 
     from rich.console import Console
 
-    from vfio_migcheck.checker.report_json import to_json
-    from vfio_migcheck.checker.report_junit import to_junit
-    from vfio_migcheck.checker.report_sarif import to_sarif
-    from vfio_migcheck.checker.report_text import render
+    from vfio_migcheck.checker.reports.json import to_json
+    from vfio_migcheck.checker.reports.junit import to_junit
+    from vfio_migcheck.checker.reports.sarif import to_sarif
+    from vfio_migcheck.checker.reports.text import render
 
     json.dumps(to_json(results))
     json.dumps(to_sarif(results))
@@ -87,7 +87,7 @@ def _comparable(events: list[Event]) -> list[Event]:
 
 def roundtrip(path: Path) -> None:
     """Events of any reader, written as canonical text, read back equal (convert's promise)."""
-    from vfio_migcheck.traces.canonical import read_text
+    from vfio_migcheck.traces.canonical.reader import read_text
     from vfio_migcheck.traces.writer import write_events
 
     try:
@@ -113,7 +113,7 @@ def _lines(path: Path) -> list[str]:
 
 def strace_lines(path: Path) -> None:
     """The strace session fed line by line (what _read_one does after its fast loop)."""
-    from vfio_migcheck.traces.strace_session import Session
+    from vfio_migcheck.traces.strace.session import Session
 
     summary = ReadSummary(format="strace")
     session = Session(summary)
@@ -130,7 +130,7 @@ def strace_lines(path: Path) -> None:
 
 def qemu_lines(path: Path) -> None:
     """Every QEMU line parser: records, prefixes, error reports, QMP events, sniffing."""
-    from vfio_migcheck.traces.qemu import parse_line, parse_qemu_text, sniff
+    from vfio_migcheck.traces.qemu.reader import parse_line, parse_qemu_text, sniff
 
     lines = _lines(path)
     sniff(lines[:50])
@@ -142,7 +142,7 @@ def qemu_lines(path: Path) -> None:
 
 
 def canonical_lines(path: Path) -> None:
-    from vfio_migcheck.traces.canonical import read_text, sniff
+    from vfio_migcheck.traces.canonical.reader import read_text, sniff
 
     lines = _lines(path)
     sniff(lines[:50])

@@ -16,9 +16,17 @@ import time
 
 import pytest
 
-MODULES = ("canonical", "qemu", "qemu_lines", "qemu_formats", "strace", "strace_calls",
-           "strace_clock", "strace_fastcall", "strace_fd_calls", "strace_io_calls",
-           "strace_ioctl", "strace_lines", "strace_session", "strace_text", "lines", "writer")
+
+def _reader_modules() -> list[str]:
+    """Every module of vfio_migcheck.traces (each format's subpackage included)."""
+    import pkgutil
+
+    import vfio_migcheck.traces as traces
+
+    return [info.name for info in pkgutil.walk_packages(traces.__path__, "vfio_migcheck.traces.")]
+
+
+MODULES = _reader_modules()
 PIECES = (" ", "1", "a", "A", "[", "(", "<", ":", ".", "-", '"', "\\", "_", "/", "*", "@",
           "x ", "] ", ") ", "= ", ", ", ": ", "0x", "vfio_", "err: ", "recover state A",
           "<... ", "--- ", "1.1 ", "1@1.1:", "Z ", "\\x2f", "1 1 ")
@@ -35,7 +43,7 @@ def _patterns() -> list[tuple[str, re.Pattern[str], bool]]:
     modules = []
     for name in MODULES:
         try:
-            module = importlib.import_module(f"vfio_migcheck.traces.{name}")
+            module = importlib.import_module(name)
         except ImportError:
             continue
         modules.append((name, module))
