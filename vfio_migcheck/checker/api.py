@@ -14,6 +14,7 @@ from vfio_migcheck.model.names import NameError_, parse_flags
 from vfio_migcheck.model.spec import Spec, SpecError, load_spec
 from vfio_migcheck.traces.events import Event, ReadSummary
 from vfio_migcheck.traces.reading import unusable_input
+from vfio_migcheck.traces.stdin import STDIN_NAME, is_stdin
 
 HIDDEN_ADVICE = ("the capture hides VFIO ioctl payloads (plain strace cannot decode them); "
                  "QEMU's vfio_migration_set_state/set_device_state trace events in the same "
@@ -101,16 +102,17 @@ def check_trace(path: str | Path, *, spec: Spec | str | None = None,
                                         f"{exc}")
     # the reader may refine its format while reading (a QEMU log found to be "qemu-v1")
     fmt_read = reading.summary.format if reading.summary.format != "?" else reading.format
-    unusable = unusable_input(reading.summary, fmt, path)
+    unusable = unusable_input(reading.summary, fmt, STDIN_NAME if is_stdin(path) else path)
     if unusable is not None:
         return _error_result(path, fmt, unusable)
-    return build_result(engine, str(path), fmt_read, reading.summary.to_json(),
+    name = STDIN_NAME if is_stdin(path) else str(path)
+    return build_result(engine, name, fmt_read, reading.summary.to_json(),
                         _timestamps(first_ts))
 
 
 def _error_result(path, fmt: str, message: str) -> TraceResult:
-    return TraceResult(file=str(path), format=fmt, findings=(), devices=(), read_summary={},
-                       error=message)
+    return TraceResult(file=STDIN_NAME if is_stdin(path) else str(path), format=fmt,
+                       findings=(), devices=(), read_summary={}, error=message)
 
 
 def _timestamps(first: list[float]) -> str:

@@ -20,6 +20,7 @@ from vfio_migcheck.traces.lines import (
     iter_lines,
     strip_compression_suffix,
 )
+from vfio_migcheck.traces.stdin import STDIN_NAME, is_stdin, rename_text, renamed, spool
 
 # format name -> the reader module of its subpackage (traces/<format>/reader.py); a new
 # format (the eBPF capture reader, traces/bpftrace/) is one more entry here
@@ -77,7 +78,12 @@ def detect_format(path: Path) -> str:
 
 
 def open_trace(path: str | Path, fmt: str = "auto") -> Reading:
-    """Open one trace (a strace ``-ff`` prefix opens every ``PREFIX.PID`` file)."""
+    """Open one trace (a strace ``-ff`` prefix opens every ``PREFIX.PID`` file).
+
+    ``-`` and ``/dev/stdin`` read standard input (traces/stdin.py).
+    """
+    if is_stdin(path):
+        return _open_stdin(fmt)
     paths = expand_paths(Path(path))
     for p in paths:
         if not p.is_file():
@@ -88,6 +94,23 @@ def open_trace(path: str | Path, fmt: str = "auto") -> Reading:
     summary = ReadSummary(format=chosen)
     events = _reader(chosen).read(paths, summary)
     return Reading(paths, chosen, events, summary)
+
+
+def _open_stdin(fmt: str) -> Reading:
+    spooled = spool()
+    try:
+        reading = open_trace(spooled, fmt)
+    except (UnknownFormatError, TraceOpenError) as exc:
+        raise type(exc)(rename_text(str(exc), str(spooled))) from None
+    events = _stdin_events(reading, str(spooled))
+    return Reading([Path(STDIN_NAME)], reading.format, events, reading.summary)
+
+
+def _stdin_events(reading: Reading, spooled: str) -> Iterator[Event]:
+    yield from renamed(reading.events, spooled)
+    summary = reading.summary
+    summary.notes[:] = [rename_text(note, spooled) for note in summary.notes]
+    summary.unreadable[:] = [(n, rename_text(r, spooled)) for n, r in summary.unreadable]
 
 
 def expand_paths(path: Path) -> list[Path]:
