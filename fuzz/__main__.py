@@ -83,6 +83,8 @@ def campaign(args: argparse.Namespace) -> dict:
     deadline = time.monotonic() + args.time if args.time else None
     with tempfile.TemporaryDirectory(prefix="vmc-fuzz-", dir=args.tmp) as tmp:
         workdir = Path(tmp)
+        for target in targets:        # untimed warm-up: imports and grammar builds
+            run_one(target, mutator.make(TARGETS[target].kind), workdir, 1e9, 600)
         for _ in range(args.inputs):
             if deadline is not None and time.monotonic() > deadline:
                 break
