@@ -35,7 +35,8 @@ class SpecError(ValueError):
 
     def __init__(self, file: str, key: str, problem: str) -> None:
         self.file, self.key, self.problem = file, key, problem
-        super().__init__(f"{file}: {key}: {problem}")
+        # "-": the problem is the whole file (unreadable, not TOML), not one key
+        super().__init__(f"{file}: {problem}" if key == "-" else f"{file}: {key}: {problem}")
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,9 @@ def open_trace(path: str | Path, fmt: str = "auto") -> Reading:
         return _open_stdin(fmt)
     paths = expand_paths(Path(path))
     for p in paths:
+        if p.is_dir():
+            raise TraceOpenError(f"{p}: is a directory, not a trace; 'vfio-migcheck audit {p}' "
+                                 "checks every capture in it")
         if not p.is_file():
             raise TraceOpenError(f"{p}: no such file")
     chosen = detect_format(paths[0]) if fmt == "auto" else fmt
