@@ -13,7 +13,7 @@ from vfio_migcheck.checker.rules import CATALOGUE
 from vfio_migcheck.model.names import NameError_, parse_flags
 from vfio_migcheck.model.spec import Spec, SpecError, load_spec
 from vfio_migcheck.traces.events import Event, ReadSummary
-from vfio_migcheck.traces.reading import unusable_input
+from vfio_migcheck.traces.reading import reading_file, unusable_input
 from vfio_migcheck.traces.stdin import STDIN_NAME, is_stdin
 
 HIDDEN_ADVICE = ("the capture hides VFIO ioctl payloads (plain strace cannot decode them); "
@@ -102,7 +102,8 @@ def check_trace(path: str | Path, *, spec: Spec | str | None = None,
                                         f"{exc}")
     # the reader may refine its format while reading (a QEMU log found to be "qemu-v1")
     fmt_read = reading.summary.format if reading.summary.format != "?" else reading.format
-    unusable = unusable_input(reading.summary, fmt, STDIN_NAME if is_stdin(path) else path)
+    unusable = unusable_input(reading.summary, fmt, STDIN_NAME if is_stdin(path) else path,
+                              reading_file(reading, path))
     if unusable is not None:
         return _error_result(path, fmt, unusable)
     name = STDIN_NAME if is_stdin(path) else str(path)

@@ -22,6 +22,7 @@ from vfio_migcheck.traces.reading import (
     Reading,
     UnknownFormatError,
     open_trace,
+    reading_file,
     unusable_input,
 )
 from vfio_migcheck.traces.writer import CanonicalWriter, header
@@ -97,7 +98,7 @@ def convert_cmd(trace: str, fmt: str, target: str, origins: bool) -> None:
     except Exception as exc:  # a reader bug must still end in one line, not a traceback
         fail_usage(f"internal error in the {reading.format} reader while reading {trace}: "
                    f"{type(exc).__name__}: {exc}")
-    unusable = unusable_input(reading.summary, fmt, trace)
+    unusable = unusable_input(reading.summary, fmt, trace, reading_file(reading, trace))
     if unusable is not None:
         fail_usage(unusable)
     sys.exit(exit_status(reading.summary))
