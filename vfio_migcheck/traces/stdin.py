@@ -37,7 +37,8 @@ def stdin_is_terminal(stream=None) -> bool:
         return False
 
 
-_spooled: dict[int, Path] = {}
+# (stream, its copy): the stream is kept so that its id cannot be reused by another one
+_spooled: list[tuple[object, Path]] = []
 
 
 def spool(stream: BinaryIO | None = None) -> Path:
@@ -47,9 +48,9 @@ def spool(stream: BinaryIO | None = None) -> Path:
     """
     if stream is None:
         stream = getattr(sys.stdin, "buffer", sys.stdin)
-    known = _spooled.get(id(stream))
-    if known is not None and known.exists():
-        return known
+    for seen, known in _spooled:
+        if seen is stream and known.exists():
+            return known
     folder = Path(tempfile.mkdtemp(prefix="vfio-migcheck-stdin-"))
     atexit.register(shutil.rmtree, folder, True)
     path = folder / "stdin"
@@ -60,7 +61,7 @@ def spool(stream: BinaryIO | None = None) -> Path:
                 break
             out.write(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8",
                                                                           "surrogateescape"))
-    _spooled[id(stream)] = path
+    _spooled.append((stream, path))
     return path
 
 
