@@ -296,9 +296,9 @@ def _generic_segment(line: str) -> Segment | None:
     if start != 0:
         return None                  # text before it: a message mentioning a function
     named = _VFIO_NAME.match(line, at)
-    if named is None:
-        return None                  # "vfio_" then no identifier: not a trace record
-    name = named.group(0)
+    if named is None or named.group(0).startswith("vfio_vfio_"):
+        return None                  # "vfio_" then no identifier (or another "vfio_"): no
+    name = named.group(0)            # QEMU event is named so; not a trace record
     rest = line[at + len(name):]
     if rest and not rest.startswith(" "):
         return None                  # the name runs on into other text: not a record
