@@ -240,3 +240,32 @@ def test_renamed_uapi_state_is_refused_when_loaded(tmp_path: Path) -> None:
         result = run(*args)
         assert result.exit_code == 2, result.output
         assert "must be named RUNNING_P2P" in result.stderr and "KeyError" not in result.stderr
+
+
+# --- results the kernel cannot produce on a data fd (driver findings) -------------------------
+
+_PRE = ("# vmc-trace 1\ndevice d0 flags=0x7\nd0 GET MIGRATION = 0 flags=0x7\n"
+        "d0 SET MIG_DEVICE_STATE PRE_COPY = 0 data_fd=6\n")
+
+
+@pytest.mark.parametrize("line,rule", [
+    ("fd 6 lseek = 0", "K008"),                    # stream_open: vfs_llseek says ESPIPE
+    ("fd 6 pread64 64 = 64", "K008"),              # no FMODE_PREAD on a stream
+    ("fd 6 read 64 = 100", "K015"),                # more than asked for
+])
+def test_impossible_data_fd_result_is_a_driver_error(tmp_path: Path, line: str,
+                                                     rule: str) -> None:
+    path = tmp_path / "t.vmc"
+    path.write_text(_PRE + line + "\nfd 6 close = 0\n")
+    result = check_trace(path)
+    found = [f for f in result.findings if f.rule == rule]
+    assert found and found[0].line == 5 and found[0].party == "driver"
+    assert found[0].severity == "error"
+
+
+@pytest.mark.parametrize("line", ["fd 6 lseek = -1 ESPIPE", "fd 6 read 64 = 64"])
+def test_possible_data_fd_results_are_not_driver_findings(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "t.vmc"
+    path.write_text(_PRE + line + "\nfd 6 close = 0\n")
+    result = check_trace(path)
+    assert not [f for f in result.findings if f.party == "driver"]

@@ -324,7 +324,7 @@ class Engine:
                 return T.step_data_close(c, file, fd, event.how)
         elif isinstance(event, DataSeek):
             def step(c: Config) -> list[T.Outcome]:
-                return T.step_data_misc(c, file, fd, "lseek")
+                return T.step_data_misc(c, file, fd, "lseek", event.ret)
         elif isinstance(event, DataIoctl) and "PRECOPY" in event.request.upper():
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_precopy_info(c, file, fd, event.ret, event.errno, UNKNOWN)
