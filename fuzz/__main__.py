@@ -26,7 +26,7 @@ from fuzz.seeds import load_seeds
 from fuzz.targets import TARGETS, Finding
 
 #: share of the inputs each target gets (the readers are cheap, the checker is not)
-WEIGHTS = {"strace-lines": 6, "qemu-lines": 6, "canonical-lines": 6, "strace": 2, "qemu": 2,
+WEIGHTS = {"strace-lines": 10, "qemu-lines": 10, "canonical-lines": 10, "strace": 2, "qemu": 2,
            "canonical": 2, "auto": 1, "check": 0.3, "roundtrip": 1}
 
 
@@ -89,7 +89,7 @@ def campaign(args: argparse.Namespace) -> dict:
             if deadline is not None and time.monotonic() > deadline:
                 break
             target = rng.choices(targets, weights)[0]
-            data = mutator.make(TARGETS[target].kind)
+            data = mutator.make(TARGETS[target].kind, TARGETS[target].window)
             outcome, seconds, detail = run_one(target, data, workdir, args.budget, args.hard)
             row = totals[target]
             row["inputs"] += 1

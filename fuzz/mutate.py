@@ -47,17 +47,17 @@ class Mutator:
         for seed in seeds:
             self.by_kind.setdefault(seed.kind, []).append(seed)
 
-    def window(self, kind: str | None) -> list[str]:
+    def window(self, kind: str | None, most: int = MAX_WINDOW) -> list[str]:
         pool = self.by_kind.get(kind) if kind else None
         seed = self.rng.choice(pool or self.seeds)
         start = self.rng.randrange(len(seed.lines))
         if self.rng.random() < 0.3:
             start = 0                  # keep headers and the first lines sniffing reads
-        size = self.rng.randint(1, MAX_WINDOW)
+        size = self.rng.randint(1, most)
         return list(seed.lines[start:start + size])
 
-    def make(self, kind: str | None) -> str:
-        lines = self.window(kind)
+    def make(self, kind: str | None, most: int = MAX_WINDOW) -> str:
+        lines = self.window(kind, most)
         for _ in range(self.rng.randint(1, 4)):
             lines = self.rng.choice(self._MUTATIONS)(self, lines) or [""]
         return "\n".join(lines) + ("\n" if self.rng.random() < 0.9 else "")

@@ -22,6 +22,7 @@ class Target:
     kind: str | None          # the seed kind it starts from (None: any)
     suffix: str               # the input file's name ending
     run: Callable[[Path], None]
+    window: int = 6           # at most this many seed lines per input
 
 
 def _read(path: Path, fmt: str) -> tuple[list[Event], ReadSummary]:
@@ -129,32 +130,27 @@ def strace_lines(path: Path) -> None:
 
 
 def qemu_lines(path: Path) -> None:
-    """Every QEMU line parser: records, prefixes, error reports, QMP events, sniffing."""
-    from vfio_migcheck.traces.qemu.reader import parse_line, parse_qemu_text, sniff
+    """Every QEMU line parser: records, prefixes, error reports, QMP events (sniffing and
+    the write() payload path are driven by the auto and strace targets)."""
+    from vfio_migcheck.traces.qemu.reader import parse_line
 
-    lines = _lines(path)
-    sniff(lines[:50])
-    for number, text in enumerate(lines, start=1):
-        origin = Origin(str(path), number)
-        parse_line(text, origin, None)
-        parse_line(text, origin, "v1")
-    parse_qemu_text("\n".join(lines), Origin(str(path), 1), pid=1, tid=1, ts=0.0)
+    for number, text in enumerate(_lines(path), start=1):
+        parse_line(text, Origin(str(path), number), ("v1", None, "v2")[number % 3])
 
 
 def canonical_lines(path: Path) -> None:
-    from vfio_migcheck.traces.canonical.reader import read_text, sniff
+    from vfio_migcheck.traces.canonical.reader import read_text
 
     lines = _lines(path)
-    sniff(lines[:50])
     summary = ReadSummary(format="canonical")
     events = list(read_text("\n".join(lines), str(path), summary))
     _accounted(events, summary)
 
 
 TARGETS = {t.name: t for t in (
-    Target("strace-lines", "strace", ".strace", strace_lines),
-    Target("qemu-lines", "qemu", ".log", qemu_lines),
-    Target("canonical-lines", "canonical", ".vmc", canonical_lines),
+    Target("strace-lines", "strace", ".strace", strace_lines, window=3),
+    Target("qemu-lines", "qemu", ".log", qemu_lines, window=2),
+    Target("canonical-lines", "canonical", ".vmc", canonical_lines, window=2),
     Target("strace", "strace", ".strace", reader("strace")),
     Target("qemu", "qemu", ".log", reader("qemu")),
     Target("canonical", "canonical", ".vmc", reader("canonical")),
