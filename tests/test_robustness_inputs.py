@@ -269,3 +269,58 @@ def test_possible_data_fd_results_are_not_driver_findings(tmp_path: Path, line: 
     path.write_text(_PRE + line + "\nfd 6 close = 0\n")
     result = check_trace(path)
     assert not [f for f in result.findings if f.party == "driver"]
+
+
+# --- strace shapes: -x/-xx escapes everywhere, orphan resumes --------------------------------
+
+_DECORATION = re.compile(r"(?<=[0-9A-Za-z])<((?:->|[^<>\n])*)((?:<[^<>\n]*>)?)>")
+_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+
+
+def _as_xx(line: str) -> str:
+    """What strace -xx prints for a line: every string and decoration byte as \\xNN."""
+    from vfio_migcheck.traces.strace.text import unescape
+
+    def hexed(data: bytes) -> str:
+        return "".join(f"\\x{byte:02x}" for byte in data)
+
+    line = _STRING.sub(lambda m: '"' + hexed(unescape(f'"{m.group(1)}"')[0].encode()) + '"',
+                       line)
+    return _DECORATION.sub(lambda m: "<" + hexed(m.group(1).encode()) + m.group(2) + ">", line)
+
+
+@pytest.mark.parametrize("name", ["strace/decorations_yy.strace", "strace/qemu_stderr.strace",
+                                  "strace/poll_epoll.strace",
+                                  "mtty-6.12/f_y_tt_T/threads.strace"])
+def test_xx_capture_reads_like_the_plain_one(tmp_path: Path, name: str) -> None:
+    import dataclasses
+
+    plain = FIXTURES / name
+    escaped = tmp_path / "xx.strace"
+    escaped.write_text("\n".join(_as_xx(line) for line in plain.read_text().splitlines()))
+    assert "\\x2f\\x64\\x65\\x76" in escaped.read_text() or "qemu" in name or "poll" in name
+
+    def same(event):
+        origin = dataclasses.replace(event.origin, file="-", last_line=None)
+        extra = {"after_feature": None} if hasattr(event, "after_feature") else {}
+        return dataclasses.replace(event, origin=origin, **extra)
+
+    expected = [same(e) for e in open_trace(plain).events]
+    got = [same(e) for e in open_trace(escaped).events]
+    assert got == expected and expected
+
+
+def test_orphan_resumes_are_unreadable_only_when_they_could_be_vfio(tmp_path: Path) -> None:
+    path = tmp_path / "orphans.strace"
+    path.write_text(
+        "100 openat(AT_FDCWD, \"/dev/vfio/vfio\", O_RDWR) = 3\n"
+        "101 <... clone resumed>child_stack=NULL, flags=CLONE_VM) = 0\n"
+        "100 <... futex resumed>) = 0\n"
+        "100 <... ioctl resumed>) = 0\n"
+        "100 close(3) = 0\n")
+    reading = open_trace(path, "strace")
+    events = list(reading.events)
+    unreadable = [e for e in events if isinstance(e, Unreadable)]
+    assert [e.origin.line for e in unreadable] == [4]
+    assert "may have been a VFIO call" in unreadable[0].reason
+    assert any("no interest to VFIO" in note for note in reading.summary.notes)

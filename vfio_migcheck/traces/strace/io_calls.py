@@ -114,7 +114,9 @@ def _qemu_payload(ctx: CallContext) -> None:
     args = ctx.call.args
     if ctx.call.name not in ("writev", "pwritev", "pwritev2"):
         args = args[1:2]  # write(fd, BUF, n), pwrite64(fd, BUF, n, off), sendto(fd, BUF, ...)
-    strings = [(literal, cut) for literal, cut in _strings(args) if "vfio" in literal]
+    # under -x/-xx every byte is escaped: such a literal may hold "vfio" once decoded
+    strings = [(literal, cut) for literal, cut in _strings(args)
+               if "vfio" in literal or "\\x" in literal]
     if not strings:
         return
     texts = [unescape(literal)[0] for literal, _ in strings]

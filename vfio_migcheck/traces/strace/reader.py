@@ -175,7 +175,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                         or not text.startswith(entry.token, match.start(5)))):
                                 line(name, number, text, None, match)
                             elif cls == io_class:
-                                if call in writes and "vfio" in text:
+                                if call in writes and ("vfio" in text or "\\x" in text):
                                     line(name, number, text, None, match)
                                 else:
                                     irrelevant += 1

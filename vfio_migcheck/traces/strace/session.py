@@ -254,7 +254,7 @@ class Session:
                         entry.token is not None and text.startswith(entry.token,
                                                                     match.start(5)))):
                     if cls == IO:
-                        if name not in WRITES or "vfio" not in text:
+                        if name not in WRITES or ("vfio" not in text and "\\x" not in text):
                             self.summary.irrelevant += 1
                             return
                     else:
@@ -315,7 +315,7 @@ class Session:
             if token is None or not text.startswith(token, at):
                 return False  # the fd may have been replaced invisibly: look closer
         if cls == IO:
-            return not (name in WRITES and "vfio" in text)
+            return not (name in WRITES and ("vfio" in text or "\\x" in text))
         if cls == SEEK:
             return True
         if cls == IOCTL:
@@ -339,6 +339,8 @@ class Session:
             return False
         if cls == XFER:
             return False  # rare; the fds may be unknown (first use of a data fd)
+        if "\\x" in text:
+            return False  # -x/-xx escapes every decoration byte: look closer
         return "anon_inode:" not in text or "_mig" not in text
 
     # --- split calls ---------------------------------------------------------------------------
@@ -362,17 +364,35 @@ class Session:
         pending = thread.pending
         if pending is None or pending.name != name or (
                 tag is not None and pending.tag is not None and tag != pending.tag):
-            self.orphans += 1
-            shown = f" for tid {tid}" if tid is not None else ""
-            self.unreadable(file, number, f"'<... {name} resumed>' without its "
-                            f"'<unfinished ...>' line{shown} (capture started or was cut "
-                            "mid-call)", text)
+            self._orphan(file, number, text, tid, name)
             return
         thread.pending = None
         if "<unfinished ...>" in rest:  # "<... nanosleep resumed> <unfinished ...>) = ?"
             rest = rest.replace(" <unfinished ...>", "").replace("<unfinished ...>", "")
         origin = Origin(pending.file, pending.line, number if pending.file == file else None)
         self._joined(thread, pending.head + rest, origin, pending.ts)
+
+    def _orphan(self, file: str, number: int, text: str, tid: int | None, name: str) -> None:
+        """A ``<... NAME resumed>`` without its start: unreadable only if it could matter.
+
+        Under ``strace -f`` a new task's first line is its own ``<... clone resumed>`` (its
+        creator printed the start): a normal line. A call VFIO never uses (futex, nanosleep)
+        is irrelevant whatever its arguments were. Only a call that could have been on a
+        device or data fd (ioctl, read, close, ...) lost something the checker needs.
+        """
+        if name in CLONE_NAMES:
+            self.summary.irrelevant += 1
+            return
+        if NAME_CLASS.get(name) is None:
+            self.summary.irrelevant += 1
+            self.note("orphans-quiet", "resumed calls of no interest to VFIO whose start is "
+                      "not in the capture (it began mid-call) were counted as irrelevant")
+            return
+        self.orphans += 1
+        shown = f" for tid {tid}" if tid is not None else ""
+        self.unreadable(file, number, f"'<... {name} resumed>' without its '<unfinished ...>' "
+                        f"line{shown}: the capture started or was cut mid-call, and the lost "
+                        f"first half (fd, request) may have been a VFIO call", text)
 
     def abandon(self, thread: Thread, why: str) -> None:
         """An unfinished call that will never resume: its outcome is unknown."""

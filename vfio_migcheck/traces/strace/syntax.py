@@ -16,6 +16,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError
 
 from vfio_migcheck.traces.numbers import MAX_DIGITS, significant_digits
+from vfio_migcheck.traces.strace.text import decode_decoration
 
 # An argument is a list of items; an item is a tuple (kind, value, decoration):
 #   ("n", int|float, decor|None)  number, with its -y decoration (fds)
@@ -68,7 +69,7 @@ def number_value(text: str) -> int | float:
 
 
 def _decor(tok: Token | None) -> str | None:
-    return None if tok is None else str(tok)[1:-1]
+    return None if tok is None else decode_decoration(str(tok)[1:-1])
 
 
 class _ToCall(Transformer):
