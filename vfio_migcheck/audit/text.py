@@ -54,7 +54,8 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
                    f"({vol.sessions} sessions)")
     for p in audit.pairing.pairs:
         state = "match" if p.matches else "MISMATCH (A001)"
-        out.append(f"pair ({p.how}): {p.source.file} {p.source.device} read {p.source.bytes} B"
+        how = "inferred from device name and time" if p.how == "matched" else p.how
+        out.append(f"pair ({how}): {p.source.file} {p.source.device} read {p.source.bytes} B"
                    f" -> {p.destination.file} {p.destination.device} wrote "
                    f"{p.destination.bytes} B: {state}")
     out += [f"pairing: {m}" for m in audit.pairing.problems]
