@@ -324,3 +324,16 @@ def test_orphan_resumes_are_unreadable_only_when_they_could_be_vfio(tmp_path: Pa
     assert [e.origin.line for e in unreadable] == [4]
     assert "may have been a VFIO call" in unreadable[0].reason
     assert any("no interest to VFIO" in note for note in reading.summary.notes)
+
+
+def test_fuzz_found_strace_shapes(tmp_path: Path) -> None:
+    """Inputs the fuzz campaign found: a bare word after a poll() result, an escape "\\8"."""
+    from vfio_migcheck.traces.strace.text import unescape
+
+    assert unescape('"a\\8b"')[0] == "a8b"
+    path = tmp_path / "poll.strace"
+    path.write_text("1 poll([{fd=5<anon_inode:mtty_mig>, events=POLLIN}], 1, 0) = 1 "
+                    "([{fd=5, revents=POLLIN}]) vfio_x\n"
+                    "1 write(2<\\x2f\\x64\\x65\\x76\\8>, \"\\8\", 1) = 1\n")
+    events = list(open_trace(path, "strace").events)
+    assert all(not isinstance(e, Unreadable) or "cannot read" in e.reason for e in events)

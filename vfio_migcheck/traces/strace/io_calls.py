@@ -350,7 +350,7 @@ def _poll(ctx: CallContext) -> None:
     if name in ("poll", "ppoll"):
         asked = _poll_fds(ctx.arg(0))
         ready_fds = set()
-        for aux in ctx.call.aux:
+        for aux in _paren_extras(ctx.call.aux):
             for arg in aux:
                 ready_fds.update(fd for fd, _ in _poll_fds(arg))
     else:  # select family: nfds, readfds, writefds, exceptfds
@@ -363,7 +363,7 @@ def _poll(ctx: CallContext) -> None:
                             if ekind == "n" and isinstance(evalue, int):
                                 asked.append((evalue, edecor))
         ready_fds = set()
-        for aux in ctx.call.aux:
+        for aux in _paren_extras(ctx.call.aux):
             for arg in aux:
                 for kind, value, _ in arg:
                     if kind == "[":
@@ -388,6 +388,12 @@ def _poll(ctx: CallContext) -> None:
             ready = UNKNOWN
         ctx.emit(DataPoll(ctx.origin, fd=fd, file=entry.file.ident, call=name, ready=ready,
                           ret=ctx.ret, errno=ctx.errno, **ctx.common))
+
+
+def _paren_extras(aux: list) -> list[list[Arg]]:
+    """The parenthesised extras after a result (``= 1 ([{fd=5, revents=POLLIN}])``); a
+    damaged line may also leave bare words there, which hold no fds."""
+    return [extra for extra in aux if isinstance(extra, list)]
 
 
 def _poll_fds(arg: Arg) -> list[tuple[int, str | None]]:

@@ -48,7 +48,7 @@ def _replace_escape(match: re.Match[bytes]) -> bytes:
     code = match.group(1)
     if code[:1] == b"x" and len(code) > 1:
         return bytes([int(code[1:], 16)])
-    if code[:1].isdigit():
+    if code[:1] in b"01234567":               # "\\8" and "\\9" are no octal escape
         return bytes([int(code, 8) & 0xFF])
     char = code.decode("latin-1")
     return bytes([_SIMPLE_ESCAPES[char]]) if char in _SIMPLE_ESCAPES else code
