@@ -151,3 +151,18 @@ def test_only_comparable_clocks_are_matched():
     for clocks in (("relative", "relative"), ("absolute", "time-of-day"), ("none", "none")):
         a, b = replace(src, timestamps=clocks[0]), replace(dst, timestamps=clocks[1])
         assert pair_captures([a, b]).pairs == ()
+
+
+def test_ambiguous_name_and_time_is_not_paired_but_reported():
+    # two sources whose windows both hold the one destination (lab walks run back to back
+    # on one device name): pairing either would invent a mismatch
+    results = [_src("s1", ts=10.0), _src("s2", ts=11.0), _dst("d", ts=12.0, written=7)]
+    p = pair_captures(results)
+    assert p.pairs == () and p.findings == ()
+    assert len(p.problems) == 2 and all("pass --pair" in m for m in p.problems)
+    # one source, two destinations in its window: the same
+    p = pair_captures([_src("s", ts=10.0), _dst("d1", ts=12.0), _dst("d2", ts=13.0)])
+    assert p.pairs == () and "d1" in p.problems[0] and "d2" in p.problems[0]
+    # explicit pairing settles it
+    p = pair_captures(results, requested=[("s2", "d")])
+    assert [(x.source.file, x.how) for x in p.pairs] == [("s2", "explicit")]

@@ -62,8 +62,9 @@ def test_totals_and_verdicts():
     audit = build_audit(sample(), SPEC, pairs=[("hostA/save.strace", "hostB/restore.strace")])
     t = audit.totals
     assert t.captures == 4
-    assert t.verdicts == {"pass": 1, "fail": 1, "inconclusive": 1, "unreadable": 1}
-    assert t.device_verdicts == {"pass": 1, "fail": 1, "inconclusive": 1}
+    assert t.verdicts == {"pass": 1, "fail": 1, "inconclusive": 1, "unchecked": 0,
+                          "unreadable": 1}
+    assert t.device_verdicts == {"pass": 1, "fail": 1, "inconclusive": 1, "unchecked": 0}
     # three checker findings plus the A001 stream-length mismatch (96 read, 80 written)
     assert t.findings == 4
     assert t.by_severity == {"error": 2, "warning": 1, "note": 1}
@@ -84,7 +85,7 @@ def test_totals_and_verdicts():
 
 def test_capture_verdict_rules():
     assert capture_verdict(result("a", error="x")) == "unreadable"
-    assert capture_verdict(result("a")) == "inconclusive"          # no device seen
+    assert capture_verdict(result("a")) == "unchecked"             # no device: nothing checked
     assert capture_verdict(result("a", devices=[device()])) == "pass"
     # an error finding fails the capture even if the device verdict says pass
     assert capture_verdict(result("a", devices=[device()], findings=[finding()])) == "fail"
@@ -122,8 +123,8 @@ def test_text_summary_mentions_every_capture_and_the_totals():
     audit = build_audit(sample(), SPEC)
     lines = summary_lines(audit)
     assert sum(1 for line in lines if "hostC/broken.strace" in line) == 1
-    assert any(line.startswith("4 captures: 1 pass, 1 fail, 1 inconclusive, 1 unreadable")
-               for line in lines)
+    assert any(line.startswith("4 captures: 1 pass, 1 fail, 1 inconclusive, 0 unchecked "
+                               "(nothing to check), 1 unreadable") for line in lines)
     assert any(line.startswith("coverage 0x7") for line in lines)
     quiet = summary_lines(audit, per_capture=False)
     assert not any("hostA/save.strace" in line for line in quiet)

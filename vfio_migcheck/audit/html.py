@@ -101,6 +101,7 @@ def _summary(audit: Audit) -> str:
     cards = [
         _card("captures", str(t.captures),
               f'{v["pass"]} pass · {v["fail"]} fail · {v["inconclusive"]} inconclusive'
+              + (f' · {v["unchecked"]} unchecked' if v["unchecked"] else "")
               + (f' · {v["unreadable"]} unreadable' if v["unreadable"] else ""),
               "bad" if v["fail"] or v["unreadable"] else "good"),
         _card("findings", str(t.findings),

@@ -43,7 +43,7 @@ class End:
 
 @dataclass(frozen=True)
 class Pair:
-    how: str                   # explicit | matched | same-capture
+    how: str                   # explicit | matched (inferred: name and time) | same-capture
     source: End
     destination: End
 
@@ -124,9 +124,16 @@ def _one_sided(result: TraceResult) -> tuple[list[End], list[End]]:
     return sources, dests
 
 
-def pair_matched(results: Sequence[TraceResult], skip: set[str]) -> list[Pair]:
+def pair_matched(results: Sequence[TraceResult], skip: set[str]
+                 ) -> tuple[list[Pair], list[str]]:
     """Different captures, same device name, the resume opened after the save opened and
-    within MATCH_WINDOW of the end of its stream: nearest first, each end used once."""
+    within MATCH_WINDOW of the end of its stream: paired only when unambiguous.
+
+    A source with several candidate destinations, or a destination that several sources
+    could have sent to, is not paired (lab walks run one after another on one device name
+    look exactly like that): a mismatch between unrelated captures would be invented. The
+    ambiguity is reported instead, with the ``--pair`` that settles it.
+    """
     sources: list[End] = []
     dests: list[End] = []
     clock: dict[str, str] = {}
@@ -138,19 +145,29 @@ def pair_matched(results: Sequence[TraceResult], skip: set[str]) -> list[Pair]:
             dests += d
             clock[r.file] = r.timestamps
     sources.sort(key=lambda e: (e.ts, e.file, e.device))
-    used: set[tuple[str, str]] = set()
-    pairs: list[Pair] = []
-    for s in sources:
+    candidates: dict[int, list[End]] = {}
+    senders: dict[tuple[str, str], list[End]] = {}
+    for index, s in enumerate(sources):
         latest = (s.end_ts if s.end_ts is not None else s.ts) + MATCH_WINDOW
-        candidates = [d for d in dests if d.device == s.device and d.file != s.file
-                      and clock[d.file] == clock[s.file]
-                      and (d.file, d.device) not in used and s.ts <= d.ts <= latest]
-        if not candidates:
+        candidates[index] = [d for d in dests if d.device == s.device and d.file != s.file
+                             and clock[d.file] == clock[s.file] and s.ts <= d.ts <= latest]
+        for d in candidates[index]:
+            senders.setdefault((d.file, d.device), []).append(s)
+    pairs: list[Pair] = []
+    ambiguous: list[str] = []
+    for index, s in enumerate(sources):
+        found = candidates[index]
+        if not found:
             continue
-        best = min(candidates, key=lambda d: (d.ts - s.ts, d.file))
-        used.add((best.file, best.device))
-        pairs.append(Pair("matched", s, best))
-    return pairs
+        rivals = senders[(found[0].file, found[0].device)]
+        if len(found) == 1 and len(rivals) == 1:
+            pairs.append(Pair("matched", s, found[0]))
+            continue
+        others = sorted({d.file for d in found} | {r.file for r in rivals} - {s.file})
+        ambiguous.append(f"{s.file} {s.device}: not paired, name and time fit several "
+                         f"captures ({', '.join(others[:4])}{' ...' if len(others) > 4 else ''}"
+                         f"); pass --pair SRC DST if one of them is its destination")
+    return pairs, ambiguous
 
 
 def pair_same_capture(result: TraceResult) -> Pair | None:
@@ -193,8 +210,9 @@ def pair_captures(results: Iterable[TraceResult],
         pairs += found
         problems += why
         paired.update((src, dst))
-    matched = pair_matched(results, paired)
+    matched, ambiguous = pair_matched(results, paired)
     pairs += matched
+    problems += ambiguous
     paired.update(e.file for p in matched for e in (p.source, p.destination))
     for r in results:
         if r.file not in paired and (pair := pair_same_capture(r)) is not None:

@@ -14,10 +14,10 @@ from vfio_migcheck.audit.pairing import Pairing, pair_captures
 from vfio_migcheck.audit.runner import CheckedCapture
 from vfio_migcheck.audit.timing import DeviceTiming, device_timing
 from vfio_migcheck.audit.volume import SessionVolume, VolumeTotals, session_volumes, volume_totals
-from vfio_migcheck.checker.results import SEVERITIES, Finding, TraceResult
+from vfio_migcheck.checker.results import SEVERITIES, VERDICTS, Finding, TraceResult
 from vfio_migcheck.model.spec import Spec
 
-CAPTURE_VERDICTS = ("pass", "fail", "inconclusive", "unreadable")
+CAPTURE_VERDICTS = ("pass", "fail", "inconclusive", "unchecked", "unreadable")
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,15 @@ class Audit:
 
 
 def capture_verdict(result: TraceResult) -> str:
-    """Worst device verdict; error findings fail; no device at all is inconclusive."""
+    """Worst device verdict; error findings fail; nothing checked at all is "unchecked"."""
     if result.error is not None:
         return "unreadable"
     verdicts = {d.verdict for d in result.devices}
     if "fail" in verdicts or result.has_errors:
         return "fail"
-    if "inconclusive" in verdicts or not result.devices:
+    if result.checked_nothing:
+        return "unchecked"
+    if "inconclusive" in verdicts:
         return "inconclusive"
     return "pass"
 
@@ -118,8 +120,7 @@ def totals_of(entries: Sequence[CaptureEntry], extra_findings: Sequence[Finding]
         captures=len(entries),
         verdicts={v: sum(1 for e in entries if e.verdict == v) for v in CAPTURE_VERDICTS},
         devices=len(devices),
-        device_verdicts={v: sum(1 for d in devices if d.verdict == v)
-                         for v in ("pass", "fail", "inconclusive")},
+        device_verdicts={v: sum(1 for d in devices if d.verdict == v) for v in VERDICTS},
         findings=len(findings),
         by_severity={s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES},
         by_rule=tally(findings, lambda f: f.rule),

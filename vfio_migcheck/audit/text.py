@@ -23,7 +23,8 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
         out.append("")
     v = t.verdicts
     out.append(f"{t.captures} captures: {v['pass']} pass, {v['fail']} fail, "
-               f"{v['inconclusive']} inconclusive, {v['unreadable']} unreadable; "
+               f"{v['inconclusive']} inconclusive, {v['unchecked']} unchecked (nothing to "
+               f"check), {v['unreadable']} unreadable; "
                f"{t.devices} devices; {t.findings} findings ("
                + ", ".join(f"{n} {s}" for s, n in t.by_severity.items()) + ")")
     if t.by_party:
@@ -53,7 +54,8 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
                    f"({vol.sessions} sessions)")
     for p in audit.pairing.pairs:
         state = "match" if p.matches else "MISMATCH (A001)"
-        out.append(f"pair ({p.how}): {p.source.file} {p.source.device} read {p.source.bytes} B"
+        how = "inferred from device name and time" if p.how == "matched" else p.how
+        out.append(f"pair ({how}): {p.source.file} {p.source.device} read {p.source.bytes} B"
                    f" -> {p.destination.file} {p.destination.device} wrote "
                    f"{p.destination.bytes} B: {state}")
     out += [f"pairing: {m}" for m in audit.pairing.problems]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from vfio_migcheck.checker.describe import state_order
@@ -12,11 +13,17 @@ from vfio_migcheck.checker.rules import CATALOGUE
 from vfio_migcheck.model.names import NameError_, parse_flags
 from vfio_migcheck.model.spec import Spec, SpecError, load_spec
 from vfio_migcheck.traces.events import Event, ReadSummary
+from vfio_migcheck.traces.reading import reading_file, unusable_input
+from vfio_migcheck.traces.stdin import STDIN_NAME, is_stdin
 
 HIDDEN_ADVICE = ("the capture hides VFIO ioctl payloads (plain strace cannot decode them); "
                  "QEMU's vfio_migration_set_state/set_device_state trace events in the same "
                  "capture, or a decoded canonical trace, would settle it "
                  "(docs/capture-guide.md)")
+#: the reason when every payload was visible: the model itself leaves the outcome open
+OPEN_IN_MODEL = ("every call's payload is in the trace; the uAPI leaves the outcome open (a "
+                 "failed SET may or may not have changed the device state or ended its data "
+                 "session), so readings that break the rule and readings that keep it both fit")
 MAX_REASON_LINES = 3
 #: states a finished flow may end in: RUNNING, or STOP (a source whose VM stays stopped)
 SETTLED_STATES = frozenset({"RUNNING", "STOP"})
@@ -93,13 +100,20 @@ def check_trace(path: str | Path, *, spec: Spec | str | None = None,
     except Exception as exc:  # noqa: BLE001 - a reader bug must not become a traceback
         return _error_result(path, fmt, f"internal error while reading: {type(exc).__name__}: "
                                         f"{exc}")
-    return build_result(engine, str(path), reading.format, reading.summary.to_json(),
+    # the reader may refine its format while reading (a QEMU log found to be "qemu-v1")
+    fmt_read = reading.summary.format if reading.summary.format != "?" else reading.format
+    unusable = unusable_input(reading.summary, fmt, STDIN_NAME if is_stdin(path) else path,
+                              reading_file(reading, path))
+    if unusable is not None:
+        return _error_result(path, fmt, unusable)
+    name = STDIN_NAME if is_stdin(path) else str(path)
+    return build_result(engine, name, fmt_read, reading.summary.to_json(),
                         _timestamps(first_ts))
 
 
 def _error_result(path, fmt: str, message: str) -> TraceResult:
-    return TraceResult(file=str(path), format=fmt, findings=(), devices=(), read_summary={},
-                       error=message)
+    return TraceResult(file=STDIN_NAME if is_stdin(path) else str(path), format=fmt,
+                       findings=(), devices=(), read_summary={}, error=message)
 
 
 def _timestamps(first: list[float]) -> str:
@@ -116,8 +130,17 @@ def _timestamps(first: list[float]) -> str:
 def build_result(engine: Engine, file: str, fmt: str, summary: dict,
                  timestamps: str) -> TraceResult:
     findings = tuple(sorted(engine.findings, key=lambda f: (f.file, f.line, f.rule)))
+    if fmt == V1_FORMAT:
+        # judged against the wrong protocol, a party would be blamed for nothing: only the
+        # trace's own notes (unreadable lines) stay
+        findings = tuple(f for f in findings if f.rule.startswith("T"))
+    if fmt == "canonical":
+        # the canonical format is this tool's own: a line that does not read is a defect of
+        # the trace (a syntax error), not a capture limit to note
+        findings = tuple(replace(f, severity="error") if f.rule == "T001" else f
+                         for f in findings)
     unreadable = len(summary.get("unreadable") or [])
-    devices = tuple(_device_result(engine, t, findings, unreadable)
+    devices = tuple(_device_result(engine, t, findings, unreadable, fmt)
                     for t in engine.devices.values())
     extra = {"events": engine.events, "unattributed_fds": dict(engine.unattributed)}
     return TraceResult(file=file, format=fmt, findings=findings, devices=devices,
@@ -125,16 +148,22 @@ def build_result(engine: Engine, file: str, fmt: str, summary: dict,
 
 
 def _device_result(engine: Engine, track: DeviceTrack, findings: tuple[Finding, ...],
-                   unreadable: int = 0) -> DeviceResult:
+                   unreadable: int = 0, fmt: str = "") -> DeviceResult:
     configs = track.configs
     flag_sets = sorted({c.flags for c in configs})
     flags = f"{flag_sets[0]:#x}" if len(flag_sets) == 1 else "?"
     finals = tuple(sorted({c.state for c in configs}, key=state_order))
+    errors = [f for f in findings if f.device == track.name and f.severity == "error"]
+    unchecked = _unchecked_reason(track, fmt)
+    if unchecked is not None and not errors:
+        return DeviceResult(name=track.name, flags=flags,
+                            flags_candidates=tuple(f"{f:#x}" for f in flag_sets),
+                            verdict="unchecked", final_states=(),
+                            inconclusive_reasons=(unchecked,))
     reasons = _inconclusive_reasons(engine, track, finals)
     if unreadable:
         reasons.append(f"{unreadable} line(s) of the trace could not be read (T001): a call "
                        "they held was not checked")
-    errors = [f for f in findings if f.device == track.name and f.severity == "error"]
     verdict = "fail" if errors else ("inconclusive" if reasons else "pass")
     undecided = tuple(f"line {line}: {rule.id} {rule.name}" for line, rule in track.undecided)
     stats = track.stats
@@ -145,6 +174,24 @@ def _device_result(engine: Engine, track: DeviceTrack, findings: tuple[Finding, 
         states=tuple(stats.states), requests=tuple(stats.requests),
         sessions=stats.sessions_frozen(), first_ts=stats.first_ts, last_ts=stats.last_ts,
         undecided=undecided)
+
+
+V1_FORMAT = "qemu-v1"
+V1_REASON = ("not applicable: the log uses QEMU's v1 migration protocol (QEMU 5.1-7.1, the "
+             "migration region), which the v2 model (MIG_DEVICE_STATE and the data fd) does "
+             "not describe; nothing was checked")
+NO_STATE_REASON = ("nothing to check: no migration state was observed or requested for this "
+                   "device (no MIG_DEVICE_STATE or hidden FEATURE call, no QEMU state event, "
+                   "no data fd)")
+
+
+def _unchecked_reason(track: DeviceTrack, fmt: str) -> str | None:
+    """Why nothing about the device's migration was checked, or None when something was."""
+    if fmt == V1_FORMAT:
+        return V1_REASON
+    if not track.migration_seen:
+        return NO_STATE_REASON
+    return None
 
 
 def _inconclusive_reasons(engine: Engine, track: DeviceTrack,
@@ -174,6 +221,7 @@ def _inconclusive_reasons(engine: Engine, track: DeviceTrack,
                 MAX_REASON_LINES else ""
             where = "line" if len(lines) == 1 else "lines"
             parts.append(f"{rule_id} {CATALOGUE[rule_id].name} at {where} {shown}{more}")
+        why = HIDDEN_ADVICE if track.payload_hidden else OPEN_IN_MODEL
         reasons.append("undecided, the trace fits readings that break and readings that keep "
-                       + "; ".join(parts) + " - " + HIDDEN_ADVICE)
+                       + "; ".join(parts) + " - " + why)
     return reasons

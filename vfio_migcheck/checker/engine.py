@@ -93,6 +93,10 @@ class DeviceTrack:
     stats: DeviceStats = field(default_factory=DeviceStats)
     once: set[tuple[str, str]] = field(default_factory=set)
     last_line: int | None = None
+    # a migration state was observed or requested (a MIG_DEVICE_STATE or hidden FEATURE
+    # call, a QEMU state event, a data fd): without one, nothing about migration was checked
+    migration_seen: bool = False
+    payload_hidden: bool = False            # some FEATURE call hid its payload (plain strace)
 
     def configs_before(self) -> list[Config]:
         """The readings before the last event (it may still swap with a held one)."""
@@ -205,6 +209,8 @@ class Engine:
         line = event.origin.line
         pin = None
         hidden = op is UNKNOWN or (op == "SET" and feature is UNKNOWN)
+        if hidden or (feature == "MIG_DEVICE_STATE" and event.target is UNKNOWN):
+            track.payload_hidden = True
         if hidden and track.pin is not None:
             pin = track.pin
             track.pin = None
@@ -318,7 +324,7 @@ class Engine:
                 return T.step_data_close(c, file, fd, event.how)
         elif isinstance(event, DataSeek):
             def step(c: Config) -> list[T.Outcome]:
-                return T.step_data_misc(c, file, fd, "lseek")
+                return T.step_data_misc(c, file, fd, "lseek", event.ret)
         elif isinstance(event, DataIoctl) and "PRECOPY" in event.request.upper():
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_precopy_info(c, file, fd, event.ret, event.errno, UNKNOWN)
@@ -593,6 +599,8 @@ class Engine:
 
     def _observe_state(self, track: DeviceTrack, event: Event) -> None:
         track.stats.observe_states(event, track.configs, self.spec)
+        if not track.migration_seen:
+            track.migration_seen = _shows_migration(event)
         if isinstance(event, FeatureCall) and (
             event.op == "SET" and event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
         ):
@@ -736,3 +744,12 @@ def _fingerprint(rule: Rule, track: DeviceTrack, event: Event, tag: T.Tag) -> st
     if isinstance(event, FeatureCall):
         target = f"{event.op}:{event.feature}:{event.target}"
     return "|".join((rule.id, track.name, states, role, target))
+
+
+def _shows_migration(event: Event) -> bool:
+    """Does the event observe or request a migration state (or move migration data)?"""
+    if isinstance(event, FeatureCall):
+        return event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
+    if isinstance(event, QemuEvent):
+        return event.state is not None or event.recover is not None
+    return isinstance(event, (DataIO, DataClose, PrecopyInfo))

@@ -12,7 +12,9 @@ from typing import Any
 
 SEVERITIES = ("error", "warning", "note")
 PARTIES = ("driver", "vmm", "unknown")
-VERDICTS = ("pass", "fail", "inconclusive")
+#: "unchecked": nothing about the device's migration was checked (no state observed or
+#: requested, or a protocol the model does not describe); never counted as a pass
+VERDICTS = ("pass", "fail", "inconclusive", "unchecked")
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class DeviceResult:
     name: str
     flags: str                    # "0x7", or "?" when unknown
     flags_candidates: tuple[str, ...]   # flag sets that fit when the trace does not say
-    verdict: str                  # pass | fail | inconclusive
+    verdict: str                  # pass | fail | inconclusive | unchecked
     final_states: tuple[str, ...]
     inconclusive_reasons: tuple[str, ...] = ()
     states: tuple[StateObservation, ...] = ()
@@ -118,3 +120,9 @@ class TraceResult:
     @property
     def has_errors(self) -> bool:
         return any(f.severity == "error" for f in self.findings)
+
+    @property
+    def checked_nothing(self) -> bool:
+        """Read, but no device's migration was checked: must not look like a pass."""
+        return self.error is None and not self.has_errors and all(
+            d.verdict == "unchecked" for d in self.devices)

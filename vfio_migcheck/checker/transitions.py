@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import Any
 
 from vfio_migcheck.checker.config import SAVING_STATES, Config, Session
 from vfio_migcheck.checker.rules.base import Rule
@@ -28,6 +29,7 @@ from vfio_migcheck.checker.rules.driver import k011_empty_image_committed as K01
 from vfio_migcheck.checker.rules.driver import k012_undefined_migration_flags as K012
 from vfio_migcheck.checker.rules.driver import k013_unexplained_data_fd as K013
 from vfio_migcheck.checker.rules.driver import k014_session_fd_never_seen as K014
+from vfio_migcheck.checker.rules.driver import k015_more_bytes_than_asked as K015
 from vfio_migcheck.checker.rules.vmm import u001_set_before_query as U001
 from vfio_migcheck.checker.rules.vmm import u002_unsupported_target_state as U002
 from vfio_migcheck.checker.rules.vmm import u003_error_or_out_of_range_target as U003
@@ -330,8 +332,12 @@ def _result_text(ret, errno) -> str:
 
 def step_io(config: Config, event: DataIO) -> list[Outcome]:
     """read()/write() on a data-fd candidate."""
-    return [o for how, cfg in bindings(config, event.file, event.fd)
-            for o in _io(how, cfg, event)]
+    outcomes = [o for how, cfg in bindings(config, event.file, event.fd)
+                for o in _io(how, cfg, event)]
+    too_many = K015.check(event)
+    if too_many is not None:   # a driver result no correct driver gives, whatever the reading
+        outcomes = [Outcome(o.config, (*o.tags, Tag(K015.RULE, too_many))) for o in outcomes]
+    return outcomes
 
 
 def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
@@ -457,11 +463,19 @@ def _close(config: Config, file: str, how: str) -> list[Outcome]:
     return [ok(config)]
 
 
-def step_data_misc(config: Config, file: str, fd: int, what: str) -> list[Outcome]:
-    """lseek / foreign ioctl: legal to try, always refused."""
+def step_data_misc(config: Config, file: str, fd: int, what: str,
+                   ret: Any = UNKNOWN) -> list[Outcome]:
+    """lseek / foreign ioctl: legal to try, always refused.
+
+    A data fd is stream_open()ed: vfs_llseek() answers -ESPIPE before any driver code
+    runs (fs/read_write.c, Linux 6.12), so an lseek that succeeded cannot be on it.
+    """
     bound = bindings(config, file, fd)
     if not bound:
         return [ok(config)]
+    if what == "lseek" and succeeded(ret) is True:
+        return [misfit(cfg, K008.RULE, f"lseek(fd {fd}) = {ret}", "-1 ESPIPE")
+                for _, cfg in bound]
     unit = U016 if what == "lseek" else U020
     return [ok(cfg, Tag(unit.RULE, unit.check_call(what, fd))) for _, cfg in bound]
 

@@ -15,6 +15,7 @@ from vfio_migcheck.checker.rule_docs import rule_text
 from vfio_migcheck.checker.rules import all_rules, get_rule
 from vfio_migcheck.cli.common import (
     EXIT_FINDINGS,
+    EXIT_NOTHING_CHECKED,
     EXIT_OK,
     EXIT_USAGE,
     fail_usage,
@@ -24,6 +25,7 @@ from vfio_migcheck.cli.common import (
     spec_option,
 )
 from vfio_migcheck.traces.reading import FORMATS
+from vfio_migcheck.traces.stdin import spool, stdin_is_terminal
 
 OUTPUTS = ("text", "json", "sarif", "junit")
 EXAMPLE_SUFFIXES = (".vmc", ".strace", ".log")
@@ -35,6 +37,17 @@ def bundled_examples() -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir() if p.suffix in EXAMPLE_SUFFIXES)
+
+
+def _default_traces() -> list[Path]:
+    """No TRACE: a trace piped or redirected on stdin, else the bundled examples.
+
+    ``check < capture.strace`` must check the capture, not the examples; an empty stdin
+    (``</dev/null``, as CI jobs run) still means the examples.
+    """
+    if not stdin_is_terminal() and spool().stat().st_size > 0:
+        return [Path("-")]
+    return bundled_examples()
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -59,9 +72,12 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str, fmt
               exit_zero: bool) -> None:
     """Check traces against the migration model and report who broke which rule.
 
-    With no TRACE, checks the example captures bundled with vfio-migcheck.
+    TRACE may be - (or /dev/stdin) for standard input. With no TRACE, checks the trace on
+    standard input when one is piped or redirected, else the example captures bundled
+    with vfio-migcheck.
     Exit status: 0 no error-level finding (warnings, notes and inconclusive verdicts
-    included), 1 at least one error, 2 bad arguments or an unreadable trace.
+    included), 1 at least one error, 2 bad arguments or an unreadable trace, 3 a trace in
+    which nothing was checked (no migration state observed or requested).
     """
     spec = get_spec(spec_arg)
     flags = get_flags(flags_arg, spec) if flags_arg is not None else None
@@ -69,7 +85,7 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str, fmt
         rule_filter(_split(select), _split(ignore))
     except RuleSelectionError as exc:
         fail_usage(str(exc))
-    paths = [Path(t) for t in traces] or bundled_examples()
+    paths = [Path(t) for t in traces] or _default_traces()
     if not paths:
         fail_usage("no TRACE given and no bundled examples found")
     results = [check_trace(p, spec=spec, flags=flags, fmt=fmt, select=_split(select),
@@ -97,6 +113,8 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str, fmt
         sys.exit(EXIT_USAGE)
     if not exit_zero and any(r.has_errors for r in results):
         sys.exit(EXIT_FINDINGS)
+    if any(r.checked_nothing for r in results):
+        sys.exit(EXIT_NOTHING_CHECKED)
     sys.exit(EXIT_OK)
 
 

@@ -11,6 +11,8 @@ from vfio_migcheck.model.names import NameError_, parse_flags, parse_state
 from vfio_migcheck.model.spec import DEFAULT_SPEC, Spec, SpecError, load_spec
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+#: check/audit read the input but found nothing to check (no migration state anywhere)
+EXIT_NOTHING_CHECKED = 3
 
 spec_option = click.option(
     "--spec", "spec_arg", default=DEFAULT_SPEC, show_default=True, metavar="NAME|FILE",

@@ -17,7 +17,14 @@ import click
 from vfio_migcheck.cli.common import EXIT_FINDINGS, EXIT_OK, fail_usage
 from vfio_migcheck.traces.events import Event, ReadSummary, Unreadable
 from vfio_migcheck.traces.lines import TraceOpenError
-from vfio_migcheck.traces.reading import FORMATS, Reading, UnknownFormatError, open_trace
+from vfio_migcheck.traces.reading import (
+    FORMATS,
+    Reading,
+    UnknownFormatError,
+    open_trace,
+    reading_file,
+    unusable_input,
+)
 from vfio_migcheck.traces.writer import CanonicalWriter, header
 
 TARGETS = ("canonical", "json")
@@ -91,6 +98,9 @@ def convert_cmd(trace: str, fmt: str, target: str, origins: bool) -> None:
     except Exception as exc:  # a reader bug must still end in one line, not a traceback
         fail_usage(f"internal error in the {reading.format} reader while reading {trace}: "
                    f"{type(exc).__name__}: {exc}")
+    unusable = unusable_input(reading.summary, fmt, trace, reading_file(reading, trace))
+    if unusable is not None:
+        fail_usage(unusable)
     sys.exit(exit_status(reading.summary))
 
 

@@ -35,7 +35,8 @@ class SpecError(ValueError):
 
     def __init__(self, file: str, key: str, problem: str) -> None:
         self.file, self.key, self.problem = file, key, problem
-        super().__init__(f"{file}: {key}: {problem}")
+        # "-": the problem is the whole file (unreadable, not TOML), not one key
+        super().__init__(f"{file}: {problem}" if key == "-" else f"{file}: {key}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,14 @@ class Spec:
         return tuple(g for g, members in self.groups.items() if state in members)
 
 
+#: enum vfio_device_mig_state, include/uapi/linux/vfio.h (Linux 6.12)
+UAPI_STATE_NAMES = {0: "ERROR", 1: "STOP", 2: "RUNNING", 3: "STOP_COPY", 4: "RESUMING",
+                    5: "RUNNING_P2P", 6: "PRE_COPY", 7: "PRE_COPY_P2P"}
+UAPI_STATE_VALUES = {name: value for value, name in UAPI_STATE_NAMES.items()}
+#: the states of every v2 device (VFIO_MIGRATION_STOP_COPY is mandatory)
+CORE_STATES = ("ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING")
+
+
 def builtin_spec_path(name: str) -> Path:
     return Path(str(resources.files("vfio_migcheck.model") / "specs" / f"{name}.toml"))
 
@@ -169,20 +178,25 @@ def load_spec(name_or_path: str | Path | None = None) -> Spec:
         raise SpecError(str(path), "-", problem) from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(str(path), "-", f"not valid TOML: {exc}") from None
-    return parse_spec(data, str(path))
+    return parse_spec(data, str(path), uapi=True)
 
 
-def parse_spec(data: dict[str, Any], file: str = "<spec>") -> Spec:
-    """Validate a decoded TOML document and build a :class:`Spec`."""
-    return _SpecReader(data, file).read()
+def parse_spec(data: dict[str, Any], file: str = "<spec>", uapi: bool = False) -> Spec:
+    """Validate a decoded TOML document and build a :class:`Spec`.
+
+    ``uapi``: the spec describes the VFIO uAPI (every spec file a user loads), so its
+    states must carry the uAPI's names; abstract specs (model tests) may name them freely.
+    """
+    return _SpecReader(data, file, uapi).read()
 
 
 class _SpecReader:
     """Walks the TOML document, checking each key and naming it in every error."""
 
-    def __init__(self, data: dict[str, Any], file: str) -> None:
+    def __init__(self, data: dict[str, Any], file: str, uapi: bool = False) -> None:
         self.data = data
         self.file = file
+        self.uapi = uapi
 
     def fail(self, key: str, problem: str) -> SpecError:
         return SpecError(self.file, key, problem)
@@ -293,6 +307,8 @@ class _SpecReader:
             raise self.fail("states", "at most one state may have error = true")
         if not states:
             raise self.fail("states", "at least one state is needed")
+        if self.uapi:
+            self.check_uapi_names(states, flags)
 
         groups_t = self.table(d, "groups", "groups", required=False)
         groups = {
@@ -325,6 +341,29 @@ class _SpecReader:
             failure_may_enter_error=may_error, reset_state=reset_state,
             reset_ends_sessions=ends, known_refutations=tuple(known),
         )
+
+    def check_uapi_names(self, states: dict[str, State], flags: dict[str, int]) -> None:
+        """The uAPI's states are named constants (VFIO_DEVICE_STATE_*): a revision may add
+        states (values >= 8) but not rename the uAPI's, which the checker's rules name.
+        Without this, a spec that loads could still fail in ``check`` (issue 11, item 8).
+        """
+        for state in states.values():
+            uapi = UAPI_STATE_NAMES.get(state.value)
+            if uapi is not None and state.name != uapi:
+                raise self.fail(f"states.{state.name}.value",
+                                f"{state.value} is VFIO_DEVICE_STATE_{uapi} in the uAPI: the "
+                                f"state must be named {uapi} (new states take values >= 8)")
+        needed = set(CORE_STATES)
+        if "P2P" in flags:
+            needed.add("RUNNING_P2P")
+        if "PRE_COPY" in flags:
+            needed.add("PRE_COPY")
+            if "P2P" in flags:
+                needed.add("PRE_COPY_P2P")
+        missing = sorted(needed - set(states), key=lambda n: UAPI_STATE_VALUES[n])
+        if missing:
+            raise self.fail("states", f"missing {', '.join(missing)}: the uAPI defines them for "
+                                      f"the flags {', '.join(flags)} and the checker needs them")
 
     def endpoint(self, body: dict, key: str, where: str, states: dict[str, State]) -> str:
         value = self.typed(body, key, f"{where}.{key}", str)

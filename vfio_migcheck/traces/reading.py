@@ -20,6 +20,7 @@ from vfio_migcheck.traces.lines import (
     iter_lines,
     strip_compression_suffix,
 )
+from vfio_migcheck.traces.stdin import STDIN_NAME, is_stdin, rename_text, renamed, spool
 
 # format name -> the reader module of its subpackage (traces/<format>/reader.py)
 READERS = {
@@ -44,6 +45,7 @@ class Reading:
     format: str
     events: Iterator[Event]
     summary: ReadSummary
+    spooled: Path | None = None      # standard input's copy on disk (traces/stdin.py)
 
 
 def _reader(fmt: str):
@@ -78,9 +80,17 @@ def detect_format(path: Path) -> str:
 
 
 def open_trace(path: str | Path, fmt: str = "auto") -> Reading:
-    """Open one trace (a strace ``-ff`` prefix opens every ``PREFIX.PID`` file)."""
+    """Open one trace (a strace ``-ff`` prefix opens every ``PREFIX.PID`` file).
+
+    ``-`` and ``/dev/stdin`` read standard input (traces/stdin.py).
+    """
+    if is_stdin(path):
+        return _open_stdin(fmt)
     paths = expand_paths(Path(path))
     for p in paths:
+        if p.is_dir():
+            raise TraceOpenError(f"{p}: is a directory, not a trace; 'vfio-migcheck audit {p}' "
+                                 "checks every capture in it")
         if not p.is_file():
             raise TraceOpenError(f"{p}: no such file")
     chosen = detect_format(paths[0]) if fmt == "auto" else fmt
@@ -89,6 +99,35 @@ def open_trace(path: str | Path, fmt: str = "auto") -> Reading:
     summary = ReadSummary(format=chosen)
     events = _reader(chosen).read(paths, summary)
     return Reading(paths, chosen, events, summary)
+
+
+def reading_file(reading: Reading, given) -> Path:
+    """The file on disk behind a reading (stdin's spool file, else the first path)."""
+    return reading.spooled or reading.paths[0] if is_stdin(given) else reading.paths[0]
+
+
+def _open_stdin(fmt: str) -> Reading:
+    spooled = spool()
+    try:
+        reading = open_trace(spooled, fmt)
+    except (UnknownFormatError, TraceOpenError) as exc:
+        raise type(exc)(rename_text(str(exc), str(spooled))) from None
+    events = _stdin_events(reading, str(spooled))
+    return Reading([Path(STDIN_NAME)], reading.format, events, reading.summary, spooled)
+
+
+def _stdin_events(reading: Reading, spooled: str) -> Iterator[Event]:
+    yield from renamed(reading.events, spooled)
+    summary = reading.summary
+    summary.notes[:] = [rename_text(note, spooled) for note in summary.notes]
+    summary.unreadable[:] = [(n, rename_text(r, spooled)) for n, r in summary.unreadable]
+
+
+def _detected(path: Path) -> str | None:
+    try:
+        return detect_format(path) if path.is_file() else None
+    except (UnknownFormatError, TraceOpenError):
+        return None
 
 
 def expand_paths(path: Path) -> list[Path]:
@@ -128,3 +167,26 @@ def per_pid_files(prefix: Path) -> list[Path]:
                                  f"{candidate.name}); keep one of them")
         by_pid[pid] = candidate
     return [by_pid[pid] for pid in sorted(by_pid)]
+
+
+def unusable_input(summary: ReadSummary, fmt: str, path, real_path=None) -> str | None:
+    """A file forced into a format (--format) in which (almost) no line reads: exit 2.
+
+    Auto-detection already refuses files no reader recognises; with --format the user
+    overrode it, and a file whose every line is unreadable (``--format canonical /bin/ls``)
+    or that gave no event while it reads as another format (``--format qemu`` on strace
+    output, whose lines the QEMU reader skips as foreign text) was not a trace of that
+    format at all. ``real_path``: the file to sniff when ``path`` is a display name.
+    """
+    if fmt != "auto" and not summary.events:
+        other = _detected(Path(real_path if real_path is not None else path))
+        if other is not None and other != fmt:
+            return (f"{path}: --format {fmt} read no event from it, and it reads as {other} "
+                    f"(drop --format, or use --format {other})")
+    unreadable = len(summary.unreadable)
+    if fmt == "auto" or not unreadable or summary.events * 20 >= unreadable or (
+            summary.events and unreadable < 20):
+        return None                  # some of it reads: a damaged trace, still checked
+    first_line, reason = summary.unreadable[0]
+    return (f"{path}:{first_line}: not a {fmt} trace: {unreadable} line(s) do not read as "
+            f"{fmt} and {summary.events} do (first: {reason})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vfio_migcheck.checker.results import TraceResult
+from vfio_migcheck.checker.results import VERDICTS, TraceResult
 
 
 def summary(results: list[TraceResult]) -> dict[str, Any]:
@@ -12,11 +12,11 @@ def summary(results: list[TraceResult]) -> dict[str, Any]:
     devices = [d for r in results for d in r.devices]
     by_severity = {s: sum(1 for f in findings if f.severity == s)
                    for s in ("error", "warning", "note")}
-    by_verdict = {v: sum(1 for d in devices if d.verdict == v)
-                  for v in ("pass", "fail", "inconclusive")}
+    by_verdict = {v: sum(1 for d in devices if d.verdict == v) for v in VERDICTS}
     return {
         "traces": len(results),
         "unreadable_traces": sum(1 for r in results if r.error),
+        "unchecked_traces": sum(1 for r in results if r.checked_nothing),
         "findings": len(findings),
         "by_severity": by_severity,
         "devices": len(devices),

@@ -41,7 +41,7 @@ def to_junit(results: list[TraceResult]) -> str:
             tests += 1
             case = ET.SubElement(suite, "testcase", name=f"{d.name} verdict",
                                  classname="vfio_migcheck.device")
-            if d.verdict == "inconclusive":
+            if d.verdict in ("inconclusive", "unchecked"):
                 skipped += 1
                 ET.SubElement(case, "skipped", message="; ".join(d.inconclusive_reasons))
             elif d.verdict == "fail":

@@ -13,7 +13,10 @@ from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
 from vfio_migcheck.checker.rules import get_rule
 
 _SEV_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
-_VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
+_VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow",
+                  "unchecked": "bold magenta"}
+#: trace text echoed in a report is cut here (a hostile line may be megabytes long)
+MAX_SHOWN = 300
 MAX_FINDINGS_PER_TRACE = 200
 
 
@@ -25,7 +28,11 @@ def _short_cite(cite: str, limit: int = 90) -> str:
 def _source_line(f: Finding) -> str:
     """The trace line itself (what the user captured), else the event as the checker saw it."""
     text = linecache.getline(f.file, f.line).rstrip("\n") if f.line > 0 else ""
-    return text.strip() or f.observed or "(end of trace)"
+    return _clip(text.strip() or f.observed or "(end of trace)")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
 
 
 def _finding(console: Console, f: Finding) -> None:
@@ -37,15 +44,17 @@ def _finding(console: Console, f: Finding) -> None:
     title.append(f.severity.capitalize(), style=_SEV_STYLE.get(f.severity, ""))
     label = f" {f.rule}"
     if rule is not None:
-        label += f" {rule.name} ({rule.party}"
+        party = "trace" if rule.party == "unknown" else rule.party
+        label += f" {rule.name} ({party}"
         label += f", {rule.uapi_rule})" if rule.uapi_rule else ")"
     title.append(label, style="bold")
-    title.append(f" {f.device}: {f.message}")
+    device = f" {f.device}" if f.device and f.device != "-" else ""
+    title.append(f"{device}: {_clip(f.message)}")
     console.print(title)
     for name, value in (("observed", f.observed), ("allowed are only", f.allowed),
                         ("continuing with", f.continuing)):
         if value:
-            console.print(Text(f"#    {name}: ", style="dim") + Text(value))
+            console.print(Text(f"#    {name}: ", style="dim") + Text(_clip(value)))
     if rule is not None and not f.allowed:
         console.print(Text("#    how to fix: ", style="dim") + Text(rule.fix))
     if rule is not None and rule.cite and rule.cite != "-":
@@ -81,7 +90,8 @@ def render(results: list[TraceResult], console: Console) -> None:
         if hidden > 0:
             console.print(Text(f"# … {hidden} more findings (use --output json)", style="dim"))
         if not r.devices:
-            console.print(Text("  no VFIO migration device in this trace", style="dim"))
+            console.print(Text("  no VFIO migration device in this trace: nothing was checked",
+                               style="bold magenta"))
         for d in r.devices:
             _device(console, d)
         unreadable = r.read_summary.get("unreadable") or []
@@ -100,6 +110,11 @@ def render(results: list[TraceResult], console: Console) -> None:
     text.append(f"{ver['fail']} fail", style=_VERDICT_STYLE["fail"])
     text.append(", ")
     text.append(f"{ver['inconclusive']} inconclusive", style=_VERDICT_STYLE["inconclusive"])
+    text.append(", ")
+    text.append(f"{ver['unchecked']} unchecked", style=_VERDICT_STYLE["unchecked"])
     text.append(f"; findings: {sev['error']} error(s), {sev['warning']} warning(s), "
                 f"{sev['note']} note(s)")
     console.print(text)
+    if s["unchecked_traces"]:
+        console.print(Text(f"Nothing was checked in {s['unchecked_traces']} trace(s) (reasons "
+                           "above): exit status 3, not a pass", style="bold magenta"))

@@ -25,6 +25,7 @@ from vfio_migcheck.traces.events import (
     UNKNOWN,
     Origin,
 )
+from vfio_migcheck.traces.numbers import NumberTooLong, check_digits
 
 # --- vocabulary shared with the writer -----------------------------------------------------
 
@@ -143,8 +144,15 @@ def unquote(text: str) -> str:
     return _ESCAPE_RE.sub(repl, body)
 
 
-def number(text: str) -> int:
-    """``0x1f``, ``-1``, ``42``; leading zeros mean decimal (``007`` is 7), not octal."""
+def number(text: str, column: int | None = None) -> int:
+    """``0x1f``, ``-1``, ``42``; leading zeros mean decimal (``007`` is 7), not octal.
+
+    A number longer than any value a trace holds is a :class:`LineError`, not a crash.
+    """
+    try:
+        check_digits(text)
+    except NumberTooLong as exc:
+        raise LineError(column, str(exc)) from None
     if _leading_zero(text):
         return int(text, 10)
     return int(text, 0)
@@ -171,11 +179,11 @@ class _ToStatement(Transformer):
         return ("ts", _finite(c[0], c[0][1:], "timestamp"))
 
     def thread_tid(self, c: list[Token]) -> tuple[str, tuple[int | None, int | None]]:
-        return ("thread", (None, number(c[0])))
+        return ("thread", (None, number(c[0], c[0].column)))
 
     def thread_pid_tid(self, c: list[Token]) -> tuple[str, tuple[int | None, int | None]]:
-        tid = None if c[1].type == "DASH" else number(c[1])
-        return ("thread", (number(c[0]), tid))
+        tid = None if c[1].type == "DASH" else number(c[1], c[1].column)
+        return ("thread", (number(c[0], c[0].column), tid))
 
     def duration(self, c: list[Token]) -> tuple[str, float]:
         return ("duration", _finite(c[0], c[0][1:-1], "duration"))
@@ -343,7 +351,7 @@ def word_int(word: Word, what: str, *, allow_none: bool = False) -> Any:
         if allow_none and word.text == "-":
             return None
         if _INT_RE.match(word.text):
-            return number(word.text)
+            return number(word.text, word.column)
     raise LineError(word.column, f"{what} must be a number or ?, found {word.text!r}")
 
 
@@ -431,8 +439,8 @@ def word_origin(word: Word) -> Origin | None:
     m = re.fullmatch(r"(.*):([0-9]+)(?:-([0-9]+))?", word.text, re.S)
     if not m or not m.group(1):
         raise LineError(word.column, f"after= must be FILE:LINE or -, found {word.text!r}")
-    last = int(m.group(3)) if m.group(3) else None
-    return Origin(m.group(1), int(m.group(2)), last)
+    last = number(m.group(3), word.column) if m.group(3) else None
+    return Origin(m.group(1), number(m.group(2), word.column), last)
 
 
 def feature_name(word: Word) -> Any:
@@ -490,7 +498,7 @@ def word_qemu_value(word: Word) -> Any:
     if word.text == "?":
         return UNKNOWN
     if _INT_RE.match(word.text) and not _leading_zero(word.text):
-        return number(word.text)
+        return number(word.text, word.column)
     return word.text
 
 

@@ -15,20 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
+from vfio_migcheck.traces.numbers import MAX_DIGITS, NumberTooLong, bounded_float, bounded_int
 from vfio_migcheck.traces.qemu.formats import EVENTS
 
 _ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z"
 
-# Prefixes, each matched against the text that ends right before an event name.
-_TID_PREFIX = re.compile(r"(?P<tid>\d+)@(?P<sec>\d+)\.(?P<usec>\d+):$")
-# The message context; with "-msg thread-info=off" the program name stands alone, and is
-# then only believed when it names QEMU (else "monitor: " in libvirt's text would match).
-_MSG_PREFIX = re.compile(
-    rf"(?:(?P<iso>{_ISO}) )?(?:\[(?P<guest>[^\]\n]*)\] )?"
-    r"(?:(?P<prog>[^\s()\[\]:]+)\((?P<tid>\d+)(?::(?P<thread>[^()\n]*))?\)"
-    r"|(?P<bare>qemu[^\s()\[\]:]*)): $"
-)
-_ISO_PREFIX = re.compile(rf"(?P<iso>{_ISO}) $")
+# Prefixes end right before an event name: ``TID@SEC.USEC:``, an ISO timestamp, or the
+# message context ``[ISO ][[GUEST] ]PROG(TID[:THREAD]): ``; with "-msg thread-info=off" the
+# program name stands alone, and is then only believed when it names QEMU (else
+# "monitor: " in libvirt's text would match). They are parsed backwards from the name by
+# hand (find_prefix): a regex searched up to "$" is quadratic on long runs of digits or
+# brackets.
 
 # Known events may sit anywhere in a line (after wrapper text, glued to a record). Each is
 # found with str.find on its fixed start, then confirmed by a regex anchored there: much
@@ -39,7 +36,8 @@ _KNOWN_EVENT_STARTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("migrate_set_state", re.compile(r"migrate_set_state(?= {1,2}new state )")),
 )
 # Any other vfio event only counts at the start of a line, right after a prefix.
-_VFIO_NAME = re.compile(r"vfio_[a-z0-9_]*")
+# QEMU's trace-event names are C identifiers: a letter follows "vfio_".
+_VFIO_NAME = re.compile(r"vfio_[a-z][a-z0-9_]*")
 
 
 # A line holding only (part of) a trace prefix, maybe with the start of "vfio_": cut off.
@@ -62,6 +60,7 @@ class Prefix:
     thread: str | None = None
     program: str | None = None
     guest: str | None = None
+    problem: str | None = None       # why the prefix cannot be believed (impossible date)
 
 
 NO_PREFIX = Prefix("none")
@@ -80,9 +79,14 @@ class Segment:
 
 
 def iso_to_epoch(text: str) -> float:
-    """``2026-01-01T00:00:00.123456Z`` -> seconds since the epoch (UTC)."""
+    """``2026-01-01T00:00:00.123456Z`` -> seconds since the epoch (UTC).
+
+    Raises ValueError for a date that does not exist (month 13) or an absurd fraction.
+    """
     whole, _, fraction = text[:-1].partition(".")
     seconds = _whole_seconds(whole)
+    if len(fraction) > MAX_DIGITS:
+        raise NumberTooLong(f"timestamp fraction with {len(fraction)} digits")
     return seconds + float("0." + fraction) if fraction else float(seconds)
 
 
@@ -91,48 +95,169 @@ def _whole_seconds(text: str) -> int:
     return int(datetime.fromisoformat(text + "+00:00").timestamp())
 
 
-def _prefix_from(match: re.Match[str], style: str) -> Prefix:
-    groups = match.groupdict()
-    if style == "tid":
-        return Prefix("tid", tid=int(groups["tid"]),
-                      ts=float(f"{groups['sec']}.{groups['usec']}"))
-    iso = groups.get("iso")
-    ts = iso_to_epoch(iso) if iso else None
-    if style == "iso":
-        return Prefix("iso", ts=ts)
-    tid = int(groups["tid"]) if groups.get("tid") else None
-    return Prefix("message", tid=tid, ts=ts, thread=groups.get("thread"),
-                  program=groups.get("prog") or groups.get("bare"), guest=groups.get("guest"))
+def _bad_prefix(style: str, why: str) -> Prefix:
+    return Prefix(style, problem=f"trace prefix: {why}")
+
+
+def _tid_prefix(tid: str, sec: str, usec: str) -> Prefix:
+    try:
+        return Prefix("tid", tid=bounded_int(tid, what="thread id"),
+                      ts=bounded_float(f"{sec}.{usec}", what="timestamp"))
+    except ValueError as exc:
+        return _bad_prefix("tid", str(exc))
+
+
+def _iso_ts(iso: str | None) -> float | None:
+    return iso_to_epoch(iso) if iso else None
+
+
+def _message_prefix(iso: str | None, guest: str | None, prog: str | None, tid: str | None,
+                    thread: str | None, bare: str | None) -> Prefix:
+    try:
+        ts = _iso_ts(iso)
+        number = bounded_int(tid, what="thread id") if tid else None
+    except ValueError as exc:
+        return _bad_prefix("message", f"{exc} ({iso or tid})")
+    return Prefix("message", tid=number, ts=ts, thread=thread, program=prog or bare,
+                  guest=guest)
+
+
+def _trailing_digits(text: str, end: int) -> int:
+    """Where the run of ASCII digits that ends at ``end`` starts (linear, no regex)."""
+    start = end
+    while start > 0 and text[start - 1] in _DIGITS:
+        start -= 1
+    return start
+
+
+def _name_start(text: str, end: int) -> int:
+    """Where the run of ``[^\\s()\\[\\]:]`` characters that ends at ``end`` starts."""
+    start = end
+    while start > 0:
+        char = text[start - 1]
+        if char in _NAME_STOP or char.isspace():
+            break
+        start -= 1
+    return start
+
+
+_DIGITS = frozenset("0123456789")
+_NAME_STOP = frozenset("()[]:")
+_ISO_CORE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+
+
+def _tid_prefix_at_end(before: str) -> tuple[int, Prefix] | None:
+    """``TID@SEC.USEC:`` ending ``before`` (parsed backwards: linear in its length)."""
+    end = len(before) - 1                       # the ":"
+    usec = _trailing_digits(before, end)
+    if usec == end or usec == 0 or before[usec - 1] != ".":
+        return None
+    sec = _trailing_digits(before, usec - 1)
+    if sec == usec - 1 or sec == 0 or before[sec - 1] != "@":
+        return None
+    tid = _trailing_digits(before, sec - 1)
+    if tid == sec - 1:
+        return None
+    return tid, _tid_prefix(before[tid:sec - 1], before[sec:usec - 1], before[usec:end])
+
+
+def _iso_before(before: str, end: int) -> tuple[int, str] | None:
+    """An ISO-8601 timestamp followed by one space, ending at ``end``: (start, timestamp)."""
+    if end < 21 or before[end - 2:end] != "Z ":
+        return None
+    zulu = end - 2
+    digits = _trailing_digits(before, zulu)
+    core_end = digits - 1 if 0 < digits < zulu and before[digits - 1] == "." else zulu
+    start = core_end - 19
+    if start < 0 or not _ISO_CORE.fullmatch(before, start, core_end):
+        return None
+    return start, before[start:end - 1]
+
+
+def _message_prefix_at_end(before: str) -> tuple[int, Prefix] | None:
+    """``[ISO ][[GUEST] ](PROG(TID[:THREAD])|qemu...): `` ending ``before``, found backwards.
+
+    The same text a ``re.search(... $)`` would find (the leftmost start), in time linear
+    in the length of ``before`` whatever it holds.
+    """
+    end = len(before) - 2                       # the ": "
+    prog = tid = thread = bare = None
+    if end > 0 and before[end - 1] == ")":
+        opening = before.rfind("(", 0, end - 1)
+        if opening <= 0:
+            return None
+        inside = before[opening + 1:end - 1]
+        if ")" in inside or "\n" in inside:
+            return None
+        tid, colon, rest = inside.partition(":")
+        if not tid or not tid.isascii() or not tid.isdigit():
+            return None
+        thread = rest if colon else None
+        start = _name_start(before, opening)
+        if start == opening:
+            return None
+        prog = before[start:opening]
+    else:
+        run = _name_start(before, end)
+        start = before.find("qemu", run, end)   # leftmost "qemu" in the name run
+        if start < 0:
+            return None
+        bare = before[start:end]
+    guest = None
+    if start >= 3 and before[start - 2:start] == "] ":
+        close = start - 2
+        boundary = max(before.rfind("]", 0, close), before.rfind("\n", 0, close))
+        opening = before.find("[", boundary + 1, close)
+        if opening >= 0:
+            guest = before[opening + 1:close]
+            start = opening
+    iso = None
+    found = _iso_before(before, start)
+    if found is not None:
+        start, iso = found
+    return start, _message_prefix(iso, guest, prog, tid, thread, bare)
 
 
 def find_prefix(before: str) -> tuple[int, Prefix]:
     """The prefix that ends ``before`` (text right before an event name) and where it starts.
 
-    Returns ``(len(before), NO_PREFIX)`` when the name is not behind a known prefix.
+    Returns ``(len(before), NO_PREFIX)`` when the name is not behind a known prefix. A
+    prefix whose numbers or date are impossible comes back with ``problem`` set.
     """
+    found = None
     if before.endswith(":"):
-        match = _TID_PREFIX.search(before)
-        if match:
-            return match.start(), _prefix_from(match, "tid")
+        found = _tid_prefix_at_end(before)
     elif before.endswith(": "):
-        match = _MSG_PREFIX.search(before)
-        if match:
-            return match.start(), _prefix_from(match, "message")
+        found = _message_prefix_at_end(before)
     elif before.endswith("Z "):
-        match = _ISO_PREFIX.search(before)
-        if match:
-            return match.start(), _prefix_from(match, "iso")
-    return len(before), NO_PREFIX
+        found = _iso_before(before, len(before))
+        if found is not None:
+            start, iso = found
+            try:
+                return start, Prefix("iso", ts=iso_to_epoch(iso))
+            except ValueError as exc:
+                return start, _bad_prefix("iso", f"{exc} ({iso})")
+    return found if found is not None else (len(before), NO_PREFIX)
+
+
+_NAME_RUN = re.compile(r"[a-z0-9_]*")
+_LONGEST_EVENT = max(len(name) for name in EVENTS)
 
 
 def _known_events(line: str) -> list[re.Match[str]]:
     hits = []
     for start, pattern in _KNOWN_EVENT_STARTS:
         at = line.find(start)
+        run_end = -1
         while at >= 0:
-            match = pattern.match(line, at)
-            if match is not None and match.group(0) in EVENTS:
-                hits.append(match)
+            if at >= run_end:
+                # every "vfio_" inside one run of name characters ends where the run ends:
+                # measure the run once, so "vfio_vfio_vfio_..." costs linear time
+                run_end = _NAME_RUN.match(line, at).end()
+            if run_end - at <= _LONGEST_EVENT:
+                match = pattern.match(line, at)
+                if match is not None and match.group(0) in EVENTS:
+                    hits.append(match)
             at = line.find(start, at + 1)
     if len(hits) > 1:
         hits.sort(key=lambda m: m.start())
@@ -170,7 +295,10 @@ def _generic_segment(line: str) -> Segment | None:
     start, prefix = find_prefix(line[:at])
     if start != 0:
         return None                  # text before it: a message mentioning a function
-    name = _VFIO_NAME.match(line, at).group(0)
+    named = _VFIO_NAME.match(line, at)
+    if named is None or named.group(0).startswith("vfio_vfio_"):
+        return None                  # "vfio_" then no identifier (or another "vfio_"): no
+    name = named.group(0)            # QEMU event is named so; not a trace record
     rest = line[at + len(name):]
     if rest and not rest.startswith(" "):
         return None                  # the name runs on into other text: not a record
@@ -182,26 +310,25 @@ def _generic_segment(line: str) -> Segment | None:
 
 # --- QEMU error reports (qemu.md §1.1) ---------------------------------------------------
 
-_DEV = r"(?P<device>(?:VFIO user )?\S+)"
-_ERROR_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("set_state_failed", re.compile(
-        _DEV + r": Failed setting device state to (?P<target>UNKNOWN STATE|[A-Z0-9_]+)"
-        r"[.,](?P<rest>.*)$")),
-    ("recover_failed", re.compile(
-        _DEV + r": Failed setting device in recover state, err: (?P<err>.*?)\.?"
-        r" Resetting device")),
-    ("data_fd_out_of_sync", re.compile(_DEV + r": data_fd out of sync")),
-    ("reset_failed", re.compile(_DEV + r": Failed resetting device, err: (?P<err>.*?)\s*$")),
-    ("invalid_device_state", re.compile(
-        r"(?:" + _DEV + r": )?Invalid device state (?P<value>-?\d+)")),
-    ("buffer_alloc_failed", re.compile(
-        r"(?:" + _DEV + r": )?Failed to allocate migration data buffer")),
+# Each report is found by its fixed text (str.find), the device is the run of non-blank
+# characters right before it (optionally after "VFIO user "), and only the tail is matched
+# by an anchored regex: an unanchored "\\S+: Failed ..." search is quadratic on long words.
+_TARGET = re.compile(r"(?P<target>UNKNOWN STATE|[A-Z0-9_]+)[.,]")
+_VALUE = re.compile(r"-?[0-9]+")
+_VFIO_USER = "VFIO user "
+# (kind, fixed text, the device is required)
+_ERROR_NEEDLES: tuple[tuple[str, str, bool], ...] = (
+    ("set_state_failed", ": Failed setting device state to ", True),
+    ("recover_failed", ": Failed setting device in recover state, err: ", True),
+    ("data_fd_out_of_sync", ": data_fd out of sync", True),
+    ("reset_failed", ": Failed resetting device, err: ", True),
+    ("invalid_device_state", "Invalid device state ", False),
+    ("buffer_alloc_failed", "Failed to allocate migration data buffer", False),
 )
 #: Fixed text every recognised error report contains (a cheap pre-check).
 ERROR_REPORT_HINTS = ("Failed setting device", "data_fd out of sync", "Failed resetting device",
                       "Invalid device state", "Failed to allocate migration data buffer")
 _RECOVER = re.compile(r"Setting device in recover state (?P<recover>UNKNOWN STATE|[A-Z0-9_]+)")
-_ERR_TEXT = re.compile(r"err: (?P<err>.*?)\.(?: |$)")
 # QEMU-dev reports through error_setg_errno, which appends ": <strerror>".
 _ERRNO_SUFFIX = re.compile(r"(?:recover state [A-Z0-9_]+|Resetting device): (?P<err>.+)$")
 
@@ -225,40 +352,117 @@ def report_prefix(text: str) -> Prefix:
     if match is None or not match.group(0):
         return NO_PREFIX
     groups = match.groupdict()
-    ts = iso_to_epoch(groups["iso"]) if groups["iso"] else None
     if groups["prog"]:
-        return Prefix("message", tid=int(groups["tid"]), ts=ts, thread=groups["thread"],
-                      program=groups["prog"], guest=groups["guest"])
+        return _message_prefix(groups["iso"], groups["guest"], groups["prog"], groups["tid"],
+                               groups["thread"], None)
+    try:
+        ts = _iso_ts(groups["iso"])
+    except ValueError as exc:
+        return _bad_prefix("iso", f"{exc} ({groups['iso']})")
     return Prefix("iso", ts=ts) if ts is not None else NO_PREFIX
 
 
+def _device_start(text: str, end: int) -> int:
+    """Start of the ``(VFIO user )?\\S+`` device name that ends at ``end`` (== end: none)."""
+    start = end
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    if start < end and text.endswith(_VFIO_USER, 0, start):
+        start -= len(_VFIO_USER)
+    return start
+
+
+def _err_text(rest: str) -> str | None:
+    """What ``err: (.*?)\\.(?: |$)`` finds in ``rest``, in linear time."""
+    at = rest.find("err: ")
+    if at < 0:
+        return None
+    dot = rest.find(".", at + 5)
+    while dot >= 0:
+        if dot + 1 == len(rest) or rest[dot + 1] == " ":
+            return rest[at + 5:dot]
+        dot = rest.find(".", dot + 1)
+    return None
+
+
+def _match_report(text: str, kind: str, needle: str, needs_device: bool
+                  ) -> tuple[int, str, dict] | None:
+    """(start, device, fields) of the first ``kind`` report in ``text``, else None."""
+    at = text.find(needle)
+    while at >= 0:
+        after = at + len(needle)
+        if needs_device:
+            start = _device_start(text, at)
+            device = text[start:at]
+        elif text.endswith(": ", 0, at):
+            start = _device_start(text, at - 2)
+            device = text[start:at - 2]
+            if not device:
+                start = at
+        else:
+            start, device = at, ""
+        if device or not needs_device:
+            fields = _report_tail(kind, text, after)
+            if fields is not None:
+                return start, device, fields
+            if kind == "recover_failed":
+                return None           # no " Resetting device" after this: none after later
+        at = text.find(needle, after)
+    return None
+
+
+def _report_tail(kind: str, text: str, after: int) -> dict | None:
+    """The fields after a report's fixed text, or None when the tail does not fit."""
+    if kind == "set_state_failed":
+        target = _TARGET.match(text, after)
+        if target is None:
+            return None
+        fields: dict = {"target": target.group("target")}
+        rest = text[target.end():]
+        recover = _RECOVER.search(rest)
+        if recover:
+            fields["recover_to"] = recover.group("recover")
+        elif "Recover state is ERROR" in rest:
+            fields["recover_to"] = "ERROR"
+        err = _err_text(rest)
+        if err is None:
+            suffix = _ERRNO_SUFFIX.search(rest)
+            err = suffix.group("err") if suffix else None
+        if err is not None:
+            fields["err"] = err.strip()
+        fields["reset"] = int("Resetting device" in rest)
+        return fields
+    if kind == "recover_failed":
+        end = text.find(" Resetting device", after)
+        if end < 0:
+            return None
+        err = text[after:end]
+        return {"err": err[:-1] if err.endswith(".") else err}
+    if kind == "reset_failed":
+        return {"err": text[after:].rstrip()}
+    if kind == "invalid_device_state":
+        value = _VALUE.match(text, after)
+        if value is None:
+            return None
+        return {"value": bounded_int(value.group(0), what="device state value")}
+    return {}
+
+
 def find_error_report(text: str) -> ErrorReport | None:
-    """A QEMU vfio migration error message in ``text`` (any prefix or wrapper before it)."""
+    """A QEMU vfio migration error message in ``text`` (any prefix or wrapper before it).
+
+    Raises :class:`~vfio_migcheck.traces.numbers.NumberTooLong` for a report whose value
+    has more digits than any device state.
+    """
     if not any(hint in text for hint in ERROR_REPORT_HINTS):
         return None
-    for kind, pattern in _ERROR_PATTERNS:
-        match = pattern.search(text)
-        if not match:
+    for kind, needle, needs_device in _ERROR_NEEDLES:
+        found = _match_report(text, kind, needle, needs_device)
+        if found is None:
             continue
-        groups = match.groupdict()
-        fields: dict = {"error": kind, "message": text[match.start():].strip()}
-        if kind == "set_state_failed":
-            fields["target"] = groups["target"]
-            rest = groups["rest"]
-            recover = _RECOVER.search(rest)
-            if recover:
-                fields["recover_to"] = recover.group("recover")
-            elif "Recover state is ERROR" in rest:
-                fields["recover_to"] = "ERROR"
-            err = _ERR_TEXT.search(rest) or _ERRNO_SUFFIX.search(rest)
-            if err:
-                fields["err"] = err.group("err").strip()
-            fields["reset"] = int("Resetting device" in rest)
-        elif kind in ("recover_failed", "reset_failed"):
-            fields["err"] = groups["err"]
-        elif kind == "invalid_device_state":
-            fields["value"] = int(groups["value"])
-        return ErrorReport(groups.get("device") or "", fields, report_prefix(text))
+        start, device, tail = found
+        fields: dict = {"error": kind, "message": text[start:].strip(), **tail}
+        return ErrorReport(device, fields, report_prefix(text))
     return None
 
 
@@ -266,6 +470,7 @@ def find_error_report(text: str) -> ErrorReport | None:
 
 _JSON = json.JSONDecoder()
 _QMP_OBJECT_START = re.compile(r'\{\s*"(?:timestamp|event)"')
+_QMP_TRIES = 4
 #: QAPI VfioMigrationState -> the v2 state name it reports ("pre-copy-p2p-prepare" is a
 #: notice sent before the PRE_COPY_P2P request, not a state the device is in).
 QAPI_STATES = {
@@ -290,11 +495,13 @@ def find_qmp_event(text: str) -> QmpEvent | None | str:
     """
     if '"VFIO_MIGRATION"' not in text:
         return None
-    for start in _QMP_OBJECT_START.finditer(text):
+    for tried, start in enumerate(_QMP_OBJECT_START.finditer(text)):
+        if tried == _QMP_TRIES:
+            break                    # a real QMP line holds one object; never re-scan forever
         try:
             obj, _ = _JSON.raw_decode(text, start.start())
-        except ValueError:
-            continue
+        except (ValueError, RecursionError):
+            continue                 # broken, or nested deeper than the decoder goes
         if isinstance(obj, dict) and obj.get("event") == "VFIO_MIGRATION":
             return _qmp_event(obj)
     return "VFIO_MIGRATION event text is not a complete JSON object (cut off?)"

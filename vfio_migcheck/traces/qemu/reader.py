@@ -23,6 +23,7 @@ from typing import Any
 
 from vfio_migcheck.traces.events import Event, Origin, QemuEvent, ReadSummary, Unreadable
 from vfio_migcheck.traces.lines import BadLine, iter_lines
+from vfio_migcheck.traces.numbers import NumberTooLong
 from vfio_migcheck.traces.qemu.formats import (
     DEVICE_STATE_EVENTS,
     EVENTS,
@@ -114,6 +115,8 @@ class LineResult:
 def _segment_event(segment: Segment, origin: Origin, era: str | None,
                    defaults: dict[str, Any]) -> QemuEvent:
     """Turn one record into a QemuEvent; raise :class:`_Problem` on a bad record."""
+    if segment.prefix.problem:
+        raise _Problem(f"{segment.raw_name}: {segment.prefix.problem}")
     meta = _prefix_fields(segment)
     timing = _timing(segment.prefix, defaults, meta)
     if not segment.known:
@@ -189,8 +192,14 @@ def parse_line(text: str, origin: Origin, era: str | None = None,
         previous_failed = False
         result.items.append(event)
     if not segments:
-        report = find_error_report(text)
-        if report is not None:
+        try:
+            report = find_error_report(text)
+        except NumberTooLong as exc:
+            result.items.append(f"QEMU error report: {exc}")
+            return result
+        if report is not None and report.prefix.problem:
+            result.items.append(f"QEMU error report: {report.prefix.problem}")
+        elif report is not None:
             result.items.append(_report_event(report, text, origin, era, defaults))
         else:
             qmp = find_qmp_event(text)
@@ -351,7 +360,7 @@ def sniff(lines: list[str]) -> float:
                 wrapped += 1
             else:
                 other += 1
-        elif (find_error_report(text) or _OTHER_TRACE_LINE.match(text)
+        elif (_holds_error_report(text) or _OTHER_TRACE_LINE.match(text)
               or find_qmp_event(text) is not None):
             other += 1
     if syscalls > direct + wrapped:
@@ -361,6 +370,13 @@ def sniff(lines: list[str]) -> float:
     if wrapped:
         return 0.7
     return 0.4 if other else 0.0
+
+
+def _holds_error_report(text: str) -> bool:
+    try:
+        return find_error_report(text) is not None
+    except NumberTooLong:
+        return True                  # a report, with a value no device state has
 
 
 def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:

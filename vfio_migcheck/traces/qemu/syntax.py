@@ -16,6 +16,8 @@ from typing import Any
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken
 
+from vfio_migcheck.traces.numbers import NumberTooLong, bounded_int
+
 _VALUE_TOKENS = frozenset({"NUMBER", "VALUE", "IDSTR"})
 _PUNCTUATION = frozenset({"(", ")", ","})
 
@@ -42,7 +44,7 @@ def _parser() -> Lark:
 def _number(text: str) -> int:
     negative = text.startswith("-")
     digits = text[1:] if negative else text
-    value = int(digits, 16) if digits.startswith("0x") else int(digits, 10)
+    value = bounded_int(digits, 16 if digits.startswith("0x") else 10)
     return -value if negative else value
 
 
@@ -83,7 +85,10 @@ def parse_record(body: str) -> Record:
         elif isinstance(child, Tree):
             args = child
     assert args is not None
-    return Record(str(args.data), device, _values(args))
+    try:
+        return Record(str(args.data), device, _values(args))
+    except NumberTooLong as exc:
+        raise RecordError(str(exc)) from None
 
 
 def _lark_reason(exc: LarkError, body: str) -> str:

@@ -90,16 +90,14 @@ class CallHandler:
 
     def complete(self, thread: Thread, body: str, origin: Origin, ts: float | None,
                  nlines: int) -> None:
-        call = fast_call(body)
-        if call is None:
-            try:
-                call = parse_call(body)
-            except SyntaxProblem as problem:
-                if body.startswith(RELEASING_CALLS):
-                    self.order_log(thread.table).release(
-                        Span(origin.line, origin.last_line or origin.line), 0, INF, False)
-                self._unreadable_call(body, origin, str(problem))
-                return
+        try:
+            call = fast_call(body) or parse_call(body)
+        except SyntaxProblem as problem:
+            if body.startswith(RELEASING_CALLS):
+                self.order_log(thread.table).release(
+                    Span(origin.line, origin.last_line or origin.line), 0, INF, False)
+            self._unreadable_call(body, origin, str(problem))
+            return
         self._run(thread, call, origin, ts, nlines)
 
     def incomplete(self, thread: Thread, pending: Pending, why: str) -> None:
@@ -196,7 +194,7 @@ class CallHandler:
         return self._qemu
 
 
-CALL_FD = re.compile(r"[A-Za-z0-9_]+\((-?\d+)")
+CALL_FD = re.compile(r"[A-Za-z0-9_]+\((-?\d{1,10})(?!\d)")
 #: calls that may release fd numbers (fd allocation order is only meaningful without them)
 RELEASING_NAMES = frozenset({"close", "close_range", "dup2", "dup3", "fcntl", "fcntl64",
                              "execve", "execveat", "io_uring_enter"})

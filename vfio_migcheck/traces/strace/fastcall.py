@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from vfio_migcheck.traces.strace.syntax import Arg, Call, Item, number_value
+from vfio_migcheck.traces.strace.text import decode_decoration
 
 _DECOR = r"<(?![<\s=])(?:->|[^<>\n]|<[^<>\n]*>)*>"
 _OUTER = re.compile(
@@ -59,7 +60,7 @@ def fast_call(text: str) -> Call | None:
         _memo[args_text] = args
     rdec = outer.group("rdec")
     call = Call(outer.group("name"), args, number_value(outer.group("ret")),
-                rdec[1:-1] if rdec else None)
+                decode_decoration(rdec[1:-1]) if rdec else None)
     errno = outer.group("errno")
     if errno is not None:
         call.errno = errno
@@ -98,10 +99,10 @@ def _tokenize(text: str) -> list[Arg] | None:
             item = ("s", m.group("s"), None)
         elif kind in ("n", "nd"):
             dec = m.group("nd")
-            item = ("n", number_value(m.group("n")), dec[1:-1] if dec else None)
+            item = ("n", number_value(m.group("n")), decode_decoration(dec[1:-1]) if dec else None)
         elif kind in ("w", "wd"):
             dec = m.group("wd")
-            item = ("w", m.group("w"), dec[1:-1] if dec else None)
+            item = ("w", m.group("w"), decode_decoration(dec[1:-1]) if dec else None)
         elif kind == "alt":
             item = ("w", m.group("alt"), None)
         elif kind == "e":

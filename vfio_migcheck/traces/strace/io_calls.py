@@ -114,7 +114,9 @@ def _qemu_payload(ctx: CallContext) -> None:
     args = ctx.call.args
     if ctx.call.name not in ("writev", "pwritev", "pwritev2"):
         args = args[1:2]  # write(fd, BUF, n), pwrite64(fd, BUF, n, off), sendto(fd, BUF, ...)
-    strings = [(literal, cut) for literal, cut in _strings(args) if "vfio" in literal]
+    # under -x/-xx every byte is escaped: such a literal may hold "vfio" once decoded
+    strings = [(literal, cut) for literal, cut in _strings(args)
+               if "vfio" in literal or "\\x" in literal]
     if not strings:
         return
     texts = [unescape(literal)[0] for literal, _ in strings]
@@ -128,23 +130,17 @@ def _qemu_payload(ctx: CallContext) -> None:
     real = [e for e in events if not isinstance(e, Unreadable)]
     broken = [e for e in events if isinstance(e, Unreadable)]
     session = ctx.h.session
-    if real:
-        for event in real:
-            if isinstance(event, QemuEvent):
-                event = ctx.h.link_qemu_device(event, ctx.table)
-            ctx.emit(event)
-        for event in broken:
-            session.out.append(event)
-        if broken:
-            session.note("qemu-cut", "some QEMU trace records inside write() payloads were "
-                         "cut (raise strace -s); the readable ones were kept")
-    elif broken:
-        first = broken[0]
+    for event in real:
+        if isinstance(event, QemuEvent):
+            event = ctx.h.link_qemu_device(event, ctx.table)
+        ctx.emit(event)
+    if real and broken:
+        session.note("qemu-cut", "some QEMU trace records inside write() payloads were "
+                     "cut (raise strace -s); the readable ones were kept")
+    for event in broken:             # every unreadable record is listed in the summary
         session.unreadable(ctx.origin.file, ctx.origin.line, f"QEMU trace record inside "
-                           f"{ctx.call.name}(): {first.reason}{cut}", first.text,
+                           f"{ctx.call.name}(): {event.reason}{cut}", event.text,
                            ctx.origin.last_line)
-        for event in broken[1:]:
-            session.out.append(event)
 
 
 def _strings(args: list[Arg]) -> list[tuple[str, bool]]:
@@ -354,7 +350,7 @@ def _poll(ctx: CallContext) -> None:
     if name in ("poll", "ppoll"):
         asked = _poll_fds(ctx.arg(0))
         ready_fds = set()
-        for aux in ctx.call.aux:
+        for aux in _paren_extras(ctx.call.aux):
             for arg in aux:
                 ready_fds.update(fd for fd, _ in _poll_fds(arg))
     else:  # select family: nfds, readfds, writefds, exceptfds
@@ -367,7 +363,7 @@ def _poll(ctx: CallContext) -> None:
                             if ekind == "n" and isinstance(evalue, int):
                                 asked.append((evalue, edecor))
         ready_fds = set()
-        for aux in ctx.call.aux:
+        for aux in _paren_extras(ctx.call.aux):
             for arg in aux:
                 for kind, value, _ in arg:
                     if kind == "[":
@@ -392,6 +388,12 @@ def _poll(ctx: CallContext) -> None:
             ready = UNKNOWN
         ctx.emit(DataPoll(ctx.origin, fd=fd, file=entry.file.ident, call=name, ready=ready,
                           ret=ctx.ret, errno=ctx.errno, **ctx.common))
+
+
+def _paren_extras(aux: list) -> list[list[Arg]]:
+    """The parenthesised extras after a result (``= 1 ([{fd=5, revents=POLLIN}])``); a
+    damaged line may also leave bare words there, which hold no fds."""
+    return [extra for extra in aux if isinstance(extra, list)]
 
 
 def _poll_fds(arg: Arg) -> list[tuple[int, str | None]]:

@@ -33,7 +33,8 @@ from vfio_migcheck.traces.strace.threads import (
 )
 
 _SNIFF_CALL = re.compile(
-    r"^(?:\[pid\s+\d+(?:<[^>]*>)?\]\s*|\d{1,7}(?:<[^>]*>)?\s+)?\s*"
+    # one whitespace run between the parts: adjacent \s+ and \s* backtrack cubically
+    r"^(?:\[pid\s+\d+(?:<[^>]*>)?\]|\d{1,7}(?:<[^>]*>)?(?=\s))?\s*"
     r"(?:(?:\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+|\d{8,})\s+)?"
     r"(?:[A-Za-z_][A-Za-z0-9_]*\(.*(?:\)\s+=\s+(?:-?\d|0x|\?)|<unfinished(?: #\d+)? \.\.\.>$)"
     r"|<\.\.\. [A-Za-z_][A-Za-z0-9_]* resumed|\+\+\+ (?:exited|killed)|--- SIG)"
@@ -174,7 +175,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                         or not text.startswith(entry.token, match.start(5)))):
                                 line(name, number, text, None, match)
                             elif cls == io_class:
-                                if call in writes and "vfio" in text:
+                                if call in writes and ("vfio" in text or "\\x" in text):
                                     line(name, number, text, None, match)
                                 else:
                                     irrelevant += 1

@@ -10,6 +10,7 @@ each line, so memory stays flat.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 
 from vfio_migcheck.traces.events import (
     UNKNOWN,
@@ -54,30 +55,35 @@ from vfio_migcheck.traces.strace.threads import (
 # FAST_HEAD is the same for the commonest shape, "PID  TIMESTAMP name(" (strace -f -o FILE
 # with -t/-tt/-ttt), without the alternatives that make HEAD slower; group 1 is always ''.
 FAST_HEAD = re.compile(
-    r"()(\d{1,7}) +(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+|\d{8,}) "
-    r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?)?"
+    r"()(\d{1,7}) +(\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{1,20}\.\d{1,20}|\d{8,20}) "
+    r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d{1,10})(?![0-9xX])(<)?)?)?"
 )
 HEAD = re.compile(
-    r"(?:\[pid\s+(\d+)(?:<[^>]*>)?\]\s*|(\d{1,7})(?:<[^>]*>)?\s+)?"
-    r"\s*(?:(\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+|\d{8,})\s+)?"
-    r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?)?"
+    r"(?:\[pid\s+(\d{1,10})(?:<[^>]*>)?\]\s*|(\d{1,7})(?:<[^>]*>)?\s+)?"
+    r"\s*(?:(\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{1,20}\.\d{1,20}|\d{8,20})\s+)?"
+    r"(?:([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d{1,10})(?![0-9xX])(<)?)?)?"
 )
-CALL_HEAD = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d+)(?![0-9xX])(<)?)?")
+CALL_HEAD = re.compile(r"([A-Za-z_$][A-Za-z0-9_$]*)\((?:(-?\d{1,10})(?![0-9xX])(<)?)?")
+# searched: no leading \s* (each start would rescan a run of blanks); callers strip it
 _UNFINISHED = re.compile(
-    r"\s*<(?:unfinished|detached|pid changed to \d+)(?: #(\d+))? \.\.\.>\s*$")
+    r"<(?:unfinished|detached|pid changed to \d+)(?: #(\d+))? \.\.\.>\s*$")
 _RESUMED = re.compile(r"<\.\.\. ([A-Za-z_$][A-Za-z0-9_$]*) resumed(?: #(\d+))?>\s?(.*)$")
-_EXIT = re.compile(r"\+\+\+ (?:exited with (-?\d+)|killed by (SIG[A-Z0-9_+-]+|\d+)"
-                   r"(?: \(core dumped\))?|superseded by execve in pid (\d+)) \+\+\+\s*$")
+_EXIT = re.compile(r"\+\+\+ (?:exited with (-?\d{1,10})|killed by (SIG[A-Z0-9_+-]+|\d{1,10})"
+                   r"(?: \(core dumped\))?|superseded by execve in pid (\d{1,10})) \+\+\+\s*$")
 _SIGNAL = re.compile(r"--- (?:stopped by )?(SIG[A-Z0-9_+-]+|\d+)\b.*---\s*$")
-_STRACE_PROCESS = re.compile(r"(?:strace: )?Process (\d+) (attached|detached|suspended)\b")
+_STRACE_PROCESS = re.compile(r"(?:strace: )?Process (\d{1,10}) (attached|detached|suspended)\b")
 _PERSONALITY = re.compile(r"\[ Process PID=(\d+) runs in .* mode\. \]\s*$")
 _STRACE_MESSAGE = re.compile(r"strace: |\(strace: ")
 # lines strace adds under a call: -e read=/write= hex dumps, -k stack frames
-_CONTINUATION = re.compile(r"(?:\[pid\s+\d+\]\s*|\d+\s+)?"
+_CONTINUATION = re.compile(r"(?:\[pid\s+\d+\]|\d+(?=\s))?"
                            r"(?:(?P<dump>\s*\| [0-9a-f]{5}  )|(?P<stack>\s+> \S))")
 # the table strace -C prints at the end: header, rules, one row per syscall, the total
 _COUNT_SUMMARY = re.compile(r"\s*(?:% time\s+seconds|-{6,}(?: -+)*\s*$|"
                             r"\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+(?:\s+\d+)?\s+\w+\s*$)")
+
+#: calls whose unfinished start means a new task may appear before they resume
+CLONE_NAMES = frozenset({"clone", "clone3", "fork", "vfork"})
+
 
 class Session:
     """Everything known while reading one capture (see the module docstring)."""
@@ -101,6 +107,10 @@ class Session:
         self.saw_pid_column = False
         self.saw_decoration = False
         self.children: set[int] = set()
+        # threads that started a clone()/fork() which has not resumed yet, in start order;
+        # entries go stale when the call resumes and are dropped when next looked at, so
+        # a new task finds its creator without scanning every thread
+        self.cloning: OrderedDict[int, Thread] = OrderedDict()
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -145,18 +155,29 @@ class Session:
             return found
         return self._new_thread(tid)
 
+    def _creator(self) -> Thread | None:
+        """The first thread with a clone()/fork() in flight (stale entries dropped)."""
+        cloning = self.cloning
+        while cloning:
+            key = next(iter(cloning))
+            other = cloning[key]
+            pending = other.pending
+            if pending is not None and pending.name in CLONE_NAMES and \
+                    self.threads.get(other.tid) is other:
+                return other
+            del cloning[key]
+        return None
+
     def _new_thread(self, tid: int | None) -> Thread:
         # a task whose creation is visible: a clone() in flight in another thread
-        for other in self.threads.values():
-            pending = other.pending
-            if pending is not None and pending.name in ("clone", "clone3", "fork", "vfork"):
-                shares = "CLONE_FILES" in pending.head
-                table = other.table if shares else other.table.fork_copy()
-                is_thread = "CLONE_THREAD" in pending.head
-                made = Thread(tid, other.pid if is_thread else tid, table)
-                table.members.add(_member(tid))
-                self.threads[tid] = made
-                return made
+        other = self._creator()
+        if other is not None:
+            head = other.pending.head
+            table = other.table if "CLONE_FILES" in head else other.table.fork_copy()
+            made = Thread(tid, other.pid if "CLONE_THREAD" in head else tid, table)
+            table.members.add(_member(tid))
+            self.threads[tid] = made
+            return made
         # lines without a pid column belong to the first process; once pids show up, the
         # first unknown pid that is not a known child is that same process
         if tid is not None and self.unprefixed is not None and self.unprefixed.tid is None:
@@ -233,7 +254,7 @@ class Session:
                         entry.token is not None and text.startswith(entry.token,
                                                                     match.start(5)))):
                     if cls == IO:
-                        if name not in WRITES or "vfio" not in text:
+                        if name not in WRITES or ("vfio" not in text and "\\x" not in text):
                             self.summary.irrelevant += 1
                             return
                     else:
@@ -294,7 +315,7 @@ class Session:
             if token is None or not text.startswith(token, at):
                 return False  # the fd may have been replaced invisibly: look closer
         if cls == IO:
-            return not (name in WRITES and "vfio" in text)
+            return not (name in WRITES and ("vfio" in text or "\\x" in text))
         if cls == SEEK:
             return True
         if cls == IOCTL:
@@ -318,6 +339,8 @@ class Session:
             return False
         if cls == XFER:
             return False  # rare; the fds may be unknown (first use of a data fd)
+        if "\\x" in text:
+            return False  # -x/-xx escapes every decoration byte: look closer
         return "anon_inode:" not in text or "_mig" not in text
 
     # --- split calls ---------------------------------------------------------------------------
@@ -329,8 +352,10 @@ class Session:
         thread = self.threads.get(tid) or self.thread(tid)
         if thread.pending is not None:
             self.abandon(thread, "a new call started before it resumed")
-        thread.pending = Pending(name, text[start:tail.start()], number, file,
+        thread.pending = Pending(name, text[start:tail.start()].rstrip(), number, file,
                                  self.stamp(file, stamp), tail.group(1))
+        if name in CLONE_NAMES:
+            self.cloning[id(thread)] = thread
 
     def _resumed(self, file: str, number: int, text: str, tid: int | None,
                  match: re.Match[str]) -> None:
@@ -339,17 +364,35 @@ class Session:
         pending = thread.pending
         if pending is None or pending.name != name or (
                 tag is not None and pending.tag is not None and tag != pending.tag):
-            self.orphans += 1
-            shown = f" for tid {tid}" if tid is not None else ""
-            self.unreadable(file, number, f"'<... {name} resumed>' without its "
-                            f"'<unfinished ...>' line{shown} (capture started or was cut "
-                            "mid-call)", text)
+            self._orphan(file, number, text, tid, name)
             return
         thread.pending = None
         if "<unfinished ...>" in rest:  # "<... nanosleep resumed> <unfinished ...>) = ?"
             rest = rest.replace(" <unfinished ...>", "").replace("<unfinished ...>", "")
         origin = Origin(pending.file, pending.line, number if pending.file == file else None)
         self._joined(thread, pending.head + rest, origin, pending.ts)
+
+    def _orphan(self, file: str, number: int, text: str, tid: int | None, name: str) -> None:
+        """A ``<... NAME resumed>`` without its start: unreadable only if it could matter.
+
+        Under ``strace -f`` a new task's first line is its own ``<... clone resumed>`` (its
+        creator printed the start): a normal line. A call VFIO never uses (futex, nanosleep)
+        is irrelevant whatever its arguments were. Only a call that could have been on a
+        device or data fd (ioctl, read, close, ...) lost something the checker needs.
+        """
+        if name in CLONE_NAMES:
+            self.summary.irrelevant += 1
+            return
+        if NAME_CLASS.get(name) is None:
+            self.summary.irrelevant += 1
+            self.note("orphans-quiet", "resumed calls of no interest to VFIO whose start is "
+                      "not in the capture (it began mid-call) were counted as irrelevant")
+            return
+        self.orphans += 1
+        shown = f" for tid {tid}" if tid is not None else ""
+        self.unreadable(file, number, f"'<... {name} resumed>' without its '<unfinished ...>' "
+                        f"line{shown}: the capture started or was cut mid-call, and the lost "
+                        f"first half (fd, request) may have been a VFIO call", text)
 
     def abandon(self, thread: Thread, why: str) -> None:
         """An unfinished call that will never resume: its outcome is unknown."""
@@ -466,17 +509,27 @@ class Session:
         if execer.pending is not None:
             leader.pending = execer.pending
             execer.pending = None
+            if leader.pending.name in CLONE_NAMES:
+                self.cloning[id(leader)] = leader
         execer.table.members.discard(_member(execer_tid))
-        for key in [key for key, known in self.threads.items() if known is execer]:
-            del self.threads[key]
+        self._forget(execer)
 
     def _leave(self, thread: Thread, origin: Origin, ts: float | None) -> None:
         table = thread.table
         table.members.discard(_member(thread.tid))
         if not table.members:
             self.calls.implicit_close(thread, table.release_all(), "exit", origin, ts)
-        for key in [key for key, known in self.threads.items() if known is thread]:
-            del self.threads[key]  # also the None key of a formerly unprefixed process
+        self._forget(thread)
+
+    def _forget(self, thread: Thread) -> None:
+        """Drop a thread under its keys: its tid, and None for a formerly unprefixed process.
+
+        Only these two keys can map to it, so no scan of every thread is needed.
+        """
+        for key in {thread.tid, None}:
+            if self.threads.get(key) is thread:
+                del self.threads[key]
+        self.cloning.pop(id(thread), None)
 
     # --- end of input ---------------------------------------------------------------------------
 

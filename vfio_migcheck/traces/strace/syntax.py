@@ -15,6 +15,9 @@ from typing import Any
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError
 
+from vfio_migcheck.traces.numbers import MAX_DIGITS, significant_digits
+from vfio_migcheck.traces.strace.text import decode_decoration
+
 # An argument is a list of items; an item is a tuple (kind, value, decoration):
 #   ("n", int|float, decor|None)  number, with its -y decoration (fds)
 #   ("w", str, decor|None)        word: a constant, flag, identifier (AT_FDCWD</>), or
@@ -47,7 +50,13 @@ class Call:
 
 
 def number_value(text: str) -> int | float:
-    """strace numbers: decimal, ``0x`` hex, C octal (``0644`` file modes), rarely floats."""
+    """strace numbers: decimal, ``0x`` hex, C octal (``0644`` file modes), rarely floats.
+
+    Raises :class:`SyntaxProblem` for a number longer than any value strace prints.
+    """
+    if significant_digits(text) > MAX_DIGITS:
+        raise SyntaxProblem(f"a number with {significant_digits(text)} digits is larger than "
+                            f"any value strace prints (more than {MAX_DIGITS} digits)")
     try:
         return int(text, 0)
     except ValueError:
@@ -60,7 +69,7 @@ def number_value(text: str) -> int | float:
 
 
 def _decor(tok: Token | None) -> str | None:
-    return None if tok is None else str(tok)[1:-1]
+    return None if tok is None else decode_decoration(str(tok)[1:-1])
 
 
 class _ToCall(Transformer):
@@ -154,18 +163,65 @@ def _parser() -> Lark:
 
 def parse_call(text: str) -> Call:
     """Parse ``name(args) = result ...``; raise :class:`SyntaxProblem` with the column."""
+    check_nesting(text)
     try:
         return _parser().parse(text, start="call")
     except LarkError as exc:
-        raise SyntaxProblem(_describe(exc)) from None
+        raise _problem(exc) from None
 
 
 def parse_partial(text: str) -> Call:
     """Parse the first half of an unfinished call (``ret`` is None)."""
+    check_nesting(text)
     try:
         return _parser().parse(text, start="partial")
     except LarkError as exc:
-        raise SyntaxProblem(_describe(exc)) from None
+        raise _problem(exc) from None
+
+
+#: strace's deepest real output (structs in arrays in structs) stays under ten levels;
+#: everything that walks an argument recurses once per level, so the depth is capped.
+MAX_NESTING = 64
+_OPENERS = frozenset("([{")
+_CLOSERS = frozenset(")]}")
+
+
+def check_nesting(text: str) -> None:
+    """Raise :class:`SyntaxProblem` when brackets outside strings nest beyond MAX_NESTING."""
+    if text.count("(") + text.count("[") + text.count("{") <= MAX_NESTING:
+        return
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:               # a plain scan: a string regex backtracks on cut strings
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in _OPENERS:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif char in _CLOSERS:
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise SyntaxProblem(f"brackets nested {deepest} levels deep (strace prints at most a "
+                            f"few; more than {MAX_NESTING} is not a strace line)")
+
+
+def _problem(exc: LarkError) -> SyntaxProblem:
+    """A lark failure as a SyntaxProblem; a problem raised by a callback is kept as is."""
+    cause = exc.__context__
+    if isinstance(cause, SyntaxProblem):
+        return cause
+    orig = getattr(exc, "orig_exc", None)
+    if isinstance(orig, SyntaxProblem):
+        return orig
+    return SyntaxProblem(_describe(exc))
 
 
 def _describe(exc: LarkError) -> str:

@@ -35,11 +35,20 @@ def unescape(literal: str) -> tuple[str, bool]:
     return raw.decode("utf-8", "replace"), truncated
 
 
+def decode_decoration(decoration: str | None) -> str | None:
+    """A ``-y`` decoration as the path or name it shows: ``-x``/``-xx`` escape every byte
+    (``\\x2f\\x64\\x65\\x76...`` for ``/dev...``), so escapes are decoded before any match."""
+    if decoration is None or "\\" not in decoration:
+        return decoration
+    raw = _ESCAPE.sub(_replace_escape, decoration.encode("utf-8", "surrogateescape"))
+    return raw.decode("utf-8", "replace")
+
+
 def _replace_escape(match: re.Match[bytes]) -> bytes:
     code = match.group(1)
     if code[:1] == b"x" and len(code) > 1:
         return bytes([int(code[1:], 16)])
-    if code[:1].isdigit():
+    if code[:1] in b"01234567":               # "\\8" and "\\9" are no octal escape
         return bytes([int(code, 8) & 0xFF])
     char = code.decode("latin-1")
     return bytes([_SIMPLE_ESCAPES[char]]) if char in _SIMPLE_ESCAPES else code
