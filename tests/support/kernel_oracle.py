@@ -1,4 +1,4 @@
-"""The kernel's own next-state algorithm (uapi.md §6) over its table: the test oracle.
+"""The kernel's own next-state algorithm (docs/uapi.md §2; drivers/vfio/vfio_main.c:667-860, Linux 6.12.118) over its table: the test oracle.
 
 Deliberately independent of vfio_migcheck.model: it reads the kernel's table from the JSON
 fixture and walks it the way vfio_mig_get_next_state() and the drivers' loops do.

@@ -176,7 +176,7 @@ def qemu_migrate(spec: Spec, flags: int, api: str) -> Scenario:
 
 def qemu_two_devices(spec: Spec, flags: int, api: str) -> Scenario | None:
     """qemu.md §2: with several P2P devices, every device reaches a P2P state before any
-    stops, and on restart every device is RUNNING_P2P before any runs (uapi.md R16)."""
+    stops, and on restart every device is RUNNING_P2P before any runs (VMM rule R16, docs/uapi.md)."""
     if not {"PRE_COPY_P2P", "RUNNING_P2P"} <= set(usable_states(spec, flags)):
         return None
     b = ScenarioBuilder(spec, flags, api, "flow-qemu-two-devices", "flows",
