@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 RUNNER = Path(__file__).parent.parent / "lab" / "runner" / "vmc-run.c"
-DEFAULT_LAB_BUILD = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vfio-migcheck" / "lab-build"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+DEFAULT_LAB_BUILD = CACHE / "vfio-migcheck" / "lab-build"
 HEADERS = Path(os.environ.get("LAB_BUILD", DEFAULT_LAB_BUILD)) / "kobj" / "usr" / "include"
 
 pytestmark = pytest.mark.skipif(

@@ -174,7 +174,7 @@ class ScenarioBuilder:
             self.call(f"fd {fd} close{keep}")
 
     def realize(self, dev: str) -> None:
-        """What a VMM does first (qemu.md §1.2): GET MIGRATION, PROBE the state feature."""
+        """What a VMM does first (QEMU vfio_migration_realize): GET MIGRATION, PROBE the state."""
         self.call(f"{dev} GET MIGRATION")
         self.call(f"{dev} PROBE STATE GET|SET")
 

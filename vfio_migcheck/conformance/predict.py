@@ -4,7 +4,8 @@ The predictor follows a scenario the way the checker follows a trace: it keeps t
 device configurations the uAPI allows (state, open data fds and their sessions), and for each
 call returns every outcome some configuration allows. Device answers come from
 ``vfio_migcheck.model`` (``request``, ``failure_outcomes``, ``reset``); data-fd answers from
-the uAPI's data-fd contract and the VFS rules every driver inherits (include/uapi/linux/vfio.h:1037-1161, 1225-1283 and fs/read_write.c, Linux 6.12.118).
+the uAPI's data-fd contract and the VFS rules every driver inherits
+(include/uapi/linux/vfio.h:1037-1161, 1225-1283 and fs/read_write.c, Linux 6.12.118).
 
 Where the uAPI leaves a choice (a failed SET, an unspecified errno), the outcome says so
 (``errno="*"``, several states) instead of naming one driver's behaviour.
