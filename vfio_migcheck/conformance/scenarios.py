@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from vfio_migcheck.conformance.builder import DRAIN_READ, Scenario, ScenarioBuilder
+from vfio_migcheck.conformance.scenarios_reopen import reopen_scenarios
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.spec import Spec, load_spec
 
@@ -468,6 +469,7 @@ def all_scenarios(spec: Spec, flags: int, api: str, walks: int = WALKS) -> Itera
             yield scenario
     for index in range(walks):
         yield random_walk(spec, flags, api, index)
+    yield from reopen_scenarios(spec, flags, api)
 
 
 def write_all(out: Path, spec: Spec, flags: int, walks: int = WALKS) -> int:
