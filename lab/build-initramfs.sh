@@ -2,7 +2,7 @@
 # Build the runner (static, against this kernel's uapi headers) and the initramfs:
 # busybox-static, strace with its shared libraries, vmc-run, the scenarios and /init.
 set -euo pipefail
-LAB_BUILD=${LAB_BUILD:-/work/lab-build}
+LAB_BUILD=${LAB_BUILD:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-migcheck/lab-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
 KOBJ=$LAB_BUILD/kobj
 SCEN=$LAB_BUILD/scenarios
