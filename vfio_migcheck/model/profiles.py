@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -134,13 +135,28 @@ def load_common_facts() -> tuple[Fact, ...]:
 
 
 def builtin_profiles() -> list[DriverProfile]:
-    return [load_profile_file(profiles_dir() / f"{name}.toml")
-            for name in builtin_profile_names()]
+    return list(_builtin_profiles())
+
+
+@lru_cache(maxsize=1)
+def _builtin_profiles() -> tuple[DriverProfile, ...]:
+    return tuple(load_profile_file(profiles_dir() / f"{name}.toml")
+                 for name in builtin_profile_names())
 
 
 def generic_profile(members: list[DriverProfile] | None = None) -> DriverProfile:
     """The union of every driver's behaviour: what the checker allows without a profile."""
-    members = builtin_profiles() if members is None else members
+    if members is None:
+        return _generic()
+    return _union(members)
+
+
+@lru_cache(maxsize=1)
+def _generic() -> DriverProfile:
+    return _union(list(_builtin_profiles()))
+
+
+def _union(members: list[DriverProfile]) -> DriverProfile:
 
     def union(attr: str) -> frozenset:
         out: set = set()
@@ -170,15 +186,24 @@ def generic_profile(members: list[DriverProfile] | None = None) -> DriverProfile
     )
 
 
+def profile_named(name: str) -> DriverProfile | None:
+    """The built-in profile a name selects (short name, module name, alias), or None."""
+    key = name.strip().lower().replace("-", "_")
+    for profile in _builtin_profiles():
+        if key in {n.lower().replace("-", "_") for n in profile.names()}:
+            return profile
+    return None
+
+
 def find_profile(name: str) -> DriverProfile:
     """A built-in profile by short name, module name or alias, or a profile file path."""
     wanted = name.strip()
     key = wanted.lower().replace("-", "_")
     if key in ("generic", "any", "none", ""):
         return generic_profile()
-    for profile in builtin_profiles():
-        if key in {n.lower().replace("-", "_") for n in profile.names()}:
-            return profile
+    named = profile_named(wanted)
+    if named is not None:
+        return named
     path = Path(wanted)
     if path.suffix == ".toml" and path.exists():
         return load_profile_file(path)
@@ -189,7 +214,9 @@ def find_profile(name: str) -> DriverProfile:
 def detect_profile(anon_inode: str | None = None, sysfs_path: str | None = None,
                    qemu_name: str | None = None) -> DriverProfile | None:
     """The profile whose detection hints match what a trace shows, or None."""
-    for profile in builtin_profiles():
+    if anon_inode and anon_inode.startswith("anon_inode:"):
+        anon_inode = anon_inode[len("anon_inode:"):]
+    for profile in _builtin_profiles():
         if anon_inode and anon_inode in profile.anon_inodes:
             return profile
         if sysfs_path and any(s in sysfs_path for s in profile.sysfs):
