@@ -239,7 +239,8 @@ class Engine:
         self.feature_device[(event.origin.file, event.origin.line)] = event.device
         problem, event = U010.decode_raw(event)
         if problem is not None:
-            # the core refuses malformed requests before any handler runs (uapi.md 8.1)
+            # the core refuses malformed requests before any handler runs
+            # (drivers/vfio/vfio_main.c:1210-1266, Linux 6.12.118)
             tag = T.Tag(U010.RULE, problem)
             self._apply(track, event, lambda c: [T.ok(c, tag)])
             return
@@ -484,7 +485,7 @@ class Engine:
         if len(unaliased) == 1 and len(self.devices) == 1:
             self.qemu_alias[event.device] = unaliased[0].name
             return unaliased[0]
-        # QEMU reads VFIO_DEVICE_FEATURE_MIGRATION at realize (qemu.md 1.2)
+        # QEMU reads VFIO_DEVICE_FEATURE_MIGRATION at realize (vfio_migration_realize)
         track = self._new_track(event.device, event, seen_open=True)
         track.configs = _dedupe(replace(c, queried=True) for c in track.configs)
         track.from_qemu = True

@@ -188,6 +188,11 @@ def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, 
         if data_fd is None and "none" in profile.keeps_without_session:
             out.append(Outcome(after, (*tags, *steps_tags, *extra)))
         return out
+    if _restarts_saving(after, answer) and data_fd == -1 \
+            and "none" not in profile.keeps_without_session:
+        return [Outcome(after, (*tags, *steps_tags, Tag(
+            K003.RULE, f"SET {answer.src} -> {answer.dst} returned data_fd=-1",
+            f"a new data fd: with no live saving session {profile.name} starts one")))]
     if data_fd is not None:
         if final_creates and data_fd < 0:
             return [Outcome(after, (*tags, *steps_tags, Tag(

@@ -180,7 +180,7 @@ def _generic_segment(line: str) -> Segment | None:
     return Segment(name, name + rest.rstrip(), prefix, known=False)
 
 
-# --- QEMU error reports (qemu.md §1.1) ---------------------------------------------------
+# --- QEMU error reports (error_report lines) ------------------------------------------
 
 _DEV = r"(?P<device>(?:VFIO user )?\S+)"
 _ERROR_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (

@@ -8,7 +8,9 @@ from vfio_migcheck.checker.rules.examples import RES
 RULE = Rule(
     id="K008", name="ImpossibleIoSucceeded", severity="error", party="driver", kind="misfit",
     summary="a wrong-direction or positioned I/O on a data fd succeeded",
-    cite="uapi.md 10.2: saving fds are O_RDONLY, resuming fds O_WRONLY, both stream_open()",
+    cite="samples/vfio-mdev/mtty.c:988-997 (Linux 6.12.118): data fds are anon-inode "
+         "files opened O_RDONLY (saving) or O_WRONLY (resuming) and made streams by "
+         "stream_open(); the VFS answers EBADF and ESPIPE before the driver runs",
     doc="The VFS refuses these before the driver runs (EBADF, ESPIPE).",
     fix="The fd is probably not the data fd the trace says it is; check the capture.",
     bad=RES + "fd 6 read 512 = 12\n",

@@ -11,8 +11,8 @@ RULE = Rule(
     id="K011", name="EmptyImageCommitted", severity="warning", party="driver",
     kind="behaviour",
     summary="RESUMING -> STOP succeeded although the device accepted no resume data",
-    cite="vfio.h, enum vfio_device_mig_state comment: RESUMING -> STOP must fail if the data "
-         "is incomplete or invalid (uAPI:1089-1097)",
+    cite="include/uapi/linux/vfio.h:1089-1097 (Linux 6.12.118): RESUMING -> STOP must "
+         "fail if the data is incomplete or invalid",
     doc="Every write was refused, so the device cannot hold a valid image; mtty counts "
         "refused bytes and commits anyway.",
     fix="Driver: validate the image at RESUMING -> STOP and fail when it is incomplete.",
