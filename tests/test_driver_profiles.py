@@ -161,3 +161,14 @@ def test_drivers_command_unknown_name_exits_2_with_one_line() -> None:
     result = CliRunner().invoke(cli, ["drivers", "nosuch"])
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "unknown driver" in result.output
+
+
+def test_audit_takes_driver_and_rejects_unknown_names(tmp_path: Path) -> None:
+    trace = tmp_path / "t.vmc"
+    trace.write_text("device d0 flags=0x7\nd0 GET MIGRATION = 0 flags=0x7\n"
+                     "d0 GET STATE = 0 state=STOP data_fd=-1\n")
+    ok = CliRunner().invoke(cli, ["audit", str(trace), "--driver", "mtty", "-q", "-j", "1",
+                                  "--json", "-"])
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(cli, ["audit", str(trace), "--driver", "nosuch", "-q"])
+    assert bad.exit_code == 2 and "unknown driver" in bad.output
