@@ -13,6 +13,7 @@ RULE = Rule(
     doc="Exactly the arcs entering PRE_COPY, PRE_COPY_P2P (from a running state), STOP_COPY "
         "(from STOP) and RESUMING start a session and return its fd.",
     fix="Driver bug: return the new migration file from the session-starting arc only.",
-    bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=-1\n",
+    bad=HEAD + "d0 GET MIG_DEVICE_STATE = 0 state=RUNNING\n"
+               "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=-1\n",
     good=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n",
 )
