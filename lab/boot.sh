@@ -2,7 +2,7 @@
 # Boot the lab kernel + initramfs under QEMU (TCG: no KVM needed) and keep both serial
 # streams: ttyS0 = console, ttyS1 = result files (split by python -m vfio_migcheck.conformance.serial).
 set -euo pipefail
-LAB_BUILD=${LAB_BUILD:-/work/lab-build}
+LAB_BUILD=${LAB_BUILD:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-migcheck/lab-build}
 RUN=$LAB_BUILD/run
 ACCEL=${ACCEL:-tcg,thread=multi}
 rm -rf "$RUN"; mkdir -p "$RUN"

@@ -4,7 +4,7 @@
 # headers (bpftrace's clang includes linux/types.h), the package's vfio-mig.bt and the exact
 # bpftrace command line 'vfio-migcheck capture' builds, vmc-run, the scenarios and /init.
 set -euo pipefail
-LAB_BUILD=${LAB_BUILD:-/work/lab-build}
+LAB_BUILD=${LAB_BUILD:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-migcheck/lab-build}
 HERE=$(cd "$(dirname "$0")" && pwd)
 KOBJ=$LAB_BUILD/kobj
 SCEN=$LAB_BUILD/scenarios

@@ -4,7 +4,7 @@
 # sample driver, a serial console, an initramfs, clocks precise enough for strace -T).
 # Out-of-tree build in $LAB_BUILD/kobj; the source tree is unpacked once to $LAB_BUILD/src.
 set -euo pipefail
-LAB_BUILD=${LAB_BUILD:-/work/lab-build}
+LAB_BUILD=${LAB_BUILD:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-migcheck/lab-build}
 JOBS=${JOBS:-$(nproc)}
 SRC_TAR=/usr/src/linux-source-6.12.tar.xz
 KSRC=$LAB_BUILD/src/linux-source-6.12

@@ -5,13 +5,14 @@
 #      under the eBPF capture; measures the capture's overhead)
 #   -> split the result stream -> compare with the model -> refresh tests/corpus/lab-mtty-6.12
 #      (the corpus keeps the files the code reads gzip-compressed, reproducibly: corpus.py)
-# Build products live in $LAB_BUILD (default /work/lab-build), outside the repository.
+# Build products live in $LAB_BUILD (default ~/.cache/vfio-migcheck/lab-build, or under
+# $XDG_CACHE_HOME), outside the repository.
 # Options (environment): LAB_BUILD, SKIP_KERNEL=1 (reuse a built kernel), NO_CORPUS=1 (leave
 # the committed corpus alone), ACCEL=kvm (instead of TCG), JOBS.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-export LAB_BUILD=${LAB_BUILD:-/work/lab-build}
+export LAB_BUILD=${LAB_BUILD:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-migcheck/lab-build}
 RESULTS=$LAB_BUILD/results
 CORPUS=$REPO/tests/corpus/lab-mtty-6.12
 PY=${PYTHON:-python3}

@@ -1,5 +1,6 @@
-"""Complete QEMU-style flows (qemu.md sections 2-3) in canonical form pass clean; broken
-variants fail where they break; hidden payloads pinned by QEMU trace events are settled."""
+"""Complete QEMU-style flows (as QEMU's hw/vfio/migration.c runs them) in canonical form pass
+clean; broken variants fail where they break; hidden payloads pinned by QEMU trace events are
+settled."""
 
 from __future__ import annotations
 

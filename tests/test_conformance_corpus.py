@@ -84,13 +84,13 @@ def test_every_known_deviation_is_still_needed() -> None:
     assert {d.id for d in load_deviations()} == used
 
 
-def test_corpus_covers_pairs_flows_errors_walks_on_both_paths() -> None:
+def test_corpus_covers_pairs_flows_errors_walks_reopen_on_both_paths() -> None:
     runs = {(r.variant, r.scenario, r.group) for r in comparison().results}
     variants = {v for v, _, _ in runs}
     assert {"plain", "cdev_plain", *STRACE_VARIANTS} <= variants
     for variant in ("plain", "cdev_plain", *STRACE_VARIANTS):
         groups = {g for v, _, g in runs if v == variant}
-        assert groups == {"pairs", "flows", "errors", "walks"}, variant
+        assert groups == {"pairs", "flows", "errors", "walks", "reopen"}, variant
         walks = {s for v, s, g in runs if v == variant and g == "walks"}
         assert len(walks) >= 20, variant
     apis = {json.loads(read_text(p))["api"] for p in CORPUS.glob("scenarios/*/*.json.gz")}

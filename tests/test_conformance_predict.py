@@ -179,7 +179,7 @@ def test_generation_covers_every_ordered_pair_and_the_families() -> None:
     states = usable_states(SPEC, FLAGS)
     scenarios = list(all_scenarios(SPEC, FLAGS, "group"))
     groups = {s.group for s in scenarios}
-    assert groups == {"pairs", "flows", "errors", "walks"}
+    assert groups == {"pairs", "flows", "errors", "walks", "reopen"}
     assert sum(1 for s in scenarios if s.group == "walks") >= 20
     pairs = set()
     for s in scenarios:

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 RUNNER = Path(__file__).parent.parent / "lab" / "runner" / "vmc-run.c"
-HEADERS = Path(os.environ.get("LAB_BUILD", "/work/lab-build")) / "kobj" / "usr" / "include"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+DEFAULT_LAB_BUILD = CACHE / "vfio-migcheck" / "lab-build"
+HEADERS = Path(os.environ.get("LAB_BUILD", DEFAULT_LAB_BUILD)) / "kobj" / "usr" / "include"
 
 pytestmark = pytest.mark.skipif(
     shutil.which("gcc") is None or not (HEADERS / "linux" / "iommufd.h").is_file(),

@@ -251,7 +251,7 @@ _PRE = ("# vmc-trace 1\ndevice d0 flags=0x7\nd0 GET MIGRATION = 0 flags=0x7\n"
 @pytest.mark.parametrize("line,rule", [
     ("fd 6 lseek = 0", "K008"),                    # stream_open: vfs_llseek says ESPIPE
     ("fd 6 pread64 64 = 64", "K008"),              # no FMODE_PREAD on a stream
-    ("fd 6 read 64 = 100", "K015"),                # more than asked for
+    ("fd 6 read 64 = 100", "K018"),                # more than asked for
 ])
 def test_impossible_data_fd_result_is_a_driver_error(tmp_path: Path, line: str,
                                                      rule: str) -> None:

@@ -9,7 +9,8 @@
  * exactly one system call on a device fd or a data fd; the runner prints the same statement
  * with "= result" and the reply keys filled in, keeping any trailing "# comment".  Device
  * declarations create a fresh mtty mdev (mtty keeps its migration state across reopen) and
- * open it through the group/container API or through iommufd + the vfio device cdev.
+ * open it through the group/container API or through iommufd + the vfio device cdev;
+ * "NAME close" closes the device fd, and declaring NAME again reopens the same mdev.
  *
  * Data fds are named in scenarios by the number the model predicts ("= ? data_fd=6"); the
  * runner maps that number to the real fd the kernel returned and prints real numbers.
@@ -171,6 +172,8 @@ static int open_group_api(struct device *d, char *path, size_t size)
 		if (container_fd < 0)
 			fatal("open /dev/vfio/vfio: %s", strerror(errno));
 	}
+	if (d->group_fd >= 0)
+		goto get_fd;	/* a reopen: the group stays in the container */
 	d->group_fd = open(path, O_RDWR | O_CLOEXEC);
 	if (d->group_fd < 0)
 		fatal("open %s: %s", path, strerror(errno));
@@ -183,6 +186,7 @@ static int open_group_api(struct device *d, char *path, size_t size)
 			fatal("VFIO_SET_IOMMU: %s", strerror(errno));
 		iommu_set = 1;
 	}
+get_fd:
 	d->fd = ioctl(d->group_fd, VFIO_GROUP_GET_DEVICE_FD, d->uuid);
 	if (d->fd < 0)
 		fatal("VFIO_GROUP_GET_DEVICE_FD: %s", strerror(errno));
@@ -232,17 +236,30 @@ static int open_cdev_api(struct device *d, char *path, size_t size)
 	return d->fd;
 }
 
-/* "device NAME driver=mtty api=group|cdev": fresh mdev, opened through the chosen path. */
+static struct device *find_device(const char *name);
+
+/*
+ * "device NAME driver=mtty api=group|cdev": a fresh mdev, opened through the chosen path.
+ * Declaring a device again after its "NAME close" reopens the same mdev (mtty keeps its
+ * migration state across close and reopen).
+ */
 static void declare_device(char **tok, int n)
 {
 	struct device *d;
 	char path[600], create[300];
 	const char *api = "group";
+	int reopen = 0;
 
-	if (nr_devices == MAX_DEVICES)
-		fatal("too many devices (at most %d)", MAX_DEVICES);
 	if (n < 2)
 		fatal("device declaration without a name");
+	d = find_device(tok[1]);
+	if (d) {
+		if (d->fd >= 0)
+			fatal("device %s is declared again while it is open", tok[1]);
+		reopen = 1;
+	} else if (nr_devices == MAX_DEVICES) {
+		fatal("too many devices (at most %d)", MAX_DEVICES);
+	}
 	for (int i = 2; i < n; i++) {
 		if (!strncmp(tok[i], "api=", 4))
 			api = tok[i] + 4;
@@ -254,6 +271,17 @@ static void declare_device(char **tok, int n)
 	}
 	if (strcmp(api, "group") && strcmp(api, "cdev"))
 		fatal("api must be group or cdev, not '%s'", api);
+	if (reopen) {
+		if (d->api_cdev != !strcmp(api, "cdev"))
+			fatal("device %s is reopened through another api", d->name);
+		if (d->api_cdev)
+			open_cdev_api(d, path, sizeof(path));
+		else
+			open_group_api(d, path, sizeof(path));
+		printf("device %s driver=mtty api=%s fd=%d path=%s  # mdev %s reopened\n", d->name,
+		       api, d->fd, path, d->uuid);
+		return;
+	}
 	d = &devices[nr_devices];
 	snprintf(d->name, sizeof(d->name), "%s", tok[1]);
 	d->api_cdev = !strcmp(api, "cdev");
@@ -447,6 +475,11 @@ static void device_statement(struct device *d, char **tok, int n, char **res, in
 	} else if (!strcmp(verb, "RESET")) {
 		r = ioctl(d->fd, VFIO_DEVICE_RESET);
 		result(r, r < 0 ? errno : 0);
+	} else if (!strcmp(verb, "close")) {
+		/* the last close of the device fd runs the driver's close_device */
+		r = close(d->fd);
+		result(r, r < 0 ? errno : 0);
+		d->fd = -1;
 	} else {
 		fatal("unknown device statement '%s %s'", verb, what);
 	}
@@ -716,10 +749,12 @@ static void teardown(void)
 			putchar('\n');
 		}
 	for (int i = 0; i < nr_devices; i++) {
-		r = close(devices[i].fd);
-		printf("%s close", devices[i].name);
-		result(r, r < 0 ? errno : 0);
-		putchar('\n');
+		if (devices[i].fd >= 0) {
+			r = close(devices[i].fd);
+			printf("%s close", devices[i].name);
+			result(r, r < 0 ? errno : 0);
+			putchar('\n');
+		}
 		if (devices[i].group_fd >= 0)
 			close(devices[i].group_fd);
 	}

@@ -1,4 +1,7 @@
-"""The kernel's own next-state algorithm (uapi.md §6) over its table: the test oracle.
+"""The kernel's own next-state algorithm over its table: the test oracle.
+
+The algorithm is vfio_mig_get_next_state(), drivers/vfio/vfio_main.c:667-860 in Linux
+6.12.118 (explained in docs/uapi.md section 2).
 
 Deliberately independent of vfio_migcheck.model: it reads the kernel's table from the JSON
 fixture and walks it the way vfio_mig_get_next_state() and the drivers' loops do.

@@ -33,6 +33,7 @@ class CheckOptions:
     fmt: str = "auto"
     select: tuple[str, ...] = ()     # rule ids or prefixes, as `check --select`
     ignore: tuple[str, ...] = ()
+    driver: str | None = None        # --driver: a profile name or file; None detects it
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ def check_with_api(path: str, options: CheckOptions) -> TraceResult:
     if spec is None:
         spec = _SPECS[options.spec] = load_spec(options.spec)
     return check_trace(path, spec=spec, flags=options.flags, fmt=options.fmt,
-                       select=list(options.select) or None, ignore=list(options.ignore) or None)
+                       select=list(options.select) or None, ignore=list(options.ignore) or None,
+                       driver=options.driver)
 
 
 def error_result(path: str, message: str) -> TraceResult:

@@ -11,6 +11,7 @@ from vfio_migcheck.checker.engine import DeviceTrack, Engine
 from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
 from vfio_migcheck.checker.rules import CATALOGUE
 from vfio_migcheck.model.names import NameError_, parse_flags
+from vfio_migcheck.model.profiles import DriverProfile, find_profile
 from vfio_migcheck.model.spec import Spec, SpecError, load_spec
 from vfio_migcheck.traces.events import Event, ReadSummary
 from vfio_migcheck.traces.reading import reading_file, unusable_input
@@ -56,13 +57,22 @@ def _resolve(spec: Spec | str | Path | None, flags) -> tuple[Spec, int | None]:
     return spec_obj, parse_flags(flags, spec_obj)
 
 
+def _profile(driver: DriverProfile | str | None) -> DriverProfile | None:
+    """``--driver``: a profile, its name (``mlx5``, ``mlx5_vfio_pci``, ``generic``), or None
+    to detect it per device from the trace."""
+    if driver is None or isinstance(driver, DriverProfile):
+        return driver
+    return find_profile(driver)
+
+
 def check_events(events: Iterable[Event], *, spec: Spec | str | None = None,
                  flags: int | str | None = None, file: str = "<events>",
                  fmt: str = "events", select=None, ignore=None,
-                 summary: ReadSummary | None = None) -> TraceResult:
+                 summary: ReadSummary | None = None,
+                 driver: DriverProfile | str | None = None) -> TraceResult:
     """Check an event stream (what every reader produces) against the model."""
     spec_obj, flag_value = _resolve(spec, flags)
-    engine = Engine(spec_obj, flag_value, rule_filter(select, ignore))
+    engine = Engine(spec_obj, flag_value, rule_filter(select, ignore), _profile(driver))
     ts_seen: list[float] = []
     for event in events:
         if event.ts is not None and len(ts_seen) < 1:
@@ -76,19 +86,20 @@ def check_events(events: Iterable[Event], *, spec: Spec | str | None = None,
 
 def check_trace(path: str | Path, *, spec: Spec | str | None = None,
                 flags: int | str | None = None, fmt: str = "auto", select=None,
-                ignore=None) -> TraceResult:
+                ignore=None, driver: DriverProfile | str | None = None) -> TraceResult:
     """Read and check one trace file (or strace ``-ff`` prefix). Never raises on bad input:
     an unreadable trace gives a TraceResult with ``error`` set."""
     try:
         spec_obj, flag_value = _resolve(spec, flags)
         enabled = rule_filter(select, ignore)
+        profile = _profile(driver)
     except (SpecError, NameError_, RuleSelectionError) as exc:
         return _error_result(path, fmt, str(exc))
     try:
         from vfio_migcheck.traces.reading import open_trace
 
         reading = open_trace(path, fmt)
-        engine = Engine(spec_obj, flag_value, enabled)
+        engine = Engine(spec_obj, flag_value, enabled, profile)
         first_ts: list[float] = []
         for event in reading.events:
             if event.ts is not None and not first_ts:

@@ -17,6 +17,7 @@ from vfio_migcheck.checker.config import P2P_STATES, Config, Session
 from vfio_migcheck.checker.describe import describe_configs, describe_event, state_order
 from vfio_migcheck.checker.results import Finding
 from vfio_migcheck.checker.rules.base import Rule
+from vfio_migcheck.checker.rules.driver import k017_device_found_not_running as K017
 from vfio_migcheck.checker.rules.trace import t001_unreadable_line as T001
 from vfio_migcheck.checker.rules.trace import t002_too_many_readings as T002
 from vfio_migcheck.checker.rules.vmm import u010_malformed_request as U010
@@ -26,6 +27,12 @@ from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U02
 from vfio_migcheck.checker.stats import DeviceStats
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.names import NameError_, parse_state
+from vfio_migcheck.model.profiles import (
+    DriverProfile,
+    detect_profile,
+    generic_profile,
+    profile_named,
+)
 from vfio_migcheck.model.spec import Spec
 from vfio_migcheck.traces.events import (
     UNKNOWN,
@@ -97,6 +104,8 @@ class DeviceTrack:
     # call, a QEMU state event, a data fd): without one, nothing about migration was checked
     migration_seen: bool = False
     payload_hidden: bool = False            # some FEATURE call hid its payload (plain strace)
+    profile: DriverProfile = field(default_factory=generic_profile)   # what its driver does
+    unsure_start: bool = False   # opened in RUNNING unless the trace shows otherwise (K017)
 
     def configs_before(self) -> list[Config]:
         """The readings before the last event (it may still swap with a held one)."""
@@ -107,10 +116,12 @@ class Engine:
     """Feed events with :meth:`feed`; call :meth:`finish` once; read the results."""
 
     def __init__(self, spec: Spec, flags: int | None = None,
-                 enabled: Callable[[str], bool] = lambda rule_id: True) -> None:
+                 enabled: Callable[[str], bool] = lambda rule_id: True,
+                 profile: DriverProfile | None = None) -> None:
         self.spec = spec
         self.flags = flags
         self.enabled = enabled
+        self.profile = profile          # chosen by the user; None: detect, else generic
         self.devices: dict[str, DeviceTrack] = {}
         self.findings: list[Finding] = []
         self.file_device: dict[str, str] = {}
@@ -121,16 +132,36 @@ class Engine:
         self.last_origin: Origin | None = None
 
     # --- set up -------------------------------------------------------------------------
-    def _flag_candidates(self, declared) -> tuple[list[int], str]:
+    def _flag_candidates(self, declared, profile: DriverProfile) -> tuple[list[int], str]:
         if isinstance(declared, int):
             return [declared & self.spec.all_flags_mask], "trace"
         if self.flags is not None:
             return [self.flags], "option"
-        return list(self.spec.defined_flag_sets), "all"
+        if profile.is_generic:   # any flag set the uAPI defines, not only in-tree drivers'
+            return list(self.spec.defined_flag_sets), "all"
+        known = [f for f in self.spec.defined_flag_sets if f in profile.flag_sets]
+        return known or list(self.spec.defined_flag_sets), "all"
+
+    def _profile_for(self, event: Event) -> DriverProfile:
+        """The device's driver profile: chosen, named by the trace (``driver=``, a sysfs
+        path), or the generic union of every driver."""
+        if self.profile is not None:
+            return self.profile
+        if isinstance(event, DeviceOpen):
+            if isinstance(event.driver, str):
+                named = profile_named(event.driver)
+                if named is not None:
+                    return named
+            if isinstance(event.path, str):
+                found = detect_profile(sysfs_path=event.path)
+                if found is not None:
+                    return found
+        return generic_profile()
 
     def _new_track(self, name: str, event: Event, declared_flags=UNKNOWN,
                    state=UNKNOWN, seen_open: bool = True) -> DeviceTrack:
-        flag_sets, source = self._flag_candidates(declared_flags)
+        profile = self._profile_for(event)
+        flag_sets, source = self._flag_candidates(declared_flags, profile)
         configs: list[Config] = []
         queried = isinstance(declared_flags, int) or not seen_open
         for flags in flag_sets:
@@ -148,8 +179,15 @@ class Engine:
                 elif s == "RESUMING":
                     session = Session(kind="resuming")
                 configs.append(Config(flags=flags, state=s, session=session, queried=queried))
+            if seen_open and not isinstance(state, str) and profile.open_states == {"kept"}:
+                # a driver without open_device (mtty) keeps the state a previous user left
+                configs.extend(Config(flags=flags, state=s, queried=queried)
+                               for s in sorted(model.usable) if s != self.spec.reset_state)
         track = DeviceTrack(name, configs, source, pid=event.pid, opened=event.origin,
-                            seen_open=seen_open)
+                            seen_open=seen_open, profile=profile)
+        # generic reading: RUNNING at open, unless the trace shows otherwise (mtty, K017)
+        track.unsure_start = (seen_open and not isinstance(state, str)
+                              and "kept" in profile.open_states and len(profile.open_states) > 1)
         self.devices[name] = track
         return track
 
@@ -185,6 +223,10 @@ class Engine:
             self._new_track(event.device, event, event.flags, event.state)
             return
         self._flush(old)
+        if old.closed:
+            # reopened: RUNNING (PCI drivers' open_device) and/or the state at close (mtty)
+            old.configs = _dedupe(c2 for c in old.configs
+                                  for c2 in T.reopen_states(c, old.profile))
         old.closed = False
         old.seen_open = True
         if isinstance(event.flags, int):
@@ -201,7 +243,8 @@ class Engine:
         self.feature_device[(event.origin.file, event.origin.line)] = event.device
         problem, event = U010.decode_raw(event)
         if problem is not None:
-            # the core refuses malformed requests before any handler runs (uapi.md 8.1)
+            # the core refuses malformed requests before any handler runs
+            # (drivers/vfio/vfio_main.c:1210-1266, Linux 6.12.118)
             tag = T.Tag(U010.RULE, problem)
             self._apply(track, event, lambda c: [T.ok(c, tag)])
             return
@@ -230,7 +273,7 @@ class Engine:
                 tgt = _norm_target(target, self.spec)
 
                 def step(c: Config) -> list[T.Outcome]:
-                    return T.step_set(c, self.spec, tgt, event, line)
+                    return T.step_set(c, self.spec, tgt, event, line, track.profile)
             self._apply(track, event, step)
             self._after_set(track, event, pin)
         elif feature == "MIG_DEVICE_STATE" and op == "GET":
@@ -238,7 +281,8 @@ class Engine:
             if isinstance(reply, int):
                 reply = _norm_target(reply, self.spec)
             ok = T.succeeded(event.ret)
-            self._apply(track, event, lambda c: T.step_get_state(c, reply if ok else None))
+            self._apply(track, event, lambda c: T.step_get_state(
+                c, reply if ok else None, track.profile, self.spec.error_state or "ERROR"))
         elif feature == "MIGRATION" and op in ("GET", "PROBE"):
             if op == "GET" and T.succeeded(event.ret):
                 mig = event.mig_flags
@@ -270,7 +314,8 @@ class Engine:
 
     def on_reset(self, event: DeviceReset) -> None:
         track = self._track(event.device, event)
-        self._apply(track, event, lambda c: T.step_reset(c, self.spec, event.ret, event.errno))
+        self._apply(track, event, lambda c: T.step_reset(c, self.spec, event.ret, event.errno,
+                                                         track.profile))
         self._observe_state(track, event)
 
     def on_access(self, event: DeviceAccess) -> None:
@@ -291,13 +336,32 @@ class Engine:
         track = self._track(event.device, event)
         if T.succeeded(event.ret) is False:
             return
-        self._apply(track, event, T.step_device_close)
+        self._apply(track, event, lambda c: T.step_device_close(c, track.profile))
         track.closed = True
         self._observe_state(track, event)
 
     def on_fd_appeared(self, event: FdAppeared) -> None:
-        self._data_event(event, lambda c: T.step_fd_appeared(c, event.file, event.fd),
-                         self._hinted_owner(event))
+        hinted = self._hinted_owner(event)
+        self._data_event(event, lambda c: T.step_fd_appeared(c, event.file, event.fd), hinted)
+        self._detect(self.file_device.get(event.file) or hinted, event.name)
+
+    def _detect(self, device: str | None, name) -> None:
+        """A data fd's anon-inode name (``mtty_mig``) tells its driver: use that profile."""
+        track = self.devices.get(device) if device is not None else None
+        if track is None or self.profile is not None or not track.profile.is_generic:
+            return
+        if isinstance(name, str):
+            found = detect_profile(anon_inode=name)
+            if found is not None:
+                track.profile = found
+
+    def _data_profile(self, file: str) -> DriverProfile:
+        """The profile for a data-fd call: its owner's, or the one all devices share."""
+        owner = self.file_device.get(file)
+        if owner is not None:
+            return self.devices[owner].profile
+        profiles = {t.profile.name: t.profile for t in self.devices.values()}
+        return next(iter(profiles.values())) if len(profiles) == 1 else generic_profile()
 
     def on_dup(self, event: FdDup) -> None:
         """A dup shares the file: the event's ``file`` identity already follows it."""
@@ -313,9 +377,10 @@ class Engine:
                                         errno=getattr(event, "errno", UNKNOWN),
                                         pid=event.pid, tid=event.tid, ts=event.ts))
             return
+        profile = self._data_profile(file)
         if isinstance(event, DataIO):
             def step(c: Config) -> list[T.Outcome]:
-                return T.step_io(c, event)
+                return T.step_io(c, event, profile)
         elif isinstance(event, PrecopyInfo):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_precopy_info(c, file, fd, event.ret, event.errno, event.argsz)
@@ -426,7 +491,7 @@ class Engine:
         if len(unaliased) == 1 and len(self.devices) == 1:
             self.qemu_alias[event.device] = unaliased[0].name
             return unaliased[0]
-        # QEMU reads VFIO_DEVICE_FEATURE_MIGRATION at realize (qemu.md 1.2)
+        # QEMU reads VFIO_DEVICE_FEATURE_MIGRATION at realize (vfio_migration_realize)
         track = self._new_track(event.device, event, seen_open=True)
         track.configs = _dedupe(replace(c, queried=True) for c in track.configs)
         track.from_qemu = True
@@ -442,8 +507,10 @@ class Engine:
         tgt = _norm_target(state, self.spec)
 
         def step(c: Config) -> list[T.Outcome]:
-            outs = [o for o in T.step_set(c, self.spec, tgt, call, event.origin.line)
-                    if not o.misfit] or T.step_set(c, self.spec, tgt, call, event.origin.line)
+            outs = [o for o in T.step_set(c, self.spec, tgt, call, event.origin.line,
+                                          track.profile)
+                    if not o.misfit] or T.step_set(c, self.spec, tgt, call, event.origin.line,
+                                                   track.profile)
             return [T.Outcome(_opaque(o.config), o.tags) for o in outs]
 
         self._apply(track, call, step)
@@ -452,6 +519,11 @@ class Engine:
 
     # --- applying and settling -------------------------------------------------------------
     def _apply(self, track: DeviceTrack, event: Event, step: Step) -> None:
+        self._apply_now(track, event, step)
+        if track.unsure_start and _establishes_state(event):
+            track.unsure_start = False
+
+    def _apply_now(self, track: DeviceTrack, event: Event, step: Step) -> None:
         held = track.held
         if held is not None and _overlap(held.event, event):
             self._apply_swapped(track, held, event, step)
@@ -502,6 +574,8 @@ class Engine:
                 for o in step(seed.config):
                     outcomes.append(T.Outcome(o.config, (*seed.tags, *o.tags)))
         fitting = [o for o in outcomes if not o.misfit]
+        if not fitting and outcomes and track.unsure_start:
+            fitting = self._started_elsewhere(track, configs, step)
         chosen = fitting or outcomes
         misfit = not fitting and bool(outcomes)
         new_configs = self._bound(track, _dedupe(o.config for o in chosen))
@@ -520,6 +594,21 @@ class Engine:
             if tag.rule.severity == "error":
                 undecided.append(tag.rule)
         return Settled(new_configs, findings, undecided, misfit)
+
+    def _started_elsewhere(self, track: DeviceTrack, configs: list[Config],
+                           step: Step) -> list[T.Outcome]:
+        """Nothing fits a device read as RUNNING since its open: it may have been opened in
+        any state (drivers without open_device keep it). Retry from every state (K017)."""
+        drivers = track.profile.who_text(lambda p: "kept" in p.open_states)
+        note = T.Tag(K017.RULE, K017.check(drivers))
+        widened = _dedupe(Config(flags=c.flags, state=s, queried=c.queried, logging=c.logging,
+                                 dead=c.dead, ghost=c.ghost)
+                          for c in configs for s in sorted(model_for(self.spec, c.flags).usable))
+        outcomes = [o for c in widened for o in step(c)]
+        fitting = [T.Outcome(o.config, (*o.tags, note)) for o in outcomes if not o.misfit]
+        if fitting:
+            track.unsure_start = False
+        return fitting
 
     def _bound(self, track: DeviceTrack, configs: list[Config]) -> list[Config]:
         if len(configs) <= MAX_CONFIGS:
@@ -753,3 +842,13 @@ def _shows_migration(event: Event) -> bool:
     if isinstance(event, QemuEvent):
         return event.state is not None or event.recover is not None
     return isinstance(event, (DataIO, DataClose, PrecopyInfo))
+
+
+def _establishes_state(event: Event) -> bool:
+    """A successful SET, GET of the state or RESET: the device's state is known after it."""
+    if isinstance(event, DeviceReset):
+        return event.ret == 0
+    if isinstance(event, FeatureCall):
+        return event.feature == "MIG_DEVICE_STATE" and event.op in ("SET", "GET") \
+            and event.ret == 0
+    return False

@@ -21,7 +21,7 @@ def rule_text(rule: Rule) -> str:
         "",
         f"What it checks: {rule.summary}; {_KIND_TEXT[rule.kind]}.",
         f"Why: {rule.doc}",
-        f"Source: {rule.cite}" + (f" (uapi.md section 14: {rule.uapi_rule})"
+        f"Source: {rule.cite}" + (f" (VMM rule {rule.uapi_rule} in docs/uapi.md)"
                                   if rule.uapi_rule else ""),
         "",
         "Bad (canonical trace):",
@@ -58,7 +58,8 @@ def rules_markdown() -> str:
         out += [
             "", f"## {r.id}", "",
             f"**{r.name}** — {r.severity}, party *{r.party}*, {r.kind}"
-            + (f", uapi.md §14 {r.uapi_rule}" if r.uapi_rule else "") + ".", "",
+            + (f", VMM rule {r.uapi_rule} in [uapi.md](uapi.md#10-rules-for-a-vmm)"
+               if r.uapi_rule else "") + ".", "",
             f"{r.summary}. {r.doc}", "",
             f"Source: {r.cite}", "",
             "Bad:", "", "```", r.bad.rstrip("\n"), "```", "",

@@ -4,7 +4,9 @@ Pure functions ``step_*(config, event, ...) -> list[Outcome]``. An outcome is a 
 configuration plus tags: rules this reading breaks (``behaviour`` rules) or, when the
 observation does not fit the model at all, the ``misfit`` rule that says why and the
 configuration checking continues with. All uAPI knowledge comes from the model
-(:func:`vfio_migcheck.model.fsm.model_for`).
+(:func:`vfio_migcheck.model.fsm.model_for`); what drivers choose where the uAPI leaves room
+comes from the device's driver profile (:mod:`vfio_migcheck.model.profiles`; the generic one,
+the union of every driver, when none is known).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from vfio_migcheck.checker.rules.driver import k011_empty_image_committed as K01
 from vfio_migcheck.checker.rules.driver import k012_undefined_migration_flags as K012
 from vfio_migcheck.checker.rules.driver import k013_unexplained_data_fd as K013
 from vfio_migcheck.checker.rules.driver import k014_session_fd_never_seen as K014
-from vfio_migcheck.checker.rules.driver import k015_more_bytes_than_asked as K015
+from vfio_migcheck.checker.rules.driver import k015_saving_session_restarted as K015
+from vfio_migcheck.checker.rules.driver import k016_state_changed_unasked as K016
+from vfio_migcheck.checker.rules.driver import k018_more_bytes_than_asked as K018
 from vfio_migcheck.checker.rules.vmm import u001_set_before_query as U001
 from vfio_migcheck.checker.rules.vmm import u002_unsupported_target_state as U002
 from vfio_migcheck.checker.rules.vmm import u003_error_or_out_of_range_target as U003
@@ -50,6 +54,7 @@ from vfio_migcheck.checker.rules.vmm import u018_dma_logging_unpaired as U018
 from vfio_migcheck.checker.rules.vmm import u019_resume_data_rejected as U019
 from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U020
 from vfio_migcheck.model.fsm import Answer, FlagModel, Step, model_for
+from vfio_migcheck.model.profiles import DriverProfile, generic_profile
 from vfio_migcheck.model.spec import Spec
 from vfio_migcheck.traces.events import UNKNOWN, DataIO, FeatureCall
 
@@ -128,8 +133,10 @@ def _leaving_tags(config: Config, steps: tuple[Step, ...]) -> list[Tag]:
             if (message := unit.check(config, steps)) is not None]
 
 
-def step_set(config: Config, spec: Spec, target, event: FeatureCall, line: int) -> list[Outcome]:
+def step_set(config: Config, spec: Spec, target, event: FeatureCall, line: int,
+             profile: DriverProfile | None = None) -> list[Outcome]:
     """SET MIG_DEVICE_STATE ``target`` (a state name or an out-of-range int)."""
+    profile = profile or generic_profile()
     model = model_for(spec, config.flags)
     answer = model.request(config.state, target)
     tags: list[Tag] = [Tag(rule, msg) for rule, msg in
@@ -141,14 +148,21 @@ def step_set(config: Config, spec: Spec, target, event: FeatureCall, line: int) 
     result = succeeded(event.ret)
     out: list[Outcome] = []
     if result in (True, None):
-        out.extend(_set_success(config, model, answer, data_fd, line, tags))
+        out.extend(_set_success(config, model, answer, data_fd, line, tags, profile))
     if result in (False, None):
-        out.extend(_set_failure(config, model, answer, event, line, tags))
+        out.extend(_set_failure(config, model, answer, event, line, tags, profile))
     return out
 
 
+def _restarts_saving(after: Config, answer: Answer) -> bool:
+    """The final arc keeps a saving session that is not alive (a reopen in PRE_COPY(_P2P))."""
+    last = answer.steps[-1] if answer.steps else None
+    return (last is not None and last.session == "keeps" and last.dst == "STOP_COPY"
+            and after.session is None)
+
+
 def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, line: int,
-                 tags: list[Tag]) -> list[Outcome]:
+                 tags: list[Tag], profile: DriverProfile) -> list[Outcome]:
     if not answer.ok:
         allowed = f"-1 EINVAL ({answer.detail})"
         target = answer.dst
@@ -167,6 +181,20 @@ def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, 
     empty_commit = K011.check(config, answer.steps)
     if empty_commit is not None:
         extra.append(Tag(K011.RULE, empty_commit))
+    if _restarts_saving(after, answer) and data_fd != -1 \
+            and "creates_saving" in profile.keeps_without_session:
+        restarted = after.start_session("saving", fd, line)
+        note = [] if not profile.is_generic else [Tag(K015.RULE, K015.check(
+            profile.who_text(lambda p: "creates_saving" in p.keeps_without_session)))]
+        out = [Outcome(restarted, (*tags, *steps_tags, *extra, *note))]
+        if data_fd is None and "none" in profile.keeps_without_session:
+            out.append(Outcome(after, (*tags, *steps_tags, *extra)))
+        return out
+    if _restarts_saving(after, answer) and data_fd == -1 \
+            and "none" not in profile.keeps_without_session:
+        return [Outcome(after, (*tags, *steps_tags, Tag(
+            K003.RULE, f"SET {answer.src} -> {answer.dst} returned data_fd=-1",
+            f"a new data fd: with no live saving session {profile.name} starts one")))]
     if data_fd is not None:
         if final_creates and data_fd < 0:
             return [Outcome(after, (*tags, *steps_tags, Tag(
@@ -181,7 +209,7 @@ def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, 
 
 
 def _set_failure(config: Config, model: FlagModel, answer, event: FeatureCall, line: int,
-                 tags: list[Tag]) -> list[Outcome]:
+                 tags: list[Tag], profile: DriverProfile) -> list[Outcome]:
     if not answer.ok:
         return [Outcome(config, tuple(tags))]
     noop_failed = K010.check(answer, event)
@@ -195,7 +223,23 @@ def _set_failure(config: Config, model: FlagModel, answer, event: FeatureCall, l
         if after.session is not None and config.state == "RESUMING" and fo.state == "RESUMING":
             after = after.with_session(failed_commit=True)
         outcomes.append(Outcome(after, (*tags, *leaving, *notes)))
+    outcomes.extend(_profiled_failures(config, answer, event, line, tags, profile))
     return outcomes
+
+
+def _profiled_failures(config: Config, answer: Answer, event: FeatureCall, line: int,
+                       tags: list[Tag], profile: DriverProfile) -> list[Outcome]:
+    """Failures some driver has beyond the generic reading: an arc that ends the session
+    before it fails and leaves the state at its start (mlx5 PRE_COPY -> RUNNING, EIO)."""
+    errno = event.errno if isinstance(event.errno, str) else None
+    out: list[Outcome] = []
+    for i, step in enumerate(answer.steps):
+        for failure in profile.failures_for(step.src, step.dst):
+            if failure.session != "ended" or errno not in (None, failure.errno):
+                continue
+            after = apply_steps(config, answer.steps[:i], None, line).end_session()
+            out.append(Outcome(after.with_state(step.src), tuple(tags)))
+    return out
 
 
 def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: int,
@@ -231,11 +275,17 @@ def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: in
 
 # --- GET ------------------------------------------------------------------------------------
 
-def step_get_state(config: Config, reply) -> list[Outcome]:
+def step_get_state(config: Config, reply, profile: DriverProfile | None = None,
+                   error_state: str = "ERROR") -> list[Outcome]:
     if not isinstance(reply, str):
         return [ok(config)]
     if reply == config.state:
         return [ok(config)]
+    profile = profile or generic_profile()
+    if reply == error_state and profile.async_error:
+        drivers = profile.who_text(lambda p: p.async_error)
+        return [ok(config.end_session().with_state(reply),
+                   Tag(K016.RULE, K016.check(config.state, drivers)))]
     return [misfit(resync_state(config, reply), K002.RULE,
                    f"GET reports {reply}", config.state)]
 
@@ -268,11 +318,16 @@ def do_reset(config: Config, spec: Spec) -> Config:
     return replace(after, state=state)
 
 
-def step_reset(config: Config, spec: Spec, ret, errno) -> list[Outcome]:
+def step_reset(config: Config, spec: Spec, ret, errno,
+               profile: DriverProfile | None = None) -> list[Outcome]:
+    """VFIO_DEVICE_RESET. EINVAL/EAGAIN refuse before any reset; ENOTTY may come after
+    reset_done already ran (drivers/pci/pci.c:5478-5494, Linux 6.12.118), per the profile."""
+    profile = profile or generic_profile()
     result = succeeded(ret)
     if result is True:
         return [ok(do_reset(config, spec))]
-    if result is False and isinstance(errno, str) and errno in EARLY_RESET_ERRNOS:
+    if result is False and isinstance(errno, str) and errno in EARLY_RESET_ERRNOS \
+            and errno not in profile.reset_errnos_after_reset:
         return [ok(config)]
     return [ok(config), ok(do_reset(config, spec))]
 
@@ -330,17 +385,19 @@ def _result_text(ret, errno) -> str:
     return str(ret)
 
 
-def step_io(config: Config, event: DataIO) -> list[Outcome]:
+def step_io(config: Config, event: DataIO,
+            profile: DriverProfile | None = None) -> list[Outcome]:
     """read()/write() on a data-fd candidate."""
+    profile = profile or generic_profile()
     outcomes = [o for how, cfg in bindings(config, event.file, event.fd)
-                for o in _io(how, cfg, event)]
-    too_many = K015.check(event)
+                for o in _io(how, cfg, event, profile)]
+    too_many = K018.check(event)
     if too_many is not None:   # a driver result no correct driver gives, whatever the reading
-        outcomes = [Outcome(o.config, (*o.tags, Tag(K015.RULE, too_many))) for o in outcomes]
+        outcomes = [Outcome(o.config, (*o.tags, Tag(K018.RULE, too_many))) for o in outcomes]
     return outcomes
 
 
-def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
+def _io(how: str, config: Config, event: DataIO, profile: DriverProfile) -> list[Outcome]:
     fd = event.fd
     observed = f"{event.call}(fd {fd}) = {_result_text(event.ret, event.errno)}"
     result = succeeded(event.ret)
@@ -372,11 +429,12 @@ def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
             return [misfit(config, K008.RULE, observed, "-1 EBADF")]
         return [ok(config, Tag(U006.RULE, wrong))]
     if event.direction == "write":
-        return _resume_write(config, event, result, errno, moved)
-    return _save_read(config, event, observed, result, errno, moved)
+        return _resume_write(config, event, result, errno, moved, profile)
+    return _save_read(config, event, observed, result, errno, moved, profile)
 
 
-def _resume_write(config: Config, event: DataIO, result, errno, moved) -> list[Outcome]:
+def _resume_write(config: Config, event: DataIO, result, errno, moved,
+                  profile: DriverProfile) -> list[Outcome]:
     if config.state != "RESUMING":  # only after a resync: treat like a dead session
         return [ok(config)]
     if result is True:
@@ -384,13 +442,16 @@ def _resume_write(config: Config, event: DataIO, result, errno, moved) -> list[O
             config = config.with_session(moved=True, failed_commit=False)
         return [ok(config)]
     rejected = U019.check(config, event, result, errno)
-    if rejected is not None:
-        return [ok(config, Tag(U019.RULE, rejected))]
-    return [ok(config)]
+    tags = (Tag(U019.RULE, rejected),) if rejected is not None else ()
+    out = [Outcome(config, tags)]
+    if result is False and errno in profile.write_bytes_taken_errnos and event.requested != 0:
+        # some drivers take the bytes and then fail the call (a header check after the copy)
+        out.append(Outcome(config.with_session(moved=True, failed_commit=False), tags))
+    return out
 
 
 def _save_read(config: Config, event: DataIO, observed: str, result, errno,
-               moved) -> list[Outcome]:
+               moved, profile: DriverProfile) -> list[Outcome]:
     session = config.session
     assert session is not None
     state = config.state
@@ -404,7 +465,7 @@ def _save_read(config: Config, event: DataIO, observed: str, result, errno,
         if event.ret == 0:
             return [ok(config.with_session(eof=True))]
         return [ok(config)]
-    zero_in_precopy = K004.check(config, event)
+    zero_in_precopy = K004.check(config, event, profile)
     if zero_in_precopy is not None:
         return [ok(config, Tag(K004.RULE, zero_in_precopy))]
     return [ok(config)]
@@ -480,9 +541,26 @@ def step_data_misc(config: Config, file: str, fd: int, what: str,
     return [ok(cfg, Tag(unit.RULE, unit.check_call(what, fd))) for _, cfg in bound]
 
 
-def step_device_close(config: Config) -> list[Outcome]:
-    """close_device: every driver ends its sessions; the state is kept (mtty) or reset."""
-    return [ok(config.end_session())]
+def step_device_close(config: Config, profile: DriverProfile | None = None) -> list[Outcome]:
+    """close_device: every driver ends its sessions; the state is kept (mtty) or reset
+    (xe at close; the PCI drivers at the next open)."""
+    profile = profile or generic_profile()
+    after = config.end_session()
+    if profile.close_state is not None:
+        after = after.with_state(profile.close_state)
+    return [ok(after)]
+
+
+def reopen_states(config: Config, profile: DriverProfile | None = None) -> list[Config]:
+    """open_device again: RUNNING (every PCI driver) and/or the state at close (mtty)."""
+    profile = profile or generic_profile()
+    closed = config.end_session()
+    out: list[Config] = []
+    if "reset" in profile.open_states:
+        out.append(closed.with_state("RUNNING"))
+    if "kept" in profile.open_states:
+        out.append(closed)
+    return out
 
 
 def step_access(config: Config, call: str) -> list[Outcome]:

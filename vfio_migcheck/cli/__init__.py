@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rules": ("vfio_migcheck.cli.check_cmd", "rules_cmd", "List the checker's rules."),
     "rule": ("vfio_migcheck.cli.check_cmd", "rule_cmd", "Explain one rule."),
     "audit": ("vfio_migcheck.cli.audit_cmd", "audit_cmd", "Audit many captures at once."),
+    "drivers": ("vfio_migcheck.cli.drivers_cmd", "drivers_cmd",
+                "Driver profiles: facts and kernel citations."),
     "conformance": ("vfio_migcheck.cli.conformance_cmd", "conformance_cmd",
                     "Compare lab results with the model."),
     "capture": ("vfio_migcheck.cli.capture_cmd", "capture_cmd",

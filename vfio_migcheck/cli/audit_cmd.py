@@ -11,8 +11,10 @@ import click
 from vfio_migcheck.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
+    driver_option,
     fail_usage,
     flags_option,
+    get_driver,
     get_flags,
     get_spec,
     spec_option,
@@ -35,6 +37,7 @@ def _interactive(quiet: bool) -> bool:
               help="Write the JSON summary here (docs/audit-schema.json); '-' for stdout.")
 @flags_option
 @spec_option
+@driver_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="Trace format of every capture.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-capture lines.")
@@ -43,8 +46,8 @@ def _interactive(quiet: bool) -> bool:
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules, as for check.")
 @click.option("--pair", "pairs", type=(str, str), multiple=True, metavar="SRC DST",
               help="SRC and DST are the two ends of one migration (repeatable).")
-def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet, select,
-              ignore, pairs):
+def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg, fmt, quiet,
+              select, ignore, pairs):
     """Check every capture under PATH... (files, directories, globs, strace -ff prefixes).
 
     Exit status: 0 when no capture fails, 1 when a capture fails, is unreadable or a
@@ -56,6 +59,7 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet
 
     spec = get_spec(spec_arg)
     flags = get_flags(flags_arg, spec) if flags_arg is not None else None
+    get_driver(driver_arg)   # a bad name is a usage error before any work
     selected, ignored = _split(select), _split(ignore)
     try:
         rule_filter(selected, ignored)
@@ -73,7 +77,7 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet
     pair_paths = [(_capture_of(src, captures), _capture_of(dst, captures)) for src, dst in pairs]
 
     options = CheckOptions(spec=spec_arg, flags=flags, fmt=fmt, select=tuple(selected),
-                           ignore=tuple(ignored))
+                           ignore=tuple(ignored), driver=driver_arg)
     if _interactive(quiet):
         checked = _run_with_progress(captures, options, jobs)
     else:

@@ -18,8 +18,10 @@ from vfio_migcheck.cli.common import (
     EXIT_NOTHING_CHECKED,
     EXIT_OK,
     EXIT_USAGE,
+    driver_option,
     fail_usage,
     flags_option,
+    get_driver,
     get_flags,
     get_spec,
     spec_option,
@@ -58,6 +60,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.argument("traces", nargs=-1, metavar="TRACE...")
 @flags_option
 @spec_option
+@driver_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="Trace format (auto detects it from the first lines).")
 @click.option("--output", "output", type=click.Choice(OUTPUTS), default="text",
@@ -67,7 +70,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules (ids or prefixes).")
 @click.option("--exit-zero", is_flag=True,
               help="Exit 0 even when errors are found (2 still means the input was unusable).")
-def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str, fmt: str,
+def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
+              driver_arg: str | None, fmt: str,
               output: str, select: tuple[str, ...], ignore: tuple[str, ...],
               exit_zero: bool) -> None:
     """Check traces against the migration model and report who broke which rule.
@@ -81,6 +85,7 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str, fmt
     """
     spec = get_spec(spec_arg)
     flags = get_flags(flags_arg, spec) if flags_arg is not None else None
+    driver = get_driver(driver_arg)
     try:
         rule_filter(_split(select), _split(ignore))
     except RuleSelectionError as exc:
@@ -89,7 +94,7 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str, fmt
     if not paths:
         fail_usage("no TRACE given and no bundled examples found")
     results = [check_trace(p, spec=spec, flags=flags, fmt=fmt, select=_split(select),
-                           ignore=_split(ignore)) for p in paths]
+                           ignore=_split(ignore), driver=driver) for p in paths]
     if output == "text":
         from vfio_migcheck.checker.reports.text import render
 

@@ -24,12 +24,30 @@ flags_option = click.option(
     "flag of the spec; for check and audit, the flags the trace shows, else every defined set.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+driver_option = click.option(
+    "--driver", "driver_arg", default=None, metavar="NAME",
+    help="Driver profile (mlx5, hisi_acc, pds, qat, virtio, xe, mtty; module names work too; "
+    "generic: every driver's behaviour). Default: detected per device from the trace "
+    "(driver=, anon-inode names, sysfs paths), else generic. See 'vfio-migcheck drivers'.",
+)
 
 
 def fail_usage(message: str) -> NoReturn:
     """Print one line to stderr and exit 2: never a traceback for bad input."""
     click.echo(f"vfio-migcheck: error: {message}", err=True)
     sys.exit(EXIT_USAGE)
+
+
+def get_driver(driver_arg: str | None):
+    """The --driver profile, or None (detect per device); a bad name is a one-line error."""
+    if driver_arg is None:
+        return None
+    from vfio_migcheck.model.profiles import ProfileError, find_profile
+
+    try:
+        return find_profile(driver_arg)
+    except ProfileError as exc:
+        fail_usage(f"bad --driver: {exc}")
 
 
 def get_spec(spec_arg: str | None) -> Spec:

@@ -15,6 +15,7 @@ from typing import Any
 
 from vfio_migcheck.conformance.predict import DevicePredictor, FdTable, Prediction
 from vfio_migcheck.conformance.statements import Statement, parse_line
+from vfio_migcheck.model.profiles import DriverProfile, find_profile
 from vfio_migcheck.model.spec import Spec
 
 # fds the runner opens per device before any scenario call (after stdin/stdout/stderr):
@@ -81,8 +82,11 @@ class ScenarioBuilder:
     """Append calls; each gets ``= ?`` in the text and a prediction in the sidecar."""
 
     def __init__(self, spec: Spec, flags: int, api: str, name: str, group: str,
-                 description: str) -> None:
+                 description: str, profile: DriverProfile | None = None) -> None:
         self.spec, self.flags, self.api = spec, flags, api
+        # the lab's driver; its profile decides what the uAPI leaves to drivers (reopen)
+        self.profile = profile if profile is not None else find_profile("mtty")
+        self.device_fds: dict[str, int] = {}
         self.scenario = Scenario(name, group, api, description)
         self.fds = FdTable(set(range(FIRST_FD)))
         self.devices: dict[str, DevicePredictor] = {}
@@ -99,15 +103,35 @@ class ScenarioBuilder:
         self.scenario.lines.append(f"# {text}")
 
     def device(self, name: str) -> None:
+        """Declare (open) a device; declaring it again after ``close_device`` reopens it."""
+        known = self.devices.get(name)
+        if known is not None:
+            if known.open:
+                raise ValueError(f"device {name!r} is declared again while open")
+            fd = self.fds.lowest_free()                     # the new device fd
+            self.fds.used.add(fd)
+            self.device_fds[name] = fd
+            known.reopen()
+            self.scenario.lines.append(f"device {name} driver=mtty api={self.api} "
+                                       f"flags={self.flags:#x}")
+            return
         if not self._container_open:
             self.fds.used.add(self.fds.lowest_free())       # container or /dev/iommu
             self._container_open = True
         if self.api == "group":
-            self.fds.used.add(self.fds.lowest_free())       # group fd
-        self.fds.used.add(self.fds.lowest_free())           # device fd
-        self.devices[name] = DevicePredictor(self.spec, self.flags, self.fds)
+            self.fds.used.add(self.fds.lowest_free())       # group fd (kept across reopen)
+        fd = self.fds.lowest_free()                         # device fd
+        self.fds.used.add(fd)
+        self.device_fds[name] = fd
+        self.devices[name] = DevicePredictor(self.spec, self.flags, self.fds,
+                                             profile=self.profile)
         self.scenario.lines.append(f"device {name} driver=mtty api={self.api} "
                                    f"flags={self.flags:#x}")
+
+    def close_device(self, name: str) -> None:
+        """``NAME close``: the last close of the device fd runs the driver's close_device."""
+        self.call(f"{name} close")
+        self.fds.used.discard(self.device_fds.pop(name))
 
     def call(self, text: str) -> Prediction:
         """Add one call (``dev SET STATE STOP``, ``fd 6 write 40 # run: src=saved``)."""
@@ -174,7 +198,7 @@ class ScenarioBuilder:
             self.call(f"fd {fd} close{keep}")
 
     def realize(self, dev: str) -> None:
-        """What a VMM does first (qemu.md §1.2): GET MIGRATION, PROBE the state feature."""
+        """What a VMM does first (QEMU vfio_migration_realize): GET MIGRATION, PROBE the state."""
         self.call(f"{dev} GET MIGRATION")
         self.call(f"{dev} PROBE STATE GET|SET")
 

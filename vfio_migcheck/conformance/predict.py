@@ -4,10 +4,14 @@ The predictor follows a scenario the way the checker follows a trace: it keeps t
 device configurations the uAPI allows (state, open data fds and their sessions), and for each
 call returns every outcome some configuration allows. Device answers come from
 ``vfio_migcheck.model`` (``request``, ``failure_outcomes``, ``reset``); data-fd answers from
-the uAPI's data-fd contract and the VFS rules every driver inherits (uapi.md §10.1-10.2).
+the uAPI's data-fd contract and the VFS rules every driver inherits
+(include/uapi/linux/vfio.h:1037-1161, 1225-1283 and fs/read_write.c, Linux 6.12.118).
 
 Where the uAPI leaves a choice (a failed SET, an unspecified errno), the outcome says so
-(``errno="*"``, several states) instead of naming one driver's behaviour.
+(``errno="*"``, several states) instead of naming one driver's behaviour. Where drivers
+differ in what they do (the state after a reopen, a saving-group arc taken with no live
+session), the driver profile decides (:mod:`vfio_migcheck.model.profiles`); without one, every
+in-tree driver's behaviour is allowed.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from vfio_migcheck.conformance.statements import Statement
 from vfio_migcheck.model.fsm import FlagModel, model_for
 from vfio_migcheck.model.names import NameError_, parse_state
+from vfio_migcheck.model.profiles import DriverProfile, generic_profile
 from vfio_migcheck.model.spec import Spec
 
 ANY_ERRNO = "*"
@@ -129,6 +134,7 @@ class Config:
     state: str
     sessions: tuple[Session, ...] = ()
     resume_data: str = "none"
+    orphan: str | None = None    # a live session whose fd was closed (the driver keeps it)
 
     def session(self, fd: int) -> Session | None:
         for s in self.sessions:
@@ -153,13 +159,16 @@ class FdTable:
 class DevicePredictor:
     """Predicts the calls on one device and its data fds."""
 
-    def __init__(self, spec: Spec, flags: int, fds: FdTable, state: str = "RUNNING") -> None:
+    def __init__(self, spec: Spec, flags: int, fds: FdTable, state: str = "RUNNING",
+                 profile: DriverProfile | None = None) -> None:
         self.spec = spec
         self.flags = flags
         self.model: FlagModel = model_for(spec, flags)
         self.fds = fds
+        self.profile = profile if profile is not None else generic_profile()
         self.configs: set[Config] = {Config(state)}
         self.fd_numbers: set[int] = set()   # data fds of this device that are open
+        self.open = True
 
     # --- helpers ------------------------------------------------------------------------
     def states(self) -> tuple[str, ...]:
@@ -188,6 +197,8 @@ class DevicePredictor:
                               states), None
         if kind == "dev.RESET":
             return self._reset(states), None
+        if kind == "dev.close":
+            return self._close(states), None
         if kind == "dev.SET STATE":
             if len(st.args) < 2:
                 raise ValueError(f"line {st.line}: SET STATE needs a target state")
@@ -199,9 +210,34 @@ class DevicePredictor:
         new = set()
         for c in self.configs:
             sessions = tuple(replace(s, alive=False) for s in c.sessions) if ends else c.sessions
-            new.add(Config(state, sessions, "none" if ends else c.resume_data))
+            new.add(Config(state, sessions, "none" if ends else c.resume_data,
+                           None if ends else c.orphan))
         self.configs = new
         return Prediction((Outcome("0", why=f"reset gives {state}; sessions end"),), states)
+
+    def _close(self, states: tuple[str, ...]) -> Prediction:
+        """close_device: every driver ends its sessions; where the state goes is the
+        driver's choice (mtty keeps it, xe resets it, the others reset it at the next open)."""
+        close_state = self.profile.close_state
+        new = set()
+        for c in self.configs:
+            dead = tuple(replace(s, alive=False) for s in c.sessions)
+            new.add(Config(close_state or c.state, dead, "none"))
+        self.configs = new
+        self.open = False
+        return Prediction((Outcome("0", why="closing the device fd ends every data session"),),
+                          states)
+
+    def reopen(self) -> None:
+        """open_device again: RUNNING for drivers that reset there, the kept state for mtty."""
+        new = set()
+        for c in self.configs:
+            if "reset" in self.profile.open_states:
+                new.add(Config("RUNNING", c.sessions, "none"))
+            if "kept" in self.profile.open_states:
+                new.add(c)
+        self.configs = new
+        self.open = True
 
     def _set(self, target: str | int, states: tuple[str, ...]) -> tuple[Prediction, int | None]:
         outcomes: set[Outcome] = set()
@@ -233,32 +269,57 @@ class DevicePredictor:
                     else:
                         new.add(c)
                 continue
-            creates = answer.creates
-            outcomes.add(Outcome("0", data_fd=creates is not None,
-                                 why=f"{answer.detail}: {' -> '.join([c.state, *answer.path])}"))
-            sessions = list(c.sessions)
-            resume_data = c.resume_data
-            for step in answer.steps:
-                if step.session == "ends_saving":
-                    sessions = [replace(s, alive=False) if s.kind == "saving" else s
-                                for s in sessions]
-                elif step.session == "ends_resuming":
-                    sessions = [replace(s, alive=False) if s.kind == "resuming" else s
-                                for s in sessions]
-                    resume_data = "none"
-            if creates:
-                created = True
-                sessions.append(Session(fd_number, creates, True))
-                if creates == "resuming":
-                    resume_data = "none"
-            new.add(Config(target if isinstance(target, str) else c.state, tuple(sessions),
-                           resume_data))
+            for creates, why in self._creations(c, answer):
+                outcomes.add(Outcome("0", data_fd=creates is not None, why=why))
+                config, made = self._after_set(c, target, answer, creates, fd_number)
+                created = created or made
+                new.add(config)
         self.configs = new
         if created:
             self.fds.used.add(fd_number)
             self.fd_numbers.add(fd_number)
             return Prediction(tuple(sorted(outcomes, key=_order)), states), fd_number
         return Prediction(tuple(sorted(outcomes, key=_order)), states), None
+
+    def _creations(self, c: Config, answer) -> list[tuple[str | None, str]]:
+        """The sessions a successful request may start: the model's, or, for a saving-group
+        arc into STOP_COPY taken with no live saving session (after a reopen), what the
+        driver does then: nothing, or a new saving session (mtty)."""
+        path = f"{answer.detail}: {' -> '.join([c.state, *answer.path])}"
+        last = answer.steps[-1]
+        alive = c.orphan == "saving" or any(s.alive and s.kind == "saving" for s in c.sessions)
+        if last.session != "keeps" or last.dst != "STOP_COPY" or alive:
+            return [(answer.creates, path)]
+        choices = self.profile.keeps_without_session
+        out: list[tuple[str | None, str]] = []
+        if "none" in choices:
+            out.append((None, path + " (no live saving session: none is started)"))
+        if "creates_saving" in choices:
+            who = self.profile.who_text(lambda p: "creates_saving" in p.keeps_without_session)
+            out.append(("saving", path + f" (no live saving session: {who} starts a new one)"))
+        return out
+
+    def _after_set(self, c: Config, target, answer, creates: str | None,
+                   fd_number: int) -> tuple[Config, bool]:
+        sessions = list(c.sessions)
+        resume_data = c.resume_data
+        orphan = c.orphan
+        for step in answer.steps:
+            if step.session == "ends_saving":
+                sessions = [replace(s, alive=False) if s.kind == "saving" else s
+                            for s in sessions]
+                orphan = None if orphan == "saving" else orphan
+            elif step.session == "ends_resuming":
+                sessions = [replace(s, alive=False) if s.kind == "resuming" else s
+                            for s in sessions]
+                resume_data = "none"
+                orphan = None if orphan == "resuming" else orphan
+        if creates:
+            sessions.append(Session(fd_number, creates, True))
+            if creates == "resuming":
+                resume_data = "none"
+        state = target if isinstance(target, str) else c.state
+        return Config(state, tuple(sessions), resume_data, orphan), bool(creates)
 
     # --- data-fd calls -----------------------------------------------------------------
     def owns_fd(self, fd: int) -> bool:
@@ -306,8 +367,9 @@ def _fd_rule(verb: str, st: Statement, c: Config, s: Session | None,
         return {ebadf}, c
     if verb == "close":
         sessions = tuple(x for x in c.sessions if x.fd != st.fd)
+        orphan = s.kind if s.alive else c.orphan
         return {Outcome("0", why="closing a data fd never changes the state")}, \
-            replace(c, sessions=sessions)
+            replace(c, sessions=sessions, orphan=orphan)
     if verb in ("lseek", "pread64"):
         return {Outcome("-1", "ESPIPE", why="data fds are streams (stream_open)")}, c
     if verb == "read":

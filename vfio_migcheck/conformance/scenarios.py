@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from vfio_migcheck.conformance.builder import DRAIN_READ, Scenario, ScenarioBuilder
+from vfio_migcheck.conformance.scenarios_reopen import reopen_scenarios
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.spec import Spec, load_spec
 
@@ -67,7 +68,7 @@ def pairs_from_resumed(spec: Spec, flags: int, api: str) -> Scenario:
     return b.scenario
 
 
-# --- save / restore and QEMU-style flows (qemu.md §3) ------------------------------------
+# --- save / restore and QEMU-style flows (QEMU hw/vfio/migration.c) -----------------------
 def save_restore(spec: Spec, flags: int, api: str) -> Scenario:
     b = ScenarioBuilder(spec, flags, api, "flow-save-restore", "flows",
                         "PRE_COPY save with PRECOPY_INFO, STOP_COPY, then restore it")
@@ -100,7 +101,7 @@ def save_restore(spec: Spec, flags: int, api: str) -> Scenario:
 
 
 def qemu_source(spec: Spec, flags: int, api: str) -> Scenario:
-    """qemu.md §3.1: PRE_COPY, iterate, PRE_COPY_P2P, STOP_COPY, drain, STOP, close."""
+    """QEMU live source: PRE_COPY, iterate, PRE_COPY_P2P, STOP_COPY, drain, STOP, close."""
     b = ScenarioBuilder(spec, flags, api, "flow-qemu-source", "flows",
                         "QEMU live-migration source (PRE_COPY + P2P)")
     b.device("dev")
@@ -124,7 +125,7 @@ def qemu_source(spec: Spec, flags: int, api: str) -> Scenario:
 
 
 def qemu_snapshot(spec: Spec, flags: int, api: str) -> Scenario:
-    """qemu.md §3.3: RUNNING_P2P, STOP, STOP_COPY, drain, STOP, close, RUNNING_P2P, RUNNING."""
+    """QEMU savevm: RUNNING_P2P, STOP, STOP_COPY, drain, STOP, close, RUNNING_P2P, RUNNING."""
     b = ScenarioBuilder(spec, flags, api, "flow-qemu-snapshot", "flows",
                         "QEMU savevm snapshot / source without precopy")
     b.device("dev")
@@ -144,7 +145,7 @@ def qemu_snapshot(spec: Spec, flags: int, api: str) -> Scenario:
 
 
 def qemu_migrate(spec: Spec, flags: int, api: str) -> Scenario:
-    """Source and destination devices in one process (qemu.md §3.1 and §3.5)."""
+    """Source and destination devices in one process (QEMU source and destination)."""
     b = ScenarioBuilder(spec, flags, api, "flow-qemu-migrate", "flows",
                         "QEMU source saves, QEMU destination loads into a second device")
     b.device("src")
@@ -175,8 +176,9 @@ def qemu_migrate(spec: Spec, flags: int, api: str) -> Scenario:
 
 
 def qemu_two_devices(spec: Spec, flags: int, api: str) -> Scenario | None:
-    """qemu.md §2: with several P2P devices, every device reaches a P2P state before any
-    stops, and on restart every device is RUNNING_P2P before any runs (uapi.md R16)."""
+    """QEMU with several P2P devices, every device reaches a P2P state before any
+    stops, and on restart every device is RUNNING_P2P before any runs (VMM rule R16,
+    docs/uapi.md)."""
     if not {"PRE_COPY_P2P", "RUNNING_P2P"} <= set(usable_states(spec, flags)):
         return None
     b = ScenarioBuilder(spec, flags, api, "flow-qemu-two-devices", "flows",
@@ -212,7 +214,7 @@ def qemu_two_devices(spec: Spec, flags: int, api: str) -> Scenario | None:
 
 
 def qemu_cancel(spec: Spec, flags: int, api: str) -> Scenario:
-    """qemu.md §3.4: cancel during PRE_COPY closes the fd first, then SET RUNNING."""
+    """QEMU cancel during PRE_COPY closes the fd first, then SET RUNNING."""
     b = ScenarioBuilder(spec, flags, api, "flow-qemu-cancel", "flows",
                         "QEMU source cancelled during PRE_COPY")
     b.device("dev")
@@ -467,6 +469,7 @@ def all_scenarios(spec: Spec, flags: int, api: str, walks: int = WALKS) -> Itera
             yield scenario
     for index in range(walks):
         yield random_walk(spec, flags, api, index)
+    yield from reopen_scenarios(spec, flags, api)
 
 
 def write_all(out: Path, spec: Spec, flags: int, walks: int = WALKS) -> int:

@@ -29,7 +29,7 @@ class Rule:
     fix: str                # how to fix it
     bad: str                # a canonical trace that triggers the rule
     good: str               # the near miss that does not
-    uapi_rule: str = ""     # uapi.md section 14 rule number(s), e.g. "R3"
+    uapi_rule: str = ""     # VMM rule number(s) of docs/uapi.md section 10, e.g. "R3"
     once_per_session: bool = False   # repeat findings within one data session are folded
 
     def to_json(self) -> dict[str, str]:

@@ -186,7 +186,8 @@ def p4_session_once(ctx: ProofContext, flags: int) -> PropertyResult:
               f"before its final arc or ends one after its first; {_bound_text(ctx)}")
     return _result("P4", flags, method, cexs,
                    "A SET returns at most one data fd, and drivers refuse an fd from any arc "
-                   "but the last (uapi.md section 7); a path that opens a session earlier, or "
+                   "but the last (e.g. drivers/vfio/pci/mlx5/main.c:1250-1254, Linux 6.12.118); a "
+                   "path that opens a session earlier, or "
                    "ends one later than its first arc, cannot be run by a conforming driver.")
 
 

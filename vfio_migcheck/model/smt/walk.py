@@ -2,8 +2,8 @@
 
 Linux keeps one table for the full flag set and, under a smaller flag set, replaces a next
 state the device does not support by that state's own table entry for the same target,
-until it reaches a supported state or ERROR (uapi.md section 6). Cells are state names; a
-cell of ``None`` (the kernel's ERROR cell) rejects the request.
+until it reaches a supported state or ERROR (drivers/vfio/vfio_main.c:667-860, Linux
+6.12.118). Cells are state names; a cell of ``None`` (the kernel's ERROR cell) rejects the request.
 """
 
 from __future__ import annotations

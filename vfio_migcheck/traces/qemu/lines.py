@@ -308,7 +308,7 @@ def _generic_segment(line: str) -> Segment | None:
     return Segment(name, name + rest.rstrip(), prefix, known=False)
 
 
-# --- QEMU error reports (qemu.md §1.1) ---------------------------------------------------
+# --- QEMU error reports (error_report lines) ------------------------------------------
 
 # Each report is found by its fixed text (str.find), the device is the run of non-blank
 # characters right before it (optionally after "VFIO user "), and only the tail is matched

@@ -8,8 +8,9 @@ from vfio_migcheck.checker.rules.examples import HEAD
 RULE = Rule(
     id="K001", name="RequestWronglyAccepted", severity="error", party="driver", kind="misfit",
     summary="a SET the uAPI refuses (blocked, unsupported, ERROR, out of range) succeeded",
-    cite="vfio.h, MIG_DEVICE_STATE comment and enum vfio_device_mig_state comment; core "
-         "vfio_mig_get_next_state() (uapi.md section 5)",
+    cite="include/uapi/linux/vfio.h:1163-1171, 1205-1208 (Linux 6.12.118): blocked, "
+         "ERROR and unsupported targets are refused; drivers/vfio/vfio_main.c:838-858 "
+         "(vfio_mig_get_next_state) answers EINVAL",
     doc="The core rejects these requests before any driver code runs, so success means the "
         "kernel does not follow the uAPI (or the trace misreports the call).",
     fix="Driver/kernel bug: the core's vfio_mig_get_next_state() must reject the request.",

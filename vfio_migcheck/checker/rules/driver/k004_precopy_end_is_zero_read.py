@@ -5,14 +5,17 @@ from __future__ import annotations
 from vfio_migcheck.checker.config import PRECOPY_STATES, Config
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.examples import HEAD
+from vfio_migcheck.model.profiles import DriverProfile, generic_profile
 from vfio_migcheck.traces.events import DataIO
 
 RULE = Rule(
     id="K004", name="PrecopyEndIsZeroRead", severity="warning", party="driver",
     kind="behaviour",
     summary="read() returned 0 in PRE_COPY where the uAPI asks for ENOMSG",
-    cite="vfio.h, VFIO_MIG_GET_PRECOPY_INFO comment: at the temporary end of pre-copy data "
-         "read() should return -1 with errno ENOMSG (uAPI:1261-1266)",
+    cite="include/uapi/linux/vfio.h:1261-1266 (Linux 6.12.118): at the temporary end of "
+         "pre-copy data read() should fail with ENOMSG; samples/vfio-mdev/mtty.c:884-922, "
+         "drivers/vfio/pci/hisilicon/hisi_acc_vfio_pci.c:848-883 and "
+         "drivers/vfio/pci/qat/main.c:166-205 return 0",
     doc="A 0 looks like the end of the stream, yet more data follows in STOP_COPY. mtty, "
         "hisi_acc and qat do this; VMMs must not take it as EOF.",
     fix="Driver: return -ENOMSG at the pre-copy temporary end. VMM: treat 0 in PRE_COPY as "
@@ -26,9 +29,15 @@ RULE = Rule(
 )
 
 
-def check(config: Config, event: DataIO) -> str | None:
-    """read() = 0 on the saving fd in a PRE_COPY state (the uAPI asks for ENOMSG)."""
+def check(config: Config, event: DataIO, profile: DriverProfile | None = None) -> str | None:
+    """read() = 0 on the saving fd in a PRE_COPY state (the uAPI asks for ENOMSG).
+
+    Expected, not reported, when the device's driver profile says it ends pre-copy this way.
+    """
     if config.state not in PRECOPY_STATES or event.ret != 0:
         return None
+    if profile is not None and not profile.is_generic and "zero" in profile.precopy_ends:
+        return None
+    drivers = (profile or generic_profile()).who_text(lambda p: "zero" in p.precopy_ends)
     return (f"read() = 0 in {config.state}: the uAPI asks for ENOMSG at the "
-            "pre-copy temporary end")
+            f"pre-copy temporary end ({drivers} return 0 there)")

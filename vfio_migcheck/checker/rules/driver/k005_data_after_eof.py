@@ -8,8 +8,8 @@ from vfio_migcheck.checker.rules.examples import HEAD
 RULE = Rule(
     id="K005", name="DataAfterEof", severity="error", party="driver", kind="misfit",
     summary="read() returned data after it had returned 0 (EOF) in STOP_COPY",
-    cite="vfio.h, VFIO_MIG_GET_PRECOPY_INFO comment: in STOP_COPY end of stream is permanent "
-         "(uAPI:1146-1149, 1268-1270)",
+    cite="include/uapi/linux/vfio.h:1146-1149, 1268-1270 (Linux 6.12.118): in STOP_COPY "
+         "the end of stream is permanent",
     doc="In STOP_COPY, read() == 0 means the whole device state has been transferred; "
         "it must keep returning 0.",
     fix="Driver bug: keep returning 0 once the stop-copy image is exhausted.",

@@ -8,8 +8,8 @@ from vfio_migcheck.checker.rules.examples import HEAD, PRE
 RULE = Rule(
     id="K006", name="EnomsgInStopCopy", severity="error", party="driver", kind="misfit",
     summary="read() failed with ENOMSG in STOP_COPY",
-    cite="vfio.h, VFIO_MIG_GET_PRECOPY_INFO comment: ENOMSG may not be returned in STOP_COPY "
-         "(uAPI:1268-1270)",
+    cite="include/uapi/linux/vfio.h:1268-1270 (Linux 6.12.118): ENOMSG may not be "
+         "returned in STOP_COPY",
     doc="ENOMSG is the temporary end of the pre-copy stream; in STOP_COPY the end is "
         "signalled by read() == 0.",
     fix="Driver bug: return 0 at the end of the stop-copy stream.",

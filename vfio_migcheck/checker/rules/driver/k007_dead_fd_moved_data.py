@@ -8,8 +8,9 @@ from vfio_migcheck.checker.rules.examples import PRE
 RULE = Rule(
     id="K007", name="DeadFdMovedData", severity="error", party="driver", kind="misfit",
     summary="I/O on a data fd whose session ended succeeded",
-    cite="vfio.h, enum vfio_device_mig_state comment: leaving the state ends the data "
-         "session; drivers disable the file (uapi.md 10.4: ENODEV)",
+    cite="include/uapi/linux/vfio.h:1074-1161 (Linux 6.12.118): leaving the state ends "
+         "the data session; drivers then refuse I/O with ENODEV (e.g. "
+         "samples/vfio-mdev/mtty.c:898-901, drivers/vfio/pci/mlx5/main.c:219-221)",
     doc="After the session-ending arc, reset or device close, the driver must refuse I/O.",
     fix="Driver bug: disable the migration file when its session ends.",
     bad=PRE + "d0 SET MIG_DEVICE_STATE RUNNING = 0 data_fd=-1\nfd 6 read 512 = 24\n",

@@ -8,8 +8,10 @@ from vfio_migcheck.checker.rules.examples import RES
 RULE = Rule(
     id="K008", name="ImpossibleIoSucceeded", severity="error", party="driver", kind="misfit",
     summary="a wrong-direction or positioned I/O (or lseek) on a data fd succeeded",
-    cite="uapi.md 10.2: saving fds are O_RDONLY, resuming fds O_WRONLY, both stream_open(); "
-         "fs/read_write.c vfs_llseek() (Linux 6.12): -ESPIPE without FMODE_LSEEK",
+    cite="samples/vfio-mdev/mtty.c:988-997 (Linux 6.12.118): data fds are anon-inode "
+         "files opened O_RDONLY (saving) or O_WRONLY (resuming) and made streams by "
+         "stream_open(); fs/read_write.c vfs_llseek() (Linux 6.12): -ESPIPE without "
+         "FMODE_LSEEK",
     doc="The VFS refuses these before the driver runs (EBADF, ESPIPE): stream_open() clears "
         "FMODE_LSEEK, FMODE_PREAD and FMODE_PWRITE, so lseek, pread and pwrite never succeed.",
     fix="The fd is probably not the data fd the trace says it is; check the capture.",

@@ -9,8 +9,8 @@ RULE = Rule(
     id="K009", name="PrecopyInfoOutOfPlace", severity="error", party="driver",
     kind="misfit",
     summary="VFIO_MIG_GET_PRECOPY_INFO succeeded outside a live PRE_COPY session",
-    cite="vfio.h, VFIO_MIG_GET_PRECOPY_INFO comment: drivers should return EINVAL outside "
-         "the PRE_COPY states (uAPI:1233-1234)",
+    cite="include/uapi/linux/vfio.h:1233-1234 (Linux 6.12.118): PRECOPY_INFO is valid "
+         "only in the PRE_COPY states; drivers return EINVAL elsewhere",
     doc="Every 6.12 driver refuses the ioctl outside PRE_COPY/PRE_COPY_P2P and on dead fds.",
     fix="Driver bug: check the device state in the precopy ioctl.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP_COPY = 0 data_fd=6\n"

@@ -10,7 +10,8 @@ from vfio_migcheck.traces.events import FeatureCall
 RULE = Rule(
     id="K010", name="NoOpSetFailed", severity="warning", party="driver", kind="behaviour",
     summary="a SET to the state the device is already in failed",
-    cite="core vfio_mig_get_next_state(): cur == new is a successful no-op (uapi.md 6.5)",
+    cite="drivers/vfio/pci/mlx5/main.c:1239 (Linux 6.12.118), like every driver's step "
+         "loop: a SET to the current state runs no arc and succeeds",
     doc="Requesting the current state runs no arc and must succeed with data_fd = -1 (pds "
         "in ERROR is the only documented exception).",
     fix="Driver bug: return 0 without running an arc when the requested state is current.",

@@ -7,8 +7,8 @@ from vfio_migcheck.checker.rules.base import Rule
 RULE = Rule(
     id="K013", name="UnexplainedDataFd", severity="error", party="driver", kind="misfit",
     summary="a data fd appeared that no SET could have created",
-    cite="vfio.h, MIG_DEVICE_STATE comment: data fds come only from a successful SET whose "
-         "final arc starts a session (uAPI:1037-1045)",
+    cite="include/uapi/linux/vfio.h:1037-1045 (Linux 6.12.118): data fds come only from "
+         "a successful SET whose final arc starts a session",
     doc="In strace captures the data fd shows up at its first use; some FEATURE call before "
         "it must have been a SET that started a session.",
     fix="Check the capture (strace -f -y); a missing or misattributed call can cause this.",

@@ -9,8 +9,9 @@ from vfio_migcheck.checker.rules.examples import HEAD, PRE
 RULE = Rule(
     id="K014", name="SessionFdNeverSeen", severity="note", party="unknown", kind="behaviour",
     summary="a session ended before its data fd was ever seen in the trace",
-    cite="vfio.h, MIG_DEVICE_STATE comment (uAPI:1037-1045); core: EMFILE/EFAULT after the "
-         "arc leaves a session without an fd (uapi.md 8.4)",
+    cite="include/uapi/linux/vfio.h:1037-1045 and drivers/vfio/vfio_main.c:866-889 "
+         "(Linux 6.12.118): the fd is reserved and copied out after the arc ran; EMFILE "
+         "or EFAULT there leave a session without an fd",
     doc="Either the VMM never used the fd, or the fd never reached user space.",
     fix="Use or close the fd; if the SET failed with EMFILE, reset the device.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE PRE_COPY = 0\n"

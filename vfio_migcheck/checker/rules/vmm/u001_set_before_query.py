@@ -8,9 +8,9 @@ from vfio_migcheck.checker.rules.base import Rule
 RULE = Rule(
     id="U001", name="SetBeforeQuery", severity="warning", party="vmm", kind="behaviour",
     summary="SET MIG_DEVICE_STATE before reading VFIO_DEVICE_FEATURE_MIGRATION",
-    cite="vfio.h, struct vfio_device_feature_migration comment: the flags say which states "
-         "exist; vfio.h, MIG_DEVICE_STATE comment: optional states must not be requested "
-         "unless supported",
+    cite="include/uapi/linux/vfio.h:989-1009, 1205-1208 (Linux 6.12.118): the MIGRATION "
+         "flags say which states exist; optional states must not be requested unless "
+         "supported",
     doc="The supported states depend on the migration flags, which only a GET of "
         "VFIO_DEVICE_FEATURE_MIGRATION reveals. A VMM that sets states without asking may "
         "request one the device does not have.",

@@ -8,8 +8,8 @@ from vfio_migcheck.model.fsm import Answer, Reason
 RULE = Rule(
     id="U002", name="UnsupportedTargetState", severity="error", party="vmm", kind="behaviour",
     summary="SET requests a state the device's migration flags do not support",
-    cite="vfio.h, MIG_DEVICE_STATE comment: optional states that the device does not support "
-         "may not be requested (uAPI:1205-1206)",
+    cite="include/uapi/linux/vfio.h:1205-1208 (Linux 6.12.118): optional states the "
+         "device does not support may not be requested",
     doc="PRE_COPY states need VFIO_MIGRATION_PRE_COPY and the P2P states need "
         "VFIO_MIGRATION_P2P. The kernel refuses such a request with EINVAL.",
     fix="Check the flags from GET MIGRATION and skip the optional states the device lacks; "

@@ -10,8 +10,9 @@ RULE = Rule(
     id="U003", name="ErrorOrOutOfRangeTarget", severity="error", party="vmm",
     kind="behaviour",
     summary="SET requests ERROR or a value that is no state",
-    cite="vfio.h, enum vfio_device_mig_state comment: ERROR cannot be requested "
-         "(uAPI:1171); core: device_state >= VFIO_DEVICE_STATE_NR is rejected",
+    cite="include/uapi/linux/vfio.h:1170-1171 (Linux 6.12.118): ERROR cannot be "
+         "requested; drivers/vfio/vfio_main.c:843-846 refuses values >= "
+         "VFIO_DEVICE_STATE_NR",
     doc="ERROR is only ever an outcome of a failed transition, and values from "
         "VFIO_DEVICE_STATE_NR upwards name no state; both are refused with EINVAL.",
     fix="Request only the states of enum vfio_device_mig_state other than ERROR.",

@@ -9,8 +9,8 @@ from vfio_migcheck.model.fsm import Answer, Reason
 RULE = Rule(
     id="U004", name="BlockedTransition", severity="error", party="vmm", kind="behaviour",
     summary="SET requests STOP_COPY -> PRE_COPY or STOP_COPY -> PRE_COPY_P2P",
-    cite="vfio.h, enum vfio_device_mig_state comment: the arcs STOP_COPY -> PRE_COPY and "
-         "STOP_COPY -> PRE_COPY_P2P are not allowed; reserved for a future flag (uAPI:1163-1168)",
+    cite="include/uapi/linux/vfio.h:1163-1168 (Linux 6.12.118): STOP_COPY -> PRE_COPY "
+         "and STOP_COPY -> PRE_COPY_P2P are not allowed; reserved for a future flag",
     doc="Once a device has stopped and started streaming its final state it cannot go back "
         "to pre-copy. The kernel refuses the request with EINVAL and the state is unchanged.",
     fix="Finish the stop-copy phase (read to EOF, then STOP) or abort it; start a new "

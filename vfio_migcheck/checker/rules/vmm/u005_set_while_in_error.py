@@ -9,8 +9,8 @@ from vfio_migcheck.model.fsm import Answer
 RULE = Rule(
     id="U005", name="SetWhileInError", severity="error", party="vmm", kind="behaviour",
     summary="SET while the device is in ERROR instead of a VFIO_DEVICE_RESET",
-    cite="vfio.h, enum vfio_device_mig_state comment: only VFIO_DEVICE_RESET leaves ERROR "
-         "(uAPI:1175-1176)",
+    cite="include/uapi/linux/vfio.h:1175-1176 (Linux 6.12.118): only VFIO_DEVICE_RESET "
+         "leaves ERROR",
     doc="A device in ERROR accepts no state change; the kernel refuses every SET.",
     fix="Call VFIO_DEVICE_RESET; the device is then RUNNING and every data fd is dead.",
     bad=HEAD + "d0 SET MIG_DEVICE_STATE STOP = -1 EIO\nd0 GET MIG_DEVICE_STATE = 0 state=ERROR\n"

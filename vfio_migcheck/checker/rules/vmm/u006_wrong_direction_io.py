@@ -8,8 +8,8 @@ from vfio_migcheck.checker.rules.examples import PRE
 RULE = Rule(
     id="U006", name="WrongDirectionIO", severity="error", party="vmm", kind="behaviour",
     summary="read() on a resuming data fd or write() on a saving data fd",
-    cite="vfio.h, enum vfio_device_mig_state comment: the saving fd is read, the resuming fd "
-         "is written (uAPI:1123-1161); fs/read_write.c gives EBADF",
+    cite="include/uapi/linux/vfio.h:1123-1161 (Linux 6.12.118): the saving fd is read, "
+         "the resuming fd is written; the VFS answers EBADF otherwise",
     doc="A saving session's fd is opened O_RDONLY and a resuming session's fd O_WRONLY; "
         "the other direction fails with EBADF and moves no data.",
     fix="Read the fd returned by entering PRE_COPY/STOP_COPY; write the fd returned by "

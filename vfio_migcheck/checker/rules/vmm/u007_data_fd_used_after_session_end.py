@@ -9,8 +9,8 @@ RULE = Rule(
     id="U007", name="DataFdUsedAfterSessionEnd", severity="error", party="vmm",
     kind="behaviour",
     summary="a data fd is used after its session ended (arc, reset or device close)",
-    cite="vfio.h, enum vfio_device_mig_state comment: leaving the saving/resuming states "
-         "ends the data transfer session (uAPI:1074-1161); drivers answer ENODEV",
+    cite="include/uapi/linux/vfio.h:1074-1161 (Linux 6.12.118): leaving the "
+         "saving/resuming states ends the data transfer session; drivers answer ENODEV",
     doc="Closing the session is done by the state change, not by close(); afterwards the "
         "fd stays open but every read/write fails with ENODEV (PRECOPY_INFO with EINVAL).",
     fix="Stop using the fd once the state left its session's group; close it.",

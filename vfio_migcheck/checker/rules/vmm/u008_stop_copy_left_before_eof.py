@@ -11,8 +11,8 @@ RULE = Rule(
     id="U008", name="StopCopyLeftBeforeEof", severity="warning", party="vmm",
     kind="behaviour",
     summary="STOP_COPY was left before read() returned 0",
-    cite="vfio.h, enum vfio_device_mig_state comment: STOP_COPY streams the complete state; "
-         "VFIO_MIG_GET_PRECOPY_INFO comment: read() == 0 marks its end (uAPI:1146-1149)",
+    cite="include/uapi/linux/vfio.h:1146-1149 (Linux 6.12.118): STOP_COPY streams the "
+         "complete state and read() == 0 marks its end",
     doc="Leaving STOP_COPY ends the saving session; unless the migration is being "
         "abandoned, the image is incomplete.",
     fix="Read the saving fd until read() returns 0 before requesting STOP.",

@@ -9,8 +9,8 @@ from vfio_migcheck.checker.rules.examples import HEAD
 RULE = Rule(
     id="U009", name="PrecopyInfoMisplaced", severity="error", party="vmm", kind="behaviour",
     summary="VFIO_MIG_GET_PRECOPY_INFO outside PRE_COPY/PRE_COPY_P2P or on a resuming fd",
-    cite="vfio.h, VFIO_MIG_GET_PRECOPY_INFO comment: only valid in PRE_COPY states; drivers "
-         "return EINVAL elsewhere (uAPI:1233-1234)",
+    cite="include/uapi/linux/vfio.h:1233-1234 (Linux 6.12.118): PRECOPY_INFO only in the "
+         "PRE_COPY states; drivers return EINVAL elsewhere",
     doc="The pre-copy counters only exist while a saving session is in a PRE_COPY state; "
         "in STOP_COPY the ioctl fails with EINVAL, on a resuming fd with ENOTTY.",
     fix="Query PRECOPY_INFO only on the saving fd while the device is in PRE_COPY or "

@@ -11,8 +11,9 @@ from vfio_migcheck.traces.events import UNKNOWN, FeatureCall
 RULE = Rule(
     id="U010", name="MalformedRequest", severity="error", party="vmm", kind="behaviour",
     summary="a malformed VFIO request: argsz too small, neither GET nor SET, unknown bits",
-    cite="vfio.h, struct vfio_device_feature comment and VFIO_MIG_GET_PRECOPY_INFO "
-         "(argsz >= 24) (uAPI:59-68, 879-887); core vfio_ioctl_device_feature()",
+    cite="include/uapi/linux/vfio.h:59-68, 879-887, 1276-1283 (Linux 6.12.118): argsz "
+         "covers the payload (PRECOPY_INFO needs 24); drivers/vfio/vfio_main.c:1210-1266 "
+         "refuses malformed FEATURE requests",
     doc="The kernel validates argsz and the GET/SET/PROBE bits before anything else and "
         "refuses malformed requests with EINVAL.",
     fix="Set argsz to the full structure size and exactly one of GET or SET (or PROBE).",
@@ -40,7 +41,7 @@ def check_precopy_info(argsz: object) -> str | None:
 FEATURE_BY_INDEX = {1: "MIGRATION", 2: "MIG_DEVICE_STATE", 6: "DMA_LOGGING_START",
                     7: "DMA_LOGGING_STOP", 8: "DMA_LOGGING_REPORT", 9: "MIG_DATA_SIZE"}
 GET_BIT, SET_BIT, PROBE_BIT, KNOWN_BITS = 0x10000, 0x20000, 0x40000, 0x7FFFF
-#: total argsz each feature's GET/SET needs (header 8 + payload minsz; uapi.md 8.2)
+#: total argsz each feature's GET/SET needs (header 8 + payload minsz; vfio_check_feature)
 MIN_ARGSZ = {"MIGRATION": 16, "MIG_DEVICE_STATE": 16, "MIG_DATA_SIZE": 16,
              "DMA_LOGGING_START": 32, "DMA_LOGGING_STOP": 8, "DMA_LOGGING_REPORT": 40}
 GET_ONLY = frozenset({"MIGRATION", "MIG_DATA_SIZE", "DMA_LOGGING_REPORT"})
@@ -49,7 +50,8 @@ SET_ONLY = frozenset({"DMA_LOGGING_START", "DMA_LOGGING_STOP"})
 
 def decode_raw(event: FeatureCall) -> tuple[str | None, FeatureCall]:
     """Use the raw ``flags`` word of a decoded call: fill op/feature, or say what is malformed
-    (the core rejects these before any handler runs, uapi.md 8.1)."""
+    (the core rejects these before any handler runs: drivers/vfio/vfio_main.c:
+    1210-1266, Linux 6.12.118)."""
     raw, argsz = event.raw_flags, event.argsz
     op, feature = event.op, event.feature
     if isinstance(raw, int):

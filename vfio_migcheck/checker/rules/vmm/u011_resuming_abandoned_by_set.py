@@ -11,8 +11,8 @@ RULE = Rule(
     id="U011", name="ResumingAbandonedBySet", severity="error", party="vmm",
     kind="behaviour",
     summary="RESUMING left by a SET although no resume data was accepted",
-    cite="vfio.h, enum vfio_device_mig_state comment: to abort a RESUMING session the "
-         "device must be reset (uAPI:1102)",
+    cite="include/uapi/linux/vfio.h:1102 (Linux 6.12.118): to abort a RESUMING session "
+         "the device must be reset",
     doc="Leaving RESUMING commits the image; with nothing written there is no image. An "
         "unfinished RESUMING session is abandoned with VFIO_DEVICE_RESET.",
     fix="Use VFIO_DEVICE_RESET to abandon a resume; SET STOP only after writing the whole "

@@ -10,8 +10,8 @@ from vfio_migcheck.model.fsm import Step
 RULE = Rule(
     id="U012", name="FailedCommitNotReset", severity="error", party="vmm", kind="behaviour",
     summary="after RESUMING -> STOP failed, RESUMING is left again with no new data or reset",
-    cite="vfio.h, enum vfio_device_mig_state comment: RESUMING -> STOP fails on an invalid "
-         "or incomplete image; a reset aborts the resume (uAPI:1094-1102)",
+    cite="include/uapi/linux/vfio.h:1094-1102 (Linux 6.12.118): RESUMING -> STOP fails "
+         "on an invalid or incomplete image; a reset aborts the resume",
     doc="A failed commit means the image is bad or short. Retrying another SET without "
         "supplying the missing data cannot succeed and hides the failure.",
     fix="Write the rest of the stream and retry, or reset the device.",

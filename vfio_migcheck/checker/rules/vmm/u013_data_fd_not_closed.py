@@ -9,8 +9,8 @@ from vfio_migcheck.checker.rules.examples import PRE
 RULE = Rule(
     id="U013", name="DataFdNotClosed", severity="note", party="vmm", kind="behaviour",
     summary="a data fd was never closed explicitly (trace end, exec or process exit)",
-    cite="vfio.h, MIG_DEVICE_STATE comment: the user owns the data_fd and must close it "
-         "(uAPI:1038-1039)",
+    cite="include/uapi/linux/vfio.h:1038-1039 (Linux 6.12.118): the user owns the "
+         "data_fd and must close it",
     doc="Each SET that starts a session hands a new fd to user space; leaking them keeps "
         "driver buffers alive until the process exits.",
     fix="close() each data fd once its session is finished.",

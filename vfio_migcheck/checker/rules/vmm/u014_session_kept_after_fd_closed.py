@@ -11,8 +11,8 @@ RULE = Rule(
     id="U014", name="SessionKeptAfterFdClosed", severity="error", party="vmm",
     kind="behaviour",
     summary="a saving session is carried on into STOP_COPY after its fd was closed",
-    cite="vfio.h, enum vfio_device_mig_state comment: PRE_COPY -> STOP_COPY keeps the same "
-         "data fd; close() does not end the session (uAPI:1038-1039, 1131-1149)",
+    cite="include/uapi/linux/vfio.h:1038-1039, 1131-1149 (Linux 6.12.118): PRE_COPY -> "
+         "STOP_COPY keeps the same data fd; close() does not end the session",
     doc="Closing the fd does not end the session, so the device goes on streaming into a "
         "session nobody can read: the image can never be drained to EOF.",
     fix="Keep the saving fd open until STOP_COPY has been read to EOF, or abort by going "

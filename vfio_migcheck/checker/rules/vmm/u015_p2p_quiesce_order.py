@@ -9,8 +9,8 @@ RULE = Rule(
     id="U015", name="P2pQuiesceOrder", severity="warning", party="vmm", kind="behaviour",
     summary="a P2P device stopped while a peer still ran without P2P quiescence, or resumed "
             "RUNNING while a peer was still stopped",
-    cite="vfio.h, enum vfio_device_mig_state comment on RUNNING_P2P: peers must not be DMA "
-         "targets once stopped (uAPI:1178-1188); ordering as QEMU practises it (qemu.md 2)",
+    cite="include/uapi/linux/vfio.h:1178-1188 (Linux 6.12.118): peers must not be DMA "
+         "targets once stopped; the ordering is QEMU's practice (hw/vfio/migration.c)",
     doc="With several P2P devices, all must reach RUNNING_P2P/PRE_COPY_P2P before any "
         "enters STOP or STOP_COPY, and all must be back in RUNNING_P2P before any returns "
         "to RUNNING, so no device DMAs into a stopped peer.",

@@ -10,8 +10,8 @@ RULE = Rule(
     id="U017", name="DeviceTouchedWhileQuiesced", severity="warning", party="vmm",
     kind="behaviour",
     summary="device region I/O or mmap while in STOP_COPY or a P2P state",
-    cite="vfio.h, enum vfio_device_mig_state comment: in STOP_COPY and the P2P states the "
-         "user must not touch the device (uAPI:1151-1153, 1186-1188)",
+    cite="include/uapi/linux/vfio.h:1151-1153, 1186-1188 (Linux 6.12.118): in STOP_COPY "
+         "and the P2P states the user must not touch the device",
     doc="Accessing the device may change its internal state behind the stream being saved, "
         "or make it leave the P2P state.",
     fix="Do region accesses before stopping the device or after it runs again.",

@@ -9,8 +9,8 @@ from vfio_migcheck.checker.rules.examples import HEAD
 RULE = Rule(
     id="U018", name="DmaLoggingUnpaired", severity="warning", party="vmm", kind="behaviour",
     summary="DMA logging START while already started, or REPORT while not started",
-    cite="vfio.h, VFIO_DEVICE_FEATURE_DMA_LOGGING_START/REPORT comments (uAPI:1369-1370, "
-         "1411-1415)",
+    cite="include/uapi/linux/vfio.h:1369-1370, 1411-1415 (Linux 6.12.118): one "
+         "DMA_LOGGING_START, one STOP; REPORT only while logging",
     doc="One START is followed by its STOP; REPORT is only meaningful while logging runs.",
     fix="Pair each START with a STOP and report only in between.",
     bad=HEAD + "d0 SET DMA_LOGGING_START = 0\nd0 SET DMA_LOGGING_START = -1 EINVAL\n",

@@ -10,8 +10,8 @@ from vfio_migcheck.traces.events import DataIO
 RULE = Rule(
     id="U019", name="ResumeDataRejected", severity="error", party="vmm", kind="behaviour",
     summary="the device rejected resume data (write() failed on the resuming fd)",
-    cite="vfio.h, enum vfio_device_mig_state comment: data written in RESUMING must come "
-         "from a saving fd of a compatible device, in order (uAPI:1039-1042, 1157-1159)",
+    cite="include/uapi/linux/vfio.h:1039-1042, 1157-1159 (Linux 6.12.118): data written "
+         "in RESUMING must come, in order, from a saving fd of a compatible device",
     doc="Drivers refuse data that is not a valid image (EFAULT, EINVAL) or too long (ENOMEM, "
         "EOVERFLOW).",
     fix="Forward exactly the bytes read from the source's saving fd, in order, once.",

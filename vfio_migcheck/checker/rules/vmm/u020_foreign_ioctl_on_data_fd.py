@@ -9,7 +9,8 @@ RULE = Rule(
     id="U020", name="ForeignIoctlOnDataFd", severity="note", party="vmm", kind="behaviour",
     summary="an ioctl other than VFIO_MIG_GET_PRECOPY_INFO on a data fd, or PRECOPY_INFO on "
             "the device fd",
-    cite="vfio.h, VFIO_MIG_GET_PRECOPY_INFO: issued on the saving data fd (uAPI:1225-1283)",
+    cite="include/uapi/linux/vfio.h:1225-1283 (Linux 6.12.118): "
+         "VFIO_MIG_GET_PRECOPY_INFO is issued on the saving data fd",
     doc="Data fds implement only VFIO_MIG_GET_PRECOPY_INFO; anything else is ENOTTY.",
     fix="Send device ioctls to the device fd and PRECOPY_INFO to the saving data fd.",
     bad=PRE + "fd 6 ioctl VFIO_DEVICE_RESET = -1 ENOTTY\n",
