@@ -9,9 +9,9 @@ from vfio_migcheck.traces.events import DataIO
 RULE = Rule(
     id="K018", name="MoreBytesThanAsked", severity="error", party="driver", kind="behaviour",
     summary="a read() or write() on a data fd reported more bytes than it asked for",
-    cite="uapi.md 10.2: the data fd is a stream read and written with read(2)/write(2), which "
-         "move at most count bytes; fs/read_write.c vfs_read()/vfs_write() (Linux 6.12) return "
-         "the driver's .read/.write result as is",
+    cite="fs/read_write.c vfs_read()/vfs_write() (Linux 6.12): the data fd's .read/.write "
+         "result reaches user space as is; read(2) and write(2) move at most count bytes "
+         "(docs/uapi.md, the data fd)",
     doc="The VFS passes the data fd's .read/.write result straight to user space, so only the "
         "driver can report more bytes than the buffer holds; a VMM trusting that count reads "
         "past its buffer or skips stream bytes.",
