@@ -11,7 +11,7 @@ RULE = Rule(
     summary="a read() or write() on a data fd reported more bytes than it asked for",
     cite="fs/read_write.c vfs_read()/vfs_write() (Linux 6.12): the data fd's .read/.write "
          "result reaches user space as is; read(2) and write(2) move at most count bytes "
-         "(docs/uapi.md, the data fd)",
+         "(a stream: stream_open())",
     doc="The VFS passes the data fd's .read/.write result straight to user space, so only the "
         "driver can report more bytes than the buffer holds; a VMM trusting that count reads "
         "past its buffer or skips stream bytes.",
