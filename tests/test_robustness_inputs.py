@@ -353,3 +353,15 @@ def test_bpftrace_numbers_beyond_any_value_cost_one_line(tmp_path: Path) -> None
     events = list(open_trace(path, "bpftrace").events)
     bad = [e for e in events if isinstance(e, Unreadable)]
     assert [e.origin.line for e in bad][:1] == [record + 1] and "400 digits" in bad[0].reason
+
+
+def test_qmp_timestamp_beyond_int64_is_a_broken_event(tmp_path: Path) -> None:
+    """Found by the fuzz campaign: a huge QMP timestamp overflowed float()."""
+    from vfio_migcheck.traces.events import Origin
+    from vfio_migcheck.traces.qemu.reader import parse_line
+
+    text = ('{"timestamp": {"seconds": 1' + "0" * 400 + ', "microseconds": 5}, "event": '
+            '"VFIO_MIGRATION", "data": {"device-id": "d", "qom-path": "/q", '
+            '"device-state": "stop"}}')
+    (item,) = parse_line(text, Origin("t", 1)).items
+    assert isinstance(item, str) and "out of range" in item
