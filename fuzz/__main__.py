@@ -27,7 +27,7 @@ from fuzz.targets import TARGETS, Finding
 
 #: share of the inputs each target gets (the readers are cheap, the checker is not)
 WEIGHTS = {"strace-lines": 10, "qemu-lines": 10, "canonical-lines": 10, "strace": 2, "qemu": 2,
-           "canonical": 2, "auto": 1, "check": 0.3, "roundtrip": 1}
+           "canonical": 2, "bpftrace": 2, "auto": 1, "check": 0.3, "roundtrip": 1}
 
 
 class Hang(BaseException):

@@ -30,6 +30,8 @@ def _kind(path: Path) -> str | None:
         return "qemu"
     if name.endswith(".strace") or ".strace." in name:
         return "strace"
+    if name.endswith(".bpftrace"):
+        return "bpftrace"
     return None
 
 

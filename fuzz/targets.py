@@ -154,6 +154,7 @@ TARGETS = {t.name: t for t in (
     Target("strace", "strace", ".strace", reader("strace")),
     Target("qemu", "qemu", ".log", reader("qemu")),
     Target("canonical", "canonical", ".vmc", reader("canonical")),
+    Target("bpftrace", "bpftrace", ".bpftrace", reader("bpftrace")),
     Target("auto", None, ".txt", reader("auto")),
     Target("check", None, ".txt", check),
     Target("roundtrip", None, ".txt", roundtrip),

@@ -337,3 +337,31 @@ def test_fuzz_found_strace_shapes(tmp_path: Path) -> None:
                     "1 write(2<\\x2f\\x64\\x65\\x76\\8>, \"\\8\", 1) = 1\n")
     events = list(open_trace(path, "strace").events)
     assert all(not isinstance(e, Unreadable) or "cannot read" in e.reason for e in events)
+
+
+def test_bpftrace_numbers_beyond_any_value_cost_one_line(tmp_path: Path) -> None:
+    """Found by the fuzz campaign: a 400-digit timestamp overflowed float() in the reader."""
+    sample = ROOT / "tests" / "corpus" / "lab-mtty-6.12" / "bt" / "flow-qemu-migrate.bpftrace.gz"
+    import gzip
+
+    lines = gzip.decompress(sample.read_bytes()).decode().splitlines()
+    record = next(i for i, line in enumerate(lines) if re.match(r"\d+ \d+ \d+ ", line))
+    head, tail = lines[record].split(" ", 1)
+    lines.insert(record, "9" * 400 + " " + tail)
+    path = tmp_path / "t.bpftrace"
+    path.write_text("\n".join(lines) + "\n")
+    events = list(open_trace(path, "bpftrace").events)
+    bad = [e for e in events if isinstance(e, Unreadable)]
+    assert [e.origin.line for e in bad][:1] == [record + 1] and "400 digits" in bad[0].reason
+
+
+def test_qmp_timestamp_beyond_int64_is_a_broken_event(tmp_path: Path) -> None:
+    """Found by the fuzz campaign: a huge QMP timestamp overflowed float()."""
+    from vfio_migcheck.traces.events import Origin
+    from vfio_migcheck.traces.qemu.reader import parse_line
+
+    text = ('{"timestamp": {"seconds": 1' + "0" * 400 + ', "microseconds": 5}, "event": '
+            '"VFIO_MIGRATION", "data": {"device-id": "d", "qom-path": "/q", '
+            '"device-state": "stop"}}')
+    (item,) = parse_line(text, Origin("t", 1)).items
+    assert isinstance(item, str) and "out of range" in item

@@ -56,6 +56,7 @@ from vfio_migcheck.traces.events import (
     Unreadable,
 )
 from vfio_migcheck.traces.lines import BadLine, Line, iter_lines
+from vfio_migcheck.traces.numbers import NumberTooLong, bounded_int, check_digits
 
 FORMAT = "bpftrace"
 IO_CALLS = {"read": ("read", False), "write": ("write", False),
@@ -220,6 +221,10 @@ class BpftraceTrace:
     def _num(rec: Record, key: str) -> int:
         text = rec.fields[key]
         try:
+            check_digits(text, f"{key}=")
+        except NumberTooLong as exc:
+            raise LineProblem(rec.columns.get(key), str(exc)) from None
+        try:
             return int(text, 0)
         except ValueError:
             raise LineProblem(rec.columns.get(key), f"{key}= must be a number, found "
@@ -230,7 +235,7 @@ class BpftraceTrace:
         try:
             if len(parts) != 2:
                 raise ValueError
-            return int(parts[0], 0), int(parts[1], 0)
+            return bounded_int(parts[0], 0), bounded_int(parts[1], 0)
         except ValueError:
             raise LineProblem(rec.columns.get(key), f"{key}= must be two numbers 'W0,W1', "
                                                     f"found {rec.fields[key]!r}") from None

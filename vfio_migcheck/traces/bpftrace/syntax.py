@@ -14,6 +14,8 @@ from importlib import resources
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from vfio_migcheck.traces.numbers import NumberTooLong, check_digits
+
 MAGIC = "vfio-mig-bt"
 VERSION = 1
 
@@ -86,6 +88,10 @@ def _fields(tokens: list[Tree]) -> tuple[dict[str, str], dict[str, int]]:
 
 
 def _int(tok: Token, what: str) -> int:
+    try:
+        check_digits(str(tok), what)
+    except NumberTooLong as exc:
+        raise SyntaxProblem(tok.column, str(exc)) from None
     try:
         return int(str(tok))
     except ValueError:  # pragma: no cover - the grammar only lets digits through

@@ -471,6 +471,7 @@ def find_error_report(text: str) -> ErrorReport | None:
 _JSON = json.JSONDecoder()
 _QMP_OBJECT_START = re.compile(r'\{\s*"(?:timestamp|event)"')
 _QMP_TRIES = 4
+_QMP_TIME_LIMIT = 1 << 63            # QMP timestamps are int64 seconds and microseconds
 #: QAPI VfioMigrationState -> the v2 state name it reports ("pre-copy-p2p-prepare" is a
 #: notice sent before the PRE_COPY_P2P request, not a state the device is in).
 QAPI_STATES = {
@@ -515,6 +516,9 @@ def _qmp_event(obj: dict) -> QmpEvent | str:
     ts = None
     if isinstance(stamp, dict) and isinstance(stamp.get("seconds"), int):
         micro = stamp.get("microseconds")
-        ts = stamp["seconds"] + (micro / 1e6 if isinstance(micro, int) else 0.0)
+        micro = micro if isinstance(micro, int) else 0
+        if not (abs(stamp["seconds"]) < _QMP_TIME_LIMIT and abs(micro) < _QMP_TIME_LIMIT):
+            return "VFIO_MIGRATION event timestamp out of range (not a time QEMU prints)"
+        ts = stamp["seconds"] + micro / 1e6
     return QmpEvent(str(data.get("device-id") or ""), str(data.get("qom-path") or ""),
                     data["device-state"], ts)
