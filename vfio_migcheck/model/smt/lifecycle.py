@@ -131,6 +131,17 @@ class LDevClose(LEvent):
         return f"{device} close = 0"
 
 
+@dataclass(frozen=True)
+class LAppeared(LEvent):
+    """An fd number first seen without the call that made it (how strace shows a hidden
+    SET's data fd): the file may be the unbound session's, or an ended one's."""
+
+    fd: int
+
+    def line(self, device: str) -> str:
+        return f"fd {self.fd} appeared"
+
+
 READ_RESULTS = ("data", "zero", "ENOMSG", "ENODEV", "EBADF")
 WRITE_RESULTS = ("data", "EBADF", "ENODEV")
 INFO_RESULTS = ("ok", "EINVAL", "ENOTTY")
@@ -349,6 +360,8 @@ class Semantics:
             return [Outcome(z3.BoolVal(True), post)]
         if isinstance(event, LData):
             return self._data(s, event)
+        if isinstance(event, LAppeared):
+            return self._appeared(s, event.fd)
         raise TypeError(f"not an event of the alphabet: {event!r}")
 
     def _request_tags(self, src: str, reason: str) -> dict[str, z3.BoolRef]:
@@ -475,6 +488,12 @@ class Semantics:
         # proofs keep it as a step that changes nothing).
         marks = {} if ev.op == "close" else {"unbound": z3.BoolVal(True)}
         out.append(Outcome(z3.Not(self.binds(s, ev.fd)), s, marks=marks))
+        return out
+
+    def _appeared(self, s: LVars, j: int) -> list[Outcome]:
+        out = [Outcome(guard, cfg) for _, guard, cfg in self.bindings(s, j)]
+        out.append(Outcome(z3.Not(self.binds(s, j)), s, misfit={"K013": z3.BoolVal(True)},
+                           marks={"unbound": z3.BoolVal(True)}))
         return out
 
     def _on_file(self, how: str, s: LVars, ev: LData) -> list[Outcome]:
