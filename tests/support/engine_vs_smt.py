@@ -21,6 +21,7 @@ K004 (reported once per session), U019 (write errno classes), U013 and the notes
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,7 +45,9 @@ from vfio_migcheck.model.smt.lifecycle import (
     fast_eq,
 )
 from vfio_migcheck.model.spec import Spec
-from vfio_migcheck.traces.canonical.reader import read_text
+from vfio_migcheck.traces.canonical.reader import CanonicalTrace, read_lines
+from vfio_migcheck.traces.events import Event, ReadSummary
+from vfio_migcheck.traces.lines import Line
 
 #: behaviour rules the SMT semantics decides
 COMPARED_RULES = ("U002", "U003", "U004", "U005", "U006", "U007", "U008", "U009", "U011",
@@ -117,6 +120,8 @@ class SmtSide:
         self.solver = z3.Solver()
         self.solver.add(sem.well_formed(self.pre), sem.well_formed(self.post))
         self._outcomes: dict[LEvent, list] = {}
+        self._formulas: dict[tuple[LEvent, bool], tuple] = {}
+        self._pins: dict[tuple, z3.BoolRef] = {}
         self._memo: dict[tuple, tuple[Verdict, frozenset, bool]] = {}
         self.queries = 0
         self.severity = {r: CATALOGUE[r].severity for r in COMPARED_RULES}
@@ -142,9 +147,20 @@ class SmtSide:
         return result == z3.sat
 
     def _values(self, s: LVars, model: z3.ModelRef) -> tuple:
-        return tuple(str(model.eval(t, model_completion=True)) for t in s.terms())
+        out = []
+        for t in s.terms():
+            v = model.eval(t, model_completion=True)
+            out.append(str(z3.is_true(v)) if z3.is_bool(t) else
+                       str(v.as_long()) if z3.is_bv(t) else v.decl().name())
+        return tuple(out)
 
     def _pin(self, s: LVars, values: tuple) -> z3.BoolRef:
+        key = (id(s), values)
+        if key not in self._pins:
+            self._pins[key] = self._make_pin(s, values)
+        return self._pins[key]
+
+    def _make_pin(self, s: LVars, values: tuple) -> z3.BoolRef:
         parts = []
         for term, value in zip(s.terms(), values):
             if z3.is_bool(term):
@@ -175,11 +191,27 @@ class SmtSide:
             self._memo[key] = self._step(readings, event, owned)
         return self._memo[key]
 
+    def _formula(self, event: LEvent, on_fd: bool) -> tuple[z3.BoolRef, dict]:
+        """The fitting steps of ``event`` (outcome selector ``o``) and each rule's tag."""
+        key = (event, on_fd)
+        if key not in self._formulas:
+            outs = [o for o in self.outcomes(event) if not (on_fd and "unbound" in o.marks)]
+            picks = [fast_and([fast_eq(self.o, z3.BitVecVal(i, 16)), o.guard, o.fits,
+                               self.post.equals(o.post)]) for i, o in enumerate(outs)]
+            tags = {}
+            for rule in COMPARED_RULES:
+                tagged = [z3.And(self.o == i, o.tags[rule]) for i, o in enumerate(outs)
+                          if rule in o.tags and not z3.is_false(o.tags[rule])]
+                if tagged:
+                    tags[rule] = z3.Or(tagged)
+            self._formulas[key] = (z3.Or(picks) if picks else z3.BoolVal(False), tags)
+        return self._formulas[key]
+
     def _step(self, readings: frozenset, event: LEvent, owned: bool):
         sem, solver = self.sem, self.solver
         solver.push()
         try:
-            solver.add(z3.Or([self._pin(self.pre, r) for r in readings]))
+            solver.add(z3.Or([self._pin(self.pre, r) for r in sorted(readings)]))
             fd = getattr(event, "fd", None)
             if fd is not None:
                 # The checker gives a file to the device once a reading can bind it; a file
@@ -187,20 +219,12 @@ class SmtSide:
                 if not owned and not self._check(sem.binds(self.pre, fd)):
                     return Verdict(True), readings, False
                 owned = True
-            outs = [o for o in self.outcomes(event)
-                    if not (fd is not None and "unbound" in o.marks)]
-            picks = [fast_and([fast_eq(self.o, z3.BitVecVal(i, 16)), o.guard, o.fits,
-                               self.post.equals(o.post)]) for i, o in enumerate(outs)]
-            solver.add(z3.Or(picks) if picks else z3.BoolVal(False))
+            step, tags = self._formula(event, fd is not None)
+            solver.add(step)
             if not self._check():
                 return Verdict(False), frozenset(), owned
             findings, undecided = set(), set()
-            for rule in COMPARED_RULES:
-                tagged = [z3.And(self.o == i, o.tags[rule]) for i, o in enumerate(outs)
-                          if rule in o.tags and not z3.is_false(o.tags[rule])]
-                if not tagged:
-                    continue
-                tag = z3.Or(tagged)
+            for rule, tag in tags.items():
                 if not self._check(tag):
                     continue
                 if not self._check(z3.Not(tag)):
@@ -214,9 +238,9 @@ class SmtSide:
 
 
 # --- the checker side ---------------------------------------------------------------------------
-def engine_verdict(spec: Spec, text: str, line: int) -> Verdict:
-    """The checker's verdict at ``line`` of a canonical trace, from the public API."""
-    result = check_events(list(read_text(text)), spec=spec)
+def engine_verdict(spec: Spec, events: list[Event], line: int) -> Verdict:
+    """The checker's verdict at ``line`` of a trace's events, from the public API."""
+    result = check_events(events, spec=spec)
     at_line = [f for f in result.findings if f.line == line]
     misfit = any(CATALOGUE[f.rule].kind == "misfit" for f in at_line)
     findings = frozenset(f.rule for f in at_line if f.rule in COMPARED_RULES)
@@ -227,6 +251,29 @@ def engine_verdict(spec: Spec, text: str, line: int) -> Verdict:
     if misfit:
         return Verdict(False)
     return Verdict(True, findings, undecided)
+
+
+class Reading:
+    """The canonical reader along one sequence: each line is parsed once, the reader's state
+    (file identities) is copied at every branch."""
+
+    def __init__(self, head: str) -> None:
+        self.trace = CanonicalTrace(ReadSummary(format="canonical"))
+        self.events = self._feed(self.trace, 1, head)
+
+    @staticmethod
+    def _feed(trace: CanonicalTrace, number: int, text: str) -> list[Event]:
+        return list(read_lines(FILE, [Line(number, text)], trace))
+
+    def extend(self, text: str) -> Reading:
+        nxt = copy.copy(self)
+        nxt.trace = copy.deepcopy(self.trace)
+        number = len(self.events) + 1
+        nxt.events = [*self.events, *self._feed(nxt.trace, number, text)]
+        return nxt
+
+
+FILE = "<sequence>"
 
 
 # --- enumeration ------------------------------------------------------------------------------
@@ -276,7 +323,7 @@ def compare(spec: Spec, flags: int, k: int, size: str = "full",
     report = Comparison(k, flags)
     head = header(spec, flags)
 
-    def walk(trace: Trace, readings: frozenset) -> Iterator[None]:
+    def walk(trace: Trace, readings: frozenset, reading: Reading) -> Iterator[None]:
         for event in events:
             if limit is not None and report.sequences >= limit:
                 return
@@ -292,8 +339,8 @@ def compare(spec: Spec, flags: int, k: int, size: str = "full",
                 nxt = Trace(nxt.lines, nxt.open_fds, nxt.owned | {fd})
             if isinstance(concrete, LData) and concrete.op == "close":
                 nxt = Trace(nxt.lines, nxt.open_fds, nxt.owned - {fd})
-            text = "\n".join((head, *nxt.lines)) + "\n"
-            engine = engine_verdict(spec, text, len(nxt.lines) + 1)
+            read = reading.extend(nxt.lines[-1])
+            engine = engine_verdict(spec, read.events, len(nxt.lines) + 1)
             report.sequences += 1
             if engine != verdict:
                 report.disagreements.append((list(nxt.lines), verdict, engine))
@@ -301,10 +348,10 @@ def compare(spec: Spec, flags: int, k: int, size: str = "full",
                 report.misfits += 1
                 continue
             if len(nxt.lines) < k:
-                yield from walk(nxt, after)
+                yield from walk(nxt, after, read)
         yield None
 
-    for _ in walk(Trace((), frozenset(), frozenset()), smt.initial()):
+    for _ in walk(Trace((), frozenset(), frozenset()), smt.initial(), Reading(head)):
         pass
     report.seconds = time.perf_counter() - start
     report.smt_queries = smt.queries
