@@ -96,14 +96,13 @@ def alphabet(sem: Semantics, size: str = "full") -> list[LEvent]:
             events += [LData(j, "precopy_info", r) for r in ("ok", "EINVAL")]
             events.append(LData(j, "close"))
         return events
-    # core: the saving and resuming lifecycles, hidden calls and the fd ends
-    targets = [t for t in ("PRE_COPY", "STOP_COPY", "STOP", "RESUMING", "RUNNING")
-               if t in sem.usable]
-    for t in targets:
-        events.append(LSet(t, True, NEW_FD if t in ("PRE_COPY", "RESUMING") else -1))
-    events += [LHidden(True), LReset(True)]
+    # core: one saving and one resuming session, the way out, a hidden call, reset; on an
+    # open fd: data, end of stream, a write, close
+    saving = "PRE_COPY" if "PRE_COPY" in sem.usable else "STOP_COPY"
+    events += [LSet(saving, True, NEW_FD), LSet("RESUMING", True, NEW_FD),
+               LSet("STOP", True, -1), LHidden(True), LReset(True)]
     for j in FDS:
-        events += [LAppeared(j), LData(j, "read", "data"), LData(j, "read", "zero"),
+        events += [LData(j, "read", "data"), LData(j, "read", "zero"),
                    LData(j, "write", "data"), LData(j, "close")]
     return events
 
