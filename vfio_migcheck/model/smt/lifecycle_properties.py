@@ -28,6 +28,7 @@ from vfio_migcheck.model.smt.lifecycle import (
     FDS,
     Behaviour,
     LEvent,
+    LSet,
     LVars,
     Semantics,
     fast_and,
@@ -86,6 +87,7 @@ class Relation:
     outcome_event: list[int]
     marks: dict[str, z3.BoolRef]
     reset: z3.BoolRef
+    failed: z3.BoolRef    # the step is a failed SET (counterexamples avoid them if they can)
 
     @classmethod
     def build(cls, sem: Semantics, alphabet: list[LEvent] | None = None) -> Relation:
@@ -97,7 +99,7 @@ class Relation:
         o = z3.BitVec("o", OUTCOME_BITS)
         clauses, owner = [], []
         marks: dict[str, list] = {}
-        resets = []
+        resets, failed = [], []
         for i, event in enumerate(alphabet):
             for out in sem.outcomes(a, event, sources):
                 if _impossible(out) or (not out.marks and _unchanged(a, out.post)):
@@ -110,10 +112,12 @@ class Relation:
                     marks.setdefault(name, []).append(fast_and([pick, cond]))
                 if name_is_reset(event):
                     resets.append(pick)
+                if isinstance(event, LSet) and not event.ok:
+                    failed.append(pick)
         step = all_of(sem.well_formed(a), sem.well_formed(b), sem.is_state(a, sources),
                       any_of(clauses))
         return cls(sem, alphabet, a, b, o, step, owner,
-                   {k: any_of(v) for k, v in marks.items()}, any_of(resets))
+                   {k: any_of(v) for k, v in marks.items()}, any_of(resets), any_of(failed))
 
     def mark(self, name: str) -> z3.BoolRef:
         return self.marks.get(name, z3.BoolVal(False))
@@ -271,7 +275,9 @@ def prove_lifecycle(spec: Spec, flags: int, oracle: SmtOracle | None = None,
         if inductive[pid]:
             result = PropertyResult(pid, NAMES[pid], flags, PROVED, method)
         else:
-            trace = search(rel, bad, SEARCH_DEPTH)
+            # a run of successful SETs reads best; a failed SET's partial path only if needed
+            trace = search(rel, bad, SEARCH_DEPTH, avoid=rel.failed) or search(
+                rel, bad, SEARCH_DEPTH)
             if trace is None:
                 result = PropertyResult(
                     pid, NAMES[pid], flags, UNDECIDED,
@@ -290,8 +296,11 @@ def prove_lifecycle(spec: Spec, flags: int, oracle: SmtOracle | None = None,
 
 
 # --- counterexamples ----------------------------------------------------------------------------
-def search(rel: Relation, bad: z3.BoolRef, depth: int):
-    """The shortest run from the initial state whose last step satisfies ``bad``, or None."""
+def search(rel: Relation, bad: z3.BoolRef, depth: int, avoid: z3.BoolRef | None = None):
+    """The shortest run from the initial state whose last step satisfies ``bad``, or None.
+
+    ``avoid``: a kind of step the run may not take (none when None).
+    """
     sem = rel.sem
     # The general solver: QF_FD answers unknown once new variables arrive after a check.
     solver = z3.Solver()
@@ -304,6 +313,8 @@ def search(rel: Relation, bad: z3.BoolRef, depth: int):
         pairs = list(zip(rel.a.terms(), states[-1].terms())) + list(
             zip(rel.b.terms(), nxt.terms())) + [(rel.o, oi)]
         solver.add(z3.substitute(rel.step, *pairs))
+        if avoid is not None:
+            solver.add(z3.Not(z3.substitute(avoid, *pairs)))
         states.append(nxt)
         outs.append(oi)
         if _check(solver, z3.substitute(bad, *pairs)) == z3.sat:
