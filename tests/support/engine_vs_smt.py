@@ -36,7 +36,9 @@ from vfio_migcheck.model.smt.lifecycle import (
     LAppeared,
     LData,
     LEvent,
+    LGet,
     LHidden,
+    LProbe,
     LReset,
     LSet,
     LVars,
@@ -80,7 +82,8 @@ def alphabet(sem: Semantics, size: str = "full") -> list[LEvent]:
     """The events a sequence is made of; fd events name fd 6 or 7.
 
     ``full``: every usable target with a successful SET (reply ``data_fd`` a new fd, or -1)
-    and a failed one, hidden feature calls, RESET, and on each fd: appeared, read (data, 0,
+    and a failed one, GET STATE of each usable state, PROBE, hidden feature calls (success,
+    failure), RESET, and on each fd: appeared, read (data, 0,
     ENOMSG, ENODEV), write (data, EBADF), PRECOPY_INFO (ok, EINVAL), close.
     ``core``: a smaller set for deep runs, chosen from the same kinds.
     """
@@ -88,7 +91,8 @@ def alphabet(sem: Semantics, size: str = "full") -> list[LEvent]:
     if size == "full":
         for t in sem.usable:
             events += [LSet(t, True, NEW_FD), LSet(t, True, -1), LSet(t, False)]
-        events += [LHidden(True), LHidden(False), LReset(True)]
+        events += [LHidden(True), LHidden(False), LReset(True), LProbe()]
+        events += [LGet(t) for t in sem.usable]
         for j in FDS:
             events += [LAppeared(j)]
             events += [LData(j, "read", r) for r in ("data", "zero", "ENOMSG", "ENODEV")]

@@ -118,6 +118,14 @@ class LGet(LEvent):
 
 
 @dataclass(frozen=True)
+class LProbe(LEvent):
+    """PROBE of MIG_DEVICE_STATE: asks which ops the feature has; changes nothing."""
+
+    def line(self, device: str) -> str:
+        return f"{device} PROBE STATE GET|SET = 0"
+
+
+@dataclass(frozen=True)
 class LReset(LEvent):
     ok: bool = True
 
@@ -355,6 +363,8 @@ class Semantics:
                             misfit={"K002": s.st != self.const[event.state]})]
         if isinstance(event, LReset):
             return self._reset(s, event.ok)
+        if isinstance(event, LProbe):
+            return [Outcome(z3.BoolVal(True), s)]
         if isinstance(event, LDevClose):
             post = self.end_session(s) if self.behaviour.device_close_ends_sessions else s
             return [Outcome(z3.BoolVal(True), post)]
