@@ -147,18 +147,25 @@ def _check(solver: z3.Solver, *assumptions: z3.BoolRef) -> z3.CheckSatResult:
 
 
 # --- candidate lemmas and the invariant ---------------------------------------------------------
-def candidate_lemmas(sem: Semantics) -> list[Callable[[LVars], z3.BoolRef]]:
-    """Facts that may hold in every reachable state: z3 keeps only the inductive ones."""
+def candidate_lemmas(sem: Semantics, session: bool = True
+                     ) -> list[Callable[[LVars], z3.BoolRef]]:
+    """Facts that may hold in every reachable state: z3 keeps only the inductive ones.
+
+    ``session``: include the per-state guesses about the session's shape.
+    """
     out: list[Callable[[LVars], z3.BoolRef]] = [
         lambda s: sem.is_state(s, [n for n in sem.names if n in sem.usable or n == sem.error])]
     for name in sem.names:
         c = sem.const[name]
+        if session:
+            out += [
+                lambda s, c=c: z3.Implies(s.st == c, z3.Not(s.live)),
+                lambda s, c=c: z3.Implies(s.st == c, all_of(s.live, s.sav)),
+                lambda s, c=c: z3.Implies(s.st == c, all_of(s.live, z3.Not(s.sav))),
+                lambda s, c=c: z3.Implies(all_of(s.st == c, s.live), s.sav),
+                lambda s, c=c: z3.Implies(all_of(s.st == c, s.live), z3.Not(s.sav)),
+            ]
         out += [
-            lambda s, c=c: z3.Implies(s.st == c, z3.Not(s.live)),
-            lambda s, c=c: z3.Implies(s.st == c, all_of(s.live, s.sav)),
-            lambda s, c=c: z3.Implies(s.st == c, all_of(s.live, z3.Not(s.sav))),
-            lambda s, c=c: z3.Implies(all_of(s.st == c, s.live), s.sav),
-            lambda s, c=c: z3.Implies(all_of(s.st == c, s.live), z3.Not(s.sav)),
             lambda s, c=c: z3.Implies(s.st == c, z3.Not(s.eof)),
             lambda s, c=c: z3.Implies(s.st == c, z3.Not(s.moved)),
             lambda s, c=c: z3.Implies(s.st == c, z3.Not(s.fcom)),
@@ -171,14 +178,58 @@ def candidate_lemmas(sem: Semantics) -> list[Callable[[LVars], z3.BoolRef]]:
     return out
 
 
-def houdini(rel: Relation, solver: z3.Solver) -> list[Callable[[LVars], z3.BoolRef]]:
+def session_shapes(sem: Semantics) -> dict[str, set[str]]:
+    """Which session (none / saving / resuming) a device may hold in each state, from the
+    spec's paths, failures, reset and device close: a guess that z3 then checks."""
+    shapes: dict[str, set[str]] = {n: set() for n in sem.names}
+    todo = [(sem.spec.reset_state, "none")]
+    while todo:
+        state, kind = todo.pop()
+        if kind in shapes[state]:
+            continue
+        shapes[state].add(kind)
+        nxt = [(state, "none")]
+        if sem.behaviour.reset_ends_sessions:
+            nxt.append((sem.behaviour.reset_state, "none"))
+        for target in sem.usable:
+            ok, _, states, effects = sem.path(state, target)
+            if not ok or not effects:
+                continue
+            cur = kind
+            for i, effect in enumerate(effects):
+                cur = ("none" if effect.startswith("ends_") else
+                       effect.removeprefix("creates_") if effect.startswith("creates_")
+                       else cur)
+                nxt.append((states[i + 1], cur))
+            if sem.error:
+                nxt.append((sem.error, cur))
+        todo.extend(nxt)
+    return shapes
+
+
+def guided_lemmas(sem: Semantics) -> list[Callable[[LVars], z3.BoolRef]]:
+    """The lemmas :func:`session_shapes` expects to hold, plus where EOF and resume data may
+    be: usually inductive at once, so Houdini needs one or two rounds."""
+    shape = {"none": lambda s: z3.Not(s.live), "saving": lambda s: all_of(s.live, s.sav),
+             "resuming": lambda s: all_of(s.live, z3.Not(s.sav))}
+    out = candidate_lemmas(sem, session=False)
+    def lemma(c: z3.ExprRef, kinds: tuple[str, ...]) -> Callable[[LVars], z3.BoolRef]:
+        return lambda s: z3.Implies(s.st == c, any_of([shape[k](s) for k in kinds]))
+
+    for name, kinds in session_shapes(sem).items():
+        out.append(lemma(sem.const[name], tuple(sorted(kinds))))
+    return out
+
+
+def houdini(rel: Relation, solver: z3.Solver, lemmas: list | None = None
+            ) -> list[Callable[[LVars], z3.BoolRef]]:
     """The largest inductive subset of the candidate lemmas (checked by z3, never assumed).
 
     Each lemma gets two literals, "holds before" and "holds after" the step, asserted once;
     every round then only changes which literals are assumed.
     """
     sem = rel.sem
-    lemmas = candidate_lemmas(sem)
+    lemmas = candidate_lemmas(sem) if lemmas is None else lemmas
     init = sem.fresh("init")
     solver.push()
     solver.add(sem.initial(init))
@@ -247,7 +298,7 @@ def prepare(spec: Spec, flags: int, oracle: SmtOracle | None = None,
     # QF_FD: every variable has a finite domain, so z3 bit-blasts to SAT; several times
     # faster here than the general solver (benchmarks/bench_prove.py).
     solver = z3.SolverFor("QF_FD")
-    inv = houdini(rel, solver)
+    inv = houdini(rel, solver, guided_lemmas(sem))
     return LifecycleRun(rel, solver, inv, time.perf_counter() - start)
 
 
@@ -259,15 +310,14 @@ def prove_lifecycle(spec: Spec, flags: int, oracle: SmtOracle | None = None,
     bads = bad_conditions(rel)
     results = []
     share = run.seconds / len(bads)
-    solver.push()
-    solver.add(rel.step, *[lem(rel.a) for lem in run.invariant])
-    inductive: dict[str, bool] = {}
-    for pid, bad in bads.items():
-        inductive[pid] = _check(solver, bad) == z3.unsat
-    solver.pop()
-    method = (f"inductive invariant of {len(run.invariant)} lemmas (Houdini over "
-              f"{len(candidate_lemmas(rel.sem))} candidates, each checked by z3 to hold "
-              "initially and be kept by every step); the property's violation in one step "
+    inductive = _decided_by(run, bads)
+    if not all(inductive.values()):
+        # The guided lemmas were not enough: the strongest invariant over all candidates.
+        run.invariant = houdini(rel, solver)
+        inductive = _decided_by(run, bads)
+    method = (f"inductive invariant of {len(run.invariant)} lemmas (Houdini: candidate "
+              "lemmas from the spec, each checked by z3 to hold initially and be kept by "
+              "every step); the property's violation in one step "
               f"from any state satisfying it is unsat, over {len(rel.alphabet)} event kinds "
               f"and {len(rel.outcome_event)} outcomes: holds for runs of every length")
     for pid, bad in bads.items():
@@ -293,6 +343,17 @@ def prove_lifecycle(spec: Spec, flags: int, oracle: SmtOracle | None = None,
         result.seconds = time.perf_counter() - start + share
         results.append(result)
     return results
+
+
+def _decided_by(run: LifecycleRun, bads: dict[str, z3.BoolRef]) -> dict[str, bool]:
+    """Which properties the invariant proves: no bad step from a state satisfying it."""
+    solver, rel = run.solver, run.rel
+    solver.push()
+    try:
+        solver.add(rel.step, *[lem(rel.a) for lem in run.invariant])
+        return {pid: _check(solver, bad) == z3.unsat for pid, bad in bads.items()}
+    finally:
+        solver.pop()
 
 
 # --- counterexamples ----------------------------------------------------------------------------
