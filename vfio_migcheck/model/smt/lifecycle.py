@@ -310,15 +310,24 @@ class Semantics:
                           fdn=z3.BitVecVal(fd if fd is not None else NO_FD, FD_BITS))
 
     def path(self, src: str, dst: str):
-        """(ok, reason, states of the chosen path, effects per arc) from the z3 encoding."""
+        """(ok, reason, states of the chosen path, effects per arc): the path from the z3
+        encoding, each arc's effect as the spec declares it."""
         key = (src, dst)
         if key not in self._paths:
             ans = self.oracle.request(self.flags, src, dst)
             chosen = ans.chosen if ans.ok else None
-            effects = (tuple(self.oracle.effects(self.flags, chosen))
-                       if chosen and len(chosen) > 1 else ())
+            effects = tuple(self._arc_effect(a, b) for a, b in zip(chosen, chosen[1:])) \
+                if chosen else ()
             self._paths[key] = (ans.ok, ans.reason, chosen, effects)
         return self._paths[key]
+
+    def _arc_effect(self, src: str, dst: str) -> str:
+        """The session effect the spec declares for the arc under these flags."""
+        names = self.spec.flag_names(self.flags & self.spec.all_flags_mask)
+        for arc in self.spec.arcs:
+            if arc.src == src and arc.dst == dst and arc.condition.holds(names):
+                return arc.session
+        raise ValueError(f"{src} -> {dst} is no arc under flags {self.flags:#x}")
 
     def apply_arcs(self, s: LVars, states, effects, fd: int | None, marks: dict) -> LVars:
         """Walk arcs with their session effects; note the facts the properties look at.

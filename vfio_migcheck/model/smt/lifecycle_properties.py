@@ -311,38 +311,45 @@ def prove_lifecycle(spec: Spec, flags: int, oracle: SmtOracle | None = None,
     results = []
     share = run.seconds / len(bads)
     inductive = _decided_by(run, bads)
-    if not all(inductive.values()):
-        # The guided lemmas were not enough: the strongest invariant over all candidates.
-        run.invariant = houdini(rel, solver)
-        inductive = _decided_by(run, bads)
-    method = (f"inductive invariant of {len(run.invariant)} lemmas (Houdini: candidate "
-              "lemmas from the spec, each checked by z3 to hold initially and be kept by "
-              "every step); the property's violation in one step "
-              f"from any state satisfying it is unsat, over {len(rel.alphabet)} event kinds "
-              f"and {len(rel.outcome_event)} outcomes: holds for runs of every length")
+    wider: dict[str, bool] | None = None   # the verdicts of the wider invariant, when needed
     for pid, bad in bads.items():
         start = time.perf_counter()
-        if inductive[pid]:
-            result = PropertyResult(pid, NAMES[pid], flags, PROVED, method)
-        else:
+        trace = None
+        if not inductive[pid]:
             # a run of successful SETs reads best; a failed SET's partial path only if needed
             trace = search(rel, bad, SEARCH_DEPTH, avoid=rel.failed) or search(
                 rel, bad, SEARCH_DEPTH)
-            if trace is None:
-                result = PropertyResult(
-                    pid, NAMES[pid], flags, UNDECIDED,
-                    f"not implied by the inductive invariant, and no run of at most "
-                    f"{SEARCH_DEPTH} events breaks it: undecided")
-            else:
-                cex = counterexample(rel, pid, trace)
-                result = PropertyResult(
-                    pid, NAMES[pid], flags, REFUTED,
-                    f"a run of {len(trace[1])} events from the opened device breaks it "
-                    "(bounded search from the initial state, shortest first)", [cex],
-                    explanation=WHY[pid])
+            if trace is None and wider is None:
+                # No run found and the guided lemmas were not enough: the strongest
+                # invariant over all candidate lemmas.
+                run.invariant = houdini(rel, solver)
+                wider = _decided_by(run, bads)
+        if inductive[pid] or (trace is None and wider is not None and wider[pid]):
+            result = PropertyResult(pid, NAMES[pid], flags, PROVED, _method(run))
+        elif trace is None:
+            result = PropertyResult(
+                pid, NAMES[pid], flags, UNDECIDED,
+                f"not implied by the inductive invariant, and no run of at most "
+                f"{SEARCH_DEPTH} events breaks it: undecided")
+        else:
+            cex = counterexample(rel, pid, trace)
+            result = PropertyResult(
+                pid, NAMES[pid], flags, REFUTED,
+                f"a run of {len(trace[1])} events from the opened device breaks it "
+                "(bounded search from the initial state, shortest first)", [cex],
+                explanation=WHY[pid])
         result.seconds = time.perf_counter() - start + share
         results.append(result)
     return results
+
+
+def _method(run: LifecycleRun) -> str:
+    rel = run.rel
+    return (f"inductive invariant of {len(run.invariant)} lemmas (Houdini: candidate "
+            "lemmas from the spec, each checked by z3 to hold initially and be kept by "
+            "every step); the property's violation in one step "
+            f"from any state satisfying it is unsat, over {len(rel.alphabet)} event kinds "
+            f"and {len(rel.outcome_event)} outcomes: holds for runs of every length")
 
 
 def _decided_by(run: LifecycleRun, bads: dict[str, z3.BoolRef]) -> dict[str, bool]:
