@@ -312,13 +312,16 @@ def prove_lifecycle(spec: Spec, flags: int, oracle: SmtOracle | None = None,
     share = run.seconds / len(bads)
     inductive = _decided_by(run, bads)
     wider: dict[str, bool] | None = None   # the verdicts of the wider invariant, when needed
+    unrolled: Unrolling | None = None
     for pid, bad in bads.items():
         start = time.perf_counter()
         trace = None
         if not inductive[pid]:
             # a run of successful SETs reads best; a failed SET's partial path only if needed
-            trace = search(rel, bad, SEARCH_DEPTH, avoid=rel.failed) or search(
-                rel, bad, SEARCH_DEPTH)
+            if unrolled is None:
+                unrolled = Unrolling(rel)
+            trace = unrolled.search(bad, SEARCH_DEPTH, True) or unrolled.search(
+                bad, SEARCH_DEPTH, False)
             if trace is None and wider is None:
                 # No run found and the guided lemmas were not enough: the strongest
                 # invariant over all candidate lemmas.
@@ -364,34 +367,59 @@ def _decided_by(run: LifecycleRun, bads: dict[str, z3.BoolRef]) -> dict[str, boo
 
 
 # --- counterexamples ----------------------------------------------------------------------------
-def search(rel: Relation, bad: z3.BoolRef, depth: int, avoid: z3.BoolRef | None = None):
-    """The shortest run from the initial state whose last step satisfies ``bad``, or None.
+class Unrolling:
+    """Runs from the initial state, unrolled step by step once and shared by every search.
 
-    ``avoid``: a kind of step the run may not take (none when None).
+    The general solver: QF_FD answers unknown once new variables arrive after a check. Each
+    step has a literal "this step is not a failed SET", assumed when a search avoids them.
     """
-    sem = rel.sem
-    # The general solver: QF_FD answers unknown once new variables arrive after a check.
-    solver = z3.Solver()
-    states = [sem.fresh("s0")]
-    solver.add(sem.initial(states[0]))
-    outs: list[z3.ArithRef] = []
-    for i in range(depth):
-        nxt = sem.fresh(f"s{i + 1}")
-        oi = z3.BitVec(f"o{i}", OUTCOME_BITS)
-        pairs = list(zip(rel.a.terms(), states[-1].terms())) + list(
-            zip(rel.b.terms(), nxt.terms())) + [(rel.o, oi)]
-        solver.add(z3.substitute(rel.step, *pairs))
-        if avoid is not None:
-            solver.add(z3.Not(z3.substitute(avoid, *pairs)))
-        states.append(nxt)
-        outs.append(oi)
-        if _check(solver, z3.substitute(bad, *pairs)) == z3.sat:
-            model = solver.model()
-            picks = [model.eval(x, model_completion=True).as_long() for x in outs]
-            events = [rel.alphabet[rel.outcome_event[p]] for p in picks]
-            values = [_state_values(model, s) for s in states]
-            return values, events
-    return None
+
+    def __init__(self, rel: Relation) -> None:
+        self.rel = rel
+        self.solver = z3.Solver()
+        self.states = [rel.sem.fresh("s0")]
+        self.solver.add(rel.sem.initial(self.states[0]))
+        self.outs: list[z3.BitVecRef] = []
+        self.pairs: list[list] = []
+        self.calm: list[z3.BoolRef] = []
+
+    def extend(self, depth: int) -> None:
+        rel = self.rel
+        while len(self.pairs) < depth:
+            i = len(self.pairs)
+            nxt = rel.sem.fresh(f"s{i + 1}")
+            oi = z3.BitVec(f"o{i}", OUTCOME_BITS)
+            pairs = list(zip(rel.a.terms(), self.states[-1].terms())) + list(
+                zip(rel.b.terms(), nxt.terms())) + [(rel.o, oi)]
+            self.solver.add(z3.substitute(rel.step, *pairs))
+            calm = z3.Bool(f"calm{i}")
+            self.solver.add(z3.Implies(calm, z3.Not(z3.substitute(rel.failed, *pairs))))
+            self.states.append(nxt)
+            self.outs.append(oi)
+            self.pairs.append(pairs)
+            self.calm.append(calm)
+
+    def search(self, bad: z3.BoolRef, depth: int, avoid_failed: bool):
+        """The shortest run whose last step satisfies ``bad`` (states, events), or None."""
+        rel = self.rel
+        for d in range(1, depth + 1):
+            self.extend(d)
+            assume = [z3.substitute(bad, *self.pairs[d - 1])]
+            if avoid_failed:
+                assume += self.calm[:d]
+            if _check(self.solver, *assume) == z3.sat:
+                model = self.solver.model()
+                picks = [model.eval(x, model_completion=True).as_long()
+                         for x in self.outs[:d]]
+                events = [rel.alphabet[rel.outcome_event[p]] for p in picks]
+                values = [_state_values(model, st) for st in self.states[:d + 1]]
+                return values, events
+        return None
+
+
+def search(rel: Relation, bad: z3.BoolRef, depth: int, avoid_failed: bool = False):
+    """The shortest run from the initial state whose last step satisfies ``bad``, or None."""
+    return Unrolling(rel).search(bad, depth, avoid_failed)
 
 
 def _state_values(model: z3.ModelRef, s: LVars) -> dict:
