@@ -40,6 +40,7 @@ from vfio_migcheck.model.spec import Spec
 FDS = (6, 7)
 NO_FD = 0
 FD_BITS = 3  # finite domains only: z3 bit-blasts the whole relation to SAT
+_FD_VALUE = {j: z3.BitVecVal(j, FD_BITS) for j in (NO_FD, *FDS)}
 _sort_ids = itertools.count()
 
 
@@ -238,6 +239,19 @@ def fast_and(terms: list[z3.BoolRef]) -> z3.BoolRef:
     return z3.BoolRef(z3.Z3_mk_and(ctx.ref(), len(terms), arr), ctx)
 
 
+def fast_or(terms: list[z3.BoolRef]) -> z3.BoolRef:
+    """z3.Or without the Python-side sort checks."""
+    if len(terms) == 1:
+        return terms[0]
+    ctx = terms[0].ctx
+    arr = (z3.Ast * len(terms))(*[t.as_ast() for t in terms])
+    return z3.BoolRef(z3.Z3_mk_or(ctx.ref(), len(terms), arr), ctx)
+
+
+def fast_not(a: z3.BoolRef) -> z3.BoolRef:
+    return z3.BoolRef(z3.Z3_mk_not(a.ctx.ref(), a.as_ast()), a.ctx)
+
+
 def fast_eq(a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
     """``a == b`` for two terms of one sort, without coercion."""
     return z3.BoolRef(z3.Z3_mk_eq(a.ctx.ref(), a.as_ast(), b.as_ast()), a.ctx)
@@ -297,12 +311,14 @@ class Semantics:
     @staticmethod
     def end_session(s: LVars) -> LVars:
         """The session ends: its open file answers ENODEV from now on."""
-        dead = {j: z3.If(all_of(s.live, s.bound, z3.Not(s.closed), s.fdn == j), z3.BoolVal(True),
-                         s.dead[j]) for j in FDS}
-        return LVars(s.st, z3.BoolVal(False), z3.BoolVal(False), z3.BitVecVal(NO_FD, FD_BITS),
-                     z3.BoolVal(False), z3.BoolVal(False), z3.BoolVal(False), z3.BoolVal(False),
-                     z3.BoolVal(False), z3.If(all_of(s.live, z3.Not(s.bound)), z3.BoolVal(True),
-                                              s.ghost), dead)
+        if z3.is_false(s.live):  # nothing to end (e.g. a second arc of one path)
+            return s
+        dead = {j: fast_or([fast_and([s.live, s.bound, fast_not(s.closed),
+                                      fast_eq(s.fdn, _FD_VALUE[j])]), s.dead[j]])
+                for j in FDS}
+        false = z3.BoolVal(False)
+        return LVars(s.st, false, false, _FD_VALUE[NO_FD], false, false, false, false, false,
+                     fast_or([fast_and([s.live, fast_not(s.bound)]), s.ghost]), dead)
 
     def start_session(self, s: LVars, saving: bool, fd: int | None) -> LVars:
         ended = self.end_session(s)
