@@ -582,6 +582,11 @@ class Engine:
         if not new_configs:
             new_configs = configs
         common = _common_rules(chosen)
+        if misfit:
+            # No reading fits: a finding even when the readings misfit for different reasons
+            # (e.g. K001 in the ERROR reading, K003 in the others).
+            common += [r for r in dict.fromkeys(t.rule.id for o in chosen for t in o.tags
+                                                if t.rule.kind == "misfit") if r not in common]
         findings: list[tuple[Rule, T.Tag, str]] = []
         continuing = describe_configs(new_configs, self.spec)
         for rule_id in common:

@@ -24,7 +24,8 @@ from vfio_migcheck.model.names import format_flags
 from vfio_migcheck.model.spec import Spec
 
 PICTURE_FORMATS = ("dot", "mermaid", "json", "rv")
-_STATUS_STYLE = {"proved": "green", "refuted": "red", "not_applicable": "dim"}
+_STATUS_STYLE = {"proved": "green", "refuted": "red", "not_applicable": "dim",
+                 "undecided": "bold yellow"}
 
 
 @click.command("prove")
@@ -41,10 +42,13 @@ _STATUS_STYLE = {"proved": "green", "refuted": "red", "not_applicable": "dim"}
               help="Draw each counterexample on the FSM graph (dot when no FORMAT given).")
 def prove_cmd(flags_arg: str | None, spec_arg: str, as_json: bool, itf_dir: Path | None,
               picture: str | None) -> None:
-    """Prove or refute properties P1-P10 of combination transitions with z3.
+    """Prove or refute properties P1-P10 of combination transitions and L1-L7 of the data-fd
+    lifecycle with z3.
 
-    Each property is PROVED (its negation is unsatisfiable over every path of at most
-    k arcs, k = number of non-error states - 1) or REFUTED with concrete counterexamples.
+    Each P property is PROVED (its negation is unsatisfiable over every path of at most
+    k arcs, k = number of non-error states - 1) or REFUTED with concrete counterexamples;
+    each L property is PROVED for runs of every length (an inductive invariant) or REFUTED
+    with a run (--itf writes it as ITF and as a canonical .vmc trace that check replays).
     Exit 0 when everything holds or fails only as the spec's known_refutations declare,
     1 otherwise, 2 on bad usage.
     """

@@ -1,5 +1,9 @@
 """Counterexamples as ITF traces (Apalache ADR-015): one state per step of the path.
 
+A lifecycle counterexample (L1-L7) is a run of events instead: its ITF has one state per
+event (the abstract device and session state) and a canonical ``.vmc`` twin is written next
+to it, which ``vfio-migcheck check`` replays.
+
 Variables: ``device_state`` (a state name) and ``session`` (the open data session:
 "none", "saving" or "resuming"). The session at the start is the one the spec's arcs give
 the start state; each arc then creates, keeps or ends it.
@@ -46,8 +50,38 @@ def arc_effect(spec: Spec, flags: int, src: str, dst: str) -> str | None:
     return None
 
 
+def lifecycle_itf(spec: Spec, prop: str, cex: Counterexample) -> dict[str, Any]:
+    """A lifecycle run: one ITF state per event, with the data session's abstract state."""
+    trace = []
+    for i, values in enumerate(cex.extra["states"]):
+        meta: dict[str, Any] = {"index": i}
+        if i:
+            meta["event"] = cex.extra["events"][i - 1]
+        trace.append({"#meta": meta, **values})
+    return {
+        "#meta": {
+            "format": "ITF",
+            "format-description": "https://apalache-mc.org/docs/adr/015adr-trace.html",
+            "source": spec.file,
+            "description": f"{prop} counterexample, spec {spec.name}, flags {cex.flags:#x}: "
+                           f"{cex.detail}",
+            "property": prop,
+            "flags": f"{cex.flags:#x}",
+            "events": list(cex.extra["events"]),
+        },
+        "vars": list(LIFECYCLE_VARS),
+        "states": trace,
+    }
+
+
+LIFECYCLE_VARS = ["device_state", "session", "session_fd", "eof", "resume_data_accepted",
+                  "fd_closed", "dead_fds"]
+
+
 def to_itf(spec: Spec, prop: str, cex: Counterexample) -> dict[str, Any]:
     """The ITF document of one counterexample."""
+    if "events" in cex.extra:
+        return lifecycle_itf(spec, prop, cex)
     states = cex.states
     session = session_in(spec, states[0])
     trace = [{"#meta": {"index": 0}, "device_state": states[0], "session": session}]
@@ -93,4 +127,7 @@ def write_itf(directory: Path, spec: Spec, items: list[tuple[str, Counterexample
         path = directory / itf_file_name(prop, cex, index)
         path.write_text(json.dumps(to_itf(spec, prop, cex), indent=2) + "\n", encoding="utf-8")
         written.append(path)
+        if "vmc" in cex.extra:  # a lifecycle run: also a trace `vfio-migcheck check` replays
+            path.with_name(path.name.removesuffix(".itf.json") + ".vmc").write_text(
+                cex.extra["vmc"], encoding="utf-8")
     return written

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from vfio_migcheck.model.smt import kernel_table as kt_mod
 from vfio_migcheck.model.smt import properties as props
 from vfio_migcheck.model.smt.context import ProofContext
+from vfio_migcheck.model.smt.lifecycle_properties import lifecycle_for
 from vfio_migcheck.model.smt.results import PropertyResult
 from vfio_migcheck.model.spec import Spec
 
@@ -91,7 +92,8 @@ BOUND_REASON = (
 
 
 def prove_spec(spec: Spec, only_flags: int | None = None) -> ProofReport:
-    """Prove P1-P10 for each defined flag set (or just ``only_flags``) of ``spec``."""
+    """Prove P1-P10 and the lifecycle properties L1-L7 for each defined flag set (or just
+    ``only_flags``) of ``spec``."""
     start = time.perf_counter()
     ctx = ProofContext(spec)
     flag_sets = [only_flags] if only_flags is not None else list(spec.defined_flag_sets)
@@ -116,6 +118,7 @@ def prove_spec(spec: Spec, only_flags: int | None = None) -> ProofReport:
             results.append(props.timed(lambda f=flags: kt_mod.p10_walk(ctx, kernel, f)))
         results.append(props.timed(lambda: kt_mod.p10_data(ctx, kernel)))
         words = kt_mod.words_vs_kernel(ctx, kernel)
+    results.extend(lifecycle_for(spec, flag_sets, ctx.oracle))
     for result in results:
         result.known = result.status == "refuted" and result.id in spec.known_refutations
     tables = [kt_mod.synthesize(ctx, True, None if why_not else kernel)]

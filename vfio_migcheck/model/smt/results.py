@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROVED, REFUTED, NOT_APPLICABLE = "proved", "refuted", "not_applicable"
+#: neither proved nor refuted within the search bound (never counted as holding)
+UNDECIDED = "undecided"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class PropertyResult:
     @property
     def acceptable(self) -> bool:
         """Holds, does not apply, or is a refutation the spec declares as known."""
+        if self.status == UNDECIDED:
+            return False
         return self.status != REFUTED or self.known
 
     def to_json(self) -> dict[str, Any]:
