@@ -43,7 +43,7 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
                    "flag set is unknown (pass --flags)")
     if t.stop_windows:
         out.append(f"stop windows: {len(t.stop_windows)}, longest "
-                   f"{format_seconds(max(t.stop_windows))}")
+                   f"{format_seconds(t.stop_windows.max)}")
     vol = t.volume
     if vol.sessions:
         hidden = (f", {vol.bytes_unknown_phase} B in a hidden phase"
