@@ -1,0 +1,193 @@
+"""Run the audit's per-capture checks as Dask tasks (``audit --scheduler ADDRESS``).
+
+Dask (``dask.distributed``) is an optional dependency, imported only here and only when
+``--scheduler`` is given. ``ADDRESS`` is a running scheduler (``tcp://host:8786``) or
+``local[:N]``: a cluster of N single-threaded worker processes on this machine.
+
+One task per capture, at most a bounded number in flight, so neither the client nor the
+scheduler holds more than a window of captures whatever the size of the fleet. A task never
+raises for a bad capture (the checker's exceptions become an unreadable result, exactly as
+with ``-j``). A worker that dies while checking (crash, out of memory, a lost host) is
+handled by Dask: the task is re-run on another worker, and after the scheduler's
+``distributed.scheduler.allowed-failures`` retries the capture is reported alone as having
+killed its worker, with the same message ``-j`` gives.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from vfio_migcheck.audit.collect import Capture
+from vfio_migcheck.audit.runner import (
+    CheckedCapture,
+    CheckFn,
+    CheckOptions,
+    check_capture,
+    check_with_api,
+    error_result,
+)
+
+_LOCAL = re.compile(r"^local(?::(?P<n>\d+))?$")
+WINDOW_PER_THREAD = 4     # tasks in flight per worker thread: keeps every worker busy
+MIN_WINDOW = 8
+T = TypeVar("T")
+
+
+class SchedulerError(RuntimeError):
+    """Dask is missing or the scheduler cannot be reached (a usage error, exit 2)."""
+
+
+def died_message(path: str) -> str:
+    """The same words ``-j`` uses when a capture takes its worker process down."""
+    return (f"{path}: the checker's worker process died (crash or out of memory) while "
+            "checking this capture")
+
+
+def lost_message(path: str, exc: BaseException) -> str:
+    return f"{path}: checker result lost: {type(exc).__name__}"
+
+
+def local_workers(address: str) -> int | None:
+    """N for ``local:N`` (every core for ``local``); None for a scheduler address."""
+    m = _LOCAL.match(address)
+    if not m:
+        return None
+    n = int(m["n"]) if m["n"] else (os.cpu_count() or 1)
+    if n < 1:
+        raise SchedulerError(f"--scheduler {address}: a local cluster needs at least 1 worker")
+    return n
+
+
+@contextmanager
+def dask_client(address: str) -> Iterator[Any]:
+    """A ``distributed.Client`` connected to ``address`` (closed, with its cluster, after)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise SchedulerError("--scheduler needs Dask: pip install 'vfio-migcheck[dask]' "
+                             f"({exc})") from None
+    n = local_workers(address)
+    cluster = None
+    try:
+        if n is not None:
+            dashboard = ":0" if importlib.util.find_spec("bokeh") else None
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   dashboard_address=dashboard, silence_logs=logging.ERROR)
+            client = Client(cluster)
+        else:
+            client = Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise SchedulerError(f"--scheduler {address}: cannot start or reach the Dask "
+                             f"scheduler: {exc}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def dashboard_link(client: Any) -> str | None:
+    """The dashboard's URL, when the scheduler serves one."""
+    try:
+        info = client.scheduler_info()
+        if "dashboard" not in info.get("services", {}):
+            return None
+        return client.dashboard_link
+    except Exception:  # noqa: BLE001 - only a convenience for the progress line
+        return None
+
+
+def total_threads(client: Any) -> int:
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # noqa: BLE001
+        return 1
+
+
+def stream_tasks(client: Any, fn: Callable[..., T], items: Sequence[Capture],
+                 args: tuple = (), window: int | None = None,
+                 ) -> Iterator[tuple[int, T | None, BaseException | None]]:
+    """Run ``fn(item, *args)`` for every item as Dask tasks, at most ``window`` at a time;
+    yield ``(index, result, None)`` or ``(index, None, exception)`` as each one finishes."""
+    from distributed import as_completed
+
+    window = window or max(MIN_WINDOW, WINDOW_PER_THREAD * total_threads(client))
+    run = uuid.uuid4().hex[:12]
+    upcoming = iter(enumerate(items))
+    index_of: dict[str, int] = {}
+
+    def submit(index: int, item: Capture):
+        future = client.submit(fn, item, *args, key=f"vfio-migcheck-{run}-{index}",
+                               pure=False)
+        index_of[future.key] = index
+        return future
+
+    first = [submit(i, item) for i, item in _take(upcoming, window)]
+    pending = as_completed(first)
+    del first
+    for future in pending:
+        index = index_of.pop(future.key)
+        if future.status == "finished":
+            try:
+                yield index, future.result(), None
+            except Exception as exc:  # noqa: BLE001 - the result could not be fetched
+                yield index, None, exc
+        else:
+            yield index, None, future.exception()
+        future.release()
+        for i, item in _take(upcoming, 1):
+            pending.add(submit(i, item))
+
+
+def _take(iterator, n: int):
+    out = []
+    for _ in range(n):
+        try:
+            out.append(next(iterator))
+        except StopIteration:
+            break
+    return out
+
+
+def checked_from(capture: Capture, result: CheckedCapture | None,
+                 error: BaseException | None) -> CheckedCapture:
+    """The task's result, or the capture reported unreadable because its task failed."""
+    if error is None and result is not None:
+        return result
+    if _killed_worker(error):
+        message = died_message(capture.path)
+    else:
+        message = lost_message(capture.path, error or RuntimeError())
+    return CheckedCapture(capture, error_result(capture.path, message))
+
+
+def _killed_worker(error: BaseException | None) -> bool:
+    try:
+        from distributed.scheduler import KilledWorker
+    except ImportError:
+        return False
+    return isinstance(error, KilledWorker)
+
+
+def run_checks_dask(client: Any, captures: Sequence[Capture], options: CheckOptions,
+                    on_done: Callable[[CheckedCapture], None] | None = None,
+                    check: CheckFn = check_with_api) -> list[CheckedCapture]:
+    """Like ``runner.run_checks``, on a Dask cluster; results in capture order."""
+    done: dict[int, CheckedCapture] = {}
+    for index, result, error in stream_tasks(client, check_capture, captures,
+                                             (options, check)):
+        checked = checked_from(captures[index], result, error)
+        done[index] = checked
+        if on_done:
+            on_done(checked)
+    return [done[i] for i in range(len(captures))]
