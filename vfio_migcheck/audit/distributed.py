@@ -8,14 +8,14 @@ One task per capture, at most a bounded number in flight, so neither the client 
 scheduler holds more than a window of captures whatever the size of the fleet. A task never
 raises for a bad capture (the checker's exceptions become an unreadable result, exactly as
 with ``-j``). A worker that dies while checking (crash, out of memory, a lost host) is
-handled by Dask: the task is re-run on another worker, and after the scheduler's
-``distributed.scheduler.allowed-failures`` retries the capture is reported alone as having
-killed its worker, with the same message ``-j`` gives.
+handled by Dask: the task is re-run on another worker, up to the scheduler's
+``distributed.scheduler.allowed-failures`` times. Dask blames every task the dead worker
+held, so a capture given up on that way is re-run alone at the end, one at a time; only the
+one that kills its worker again is reported, with the same message ``-j`` gives.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import re
@@ -77,9 +77,8 @@ def dask_client(address: str) -> Iterator[Any]:
     cluster = None
     try:
         if n is not None:
-            dashboard = ":0" if importlib.util.find_spec("bokeh") else None
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address=dashboard, silence_logs=logging.ERROR)
+                                   dashboard_address=":0", silence_logs=logging.ERROR)
             client = Client(cluster)
         else:
             client = Client(address, timeout="10s")
@@ -123,30 +122,55 @@ def stream_tasks(client: Any, fn: Callable[..., T], items: Sequence[Capture],
 
     window = window or max(MIN_WINDOW, WINDOW_PER_THREAD * total_threads(client))
     run = uuid.uuid4().hex[:12]
+    tries: dict[int, int] = {}
     upcoming = iter(enumerate(items))
     index_of: dict[str, int] = {}
 
     def submit(index: int, item: Capture):
-        future = client.submit(fn, item, *args, key=f"vfio-migcheck-{run}-{index}",
-                               pure=False)
+        tries[index] = tries.get(index, 0) + 1
+        future = client.submit(fn, item, *args, pure=False,
+                               key=f"vfio-migcheck-{run}-{index}-{tries[index]}")
         index_of[future.key] = index
         return future
 
+    killed: list[int] = []
     first = [submit(i, item) for i, item in _take(upcoming, window)]
     pending = as_completed(first)
     del first
     for future in pending:
         index = index_of.pop(future.key)
-        if future.status == "finished":
-            try:
-                yield index, future.result(), None
-            except Exception as exc:  # noqa: BLE001 - the result could not be fetched
-                yield index, None, exc
+        outcome = _outcome(future)
+        if _killed_worker(outcome[1]):
+            killed.append(index)   # maybe only a bystander of another capture's crash
         else:
-            yield index, None, future.exception()
-        future.release()
+            yield (index, *outcome)
         for i, item in _take(upcoming, 1):
             pending.add(submit(i, item))
+    # A worker's death is blamed on every task it was running or had queued. Re-run each
+    # such capture alone, one at a time, so that only the one that kills again is reported.
+    for index in killed:
+        future = submit(index, items[index])
+        index_of.pop(future.key)
+        distributed_wait(future)
+        yield (index, *_outcome(future))
+
+
+def _outcome(future) -> tuple[Any, BaseException | None]:
+    try:
+        if future.status == "finished":
+            try:
+                return future.result(), None
+            except Exception as exc:  # noqa: BLE001 - the result could not be fetched
+                return None, exc
+        return None, future.exception()
+    finally:
+        future.release()
+
+
+def distributed_wait(future) -> None:
+    from distributed import wait
+
+    wait(future)
 
 
 def _take(iterator, n: int):
