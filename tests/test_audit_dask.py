@@ -154,3 +154,17 @@ def test_scheduler_usage_errors(tmp_path):
     assert code == 2 and "--html" in out
     assert local_workers("local:3") == 3 and local_workers("local") == (os.cpu_count() or 1)
     assert local_workers("tcp://h:8786") is None
+
+
+def test_workers_read_archives_themselves(cluster, tmp_path):
+    import tarfile
+
+    local, _ = cluster
+    with tarfile.open(tmp_path / "fleet.tar.gz", "w:gz") as tar:
+        tar.add(EXAMPLES, arcname="host1")
+    one, dist = tmp_path / "j1.json", tmp_path / "dask.json"
+    code1, _ = audit(str(tmp_path / "fleet.tar.gz"), "-j", "1", "-q", "--json", str(one))
+    code2, _ = audit(str(tmp_path / "fleet.tar.gz"), "--scheduler", local.scheduler_address,
+                     "-q", "--json", str(dist))
+    assert code1 == code2 and one.read_bytes() == dist.read_bytes()
+    assert json.loads(one.read_text())["totals"]["captures"] == 5

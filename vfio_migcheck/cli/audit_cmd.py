@@ -58,8 +58,9 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet
     Exit status: 0 when no capture fails, 1 when a capture fails, is unreadable or a
     source/destination pair mismatches, 2 on usage errors.
     """
-    from vfio_migcheck.audit.collect import CollectError, collect_captures
+    from vfio_migcheck.audit.collect import CollectError
     from vfio_migcheck.audit.runner import CheckOptions, run_checks
+    from vfio_migcheck.audit.sources import collect_all
     from vfio_migcheck.checker.api import RuleSelectionError, rule_filter
 
     spec = get_spec(spec_arg)
@@ -77,7 +78,7 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, fmt, quiet
         if target and target != "-" and not Path(target).resolve().parent.is_dir():
             fail_usage(f"{target}: cannot write: no such directory")
     try:
-        captures = collect_captures([*paths, *(p for pair in pairs for p in pair)])
+        captures = collect_all([*paths, *(p for pair in pairs for p in pair)])
     except CollectError as exc:
         fail_usage(str(exc))
     if not captures:
@@ -119,7 +120,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 def _capture_of(path: str, captures) -> str:
-    norm = os.path.normpath(path)
+    norm = path if "://" in path else os.path.normpath(path)
     for c in captures:
         if norm == c.path or norm in c.files:
             return c.path
