@@ -115,11 +115,12 @@ def whole_failed(path: Path) -> bool:
     return bool(t["verdicts"]["fail"] or t["verdicts"]["unreadable"])
 
 
-def test_a_capture_that_kills_its_worker_is_reported_alone(cluster, tmp_path):
+@pytest.mark.parametrize("batch", [1, 3])
+def test_a_capture_that_kills_its_worker_is_reported_alone(cluster, tmp_path, batch):
     _, client = cluster
     captures = _captures(tmp_path, {"a.vmc": "pass", "b.vmc": "crash", "c.vmc": "fail",
                                     "d.vmc": "raise", "e.vmc": "pass"})
-    checked = run_checks_dask(client, captures, CheckOptions(), check=fake_check)
+    checked = run_checks_dask(client, captures, CheckOptions(), check=fake_check, batch=batch)
     by_name = {Path(c.capture.path).name: c.result for c in checked}
     crashed = str(tmp_path / "b.vmc")
     assert by_name["b.vmc"].error == died_message(crashed)

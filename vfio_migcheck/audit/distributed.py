@@ -4,11 +4,12 @@ Dask (``dask.distributed``) is an optional dependency, imported only here and on
 ``--scheduler`` is given. ``ADDRESS`` is a running scheduler (``tcp://host:8786``) or
 ``local[:N]``: a cluster of N single-threaded worker processes on this machine.
 
-One task per capture, at most a bounded number in flight, so neither the client nor the
-scheduler holds more than a window of captures whatever the size of the fleet. A task never
-raises for a bad capture (the checker's exceptions become an unreadable result, exactly as
-with ``-j``). A worker that dies while checking (crash, out of memory, a lost host) is
-handled by Dask: the task is re-run on another worker, up to the scheduler's
+One task per capture for a small audit, batches of up to ``MAX_BATCH`` captures for a fleet
+(each still checked on its own), at most a bounded number of tasks in flight, so neither the
+client nor the scheduler holds more than a window of captures whatever the size of the
+fleet. A task never raises for a bad capture (the checker's exceptions become an unreadable
+result, exactly as with ``-j``). A worker that dies while checking (crash, out of memory, a
+lost host) is handled by Dask: the task is re-run on another worker, up to the scheduler's
 ``distributed.scheduler.allowed-failures`` times. Dask blames every task the dead worker
 held, so a capture given up on that way is re-run alone at the end, one at a time; only the
 one that kills its worker again is reported, with the same message ``-j`` gives.
@@ -37,6 +38,8 @@ from vfio_migcheck.audit.runner import (
 _LOCAL = re.compile(r"^local(?::(?P<n>\d+))?$")
 WINDOW_PER_THREAD = 4     # tasks in flight per worker thread: keeps every worker busy
 MIN_WINDOW = 8
+MAX_BATCH = 32            # captures per task at most
+BATCHES_PER_THREAD = 8    # at least this many tasks per worker thread, for balance
 T = TypeVar("T")
 
 
@@ -113,46 +116,56 @@ def total_threads(client: Any) -> int:
         return 1
 
 
+def batch_size(captures: int, threads: int) -> int:
+    """Captures per task: one each for a small audit, up to MAX_BATCH for a fleet, so that
+    Dask's per-task cost (a few milliseconds) stays small next to the checks."""
+    return max(1, min(MAX_BATCH, captures // (threads * BATCHES_PER_THREAD)))
+
+
 def stream_tasks(client: Any, fn: Callable[..., T], items: Sequence[Capture],
-                 args: tuple = (), window: int | None = None,
-                 ) -> Iterator[tuple[int, T | None, BaseException | None]]:
-    """Run ``fn(item, *args)`` for every item as Dask tasks, at most ``window`` at a time;
-    yield ``(index, result, None)`` or ``(index, None, exception)`` as each one finishes."""
+                 args: tuple = (), window: int | None = None, batch: int | None = None,
+                 ) -> Iterator[tuple[list[int], T | None, BaseException | None]]:
+    """Run ``fn(batch_of_items, *args)`` as Dask tasks, at most ``window`` at a time; yield
+    ``(indices, result, None)`` or ``(indices, None, exception)`` as each one finishes."""
     from distributed import as_completed
 
-    window = window or max(MIN_WINDOW, WINDOW_PER_THREAD * total_threads(client))
+    threads = total_threads(client)
+    window = window or max(MIN_WINDOW, WINDOW_PER_THREAD * threads)
+    batch = batch or batch_size(len(items), threads)
+    groups = iter([list(range(i, min(i + batch, len(items))))
+                   for i in range(0, len(items), batch)])
     run = uuid.uuid4().hex[:12]
-    tries: dict[int, int] = {}
-    upcoming = iter(enumerate(items))
-    index_of: dict[str, int] = {}
+    group_of: dict[str, list[int]] = {}
+    serial = 0
 
-    def submit(index: int, item: Capture):
-        tries[index] = tries.get(index, 0) + 1
-        future = client.submit(fn, item, *args, pure=False,
-                               key=f"vfio-migcheck-{run}-{index}-{tries[index]}")
-        index_of[future.key] = index
+    def submit(group: list[int]):
+        nonlocal serial
+        serial += 1
+        future = client.submit(fn, [items[i] for i in group], *args, pure=False,
+                               key=f"vfio-migcheck-{run}-{group[0]}-{serial}")
+        group_of[future.key] = group
         return future
 
     killed: list[int] = []
-    first = [submit(i, item) for i, item in _take(upcoming, window)]
+    first = [submit(g) for g in _take(groups, window)]
     pending = as_completed(first)
     del first
     for future in pending:
-        index = index_of.pop(future.key)
+        group = group_of.pop(future.key)
         outcome = _outcome(future)
         if _killed_worker(outcome[1]):
-            killed.append(index)   # maybe only a bystander of another capture's crash
+            killed += group   # maybe only bystanders of another capture's crash
         else:
-            yield (index, *outcome)
-        for i, item in _take(upcoming, 1):
-            pending.add(submit(i, item))
+            yield (group, *outcome)
+        for g in _take(groups, 1):
+            pending.add(submit(g))
     # A worker's death is blamed on every task it was running or had queued. Re-run each
     # such capture alone, one at a time, so that only the one that kills again is reported.
     for index in killed:
-        future = submit(index, items[index])
-        index_of.pop(future.key)
+        future = submit([index])
+        group_of.pop(future.key)
         distributed_wait(future)
-        yield (index, *_outcome(future))
+        yield ([index], *_outcome(future))
 
 
 def _outcome(future) -> tuple[Any, BaseException | None]:
@@ -203,15 +216,23 @@ def _killed_worker(error: BaseException | None) -> bool:
     return isinstance(error, KilledWorker)
 
 
+def check_batch(captures: Sequence[Capture], options: CheckOptions,
+                check: CheckFn = check_with_api) -> list[CheckedCapture]:
+    """One Dask task: the captures of a batch, each checked on its own."""
+    return [check_capture(c, options, check) for c in captures]
+
+
 def run_checks_dask(client: Any, captures: Sequence[Capture], options: CheckOptions,
                     on_done: Callable[[CheckedCapture], None] | None = None,
-                    check: CheckFn = check_with_api) -> list[CheckedCapture]:
+                    check: CheckFn = check_with_api, batch: int | None = None,
+                    ) -> list[CheckedCapture]:
     """Like ``runner.run_checks``, on a Dask cluster; results in capture order."""
     done: dict[int, CheckedCapture] = {}
-    for index, result, error in stream_tasks(client, check_capture, captures,
-                                             (options, check)):
-        checked = checked_from(captures[index], result, error)
-        done[index] = checked
-        if on_done:
-            on_done(checked)
+    for group, results, error in stream_tasks(client, check_batch, captures,
+                                              (options, check), batch=batch):
+        for k, index in enumerate(group):
+            checked = checked_from(captures[index], results[k] if results else None, error)
+            done[index] = checked
+            if on_done:
+                on_done(checked)
     return [done[i] for i in range(len(captures))]

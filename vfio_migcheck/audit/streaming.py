@@ -31,11 +31,13 @@ from vfio_migcheck.model.spec import Spec
 
 @dataclass(frozen=True)
 class Outcome:
-    path: str
-    verdict: str
+    """Some captures, checked where they were read: their merged partial summary, and per
+    capture its path, detail (one JSON line, no newline) and terminal row."""
+
     partial: Partial
-    detail: str          # one JSON line, no newline
-    line: str            # the terminal row
+    paths: tuple[str, ...]
+    details: tuple[str, ...]
+    lines: tuple[str, ...]
 
 
 def outcome_of(checked: CheckedCapture, spec: Spec, flags: int | None,
@@ -46,11 +48,20 @@ def outcome_of(checked: CheckedCapture, spec: Spec, flags: int | None,
 
     entry = capture_entry(checked)
     return Outcome(
-        path=entry.path, verdict=entry.verdict,
-        partial=partial_of(entry, spec, flags, paired),
-        detail=json.dumps(capture_json(entry), ensure_ascii=False),
-        line=capture_line(entry),
+        partial=partial_of(entry, spec, flags, paired), paths=(entry.path,),
+        details=(json.dumps(capture_json(entry), ensure_ascii=False),),
+        lines=(capture_line(entry),),
     )
+
+
+def combine(outcomes: list[Outcome]) -> Outcome:
+    """The outcome of a batch: partials merged here (the first level of the reduction)."""
+    partial = Partial()
+    for o in outcomes:
+        partial.merge(o.partial)
+    return Outcome(partial, tuple(p for o in outcomes for p in o.paths),
+                   tuple(d for o in outcomes for d in o.details),
+                   tuple(line for o in outcomes for line in o.lines))
 
 
 def spec_named(name: str) -> Spec:
@@ -63,11 +74,13 @@ def spec_named(name: str) -> Spec:
     return spec  # type: ignore[return-value]
 
 
-def audit_capture(capture: Capture, options: CheckOptions, check: CheckFn = check_with_api,
-                  paired: frozenset[str] = frozenset()) -> Outcome:
-    """The whole per-capture work, run where the capture is read (a worker)."""
-    checked = check_capture(capture, options, check)
-    return outcome_of(checked, spec_named(options.spec), options.flags, paired)
+def audit_batch(captures: list[Capture], options: CheckOptions,
+                check: CheckFn = check_with_api, paired: frozenset[str] = frozenset(),
+                ) -> Outcome:
+    """The whole work of a batch of captures, run where they are read (a worker)."""
+    spec = spec_named(options.spec)
+    return combine([outcome_of(check_capture(c, options, check), spec, options.flags, paired)
+                    for c in captures])
 
 
 def reduce_outcomes(outcomes: Iterable[Outcome], jsonl: TextIO | None,
@@ -76,7 +89,7 @@ def reduce_outcomes(outcomes: Iterable[Outcome], jsonl: TextIO | None,
     total = Partial()
     for outcome in outcomes:
         if jsonl is not None:
-            jsonl.write(outcome.detail + "\n")
+            jsonl.writelines(detail + "\n" for detail in outcome.details)
         total.merge(outcome.partial)
         if on_done:
             on_done(outcome)

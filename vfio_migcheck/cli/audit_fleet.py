@@ -12,7 +12,7 @@ from typing import TextIO
 import click
 
 from vfio_migcheck.audit.collect import Capture
-from vfio_migcheck.audit.runner import CheckedCapture, CheckOptions, check_with_api
+from vfio_migcheck.audit.runner import CheckOptions, check_with_api
 from vfio_migcheck.audit.summary import Audit
 from vfio_migcheck.model.spec import Spec
 
@@ -91,7 +91,12 @@ def _on_dask(captures, options, spec, scheduler, check, named, jsonl, bar, echo)
         run_checks_dask,
         stream_tasks,
     )
-    from vfio_migcheck.audit.streaming import audit_capture, outcome_of, reduce_outcomes
+    from vfio_migcheck.audit.streaming import (
+        audit_batch,
+        combine,
+        outcome_of,
+        reduce_outcomes,
+    )
 
     with dask_client(scheduler) as client:
         link = dashboard_link(client)
@@ -102,12 +107,13 @@ def _on_dask(captures, options, spec, scheduler, check, named, jsonl, bar, echo)
                                    on_done=lambda c: bar.advance(c.capture.path), check=check)
 
         def outcomes():
-            for index, outcome, error in stream_tasks(client, audit_capture, captures,
+            for group, outcome, error in stream_tasks(client, audit_batch, captures,
                                                       (options, check, named)):
-                if outcome is None:   # the task failed: report the capture from here
-                    failed: CheckedCapture = checked_from(captures[index], None, error)
-                    outcome = outcome_of(failed, spec, options.flags, named)
-                bar.advance(outcome.path)
+                if outcome is None:   # the task failed: report its captures from here
+                    outcome = combine([outcome_of(checked_from(captures[i], None, error), spec,
+                                                  options.flags, named) for i in group])
+                for path in outcome.paths:
+                    bar.advance(path)
                 yield outcome
 
         return reduce_outcomes(outcomes(), jsonl, _echo_line(echo))
@@ -116,7 +122,11 @@ def _on_dask(captures, options, spec, scheduler, check, named, jsonl, bar, echo)
 def _echo_line(echo):
     if echo is None:
         return None
-    return lambda outcome: echo(outcome.line)
+    def each(outcome) -> None:
+        for line in outcome.lines:
+            echo(line)
+
+    return each
 
 
 def echo_stdout(line: str) -> None:
