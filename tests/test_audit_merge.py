@@ -17,10 +17,10 @@ from tests.test_audit_builders import fake_check
 from vfio_migcheck.audit.collect import collect_captures
 from vfio_migcheck.audit.isolate import CheckerDied, CheckTimeout, TimedCheck
 from vfio_migcheck.audit.jsonout import audit_document
-from vfio_migcheck.audit.merge import Durations, Partial, finish, merge_all, partial_of
+from vfio_migcheck.audit.merge import Durations, Partial, merge_all, partial_of
 from vfio_migcheck.audit.runner import CheckOptions, run_checks
 from vfio_migcheck.audit.streaming import outcome_of, reduce_outcomes
-from vfio_migcheck.audit.summary import build_audit, capture_entry
+from vfio_migcheck.audit.summary import build_audit, capture_entry, finish
 from vfio_migcheck.model.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,8 @@ device, coverage, time in state, stop-copy and stop-window durations, data volum
 *pairing candidates* (each capture's data sessions, which source/destination pairing needs).
 Two partials merge into the partial of both, whatever the order or grouping: counters add,
 durations are summed exactly (as fractions, turned into floats only at the end), and the
-pairing candidates are paired once, in capture order, when the audit is finalised. So the
+pairing candidates are paired once, in capture order, when the audit is finished
+(``summary.finish``). So the
 summary of a run does not depend on which worker checked what, or when a result arrived, and
 ``build_audit`` (everything in memory) and the streaming audit (``--jsonl``) agree exactly.
 
@@ -16,19 +17,28 @@ the number of migration ends (a few hundred bytes each), not with the captures' 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import Protocol
 
-from vfio_migcheck.audit.coverage import CoverageCounts, coverage_counts, freeze_coverage
-from vfio_migcheck.audit.pairing import pair_captures
-from vfio_migcheck.audit.summary import CAPTURE_VERDICTS, Audit, CaptureEntry, Tally, Totals
-from vfio_migcheck.audit.volume import VolumeTotals, bucket_labels, volume_totals
-from vfio_migcheck.checker.results import SEVERITIES, Finding, TraceResult
+from vfio_migcheck.audit.coverage import CoverageCounts, coverage_counts
+from vfio_migcheck.audit.timing import DeviceTiming
+from vfio_migcheck.audit.volume import SessionVolume, VolumeTotals, bucket_labels, volume_totals
+from vfio_migcheck.checker.results import Finding, TraceResult
 from vfio_migcheck.model.spec import Spec
 
-DEVICE_VERDICTS = ("pass", "fail", "inconclusive")
 DATA_KINDS = ("saving", "resuming")
+
+
+class EntryLike(Protocol):
+    """What a partial needs of a capture's entry (``summary.CaptureEntry``)."""
+
+    path: str
+    result: TraceResult
+    verdict: str
+    timing: tuple[DeviceTiming, ...]
+    sessions: tuple[SessionVolume, ...]
 
 
 @dataclass
@@ -127,7 +137,7 @@ def pairing_view(result: TraceResult, keep: bool = False) -> TraceResult | None:
     return replace(result, findings=(), devices=tuple(devices), read_summary={})
 
 
-def partial_of(entry: CaptureEntry, spec: Spec, flags: int | None,
+def partial_of(entry: EntryLike, spec: Spec, flags: int | None,
                paired: frozenset[str] = frozenset()) -> Partial:
     """The partial summary of one capture; ``paired`` are the
     capture paths named by --pair, whose pairing view is kept even without data."""
@@ -158,42 +168,3 @@ def merge_all(partials: Iterable[Partial]) -> Partial:
     for p in partials:
         total.merge(p)
     return total
-
-
-def finish(partial: Partial, spec: Spec, flags: int | None,
-           pairs: Sequence[tuple[str, str]] = (),
-           captures: Sequence[CaptureEntry] = ()) -> Audit:
-    """The :class:`Audit` of a merged partial; ``captures`` are the per-capture
-    entries when they were kept in memory (empty when their detail was streamed out)."""
-    pairing = pair_captures(sorted(partial.pairing, key=lambda r: r.file), pairs)
-    counts = Counter(partial.findings)
-    counts.update(finding_key(f) for f in pairing.findings)
-
-    def tallies(index: int) -> dict[str, Tally]:
-        per: dict[str, dict[str, int]] = {}
-        for key, n in counts.items():
-            row = per.setdefault(key[index], {s: 0 for s in SEVERITIES})
-            row[key[3]] = row.get(key[3], 0) + n
-        return {k: Tally(sum(v.values()), v) for k, v in sorted(per.items())}
-
-    by_severity = {s: sum(n for key, n in counts.items() if key[3] == s) for s in SEVERITIES}
-    totals = Totals(
-        captures=partial.captures,
-        verdicts={v: partial.verdicts[v] for v in CAPTURE_VERDICTS},
-        devices=partial.devices,
-        device_verdicts={v: partial.device_verdicts[v] for v in DEVICE_VERDICTS},
-        findings=sum(counts.values()),
-        by_severity=by_severity,
-        by_rule=tallies(0),
-        by_party=tallies(1),
-        by_device=tallies(2),
-        time_in_state={s: float(x) for s, x in sorted(partial.time_in_state.items())},
-        stop_copy=partial.stop_copy,
-        stop_windows=partial.stop_windows,
-        volume=partial.volume,
-    )
-    coverage = partial.coverage
-    if flags is not None and flags not in coverage.per_flags:
-        coverage = coverage_counts((), spec, flags)   # no capture at all: the empty flag set
-    return Audit(spec=spec.name, flags=flags, captures=tuple(captures), totals=totals,
-                 coverage=freeze_coverage(coverage, spec), pairing=pairing)

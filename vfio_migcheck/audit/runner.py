@@ -71,7 +71,9 @@ def check_capture(capture: Capture, options: CheckOptions,
     if "://" in capture.path:   # a URL or archive member: sources.py fetches it here
         from vfio_migcheck.audit.sources import check_remote
 
-        return check_remote(capture, options, check)
+        return check_remote(
+            capture, lambda local: check_capture(local, options, check),
+            lambda message: CheckedCapture(capture, error_result(capture.path, message)))
     try:
         result = check(capture.path, options)
     except Exception as exc:  # noqa: BLE001 - reported per capture, the audit goes on

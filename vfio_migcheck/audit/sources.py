@@ -16,9 +16,10 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from vfio_migcheck.audit.collect import (
     NOT_TRACE_SUFFIXES,
@@ -144,10 +145,11 @@ def _member_name(url: str) -> str:
     return url.partition("::")[0].rstrip("/").rsplit("/", 1)[-1]
 
 
-def check_remote(capture: Capture, options, check):
-    """Copy the capture's files here, check them as local files, name the URLs again."""
-    from vfio_migcheck.audit.runner import CheckedCapture, check_capture, error_result
-
+def check_remote(capture: Capture, check_local: Callable[[Capture], Any],
+                 unreadable: Callable[[str], Any]):
+    """Copy the capture's files here, check them as local files (``check_local``, the
+    runner's ``check_capture``), name the URLs again; ``unreadable(message)`` when a file
+    cannot be fetched."""
     tmp = tempfile.mkdtemp(prefix="vfio-migcheck-")
     try:
         fsspec, _ = _fsspec()
@@ -159,22 +161,19 @@ def check_remote(capture: Capture, options, check):
                 with fsspec.open(url, "rb") as src, open(local, "wb") as dst:
                     shutil.copyfileobj(src, dst, 1 << 20)
             except Exception as exc:  # noqa: BLE001 - unreadable, for this capture alone
-                return CheckedCapture(capture, error_result(
-                    capture.path, f"{url}: cannot read: {type(exc).__name__}: {exc}"))
+                return unreadable(f"{url}: cannot read: {type(exc).__name__}: {exc}")
             local_files.append(local)
             names[local] = url
         local_path = os.path.join(tmp, _member_name(capture.path))
         names[local_path] = capture.path
-        checked = check_capture(Capture(local_path, tuple(local_files)), options, check)
+        checked = check_local(Capture(local_path, tuple(local_files)))
         return relabel(checked, capture, names, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def relabel(checked, capture: Capture, names: dict[str, str], tmp: str):
+def relabel(checked: Any, capture: Capture, names: dict[str, str], tmp: str):
     """Put the URLs back wherever the local copies are named."""
-    from vfio_migcheck.audit.runner import CheckedCapture
-
     def name(path: str) -> str:
         return names.get(path, path)
 
@@ -189,4 +188,4 @@ def relabel(checked, capture: Capture, names: dict[str, str], tmp: str):
     findings = tuple(replace(f, file=name(f.file), message=text(f.message)) for f in r.findings)
     result = replace(r, file=name(r.file), findings=findings, error=text(r.error))
     lines = {(name(file), n): line for (file, n), line in checked.lines.items()}
-    return CheckedCapture(capture, result, lines)
+    return replace(checked, capture=capture, result=result, lines=lines)

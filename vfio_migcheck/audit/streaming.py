@@ -5,7 +5,7 @@ Each capture is turned, where it was checked, into an :class:`Outcome`: its part
 report) and its terminal line. The client writes the line, merges the partial into the
 running summary and forgets the capture, so its memory does not grow with the number of
 captures (only with the pairing candidates: a few hundred bytes per migration end). The
-final report is ``merge.finish`` of the merged partial: the same numbers as the in-memory
+final report is ``summary.finish`` of the merged partial: the same numbers as the in-memory
 audit, with an empty ``captures`` list.
 """
 

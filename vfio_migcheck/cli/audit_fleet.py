@@ -53,8 +53,7 @@ def run_audit(captures: Sequence[Capture], options: CheckOptions, spec: Spec,
     """The audit of ``captures``; with ``jsonl`` the per-capture detail goes there and the
     returned audit has no captures (its summary is reduced as results arrive)."""
     from vfio_migcheck.audit.isolate import TimedCheck
-    from vfio_migcheck.audit.merge import finish
-    from vfio_migcheck.audit.summary import build_audit
+    from vfio_migcheck.audit.summary import build_audit, finish
 
     check = TimedCheck(timeout) if timeout else check_with_api
     named = frozenset(p for pair in pairs for p in pair)
