@@ -125,6 +125,7 @@ def test_a_capture_that_kills_its_worker_is_reported_alone(cluster, tmp_path, ba
     crashed = str(tmp_path / "b.vmc")
     assert by_name["b.vmc"].error == died_message(crashed)
     assert "ValueError: malformed capture" in by_name["d.vmc"].error
+    assert [by_name[n].error for n in ("a.vmc", "c.vmc", "e.vmc")] == [None] * 3
     assert [by_name[n].devices[0].verdict for n in ("a.vmc", "c.vmc", "e.vmc")] == [
         "pass", "fail", "pass"]
     assert all(by_name[n].error is None for n in ("a.vmc", "c.vmc", "e.vmc"))

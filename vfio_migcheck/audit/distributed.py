@@ -153,14 +153,16 @@ def stream_tasks(client: Any, fn: Callable[..., T], items: Sequence[Capture],
     for future in pending:
         group = group_of.pop(future.key)
         outcome = _outcome(future)
-        if _killed_worker(outcome[1]):
-            killed += group   # maybe only bystanders of another capture's crash
+        if outcome[1] is not None:
+            # a task never raises for a capture: this is the engine giving up (KilledWorker,
+            # a worker lost with the result); maybe only bystanders of another's crash
+            killed += group
         else:
             yield (group, *outcome)
         for g in _take(groups, 1):
             pending.add(submit(g))
     # A worker's death is blamed on every task it was running or had queued. Re-run each
-    # such capture alone, one at a time, so that only the one that kills again is reported.
+    # such capture alone, one at a time, so that only the one that fails again is reported.
     for index in killed:
         future = submit([index])
         group_of.pop(future.key)
