@@ -11,8 +11,8 @@ fleet. A task never raises for a bad capture (the checker's exceptions become an
 result, exactly as with ``-j``). A worker that dies while checking (crash, out of memory, a
 lost host) is handled by Dask: the task is re-run on another worker, up to the scheduler's
 ``distributed.scheduler.allowed-failures`` times. Dask blames every task the dead worker
-held, so a capture given up on that way is re-run alone at the end, one at a time; only the
-one that kills its worker again is reported, with the same message ``-j`` gives.
+held, so a capture given up on that way is re-run alone at the end, one at a time; only one
+that fails alone ``SOLO_TRIES`` times is reported, with the same message ``-j`` gives.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ WINDOW_PER_THREAD = 4     # tasks in flight per worker thread: keeps every worke
 MIN_WINDOW = 8
 MAX_BATCH = 32            # captures per task at most
 BATCHES_PER_THREAD = 8    # at least this many tasks per worker thread, for balance
+SOLO_TRIES = 2            # runs alone before a capture is blamed for its worker's death
 T = TypeVar("T")
 
 
@@ -163,11 +164,17 @@ def stream_tasks(client: Any, fn: Callable[..., T], items: Sequence[Capture],
             pending.add(submit(g))
     # A worker's death is blamed on every task it was running or had queued. Re-run each
     # such capture alone, one at a time, so that only the one that fails again is reported.
+    # A capture is blamed only when it fails alone SOLO_TRIES times (a worker restarting
+    # after another capture's crash can still take an innocent task down with it).
     for index in killed:
-        future = submit([index])
-        group_of.pop(future.key)
-        distributed_wait(future)
-        yield ([index], *_outcome(future))
+        for _ in range(SOLO_TRIES):
+            future = submit([index])
+            group_of.pop(future.key)
+            distributed_wait(future)
+            outcome = _outcome(future)
+            if outcome[1] is None:
+                break
+        yield ([index], *outcome)
 
 
 def _outcome(future) -> tuple[Any, BaseException | None]:
