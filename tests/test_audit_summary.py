@@ -73,8 +73,9 @@ def test_totals_and_verdicts():
     assert t.by_device["mdevB"].total == 3
     assert t.time_in_state == pytest.approx(
         {"RUNNING": 1.25, "PRE_COPY": 2.0, "STOP_COPY": 0.5, "STOP": 0.25})
-    assert t.stop_copy == pytest.approx((0.25,))
-    assert t.stop_windows == pytest.approx((0.75,))
+    assert (t.stop_copy.count, t.stop_copy.max) == (1, pytest.approx(0.25))
+    assert (t.stop_windows.count, t.stop_windows.max) == (1, pytest.approx(0.75))
+    assert float(t.stop_windows.total) == pytest.approx(0.75)
     assert (t.volume.bytes_precopy, t.volume.bytes_stopcopy, t.volume.bytes_written) == (
         60, 36, 80)
     assert audit.failed

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vfio_migcheck.checker.results import DeviceResult, TraceResult
 from vfio_migcheck.model.fsm import FlagModel, model_for
@@ -87,6 +87,29 @@ def device_flags(device: DeviceResult, default: int | None) -> int | None:
 def arc_coverage(results: Iterable[TraceResult], spec: Spec,
                  default_flags: int | None = None) -> Coverage:
     """Count arcs, requests and states per flag set over every device of every result."""
+    counts = coverage_counts(results, spec, default_flags)
+    return freeze_coverage(counts, spec)
+
+
+@dataclass
+class CoverageCounts:
+    """Coverage counters of some captures, without the model: mergeable, cheap to ship."""
+
+    per_flags: dict[int, FlagCounts] = field(default_factory=dict)
+    unknown: list[tuple[str, str]] = field(default_factory=list)
+
+    def merge(self, other: CoverageCounts) -> None:
+        for flags, counts in other.per_flags.items():
+            mine = self.per_flags.get(flags)
+            if mine is None:
+                self.per_flags[flags] = mine = FlagCounts()
+            mine.merge(counts)
+        self.unknown += other.unknown
+
+
+def coverage_counts(results: Iterable[TraceResult], spec: Spec,
+                    default_flags: int | None = None) -> CoverageCounts:
+    """The counters of :func:`arc_coverage` before the model turns them into a Coverage."""
     per_flags: dict[int, _Tally] = {}
     if default_flags is not None:
         per_flags[default_flags] = _Tally(model_for(spec, default_flags))
@@ -101,55 +124,78 @@ def arc_coverage(results: Iterable[TraceResult], spec: Spec,
             if tally is None:
                 tally = per_flags[flags] = _Tally(model_for(spec, flags))
             tally.add(device)
+    return CoverageCounts({f: t.counts for f, t in per_flags.items()}, unknown)
+
+
+def freeze_coverage(counts: CoverageCounts, spec: Spec) -> Coverage:
+    tallies = {f: _Tally(model_for(spec, f), c) for f, c in counts.per_flags.items()}
     return Coverage(
-        tuple(per_flags[f].freeze() for f in sorted(per_flags)),
-        tuple(sorted(unknown)),
+        tuple(tallies[f].freeze() for f in sorted(tallies)),
+        tuple(sorted(counts.unknown)),
     )
 
 
-class _Tally:
-    """Mutable counters for one flag set while the results are walked."""
+@dataclass
+class FlagCounts:
+    """What the captures did under one flag set: plain counters, added up by merge()."""
 
-    def __init__(self, model: FlagModel) -> None:
+    devices: int = 0
+    arcs: Counter[tuple[str, str]] = field(default_factory=Counter)
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    succeeded: Counter[tuple[str, str]] = field(default_factory=Counter)
+    failed: Counter[tuple[str, str]] = field(default_factory=Counter)
+    states_seen: set[str] = field(default_factory=set)
+    other: int = 0
+    hidden: int = 0
+    silent: int = 0
+
+    def merge(self, other: FlagCounts) -> None:
+        self.devices += other.devices
+        self.arcs.update(other.arcs)
+        self.requests.update(other.requests)
+        self.succeeded.update(other.succeeded)
+        self.failed.update(other.failed)
+        self.states_seen |= other.states_seen
+        self.other += other.other
+        self.hidden += other.hidden
+        self.silent += other.silent
+
+
+class _Tally:
+    """A flag set's model and the counters filled while the results are walked."""
+
+    def __init__(self, model: FlagModel, counts: FlagCounts | None = None) -> None:
         self.model = model
-        self.devices = 0
-        self.arcs: Counter[tuple[str, str]] = Counter()
-        self.requests: Counter[tuple[str, str]] = Counter()
-        self.succeeded: Counter[tuple[str, str]] = Counter()
-        self.failed: Counter[tuple[str, str]] = Counter()
-        self.states_seen: set[str] = set()
-        self.other = 0
-        self.hidden = 0
-        self.silent = 0
+        self.counts = counts if counts is not None else FlagCounts()
 
     def add(self, device: DeviceResult) -> None:
-        self.devices += 1
+        self.counts.devices += 1
         usable = self.model.usable
         for obs in device.states:
             if len(obs.states) == 1 and obs.states[0] in usable:
-                self.states_seen.add(obs.states[0])
+                self.counts.states_seen.add(obs.states[0])
         if not any(isinstance(r.src, str) and isinstance(r.target, str)
                    for r in device.requests):
-            self.silent += 1
+            self.counts.silent += 1
         for req in device.requests:
             src, dst = req.src, req.target
             if src is None or dst is None:
-                self.hidden += 1
+                self.counts.hidden += 1
                 continue
             if not isinstance(src, str) or not isinstance(dst, str):
-                self.other += 1      # an out-of-range state number
+                self.counts.other += 1      # an out-of-range state number
                 continue
             if src == dst or src not in usable or dst not in usable:
-                self.other += 1
+                self.counts.other += 1
                 continue
-            self.requests[(src, dst)] += 1
+            self.counts.requests[(src, dst)] += 1
             if req.ok is True:
-                self.succeeded[(src, dst)] += 1
+                self.counts.succeeded[(src, dst)] += 1
                 for a, b in self._steps(src, dst, req.path):
                     if self.model.graph.has_edge(a, b):
-                        self.arcs[(a, b)] += 1
+                        self.counts.arcs[(a, b)] += 1
             elif req.ok is False:
-                self.failed[(src, dst)] += 1
+                self.counts.failed[(src, dst)] += 1
 
     def _steps(self, src: str, dst: str, path: tuple[str, ...] | None):
         if path is None:
@@ -161,7 +207,7 @@ class _Tally:
     def freeze(self) -> FlagCoverage:
         model = self.model
         order = [s for s in model.all_states() if s in model.usable]
-        arcs = tuple(ArcUse(s.src, s.dst, s.session, self.arcs[(s.src, s.dst)])
+        arcs = tuple(ArcUse(s.src, s.dst, s.session, self.counts.arcs[(s.src, s.dst)])
                      for s in model.single_arcs())
         requests = []
         for a in order:
@@ -174,14 +220,14 @@ class _Tally:
                 else:
                     expected = "single" if len(answer.steps) == 1 else "combination"
                 key = (a, b)
-                requests.append(RequestUse(a, b, expected, self.requests[key],
-                                           self.succeeded[key], self.failed[key]))
+                requests.append(RequestUse(a, b, expected, self.counts.requests[key],
+                                           self.counts.succeeded[key], self.counts.failed[key]))
         flags_text = f"{model.flags:#x}"
         names = "|".join(n for n, bit in model.spec.flags.items() if model.flags & bit)
         return FlagCoverage(
             flags=model.flags, flags_text=f"{flags_text} ({names or 'none'})",
-            devices=self.devices, states=tuple(order),
-            states_seen=tuple(s for s in order if s in self.states_seen),
-            arcs=arcs, requests=tuple(requests), other_requests=self.other,
-            hidden_requests=self.hidden, silent_devices=self.silent,
+            devices=self.counts.devices, states=tuple(order),
+            states_seen=tuple(s for s in order if s in self.counts.states_seen),
+            arcs=arcs, requests=tuple(requests), other_requests=self.counts.other,
+            hidden_requests=self.counts.hidden, silent_devices=self.counts.silent,
         )

@@ -97,7 +97,7 @@ def _summary(audit: Audit) -> str:
     reqs = sum(c.requests_covered for c in audit.coverage.flag_sets)
     reqs_total = sum(len(c.requests) for c in audit.coverage.flag_sets)
     vol = t.volume
-    longest = max(t.stop_windows) if t.stop_windows else None
+    longest = t.stop_windows.max
     cards = [
         _card("captures", str(t.captures),
               f'{v["pass"]} pass · {v["fail"]} fail · {v["inconclusive"]} inconclusive'

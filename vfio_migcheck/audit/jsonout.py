@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from vfio_migcheck.audit.coverage import Coverage, FlagCoverage
+from vfio_migcheck.audit.merge import Durations
 from vfio_migcheck.audit.pairing import End, Pairing
 from vfio_migcheck.audit.summary import Audit, CaptureEntry, Tally, Totals
 from vfio_migcheck.audit.timing import DeviceTiming
@@ -23,13 +24,12 @@ def _f(x: float | None) -> float | None:
     return None if x is None else round(x, 6)
 
 
-def _stats(values) -> dict[str, Any]:
-    values = list(values)
+def _stats(d: Durations) -> dict[str, Any]:
     return {
-        "count": len(values),
-        "total": _f(sum(values)) if values else 0.0,
-        "max": _f(max(values)) if values else None,
-        "mean": _f(sum(values) / len(values)) if values else None,
+        "count": d.count,
+        "total": _f(float(d.total)) if d.count else 0.0,
+        "max": _f(d.max),
+        "mean": _f(d.mean),
     }
 
 

@@ -70,6 +70,12 @@ def error_result(path: str, message: str) -> TraceResult:
 def check_capture(capture: Capture, options: CheckOptions,
                   check: CheckFn = check_with_api) -> CheckedCapture:
     """Run one check; never raises, so one capture cannot take the audit down."""
+    if "://" in capture.path:   # a URL or archive member: sources.py fetches it here
+        from vfio_migcheck.audit.sources import check_remote
+
+        return check_remote(
+            capture, lambda local: check_capture(local, options, check),
+            lambda message: CheckedCapture(capture, error_result(capture.path, message)))
     try:
         result = check(capture.path, options)
     except Exception as exc:  # noqa: BLE001 - reported per capture, the audit goes on

@@ -6,18 +6,21 @@ and the terminal table are three views of the same numbers.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from vfio_migcheck.audit.coverage import Coverage, arc_coverage
+from vfio_migcheck.audit.coverage import Coverage, coverage_counts, freeze_coverage
+from vfio_migcheck.audit.merge import Durations, Partial, finding_key, merge_all, partial_of
 from vfio_migcheck.audit.pairing import Pairing, pair_captures
 from vfio_migcheck.audit.runner import CheckedCapture
 from vfio_migcheck.audit.timing import DeviceTiming, device_timing
-from vfio_migcheck.audit.volume import SessionVolume, VolumeTotals, session_volumes, volume_totals
+from vfio_migcheck.audit.volume import SessionVolume, VolumeTotals, session_volumes
 from vfio_migcheck.checker.results import SEVERITIES, VERDICTS, Finding, TraceResult
 from vfio_migcheck.model.spec import Spec
 
 CAPTURE_VERDICTS = ("pass", "fail", "inconclusive", "unchecked", "unreadable")
+DEVICE_VERDICTS = VERDICTS
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,8 @@ class Totals:
     by_party: dict[str, Tally]
     by_device: dict[str, Tally]
     time_in_state: dict[str, float]
-    stop_copy: tuple[float, ...]
-    stop_windows: tuple[float, ...]     # durations of closed windows with timestamps
+    stop_copy: Durations                # per saving session that reached EOF
+    stop_windows: Durations             # durations of closed windows with timestamps
     volume: VolumeTotals
 
 
@@ -108,42 +111,56 @@ def tally(findings: Iterable[Finding], key) -> dict[str, Tally]:
     return {k: Tally(sum(v.values()), v) for k, v in sorted(counts.items())}
 
 
-def totals_of(entries: Sequence[CaptureEntry], extra_findings: Sequence[Finding]) -> Totals:
-    findings = [f for e in entries for f in e.result.findings] + list(extra_findings)
-    devices = [d for e in entries for d in e.result.devices]
-    in_state: dict[str, float] = {}
-    for e in entries:
-        for t in e.timing:
-            for state, seconds in t.time_in_state.items():
-                in_state[state] = in_state.get(state, 0.0) + seconds
-    return Totals(
-        captures=len(entries),
-        verdicts={v: sum(1 for e in entries if e.verdict == v) for v in CAPTURE_VERDICTS},
-        devices=len(devices),
-        device_verdicts={v: sum(1 for d in devices if d.verdict == v) for v in VERDICTS},
-        findings=len(findings),
-        by_severity={s: sum(1 for f in findings if f.severity == s) for s in SEVERITIES},
-        by_rule=tally(findings, lambda f: f.rule),
-        by_party=tally(findings, lambda f: f.party),
-        by_device=tally(findings, lambda f: f.device or "-"),
-        time_in_state=dict(sorted(in_state.items())),
-        stop_copy=tuple(x for e in entries for t in e.timing for x in t.stop_copy),
-        stop_windows=tuple(w.duration for e in entries for t in e.timing
-                           for w in t.stop_windows if w.closed and w.duration is not None),
-        volume=volume_totals([s for e in entries for s in e.sessions]),
-    )
+from vfio_migcheck.audit.volume import SessionVolume, VolumeTotals, session_volumes
+from vfio_migcheck.checker.results import SEVERITIES, VERDICTS, Finding, TraceResult
+from vfio_migcheck.model.spec import Spec
 
-
+CAPTURE_VERDICTS = ("pass", "fail", "inconclusive", "unchecked", "unreadable")
+DEVICE_VERDICTS = VERDICTS
 def build_audit(checked: Sequence[CheckedCapture], spec: Spec, flags: int | None = None,
                 pairs: Sequence[tuple[str, str]] = ()) -> Audit:
+    """Everything in memory; the totals are the merge of each capture's partial summary,
+    exactly as the streaming audit (``merge.py``) computes them."""
     entries = tuple(sorted((capture_entry(c) for c in checked), key=lambda e: e.path))
-    results = [e.result for e in entries]
-    pairing = pair_captures(results, pairs)
-    return Audit(
-        spec=spec.name,
-        flags=flags,
-        captures=entries,
-        totals=totals_of(entries, pairing.findings),
-        coverage=arc_coverage(results, spec, flags),
-        pairing=pairing,
+    named = frozenset(p for pair in pairs for p in pair)
+    merged = merge_all(partial_of(e, spec, flags, named) for e in entries)
+    return finish(merged, spec, flags, pairs, entries)
+
+
+def finish(partial: Partial, spec: Spec, flags: int | None,
+           pairs: Sequence[tuple[str, str]] = (),
+           captures: Sequence[CaptureEntry] = ()) -> Audit:
+    """The :class:`Audit` of a merged partial; ``captures`` are the per-capture
+    entries when they were kept in memory (empty when their detail was streamed out)."""
+    pairing = pair_captures(sorted(partial.pairing, key=lambda r: r.file), pairs)
+    counts = Counter(partial.findings)
+    counts.update(finding_key(f) for f in pairing.findings)
+
+    def tallies(index: int) -> dict[str, Tally]:
+        per: dict[str, dict[str, int]] = {}
+        for key, n in counts.items():
+            row = per.setdefault(key[index], {s: 0 for s in SEVERITIES})
+            row[key[3]] = row.get(key[3], 0) + n
+        return {k: Tally(sum(v.values()), v) for k, v in sorted(per.items())}
+
+    by_severity = {s: sum(n for key, n in counts.items() if key[3] == s) for s in SEVERITIES}
+    totals = Totals(
+        captures=partial.captures,
+        verdicts={v: partial.verdicts[v] for v in CAPTURE_VERDICTS},
+        devices=partial.devices,
+        device_verdicts={v: partial.device_verdicts[v] for v in DEVICE_VERDICTS},
+        findings=sum(counts.values()),
+        by_severity=by_severity,
+        by_rule=tallies(0),
+        by_party=tallies(1),
+        by_device=tallies(2),
+        time_in_state={s: float(x) for s, x in sorted(partial.time_in_state.items())},
+        stop_copy=partial.stop_copy,
+        stop_windows=partial.stop_windows,
+        volume=partial.volume,
     )
+    coverage = partial.coverage
+    if flags is not None and flags not in coverage.per_flags:
+        coverage = coverage_counts((), spec, flags)   # no capture at all: the empty flag set
+    return Audit(spec=spec.name, flags=flags, captures=tuple(captures), totals=totals,
+                 coverage=freeze_coverage(coverage, spec), pairing=pairing)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vfio_migcheck.audit.summary import Audit
+from vfio_migcheck.audit.summary import Audit, CaptureEntry
 from vfio_migcheck.audit.svg_timeline import format_seconds
 
 
@@ -12,14 +12,7 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
     if per_capture:
         width = max((len(e.path) for e in audit.captures), default=10)
         out.append(f"{'verdict':<13}{'err':>4}{'warn':>5}{'note':>5}  capture")
-        for e in audit.captures:
-            sev = {s: sum(1 for f in e.result.findings if f.severity == s)
-                   for s in ("error", "warning", "note")}
-            line = (f"{e.verdict:<13}{sev['error']:>4}{sev['warning']:>5}{sev['note']:>5}  "
-                    f"{e.path:<{width}}")
-            if e.result.error:
-                line += f"  ({e.result.error})"
-            out.append(line.rstrip())
+        out += [capture_line(e, width) for e in audit.captures]
         out.append("")
     v = t.verdicts
     out.append(f"{t.captures} captures: {v['pass']} pass, {v['fail']} fail, "
@@ -44,7 +37,7 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
                    "flag set is unknown (pass --flags)")
     if t.stop_windows:
         out.append(f"stop windows: {len(t.stop_windows)}, longest "
-                   f"{format_seconds(max(t.stop_windows))}")
+                   f"{format_seconds(t.stop_windows.max)}")
     vol = t.volume
     if vol.sessions:
         hidden = (f", {vol.bytes_unknown_phase} B in a hidden phase"
@@ -60,3 +53,14 @@ def summary_lines(audit: Audit, per_capture: bool = True) -> list[str]:
                    f"{p.destination.bytes} B: {state}")
     out += [f"pairing: {m}" for m in audit.pairing.problems]
     return out
+
+
+def capture_line(e: CaptureEntry, width: int = 0) -> str:
+    """One capture's row: verdict, error/warning/note counts, path (and why unreadable)."""
+    sev = {s: sum(1 for f in e.result.findings if f.severity == s)
+           for s in ("error", "warning", "note")}
+    line = (f"{e.verdict:<13}{sev['error']:>4}{sev['warning']:>5}{sev['note']:>5}  "
+            f"{e.path:<{width}}")
+    if e.result.error:
+        line += f"  ({e.result.error})"
+    return line.rstrip()

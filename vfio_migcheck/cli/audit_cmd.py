@@ -46,15 +46,24 @@ def _interactive(quiet: bool) -> bool:
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules, as for check.")
 @click.option("--pair", "pairs", type=(str, str), multiple=True, metavar="SRC DST",
               help="SRC and DST are the two ends of one migration (repeatable).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="Run the checks on Dask: a scheduler (tcp://host:8786) or local[:N] "
+                   "(needs vfio-migcheck[dask]).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Stop a capture's check after this long and report it.")
+@click.option("--jsonl", "jsonl_file", type=click.Path(dir_okay=False), default=None,
+              help="Stream per-capture detail here (JSON Lines); the summary is reduced as "
+                   "results arrive and --json lists no captures.")
 def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg, fmt, quiet,
-              select, ignore, pairs):
+              select, ignore, pairs, scheduler, timeout, jsonl_file):
     """Check every capture under PATH... (files, directories, globs, strace -ff prefixes).
 
     Exit status: 0 when no capture fails, 1 when a capture fails, is unreadable or a
     source/destination pair mismatches, 2 on usage errors.
     """
-    from vfio_migcheck.audit.collect import CollectError, collect_captures
+    from vfio_migcheck.audit.collect import CollectError
     from vfio_migcheck.audit.runner import CheckOptions, run_checks
+    from vfio_migcheck.audit.sources import collect_all
     from vfio_migcheck.checker.api import RuleSelectionError, rule_filter
 
     spec = get_spec(spec_arg)
@@ -65,11 +74,15 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg
         rule_filter(selected, ignored)
     except RuleSelectionError as exc:
         fail_usage(str(exc))
-    for target in (html_file, json_file):
+    if scheduler and jobs:
+        fail_usage("-j and --scheduler exclude each other (Dask decides the parallelism)")
+    if jsonl_file and html_file:
+        fail_usage("--html needs every capture in memory; it cannot be used with --jsonl")
+    for target in (html_file, json_file, jsonl_file):
         if target and target != "-" and not Path(target).resolve().parent.is_dir():
             fail_usage(f"{target}: cannot write: no such directory")
     try:
-        captures = collect_captures([*paths, *(p for pair in pairs for p in pair)])
+        captures = collect_all([*paths, *(p for pair in pairs for p in pair)])
     except CollectError as exc:
         fail_usage(str(exc))
     if not captures:
@@ -78,15 +91,20 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg
 
     options = CheckOptions(spec=spec_arg, flags=flags, fmt=fmt, select=tuple(selected),
                            ignore=tuple(ignored), driver=driver_arg)
-    if _interactive(quiet):
-        checked = _run_with_progress(captures, options, jobs)
+    if scheduler or timeout or jsonl_file:
+        audit = _run_fleet(captures, options, spec, pair_paths, jobs, scheduler, timeout,
+                           jsonl_file, quiet, json_file)
     else:
-        checked = run_checks(captures, options, jobs)
+        if _interactive(quiet):
+            checked = _run_with_progress(captures, options, jobs)
+        else:
+            checked = run_checks(captures, options, jobs)
 
-    from vfio_migcheck.audit.summary import build_audit
+        from vfio_migcheck.audit.summary import build_audit
+
+        audit = build_audit(checked, spec, flags, pair_paths)
     from vfio_migcheck.audit.text import summary_lines
 
-    audit = build_audit(checked, spec, flags, pair_paths)
     if json_file:
         from vfio_migcheck.audit.jsonout import dumps
 
@@ -96,7 +114,7 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg
 
         _write(html_file, render_html(audit, spec))
     if json_file != "-":
-        for line in summary_lines(audit, per_capture=not quiet):
+        for line in summary_lines(audit, per_capture=not quiet and not jsonl_file):
             click.echo(line)
     sys.exit(EXIT_FINDINGS if audit.failed else EXIT_OK)
 
@@ -106,7 +124,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 def _capture_of(path: str, captures) -> str:
-    norm = os.path.normpath(path)
+    norm = path if "://" in path else os.path.normpath(path)
     for c in captures:
         if norm == c.path or norm in c.files:
             return c.path
@@ -138,3 +156,27 @@ def _run_with_progress(captures, options, jobs):
             progress.update(task, advance=1, description=Path(checked.capture.path).name)
 
         return run_checks(captures, options, jobs, on_done=advance)
+
+
+def _run_fleet(captures, options, spec, pair_paths, jobs, scheduler, timeout, jsonl_file,
+               quiet, json_file):
+    """Dask, --timeout or --jsonl: see audit_fleet.py (Dask is imported only for --scheduler)."""
+    from vfio_migcheck.audit.distributed import SchedulerError
+    from vfio_migcheck.cli.audit_fleet import echo_stdout, run_audit
+
+    echo = echo_stdout if not quiet and json_file != "-" else None
+    try:
+        if jsonl_file is None:
+            return run_audit(captures, options, spec, pair_paths, jobs=jobs, scheduler=scheduler,
+                             timeout=timeout, jsonl=None, show_progress=_interactive(quiet),
+                             echo=None)
+        try:
+            out = open(jsonl_file, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            fail_usage(f"{jsonl_file}: cannot write: {exc.strerror or exc}")
+        with out:
+            return run_audit(captures, options, spec, pair_paths, jobs=jobs,
+                             scheduler=scheduler, timeout=timeout, jsonl=out,
+                             show_progress=_interactive(quiet), echo=echo)
+    except SchedulerError as exc:
+        fail_usage(str(exc))

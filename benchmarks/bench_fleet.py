@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Fleet audit on Dask: overhead of ``--scheduler local:N`` against ``-j N``, and the client's
+peak memory as the fleet grows (it must stay flat with ``--jsonl``).
+
+The fleet is the bundled canonical examples (small ``.vmc`` captures: a PRE_COPY source, its
+destination, two P2P devices) copied into ``host<i>/`` directories until there are CAPTURES
+of them, as thousands of migrations a day would give. Each audit runs as its own process
+(``python -m vfio_migcheck audit ...``) so that its wall time includes starting the cluster,
+and the client's peak RSS is read from its own ``/proc/self/status`` (``VmHWM``; the Dask
+workers are separate processes and not counted). The JSON summaries of ``-j N`` and
+``--scheduler`` are compared: an overhead figure means nothing if the work differs.
+
+    nice python benchmarks/bench_fleet.py [--captures 1000] [--big 10000] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "vfio_migcheck" / "examples"
+SMALL = ("source-precopy.vmc", "destination.vmc", "two-devices-p2p.vmc")
+
+# Run in the child: the audit command, then the peak RSS of this process on stderr.
+CHILD = """
+import sys
+from vfio_migcheck.cli import cli
+try:
+    cli.main(sys.argv[1:], prog_name="vfio-migcheck")
+except SystemExit as exit:
+    code = exit.code
+else:
+    code = 0
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print("PEAK_RSS_KB", line.split()[1], file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def build_fleet(root: Path, captures: int) -> Path:
+    per_host = len(SMALL)
+    for i in range((captures + per_host - 1) // per_host):
+        host = root / f"host{i:05d}"
+        host.mkdir(parents=True)
+        for name in SMALL[: min(per_host, captures - i * per_host)]:
+            shutil.copyfile(EXAMPLES / name, host / name)
+    return root
+
+
+def audit(args: list[str]) -> tuple[float, int, int]:
+    """Wall seconds, exit status and the client's peak RSS (KiB) of one audit."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", CHILD, "audit", *args], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, "CI": "1"})
+    elapsed = time.perf_counter() - start
+    peak = [int(line.split()[1]) for line in proc.stderr.splitlines()
+            if line.startswith("PEAK_RSS_KB")]
+    if proc.returncode not in (0, 1) or not peak:
+        sys.exit(f"bench_fleet: audit {' '.join(args)} failed ({proc.returncode}):\n"
+                 f"{proc.stderr[-2000:]}")
+    return elapsed, proc.returncode, peak[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--captures", type=int, default=1000)
+    ap.add_argument("--big", type=int, default=10000, help="the larger fleet for the RSS run")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--skip-overhead", action="store_true")
+    args = ap.parse_args()
+    n = args.workers
+    print(f"{os.cpu_count()} cores; load average before: "
+          + " ".join(f"{x:.1f}" for x in os.getloadavg()))
+    with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
+        tmp_path = Path(tmp)
+        small = build_fleet(tmp_path / "small", args.captures)
+        if not args.skip_overhead:
+            j_json, d_json = tmp_path / "j.json", tmp_path / "d.json"
+            tj, _, rss_j = audit([str(small), "-j", str(n), "-q", "--json", str(j_json)])
+            td, _, rss_d = audit([str(small), "--scheduler", f"local:{n}", "-q", "--json",
+                                  str(d_json)])
+            same = j_json.read_bytes() == d_json.read_bytes()
+            print(f"{args.captures} captures: -j {n} {tj:.1f} s, --scheduler local:{n} "
+                  f"{td:.1f} s, overhead ratio {td / tj:.2f}; summaries identical: {same}")
+            print(f"  client peak RSS (captures kept in memory): -j {n} {rss_j / 1024:.0f} MiB,"
+                  f" --scheduler {rss_d / 1024:.0f} MiB")
+            if not same:
+                sys.exit("bench_fleet: -j and --scheduler summaries differ")
+        big = build_fleet(tmp_path / "big", args.big)
+        rows = []
+        for fleet, count in ((small, args.captures), (big, args.big)):
+            out_json, out_jsonl = tmp_path / f"s{count}.json", tmp_path / f"s{count}.jsonl"
+            elapsed, _, rss = audit([str(fleet), "--scheduler", f"local:{n}", "-q", "--json",
+                                     str(out_json), "--jsonl", str(out_jsonl)])
+            done = json.loads(out_json.read_text())["totals"]["captures"]
+            lines = sum(1 for _ in out_jsonl.open())
+            if done != count or lines != count:
+                sys.exit(f"bench_fleet: {count} captures gave {done} totals, {lines} lines")
+            rows.append((count, elapsed, rss))
+            print(f"--scheduler local:{n} --jsonl, {count} captures: {elapsed:.1f} s, client "
+                  f"peak RSS {rss / 1024:.0f} MiB")
+        (c1, _, r1), (c2, _, r2) = rows
+        print(f"client peak RSS {c2}/{c1} captures: {r2 / r1:.2f}x "
+              f"({(r2 - r1) / 1024:+.1f} MiB for {c2 - c1} more captures)")
+    print("load average after: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
+
+
+if __name__ == "__main__":
+    main()
