@@ -111,12 +111,6 @@ def tally(findings: Iterable[Finding], key) -> dict[str, Tally]:
     return {k: Tally(sum(v.values()), v) for k, v in sorted(counts.items())}
 
 
-from vfio_migcheck.audit.volume import SessionVolume, VolumeTotals, session_volumes
-from vfio_migcheck.checker.results import SEVERITIES, VERDICTS, Finding, TraceResult
-from vfio_migcheck.model.spec import Spec
-
-CAPTURE_VERDICTS = ("pass", "fail", "inconclusive", "unchecked", "unreadable")
-DEVICE_VERDICTS = VERDICTS
 def build_audit(checked: Sequence[CheckedCapture], spec: Spec, flags: int | None = None,
                 pairs: Sequence[tuple[str, str]] = ()) -> Audit:
     """Everything in memory; the totals are the merge of each capture's partial summary,
