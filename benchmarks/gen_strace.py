@@ -427,8 +427,12 @@ SHAPES: dict[str, Callable] = {"mixed": generate_mixed, "dense": generate_dense,
 SUFFIX = {"mixed": ".strace", "dense": ".strace", "canonical": ".vmc", "qemu": ".log"}
 
 
-def generate(path: Path, lines: int, shape: str = "mixed", seed: int = 1) -> int:
-    """Write a capture of about ``lines`` lines (a cycle is never cut); return its length."""
+def generate(path: Path, lines: int, shape: str = "mixed", seed: int = 1,
+             dense: bool | None = None) -> int:
+    """Write a capture of about ``lines`` lines (a cycle is never cut); return its length.
+    ``dense`` (older callers) chooses between the two strace shapes."""
+    if dense is not None:
+        shape = "dense" if dense else "mixed"
     rng = random.Random(seed)
     with open(path, "w", encoding="utf-8") as out:
         return SHAPES[shape](out, lines, rng)

@@ -24,6 +24,7 @@ from vfio_migcheck.traces.fdtable import DATA, DEVICE, EPOLL, OTHER, FdEntry, Fd
 from vfio_migcheck.traces.lines import BadLine
 from vfio_migcheck.traces.strace_clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace_ioctl import FD_RETURNING_PREFIXES
+from vfio_migcheck.traces.strace_quiet import poll_is_quiet, recvmsg_is_quiet
 
 # pid prefix (1: [pid N], 2: N), timestamp (3), call name (4), first fd argument (5, 6: "<")
 # A pid has at most 7 digits (pid_max <= 2^22), so 8+ digits are epoch seconds (-ttt with
@@ -90,6 +91,8 @@ for _names, _cls in (
         NAME_CLASS[_name] = _cls
 
 WRITES = frozenset({"write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto"})
+#: poll calls whose fd set :func:`poll_is_quiet` reads from the raw text
+POLL_SETS = frozenset({"poll", "ppoll"})
 
 
 @dataclass
@@ -318,7 +321,9 @@ class Session:
             return entry is not None and self._quick_irrelevant(entry, cls, name, text, at,
                                                                 decorated)
         if cls == POLL or cls == EPOLL_WAIT or cls == MMAP or cls == XFER:
-            return self._quiet_multi(thread, cls, text, fd_text)
+            return self._quiet_multi(thread, cls, name, text, fd_text)
+        if cls == RECVMSG:
+            return recvmsg_is_quiet(text)
         return False
 
     def _quick_irrelevant(self, entry: FdEntry, cls: int, name: str, text: str, at: int,
@@ -344,7 +349,8 @@ class Session:
             return "F_DUPFD" not in text and "F_SETFD" not in text
         return False  # close and dup change the table
 
-    def _quiet_multi(self, thread: Thread, cls: int, text: str, fd_text: str | None) -> bool:
+    def _quiet_multi(self, thread: Thread, cls: int, name: str, text: str,
+                     fd_text: str | None) -> bool:
         """poll/epoll_wait/mmap/splice lines matter only with device or data fds around."""
         table = thread.table
         if cls == EPOLL_WAIT:
@@ -353,7 +359,7 @@ class Session:
             entry = table.fds.get(int(fd_text))
             return entry is None or entry.file.kind != EPOLL or not entry.file.watched
         if table.counts.get(DATA, 0) or (cls == MMAP and table.counts.get(DEVICE, 0)):
-            return False
+            return cls == POLL and name in POLL_SETS and poll_is_quiet(table, text)
         if cls == XFER:
             return False  # rare; the fds may be unknown (first use of a data fd)
         return "anon_inode:" not in text or "_mig" not in text
