@@ -157,7 +157,7 @@ def mixed_noise(cap: MixedCapture) -> list[list[str]]:
         return [[cap.line(IO_THREAD, f"io_uring_enter(13{URING}, {rng.randrange(1, 4)}, 0, 0, "
                           "NULL, 8) = 1")]]
     if choice < 0.92:  # QMP: recvmsg, now and then passing an fd
-        if rng.random() < 0.1:
+        if rng.random() < 0.01:
             body = (f"recvmsg(15{QMP}, {{msg_name=NULL, msg_namelen=0, msg_iov=[{{iov_base="
                     '"{\\"execute\\":\\"getfd\\",\\"arguments\\":{\\"fdname\\":\\"m\\"}}\\r\\n"'
                     ", iov_len=4096}], msg_iovlen=1, msg_control=[{cmsg_len=20, "

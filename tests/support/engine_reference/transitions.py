@@ -1,0 +1,497 @@
+"""The model's answer to one event in one configuration: every possible successor.
+
+Pure functions ``step_*(config, event, ...) -> list[Outcome]``. An outcome is a successor
+configuration plus tags: rules this reading breaks (``behaviour`` rules) or, when the
+observation does not fit the model at all, the ``misfit`` rule that says why and the
+configuration checking continues with. All uAPI knowledge comes from the model
+(:func:`vfio_migcheck.model.fsm.model_for`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+from vfio_migcheck.checker.config import PRECOPY_STATES, SAVING_STATES, Config, Session
+from vfio_migcheck.checker.rules import data_fd as R_FD
+from vfio_migcheck.checker.rules import hands_off as R_HANDS
+from vfio_migcheck.checker.rules import precopy as R_PRE
+from vfio_migcheck.checker.rules import requests as R_REQ
+from vfio_migcheck.checker.rules import sessions as R_SES
+from vfio_migcheck.checker.rules import state as R_STATE
+from vfio_migcheck.checker.rules.base import Rule
+from vfio_migcheck.model.fsm import FlagModel, Step, model_for
+from vfio_migcheck.model.spec import Spec
+from vfio_migcheck.traces.events import UNKNOWN, DataIO, FeatureCall
+
+#: errnos with which an early VFS/driver check refuses a call before anything happens
+TRANSIENT_ERRNOS = frozenset({"EAGAIN", "EINTR", "ERESTARTSYS", "EWOULDBLOCK"})
+
+
+@dataclass(frozen=True)
+class Tag:
+    rule: Rule
+    message: str
+    allowed: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    config: Config
+    tags: tuple[Tag, ...] = ()
+
+    @cached_property
+    def misfit(self) -> bool:
+        return any(t.rule.kind == "misfit" for t in self.tags)
+
+
+def ok(config: Config, *tags: Tag) -> Outcome:
+    return Outcome(config, tuple(tags))
+
+
+def misfit(config: Config, rule: Rule, message: str, allowed: str) -> Outcome:
+    return Outcome(config, (Tag(rule, message, allowed),))
+
+
+# --- results -----------------------------------------------------------------------------
+
+def succeeded(ret) -> bool | None:
+    """True for ret >= 0, False for -1, None when the trace does not show it."""
+    if ret is UNKNOWN or ret is None:
+        return None
+    return ret >= 0
+
+
+# --- SET MIG_DEVICE_STATE ------------------------------------------------------------------
+
+def apply_steps(config: Config, steps: tuple[Step, ...], fd: int | None, line: int,
+                tags: list[Tag] | None = None) -> Config:
+    """Walk arcs, applying each arc's data-session effect (noting sessions never seen)."""
+    for step in steps:
+        config = config.with_state(step.dst)
+        effect = step.session
+        if effect.startswith("ends_"):
+            session = config.session
+            if tags is not None and session is not None and session.file is None \
+                    and session.fd is None and not session.opaque:
+                tags.append(Tag(R_FD.FD_NEVER_SEEN,
+                                f"the {session.kind} session started at line "
+                                f"{session.created_line} ended before its fd was used"))
+            config = config.end_session()
+        elif effect.startswith("creates_"):
+            config = config.end_session().start_session(effect.removeprefix("creates_"), fd, line)
+    return config
+
+
+def resync_state(config: Config, state: str) -> Config:
+    """Continue with ``state`` after a misfit, keeping a session only where it can live."""
+    config = config.with_state(state)
+    session = config.session
+    if session is not None:
+        fits = (state in SAVING_STATES and session.kind in ("saving", "unknown")) or (
+            state == "RESUMING" and session.kind in ("resuming", "unknown"))
+        if not fits:
+            config = config.end_session()
+    return config
+
+
+def _leaving_tags(config: Config, steps: tuple[Step, ...]) -> list[Tag]:
+    """Behaviour rules about the sessions a SET's path ends or keeps."""
+    tags: list[Tag] = []
+    session = config.session
+    if session is None or not steps or session.opaque:
+        return tags
+    first = steps[0]
+    if config.state == "STOP_COPY" and session.kind == "saving" and not session.eof:
+        tags.append(Tag(R_SES.LEFT_BEFORE_EOF,
+                        f"STOP_COPY -> {first.dst} before read() returned 0 on the saving fd"))
+    if config.state == "RESUMING" and first.dst != "RESUMING":
+        if not session.moved:
+            tags.append(Tag(R_SES.ABANDON_RESUMING,
+                            "RESUMING left by SET with no resume data accepted: "
+                            "abandon a resume with VFIO_DEVICE_RESET"))
+        elif session.failed_commit:
+            tags.append(Tag(R_SES.RETRY_WITHOUT_RESET,
+                            "RESUMING left again after a failed RESUMING -> STOP with no new "
+                            "data in between: reset the device instead"))
+    if session.kind == "saving" and session.closed and any(
+        s.session == "keeps" and s.dst == "STOP_COPY" for s in steps
+    ):
+        tags.append(Tag(R_FD.CLOSED_THEN_CONTINUED,
+                        f"{config.state} -> STOP_COPY keeps the saving session whose fd was "
+                        "closed: nobody can read the image"))
+    return tags
+
+
+def step_set(config: Config, spec: Spec, target, event: FeatureCall, line: int) -> list[Outcome]:
+    """SET MIG_DEVICE_STATE ``target`` (a state name or an out-of-range int)."""
+    model = model_for(spec, config.flags)
+    answer = model.request(config.state, target)
+    tags: list[Tag] = [Tag(rule, msg) for rule, msg in
+                       R_REQ.request_problems(answer, config.state, spec.error_state)]
+    if not config.queried:
+        tags.append(Tag(R_REQ.QUERY_FIRST,
+                        "SET MIG_DEVICE_STATE before any GET of VFIO_DEVICE_FEATURE_MIGRATION"))
+    data_fd = event.data_fd if isinstance(event.data_fd, int) else None
+    result = succeeded(event.ret)
+    out: list[Outcome] = []
+    if result in (True, None):
+        out.extend(_set_success(config, model, answer, data_fd, line, tags))
+    if result in (False, None):
+        out.extend(_set_failure(config, model, answer, event, line, tags))
+    return out
+
+
+def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, line: int,
+                 tags: list[Tag]) -> list[Outcome]:
+    if not answer.ok:
+        allowed = f"-1 EINVAL ({answer.detail})"
+        target = answer.dst
+        cont = config
+        if isinstance(target, str) and target in model.usable:
+            cont = resync_state(config, target)
+        return [Outcome(cont, (*tags, Tag(R_REQ.MUST_FAIL_SUCCEEDED,
+                                          f"SET {answer.src} -> {target} succeeded",
+                                          allowed)))]
+    creates = answer.creates if answer.steps else None
+    steps_tags = _leaving_tags(config, answer.steps)
+    final_creates = bool(answer.steps) and answer.steps[-1].session.startswith("creates_")
+    fd = data_fd if data_fd is not None and data_fd >= 0 else None
+    extra: list[Tag] = []
+    after = apply_steps(config, answer.steps, fd, line, extra)
+    if config.state == "RESUMING" and answer.steps and config.session is not None \
+            and config.session.kind == "resuming" and not config.session.moved \
+            and not config.session.opaque \
+            and answer.steps[0].dst == "STOP":
+        extra.append(Tag(R_SES.EMPTY_COMMIT_ACCEPTED,
+                         "RESUMING -> STOP succeeded although no resume data was accepted"))
+    if data_fd is not None:
+        if final_creates and data_fd < 0:
+            return [Outcome(after, (*tags, *steps_tags, Tag(
+                R_FD.FD_MISMATCH, f"SET {answer.src} -> {answer.dst} returned data_fd=-1",
+                f"a new data fd: the arc {answer.steps[-1].src} -> {answer.steps[-1].dst} "
+                f"starts a {creates} session")))]
+        if not final_creates and data_fd >= 0:
+            return [Outcome(after, (*tags, *steps_tags, Tag(
+                R_FD.FD_MISMATCH, f"SET {answer.src} -> {answer.dst} returned data_fd={data_fd}",
+                "data_fd=-1: no session starts on this path")))]
+    return [Outcome(after, (*tags, *steps_tags, *extra))]
+
+
+def _set_failure(config: Config, model: FlagModel, answer, event: FeatureCall, line: int,
+                 tags: list[Tag]) -> list[Outcome]:
+    if not answer.ok:
+        return [Outcome(config, tuple(tags))]
+    if not answer.steps:
+        errno = event.errno if isinstance(event.errno, str) else "an error"
+        return [Outcome(config, (*tags, Tag(
+            R_REQ.NOOP_FAILED, f"SET {answer.dst} in {answer.src} failed with {errno}")))]
+    outcomes: list[Outcome] = []
+    leaving = _leaving_tags(config, answer.steps)
+    for fo in model.failure_outcomes(config.state, answer.dst):
+        notes: list[Tag] = []
+        after = apply_steps(config, fo.steps_done, None, line, notes).with_state(fo.state)
+        if after.session is not None and config.state == "RESUMING" and fo.state == "RESUMING":
+            after = after.with_session(failed_commit=True)
+        outcomes.append(Outcome(after, (*tags, *leaving, *notes)))
+    return outcomes
+
+
+def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: int,
+                        pinned_target=None, no_set: bool = False,
+                        known_set: bool = False) -> list[Outcome]:
+    """A FEATURE call whose payload is hidden: any GET/PROBE/SET reading that fits.
+
+    ``pinned_target``: QEMU traced the request this call carries out. ``no_set``: QEMU traces
+    every state request of this device and none is pending, so the call is not a SET.
+    ``known_set``: the trace shows a SET of MIG_DEVICE_STATE whose target alone is hidden.
+    """
+    out: list[Outcome] = []
+    result = succeeded(event.ret)
+    if no_set and pinned_target is None:
+        return [Outcome(replace(config, queried=True) if result is not False else config)]
+    if (pinned_target is None and not known_set) or pinned_target == config.state:
+        # Not a state change: a GET (maybe of MIGRATION), PROBE, or another feature's SET.
+        out.append(Outcome(replace(config, queried=True) if result is not False else config))
+    if pinned_target is not None:
+        targets = [pinned_target] if pinned_target != config.state else []
+    else:
+        model = model_for(spec, config.flags)
+        targets = sorted(model.usable)
+        if known_set and result is not True:
+            targets.append(config.state)  # a refused request leaves the reading unchanged
+    for target in targets:
+        for o in step_set(config, spec, target, event, line):
+            if not o.misfit:
+                out.append(Outcome(o.config, tuple(
+                    t for t in o.tags if t.rule is not R_REQ.QUERY_FIRST)))
+    return out
+
+
+# --- GET ------------------------------------------------------------------------------------
+
+def step_get_state(config: Config, reply) -> list[Outcome]:
+    if not isinstance(reply, str):
+        return [ok(config)]
+    if reply == config.state:
+        return [ok(config)]
+    return [misfit(resync_state(config, reply), R_STATE.GET_DISAGREES,
+                   f"GET reports {reply}", config.state)]
+
+
+def step_get_migration(config: Config, spec: Spec, mig_flags) -> list[Outcome]:
+    config = replace(config, queried=True)
+    if not isinstance(mig_flags, int):
+        return [ok(config)]
+    flags = mig_flags & spec.all_flags_mask
+    if flags == config.flags:
+        if not spec.mandatory_flags <= spec.flag_names(flags):
+            return [misfit(config, R_STATE.BAD_FLAGS,
+                           f"GET MIGRATION reports {mig_flags:#x}, which lacks "
+                           f"{', '.join(sorted(spec.mandatory_flags))}",
+                           "a defined flag set: " + ", ".join(
+                               f"{f:#x}" for f in spec.defined_flag_sets))]
+        return [ok(config)]
+    return [misfit(replace(config, flags=flags), R_STATE.BAD_FLAGS,
+                   f"GET MIGRATION reports {mig_flags:#x}", f"{config.flags:#x}")]
+
+
+# --- RESET ----------------------------------------------------------------------------------
+
+EARLY_RESET_ERRNOS = frozenset({"EINVAL", "ENOTTY", "EAGAIN"})
+
+
+def do_reset(config: Config, spec: Spec) -> Config:
+    state, ends = model_for(spec, config.flags).reset()
+    after = config.end_session() if ends else config
+    return replace(after, state=state)
+
+
+def step_reset(config: Config, spec: Spec, ret, errno) -> list[Outcome]:
+    result = succeeded(ret)
+    if result is True:
+        return [ok(do_reset(config, spec))]
+    if result is False and isinstance(errno, str) and errno in EARLY_RESET_ERRNOS:
+        return [ok(config)]
+    return [ok(config), ok(do_reset(config, spec))]
+
+
+# --- data fds -------------------------------------------------------------------------------
+
+def bindings(config: Config, file: str, fd: int) -> list[tuple[str, Config]]:
+    """How ``file`` may relate to this reading: ('live', cfg) and/or ('dead', cfg).
+
+    A file seen for the first time may be the fd of the session not yet bound, or of an
+    earlier session that ended before its fd was used (``ghost``); both readings are kept.
+    Empty when this reading has no place for the file.
+    """
+    if file in config.foreign:
+        return []
+    session = config.session
+    if session is not None and session.file == file:
+        return [("live", config)]
+    if file in config.dead:
+        return [("dead", config)]
+    out: list[tuple[str, Config]] = []
+    if session is not None and session.file is None and session.fd in (None, fd):
+        out.append(("live", config.with_session(file=file, fd=fd)))
+    if config.ghost:
+        out.append(("dead", replace(config, dead=config.dead | {file})))
+    return out
+
+
+def is_new_binding(config: Config, file: str) -> bool:
+    """True when this reading has not yet tied ``file`` to one of its sessions."""
+    session = config.session
+    return file not in config.dead and not (session is not None and session.file == file)
+
+
+def not_mine(config: Config, file: str) -> Config:
+    """The reading in which ``file`` belongs to another device."""
+    return replace(config, foreign=config.foreign | {file})
+
+
+def step_fd_appeared(config: Config, file: str, fd: int) -> list[Outcome]:
+    bound = bindings(config, file, fd)
+    if bound:
+        return [ok(cfg) for _, cfg in bound]
+    cont = config if config.session is not None else replace(
+        config, session=Session(kind="unknown", file=file, fd=fd))
+    return [misfit(cont, R_FD.UNEXPECTED_FD, f"fd {fd} appeared as a data fd",
+                   "no data fd: no SET before it could have started a session")]
+
+
+def _result_text(ret, errno) -> str:
+    if ret is UNKNOWN:
+        return "?"
+    if isinstance(ret, int) and ret < 0 and isinstance(errno, str):
+        return f"-1 {errno}"
+    return str(ret)
+
+
+def step_io(config: Config, event: DataIO) -> list[Outcome]:
+    """read()/write() on a data-fd candidate."""
+    return [o for how, cfg in bindings(config, event.file, event.fd)
+            for o in _io(how, cfg, event)]
+
+
+def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
+    fd = event.fd
+    observed = f"{event.call}(fd {fd}) = {_result_text(event.ret, event.errno)}"
+    result = succeeded(event.ret)
+    errno = event.errno if isinstance(event.errno, str) else None
+    moved = isinstance(event.ret, int) and event.ret > 0
+    zero_len = event.requested == 0
+    if zero_len and event.ret == 0:
+        return [ok(config)]
+    if event.positioned:
+        if result is True or (errno is not None and errno != "ESPIPE"):
+            return [misfit(config, R_FD.WRONG_IO_ANSWERED, observed, "-1 ESPIPE")]
+        return [ok(config, Tag(R_FD.POSITIONED_IO,
+                               f"{event.call} on data fd {fd}: data fds are streams (ESPIPE)"))]
+    if how == "dead":
+        if moved or (result is True and not zero_len):
+            return [misfit(config, R_FD.DEAD_FD_ANSWERED, observed, "-1 ENODEV")]
+        return [ok(config, Tag(R_FD.USE_AFTER_END,
+                               f"{event.call} on data fd {fd} after its session ended"))]
+    session = config.session
+    assert session is not None
+    kind = session.kind
+    if kind == "unknown" and result is True:
+        kind = "saving" if event.direction == "read" else "resuming"
+        config = config.with_session(kind=kind)
+        session = config.session
+    wrong = (event.direction == "read" and kind == "resuming") or (
+        event.direction == "write" and kind == "saving")
+    if wrong:
+        if result is True or (errno is not None and errno != "EBADF"):
+            return [misfit(config, R_FD.WRONG_IO_ANSWERED, observed, "-1 EBADF")]
+        return [ok(config, Tag(R_FD.WRONG_DIRECTION,
+                               f"{event.direction} on the {kind} data fd {fd}"))]
+    if event.direction == "write":
+        return _resume_write(config, event, result, errno, moved)
+    return _save_read(config, event, observed, result, errno, moved)
+
+
+def _resume_write(config: Config, event: DataIO, result, errno, moved) -> list[Outcome]:
+    if config.state != "RESUMING":  # only after a resync: treat like a dead session
+        return [ok(config)]
+    if result is True:
+        if moved:
+            config = config.with_session(moved=True, failed_commit=False)
+        return [ok(config)]
+    if result is False and errno not in TRANSIENT_ERRNOS:
+        return [ok(config, Tag(R_SES.RESUME_DATA_REJECTED,
+                               f"write of {event.requested} bytes refused with {errno}"))]
+    return [ok(config)]
+
+
+def _save_read(config: Config, event: DataIO, observed: str, result, errno,
+               moved) -> list[Outcome]:
+    session = config.session
+    assert session is not None
+    state = config.state
+    if state == "STOP_COPY":
+        if moved and session.eof:
+            return [misfit(config, R_FD.DATA_AFTER_EOF, observed,
+                           "0: end of stream in STOP_COPY is permanent")]
+        if errno == "ENOMSG":
+            return [misfit(config, R_FD.ENOMSG_IN_STOP_COPY, observed,
+                           "data, 0 at the end of the stream, or a blocking error")]
+        if event.ret == 0:
+            return [ok(config.with_session(eof=True))]
+        return [ok(config)]
+    if state in PRECOPY_STATES:
+        if event.ret == 0:
+            return [ok(config, Tag(R_SES.EOF_IN_PRECOPY,
+                                   f"read() = 0 in {state}: the uAPI asks for ENOMSG at the "
+                                   "pre-copy temporary end"))]
+        return [ok(config)]
+    return [ok(config)]
+
+
+def step_precopy_info(config: Config, file: str, fd: int, ret, errno, argsz) -> list[Outcome]:
+    return [o for how, cfg in bindings(config, file, fd)
+            for o in _precopy_info(how, cfg, fd, ret, errno, argsz)]
+
+
+def _precopy_info(how: str, config: Config, fd: int, ret, errno, argsz) -> list[Outcome]:
+    observed = f"PRECOPY_INFO(fd {fd}) = {_result_text(ret, errno)}"
+    result = succeeded(ret)
+    tags: list[Tag] = []
+    if isinstance(argsz, int) and argsz < 24:
+        tags.append(Tag(R_PRE.MALFORMED_REQUEST, f"PRECOPY_INFO with argsz={argsz} (< 24)"))
+    if how == "dead":
+        if result is True:
+            return [misfit(config, R_PRE.PRECOPY_INFO_ANSWERED, observed, "-1 EINVAL")]
+        return [ok(config, *tags, Tag(R_FD.USE_AFTER_END,
+                                      f"PRECOPY_INFO on data fd {fd} after its session ended"))]
+    session = config.session
+    assert session is not None
+    if session.kind == "resuming" or config.state not in PRECOPY_STATES:
+        where = "a resuming fd" if session.kind == "resuming" else config.state
+        if result is True or (session.kind == "resuming" and isinstance(errno, str)
+                              and errno != "ENOTTY"):
+            return [misfit(config, R_PRE.PRECOPY_INFO_ANSWERED, observed,
+                           f"-1 {'ENOTTY' if session.kind == 'resuming' else 'EINVAL'}")]
+        return [ok(config, *tags, Tag(R_PRE.PRECOPY_INFO_PLACEMENT,
+                                      f"PRECOPY_INFO on {where}"))]
+    if session.kind == "unknown":
+        config = config.with_session(kind="saving")
+    return [ok(config, *tags)]
+
+
+def step_data_close(config: Config, file: str, fd: int, how: str) -> list[Outcome]:
+    bound = bindings(config, file, fd)
+    if not bound:
+        return [ok(config)]
+    return [o for _, cfg in bound for o in _close(cfg, file, how)]
+
+
+def _close(config: Config, file: str, how: str) -> list[Outcome]:
+    session = config.session
+    tags: list[Tag] = []
+    if how != "close" and (file in config.dead or (session is not None and session.file == file)):
+        tags.append(Tag(R_FD.NEVER_CLOSED, f"data fd closed only by {how}"))
+    if file in config.dead:
+        return [ok(replace(config, dead=config.dead - {file}), *tags)]
+    if session is not None and session.file == file:
+        return [ok(config.with_session(closed=True), *tags)]
+    return [ok(config)]
+
+
+def step_data_misc(config: Config, file: str, fd: int, what: str) -> list[Outcome]:
+    """lseek / foreign ioctl: legal to try, always refused."""
+    bound = bindings(config, file, fd)
+    if not bound:
+        return [ok(config)]
+    rule = R_FD.POSITIONED_IO if what == "lseek" else R_FD.FOREIGN_IOCTL
+    return [ok(cfg, Tag(rule, f"{what} on data fd {fd}")) for _, cfg in bound]
+
+
+def step_device_close(config: Config) -> list[Outcome]:
+    """close_device: every driver ends its sessions; the state is kept (mtty) or reset."""
+    return [ok(config.end_session())]
+
+
+def step_access(config: Config, call: str) -> list[Outcome]:
+    if config.state in ("STOP_COPY", "RUNNING_P2P", "PRE_COPY_P2P"):
+        return [ok(config, Tag(R_HANDS.REGION_ACCESS, f"{call} on the device in {config.state}"))]
+    return [ok(config)]
+
+
+def step_logging(config: Config, op: str, feature: str, ret) -> list[Outcome]:
+    result = succeeded(ret)
+    tags: list[Tag] = []
+    logging = config.logging
+    if feature == "DMA_LOGGING_START":
+        if logging is True:
+            tags.append(Tag(R_HANDS.LOGGING_PAIRING, "DMA logging START while already started"))
+        if result:
+            logging = True
+    elif feature == "DMA_LOGGING_STOP":
+        if result:
+            logging = False
+    elif feature == "DMA_LOGGING_REPORT" and logging is False:
+        tags.append(Tag(R_HANDS.LOGGING_PAIRING, "DMA logging REPORT while logging is off"))
+    return [ok(replace(config, logging=logging), *tags)]
