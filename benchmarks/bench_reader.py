@@ -53,7 +53,7 @@ def baseline_rate(path: Path) -> int:
     Printed next to the reader's rate so a figure taken on a busy or slow machine can be
     judged: the ratio between the two hardly depends on the machine.
     """
-    from vfio_migcheck.traces.strace_session import FAST_HEAD
+    from vfio_migcheck.traces.strace.session import FAST_HEAD
 
     match = FAST_HEAD.match
     count = 0

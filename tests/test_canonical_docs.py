@@ -10,7 +10,7 @@ import pytest
 
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.spec import load_spec
-from vfio_migcheck.traces.canonical import read_text
+from vfio_migcheck.traces.canonical.reader import read_text
 from vfio_migcheck.traces.events import (
     DataClose,
     DataIO,

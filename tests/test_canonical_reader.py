@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vfio_migcheck.traces import canonical
-from vfio_migcheck.traces.canonical import read, read_text, sniff
+from vfio_migcheck.traces.canonical import syntax as canonical
+from vfio_migcheck.traces.canonical.reader import read, read_text, sniff
 from vfio_migcheck.traces.events import (
     UNKNOWN,
     DataClose,

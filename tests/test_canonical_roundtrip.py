@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vfio_migcheck.traces import canonical
-from vfio_migcheck.traces.canonical import (
+from vfio_migcheck.traces.canonical import syntax as canonical
+from vfio_migcheck.traces.canonical.reader import read_text
+from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
     FEATURES,
     IO_CALLS,
@@ -24,7 +25,6 @@ from vfio_migcheck.traces.canonical import (
     PROCESS_WHATS,
     SEEK_CALLS,
     carried,
-    read_text,
 )
 from vfio_migcheck.traces.events import (
     UNKNOWN,

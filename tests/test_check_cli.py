@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vfio_migcheck.checker.report_sarif import fingerprint
+from vfio_migcheck.checker.reports.sarif import fingerprint
 from vfio_migcheck.checker.results import Finding
 from vfio_migcheck.cli import cli
 from vfio_migcheck.cli.check_cmd import bundled_examples

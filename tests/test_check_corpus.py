@@ -17,7 +17,7 @@ from tests.support.gt import convert_file
 from vfio_migcheck.checker.api import check_events, check_trace
 from vfio_migcheck.checker.results import TraceResult
 from vfio_migcheck.conformance.files import capture_of, ground_truths, run_name
-from vfio_migcheck.traces.canonical import read_text
+from vfio_migcheck.traces.canonical.reader import read_text
 from vfio_migcheck.traces.events import ReadSummary
 
 CORPUS = Path(__file__).parent / "fixtures" / "mtty-6.12"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from vfio_migcheck.checker.api import check_events, check_trace
-from vfio_migcheck.traces.canonical import read_text
+from vfio_migcheck.traces.canonical.reader import read_text
 from vfio_migcheck.traces.events import ReadSummary
 
 EXAMPLES = Path(__file__).parent.parent / "vfio_migcheck" / "examples"

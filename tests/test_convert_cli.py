@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from vfio_migcheck.cli import cli
-from vfio_migcheck.traces.canonical import read_text
+from vfio_migcheck.traces.canonical.reader import read_text
 from vfio_migcheck.traces.events import EVENT_TYPES, Origin, ReadSummary, Unreadable
 from vfio_migcheck.traces.reading import open_trace
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vfio_migcheck.traces import qemu
 from vfio_migcheck.traces.events import Origin, QemuEvent, Unreadable
-from vfio_migcheck.traces.qemu_lines import find_segments, iso_to_epoch
+from vfio_migcheck.traces.qemu import reader as qemu
+from vfio_migcheck.traces.qemu.lines import find_segments, iso_to_epoch
 
 ORIGIN = Origin("log", 1)
 RECORD = "vfio_migration_set_state  (0000:3b:00.1) new state STOP_COPY, recover state STOP"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vfio_migcheck.traces import qemu
 from vfio_migcheck.traces.events import QemuEvent, ReadSummary, Unreadable
+from vfio_migcheck.traces.qemu import reader as qemu
 from vfio_migcheck.traces.reading import open_trace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qemu"

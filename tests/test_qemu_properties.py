@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vfio_migcheck.traces import qemu
 from vfio_migcheck.traces.events import Origin, QemuEvent, ReadSummary, Unreadable
-from vfio_migcheck.traces.qemu_formats import may_hold_v1_evidence
+from vfio_migcheck.traces.qemu import reader as qemu
+from vfio_migcheck.traces.qemu.formats import may_hold_v1_evidence
 
 TRACE_EVENTS = Path(__file__).parent / "fixtures" / "qemu" / "trace-events.txt"
 

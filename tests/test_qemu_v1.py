@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vfio_migcheck.traces import qemu
 from vfio_migcheck.traces.events import Origin, QemuEvent, ReadSummary
+from vfio_migcheck.traces.qemu import reader as qemu
 
 FIXTURES = Path(__file__).parent / "fixtures" / "qemu"
 V2_NAMES = {"ERROR", "STOP", "RUNNING", "STOP_COPY", "RESUMING", "RUNNING_P2P", "PRE_COPY",

@@ -11,7 +11,7 @@ from vfio_migcheck.checker.api import check_events
 from vfio_migcheck.checker.rule_docs import rule_text, rules_markdown
 from vfio_migcheck.checker.rules import CATALOGUE, all_rules, get_rule
 from vfio_migcheck.checker.rules.base import KINDS
-from vfio_migcheck.traces.canonical import read_text
+from vfio_migcheck.traces.canonical.reader import read_text
 from vfio_migcheck.traces.events import ReadSummary
 
 DOCS = Path(__file__).parent.parent / "docs" / "rules.md"
@@ -68,3 +68,33 @@ def test_rule_text_has_every_section() -> None:
 def test_docs_rules_md_is_up_to_date() -> None:
     assert DOCS.read_text() == rules_markdown(), (
         "docs/rules.md is stale: python -m vfio_migcheck.checker.rule_docs > docs/rules.md")
+
+
+def test_one_module_per_rule_named_by_its_id_in_its_party_folder() -> None:
+    from vfio_migcheck.checker.rules import rule_modules
+
+    folder = {"U": "vmm", "K": "driver", "T": "trace"}
+    modules = rule_modules()
+    assert len(modules) == len(CATALOGUE)
+    for module in modules:
+        rule = module.RULE
+        party, name = module.__name__.split(".")[-2:]
+        assert name.startswith(rule.id.lower() + "_"), module.__name__
+        assert party == folder[rule.id[0]], module.__name__
+
+
+def test_behaviour_rules_carry_their_predicate_and_every_rule_is_raised_somewhere() -> None:
+    import inspect
+
+    from vfio_migcheck.checker import engine, transitions
+    from vfio_migcheck.checker.rules import rule_modules
+
+    used = [*vars(engine).values(), *vars(transitions).values()]
+    for module in rule_modules():
+        rule = module.RULE
+        predicates = [name for name, value in vars(module).items()
+                      if inspect.isfunction(value) and value.__module__ == module.__name__
+                      and not name.startswith("_")]
+        if rule.kind == "behaviour":
+            assert predicates, f"{rule.id}: a behaviour rule needs its predicate in its module"
+        assert any(value is module for value in used), f"{rule.id}: the checker never uses it"

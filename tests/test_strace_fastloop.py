@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vfio_migcheck.traces.events import ReadSummary
-from vfio_migcheck.traces.strace import read
-from vfio_migcheck.traces.strace_lines import iter_text_lines
-from vfio_migcheck.traces.strace_session import Session
+from vfio_migcheck.traces.strace.lines import iter_text_lines
+from vfio_migcheck.traces.strace.reader import read
+from vfio_migcheck.traces.strace.session import Session
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CAPTURES = sorted(

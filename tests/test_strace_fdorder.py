@@ -1,4 +1,4 @@
-"""Data-fd ownership from the lowest-free-number rule (traces/strace_fdorder.py).
+"""Data-fd ownership from the lowest-free-number rule (traces/strace/fdorder.py).
 
 Hand-written captures (tests/fixtures/strace/fdorder-*.strace) pin what is decided and
 what must stay unknown; a simulator of Linux fd allocation checks that a hint never
@@ -18,7 +18,7 @@ from vfio_migcheck.checker.api import _resolve
 from vfio_migcheck.checker.engine import Engine
 from vfio_migcheck.traces.events import UNKNOWN, FdAppeared
 from vfio_migcheck.traces.reading import open_trace
-from vfio_migcheck.traces.strace_fdorder import INF, OrderLog, Span
+from vfio_migcheck.traces.strace.fdorder import INF, OrderLog, Span
 
 FIXTURES = Path(__file__).parent / "fixtures"
 A, B = "group0/dev0", "group1/dev0"

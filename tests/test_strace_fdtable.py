@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vfio_migcheck.traces.fdtable import DATA, DEVICE, OTHER, FdEntry, FdTable, OpenFile
+from vfio_migcheck.traces.strace.fdtable import DATA, DEVICE, OTHER, FdEntry, FdTable, OpenFile
 
 
 def table_with(*items: tuple[int, str, bool]) -> FdTable:

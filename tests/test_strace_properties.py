@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from vfio_migcheck.traces.events import ReadSummary, Unreadable
 from vfio_migcheck.traces.lines import compression_of
-from vfio_migcheck.traces.strace import read
+from vfio_migcheck.traces.strace.reader import read
 
 CORPUS = Path(__file__).parent / "fixtures"
 REAL_LINES = [

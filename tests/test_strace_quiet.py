@@ -1,7 +1,7 @@
 """Deciding poll sets and recvmsg lines from the raw text must not change what is read.
 
 The reference forces every poll/ppoll and recvmsg line through the grammar (the predicates
-of traces/strace_quiet.py answer "not quiet"); the reader must give the same events and,
+of traces/strace/quiet.py answer "not quiet"); the reader must give the same events and,
 apart from lines it now counts as irrelevant instead of parsing, the same accounting — on
 generated QEMU-like captures where the main loop polls while a data fd is open, and on
 the real captures.
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from vfio_migcheck.traces import strace, strace_session
 from vfio_migcheck.traces.events import ReadSummary
-from vfio_migcheck.traces.fdtable import DATA, FdEntry, FdTable, OpenFile
-from vfio_migcheck.traces.strace_quiet import poll_is_quiet, recvmsg_is_quiet
+from vfio_migcheck.traces.strace import reader as strace
+from vfio_migcheck.traces.strace import session as strace_session
+from vfio_migcheck.traces.strace.fdtable import DATA, FdEntry, FdTable, OpenFile
+from vfio_migcheck.traces.strace.quiet import poll_is_quiet, recvmsg_is_quiet
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 FIXTURES = Path(__file__).parent / "fixtures"

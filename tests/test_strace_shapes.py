@@ -319,7 +319,7 @@ def test_advice_for_missing_strace_options(tmp_path) -> None:
 
 
 def test_sniff_scores_strace_and_not_other_formats() -> None:
-    from vfio_migcheck.traces.strace import sniff
+    from vfio_migcheck.traces.strace.reader import sniff
 
     assert sniff((HERE / "poll_epoll.strace").read_text().splitlines()) >= 0.9
     assert sniff((HERE / "ff_tt" / "cap.strace.501").read_text().splitlines()) >= 0.9

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vfio_migcheck.traces.strace_clock import Clock
-from vfio_migcheck.traces.strace_fastcall import fast_call
-from vfio_migcheck.traces.strace_ioctl import DEVICE_FEATURE, PRECOPY_INFO, resolve
-from vfio_migcheck.traces.strace_syntax import SyntaxProblem, parse_call, parse_partial
-from vfio_migcheck.traces.strace_text import unescape
+from vfio_migcheck.traces.strace.clock import Clock
+from vfio_migcheck.traces.strace.fastcall import fast_call
+from vfio_migcheck.traces.strace.ioctl import DEVICE_FEATURE, PRECOPY_INFO, resolve
+from vfio_migcheck.traces.strace.syntax import SyntaxProblem, parse_call, parse_partial
+from vfio_migcheck.traces.strace.text import unescape
 
 SHAPES = [
     'read(6<anon_inode:mtty_mig>, "N,>\\214\\211\\t\\235~"..., 16) = 16 <0.000293>',

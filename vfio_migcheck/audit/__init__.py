@@ -1,0 +1,1 @@
+"""The audit: many traces checked together, rendered as text, JSON and an HTML page."""

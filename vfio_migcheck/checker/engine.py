@@ -16,11 +16,13 @@ from vfio_migcheck.checker import transitions as T
 from vfio_migcheck.checker.config import P2P_STATES, Config, Session
 from vfio_migcheck.checker.describe import describe_configs, describe_event, state_order
 from vfio_migcheck.checker.results import Finding
-from vfio_migcheck.checker.rules import data_fd as R_FD
-from vfio_migcheck.checker.rules import multi_device as R_MULTI
-from vfio_migcheck.checker.rules import precopy as R_PRE
-from vfio_migcheck.checker.rules import trace as R_TRACE
 from vfio_migcheck.checker.rules.base import Rule
+from vfio_migcheck.checker.rules.trace import t001_unreadable_line as T001
+from vfio_migcheck.checker.rules.trace import t002_too_many_readings as T002
+from vfio_migcheck.checker.rules.vmm import u010_malformed_request as U010
+from vfio_migcheck.checker.rules.vmm import u013_data_fd_not_closed as U013
+from vfio_migcheck.checker.rules.vmm import u015_p2p_quiesce_order as U015
+from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U020
 from vfio_migcheck.checker.stats import DeviceStats
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.names import NameError_, parse_state
@@ -91,6 +93,10 @@ class DeviceTrack:
     stats: DeviceStats = field(default_factory=DeviceStats)
     once: set[tuple[str, str]] = field(default_factory=set)
     last_line: int | None = None
+
+    def configs_before(self) -> list[Config]:
+        """The readings before the last event (it may still swap with a held one)."""
+        return self.held.before if self.held is not None else self.configs
 
 
 class Engine:
@@ -164,9 +170,9 @@ class Engine:
     # --- per event kind ---------------------------------------------------------------------
     def on_unreadable(self, event: Unreadable) -> None:
         self._emit(Finding(
-            rule=R_TRACE.UNREADABLE_LINE.id, severity=R_TRACE.UNREADABLE_LINE.severity,
+            rule=T001.RULE.id, severity=T001.RULE.severity,
             party="unknown", file=event.origin.file, line=event.origin.line, device="-",
-            message=f"unreadable line: {event.reason}", observed=event.text or "",
+            message=T001.check(event), observed=event.text or "",
             fingerprint=f"T001|{event.reason}"))
 
     def on_device_open(self, event: DeviceOpen) -> None:
@@ -189,10 +195,10 @@ class Engine:
         if track.pid is None:
             track.pid = event.pid
         self.feature_device[(event.origin.file, event.origin.line)] = event.device
-        problem, event = decode_raw(event)
+        problem, event = U010.decode_raw(event)
         if problem is not None:
             # the core refuses malformed requests before any handler runs (uapi.md 8.1)
-            tag = T.Tag(R_PRE.MALFORMED_REQUEST, problem)
+            tag = T.Tag(U010.RULE, problem)
             self._apply(track, event, lambda c: [T.ok(c, tag)])
             return
         op, feature = event.op, event.feature
@@ -245,7 +251,7 @@ class Engine:
                         lambda c: T.step_hidden_feature(c, self.spec, event, line, tgt, no_set))
             if pin is not None:
                 self._after_set(track, event, pin)
-                track.stats.observe_request(event, track, self.spec, tgt)
+                track.stats.observe_request(event, track.configs_before(), self.spec, tgt)
         else:
             self._apply(track, event, lambda c: [T.ok(c)])
         self._observe_state(track, event)
@@ -264,10 +270,12 @@ class Engine:
     def on_access(self, event: DeviceAccess) -> None:
         track = self._track(event.device, event)
         call = event.call
-        if "PRECOPY" in call.upper():
+        misdirected = U020.check_device_call(call)
+        if misdirected is not None:
+            tag = T.Tag(U020.RULE, misdirected)
+
             def step(c: Config) -> list[T.Outcome]:
-                return [T.ok(c, T.Tag(R_FD.FOREIGN_IOCTL,
-                                      "VFIO_MIG_GET_PRECOPY_INFO on the device fd"))]
+                return [T.ok(c, tag)]
         else:
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_access(c, call)
@@ -514,9 +522,9 @@ class Engine:
             track.truncated = True
             origin = self.last_origin or Origin("-", 0)
             self._emit(Finding(
-                rule=R_TRACE.SET_TRUNCATED.id, severity="note", party="unknown",
+                rule=T002.RULE.id, severity="note", party="unknown",
                 file=origin.file, line=origin.line, device=track.name,
-                message=f"more than {MAX_CONFIGS} readings; later mismatches are notes",
+                message=T002.check(len(configs), MAX_CONFIGS),
                 fingerprint=f"T002|{track.name}"))
         return configs[:MAX_CONFIGS]
 
@@ -561,9 +569,8 @@ class Engine:
         if not track.configs or not all(c.flags & self.spec.flags.get("P2P", 0)
                                         for c in track.configs):
             return
-        stopping = states <= {"STOP", "STOP_COPY"}
-        starting = states == {"RUNNING"}
-        if not (stopping or starting):
+        phase = U015.phase(states)
+        if phase is None:
             return
         for other in self.devices.values():
             if other is track or other.pid != track.pid or other.closed or not other.configs:
@@ -571,22 +578,17 @@ class Engine:
             if not all(c.flags & self.spec.flags.get("P2P", 0) for c in other.configs):
                 continue
             ostates = {c.state for c in other.configs}
-            if stopping and ostates <= {"RUNNING", "PRE_COPY"}:
-                msg = (f"{track.name} entered {'/'.join(sorted(states))} while {other.name} "
-                       f"is still {'/'.join(sorted(ostates))} (not P2P-quiesced)")
-            elif starting and ostates <= {"STOP", "STOP_COPY"}:
-                msg = (f"{track.name} returned to RUNNING while {other.name} is still "
-                       f"{'/'.join(sorted(ostates))} (not yet RUNNING_P2P)")
-            else:
+            msg = U015.check(track.name, states, other.name, ostates)
+            if msg is None:
                 continue
-            rule = R_MULTI.P2P_ORDER
+            rule = U015.RULE
             self._emit(Finding(
                 rule=rule.id, severity=rule.severity, party=rule.party,
                 file=event.origin.file, line=event.origin.line, device=track.name,
                 message=msg, observed=describe_event(event),
                 allowed=f"first bring {other.name} to {' or '.join(sorted(P2P_STATES))}",
                 continuing=describe_configs(track.configs, self.spec),
-                fingerprint=f"U015|{track.name}|{other.name}|{'start' if starting else 'stop'}",
+                fingerprint=f"U015|{track.name}|{other.name}|{phase}",
                 cite=rule.cite))
 
     def _observe_state(self, track: DeviceTrack, event: Event) -> None:
@@ -595,7 +597,7 @@ class Engine:
             event.op == "SET" and event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
         ):
             target = _norm_target(event.target, self.spec)
-            track.stats.observe_request(event, track, self.spec,
+            track.stats.observe_request(event, track.configs_before(), self.spec,
                                         target if isinstance(target, str) else None)
 
     # --- end of trace ---------------------------------------------------------------------------
@@ -610,18 +612,12 @@ class Engine:
         if not track.configs:
             return
         origin = self.last_origin or Origin("-", 0)
-        open_files = None
-        for c in track.configs:
-            files = set(c.dead)
-            if c.session is not None and c.session.file is not None and not c.session.closed:
-                files.add(c.session.file)
-            open_files = files if open_files is None else open_files & files
-        for file in sorted(open_files or ()):
-            rule = R_FD.NEVER_CLOSED
+        for file in U013.open_at_end(track.configs):
+            rule = U013.RULE
             self._emit(Finding(
                 rule=rule.id, severity=rule.severity, party=rule.party, file=origin.file,
                 line=origin.line, device=track.name,
-                message=f"data fd {file} is still open at the end of the trace",
+                message=U013.end_message(file),
                 fingerprint=f"U013|{track.name}|end", cite=rule.cite))
 
 
@@ -648,45 +644,6 @@ _HANDLERS: dict[type, Callable[[Engine, Event], None]] = {
 
 # --- helpers ------------------------------------------------------------------------------------
 
-FEATURE_BY_INDEX = {1: "MIGRATION", 2: "MIG_DEVICE_STATE", 6: "DMA_LOGGING_START",
-                    7: "DMA_LOGGING_STOP", 8: "DMA_LOGGING_REPORT", 9: "MIG_DATA_SIZE"}
-GET_BIT, SET_BIT, PROBE_BIT, KNOWN_BITS = 0x10000, 0x20000, 0x40000, 0x7FFFF
-#: total argsz each feature's GET/SET needs (header 8 + payload minsz; uapi.md 8.2)
-MIN_ARGSZ = {"MIGRATION": 16, "MIG_DEVICE_STATE": 16, "MIG_DATA_SIZE": 16,
-             "DMA_LOGGING_START": 32, "DMA_LOGGING_STOP": 8, "DMA_LOGGING_REPORT": 40}
-GET_ONLY = frozenset({"MIGRATION", "MIG_DATA_SIZE", "DMA_LOGGING_REPORT"})
-SET_ONLY = frozenset({"DMA_LOGGING_START", "DMA_LOGGING_STOP"})
-
-
-def decode_raw(event: FeatureCall) -> tuple[str | None, FeatureCall]:
-    """Use the raw ``flags`` word of a decoded call: fill op/feature, or say what is malformed
-    (the core rejects these before any handler runs, uapi.md 8.1)."""
-    raw, argsz = event.raw_flags, event.argsz
-    op, feature = event.op, event.feature
-    if isinstance(raw, int):
-        if raw & ~KNOWN_BITS:
-            return f"unknown flag bits {raw & ~KNOWN_BITS:#x} in the feature request", event
-        get, set_, probe = bool(raw & GET_BIT), bool(raw & SET_BIT), bool(raw & PROBE_BIT)
-        if get and set_ and not probe:
-            return "GET and SET both set without PROBE", event
-        if not (get or set_):
-            return "neither GET nor SET in the feature request", event
-        name = FEATURE_BY_INDEX.get(raw & 0xFFFF)
-        if op is UNKNOWN:
-            op = "PROBE" if probe else ("GET" if get else "SET")
-        if feature is UNKNOWN and name is not None:
-            feature = name
-        if name is not None and not probe:
-            if set_ and name in GET_ONLY:
-                return f"SET of the GET-only feature {name}", event
-            if get and name in SET_ONLY:
-                return f"GET of the SET-only feature {name}", event
-        event = replace(event, op=op, feature=feature)
-    if isinstance(argsz, int) and isinstance(feature, str) and op in ("GET", "SET"):
-        need = MIN_ARGSZ.get(feature)
-        if need is not None and argsz < need:
-            return f"argsz={argsz} is below the {need} bytes {op} {feature} needs", event
-    return None, event
 
 
 def _maybe_mine(step: Step, file: str) -> Step:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from vfio_migcheck.checker.config import PRECOPY_STATES, Config
 from vfio_migcheck.checker.describe import state_order
@@ -11,9 +10,6 @@ from vfio_migcheck.checker.results import RequestObservation, SessionStats, Stat
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.spec import Spec
 from vfio_migcheck.traces.events import UNKNOWN, DataClose, DataIO, Event, FeatureCall
-
-if TYPE_CHECKING:  # pragma: no cover
-    from vfio_migcheck.checker.engine import DeviceTrack
 
 
 @dataclass
@@ -81,9 +77,9 @@ class DeviceStats:
                 if all(file in c.dead for c in configs):
                     b.ended_line = event.origin.line
 
-    def observe_request(self, event: FeatureCall, track: DeviceTrack, spec: Spec,
+    def observe_request(self, event: FeatureCall, before: list[Config], spec: Spec,
                         target: str | None) -> None:
-        before = track.held.before if track.held is not None else track.configs
+        """A state request, judged from the readings ``before`` it (not after it)."""
         srcs = {c.state for c in before}
         src = next(iter(srcs)) if len(srcs) == 1 else None
         ok = None if event.ret is UNKNOWN else event.ret == 0

@@ -75,19 +75,19 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str, fmt
     results = [check_trace(p, spec=spec, flags=flags, fmt=fmt, select=_split(select),
                            ignore=_split(ignore)) for p in paths]
     if output == "text":
-        from vfio_migcheck.checker.report_text import render
+        from vfio_migcheck.checker.reports.text import render
 
         render(results, Console(highlight=False, soft_wrap=True))
     elif output == "json":
-        from vfio_migcheck.checker.report_json import to_json
+        from vfio_migcheck.checker.reports.json import to_json
 
         click.echo(json.dumps(to_json(results), indent=2, default=str))
     elif output == "sarif":
-        from vfio_migcheck.checker.report_sarif import to_sarif
+        from vfio_migcheck.checker.reports.sarif import to_sarif
 
         click.echo(json.dumps(to_sarif(results), indent=2))
     else:
-        from vfio_migcheck.checker.report_junit import to_junit
+        from vfio_migcheck.checker.reports.junit import to_junit
 
         click.echo(to_junit(results), nl=False)
     for r in results:

@@ -1,0 +1,1 @@
+"""The model of the uAPI: spec loading, the graph (FlagModel) and the SMT encoding."""

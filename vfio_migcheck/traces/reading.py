@@ -21,10 +21,12 @@ from vfio_migcheck.traces.lines import (
     strip_compression_suffix,
 )
 
+# format name -> the reader module of its subpackage (traces/<format>/reader.py); a new
+# format (the eBPF capture reader, traces/bpftrace/) is one more entry here
 READERS = {
-    "canonical": "vfio_migcheck.traces.canonical",
-    "strace": "vfio_migcheck.traces.strace",
-    "qemu": "vfio_migcheck.traces.qemu",
+    "canonical": "vfio_migcheck.traces.canonical.reader",
+    "strace": "vfio_migcheck.traces.strace.reader",
+    "qemu": "vfio_migcheck.traces.qemu.reader",
 }
 FORMATS = ("auto", *READERS)
 SNIFF_LINES = 50

@@ -2,7 +2,7 @@
 
 Any reader's events can be written, so strace captures and QEMU logs convert to the
 canonical format with what they could not show written as ``?``. Reading the output back
-with :mod:`vfio_migcheck.traces.canonical` gives the same events (apart from origins); a
+with :mod:`vfio_migcheck.traces.canonical.reader` gives the same events (apart from origins); a
 value the syntax has no place for is written as ``?`` and kept in a trailing comment, so the
 output always reads back without unreadable lines and nothing is lost silently.
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from vfio_migcheck.model.names import NameError_, parse_state
-from vfio_migcheck.traces.canonical import (
+from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
     FEATURE_SHORT,
     FEATURES,

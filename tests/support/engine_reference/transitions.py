@@ -12,20 +12,44 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-from vfio_migcheck.checker.config import PRECOPY_STATES, SAVING_STATES, Config, Session
-from vfio_migcheck.checker.rules import data_fd as R_FD
-from vfio_migcheck.checker.rules import hands_off as R_HANDS
-from vfio_migcheck.checker.rules import precopy as R_PRE
-from vfio_migcheck.checker.rules import requests as R_REQ
-from vfio_migcheck.checker.rules import sessions as R_SES
-from vfio_migcheck.checker.rules import state as R_STATE
+from vfio_migcheck.checker.config import SAVING_STATES, Config, Session
 from vfio_migcheck.checker.rules.base import Rule
-from vfio_migcheck.model.fsm import FlagModel, Step, model_for
+from vfio_migcheck.checker.rules.driver import k001_request_wrongly_accepted as K001
+from vfio_migcheck.checker.rules.driver import k002_state_read_disagrees as K002
+from vfio_migcheck.checker.rules.driver import k003_data_fd_mismatch as K003
+from vfio_migcheck.checker.rules.driver import k004_precopy_end_is_zero_read as K004
+from vfio_migcheck.checker.rules.driver import k005_data_after_eof as K005
+from vfio_migcheck.checker.rules.driver import k006_enomsg_in_stop_copy as K006
+from vfio_migcheck.checker.rules.driver import k007_dead_fd_moved_data as K007
+from vfio_migcheck.checker.rules.driver import k008_impossible_io_succeeded as K008
+from vfio_migcheck.checker.rules.driver import k009_precopy_info_out_of_place as K009
+from vfio_migcheck.checker.rules.driver import k010_no_op_set_failed as K010
+from vfio_migcheck.checker.rules.driver import k011_empty_image_committed as K011
+from vfio_migcheck.checker.rules.driver import k012_undefined_migration_flags as K012
+from vfio_migcheck.checker.rules.driver import k013_unexplained_data_fd as K013
+from vfio_migcheck.checker.rules.driver import k014_session_fd_never_seen as K014
+from vfio_migcheck.checker.rules.vmm import u001_set_before_query as U001
+from vfio_migcheck.checker.rules.vmm import u002_unsupported_target_state as U002
+from vfio_migcheck.checker.rules.vmm import u003_error_or_out_of_range_target as U003
+from vfio_migcheck.checker.rules.vmm import u004_blocked_transition as U004
+from vfio_migcheck.checker.rules.vmm import u005_set_while_in_error as U005
+from vfio_migcheck.checker.rules.vmm import u006_wrong_direction_io as U006
+from vfio_migcheck.checker.rules.vmm import u007_data_fd_used_after_session_end as U007
+from vfio_migcheck.checker.rules.vmm import u008_stop_copy_left_before_eof as U008
+from vfio_migcheck.checker.rules.vmm import u009_precopy_info_misplaced as U009
+from vfio_migcheck.checker.rules.vmm import u010_malformed_request as U010
+from vfio_migcheck.checker.rules.vmm import u011_resuming_abandoned_by_set as U011
+from vfio_migcheck.checker.rules.vmm import u012_failed_commit_not_reset as U012
+from vfio_migcheck.checker.rules.vmm import u013_data_fd_not_closed as U013
+from vfio_migcheck.checker.rules.vmm import u014_session_kept_after_fd_closed as U014
+from vfio_migcheck.checker.rules.vmm import u016_positioned_io_on_stream as U016
+from vfio_migcheck.checker.rules.vmm import u017_device_touched_while_quiesced as U017
+from vfio_migcheck.checker.rules.vmm import u018_dma_logging_unpaired as U018
+from vfio_migcheck.checker.rules.vmm import u019_resume_data_rejected as U019
+from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U020
+from vfio_migcheck.model.fsm import Answer, FlagModel, Step, model_for
 from vfio_migcheck.model.spec import Spec
 from vfio_migcheck.traces.events import UNKNOWN, DataIO, FeatureCall
-
-#: errnos with which an early VFS/driver check refuses a call before anything happens
-TRANSIENT_ERRNOS = frozenset({"EAGAIN", "EINTR", "ERESTARTSYS", "EWOULDBLOCK"})
 
 
 @dataclass(frozen=True)
@@ -71,12 +95,9 @@ def apply_steps(config: Config, steps: tuple[Step, ...], fd: int | None, line: i
         config = config.with_state(step.dst)
         effect = step.session
         if effect.startswith("ends_"):
-            session = config.session
-            if tags is not None and session is not None and session.file is None \
-                    and session.fd is None and not session.opaque:
-                tags.append(Tag(R_FD.FD_NEVER_SEEN,
-                                f"the {session.kind} session started at line "
-                                f"{session.created_line} ended before its fd was used"))
+            never_seen = K014.check(config.session)
+            if tags is not None and never_seen is not None:
+                tags.append(Tag(K014.RULE, never_seen))
             config = config.end_session()
         elif effect.startswith("creates_"):
             config = config.end_session().start_session(effect.removeprefix("creates_"), fd, line)
@@ -95,32 +116,14 @@ def resync_state(config: Config, state: str) -> Config:
     return config
 
 
+#: behaviour rules about the sessions a SET's path ends or keeps, in reporting order
+LEAVING_RULES = (U008, U011, U012, U014)
+
+
 def _leaving_tags(config: Config, steps: tuple[Step, ...]) -> list[Tag]:
     """Behaviour rules about the sessions a SET's path ends or keeps."""
-    tags: list[Tag] = []
-    session = config.session
-    if session is None or not steps or session.opaque:
-        return tags
-    first = steps[0]
-    if config.state == "STOP_COPY" and session.kind == "saving" and not session.eof:
-        tags.append(Tag(R_SES.LEFT_BEFORE_EOF,
-                        f"STOP_COPY -> {first.dst} before read() returned 0 on the saving fd"))
-    if config.state == "RESUMING" and first.dst != "RESUMING":
-        if not session.moved:
-            tags.append(Tag(R_SES.ABANDON_RESUMING,
-                            "RESUMING left by SET with no resume data accepted: "
-                            "abandon a resume with VFIO_DEVICE_RESET"))
-        elif session.failed_commit:
-            tags.append(Tag(R_SES.RETRY_WITHOUT_RESET,
-                            "RESUMING left again after a failed RESUMING -> STOP with no new "
-                            "data in between: reset the device instead"))
-    if session.kind == "saving" and session.closed and any(
-        s.session == "keeps" and s.dst == "STOP_COPY" for s in steps
-    ):
-        tags.append(Tag(R_FD.CLOSED_THEN_CONTINUED,
-                        f"{config.state} -> STOP_COPY keeps the saving session whose fd was "
-                        "closed: nobody can read the image"))
-    return tags
+    return [Tag(unit.RULE, message) for unit in LEAVING_RULES
+            if (message := unit.check(config, steps)) is not None]
 
 
 def step_set(config: Config, spec: Spec, target, event: FeatureCall, line: int) -> list[Outcome]:
@@ -128,10 +131,10 @@ def step_set(config: Config, spec: Spec, target, event: FeatureCall, line: int) 
     model = model_for(spec, config.flags)
     answer = model.request(config.state, target)
     tags: list[Tag] = [Tag(rule, msg) for rule, msg in
-                       R_REQ.request_problems(answer, config.state, spec.error_state)]
-    if not config.queried:
-        tags.append(Tag(R_REQ.QUERY_FIRST,
-                        "SET MIG_DEVICE_STATE before any GET of VFIO_DEVICE_FEATURE_MIGRATION"))
+                       request_problems(answer, config.state, spec.error_state)]
+    unqueried = U001.check(config)
+    if unqueried is not None:
+        tags.append(Tag(U001.RULE, unqueried))
     data_fd = event.data_fd if isinstance(event.data_fd, int) else None
     result = succeeded(event.ret)
     out: list[Outcome] = []
@@ -150,7 +153,7 @@ def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, 
         cont = config
         if isinstance(target, str) and target in model.usable:
             cont = resync_state(config, target)
-        return [Outcome(cont, (*tags, Tag(R_REQ.MUST_FAIL_SUCCEEDED,
+        return [Outcome(cont, (*tags, Tag(K001.RULE,
                                           f"SET {answer.src} -> {target} succeeded",
                                           allowed)))]
     creates = answer.creates if answer.steps else None
@@ -159,21 +162,18 @@ def _set_success(config: Config, model: FlagModel, answer, data_fd: int | None, 
     fd = data_fd if data_fd is not None and data_fd >= 0 else None
     extra: list[Tag] = []
     after = apply_steps(config, answer.steps, fd, line, extra)
-    if config.state == "RESUMING" and answer.steps and config.session is not None \
-            and config.session.kind == "resuming" and not config.session.moved \
-            and not config.session.opaque \
-            and answer.steps[0].dst == "STOP":
-        extra.append(Tag(R_SES.EMPTY_COMMIT_ACCEPTED,
-                         "RESUMING -> STOP succeeded although no resume data was accepted"))
+    empty_commit = K011.check(config, answer.steps)
+    if empty_commit is not None:
+        extra.append(Tag(K011.RULE, empty_commit))
     if data_fd is not None:
         if final_creates and data_fd < 0:
             return [Outcome(after, (*tags, *steps_tags, Tag(
-                R_FD.FD_MISMATCH, f"SET {answer.src} -> {answer.dst} returned data_fd=-1",
+                K003.RULE, f"SET {answer.src} -> {answer.dst} returned data_fd=-1",
                 f"a new data fd: the arc {answer.steps[-1].src} -> {answer.steps[-1].dst} "
                 f"starts a {creates} session")))]
         if not final_creates and data_fd >= 0:
             return [Outcome(after, (*tags, *steps_tags, Tag(
-                R_FD.FD_MISMATCH, f"SET {answer.src} -> {answer.dst} returned data_fd={data_fd}",
+                K003.RULE, f"SET {answer.src} -> {answer.dst} returned data_fd={data_fd}",
                 "data_fd=-1: no session starts on this path")))]
     return [Outcome(after, (*tags, *steps_tags, *extra))]
 
@@ -182,10 +182,9 @@ def _set_failure(config: Config, model: FlagModel, answer, event: FeatureCall, l
                  tags: list[Tag]) -> list[Outcome]:
     if not answer.ok:
         return [Outcome(config, tuple(tags))]
-    if not answer.steps:
-        errno = event.errno if isinstance(event.errno, str) else "an error"
-        return [Outcome(config, (*tags, Tag(
-            R_REQ.NOOP_FAILED, f"SET {answer.dst} in {answer.src} failed with {errno}")))]
+    noop_failed = K010.check(answer, event)
+    if noop_failed is not None:
+        return [Outcome(config, (*tags, Tag(K010.RULE, noop_failed)))]
     outcomes: list[Outcome] = []
     leaving = _leaving_tags(config, answer.steps)
     for fo in model.failure_outcomes(config.state, answer.dst):
@@ -224,7 +223,7 @@ def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: in
         for o in step_set(config, spec, target, event, line):
             if not o.misfit:
                 out.append(Outcome(o.config, tuple(
-                    t for t in o.tags if t.rule is not R_REQ.QUERY_FIRST)))
+                    t for t in o.tags if t.rule is not U001.RULE)))
     return out
 
 
@@ -235,7 +234,7 @@ def step_get_state(config: Config, reply) -> list[Outcome]:
         return [ok(config)]
     if reply == config.state:
         return [ok(config)]
-    return [misfit(resync_state(config, reply), R_STATE.GET_DISAGREES,
+    return [misfit(resync_state(config, reply), K002.RULE,
                    f"GET reports {reply}", config.state)]
 
 
@@ -246,13 +245,13 @@ def step_get_migration(config: Config, spec: Spec, mig_flags) -> list[Outcome]:
     flags = mig_flags & spec.all_flags_mask
     if flags == config.flags:
         if not spec.mandatory_flags <= spec.flag_names(flags):
-            return [misfit(config, R_STATE.BAD_FLAGS,
+            return [misfit(config, K012.RULE,
                            f"GET MIGRATION reports {mig_flags:#x}, which lacks "
                            f"{', '.join(sorted(spec.mandatory_flags))}",
                            "a defined flag set: " + ", ".join(
                                f"{f:#x}" for f in spec.defined_flag_sets))]
         return [ok(config)]
-    return [misfit(replace(config, flags=flags), R_STATE.BAD_FLAGS,
+    return [misfit(replace(config, flags=flags), K012.RULE,
                    f"GET MIGRATION reports {mig_flags:#x}", f"{config.flags:#x}")]
 
 
@@ -317,7 +316,7 @@ def step_fd_appeared(config: Config, file: str, fd: int) -> list[Outcome]:
         return [ok(cfg) for _, cfg in bound]
     cont = config if config.session is not None else replace(
         config, session=Session(kind="unknown", file=file, fd=fd))
-    return [misfit(cont, R_FD.UNEXPECTED_FD, f"fd {fd} appeared as a data fd",
+    return [misfit(cont, K013.RULE, f"fd {fd} appeared as a data fd",
                    "no data fd: no SET before it could have started a session")]
 
 
@@ -344,16 +343,16 @@ def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
     zero_len = event.requested == 0
     if zero_len and event.ret == 0:
         return [ok(config)]
-    if event.positioned:
+    positioned = U016.check(event)
+    if positioned is not None:
         if result is True or (errno is not None and errno != "ESPIPE"):
-            return [misfit(config, R_FD.WRONG_IO_ANSWERED, observed, "-1 ESPIPE")]
-        return [ok(config, Tag(R_FD.POSITIONED_IO,
-                               f"{event.call} on data fd {fd}: data fds are streams (ESPIPE)"))]
-    if how == "dead":
+            return [misfit(config, K008.RULE, observed, "-1 ESPIPE")]
+        return [ok(config, Tag(U016.RULE, positioned))]
+    after_end = U007.check(how, event.call, fd)
+    if after_end is not None:
         if moved or (result is True and not zero_len):
-            return [misfit(config, R_FD.DEAD_FD_ANSWERED, observed, "-1 ENODEV")]
-        return [ok(config, Tag(R_FD.USE_AFTER_END,
-                               f"{event.call} on data fd {fd} after its session ended"))]
+            return [misfit(config, K007.RULE, observed, "-1 ENODEV")]
+        return [ok(config, Tag(U007.RULE, after_end))]
     session = config.session
     assert session is not None
     kind = session.kind
@@ -361,13 +360,11 @@ def _io(how: str, config: Config, event: DataIO) -> list[Outcome]:
         kind = "saving" if event.direction == "read" else "resuming"
         config = config.with_session(kind=kind)
         session = config.session
-    wrong = (event.direction == "read" and kind == "resuming") or (
-        event.direction == "write" and kind == "saving")
-    if wrong:
+    wrong = U006.check(event.direction, kind, fd)
+    if wrong is not None:
         if result is True or (errno is not None and errno != "EBADF"):
-            return [misfit(config, R_FD.WRONG_IO_ANSWERED, observed, "-1 EBADF")]
-        return [ok(config, Tag(R_FD.WRONG_DIRECTION,
-                               f"{event.direction} on the {kind} data fd {fd}"))]
+            return [misfit(config, K008.RULE, observed, "-1 EBADF")]
+        return [ok(config, Tag(U006.RULE, wrong))]
     if event.direction == "write":
         return _resume_write(config, event, result, errno, moved)
     return _save_read(config, event, observed, result, errno, moved)
@@ -380,9 +377,9 @@ def _resume_write(config: Config, event: DataIO, result, errno, moved) -> list[O
         if moved:
             config = config.with_session(moved=True, failed_commit=False)
         return [ok(config)]
-    if result is False and errno not in TRANSIENT_ERRNOS:
-        return [ok(config, Tag(R_SES.RESUME_DATA_REJECTED,
-                               f"write of {event.requested} bytes refused with {errno}"))]
+    rejected = U019.check(config, event, result, errno)
+    if rejected is not None:
+        return [ok(config, Tag(U019.RULE, rejected))]
     return [ok(config)]
 
 
@@ -393,20 +390,17 @@ def _save_read(config: Config, event: DataIO, observed: str, result, errno,
     state = config.state
     if state == "STOP_COPY":
         if moved and session.eof:
-            return [misfit(config, R_FD.DATA_AFTER_EOF, observed,
+            return [misfit(config, K005.RULE, observed,
                            "0: end of stream in STOP_COPY is permanent")]
         if errno == "ENOMSG":
-            return [misfit(config, R_FD.ENOMSG_IN_STOP_COPY, observed,
+            return [misfit(config, K006.RULE, observed,
                            "data, 0 at the end of the stream, or a blocking error")]
         if event.ret == 0:
             return [ok(config.with_session(eof=True))]
         return [ok(config)]
-    if state in PRECOPY_STATES:
-        if event.ret == 0:
-            return [ok(config, Tag(R_SES.EOF_IN_PRECOPY,
-                                   f"read() = 0 in {state}: the uAPI asks for ENOMSG at the "
-                                   "pre-copy temporary end"))]
-        return [ok(config)]
+    zero_in_precopy = K004.check(config, event)
+    if zero_in_precopy is not None:
+        return [ok(config, Tag(K004.RULE, zero_in_precopy))]
     return [ok(config)]
 
 
@@ -419,23 +413,23 @@ def _precopy_info(how: str, config: Config, fd: int, ret, errno, argsz) -> list[
     observed = f"PRECOPY_INFO(fd {fd}) = {_result_text(ret, errno)}"
     result = succeeded(ret)
     tags: list[Tag] = []
-    if isinstance(argsz, int) and argsz < 24:
-        tags.append(Tag(R_PRE.MALFORMED_REQUEST, f"PRECOPY_INFO with argsz={argsz} (< 24)"))
-    if how == "dead":
+    malformed = U010.check_precopy_info(argsz)
+    if malformed is not None:
+        tags.append(Tag(U010.RULE, malformed))
+    after_end = U007.check(how, "PRECOPY_INFO", fd)
+    if after_end is not None:
         if result is True:
-            return [misfit(config, R_PRE.PRECOPY_INFO_ANSWERED, observed, "-1 EINVAL")]
-        return [ok(config, *tags, Tag(R_FD.USE_AFTER_END,
-                                      f"PRECOPY_INFO on data fd {fd} after its session ended"))]
+            return [misfit(config, K009.RULE, observed, "-1 EINVAL")]
+        return [ok(config, *tags, Tag(U007.RULE, after_end))]
     session = config.session
     assert session is not None
-    if session.kind == "resuming" or config.state not in PRECOPY_STATES:
-        where = "a resuming fd" if session.kind == "resuming" else config.state
+    misplaced = U009.check(session.kind, config.state)
+    if misplaced is not None:
         if result is True or (session.kind == "resuming" and isinstance(errno, str)
                               and errno != "ENOTTY"):
-            return [misfit(config, R_PRE.PRECOPY_INFO_ANSWERED, observed,
+            return [misfit(config, K009.RULE, observed,
                            f"-1 {'ENOTTY' if session.kind == 'resuming' else 'EINVAL'}")]
-        return [ok(config, *tags, Tag(R_PRE.PRECOPY_INFO_PLACEMENT,
-                                      f"PRECOPY_INFO on {where}"))]
+        return [ok(config, *tags, Tag(U009.RULE, misplaced))]
     if session.kind == "unknown":
         config = config.with_session(kind="saving")
     return [ok(config, *tags)]
@@ -451,8 +445,11 @@ def step_data_close(config: Config, file: str, fd: int, how: str) -> list[Outcom
 def _close(config: Config, file: str, how: str) -> list[Outcome]:
     session = config.session
     tags: list[Tag] = []
-    if how != "close" and (file in config.dead or (session is not None and session.file == file)):
-        tags.append(Tag(R_FD.NEVER_CLOSED, f"data fd closed only by {how}"))
+    not_closed = U013.check(how)
+    if not_closed is not None and (
+        file in config.dead or (session is not None and session.file == file)
+    ):
+        tags.append(Tag(U013.RULE, not_closed))
     if file in config.dead:
         return [ok(replace(config, dead=config.dead - {file}), *tags)]
     if session is not None and session.file == file:
@@ -465,8 +462,8 @@ def step_data_misc(config: Config, file: str, fd: int, what: str) -> list[Outcom
     bound = bindings(config, file, fd)
     if not bound:
         return [ok(config)]
-    rule = R_FD.POSITIONED_IO if what == "lseek" else R_FD.FOREIGN_IOCTL
-    return [ok(cfg, Tag(rule, f"{what} on data fd {fd}")) for _, cfg in bound]
+    unit = U016 if what == "lseek" else U020
+    return [ok(cfg, Tag(unit.RULE, unit.check_call(what, fd))) for _, cfg in bound]
 
 
 def step_device_close(config: Config) -> list[Outcome]:
@@ -475,23 +472,36 @@ def step_device_close(config: Config) -> list[Outcome]:
 
 
 def step_access(config: Config, call: str) -> list[Outcome]:
-    if config.state in ("STOP_COPY", "RUNNING_P2P", "PRE_COPY_P2P"):
-        return [ok(config, Tag(R_HANDS.REGION_ACCESS, f"{call} on the device in {config.state}"))]
+    touched = U017.check(config, call)
+    if touched is not None:
+        return [ok(config, Tag(U017.RULE, touched))]
     return [ok(config)]
 
 
 def step_logging(config: Config, op: str, feature: str, ret) -> list[Outcome]:
     result = succeeded(ret)
     tags: list[Tag] = []
+    unpaired = U018.check(config, feature)
+    if unpaired is not None:
+        tags.append(Tag(U018.RULE, unpaired))
     logging = config.logging
-    if feature == "DMA_LOGGING_START":
-        if logging is True:
-            tags.append(Tag(R_HANDS.LOGGING_PAIRING, "DMA logging START while already started"))
-        if result:
-            logging = True
-    elif feature == "DMA_LOGGING_STOP":
-        if result:
-            logging = False
-    elif feature == "DMA_LOGGING_REPORT" and logging is False:
-        tags.append(Tag(R_HANDS.LOGGING_PAIRING, "DMA logging REPORT while logging is off"))
+    if feature == "DMA_LOGGING_START" and result:
+        logging = True
+    elif feature == "DMA_LOGGING_STOP" and result:
+        logging = False
     return [ok(replace(config, logging=logging), *tags)]
+
+
+# --- request rules -------------------------------------------------------------------
+
+#: the VMM rules about a SET request; at most one applies to a request in one reading
+REQUEST_RULES = (U005, U003, U002, U004)
+
+
+def request_problems(answer: Answer, state: str, error_state: str | None) -> list[tuple[Rule, str]]:
+    """The VMM rules a request breaks in this reading (empty when the request is legal)."""
+    for unit in REQUEST_RULES:
+        message = unit.check(answer, state, error_state)
+        if message is not None:
+            return [(unit.RULE, message)]
+    return []

@@ -1,0 +1,1 @@
+"""Views of checker results: text, JSON, SARIF and JUnit; none knows how findings were made."""

@@ -1,0 +1,105 @@
+"""Human text view (rich): per finding the trace line, then observed / allowed /
+continuing with, then a verdict per device and a summary (SibylFS-style deviation report)."""
+
+from __future__ import annotations
+
+import linecache
+
+from rich.console import Console
+from rich.text import Text
+
+from vfio_migcheck.checker.reports.json import summary
+from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
+from vfio_migcheck.checker.rules import get_rule
+
+_SEV_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
+_VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow"}
+MAX_FINDINGS_PER_TRACE = 200
+
+
+def _short_cite(cite: str, limit: int = 90) -> str:
+    cite = cite.split(";")[0].strip()
+    return cite if len(cite) <= limit else cite[: limit - 1] + "…"
+
+
+def _source_line(f: Finding) -> str:
+    """The trace line itself (what the user captured), else the event as the checker saw it."""
+    text = linecache.getline(f.file, f.line).rstrip("\n") if f.line > 0 else ""
+    return text.strip() or f.observed or "(end of trace)"
+
+
+def _finding(console: Console, f: Finding) -> None:
+    rule = get_rule(f.rule)
+    head = Text(f"{f.line}: ", style="bold")
+    head.append(_source_line(f))
+    console.print(head)
+    title = Text("# ")
+    title.append(f.severity.capitalize(), style=_SEV_STYLE.get(f.severity, ""))
+    label = f" {f.rule}"
+    if rule is not None:
+        label += f" {rule.name} ({rule.party}"
+        label += f", {rule.uapi_rule})" if rule.uapi_rule else ")"
+    title.append(label, style="bold")
+    title.append(f" {f.device}: {f.message}")
+    console.print(title)
+    for name, value in (("observed", f.observed), ("allowed are only", f.allowed),
+                        ("continuing with", f.continuing)):
+        if value:
+            console.print(Text(f"#    {name}: ", style="dim") + Text(value))
+    if rule is not None and not f.allowed:
+        console.print(Text("#    how to fix: ", style="dim") + Text(rule.fix))
+    if rule is not None and rule.cite and rule.cite != "-":
+        console.print(Text(f"#    see: {_short_cite(rule.cite)}", style="dim"))
+
+
+def _device(console: Console, d: DeviceResult) -> None:
+    line = Text("  device ")
+    line.append(d.name, style="bold")
+    flags = d.flags if d.flags != "?" else "? (fits " + ", ".join(d.flags_candidates) + ")"
+    line.append(f"  flags {flags}  ")
+    line.append(d.verdict.upper(), style=_VERDICT_STYLE[d.verdict])
+    line.append("  final state " + (" | ".join(d.final_states) or "?"))
+    console.print(line)
+    for reason in d.inconclusive_reasons:
+        console.print(Text(f"    - {reason}", style="yellow"))
+
+
+def render(results: list[TraceResult], console: Console) -> None:
+    for r in results:
+        header = Text(r.file, style="bold underline")
+        if r.error:
+            console.print(header)
+            console.print(Text(f"  cannot check: {r.error}", style="bold red"))
+            console.print()
+            continue
+        events = r.extra.get("events", 0)
+        header.append(f"  ({r.format}, {events} events)", style="dim")
+        console.print(header)
+        for f in r.findings[:MAX_FINDINGS_PER_TRACE]:
+            _finding(console, f)
+        hidden = len(r.findings) - MAX_FINDINGS_PER_TRACE
+        if hidden > 0:
+            console.print(Text(f"# … {hidden} more findings (use --output json)", style="dim"))
+        if not r.devices:
+            console.print(Text("  no VFIO migration device in this trace", style="dim"))
+        for d in r.devices:
+            _device(console, d)
+        unreadable = r.read_summary.get("unreadable") or []
+        if unreadable:
+            console.print(Text(f"  {len(unreadable)} unreadable line(s) (T001)", style="cyan"))
+        console.print()
+    s = summary(results)
+    sev, ver = s["by_severity"], s["verdicts"]
+    text = Text("Summary: ", style="bold")
+    text.append(f"{s['traces']} trace(s)")
+    if s["unreadable_traces"]:
+        text.append(f" ({s['unreadable_traces']} unreadable)", style="bold red")
+    text.append(f", {s['devices']} device(s): ")
+    text.append(f"{ver['pass']} pass", style=_VERDICT_STYLE["pass"])
+    text.append(", ")
+    text.append(f"{ver['fail']} fail", style=_VERDICT_STYLE["fail"])
+    text.append(", ")
+    text.append(f"{ver['inconclusive']} inconclusive", style=_VERDICT_STYLE["inconclusive"])
+    text.append(f"; findings: {sev['error']} error(s), {sev['warning']} warning(s), "
+                f"{sev['note']} note(s)")
+    console.print(text)

@@ -1,0 +1,1 @@
+"""Rules about the trace itself (unreadable lines, too many readings): T### ids."""

@@ -1,0 +1,1 @@
+"""Rules a VMM (user space) breaks: U### ids, one module per rule."""

@@ -1,0 +1,1 @@
+"""The canonical trace format: statement syntax (lark grammar) and the reader with trace context."""

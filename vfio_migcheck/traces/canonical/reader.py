@@ -1,0 +1,480 @@
+"""Reader for the canonical trace format (docs/canonical-format.md): statements in context.
+
+Reading is two pure steps per line: :mod:`vfio_migcheck.traces.canonical.syntax` parses the
+line's shape into a :class:`Statement` (no trace context), then :class:`CanonicalTrace`
+turns the statement into one event using what earlier lines declared (devices, data fds and
+their identities). Any problem with a line becomes an :class:`Unreadable` event naming the
+column and what was expected there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vfio_migcheck.traces.canonical.syntax import (
+    CLOSE_HOWS,
+    DUP_CALLS,
+    FD_VERBS,
+    FEATURE_KEYS,
+    HEADER,
+    IO_CALLS,
+    KEYWORDS,
+    POLL_CALLS,
+    PROCESS_WHATS,
+    QEMU_RECOVER_KEYS,
+    QEMU_STATE_KEYS,
+    SEEK_CALLS,
+    LineError,
+    Statement,
+    Word,
+    carried,
+    carried_fields,
+    check_keys,
+    feature_name,
+    no_more_words,
+    parse_statement,
+    qemu_state,
+    word_bool,
+    word_flags,
+    word_int,
+    word_known_int,
+    word_nonneg_int,
+    word_ops,
+    word_origin,
+    word_qemu_value,
+    word_state,
+    word_text,
+)
+from vfio_migcheck.traces.events import (
+    UNKNOWN,
+    DataClose,
+    DataFcntl,
+    DataIO,
+    DataIoctl,
+    DataPoll,
+    DataSeek,
+    DeviceAccess,
+    DeviceClose,
+    DeviceOpen,
+    DeviceReset,
+    Event,
+    FdAppeared,
+    FdDup,
+    FeatureCall,
+    Origin,
+    PrecopyInfo,
+    ProcessEvent,
+    QemuEvent,
+    ReadSummary,
+    Unreadable,
+)
+from vfio_migcheck.traces.lines import BadLine, Line, iter_lines
+
+# --- step 2: statements in context ----------------------------------------------------------
+
+
+@dataclass
+class _OpenFd:
+    file: str
+    accounted: bool          # created by a SET reply, a dup or an 'appeared' line
+    device: str | None
+
+
+@dataclass
+class _Device:
+    fd: Any
+    line: int
+    open: bool = True
+
+
+@dataclass
+class CanonicalTrace:
+    """What earlier lines of one trace established: declared devices and open data fds."""
+
+    summary: ReadSummary
+    devices: dict[str, _Device] = field(default_factory=dict)
+    fds: dict[int, _OpenFd] = field(default_factory=dict)
+    generations: dict[int, int] = field(default_factory=dict)
+
+    # -- identities of open files --
+
+    def _new_file(self, fd: int, device: str | None, accounted: bool, where: Origin) -> str:
+        if fd in self.fds and accounted:
+            old = self.fds[fd]
+            self.summary.notes.append(
+                f"{where}: fd {fd} is created again while it is still open as {old.file}"
+            )
+        gen = self.generations.get(fd, 0) + 1
+        self.generations[fd] = gen
+        ident = f"{device}:fd{fd}#{gen}" if device else f"fd{fd}#{gen}"
+        self.fds[fd] = _OpenFd(ident, accounted, device)
+        return ident
+
+    def _file_of(self, fd: int, where: Origin) -> str:
+        if fd in self.fds:
+            return self.fds[fd].file
+        ident = self._new_file(fd, None, False, where)
+        self.summary.notes.append(
+            f"{where}: fd {fd} is used but no SET STATE reply, dup or 'appeared' line "
+            f"created it; read as {ident}"
+        )
+        return ident
+
+    def _device(self, word: Word) -> str:
+        if word.text not in self.devices:
+            raise LineError(word.column, f"device {word.text!r} is used before its declaration "
+                                         f"(write 'device {word.text} ...' first)")
+        return word.text
+
+    # -- one statement -> one event --
+
+    def event(self, stmt: Statement, origin: Origin, text: str) -> Event:
+        common = {"pid": stmt.pid, "tid": stmt.tid, "ts": stmt.ts,
+                  "duration": stmt.duration, "text": text}
+        builder = getattr(self, "_" + stmt.kind)
+        return builder(stmt, origin, common)
+
+    def _declare(self, stmt: Statement, origin: Origin, common: dict) -> Event:
+        name = stmt.words[0]
+        if name.text in KEYWORDS and not name.quoted:
+            raise LineError(name.column, f"{name.text!r} is a keyword; quote it "
+                                         f"(\"{name.text}\") to use it as a device name")
+        check_keys(stmt, ("fd", "flags", "path", "api", "driver", "state"), "device")
+        f = stmt.fields
+        fd = word_int(f["fd"], "fd") if "fd" in f else UNKNOWN
+        api = word_text(f["api"]) if "api" in f else UNKNOWN
+        if api is not UNKNOWN and api not in ("group", "cdev"):
+            raise LineError(f["api"].column, f"api= must be group, cdev or ?, found {api!r}")
+        previous = self.devices.get(name.text)
+        if previous is not None and previous.open:
+            self.summary.notes.append(f"{origin}: device {name.text!r} is declared again while "
+                                      f"still open (declared at line {previous.line})")
+        self.devices[name.text] = _Device(fd, origin.line)
+        if isinstance(fd, int) and fd >= 0:
+            # fd statements on the device fd name the device, as the strace reader does
+            self.fds[fd] = _OpenFd(name.text, True, name.text)
+        return DeviceOpen(
+            origin, device=name.text, fd=fd,
+            path=word_text(f["path"]) if "path" in f else UNKNOWN,
+            api=api,
+            driver=word_text(f["driver"]) if "driver" in f else UNKNOWN,
+            flags=word_flags(f["flags"]) if "flags" in f else UNKNOWN,
+            state=word_state(f["state"]) if "state" in f else UNKNOWN,
+            **common,
+        )
+
+    def _device_fd(self, stmt: Statement, device: str) -> Any:
+        """The fd a device statement used: ``fd=`` (e.g. a dup of the device fd) or the
+        declared one."""
+        word = stmt.fields.get("fd")
+        return self.devices[device].fd if word is None else word_int(word, "fd")
+
+    def _result(self, stmt: Statement) -> dict[str, Any]:
+        assert stmt.result is not None
+        return {"ret": stmt.result.ret, "errno": stmt.result.errno}
+
+    def _device_call(self, stmt: Statement, origin: Origin, common: dict) -> Event:
+        dev_word, op_word, feat_word = stmt.words[0], stmt.words[1], stmt.words[2]
+        device = self._device(dev_word)
+        op = UNKNOWN if op_word.text == "?" else op_word.text
+        feature = feature_name(feat_word)
+        what = f"{op_word.text} {feat_word.text}"
+        can_carry = carried(op, feature)
+        check_keys(stmt, ["fd", *(k for k, a in FEATURE_KEYS.items()
+                                   if a in can_carry or a in ("argsz", "raw_flags"))], what)
+        values = carried_fields(op, feature)
+        if len(stmt.words) > 3:
+            arg = stmt.words[3]
+            if op == "SET" and feature == "MIG_DEVICE_STATE":
+                values["target"] = word_state(arg)
+            elif op == "PROBE":
+                values["probe_ops"] = word_ops(arg)
+            else:
+                raise LineError(arg.column, f"{what} takes no argument, found {arg.text!r} "
+                                            "(only SET STATE takes a target and PROBE its ops; "
+                                            "other values are key=value)")
+            if "target" in stmt.fields and op == "SET" or "ops" in stmt.fields and op == "PROBE":
+                raise LineError(arg.column, f"{what}: give the argument or the key, not both")
+        elif op == "SET" and feature == "MIG_DEVICE_STATE" and "target" not in stmt.fields:
+            column = stmt.result.column if stmt.result else None
+            raise LineError(column, "SET STATE needs the target state before '=' "
+                                    "(a state name, a number or ?)")
+        f = stmt.fields
+        decoders = {
+            "target": lambda w: word_state(w, allow_none=True),
+            "state": lambda w: word_state(w, allow_none=True),
+            "data_fd": lambda w: word_int(w, "data_fd", allow_none=True),
+            "flags": lambda w: word_flags(w, allow_none=True),
+            "size": lambda w: word_int(w, "size", allow_none=True),
+            "ops": word_ops,
+            "argsz": lambda w: word_int(w, "argsz"),
+            "rawflags": lambda w: word_int(w, "rawflags"),
+        }
+        extra: dict[str, Any] = {"argsz": UNKNOWN, "raw_flags": UNKNOWN}
+        for key, word in f.items():
+            if key == "fd":
+                continue
+            attr = FEATURE_KEYS[key]
+            value = decoders[key](word)
+            if attr in values:
+                values[attr] = value
+            else:
+                extra[attr] = value
+        result = self._result(stmt)
+        data_fd = values["data_fd"]
+        if (isinstance(data_fd, int) and data_fd >= 0 and op in ("SET", UNKNOWN)
+                and feature in ("MIG_DEVICE_STATE", UNKNOWN)):
+            ret = result["ret"]
+            if isinstance(ret, int) and ret < 0:
+                self.summary.notes.append(f"{origin}: data_fd={data_fd} in the reply of a "
+                                          "failed SET; no data fd was created")
+            else:
+                self._new_file(data_fd, device, True, origin)
+        return FeatureCall(origin, device=device, fd=self._device_fd(stmt, device), op=op,
+                           feature=feature, **result, **values, **extra, **common)
+
+    def _device_reset(self, stmt: Statement, origin: Origin, common: dict) -> Event:
+        device = self._device(stmt.words[0])
+        check_keys(stmt, ("fd",), "RESET")
+        return DeviceReset(origin, device=device, fd=self._device_fd(stmt, device),
+                           **self._result(stmt), **common)
+
+    def _device_access(self, stmt: Statement, origin: Origin, common: dict) -> Event:
+        device = self._device(stmt.words[0])
+        check_keys(stmt, ("fd",), "access")
+        call = stmt.words[1]
+        no_more_words(stmt, 2, "access")
+        return DeviceAccess(origin, device=device, fd=self._device_fd(stmt, device), call=call.text,
+                            **self._result(stmt), **common)
+
+    def _device_close(self, stmt: Statement, origin: Origin, common: dict) -> Event:
+        device = self._device(stmt.words[0])
+        check_keys(stmt, ("how", "fd"), "close")
+        how = self._how(stmt)
+        fd = self._device_fd(stmt, device)
+        self.devices[device].open = False
+        if isinstance(fd, int) and fd in self.fds and self.fds[fd].file == device:
+            del self.fds[fd]
+        return DeviceClose(origin, device=device, fd=fd, how=how,
+                           **self._result(stmt), **common)
+
+    @staticmethod
+    def _how(stmt: Statement) -> str:
+        word = stmt.fields.get("how")
+        if word is None:
+            return "close"
+        if word.text not in CLOSE_HOWS:
+            raise LineError(word.column, f"how= must be one of {', '.join(CLOSE_HOWS)}, "
+                                         f"found {word.text!r}")
+        return word.text
+
+    def _fd_appeared(self, stmt: Statement, origin: Origin, common: dict) -> Event:
+        fd = word_known_int(stmt.words[0], "the fd")
+        check_keys(stmt, ("name", "after", "device"), "fd appeared")
+        f = stmt.fields
+        hint = word_text(f["device"]) if "device" in f else UNKNOWN
+        ident = self._new_file(fd, hint if isinstance(hint, str) else None, True, origin)
+        return FdAppeared(
+            origin, fd=fd, file=ident,
+            name=word_text(f["name"]) if "name" in f else UNKNOWN,
+            after_feature=word_origin(f["after"]) if "after" in f else None,
+            device_hint=hint, **common,
+        )
+
+    def _fd_call(self, stmt: Statement, origin: Origin, common: dict) -> Event:
+        fd = word_known_int(stmt.words[0], "the fd")
+        verb = stmt.words[1] = Word(stmt.words[1].text.lower(), stmt.words[1].column)
+        args = stmt.words[2:]
+        call = verb.text
+        f = stmt.fields
+        result = self._result(stmt)
+        if call == "close":
+            check_keys(stmt, ("how",), "fd close")
+            no_more_words(stmt, 2, "close")
+            how = self._how(stmt)
+            ident = self._file_of(fd, origin)
+            self.fds.pop(fd, None)
+            return DataClose(origin, fd=fd, file=ident, how=how, **result, **common)
+        if call in DUP_CALLS:
+            return self._dup(stmt, fd, origin, common)
+        if call == "precopy_info":
+            check_keys(stmt, ("argsz", "initial", "dirty"), "precopy_info")
+            no_more_words(stmt, 2, "precopy_info")
+            return PrecopyInfo(
+                origin, fd=fd, file=self._file_of(fd, origin), **result,
+                argsz=word_int(f["argsz"], "argsz") if "argsz" in f else UNKNOWN,
+                initial_bytes=word_int(f["initial"], "initial") if "initial" in f else UNKNOWN,
+                dirty_bytes=word_int(f["dirty"], "dirty") if "dirty" in f else UNKNOWN, **common)
+        if call in POLL_CALLS:
+            check_keys(stmt, ("ready", "call"), call)
+            no_more_words(stmt, 2, call)
+            return DataPoll(origin, fd=fd, file=self._file_of(fd, origin),
+                            call=f["call"].text if "call" in f else call,
+                            ready=word_bool(f["ready"], "ready") if "ready" in f else UNKNOWN,
+                            **result, **common)
+        if call in SEEK_CALLS:
+            check_keys(stmt, ("call",), call)
+            no_more_words(stmt, 2, call)
+            return DataSeek(origin, fd=fd, file=self._file_of(fd, origin),
+                            call=f["call"].text if "call" in f else call, **result, **common)
+        if call in ("fcntl", "ioctl"):
+            check_keys(stmt, (), call)
+            if not args:
+                column = stmt.result.column if stmt.result else verb.column
+                what = "command (F_GETFL, ...)" if call == "fcntl" else "request name or number"
+                raise LineError(column, f"{call} needs its {what} before '='")
+            no_more_words(stmt, 3, call)
+            ident = self._file_of(fd, origin)
+            if call == "fcntl":
+                return DataFcntl(origin, fd=fd, file=ident, cmd=args[0].text, **result, **common)
+            return DataIoctl(origin, fd=fd, file=ident, request=args[0].text, **result, **common)
+        return self._io(stmt, fd, origin, common)
+
+    def _io(self, stmt: Statement, fd: int, origin: Origin, common: dict) -> Event:
+        verb = stmt.words[1]
+        call = verb.text
+        f = stmt.fields
+        check_keys(stmt, ("call", "positioned"), call)
+        if call not in IO_CALLS:
+            raise LineError(verb.column, f"unknown fd operation {call!r} (expected one of "
+                                         f"{', '.join(FD_VERBS)}, or appeared)")
+        direction, positioned = IO_CALLS[call]
+        if len(stmt.words) < 3:
+            column = stmt.result.column if stmt.result else verb.column
+            raise LineError(column, f"{call} needs the requested byte count (or ?) before '='")
+        no_more_words(stmt, 3, call)
+        requested = word_int(stmt.words[2], "the requested byte count")
+        name = call
+        if "call" in f:
+            name = f["call"].text
+            positioned = IO_CALLS.get(name, (direction, False))[1]
+        if "positioned" in f:
+            positioned = word_bool(f["positioned"], "positioned", allow_unknown=False)
+        return DataIO(origin, fd=fd, file=self._file_of(fd, origin), call=name,
+                      direction=direction, requested=requested, positioned=positioned,
+                      **self._result(stmt), **common)
+
+    def _dup(self, stmt: Statement, fd: int, origin: Origin, common: dict) -> Event:
+        verb = stmt.words[1]
+        check_keys(stmt, ("call",), verb.text)
+        assert stmt.result is not None
+        new_fd = stmt.result.ret
+        if not isinstance(new_fd, int) or new_fd < 0 or stmt.result.errno is not None:
+            raise LineError(stmt.result.column, f"{verb.text} must show the new fd as its "
+                                                "result; a failed dup creates nothing to "
+                                                "record (write it as a comment)")
+        no_more_words(stmt, 3, verb.text)
+        if len(stmt.words) > 2:
+            target = word_nonneg_int(stmt.words[2], "the target fd")
+            if target != new_fd:
+                raise LineError(stmt.words[2].column, f"{verb.text} to fd {target} returned "
+                                                      f"{new_fd}; they must be equal")
+        ident = self._file_of(fd, origin)
+        source = self.fds[fd]
+        self.fds[new_fd] = _OpenFd(ident, True, source.device)
+        call = stmt.fields["call"].text if "call" in stmt.fields else verb.text
+        return FdDup(origin, old_fd=fd, new_fd=new_fd, file=ident, call=call, **common)
+
+    def _qemu_event(self, stmt: Statement, origin: Origin, common: dict) -> Event:
+        device, name = stmt.words[0].text, stmt.words[1].text
+        if name.startswith("vfio_"):
+            name = name[len("vfio_"):]
+        fields = {key: word_qemu_value(word) for key, word in stmt.fields.items()}
+        state = recover = None
+        for key in QEMU_STATE_KEYS:
+            if key in stmt.fields:
+                state = qemu_state(fields[key])
+                break
+        for key in QEMU_RECOVER_KEYS:
+            if key in stmt.fields:
+                recover = qemu_state(fields[key])
+                break
+        return QemuEvent(origin, device=device, name=name, state=state, recover=recover,
+                         fields=fields, **common)
+
+    def _process_event(self, stmt: Statement, origin: Origin, common: dict) -> Event:
+        what = stmt.words[0]
+        if what.text not in PROCESS_WHATS:
+            raise LineError(what.column, f"unknown process event {what.text!r} (expected one "
+                                         f"of {', '.join(PROCESS_WHATS)})")
+        check_keys(stmt, ("child", "thread", "status", "signal"), f"process {what.text}")
+        f = stmt.fields
+        return ProcessEvent(
+            origin, what=what.text,
+            child=word_known_int(f["child"], "child") if "child" in f else None,
+            thread=word_bool(f["thread"], "thread", allow_unknown=False) if "thread" in f else None,
+            status=word_int(f["status"], "status") if "status" in f else UNKNOWN,
+            signal=f["signal"].text if "signal" in f else None,
+            **common,
+        )
+
+
+# --- the reader interface (traces/reading.py) -----------------------------------------------
+
+
+def is_irrelevant(text: str) -> bool:
+    stripped = text.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def sniff(lines: list[str]) -> float:
+    """Confidence that ``lines`` are canonical: the header, else the share that parse."""
+    statements = [t for t in lines if not is_irrelevant(t)]
+    if lines and lines[0].strip().startswith(HEADER):
+        return 1.0
+    if not statements:
+        return 0.05 if lines else 0.0
+    parsed = 0
+    for text in statements:
+        try:
+            parse_statement(text)
+        except LineError:
+            continue
+        parsed += 1
+    return 0.95 * parsed / len(statements)
+
+
+def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
+    """Yield one event per statement line of ``paths`` (read as one trace, in order)."""
+    trace = CanonicalTrace(summary)
+    for path in paths:
+        yield from read_lines(str(path), iter_lines(path), trace)
+
+
+def read_lines(file: str, lines: Iterable[Any], trace: CanonicalTrace) -> Iterator[Event]:
+    """The per-line loop, separate from file access so tests can feed text directly."""
+    summary = trace.summary
+    for item in lines:
+        summary.lines += 1
+        origin = Origin(file, item.number)
+        if isinstance(item, BadLine):
+            summary.unreadable.append((item.number, item.reason))
+            yield Unreadable(origin, reason=item.reason)
+            continue
+        text = item.text
+        if is_irrelevant(text):
+            summary.irrelevant += 1
+            continue
+        try:
+            event = trace.event(parse_statement(text), origin, text)
+        except LineError as exc:
+            reason = str(exc)
+            summary.unreadable.append((item.number, reason))
+            yield Unreadable(origin, reason=reason, text=text)
+            continue
+        summary.events += 1
+        yield event
+
+
+def read_text(text: str, file: str = "<text>",
+              summary: ReadSummary | None = None) -> Iterator[Event]:
+    """Read canonical statements from a string (tests, docs examples, the writer's checks)."""
+    summary = summary if summary is not None else ReadSummary(format="canonical")
+    texts = text.split("\n")
+    if texts and texts[-1] == "":
+        texts.pop()
+    numbered = (Line(n, t) for n, t in enumerate(texts, start=1))
+    yield from read_lines(file, numbered, CanonicalTrace(summary))

@@ -1,0 +1,402 @@
+"""Reader for QEMU trace logs (``-trace vfio_*``), every QEMU era from 5.1 (v1) to 11.0-dev.
+
+Each line is cut into records (traces/qemu/lines.py), each record's arguments are parsed
+by grammar/qemu.lark (traces/qemu/syntax.py) and normalised with the table in
+traces/qemu/formats.py into :class:`QemuEvent` objects: newest event name without
+``vfio_``, the raw name in ``fields["event"]``, numbers as ints, device states in
+``state``/``recover``.
+
+The protocol era is decided from the whole log before the first event is yielded: integer
+device states, the migration-region shapes and ``_v1_`` event names are v1 evidence;
+device-state names and the data-fd era's shapes are v2 evidence. A v1 log gets
+``summary.format = "qemu-v1"`` and its events carry ``fields["protocol"] = "v1"`` and never
+a v2 state name (integers go to ``fields["v1_state"]``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from vfio_migcheck.traces.events import Event, Origin, QemuEvent, ReadSummary, Unreadable
+from vfio_migcheck.traces.lines import BadLine, iter_lines
+from vfio_migcheck.traces.qemu.formats import (
+    DEVICE_STATE_EVENTS,
+    EVENTS,
+    QEMU_STATE_NAMES,
+    QEMU_UNKNOWN_STATE,
+    may_hold_v1_evidence,
+    protocol_evidence,
+)
+from vfio_migcheck.traces.qemu.lines import (
+    ERROR_REPORT_HINTS,
+    QAPI_PREPARE,
+    QAPI_STATES,
+    ErrorReport,
+    Prefix,
+    QmpEvent,
+    Segment,
+    find_error_report,
+    find_qmp_event,
+    find_segments,
+    is_cut_prefix,
+)
+from vfio_migcheck.traces.qemu.syntax import Record, RecordError, parse_record
+
+FORMAT_V2 = "qemu"
+FORMAT_V1 = "qemu-v1"
+
+# --- normalisation ---------------------------------------------------------------------
+
+
+class _Problem(ValueError):
+    """A record that parsed but cannot be believed (unknown state name, wrong shape)."""
+
+
+def _state_name(value: Any, what: str) -> str | None:
+    """A v2 state name from a device-state value; None for QEMU's ``UNKNOWN STATE``."""
+    if value == QEMU_UNKNOWN_STATE:
+        return None
+    if value not in QEMU_STATE_NAMES:
+        raise _Problem(f"{what} {value!r} is not a QEMU device-state name (cut-off line?)")
+    return value
+
+
+def _normalise(raw_name: str, record: Record, protocol: str | None
+               ) -> tuple[str, str | None, str | None, dict[str, Any]]:
+    """(name, state, recover, fields) of one known record."""
+    fmt = EVENTS[raw_name]
+    if record.shape not in fmt.shapes:
+        raise _Problem(f"{raw_name}: arguments fit none of this event's formats "
+                       f"(cut off or glued?): {record.values!r}")
+    fields: dict[str, Any] = {"event": raw_name, **record.values}
+    state = recover = None
+    name = fmt.name
+    if name in DEVICE_STATE_EVENTS:
+        key = {"new_recover_state": "new_state", "vmstate_change": "device_state"}.get(
+            record.shape, "state")
+        value = fields[key]
+        if isinstance(value, int):
+            del fields[key]
+            fields["v1_state"] = value
+        else:
+            state = _state_name(value, key.replace("_", " "))
+        if record.shape == "new_recover_state":
+            recover_value = fields["recover_state"]
+            if isinstance(recover_value, int):
+                raise _Problem(f"{raw_name}: integer recover state {recover_value}")
+            recover = _state_name(recover_value, "recover state")
+            fields["form"] = "new_recover"      # traced on entry, before any ioctl
+        elif name == "migration_set_state" and state is not None:
+            fields["form"] = "one_state"         # QEMU <= 9.0: traced after a successful SET
+    elif name == "migration_state_notifier":
+        fields["migration_state"] = fields.pop("state")
+    elif raw_name in ("vfio_state_pending_estimate", "vfio_state_pending_exact"):
+        fields["exact"] = int(raw_name.endswith("_exact"))
+    if protocol:
+        fields["protocol"] = protocol
+    return name, state, recover, fields
+
+
+# --- one line --------------------------------------------------------------------------
+
+
+@dataclass
+class LineResult:
+    """What one line gave, in line order: QemuEvents and reasons for the broken parts."""
+
+    items: list[QemuEvent | str] = field(default_factory=list)
+
+
+def _segment_event(segment: Segment, origin: Origin, era: str | None,
+                   defaults: dict[str, Any]) -> QemuEvent:
+    """Turn one record into a QemuEvent; raise :class:`_Problem` on a bad record."""
+    meta = _prefix_fields(segment)
+    timing = _timing(segment.prefix, defaults, meta)
+    if not segment.known:
+        return _generic_event(segment, origin, timing, meta)
+    try:
+        record = parse_record(segment.body)
+    except RecordError as exc:
+        raise _Problem(f"{segment.raw_name}: {exc}") from None
+    evidence = protocol_evidence(segment.raw_name, record.shape, record.values)
+    name, state, recover, fields = _normalise(segment.raw_name, record, evidence or era)
+    fields.update(meta)
+    event = QemuEvent(origin, record.device, name, state=state, recover=recover,
+                      fields=fields, text=segment.body, **timing)
+    return event
+
+
+def _timing(prefix: Prefix, defaults: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """pid/tid/ts of an event: the caller's (strace) win; the prefix's go to ``trace_*``."""
+    timing = {"pid": defaults.get("pid"), "tid": prefix.tid, "ts": prefix.ts}
+    for key in ("tid", "ts"):
+        given = defaults.get(key)
+        if given is None:
+            continue
+        if timing[key] is not None:
+            meta[f"trace_{key}"] = timing[key]
+        timing[key] = given
+    return timing
+
+
+def _prefix_fields(segment: Segment) -> dict[str, Any]:
+    prefix = segment.prefix
+    meta: dict[str, Any] = {"prefix": prefix.style}
+    for key in ("thread", "program", "guest"):
+        value = getattr(prefix, key)
+        if value:
+            meta[key] = value
+    if segment.wrapper:
+        meta["wrapper"] = segment.wrapper
+    if segment.glued:
+        meta["glued"] = 1
+    return meta
+
+
+def _generic_event(segment: Segment, origin: Origin, timing: dict[str, Any],
+                   meta: dict[str, Any]) -> QemuEvent:
+    """A vfio event outside the migration table (region I/O, DMA, ...): kept, not parsed."""
+    raw = segment.raw_name
+    args = segment.body[len(raw):]
+    if not args.strip() and any(known.startswith(raw) for known in EVENTS):
+        raise _Problem(f"trace record cut off after the event name {raw!r}")
+    fields = {"event": raw, "args": args.strip(), **meta}
+    return QemuEvent(origin, "", raw.removeprefix("vfio_"), fields=fields,
+                     text=segment.body, **timing)
+
+
+def parse_line(text: str, origin: Origin, era: str | None = None,
+               defaults: dict[str, Any] | None = None) -> LineResult:
+    """Every QemuEvent in one line of text, plus the reasons for the parts that failed."""
+    result = LineResult()
+    defaults = defaults or {}
+    segments = find_segments(text)
+    previous_failed = False
+    for segment in segments:
+        if segment.glued and previous_failed and segment.prefix.style == "tid":
+            # the thread id may have swallowed the failed record's last digits
+            segment = _drop_tid(segment)
+        try:
+            event = _segment_event(segment, origin, era, defaults)
+        except _Problem as exc:
+            result.items.append(str(exc))
+            previous_failed = True
+            continue
+        previous_failed = False
+        result.items.append(event)
+    if not segments:
+        report = find_error_report(text)
+        if report is not None:
+            result.items.append(_report_event(report, text, origin, era, defaults))
+        else:
+            qmp = find_qmp_event(text)
+            if qmp is not None:
+                result.items.append(_qmp_event(qmp, text, origin, defaults))
+    return result
+
+
+def _qmp_event(qmp: QmpEvent | str, text: str, origin: Origin,
+               defaults: dict[str, Any]) -> QemuEvent | str:
+    """The QMP ``VFIO_MIGRATION`` event: QEMU's belief after a state change (QEMU >= 9.1)."""
+    if isinstance(qmp, str):
+        return qmp
+    if qmp.device_state != QAPI_PREPARE and qmp.device_state not in QAPI_STATES:
+        return f"VFIO_MIGRATION event with unknown device-state {qmp.device_state!r}"
+    state = QAPI_STATES.get(qmp.device_state)
+    fields: dict[str, Any] = {"event": "VFIO_MIGRATION", "qapi_state": qmp.device_state}
+    if state:
+        fields["state"] = state
+    fields.update(qom_path=qmp.qom_path, prefix="qmp")
+    timing = _timing(Prefix("qmp", ts=qmp.ts), defaults, fields)
+    return QemuEvent(origin, qmp.device_id or qmp.qom_path, "qmp_vfio_migration",
+                     state=state, fields=fields, text=text, **timing)
+
+
+def _report_event(report: ErrorReport, text: str, origin: Origin, era: str | None,
+                  defaults: dict[str, Any]) -> QemuEvent:
+    """A QEMU vfio error message as ``QemuEvent(name="error_report")``."""
+    prefix = report.prefix
+    fields = dict(report.fields)
+    fields["prefix"] = prefix.style
+    if prefix.thread:
+        fields["thread"] = prefix.thread
+    if era:
+        fields["protocol"] = era
+    timing = _timing(prefix, defaults, fields)
+    return QemuEvent(origin, report.device, "error_report", fields=fields, text=text, **timing)
+
+
+def _drop_tid(segment: Segment) -> Segment:
+    return replace(segment, prefix=replace(segment.prefix, tid=None))
+
+
+_RECORD_HINTS = ("vfio_", "vm_state_notify", "migrate_set_state", "VFIO_MIGRATION",
+                 *ERROR_REPORT_HINTS)
+
+
+def may_hold_qemu_text(text: str) -> bool:
+    """Cheap pre-check for callers: False when ``parse_qemu_text(text)`` must return []."""
+    return any(hint in text for hint in _RECORD_HINTS)
+
+
+def parse_qemu_text(text: str, origin: Origin, pid: int | None = None, tid: int | None = None,
+                    ts: float | None = None) -> list[Event]:
+    """QEMU trace records inside a text (e.g. the payload of a ``write(2, ...)`` in strace).
+
+    Returns a QemuEvent per vfio trace record or QEMU vfio error report found, and an
+    :class:`Unreadable` per record that was recognisable but broken (e.g. cut off by
+    ``strace -s``); [] when the text holds none. The caller's pid/tid/ts win over the
+    record's own prefix, which is kept in ``fields["trace_tid"]``/``["trace_ts"]``. No
+    whole-log era is known here: an integer device state still goes to ``v1_state``.
+    """
+    out: list[Event] = []
+    defaults = {"pid": pid, "tid": tid, "ts": ts}
+    for piece in text.splitlines():
+        if not piece.strip():
+            continue
+        for item in parse_line(piece, origin, None, defaults).items:
+            if isinstance(item, str):
+                item = Unreadable(origin, reason=item, text=piece, pid=pid, tid=tid, ts=ts)
+            out.append(item)
+    return out
+
+
+# --- era --------------------------------------------------------------------------------
+
+
+@dataclass
+class Era:
+    """The protocol era of a whole log and the first line of evidence for each side."""
+
+    v1_first: tuple[str, int, str] | None = None
+    v2_first: tuple[str, int, str] | None = None
+
+    @property
+    def protocol(self) -> str | None:
+        if self.v1_first and not self.v2_first:
+            return "v1"
+        if self.v2_first and not self.v1_first:
+            return "v2"
+        return None
+
+    def note(self) -> str:
+        def where(first: tuple[str, int, str]) -> str:
+            return f"{first[0]}:{first[1]} ({first[2]})"
+        if self.v1_first and self.v2_first:
+            return (f"both v1 evidence at {where(self.v1_first)} and v2 evidence at "
+                    f"{where(self.v2_first)}; each event keeps its own form (integer device "
+                    "states are v1, in fields['v1_state'])")
+        if self.v1_first:
+            return (f"deprecated v1 migration protocol (QEMU 5.1-7.1): evidence at "
+                    f"{where(self.v1_first)}; integer device states are v1 values, kept in "
+                    "fields['v1_state'], not v2 states")
+        if self.v2_first:
+            return f"v2 migration protocol: evidence at {where(self.v2_first)}"
+        return "protocol era undetermined: no record shows device states or v1/v2-only forms"
+
+
+def decide_era(paths: Iterable[Path]) -> Era:
+    """Scan the whole log once for v1 and v2 evidence (records only, no events kept)."""
+    era = Era()
+    for path in paths:
+        for item in iter_lines(path):
+            if isinstance(item, BadLine) or "vfio_" not in item.text:
+                continue
+            if era.v2_first and not may_hold_v1_evidence(item.text):
+                continue
+            for segment in find_segments(item.text):
+                if not segment.known:
+                    continue
+                try:
+                    record = parse_record(segment.body)
+                except RecordError:
+                    continue
+                side = protocol_evidence(segment.raw_name, record.shape, record.values)
+                if side == "v1" and era.v1_first is None:
+                    era.v1_first = (str(path), item.number, segment.raw_name)
+                elif side == "v2" and era.v2_first is None:
+                    era.v2_first = (str(path), item.number, segment.raw_name)
+            if era.v1_first and era.v2_first:
+                return era
+    return era
+
+
+# --- reader contract ---------------------------------------------------------------------
+
+_SYSCALL_LINE = re.compile(
+    r"^\s*(?:\[pid\s+\d+\]\s*|\d+\s+)?(?:[\d:.]+\s+)?[a-z_][a-z0-9_]*\(.*\)\s+=\s")
+
+
+# Another subsystem's record behind the log backend's TID@SEC.USEC: prefix (QEMU only).
+_OTHER_TRACE_LINE = re.compile(r"\d+@\d+\.\d{6}:[a-z][a-z0-9_]* ")
+
+
+def sniff(lines: list[str]) -> float:
+    """High when early lines hold vfio trace records in any prefix style."""
+    direct = wrapped = other = syscalls = 0
+    for text in lines:
+        if _SYSCALL_LINE.match(text) or "<unfinished ...>" in text:
+            syscalls += 1
+            continue
+        segments = find_segments(text)
+        if segments:
+            vfio = [s for s in segments if s.raw_name.startswith("vfio_")]
+            if vfio and not segments[0].wrapper:
+                direct += 1
+            elif vfio:
+                wrapped += 1
+            else:
+                other += 1
+        elif (find_error_report(text) or _OTHER_TRACE_LINE.match(text)
+              or find_qmp_event(text) is not None):
+            other += 1
+    if syscalls > direct + wrapped:
+        return 0.1 if direct + wrapped else 0.0
+    if direct:
+        return 0.95
+    if wrapped:
+        return 0.7
+    return 0.4 if other else 0.0
+
+
+def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
+    """Events of a QEMU trace log (several paths = one log), accounting for every line."""
+    era = decide_era(paths)
+    protocol = era.protocol
+    summary.format = FORMAT_V1 if protocol == "v1" else FORMAT_V2
+    summary.notes.append(era.note())
+    many = len(paths) > 1
+    for path in paths:
+        name = str(path)
+        for item in iter_lines(path):
+            summary.lines += 1
+            origin = Origin(name, item.number)
+            if isinstance(item, BadLine):
+                yield _unreadable(summary, origin, item.reason, many)
+                continue
+            result = parse_line(item.text, origin, protocol)
+            if not result.items and is_cut_prefix(item.text):
+                # in a log file a bare prefix is a damaged line; inside strace payloads
+                # (parse_qemu_text) it may be any subsystem's record cut by strace -s
+                result.items.append("line ends inside a trace prefix (cut off)")
+            if not result.items:
+                summary.irrelevant += 1
+                continue
+            for part in result.items:
+                if isinstance(part, str):
+                    yield _unreadable(summary, origin, part, many, item.text)
+                    continue
+                if item.final_unterminated:
+                    part.fields["final_unterminated"] = 1
+                summary.events += 1
+                yield part
+
+
+def _unreadable(summary: ReadSummary, origin: Origin, reason: str, many: bool,
+                text: str | None = None) -> Unreadable:
+    summary.unreadable.append((origin.line, f"{origin.file}: {reason}" if many else reason))
+    return Unreadable(origin, reason=reason, text=text)

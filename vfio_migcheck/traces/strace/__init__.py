@@ -1,0 +1,1 @@
+"""strace captures of a VMM: syntax (lark grammar + regex fast path) and the stateful reader."""

@@ -1,0 +1,286 @@
+"""The strace reader: ``sniff`` and ``read`` for captures of a VMM (docs/traces.md).
+
+Reading is a single pass over the lines in trace order. A compiled-regex head match
+(pid prefix, timestamp, call name, first fd argument) decides cheaply whether a line can
+concern VFIO at all; only the lines that can — calls on device or data fds, on fds never
+seen before, and the calls that create, duplicate or close fds — are parsed with the
+grammar (grammar/strace.lark, with a regex fast path for flat calls) and turned into
+events by :class:`vfio_migcheck.traces.strace.session.Session`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from vfio_migcheck.traces.events import Event, ReadSummary
+from vfio_migcheck.traces.lines import BadLine, strip_compression_suffix
+from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
+from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER
+from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
+from vfio_migcheck.traces.strace.lines import CLEAN, iter_blocks, iter_text_lines, open_binary
+from vfio_migcheck.traces.strace.quiet import poll_is_quiet
+from vfio_migcheck.traces.strace.session import FAST_HEAD, HEAD, Session
+from vfio_migcheck.traces.strace.threads import (
+    EPOLL_WAIT,
+    IO,
+    IOCTL,
+    NAME_CLASS,
+    POLL,
+    POLL_SETS,
+    RECVMSG,
+    WRITES,
+    Pending,
+)
+
+_SNIFF_CALL = re.compile(
+    r"^(?:\[pid\s+\d+(?:<[^>]*>)?\]\s*|\d{1,7}(?:<[^>]*>)?\s+)?\s*"
+    r"(?:(?:\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+|\d{8,})\s+)?"
+    r"(?:[A-Za-z_][A-Za-z0-9_]*\(.*(?:\)\s+=\s+(?:-?\d|0x|\?)|<unfinished(?: #\d+)? \.\.\.>$)"
+    r"|<\.\.\. [A-Za-z_][A-Za-z0-9_]* resumed|\+\+\+ (?:exited|killed)|--- SIG)"
+)
+
+
+def sniff(lines: list[str]) -> float:
+    """Confidence that these first lines are strace output (calls, resumes, exits)."""
+    meaningful = [line for line in lines if line.strip()]
+    if not meaningful:
+        return 0.0
+    hits = sum(1 for line in meaningful if _SNIFF_CALL.match(line))
+    if hits == 0:
+        return 0.0
+    share = hits / len(meaningful)
+    if share >= 0.5:
+        return 0.9
+    return 0.3 + 0.6 * share
+
+
+def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
+    """Events of one strace capture: one file, or the ``PREFIX.PID`` files of ``-ff``."""
+    summary.format = "strace"
+    session = Session(summary)
+    if len(paths) == 1:
+        yield from _read_one(session, paths[0])
+    else:
+        yield from _read_many(session, paths)
+    yield from session.finish()
+
+
+def _read_one(session: Session, path: Path) -> Iterator[Event]:
+    """One capture file: an inlined fast loop in front of :meth:`Session.line`.
+
+    The loop only settles lines that :meth:`Session.line` would count as irrelevant
+    without any side effect (calls of no interest, I/O and ioctls on fds known to be
+    neither device nor data fds); everything else is handed to ``Session.line``. Keeping
+    this loop free of method calls is what makes big captures fast (benchmarks/).
+    """
+    name = str(path)
+    line = session.line
+    out = session.out
+    summary = session.summary
+    fast_head, head = FAST_HEAD.match, HEAD.match
+    classes = NAME_CLASS
+    threads = session.threads
+    steady = session.steady_clocks
+    writes = WRITES
+    fd_prefixes = FD_RETURNING_PREFIXES
+    other = OTHER
+    io_class, ioctl_class, poll_class, data = IO, IOCTL, POLL, DATA
+    epoll_wait_class, epoll = EPOLL_WAIT, EPOLL
+    recvmsg_class, poll_sets = RECVMSG, POLL_SETS
+    handle = open_binary(path)
+    irrelevant = 0
+    seen = False
+    number = 0
+    with handle:
+        for kind, items in iter_blocks(handle):
+            if kind != CLEAN:
+                for item in items:
+                    if type(item) is tuple:
+                        number = item[0]
+                        line(name, number, item[1])
+                    else:
+                        number = item.number
+                        session.bad_line(name, item)
+            else:
+                for text in items:
+                    number += 1
+                    match = fast_head(text) or head(text)
+                    bracket_pid, plain_pid, stamp, call, fd_text, decorated = match.groups()
+                    if stamp is not None and name not in steady:
+                        line(name, number, text, None, match)
+                    elif call is None:
+                        # a quiet call resuming: "<... futex resumed>) = 0"
+                        body = text[match.end():]
+                        if body.startswith("<... "):
+                            pid_text = plain_pid or bracket_pid
+                            thread = threads.get(int(pid_text) if pid_text else None)
+                            pending = thread.pending if thread is not None else None
+                            if pending is not None and pending.quiet and body.startswith(
+                                    pending.name + " resumed>", 5):
+                                thread.pending = None
+                                irrelevant += 2
+                                continue
+                        line(name, number, text, None, match)
+                    elif text[-1] == ">" and text.endswith("...>"):
+                        cls = classes.get(call)
+                        if (cls is None or (cls == poll_class and "_mig" not in text)) and \
+                                text.endswith(" <unfinished ...>"):
+                            # a quiet call starting: only its pairing needs remembering
+                            # (a poll matters only with data fds, which do not exist yet)
+                            pid_text = plain_pid or bracket_pid
+                            tid = int(pid_text) if pid_text else None
+                            thread = threads.get(tid) or session.thread(tid)
+                            if thread.pending is None and (
+                                    cls is None or not thread.table.counts.get(data)
+                                    or (call in poll_sets and poll_is_quiet(thread.table,
+                                                                            text))):
+                                thread.pending = Pending(call, call + "(", number, name, None,
+                                                         None, True)
+                                if not seen:
+                                    session.seen_real_line = seen = True
+                                continue
+                        line(name, number, text, None, match)
+                    else:
+                        cls = classes.get(call)
+                        if cls is None:
+                            if not seen:
+                                session.seen_real_line = seen = True
+                            irrelevant += 1
+                            continue
+                        if cls == poll_class and "_mig" not in text:
+                            # poll/ppoll/select: only data fds matter (as in Session._quiet)
+                            pid_text = plain_pid or bracket_pid
+                            thread = threads.get(int(pid_text) if pid_text else None)
+                            if thread is not None and (
+                                    not thread.table.counts.get(data)
+                                    or (call in poll_sets and poll_is_quiet(thread.table,
+                                                                            text))):
+                                irrelevant += 1
+                                continue
+                            line(name, number, text, None, match)
+                        elif cls == recvmsg_class and "SCM_RIGHTS" not in text:
+                            # recvmsg matters only when it passes fds
+                            if not seen:
+                                session.seen_real_line = seen = True
+                            irrelevant += 1
+                            continue
+                        elif cls == epoll_wait_class and fd_text is not None:
+                            # epoll_wait matters only on an epoll fd watching a data fd
+                            pid_text = plain_pid or bracket_pid
+                            thread = threads.get(int(pid_text) if pid_text else None)
+                            entry = thread.table.fds.get(int(fd_text)) if thread else None
+                            if thread is not None and (entry is None or entry.file.kind != epoll
+                                                       or not entry.file.watched):
+                                irrelevant += 1
+                                continue
+                            line(name, number, text, None, match)
+                        elif fd_text is None or (cls != io_class and cls != ioctl_class):
+                            line(name, number, text, None, match)
+                        else:
+                            pid_text = plain_pid or bracket_pid
+                            thread = threads.get(int(pid_text) if pid_text else None)
+                            entry = thread.table.fds.get(int(fd_text)) if thread else None
+                            if entry is None or entry.file.kind != other or (
+                                    decorated is not None and (
+                                        entry.token is None
+                                        or not text.startswith(entry.token, match.start(5)))):
+                                line(name, number, text, None, match)
+                            elif cls == io_class:
+                                if call in writes and "vfio" in text:
+                                    line(name, number, text, None, match)
+                                else:
+                                    irrelevant += 1
+                                    continue
+                            else:
+                                comma = text.find(", ", match.end(5))
+                                if comma >= 0 and text.startswith(fd_prefixes, comma + 2):
+                                    line(name, number, text, None, match)
+                                else:
+                                    irrelevant += 1
+                                    continue
+            if out:
+                summary.lines = number
+                summary.irrelevant += irrelevant
+                irrelevant = 0
+                yield from out
+                out.clear()
+    summary.lines = number
+    summary.irrelevant += irrelevant
+
+
+def _file_pid(path: Path) -> int | None:
+    suffix = Path(strip_compression_suffix(path.name)).suffix[1:]   # x.strace.940.gz: 940
+    return int(suffix) if suffix.isdigit() else None
+
+
+def _timed_records(index: int, path: Path, anchor: str | None) -> Iterator[tuple]:
+    """(seconds, file index, line number, text|BadLine) for one -ff file, in file order."""
+    clock = Clock()
+    if anchor is not None:
+        clock.anchor(anchor)
+    last = float("-inf")
+    for item in iter_text_lines(path):
+        if type(item) is tuple:
+            match = HEAD.match(item[1])
+            stamp = match.group(3) if match else None
+            value = clock.value(stamp) if stamp is not None else None
+            if value is not None:
+                last = value
+            yield (last, index, item[0], item[1])
+        else:
+            yield (last, index, item.number, item)
+
+
+def _first_stamp(path: Path) -> str | None:
+    """The timestamp of the first line of a file ("" for an empty file)."""
+    for item in iter_text_lines(path):
+        if type(item) is tuple:
+            return HEAD.match(item[1]).group(3)
+    return ""
+
+
+def _is_absolute(stamp: str | None) -> bool:
+    if stamp == "":
+        return True  # an empty file orders trivially
+    if stamp is None:
+        return False
+    clock = Clock()
+    clock.value(stamp)
+    return clock.mode != RELATIVE
+
+
+def _read_many(session: Session, paths: list[Path]) -> Iterator[Event]:
+    """-ff: one file per thread, merged by timestamp (heap merge of lazy generators)."""
+    session.many_files = True
+    names = [str(p) for p in paths]
+    pids = [_file_pid(p) for p in paths]
+    summary = session.summary
+    out = session.out
+    firsts = [_first_stamp(p) for p in paths]
+    if all(_is_absolute(stamp) for stamp in firsts):
+        # the process with the lowest pid started first: its first time of day anchors
+        # the others, so a file that begins after midnight lands on the next day
+        anchor = next((stamp for stamp in firsts if stamp), None)
+        if anchor is not None:
+            for name in names:
+                session.clock(name).anchor(anchor)  # the events' times, the same way
+        records = heapq.merge(*(_timed_records(i, p, anchor) for i, p in enumerate(paths)))
+    else:
+        summary.notes.append(
+            "the -ff files carry no absolute timestamps (-t/-tt/-ttt), so their relative "
+            "order is unknown: they were read one after the other, in pid order")
+        records = ((0.0, i, item[0] if type(item) is tuple else item.number,
+                    item[1] if type(item) is tuple else item)
+                   for i, p in enumerate(paths) for item in iter_text_lines(p))
+    for _stamp, index, number, payload in records:
+        summary.lines += 1
+        if isinstance(payload, BadLine):
+            session.bad_line(names[index], payload)
+        else:
+            session.line(names[index], number, payload, pids[index])
+        if out:
+            yield from out
+            out.clear()

@@ -1,0 +1,179 @@
+"""strace call text → :class:`Call`, with the lark grammar ``grammar/strace.lark``.
+
+Only lines the pre-filter kept reach this module, so clarity beats speed here; still, the
+parser is built once (LALR, contextual lexer, inline transformer: no parse tree) and
+cached for the life of the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import LarkError
+
+# An argument is a list of items; an item is a tuple (kind, value, decoration):
+#   ("n", int|float, decor|None)  number, with its -y decoration (fds)
+#   ("w", str, decor|None)        word: a constant, flag, identifier (AT_FDCWD</>), or
+#                                 colliding ioctl names joined by " or "
+#   ("s", str, None)              string literal with its quotes and escapes (raw)
+#   ("...", None, None)           ellipsis (truncated string, struct, array)
+#   ("c", str, None)              /* comment */ text without the delimiters
+#   ("o", str, None)              operator: | = => * ~ ...
+#   ("(", args, None) ("[", args, None) ("{", args, None): bracketed argument lists
+Item = tuple[str, Any, Any]
+Arg = list[Item]
+
+
+class SyntaxProblem(ValueError):
+    """The text is not a well-formed strace call (the message says where)."""
+
+
+@dataclass(slots=True)
+class Call:
+    """One complete system call as strace printed it."""
+
+    name: str
+    args: list[Arg]
+    ret: int | None                 # None for "= ?"
+    ret_decor: str | None = None    # "= 3</dev/vfio/vfio>"
+    errno: str | None = None        # "EINVAL" when the result names one
+    aux: list[Any] = field(default_factory=list)  # parenthesised extras after the result
+    duration: float | None = None   # -T
+    unavailable: bool = False       # "= ? <unavailable>"
+
+
+def number_value(text: str) -> int | float:
+    """strace numbers: decimal, ``0x`` hex, C octal (``0644`` file modes), rarely floats."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        pass
+    digits = text.lstrip("-")
+    if digits.isdigit():  # leading zero: C octal
+        value = int(digits, 8) if all(c in "01234567" for c in digits) else int(digits, 10)
+        return -value if text.startswith("-") else value
+    return float(text)
+
+
+def _decor(tok: Token | None) -> str | None:
+    return None if tok is None else str(tok)[1:-1]
+
+
+class _ToCall(Transformer):
+    """Inline transformer: builds the plain-Python call value straight from the parser."""
+
+    def call(self, children: list[Any]) -> Call:
+        name, args, ret = children[0], children[1], children[2]
+        call = Call(str(name), args, ret[0], ret[1])
+        for extra in children[3:]:
+            if isinstance(extra, Token) and extra.type == "DURATION":
+                call.duration = float(extra[1:-1])
+            elif extra[0] == "errno":
+                if call.errno is None and extra[1].isupper():
+                    call.errno = extra[1]
+                else:
+                    call.aux.append(extra[1])
+            elif extra[0] == "unavailable":
+                call.unavailable = True
+            else:
+                call.aux.append(extra[1])
+        return call
+
+    def partial(self, children: list[Any]) -> Call:
+        return Call(str(children[0]), children[1], None)
+
+    def ret_number(self, children: list[Any]) -> tuple[int | float, str | None]:
+        return number_value(children[0]), _decor(children[1] if len(children) > 1 else None)
+
+    def ret_unknown(self, _children: list[Any]) -> tuple[None, None]:
+        return None, None
+
+    def aux_name(self, children: list[Any]) -> tuple[str, str]:
+        return "errno", str(children[0])
+
+    def aux_paren(self, children: list[Any]) -> tuple[str, list[Arg]]:
+        return "paren", children[0]
+
+    def aux_unavailable(self, _children: list[Any]) -> tuple[str, None]:
+        return "unavailable", None
+
+    def seq(self, children: list[Any]) -> list[Arg]:
+        args: list[Arg] = []
+        current: Arg = []
+        for child in children:
+            if isinstance(child, Token):  # the "," separator
+                args.append(current)
+                current = []
+            else:
+                current.append(child)
+        if current or args:
+            args.append(current)
+        return args
+
+    def number(self, children: list[Any]) -> Item:
+        return ("n", number_value(children[0]), _decor(children[1] if len(children) > 1 else None))
+
+    def name(self, children: list[Any]) -> Item:
+        return ("w", str(children[0]), _decor(children[1] if len(children) > 1 else None))
+
+    def alternatives(self, children: list[Any]) -> Item:
+        return ("w", str(children[0]), None)
+
+    def string(self, children: list[Any]) -> Item:
+        return ("s", str(children[0]), None)
+
+    def ellipsis(self, _children: list[Any]) -> Item:
+        return ("...", None, None)
+
+    def comment(self, children: list[Any]) -> Item:
+        return ("c", str(children[0])[2:-2].strip(), None)
+
+    def op(self, children: list[Any]) -> Item:
+        return ("o", str(children[0]) if children else "?", None)
+
+    def paren(self, children: list[Any]) -> Item:
+        return ("(", children[0], None)
+
+    def bracket(self, children: list[Any]) -> Item:
+        return ("[", children[0], None)
+
+    def brace(self, children: list[Any]) -> Item:
+        return ("{", children[0], None)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    text = resources.files("vfio_migcheck.grammar").joinpath("strace.lark").read_text()
+    return Lark(text, parser="lalr", lexer="contextual", start=["call", "partial"],
+                transformer=_ToCall(), maybe_placeholders=False)
+
+
+def parse_call(text: str) -> Call:
+    """Parse ``name(args) = result ...``; raise :class:`SyntaxProblem` with the column."""
+    try:
+        return _parser().parse(text, start="call")
+    except LarkError as exc:
+        raise SyntaxProblem(_describe(exc)) from None
+
+
+def parse_partial(text: str) -> Call:
+    """Parse the first half of an unfinished call (``ret`` is None)."""
+    try:
+        return _parser().parse(text, start="partial")
+    except LarkError as exc:
+        raise SyntaxProblem(_describe(exc)) from None
+
+
+def _describe(exc: LarkError) -> str:
+    column = getattr(exc, "column", None)
+    token = getattr(exc, "token", None)
+    if token is not None and column is not None:
+        shown = str(token)[:20] or "end of line"
+        return f"unexpected {shown!r} at column {column}"
+    if column is not None:
+        return f"unexpected character at column {column}"
+    return "malformed call"
