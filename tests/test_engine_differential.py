@@ -69,7 +69,7 @@ def test_every_trace_checks_the_same(path: Path, monkeypatch) -> None:
     assert _json(new) == _json(old)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event_lists())
 def test_generated_event_streams_check_the_same(events) -> None:
     new = check_events(events, spec=SPEC)
