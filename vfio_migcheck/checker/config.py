@@ -7,7 +7,7 @@ and other reporting aids are excluded from equality, so they never split the set
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 SAVING_STATES = frozenset({"PRE_COPY", "PRE_COPY_P2P", "STOP_COPY"})
 PRECOPY_STATES = frozenset({"PRE_COPY", "PRE_COPY_P2P"})
@@ -45,6 +45,15 @@ class Config:
     logging: bool | None = None            # DMA dirty logging on/off, None = unknown
     foreign: frozenset[str] = frozenset()  # files this reading gave to another device
 
+    def __hash__(self) -> int:
+        # readings are hashed again and again (dedupe, memo keys): keep the hash
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.flags, self.state, self.session, self.dead, self.ghost,
+                           self.queried, self.logging, self.foreign))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     def _with(self, state: str, session: Session | None, dead: frozenset[str],
               ghost: bool) -> Config:
         # The hot path of the engine: a direct constructor call, cheaper than replace().
@@ -72,4 +81,26 @@ class Config:
 
     def with_session(self, **changes) -> Config:
         assert self.session is not None
-        return replace(self, session=replace(self.session, **changes))
+        return evolve(self, session=evolve(self.session, **changes))
+
+    def with_queried(self) -> Config:
+        return self if self.queried else evolve(self, queried=True)
+
+    def with_foreign(self, file: str) -> Config:
+        """The reading in which ``file`` belongs to another device."""
+        return evolve(self, foreign=self.foreign | {file})
+
+    def with_dead(self, dead: frozenset[str]) -> Config:
+        return evolve(self, dead=dead)
+
+
+def evolve(obj, **changes):
+    """``dataclasses.replace`` for the engine's hot path: a frozen dataclass copied with some
+    fields changed, without re-running field introspection (the classes here have no
+    ``__post_init__`` and no ``init=False`` fields, so the copy equals what replace makes)."""
+    new = object.__new__(type(obj))
+    state = new.__dict__
+    state.update(obj.__dict__)
+    state.update(changes)
+    state.pop("_hash", None)
+    return new

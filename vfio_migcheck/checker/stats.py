@@ -49,6 +49,7 @@ class DeviceStats:
     states: list[StateObservation] = field(default_factory=list)
     requests: list[RequestObservation] = field(default_factory=list)
     sessions: dict[str, SessionBuilder] = field(default_factory=dict)
+    unended: set[str] = field(default_factory=set)   # sessions whose end is not seen yet
     first_ts: float | None = None
     last_ts: float | None = None
 
@@ -69,13 +70,21 @@ class DeviceStats:
                     b = self.sessions[s.file]
                     if b.stop_copy_ts is None:
                         b.stop_copy_ts = event.ts
+        unended = self.unended
+        if not unended:
+            return
+        # A session has ended once every reading has its file dead (then none has it live).
+        # Only files dead in the first reading can qualify: look at those, not at every
+        # session of the trace (that made this quadratic).
+        candidates = list(unended) if not configs else [f for f in configs[0].dead
+                                                        if f in unended]
+        if not candidates:
+            return
         live = {c.session.file for c in configs if c.session is not None}
-        for file, b in self.sessions.items():
-            if b.ended_line is None and file not in live and all(file in c.dead or c.session is
-                                                                 None or c.session.file != file
-                                                                 for c in configs):
-                if all(file in c.dead for c in configs):
-                    b.ended_line = event.origin.line
+        for file in candidates:
+            if file not in live and all(file in c.dead for c in configs):
+                self.sessions[file].ended_line = event.origin.line
+                unended.discard(file)
 
     def observe_request(self, event: FeatureCall, before: list[Config], spec: Spec,
                         target: str | None) -> None:
@@ -102,6 +111,7 @@ class DeviceStats:
                                opened_line=created[0] if len(set(created)) == 1 else None,
                                opened_ts=event.ts)
             self.sessions[file] = b
+            self.unended.add(file)
         kinds = {c.session.kind for c in configs
                  if c.session is not None and c.session.file == file}
         if len(kinds) == 1 and b.kind == "unknown":

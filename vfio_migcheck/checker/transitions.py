@@ -11,8 +11,7 @@ the union of every driver, when none is known).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vfio_migcheck.checker.config import SAVING_STATES, Config, Session
@@ -70,10 +69,11 @@ class Tag:
 class Outcome:
     config: Config
     tags: tuple[Tag, ...] = ()
+    #: some tag is a misfit rule: computed once here (the engine asks for every outcome)
+    misfit: bool = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def misfit(self) -> bool:
-        return any(t.rule.kind == "misfit" for t in self.tags)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "misfit", any(t.rule.kind == "misfit" for t in self.tags))
 
 
 def ok(config: Config, *tags: Tag) -> Outcome:
@@ -254,10 +254,10 @@ def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: in
     out: list[Outcome] = []
     result = succeeded(event.ret)
     if no_set and pinned_target is None:
-        return [Outcome(replace(config, queried=True) if result is not False else config)]
+        return [Outcome(config.with_queried() if result is not False else config)]
     if (pinned_target is None and not known_set) or pinned_target == config.state:
         # Not a state change: a GET (maybe of MIGRATION), PROBE, or another feature's SET.
-        out.append(Outcome(replace(config, queried=True) if result is not False else config))
+        out.append(Outcome(config.with_queried() if result is not False else config))
     if pinned_target is not None:
         targets = [pinned_target] if pinned_target != config.state else []
     else:
@@ -352,7 +352,7 @@ def bindings(config: Config, file: str, fd: int) -> list[tuple[str, Config]]:
     if session is not None and session.file is None and session.fd in (None, fd):
         out.append(("live", config.with_session(file=file, fd=fd)))
     if config.ghost:
-        out.append(("dead", replace(config, dead=config.dead | {file})))
+        out.append(("dead", config.with_dead(config.dead | {file})))
     return out
 
 
@@ -364,7 +364,7 @@ def is_new_binding(config: Config, file: str) -> bool:
 
 def not_mine(config: Config, file: str) -> Config:
     """The reading in which ``file`` belongs to another device."""
-    return replace(config, foreign=config.foreign | {file})
+    return config.with_foreign(file)
 
 
 def step_fd_appeared(config: Config, file: str, fd: int) -> list[Outcome]:
@@ -518,7 +518,7 @@ def _close(config: Config, file: str, how: str) -> list[Outcome]:
     ):
         tags.append(Tag(U013.RULE, not_closed))
     if file in config.dead:
-        return [ok(replace(config, dead=config.dead - {file}), *tags)]
+        return [ok(config.with_dead(config.dead - {file}), *tags)]
     if session is not None and session.file == file:
         return [ok(config.with_session(closed=True), *tags)]
     return [ok(config)]

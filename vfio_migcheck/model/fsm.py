@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-
-import networkx as nx
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from vfio_migcheck.model.spec import Spec
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
 
 EINVAL = "EINVAL"
 
@@ -102,11 +105,26 @@ class FlagModel:
             for s in spec.states.values()
             if not s.error and not self.undefined and s.requires <= self.flag_names
         )
-        self.graph = self._build_graph()
+        # src -> {dst: session effect}: what requests and paths need, without networkx
+        self._arcs: dict[str, dict[str, str]] = self._build_arcs()
         self._answers: dict[tuple[str | int, str | int], Answer] = {}
 
     # --- construction -------------------------------------------------------------------
-    def _build_graph(self) -> nx.DiGraph:
+    def _build_arcs(self) -> dict[str, dict[str, str]]:
+        arcs: dict[str, dict[str, str]] = {name: {} for name in self.usable}
+        for arc in self.spec.arcs:
+            if arc.src in self.usable and arc.dst in self.usable and arc.condition.holds(
+                self.flag_names
+            ):
+                arcs[arc.src][arc.dst] = arc.session
+        return arcs
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The FSM as a networkx graph (nodes carry value and groups, arcs session and cite);
+        built on first use, so checking a trace never imports networkx."""
+        import networkx as nx
+
         g = nx.DiGraph(spec=self.spec.name, flags=self.flags)
         order = sorted(self.usable, key=lambda s: self.spec.states[s].value)
         for name in order:
@@ -129,13 +147,14 @@ class FlagModel:
     def single_arcs(self) -> list[Step]:
         """The arcs a driver must implement under these flags, in state-number order."""
         value = {s: self.spec.states[s].value for s in self.usable}
-        edges = sorted(self.graph.edges, key=lambda e: (value[e[0]], value[e[1]]))
-        return [Step(a, b, self.graph.edges[a, b]["session"]) for a, b in edges]
+        edges = sorted(((a, b) for a, dsts in self._arcs.items() for b in dsts),
+                       key=lambda e: (value[e[0]], value[e[1]]))
+        return [Step(a, b, self._arcs[a][b]) for a, b in edges]
 
     # --- path rules ------------------------------------------------------------------------
     def path_allowed(self, path: list[str] | tuple[str, ...]) -> bool:
         """Do the spec's path rules (other than 'shortest') accept this state sequence?"""
-        if any(b not in self.graph.succ.get(a, {}) for a, b in zip(path, path[1:])):
+        if any(b not in self._arcs.get(a, {}) for a, b in zip(path, path[1:])):
             return False
         first, last = path[0], path[-1]
         for i in range(1, len(path) - 1):
@@ -164,7 +183,7 @@ class FlagModel:
         best: list[tuple[str, ...]] = []
         # Simple paths suffice: a shortest rule-abiding path never repeats a state, since the
         # rules only look at which states are interior and cutting a loop keeps them valid.
-        for path in nx.all_simple_paths(self.graph, src, dst):
+        for path in self._simple_paths(src, dst):
             if not self.path_allowed(path):
                 continue
             if not best or len(path) < len(best[0]):
@@ -174,6 +193,21 @@ class FlagModel:
         value = self.spec.states
         best.sort(key=lambda p: [value[s].value for s in p])
         return best
+
+    def _simple_paths(self, src: str, dst: str) -> list[list[str]]:
+        """Every path from src to dst that repeats no state (a graph of at most 8 states)."""
+        if src not in self._arcs or dst not in self._arcs:
+            return []
+        paths: list[list[str]] = []
+        stack: list[list[str]] = [[src]]
+        while stack:
+            path = stack.pop()
+            for nxt in self._arcs[path[-1]]:
+                if nxt == dst:
+                    paths.append([*path, nxt])
+                elif nxt not in path:
+                    stack.append([*path, nxt])
+        return paths
 
     # --- requests -------------------------------------------------------------------------------
     def blocked_reason(self, src: str, dst: str) -> str | None:
@@ -232,7 +266,7 @@ class FlagModel:
                               f"no path from {src} to {dst} satisfies the path rules")
         chosen = paths[0]
         steps = tuple(
-            Step(a, b, self.graph.edges[a, b]["session"]) for a, b in zip(chosen, chosen[1:])
+            Step(a, b, self._arcs[a][b]) for a, b in zip(chosen, chosen[1:])
         )
         kind = "single arc" if len(steps) == 1 else f"combination of {len(steps)} arcs"
         return Answer(src, dst, self.flags, True, Reason.OK, kind, steps,

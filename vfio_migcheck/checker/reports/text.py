@@ -3,14 +3,13 @@ continuing with, then a verdict per device and a summary (SibylFS-style deviatio
 
 from __future__ import annotations
 
-import linecache
-
 from rich.console import Console
 from rich.text import Text
 
 from vfio_migcheck.checker.reports.json import summary
 from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
 from vfio_migcheck.checker.rules import get_rule
+from vfio_migcheck.traces.lines import open_binary
 
 _SEV_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
 _VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow",
@@ -25,9 +24,32 @@ def _short_cite(cite: str, limit: int = 90) -> str:
     return cite if len(cite) <= limit else cite[: limit - 1] + "…"
 
 
-def _source_line(f: Finding) -> str:
+def source_lines(findings: list[Finding]) -> dict[tuple[str, int], str]:
+    """The captured text of the lines these findings point at, read in one streaming pass
+    per file up to the last line needed (compressed captures too): never the whole file in
+    memory, as linecache would hold it."""
+    wanted: dict[str, set[int]] = {}
+    for f in findings:
+        if f.line > 0:
+            wanted.setdefault(f.file, set()).add(f.line)
+    found: dict[tuple[str, int], str] = {}
+    for file, numbers in wanted.items():
+        last = max(numbers)
+        try:
+            with open_binary(file) as handle:
+                for number, raw in enumerate(handle, 1):
+                    if number in numbers:
+                        found[(file, number)] = raw.decode("utf-8", "replace").rstrip("\r\n")
+                    if number >= last:
+                        break
+        except (OSError, ValueError, EOFError):
+            continue  # the events' own description stands in for the line
+    return found
+
+
+def _source_line(f: Finding, lines: dict[tuple[str, int], str]) -> str:
     """The trace line itself (what the user captured), else the event as the checker saw it."""
-    text = linecache.getline(f.file, f.line).rstrip("\n") if f.line > 0 else ""
+    text = lines.get((f.file, f.line), "")
     return _clip(text.strip() or f.observed or "(end of trace)")
 
 
@@ -35,10 +57,10 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
 
 
-def _finding(console: Console, f: Finding) -> None:
+def _finding(console: Console, f: Finding, lines: dict[tuple[str, int], str]) -> None:
     rule = get_rule(f.rule)
     head = Text(f"{f.line}: ", style="bold")
-    head.append(_source_line(f))
+    head.append(_source_line(f, lines))
     console.print(head)
     title = Text("# ")
     title.append(f.severity.capitalize(), style=_SEV_STYLE.get(f.severity, ""))
@@ -84,8 +106,10 @@ def render(results: list[TraceResult], console: Console) -> None:
         events = r.extra.get("events", 0)
         header.append(f"  ({r.format}, {events} events)", style="dim")
         console.print(header)
-        for f in r.findings[:MAX_FINDINGS_PER_TRACE]:
-            _finding(console, f)
+        shown = list(r.findings[:MAX_FINDINGS_PER_TRACE])
+        lines = source_lines(shown)
+        for f in shown:
+            _finding(console, f, lines)
         hidden = len(r.findings) - MAX_FINDINGS_PER_TRACE
         if hidden > 0:
             console.print(Text(f"# … {hidden} more findings (use --output json)", style="dim"))

@@ -21,6 +21,7 @@ from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
 from vfio_migcheck.traces.strace.lines import CLEAN, iter_blocks, iter_text_lines, open_binary
+from vfio_migcheck.traces.strace.quiet import poll_is_quiet
 from vfio_migcheck.traces.strace.session import FAST_HEAD, HEAD, Session
 from vfio_migcheck.traces.strace.threads import (
     EPOLL_WAIT,
@@ -28,6 +29,8 @@ from vfio_migcheck.traces.strace.threads import (
     IOCTL,
     NAME_CLASS,
     POLL,
+    POLL_SETS,
+    RECVMSG,
     WRITES,
     Pending,
 )
@@ -87,6 +90,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     other = OTHER
     io_class, ioctl_class, poll_class, data = IO, IOCTL, POLL, DATA
     epoll_wait_class, epoll = EPOLL_WAIT, EPOLL
+    recvmsg_class, poll_sets = RECVMSG, POLL_SETS
     handle = open_binary(path)
     irrelevant = 0
     seen = False
@@ -131,7 +135,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             tid = int(pid_text) if pid_text else None
                             thread = threads.get(tid) or session.thread(tid)
                             if thread.pending is None and (
-                                    cls is None or not thread.table.counts.get(data)):
+                                    cls is None or not thread.table.counts.get(data)
+                                    or (call in poll_sets and poll_is_quiet(thread.table,
+                                                                            text))):
                                 thread.pending = Pending(call, call + "(", number, name, None,
                                                          None, True)
                                 if not seen:
@@ -149,10 +155,19 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             # poll/ppoll/select: only data fds matter (as in Session._quiet)
                             pid_text = plain_pid or bracket_pid
                             thread = threads.get(int(pid_text) if pid_text else None)
-                            if thread is not None and not thread.table.counts.get(data):
+                            if thread is not None and (
+                                    not thread.table.counts.get(data)
+                                    or (call in poll_sets and poll_is_quiet(thread.table,
+                                                                            text))):
                                 irrelevant += 1
                                 continue
                             line(name, number, text, None, match)
+                        elif cls == recvmsg_class and "SCM_RIGHTS" not in text:
+                            # recvmsg matters only when it passes fds
+                            if not seen:
+                                session.seen_real_line = seen = True
+                            irrelevant += 1
+                            continue
                         elif cls == epoll_wait_class and fd_text is not None:
                             # epoll_wait matters only on an epoll fd watching a data fd
                             pid_text = plain_pid or bracket_pid

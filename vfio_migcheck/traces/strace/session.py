@@ -34,6 +34,7 @@ from vfio_migcheck.traces.strace.fdtable import (
     OpenFile,
 )
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
+from vfio_migcheck.traces.strace.quiet import poll_is_quiet, recvmsg_is_quiet
 from vfio_migcheck.traces.strace.threads import (
     EPOLL_WAIT,
     FCNTL,
@@ -42,6 +43,8 @@ from vfio_migcheck.traces.strace.threads import (
     MMAP,
     NAME_CLASS,
     POLL,
+    POLL_SETS,
+    RECVMSG,
     SEEK,
     WRITES,
     XFER,
@@ -301,7 +304,9 @@ class Session:
             return entry is not None and self._quick_irrelevant(entry, cls, name, text, at,
                                                                 decorated)
         if cls == POLL or cls == EPOLL_WAIT or cls == MMAP or cls == XFER:
-            return self._quiet_multi(thread, cls, text, fd_text)
+            return self._quiet_multi(thread, cls, name, text, fd_text)
+        if cls == RECVMSG:
+            return recvmsg_is_quiet(text)
         return False
 
     def _quick_irrelevant(self, entry: FdEntry, cls: int, name: str, text: str, at: int,
@@ -327,7 +332,8 @@ class Session:
             return "F_DUPFD" not in text and "F_SETFD" not in text
         return False  # close and dup change the table
 
-    def _quiet_multi(self, thread: Thread, cls: int, text: str, fd_text: str | None) -> bool:
+    def _quiet_multi(self, thread: Thread, cls: int, name: str, text: str,
+                     fd_text: str | None) -> bool:
         """poll/epoll_wait/mmap/splice lines matter only with device or data fds around."""
         table = thread.table
         if cls == EPOLL_WAIT:
@@ -336,7 +342,7 @@ class Session:
             entry = table.fds.get(int(fd_text))
             return entry is None or entry.file.kind != EPOLL or not entry.file.watched
         if table.counts.get(DATA, 0) or (cls == MMAP and table.counts.get(DEVICE, 0)):
-            return False
+            return cls == POLL and name in POLL_SETS and poll_is_quiet(table, text)
         if cls == XFER:
             return False  # rare; the fds may be unknown (first use of a data fd)
         if "\\x" in text:

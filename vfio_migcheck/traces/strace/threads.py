@@ -49,6 +49,8 @@ for _names, _cls in (
         NAME_CLASS[_name] = _cls
 
 WRITES = frozenset({"write", "writev", "pwrite64", "pwritev", "pwritev2", "sendto"})
+#: poll calls whose fd set :func:`~vfio_migcheck.traces.strace.quiet.poll_is_quiet` reads
+POLL_SETS = frozenset({"poll", "ppoll"})
 
 
 @dataclass

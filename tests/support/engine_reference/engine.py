@@ -1,0 +1,859 @@
+"""The checking engine: a fold over events keeping, per device, the SET of readings.
+
+Each event maps every configuration of its device to its possible successors
+(:mod:`vfio_migcheck.checker.transitions`). Successors that fit the observation form the new
+set; behaviour rules are reported when *every* fitting successor breaks them; when none fits,
+the misfit is reported and checking continues with what the model allowed (SibylFS style).
+Two consecutive events of one device whose calls overlapped in time are tried in both orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+
+from tests.support.engine_reference import transitions as T
+from tests.support.engine_reference.stats import DeviceStats
+from vfio_migcheck.checker.config import P2P_STATES, Config, Session
+from vfio_migcheck.checker.describe import describe_configs, describe_event, state_order
+from vfio_migcheck.checker.results import Finding
+from vfio_migcheck.checker.rules.base import Rule
+from vfio_migcheck.checker.rules.driver import k017_device_found_not_running as K017
+from vfio_migcheck.checker.rules.trace import t001_unreadable_line as T001
+from vfio_migcheck.checker.rules.trace import t002_too_many_readings as T002
+from vfio_migcheck.checker.rules.vmm import u010_malformed_request as U010
+from vfio_migcheck.checker.rules.vmm import u013_data_fd_not_closed as U013
+from vfio_migcheck.checker.rules.vmm import u015_p2p_quiesce_order as U015
+from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U020
+from vfio_migcheck.model.fsm import model_for
+from vfio_migcheck.model.names import NameError_, parse_state
+from vfio_migcheck.model.profiles import (
+    DriverProfile,
+    detect_profile,
+    generic_profile,
+    profile_named,
+)
+from vfio_migcheck.model.spec import Spec
+from vfio_migcheck.traces.events import (
+    UNKNOWN,
+    DataClose,
+    DataFcntl,
+    DataIO,
+    DataIoctl,
+    DataPoll,
+    DataSeek,
+    DeviceAccess,
+    DeviceClose,
+    DeviceOpen,
+    DeviceReset,
+    Event,
+    FdAppeared,
+    FdDup,
+    FeatureCall,
+    Origin,
+    PrecopyInfo,
+    ProcessEvent,
+    QemuEvent,
+    Unreadable,
+)
+
+MAX_CONFIGS = 4096
+
+Step = Callable[[Config], list[T.Outcome]]
+
+
+@dataclass
+class Settled:
+    """The result of applying one event to a configuration set (no side effects yet)."""
+
+    configs: list[Config]
+    findings: list[tuple[Rule, T.Tag, str]]     # rule, tag, continuing text
+    undecided: list[Rule]
+    misfit: bool
+
+
+@dataclass
+class Held:
+    """The last event of a device, kept so an overlapping successor can swap with it."""
+
+    event: Event
+    step: Step
+    before: list[Config]
+    findings: list[Finding]
+
+
+@dataclass
+class DeviceTrack:
+    name: str
+    configs: list[Config]
+    flags_source: str                       # trace | option | all
+    pid: int | None = None
+    opened: Origin | None = None
+    seen_open: bool = False
+    closed: bool = False
+    truncated: bool = False
+    held: Held | None = None
+    pin: tuple[str, str | None] | None = None   # QEMU set_state (new, recover) awaiting its ioctl
+    qemu_traced: bool = False               # QEMU traces each SET before issuing it
+    from_qemu: bool = False                 # known only from QEMU trace events
+    undecided: list[tuple[int, Rule]] = field(default_factory=list)
+    stats: DeviceStats = field(default_factory=DeviceStats)
+    once: set[tuple[str, str]] = field(default_factory=set)
+    last_line: int | None = None
+    # a migration state was observed or requested (a MIG_DEVICE_STATE or hidden FEATURE
+    # call, a QEMU state event, a data fd): without one, nothing about migration was checked
+    migration_seen: bool = False
+    payload_hidden: bool = False            # some FEATURE call hid its payload (plain strace)
+    profile: DriverProfile = field(default_factory=generic_profile)   # what its driver does
+    unsure_start: bool = False   # opened in RUNNING unless the trace shows otherwise (K017)
+
+    def configs_before(self) -> list[Config]:
+        """The readings before the last event (it may still swap with a held one)."""
+        return self.held.before if self.held is not None else self.configs
+
+
+class Engine:
+    """Feed events with :meth:`feed`; call :meth:`finish` once; read the results."""
+
+    def __init__(self, spec: Spec, flags: int | None = None,
+                 enabled: Callable[[str], bool] = lambda rule_id: True,
+                 profile: DriverProfile | None = None) -> None:
+        self.spec = spec
+        self.flags = flags
+        self.enabled = enabled
+        self.profile = profile          # chosen by the user; None: detect, else generic
+        self.devices: dict[str, DeviceTrack] = {}
+        self.findings: list[Finding] = []
+        self.file_device: dict[str, str] = {}
+        self.feature_device: dict[tuple[str, int], str] = {}
+        self.unattributed: dict[str, int] = {}
+        self.qemu_alias: dict[str, str] = {}
+        self.events = 0
+        self.last_origin: Origin | None = None
+
+    # --- set up -------------------------------------------------------------------------
+    def _flag_candidates(self, declared, profile: DriverProfile) -> tuple[list[int], str]:
+        if isinstance(declared, int):
+            return [declared & self.spec.all_flags_mask], "trace"
+        if self.flags is not None:
+            return [self.flags], "option"
+        if profile.is_generic:   # any flag set the uAPI defines, not only in-tree drivers'
+            return list(self.spec.defined_flag_sets), "all"
+        known = [f for f in self.spec.defined_flag_sets if f in profile.flag_sets]
+        return known or list(self.spec.defined_flag_sets), "all"
+
+    def _profile_for(self, event: Event) -> DriverProfile:
+        """The device's driver profile: chosen, named by the trace (``driver=``, a sysfs
+        path), or the generic union of every driver."""
+        if self.profile is not None:
+            return self.profile
+        if isinstance(event, DeviceOpen):
+            if isinstance(event.driver, str):
+                named = profile_named(event.driver)
+                if named is not None:
+                    return named
+            if isinstance(event.path, str):
+                found = detect_profile(sysfs_path=event.path)
+                if found is not None:
+                    return found
+        return generic_profile()
+
+    def _new_track(self, name: str, event: Event, declared_flags=UNKNOWN,
+                   state=UNKNOWN, seen_open: bool = True) -> DeviceTrack:
+        profile = self._profile_for(event)
+        flag_sets, source = self._flag_candidates(declared_flags, profile)
+        configs: list[Config] = []
+        queried = isinstance(declared_flags, int) or not seen_open
+        for flags in flag_sets:
+            model = model_for(self.spec, flags)
+            if isinstance(state, str) and state in self.spec.states:
+                states = [state]
+            elif seen_open:
+                states = [self.spec.reset_state]
+            else:  # first seen mid-trace: any usable state, any session it implies
+                states = sorted(model.usable)
+            for s in states:
+                session = None
+                if s in ("PRE_COPY", "PRE_COPY_P2P", "STOP_COPY"):
+                    session = Session(kind="saving")
+                elif s == "RESUMING":
+                    session = Session(kind="resuming")
+                configs.append(Config(flags=flags, state=s, session=session, queried=queried))
+            if seen_open and not isinstance(state, str) and profile.open_states == {"kept"}:
+                # a driver without open_device (mtty) keeps the state a previous user left
+                configs.extend(Config(flags=flags, state=s, queried=queried)
+                               for s in sorted(model.usable) if s != self.spec.reset_state)
+        track = DeviceTrack(name, configs, source, pid=event.pid, opened=event.origin,
+                            seen_open=seen_open, profile=profile)
+        # generic reading: RUNNING at open, unless the trace shows otherwise (mtty, K017)
+        track.unsure_start = (seen_open and not isinstance(state, str)
+                              and "kept" in profile.open_states and len(profile.open_states) > 1)
+        self.devices[name] = track
+        return track
+
+    def _track(self, name: str, event: Event) -> DeviceTrack:
+        track = self.devices.get(name)
+        if track is None:
+            track = self._new_track(name, event, seen_open=False)
+        return track
+
+    # --- the fold -----------------------------------------------------------------------
+    def feed(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.feed_one(event)
+
+    def feed_one(self, event: Event) -> None:
+        self.events += 1
+        self.last_origin = event.origin
+        handler = _HANDLERS.get(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    # --- per event kind ---------------------------------------------------------------------
+    def on_unreadable(self, event: Unreadable) -> None:
+        self._emit(Finding(
+            rule=T001.RULE.id, severity=T001.RULE.severity,
+            party="unknown", file=event.origin.file, line=event.origin.line, device="-",
+            message=T001.check(event), observed=event.text or "",
+            fingerprint=f"T001|{event.reason}"))
+
+    def on_device_open(self, event: DeviceOpen) -> None:
+        old = self.devices.get(event.device)
+        if old is None:
+            self._new_track(event.device, event, event.flags, event.state)
+            return
+        self._flush(old)
+        if old.closed:
+            # reopened: RUNNING (PCI drivers' open_device) and/or the state at close (mtty)
+            old.configs = _dedupe(c2 for c in old.configs
+                                  for c2 in T.reopen_states(c, old.profile))
+        old.closed = False
+        old.seen_open = True
+        if isinstance(event.flags, int):
+            flags = event.flags & self.spec.all_flags_mask
+            kept = [c for c in old.configs if c.flags == flags]
+            old.configs = kept or [Config(flags=flags, state=c.state) for c in old.configs]
+        if isinstance(event.state, str):
+            old.configs = _dedupe(T.resync_state(c, event.state) for c in old.configs)
+
+    def on_feature(self, event: FeatureCall) -> None:
+        track = self._track(event.device, event)
+        if track.pid is None:
+            track.pid = event.pid
+        self.feature_device[(event.origin.file, event.origin.line)] = event.device
+        problem, event = U010.decode_raw(event)
+        if problem is not None:
+            # the core refuses malformed requests before any handler runs
+            # (drivers/vfio/vfio_main.c:1210-1266, Linux 6.12.118)
+            tag = T.Tag(U010.RULE, problem)
+            self._apply(track, event, lambda c: [T.ok(c, tag)])
+            return
+        op, feature = event.op, event.feature
+        line = event.origin.line
+        pin = None
+        hidden = op is UNKNOWN or (op == "SET" and feature is UNKNOWN)
+        if hidden or (feature == "MIG_DEVICE_STATE" and event.target is UNKNOWN):
+            track.payload_hidden = True
+        if hidden and track.pin is not None:
+            pin = track.pin
+            track.pin = None
+        if op == "SET" and feature == "MIG_DEVICE_STATE" and track.pin is not None:
+            pin = track.pin
+            track.pin = None
+
+        if feature == "MIG_DEVICE_STATE" and op == "SET":
+            target = event.target
+            if target is UNKNOWN and pin is not None:
+                target = pin[0]
+            if target is UNKNOWN or target is None:
+                def step(c: Config) -> list[T.Outcome]:
+                    return T.step_hidden_feature(c, self.spec, event, line, None,
+                                                 known_set=True)
+            else:
+                tgt = _norm_target(target, self.spec)
+
+                def step(c: Config) -> list[T.Outcome]:
+                    return T.step_set(c, self.spec, tgt, event, line, track.profile)
+            self._apply(track, event, step)
+            self._after_set(track, event, pin)
+        elif feature == "MIG_DEVICE_STATE" and op == "GET":
+            reply = event.reply_state
+            if isinstance(reply, int):
+                reply = _norm_target(reply, self.spec)
+            ok = T.succeeded(event.ret)
+            self._apply(track, event, lambda c: T.step_get_state(
+                c, reply if ok else None, track.profile, self.spec.error_state or "ERROR"))
+        elif feature == "MIGRATION" and op in ("GET", "PROBE"):
+            if op == "GET" and T.succeeded(event.ret):
+                mig = event.mig_flags
+                self._apply(track, event, lambda c: T.step_get_migration(c, self.spec, mig))
+            elif op == "GET":
+                self._apply(track, event, lambda c: [T.ok(c)])
+        elif feature in ("DMA_LOGGING_START", "DMA_LOGGING_STOP", "DMA_LOGGING_REPORT") \
+                and op in ("GET", "SET"):
+            self._apply(track, event, lambda c: T.step_logging(c, op, feature, event.ret))
+        elif hidden or (op is not UNKNOWN and feature is UNKNOWN and op == "SET"):
+            target = pin[0] if pin is not None else None
+            tgt = _norm_target(target, self.spec) if target is not None else None
+            no_set = track.qemu_traced
+
+            self._apply(track, event,
+                        lambda c: T.step_hidden_feature(c, self.spec, event, line, tgt, no_set))
+            if pin is not None:
+                self._after_set(track, event, pin)
+                track.stats.observe_request(event, track.configs_before(), self.spec, tgt)
+        else:
+            self._apply(track, event, lambda c: [T.ok(c)])
+        self._observe_state(track, event)
+
+    def _after_set(self, track: DeviceTrack, event: FeatureCall, pin) -> None:
+        """QEMU retries a failed SET with its recover state; ERROR recovery means a reset."""
+        if pin is not None and T.succeeded(event.ret) is False and pin[1] not in (None, "ERROR"):
+            track.pin = (pin[1], None)
+        self._check_p2p_order(track, event)
+
+    def on_reset(self, event: DeviceReset) -> None:
+        track = self._track(event.device, event)
+        self._apply(track, event, lambda c: T.step_reset(c, self.spec, event.ret, event.errno,
+                                                         track.profile))
+        self._observe_state(track, event)
+
+    def on_access(self, event: DeviceAccess) -> None:
+        track = self._track(event.device, event)
+        call = event.call
+        misdirected = U020.check_device_call(call)
+        if misdirected is not None:
+            tag = T.Tag(U020.RULE, misdirected)
+
+            def step(c: Config) -> list[T.Outcome]:
+                return [T.ok(c, tag)]
+        else:
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_access(c, call)
+        self._apply(track, event, step)
+
+    def on_device_close(self, event: DeviceClose) -> None:
+        track = self._track(event.device, event)
+        if T.succeeded(event.ret) is False:
+            return
+        self._apply(track, event, lambda c: T.step_device_close(c, track.profile))
+        track.closed = True
+        self._observe_state(track, event)
+
+    def on_fd_appeared(self, event: FdAppeared) -> None:
+        hinted = self._hinted_owner(event)
+        self._data_event(event, lambda c: T.step_fd_appeared(c, event.file, event.fd), hinted)
+        self._detect(self.file_device.get(event.file) or hinted, event.name)
+
+    def _detect(self, device: str | None, name) -> None:
+        """A data fd's anon-inode name (``mtty_mig``) tells its driver: use that profile."""
+        track = self.devices.get(device) if device is not None else None
+        if track is None or self.profile is not None or not track.profile.is_generic:
+            return
+        if isinstance(name, str):
+            found = detect_profile(anon_inode=name)
+            if found is not None:
+                track.profile = found
+
+    def _data_profile(self, file: str) -> DriverProfile:
+        """The profile for a data-fd call: its owner's, or the one all devices share."""
+        owner = self.file_device.get(file)
+        if owner is not None:
+            return self.devices[owner].profile
+        profiles = {t.profile.name: t.profile for t in self.devices.values()}
+        return next(iter(profiles.values())) if len(profiles) == 1 else generic_profile()
+
+    def on_dup(self, event: FdDup) -> None:
+        """A dup shares the file: the event's ``file`` identity already follows it."""
+
+    def on_data(self, event: Event) -> None:
+        file = event.file  # type: ignore[attr-defined]
+        fd = event.fd  # type: ignore[attr-defined]
+        if file in self.devices:
+            # a device fd the reader took for a data fd (e.g. PRECOPY_INFO on the device)
+            self.on_access(DeviceAccess(event.origin, device=file, fd=fd,
+                                        call=getattr(event, "request", "PRECOPY_INFO"),
+                                        ret=getattr(event, "ret", UNKNOWN),
+                                        errno=getattr(event, "errno", UNKNOWN),
+                                        pid=event.pid, tid=event.tid, ts=event.ts))
+            return
+        profile = self._data_profile(file)
+        if isinstance(event, DataIO):
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_io(c, event, profile)
+        elif isinstance(event, PrecopyInfo):
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_precopy_info(c, file, fd, event.ret, event.errno, event.argsz)
+        elif isinstance(event, DataClose):
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_data_close(c, file, fd, event.how)
+        elif isinstance(event, DataSeek):
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_data_misc(c, file, fd, "lseek", event.ret)
+        elif isinstance(event, DataIoctl) and "PRECOPY" in event.request.upper():
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_precopy_info(c, file, fd, event.ret, event.errno, UNKNOWN)
+        elif isinstance(event, DataIoctl):
+            request = event.request
+
+            def step(c: Config) -> list[T.Outcome]:
+                return T.step_data_misc(c, file, fd, f"ioctl {request}")
+        else:  # poll, fcntl: legal on any data fd
+            def step(c: Config) -> list[T.Outcome]:
+                return [T.ok(c)]
+        self._data_event(event, step, None)
+
+    def _data_event(self, event: Event, step: Step, hinted: str | None) -> None:
+        """Apply a data-fd event to the device owning the fd, or to every device that may.
+
+        Without payloads two devices' data fds look alike; while more than one device can
+        own the file, each keeps both readings (mine / another device's) and no behaviour
+        rule is reported for the call.
+        """
+        file = event.file  # type: ignore[attr-defined]
+        fd = event.fd  # type: ignore[attr-defined]
+        owner = self.file_device.get(file)
+        if owner is None:
+            candidates = [name for name, t in self.devices.items()
+                          if any(T.bindings(c, file, fd) for c in t.configs)]
+            if hinted is not None and (hinted in candidates or not candidates):
+                candidates = [hinted]
+            if len(candidates) == 1:
+                owner = self.file_device[file] = candidates[0]
+            elif not candidates:
+                self.unattributed[file] = self.unattributed.get(file, 0) + 1
+                return
+            else:
+                for name in candidates:
+                    track = self.devices[name]
+                    self._apply(track, event, _maybe_mine(step, file))
+                return
+        track = self.devices[owner]
+        self._apply(track, event, step)
+        track.stats.record(event, track.configs, file)
+
+    def _hinted_owner(self, event: FdAppeared) -> str | None:
+        if isinstance(event.device_hint, str) and event.device_hint in self.devices:
+            return event.device_hint
+        if event.after_feature is not None and len(self.devices) == 1:
+            return next(iter(self.devices))
+        return None
+
+    def on_process(self, event: ProcessEvent) -> None:
+        """Process lifecycle: the reader turns exits into DataClose/DeviceClose events."""
+
+    def on_qemu(self, event: QemuEvent) -> None:
+        if not event.device:
+            return  # not a device event (vm_state_notify, a bare error line)
+        track = self._qemu_track(event)
+        name = event.name
+        if name == "migration_set_state":
+            if event.state and event.recover is None:
+                # one-state form (QEMU <= 9.0): traced after a successful ioctl
+                self._qemu_success(track, event, event.state)
+            elif event.state:
+                track.pin = (event.state, event.recover)
+                track.qemu_traced = True
+        elif name == "migration_set_device_state" and event.state:
+            if track.pin is not None and track.pin[0] == event.state:
+                self._qemu_success(track, event, event.state)
+                track.pin = None
+            elif track.pin is not None and track.pin[1] == event.state:
+                # the requested SET failed and QEMU's recover SET succeeded
+                self._qemu_success(track, event, track.pin[0], failed=True)
+                self._qemu_success(track, event, event.state)
+                track.pin = None
+            else:
+                state = event.state
+                kept = [c for c in track.configs if c.state == state]
+                if kept:
+                    track.configs = kept
+                    self._observe_state(track, event)
+        elif name in ("migration_init", "migration_realize"):
+            mig = event.fields.get("mig_flags")
+            if isinstance(mig, int):
+                track.qemu_traced = True  # the era whose set_state is traced before the ioctl
+                flags = mig & self.spec.all_flags_mask
+                kept = [replace(c, queried=True) for c in track.configs if c.flags == flags]
+                if kept:
+                    track.configs = _dedupe(kept)
+                    track.flags_source = "trace"
+
+    def _qemu_track(self, event: QemuEvent) -> DeviceTrack:
+        """The device a QEMU event names: itself, the one device a syscall capture showed
+        (QEMU names devices by PCI address, strace by fd), or a new device."""
+        name = self.qemu_alias.get(event.device, event.device)
+        track = self.devices.get(name)
+        if track is not None:
+            return track
+        unaliased = [t for t in self.devices.values()
+                     if t.name not in self.qemu_alias.values() and not t.from_qemu]
+        if len(unaliased) == 1 and len(self.devices) == 1:
+            self.qemu_alias[event.device] = unaliased[0].name
+            return unaliased[0]
+        # QEMU reads VFIO_DEVICE_FEATURE_MIGRATION at realize (vfio_migration_realize)
+        track = self._new_track(event.device, event, seen_open=True)
+        track.configs = _dedupe(replace(c, queried=True) for c in track.configs)
+        track.from_qemu = True
+        return track
+
+    def _qemu_success(self, track: DeviceTrack, event: QemuEvent, state: str,
+                      failed: bool = False) -> None:
+        """A QEMU log without the ioctls: QEMU's belief after success stands for the SET."""
+        call = FeatureCall(event.origin, device=track.name, fd=UNKNOWN, op="SET",
+                           feature="MIG_DEVICE_STATE", ret=-1 if failed else 0,
+                           errno=UNKNOWN if failed else None, target=state,
+                           pid=event.pid, tid=event.tid, ts=event.ts)
+        tgt = _norm_target(state, self.spec)
+
+        def step(c: Config) -> list[T.Outcome]:
+            outs = [o for o in T.step_set(c, self.spec, tgt, call, event.origin.line,
+                                          track.profile)
+                    if not o.misfit] or T.step_set(c, self.spec, tgt, call, event.origin.line,
+                                                   track.profile)
+            return [T.Outcome(_opaque(o.config), o.tags) for o in outs]
+
+        self._apply(track, call, step)
+        self._observe_state(track, call)
+        self._check_p2p_order(track, call)
+
+    # --- applying and settling -------------------------------------------------------------
+    def _apply(self, track: DeviceTrack, event: Event, step: Step) -> None:
+        self._apply_now(track, event, step)
+        if track.unsure_start and _establishes_state(event):
+            track.unsure_start = False
+
+    def _apply_now(self, track: DeviceTrack, event: Event, step: Step) -> None:
+        held = track.held
+        if held is not None and _overlap(held.event, event):
+            self._apply_swapped(track, held, event, step)
+            return
+        self._flush(track)
+        before = track.configs
+        settled = self._settle(track, before, event, step)
+        findings = self._findings(track, event, settled)
+        track.configs = settled.configs
+        self._record_undecided(track, event, settled)
+        track.held = Held(event, step, before, findings)
+        track.last_line = event.origin.last_line or event.origin.line
+
+    def _apply_swapped(self, track: DeviceTrack, held: Held, event: Event, step: Step) -> None:
+        """Two overlapping calls: accept either order; report only what both orders show."""
+        first = self._settle(track, track.configs, event, step)
+        swapped_e = self._settle(track, held.before, event, step)
+        swapped_h = self._settle(track, swapped_e.configs, held.event, held.step)
+        keep_h = {f.rule for f in self._findings(track, held.event, swapped_h)}
+        self._emit_all(f for f in held.findings if f.rule in keep_h)
+        f_first = self._findings(track, event, first)
+        keep_e = {f.rule for f in self._findings(track, event, swapped_e)}
+        self._emit_all(f for f in f_first if f.rule in keep_e)
+        if first.misfit and not (swapped_e.misfit or swapped_h.misfit):
+            configs = swapped_h.configs
+        elif (swapped_e.misfit or swapped_h.misfit) and not first.misfit:
+            configs = first.configs
+        else:
+            configs = _dedupe([*first.configs, *swapped_h.configs])
+        track.configs = self._bound(track, configs)
+        track.held = None
+        track.last_line = event.origin.last_line or event.origin.line
+
+    def _flush(self, track: DeviceTrack) -> None:
+        if track.held is not None:
+            self._emit_all(track.held.findings)
+            track.held = None
+
+    def _settle(self, track: DeviceTrack, configs: list[Config], event: Event,
+                step: Step) -> Settled:
+        outcomes = [o for c in configs for o in step(c)]
+        if not outcomes and isinstance(event, (DataIO, PrecopyInfo, DataIoctl)):
+            # No reading binds this fd: it appeared from nowhere; resynchronise on it.
+            file, fd = event.file, event.fd  # type: ignore[attr-defined]
+            seeds = [o for c in configs for o in T.step_fd_appeared(c, file, fd)]
+            outcomes = []
+            for seed in seeds:
+                for o in step(seed.config):
+                    outcomes.append(T.Outcome(o.config, (*seed.tags, *o.tags)))
+        fitting = [o for o in outcomes if not o.misfit]
+        if not fitting and outcomes and track.unsure_start:
+            fitting = self._started_elsewhere(track, configs, step)
+        chosen = fitting or outcomes
+        misfit = not fitting and bool(outcomes)
+        new_configs = self._bound(track, _dedupe(o.config for o in chosen))
+        if not new_configs:
+            new_configs = configs
+        common = _common_rules(chosen)
+        if misfit:
+            # No reading fits: a finding even when the readings misfit for different reasons
+            # (e.g. K001 in the ERROR reading, K003 in the others).
+            common += [r for r in dict.fromkeys(t.rule.id for o in chosen for t in o.tags
+                                                if t.rule.kind == "misfit") if r not in common]
+        findings: list[tuple[Rule, T.Tag, str]] = []
+        continuing = describe_configs(new_configs, self.spec)
+        for rule_id in common:
+            tag = next(t for o in chosen for t in o.tags if t.rule.id == rule_id)
+            findings.append((tag.rule, tag, continuing))
+        undecided = []
+        seen_ids = {t.rule.id for o in chosen for t in o.tags}
+        for rule_id in sorted(seen_ids - set(common)):
+            tag = next(t for o in chosen for t in o.tags if t.rule.id == rule_id)
+            if tag.rule.severity == "error":
+                undecided.append(tag.rule)
+        return Settled(new_configs, findings, undecided, misfit)
+
+    def _started_elsewhere(self, track: DeviceTrack, configs: list[Config],
+                           step: Step) -> list[T.Outcome]:
+        """Nothing fits a device read as RUNNING since its open: it may have been opened in
+        any state (drivers without open_device keep it). Retry from every state (K017)."""
+        drivers = track.profile.who_text(lambda p: "kept" in p.open_states)
+        note = T.Tag(K017.RULE, K017.check(drivers))
+        widened = _dedupe(Config(flags=c.flags, state=s, queried=c.queried, logging=c.logging,
+                                 dead=c.dead, ghost=c.ghost)
+                          for c in configs for s in sorted(model_for(self.spec, c.flags).usable))
+        outcomes = [o for c in widened for o in step(c)]
+        fitting = [T.Outcome(o.config, (*o.tags, note)) for o in outcomes if not o.misfit]
+        if fitting:
+            track.unsure_start = False
+        return fitting
+
+    def _bound(self, track: DeviceTrack, configs: list[Config]) -> list[Config]:
+        if len(configs) <= MAX_CONFIGS:
+            return configs
+        if not track.truncated:
+            track.truncated = True
+            origin = self.last_origin or Origin("-", 0)
+            self._emit(Finding(
+                rule=T002.RULE.id, severity="note", party="unknown",
+                file=origin.file, line=origin.line, device=track.name,
+                message=T002.check(len(configs), MAX_CONFIGS),
+                fingerprint=f"T002|{track.name}"))
+        return configs[:MAX_CONFIGS]
+
+    def _findings(self, track: DeviceTrack, event: Event, settled: Settled) -> list[Finding]:
+        out: list[Finding] = []
+        for rule, tag, continuing in settled.findings:
+            if not self.enabled(rule.id):
+                continue
+            if rule.once_per_session:
+                key = (rule.id, _session_key(track.configs))
+                if key in track.once:
+                    continue
+                track.once.add(key)
+            severity = rule.severity
+            if rule.kind == "misfit" and track.truncated:
+                severity = "note"
+            observed = describe_event(event)
+            out.append(Finding(
+                rule=rule.id, severity=severity, party=rule.party, file=event.origin.file,
+                line=event.origin.line, device=track.name, message=tag.message,
+                observed=observed, allowed=tag.allowed,
+                continuing=continuing, related_lines=_related(track.configs),
+                fingerprint=_fingerprint(rule, track, event, tag), cite=rule.cite))
+        return out
+
+    def _record_undecided(self, track: DeviceTrack, event: Event, settled: Settled) -> None:
+        for rule in settled.undecided:
+            if self.enabled(rule.id) and len(track.undecided) < 1000:
+                track.undecided.append((event.origin.line, rule))
+
+    def _emit(self, finding: Finding) -> None:
+        if self.enabled(finding.rule):
+            self.findings.append(finding)
+
+    def _emit_all(self, findings: Iterable[Finding]) -> None:
+        for f in findings:
+            self._emit(f)
+
+    # --- cross-device and observations ------------------------------------------------------
+    def _check_p2p_order(self, track: DeviceTrack, event: Event) -> None:
+        states = {c.state for c in track.configs}
+        if not track.configs or not all(c.flags & self.spec.flags.get("P2P", 0)
+                                        for c in track.configs):
+            return
+        phase = U015.phase(states)
+        if phase is None:
+            return
+        for other in self.devices.values():
+            if other is track or other.pid != track.pid or other.closed or not other.configs:
+                continue
+            if not all(c.flags & self.spec.flags.get("P2P", 0) for c in other.configs):
+                continue
+            ostates = {c.state for c in other.configs}
+            msg = U015.check(track.name, states, other.name, ostates)
+            if msg is None:
+                continue
+            rule = U015.RULE
+            self._emit(Finding(
+                rule=rule.id, severity=rule.severity, party=rule.party,
+                file=event.origin.file, line=event.origin.line, device=track.name,
+                message=msg, observed=describe_event(event),
+                allowed=f"first bring {other.name} to {' or '.join(sorted(P2P_STATES))}",
+                continuing=describe_configs(track.configs, self.spec),
+                fingerprint=f"U015|{track.name}|{other.name}|{phase}",
+                cite=rule.cite))
+
+    def _observe_state(self, track: DeviceTrack, event: Event) -> None:
+        track.stats.observe_states(event, track.configs, self.spec)
+        if not track.migration_seen:
+            track.migration_seen = _shows_migration(event)
+        if isinstance(event, FeatureCall) and (
+            event.op == "SET" and event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
+        ):
+            target = _norm_target(event.target, self.spec)
+            track.stats.observe_request(event, track.configs_before(), self.spec,
+                                        target if isinstance(target, str) else None)
+
+    # --- end of trace ---------------------------------------------------------------------------
+    def finish(self) -> None:
+        for track in self.devices.values():
+            self._flush(track)
+        for track in self.devices.values():
+            self._finish_device(track)
+
+    def _finish_device(self, track: DeviceTrack) -> None:
+        """Data fds still open at the end of the trace were never closed (R6)."""
+        if not track.configs:
+            return
+        origin = self.last_origin or Origin("-", 0)
+        for file in U013.open_at_end(track.configs):
+            rule = U013.RULE
+            self._emit(Finding(
+                rule=rule.id, severity=rule.severity, party=rule.party, file=origin.file,
+                line=origin.line, device=track.name,
+                message=U013.end_message(file),
+                fingerprint=f"U013|{track.name}|end", cite=rule.cite))
+
+
+_HANDLERS: dict[type, Callable[[Engine, Event], None]] = {
+    Unreadable: Engine.on_unreadable,
+    DeviceOpen: Engine.on_device_open,
+    FeatureCall: Engine.on_feature,
+    DeviceReset: Engine.on_reset,
+    DeviceAccess: Engine.on_access,
+    DeviceClose: Engine.on_device_close,
+    FdAppeared: Engine.on_fd_appeared,
+    FdDup: Engine.on_dup,
+    DataIO: Engine.on_data,
+    DataSeek: Engine.on_data,
+    DataPoll: Engine.on_data,
+    PrecopyInfo: Engine.on_data,
+    DataIoctl: Engine.on_data,
+    DataFcntl: Engine.on_data,
+    DataClose: Engine.on_data,
+    ProcessEvent: Engine.on_process,
+    QemuEvent: Engine.on_qemu,
+}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+
+def _maybe_mine(step: Step, file: str) -> Step:
+    """Either the file is this device's (the step applies) or another device's."""
+    def maybe(c: Config) -> list[T.Outcome]:
+        mine = [o for o in step(c) if not o.misfit]
+        if T.is_new_binding(c, file):
+            mine.append(T.ok(T.not_mine(c, file)))
+        return mine
+    return maybe
+
+
+def _opaque(config: Config) -> Config:
+    """A session opened by a SET seen only in a QEMU log: its data I/O is not in the trace."""
+    s = config.session
+    if s is None or s.file is not None or s.opaque:
+        return config
+    return config.with_session(opaque=True)
+
+
+def _dedupe(configs: Iterable[Config]) -> list[Config]:
+    return list(dict.fromkeys(configs))
+
+
+def _common_rules(outcomes: list[T.Outcome]) -> list[str]:
+    """Rule ids every outcome carries (in first-seen order)."""
+    if not outcomes:
+        return []
+    order = [t.rule.id for t in outcomes[0].tags]
+    common = set(order)
+    for o in outcomes[1:]:
+        common &= {t.rule.id for t in o.tags}
+    return [r for r in dict.fromkeys(order) if r in common]
+
+
+def _norm_target(target, spec: Spec):
+    """State names stay names; numbers that name a state become names, others stay ints.
+
+    Spellings the spec does not know are kept as they are (the rules report them).
+    """
+    if isinstance(target, (int, str)):
+        try:
+            return parse_state(target, spec)
+        except NameError_:
+            return target
+    return target
+
+
+def _overlap(first: Event, second: Event) -> bool:
+    """Could ``second`` have started before ``first`` finished (concurrent threads)?
+
+    One thread's calls never overlap. A call split by strace (unfinished ... resumed) spans
+    lines; otherwise start timestamps plus durations decide; without either, calls from two
+    threads in separate files (strace -ff) are taken as possibly concurrent.
+    """
+    if first.tid is not None and first.tid == second.tid:
+        return False
+    same_file = first.origin.file == second.origin.file
+    end = first.origin.last_line or first.origin.line
+    if same_file and end != first.origin.line:
+        return second.origin.line < end
+    if first.ts is not None and second.ts is not None and first.duration is not None:
+        return second.ts < first.ts + first.duration
+    if same_file:
+        return second.origin.line < end
+    return first.tid is not None and second.tid is not None
+
+
+def _session_key(configs: list[Config]) -> str:
+    files = {c.session.file or f"line{c.session.created_line}" for c in configs
+             if c.session is not None}
+    return ",".join(sorted(files))
+
+
+def _related(configs: list[Config]) -> tuple[int, ...]:
+    lines = {c.session.created_line for c in configs
+             if c.session is not None and c.session.created_line is not None}
+    return tuple(sorted(lines))[:5]
+
+
+def _fingerprint(rule: Rule, track: DeviceTrack, event: Event, tag: T.Tag) -> str:
+    """Line-independent identity: rule, device, the states involved and the fd's role."""
+    states = "/".join(sorted({c.state for c in track.configs}, key=state_order))
+    role = ""
+    if isinstance(event, (DataIO, PrecopyInfo, DataIoctl, DataSeek)):
+        kinds = {c.session.kind for c in track.configs if c.session is not None}
+        role = "/".join(sorted(kinds)) or "dead"
+        role += ":" + getattr(event, "call", getattr(event, "request", "ioctl"))
+    target = ""
+    if isinstance(event, FeatureCall):
+        target = f"{event.op}:{event.feature}:{event.target}"
+    return "|".join((rule.id, track.name, states, role, target))
+
+
+def _shows_migration(event: Event) -> bool:
+    """Does the event observe or request a migration state (or move migration data)?"""
+    if isinstance(event, FeatureCall):
+        return event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
+    if isinstance(event, QemuEvent):
+        return event.state is not None or event.recover is not None
+    return isinstance(event, (DataIO, DataClose, PrecopyInfo))
+
+
+def _establishes_state(event: Event) -> bool:
+    """A successful SET, GET of the state or RESET: the device's state is known after it."""
+    if isinstance(event, DeviceReset):
+        return event.ret == 0
+    if isinstance(event, FeatureCall):
+        return event.feature == "MIG_DEVICE_STATE" and event.op in ("SET", "GET") \
+            and event.ret == 0
+    return False

@@ -1,0 +1,137 @@
+"""Per-device observations for reports and the audit: states, requests and data sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vfio_migcheck.checker.config import PRECOPY_STATES, Config
+from vfio_migcheck.checker.describe import state_order
+from vfio_migcheck.checker.results import RequestObservation, SessionStats, StateObservation
+from vfio_migcheck.model.fsm import model_for
+from vfio_migcheck.model.spec import Spec
+from vfio_migcheck.traces.events import UNKNOWN, DataClose, DataIO, Event, FeatureCall
+
+
+@dataclass
+class SessionBuilder:
+    """Mutable tally of one data fd's session, frozen into SessionStats at the end."""
+
+    fd: int | None
+    opened_line: int | None
+    opened_ts: float | None
+    kind: str = "unknown"
+    ended_line: int | None = None
+    closed_line: int | None = None
+    eof_line: int | None = None
+    eof_ts: float | None = None
+    stop_copy_ts: float | None = None
+    bytes_read_precopy: int = 0
+    bytes_read_stopcopy: int = 0
+    bytes_read_unknown: int = 0
+    bytes_written: int = 0
+    reads: int = 0
+    writes: int = 0
+    read_sizes: list[int] = field(default_factory=list)
+
+    def freeze(self) -> SessionStats:
+        return SessionStats(
+            kind=self.kind, fd=self.fd, opened_line=self.opened_line, ended_line=self.ended_line,
+            closed_line=self.closed_line, eof_line=self.eof_line,
+            bytes_read_precopy=self.bytes_read_precopy,
+            bytes_read_stopcopy=self.bytes_read_stopcopy, bytes_written=self.bytes_written,
+            reads=self.reads, writes=self.writes, read_sizes=tuple(self.read_sizes),
+            opened_ts=self.opened_ts, eof_ts=self.eof_ts, stop_copy_ts=self.stop_copy_ts,
+            bytes_read_unknown_phase=self.bytes_read_unknown)
+
+
+@dataclass
+class DeviceStats:
+    states: list[StateObservation] = field(default_factory=list)
+    requests: list[RequestObservation] = field(default_factory=list)
+    sessions: dict[str, SessionBuilder] = field(default_factory=dict)
+    first_ts: float | None = None
+    last_ts: float | None = None
+
+    def _ts(self, event: Event) -> None:
+        if event.ts is not None:
+            if self.first_ts is None:
+                self.first_ts = event.ts
+            self.last_ts = event.ts
+
+    def observe_states(self, event: Event, configs: list[Config], spec: Spec) -> None:
+        self._ts(event)
+        states = tuple(sorted({c.state for c in configs}, key=state_order))
+        self.states.append(StateObservation(event.origin.line, event.ts, states))
+        if states == ("STOP_COPY",):
+            for c in configs:
+                s = c.session
+                if s is not None and s.file in self.sessions:
+                    b = self.sessions[s.file]
+                    if b.stop_copy_ts is None:
+                        b.stop_copy_ts = event.ts
+        live = {c.session.file for c in configs if c.session is not None}
+        for file, b in self.sessions.items():
+            if b.ended_line is None and file not in live and all(file in c.dead or c.session is
+                                                                 None or c.session.file != file
+                                                                 for c in configs):
+                if all(file in c.dead for c in configs):
+                    b.ended_line = event.origin.line
+
+    def observe_request(self, event: FeatureCall, before: list[Config], spec: Spec,
+                        target: str | None) -> None:
+        """A state request, judged from the readings ``before`` it (not after it)."""
+        srcs = {c.state for c in before}
+        src = next(iter(srcs)) if len(srcs) == 1 else None
+        ok = None if event.ret is UNKNOWN else event.ret == 0
+        path = None
+        flags = {c.flags for c in before}
+        if src is not None and target is not None and len(flags) == 1 and target in spec.states:
+            answer = model_for(spec, next(iter(flags))).request(src, target)
+            path = tuple(answer.path) if answer.ok and answer.path is not None else None
+        self.requests.append(RequestObservation(event.origin.line, event.ts, src, target, ok,
+                                                path))
+
+    def record(self, event: Event, configs: list[Config], file: str) -> None:
+        """After a data-fd event: bytes, reads, EOF, close."""
+        self._ts(event)
+        b = self.sessions.get(file)
+        if b is None:
+            created = [c.session.created_line for c in configs
+                       if c.session is not None and c.session.file == file]
+            b = SessionBuilder(fd=getattr(event, "fd", None),
+                               opened_line=created[0] if len(set(created)) == 1 else None,
+                               opened_ts=event.ts)
+            self.sessions[file] = b
+        kinds = {c.session.kind for c in configs
+                 if c.session is not None and c.session.file == file}
+        if len(kinds) == 1 and b.kind == "unknown":
+            b.kind = next(iter(kinds))
+        if isinstance(event, DataClose):
+            b.closed_line = event.origin.line
+            return
+        if not isinstance(event, DataIO) or not isinstance(event.ret, int) or event.ret < 0:
+            return
+        states = {c.state for c in configs if c.session is not None and c.session.file == file}
+        if event.direction == "read":
+            b.reads += 1
+            b.read_sizes.append(event.ret)
+            if b.kind == "unknown":
+                b.kind = "saving"
+            if event.ret > 0:
+                if states and states <= PRECOPY_STATES:
+                    b.bytes_read_precopy += event.ret
+                elif states == {"STOP_COPY"}:
+                    b.bytes_read_stopcopy += event.ret
+                else:
+                    b.bytes_read_unknown += event.ret
+            elif event.requested != 0 and states == {"STOP_COPY"} and b.eof_line is None:
+                b.eof_line = event.origin.line
+                b.eof_ts = event.ts
+        else:
+            b.writes += 1
+            if b.kind == "unknown":
+                b.kind = "resuming"
+            b.bytes_written += max(event.ret, 0)
+
+    def sessions_frozen(self) -> tuple[SessionStats, ...]:
+        return tuple(b.freeze() for b in self.sessions.values())

@@ -1,0 +1,70 @@
+"""Bounded engine cost on hostile shapes (issue 11 item 2, issue 12): many devices whose data
+fds have no known owner, and long runs of hidden FEATURE calls. The cost of one event must
+not grow with the trace; where the readings are cut, the cut is a T002 note and the device's
+verdict is inconclusive, never a pass."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from vfio_migcheck.checker.api import check_trace
+
+FIXTURES = Path(__file__).parent / "fixtures" / "robustness"
+R8 = FIXTURES / "R8-strace-engine-many-devices.strace"
+R9 = FIXTURES / "R9-strace-engine-hidden-feature-57k.strace"
+
+
+def _many_devices(path: Path, devices: int) -> Path:
+    """The R8 shape: hidden FEATURE calls on N device fds, then one read on each of N fds
+    never seen before (any device may own them)."""
+    lines = [f"1 ioctl({1000 + i}, VFIO_DEVICE_FEATURE, 0x7ffd1) = 0" for i in range(devices)]
+    lines += [f'1 read({5000 + i}, "", 8) = 0' for i in range(devices)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _cpu(path: Path) -> float:
+    best = float("inf")
+    for _ in range(2):
+        start = time.process_time()
+        check_trace(path)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def _cut_honestly(path: Path) -> None:
+    result = check_trace(path)
+    assert result.error is None
+    assert result.devices
+    t002 = {f.device for f in result.findings if f.rule == "T002"}
+    for device in result.devices:
+        assert device.verdict != "pass"
+        if device.name in t002:
+            assert any("dropped" in reason for reason in device.inconclusive_reasons)
+
+
+def test_r8_many_devices_is_cut_and_reported() -> None:
+    _cut_honestly(R8)
+    result = check_trace(R8)
+    assert sum(f.rule == "T002" for f in result.findings) == len(result.devices) == 50
+
+
+def test_r9_hidden_features_is_checked_within_the_bound() -> None:
+    _cut_honestly(R9)
+
+
+def test_many_devices_scale_linearly(tmp_path) -> None:
+    small = _cpu(_many_devices(tmp_path / "small.strace", 60))
+    large = _cpu(_many_devices(tmp_path / "large.strace", 120))
+    assert large < 5 * max(small, 0.01), (small, large)
+
+
+def test_hidden_features_scale_linearly(tmp_path) -> None:
+    body = R9.read_text().splitlines(keepends=True)
+    once = tmp_path / "once.strace"
+    twice = tmp_path / "twice.strace"
+    once.write_text("".join(body[:150]))
+    twice.write_text("".join(body[:150] + body[1:150]))
+    small, large = _cpu(once), _cpu(twice)
+    assert large < 4 * max(small, 0.01), (small, large)

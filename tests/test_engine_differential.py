@@ -1,0 +1,79 @@
+"""The engine must give exactly the results of the engine it replaced (issue 12).
+
+``tests/support/engine_reference`` holds the previous engine verbatim. Every trace of the
+corpus, the fixtures and the bundled examples, and hypothesis-generated event streams, are
+checked by both; findings, verdicts, undecided rules, final states and statistics must be
+equal (the whole JSON result).
+"""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tests.support.engine_reference import engine as reference
+from tests.support.engine_reference.engine import Engine as ReferenceEngine
+from tests.test_engine_properties import SPEC, event_lists
+from vfio_migcheck.checker import api
+from vfio_migcheck.checker import engine as current
+from vfio_migcheck.checker.api import check_events, check_trace
+
+ROOT = Path(__file__).parent.parent
+# the bound on readings is a parameter of both engines, not part of what is compared
+# (the corpus needs far fewer readings than either bound)
+reference.MAX_CONFIGS = current.MAX_CONFIGS
+TRACE_SUFFIXES = (".vmc", ".strace", ".log", ".canon", ".gz")
+
+
+def _traces() -> list[Path]:
+    found: list[Path] = []
+    for base in (ROOT / "tests" / "corpus", ROOT / "tests" / "fixtures",
+                 ROOT / "vfio_migcheck" / "examples"):
+        for path in sorted(base.rglob("*")):
+            if not path.is_file() or "robustness" in path.parts:
+                continue  # the robustness reproducers are beyond the reference's reach
+            name = path.name
+            if name.endswith(TRACE_SUFFIXES) or ".strace." in name:
+                found.append(path)
+    return found
+
+
+TRACES = _traces()
+
+
+def _json(result) -> dict:
+    return asdict(result)
+
+
+def _both(monkeypatch, run):
+    new = run()
+    with monkeypatch.context() as patch:
+        patch.setattr(api, "Engine", ReferenceEngine)
+        old = run()
+    return new, old
+
+
+def test_the_corpus_is_found() -> None:
+    assert len(TRACES) > 50
+    assert any(p.name.endswith(".gz") for p in TRACES)
+    assert gzip  # corpus files are read compressed by the readers themselves
+
+
+@pytest.mark.parametrize("path", TRACES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_trace_checks_the_same(path: Path, monkeypatch) -> None:
+    new, old = _both(monkeypatch, lambda: check_trace(path))
+    assert _json(new) == _json(old)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(event_lists())
+def test_generated_event_streams_check_the_same(events) -> None:
+    new = check_events(events, spec=SPEC)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api, "Engine", ReferenceEngine)
+        old = check_events(events, spec=SPEC)
+    assert _json(new) == _json(old)
