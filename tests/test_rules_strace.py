@@ -51,15 +51,18 @@ def capture(tmp_path: Path, name: str, body: list[str]) -> Path:
     return path
 
 
-def rules_of(path: Path) -> list[str]:
-    result = check_trace(path, spec="linux-6.12")
+def rules_of(path: Path, driver: str | None = None) -> list[str]:
+    result = check_trace(path, spec="linux-6.12", driver=driver)
     assert result.error is None and not result.read_summary.get("unreadable")
     return [f.rule for f in result.findings]
 
 
 @pytest.mark.parametrize("rule", sorted(CASES))
 def test_triggers_in_strace_form(rule: str, tmp_path: Path) -> None:
-    assert rule in rules_of(capture(tmp_path, "bad", CASES[rule][0]))
+    # the data fd is named anon_inode:mtty_mig: mtty's read() == 0 (K004) is expected with
+    # its profile, so K004 shows in the generic reading
+    driver = "generic" if rule == "K004" else None
+    assert rule in rules_of(capture(tmp_path, "bad", CASES[rule][0]), driver)
 
 
 @pytest.mark.parametrize("rule", sorted(CASES))
