@@ -225,10 +225,14 @@ class BpftraceTrace:
         except NumberTooLong as exc:
             raise LineProblem(rec.columns.get(key), str(exc)) from None
         try:
-            return int(text, 0)
+            value = int(text, 0)
         except ValueError:
             raise LineProblem(rec.columns.get(key), f"{key}= must be a number, found "
                                                     f"{text!r}") from None
+        if not -(1 << 63) <= value < (1 << 64):   # bpftrace prints 64-bit values only
+            raise LineProblem(rec.columns.get(key), f"{key}= is out of the 64-bit range: "
+                                                    f"{text!r}")
+        return value
 
     def _words(self, rec: Record, key: str) -> tuple[int, int]:
         parts = rec.fields[key].split(",")

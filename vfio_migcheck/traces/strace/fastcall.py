@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from vfio_migcheck.traces.strace.syntax import Arg, Call, Item, number_value
+from vfio_migcheck.traces.strace.syntax import Arg, Call, Item, duration_value, number_value
 from vfio_migcheck.traces.strace.text import decode_decoration
 
 _DECOR = r"<(?![<\s=])(?:->|[^<>\n]|<[^<>\n]*>)*>"
@@ -72,7 +72,7 @@ def fast_call(text: str) -> Call | None:
         call.aux.append(tokens)
     dur = outer.group("dur")
     if dur is not None:
-        call.duration = float(dur)
+        call.duration = duration_value(dur)
     return call
 
 

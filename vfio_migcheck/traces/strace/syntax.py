@@ -15,7 +15,12 @@ from typing import Any
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError
 
-from vfio_migcheck.traces.numbers import MAX_DIGITS, significant_digits
+from vfio_migcheck.traces.numbers import (
+    MAX_DIGITS,
+    NumberTooLong,
+    bounded_float,
+    significant_digits,
+)
 from vfio_migcheck.traces.strace.text import decode_decoration
 
 # An argument is a list of items; an item is a tuple (kind, value, decoration):
@@ -49,6 +54,14 @@ class Call:
     unavailable: bool = False       # "= ? <unavailable>"
 
 
+def duration_value(text: str) -> float:
+    """A ``-T`` duration; :class:`SyntaxProblem` for one longer than any time strace prints."""
+    try:
+        return bounded_float(text, "the -T duration")
+    except NumberTooLong as exc:
+        raise SyntaxProblem(str(exc)) from None
+
+
 def number_value(text: str) -> int | float:
     """strace numbers: decimal, ``0x`` hex, C octal (``0644`` file modes), rarely floats.
 
@@ -80,7 +93,7 @@ class _ToCall(Transformer):
         call = Call(str(name), args, ret[0], ret[1])
         for extra in children[3:]:
             if isinstance(extra, Token) and extra.type == "DURATION":
-                call.duration = float(extra[1:-1])
+                call.duration = duration_value(extra[1:-1])
             elif extra[0] == "errno":
                 if call.errno is None and extra[1].isupper():
                     call.errno = extra[1]
