@@ -43,3 +43,14 @@ def test_strace_duration_beyond_any_time_is_one_unreadable_line(tmp_path) -> Non
     assert [e.origin.line for e in bad] == [2]
     assert "duration" in bad[0].reason
     roundtrip(path)
+
+
+def test_bpftrace_feature_without_a_name_survives_convert(tmp_path) -> None:
+    """A feature number this tool has no name for is written FEATURE_<n>, not '?'."""
+    path = tmp_path / "cap.bpftrace"
+    path.write_text(BPF_HEAD + "45312391220 562 562 39469 feature fd=5 argsz=16 flags=0x2002 "
+                    "in=0x8,0x0 out=0x8,0x0 ret=-22\n" + BPF_GOOD)
+    assert not _unreadable(path)
+    events = list(open_trace(path, "auto").events)
+    assert events[0].feature == "FEATURE_8194"
+    roundtrip(path)

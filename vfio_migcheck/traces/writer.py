@@ -23,6 +23,7 @@ from vfio_migcheck.traces.canonical.syntax import (
     HEADER,
     IO_CALLS,
     KEYWORDS,
+    NUMBERED_FEATURE,
     OPS,
     PAYLOAD_FIELDS,
     POLL_CALLS,
@@ -367,7 +368,9 @@ class CanonicalWriter:
 
     def _FeatureCall(self, e: FeatureCall) -> tuple[str, list[str]]:
         op: Any = e.op if e.op in OPS else UNKNOWN
-        feature: Any = e.feature if e.feature in FEATURES else UNKNOWN
+        feature: Any = (e.feature if e.feature in FEATURES
+                        or (isinstance(e.feature, str) and NUMBERED_FEATURE.fullmatch(e.feature))
+                        else UNKNOWN)
         line = self._device_line(e, "?" if op is UNKNOWN else op,
                                  "?" if feature is UNKNOWN else FEATURE_SHORT.get(feature,
                                                                                   feature))

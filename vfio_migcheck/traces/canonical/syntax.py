@@ -443,6 +443,10 @@ def word_origin(word: Word) -> Origin | None:
     return Origin(m.group(1), number(m.group(2), word.column), last)
 
 
+#: a feature known only by its number, ``FEATURE_<index>``
+NUMBERED_FEATURE = re.compile(r"FEATURE_[0-9]{1,5}")
+
+
 def feature_name(word: Word) -> Any:
     if not word.quoted and word.text == "?":
         return UNKNOWN
@@ -450,6 +454,8 @@ def feature_name(word: Word) -> Any:
     if name.startswith("VFIO_DEVICE_FEATURE_"):
         name = name[len("VFIO_DEVICE_FEATURE_"):]
     name = FEATURE_ALIASES.get(name, name)
+    if NUMBERED_FEATURE.fullmatch(name):
+        return name   # a feature this tool has no name for, by its number (eBPF captures)
     if name not in FEATURES:
         others = ", ".join(f for f in FEATURES if f != "MIG_DEVICE_STATE")
         raise LineError(word.column, f"unknown feature {word.text!r} (known: STATE, {others})")
