@@ -14,7 +14,15 @@ from importlib import resources
 
 from vfio_migcheck.audit.coverage import FlagCoverage
 from vfio_migcheck.audit.html_parts import badge as _badge
-from vfio_migcheck.audit.html_parts import collapsed_tail, human_bytes, paged_table, swatch
+from vfio_migcheck.audit.html_parts import (
+    cap_link,
+    collapsed_tail,
+    common_folder,
+    human_bytes,
+    paged_table,
+    short_path,
+    swatch,
+)
 from vfio_migcheck.audit.html_parts import esc as _e
 from vfio_migcheck.audit.html_volume import volume_section
 from vfio_migcheck.audit.jsonout import totals_json
@@ -169,9 +177,11 @@ def _device_tallies(audit: Audit) -> dict[TallyKey, Tally]:
         return _plain_keys(audit.totals.by_device)
     findings: list[Finding] = [f for e in audit.captures for f in _with_capture(e)]
     findings += audit.pairing.findings
+    folder = _folder(audit)
     counts: dict[TallyKey, dict[str, int]] = {}
     for f in findings:
-        row = counts.setdefault((f.device or "-", f.file), {s: 0 for s in SEVERITIES})
+        key = (f.device or "-", short_path(f.file, folder))
+        row = counts.setdefault(key, {s: 0 for s in SEVERITIES})
         row[f.severity] = row.get(f.severity, 0) + 1
     return {k: Tally(sum(v.values()), v) for k, v in counts.items()}
 
@@ -205,6 +215,7 @@ def _tally_table(title: str, tallies: dict[TallyKey, Tally], key: str) -> str:
 
 
 def _captures_table(audit: Audit) -> str:
+    folder = _folder(audit)
     rows = []
     for i, e in enumerate(audit.captures):
         r = e.result
@@ -215,7 +226,7 @@ def _captures_table(audit: Audit) -> str:
         windows = [w.duration for tm in e.timing for w in tm.stop_windows
                    if w.closed and w.duration is not None]
         rows.append(
-            f'<tr data-verdict="{e.verdict}"><td><a href="#cap-{i}">{_e(e.path)}</a>'
+            f'<tr data-verdict="{e.verdict}"><td>{cap_link(i, e.path, folder)}'
             + (f'<div class="err">{_e(r.error)}</div>' if r.error else "")
             + f'</td><td>{_e(r.format)}</td><td class="n">{len(r.devices)}</td>'
             f"<td>{_badge(e.verdict)}</td>"
@@ -227,10 +238,12 @@ def _captures_table(audit: Audit) -> str:
             f'<td class="n" data-sort="{written}">{human_bytes(written) if written else ""}'
             "</td></tr>"
         )
+    where = (f'<p class="muted">Paths below are under <code>{_e(folder)}</code>.</p>'
+             if folder else "")
     head = ["capture", "format", "devices", "verdict", "errors", "warnings", "notes",
             "longest stop", "read", "written"]
     return ('<section id="captures"><h2>Captures</h2>'
-            f'{paged_table("captures-table", head, rows, page_size=50)}</section>')
+            f'{where}{paged_table("captures-table", head, rows, page_size=50)}</section>')
 
 
 # --- coverage ----------------------------------------------------------------------------
@@ -273,15 +286,18 @@ def _unknown_flags(audit: Audit, unknown: tuple[tuple[str, str], ...]) -> str:
     for capture, device in unknown:
         per_capture.setdefault(capture, []).append(device)
     anchors = {e.path: i for i, e in enumerate(audit.captures)}
+    folder = _folder(audit)
     rows = [
-        f"<tr><td>{_link(capture, anchors)}</td><td class=\"n\">{len(devices)}</td>"
+        f"<tr><td>{cap_link(anchors.get(capture), capture, folder)}</td>"
+        f'<td class="n">{len(devices)}</td>'
         f"<td>{', '.join(f'<code>{_e(d)}</code>' for d in sorted(set(devices)))}</td></tr>"
         for capture, devices in sorted(per_capture.items())]
-    scope = "No device's" if not audit.coverage.flag_sets else f"{len(unknown)} devices'"
+    scope = ("No device's migration flag set is" if not audit.coverage.flag_sets
+             else f"{len(unknown)} devices' migration flag sets are not")
     table = paged_table("coverage-unknown", ["capture", "devices", "device names"], rows)
     return (
-        f'<div class="unknown-flags"><p><b>Coverage unknown.</b> {scope} migration flag set '
-        "is not in the captures, so which arcs exist, and which were exercised, cannot be "
+        f'<div class="unknown-flags"><p><b>Coverage unknown.</b> {scope} '
+        "in the captures, so which arcs exist, and which were exercised, cannot be "
         "counted (plain strace does not show the VFIO_DEVICE_FEATURE payload that reports "
         "it). A decoded capture (<code>vfio-migcheck capture</code>, eBPF), QEMU's "
         "<code>vfio_*</code> trace events, or <code>--flags</code> when every device shares "
@@ -290,9 +306,8 @@ def _unknown_flags(audit: Audit, unknown: tuple[tuple[str, str], ...]) -> str:
         f"devices not counted</summary>{table}</details></div>")
 
 
-def _link(path: str, anchors: dict[str, int]) -> str:
-    i = anchors.get(path)
-    return _e(path) if i is None else f'<a href="#cap-{i}">{_e(path)}</a>'
+def _folder(audit: Audit) -> str:
+    return common_folder([e.path for e in audit.captures])
 
 
 def _request_matrix(cov: FlagCoverage) -> str:
@@ -323,6 +338,7 @@ def _request_matrix(cov: FlagCoverage) -> str:
 
 
 def _timing(audit: Audit) -> str:
+    folder = _folder(audit)
     legend = "".join(swatch(c, s) for s, c in STATE_COLOURS.items())
     legend += (swatch(UNDETERMINED_COLOUR, "undetermined")
                + swatch(STOPPED_COLOUR, "device stopped (row under the bar)")
@@ -338,7 +354,7 @@ def _timing(audit: Audit) -> str:
                                                       key=lambda kv: -kv[1]))
             sc = ", ".join(format_seconds(x) for x in tm.stop_copy)
             rows.append(
-                f'<div class="tl"><div class="tlhead"><a href="#cap-{i}">{_e(e.path)}</a> '
+                f'<div class="tl"><div class="tlhead">{cap_link(i, e.path, folder)} '
                 f"<code>{_e(tm.device)}</code></div>{svg}<div class=\"tlnote\">{per_state}"
                 + (f" · stop-copy {sc}" if sc else "") + "</div></div>"
             )
@@ -359,6 +375,7 @@ MAX_WINDOWS_LISTED = 50
 
 def _stop_window_table(audit: Audit) -> str:
     """The closed stop windows, longest first: where each migration's downtime went."""
+    folder = _folder(audit)
     windows = [(w.duration, i, e.path, tm.device, w)
                for i, e in enumerate(audit.captures) for tm in e.timing
                for w in tm.stop_windows if w.closed and w.duration is not None]
@@ -366,7 +383,7 @@ def _stop_window_table(audit: Audit) -> str:
         return ""
     windows.sort(key=lambda x: (-x[0], x[1], x[3], x[4].start_line))
     rows = "".join(
-        f'<tr><td class="n">{format_seconds(d)}</td><td><a href="#cap-{i}">{_e(path)}</a></td>'
+        f'<tr><td class="n">{format_seconds(d)}</td><td>{cap_link(i, path, folder)}</td>'
         f"<td><code>{_e(dev)}</code></td><td>{_e(' → '.join(w.states))}</td>"
         f'<td class="n">{w.start_line}–{w.end_line}</td></tr>'
         for d, i, path, dev, w in windows[:MAX_WINDOWS_LISTED])

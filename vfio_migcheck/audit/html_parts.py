@@ -28,6 +28,31 @@ def human_bytes(n: int) -> str:
     return f"{size:.1f} PiB"
 
 
+def common_folder(paths: list[str]) -> str:
+    """The folder every path is under ("" when none is shared), ending in "/"."""
+    if len(paths) < 2:
+        return ""
+    cut = paths[0].rfind("/") + 1
+    prefix = paths[0][:cut]
+    for p in paths[1:]:
+        while prefix and not p.startswith(prefix):
+            prefix = prefix[:prefix.rstrip("/").rfind("/") + 1]
+    return prefix
+
+
+def short_path(path: str, folder: str) -> str:
+    """``path`` without the audit's common folder, for tables; the full path is a tooltip."""
+    return path[len(folder):] if folder and path.startswith(folder) else path
+
+
+def cap_link(index: int | None, path: str, folder: str) -> str:
+    """A capture's name, short, linking to its block in the findings section."""
+    text = esc(short_path(path, folder))
+    if index is None:
+        return f'<span title="{esc(path)}">{text}</span>'
+    return f'<a href="#cap-{index}" title="{esc(path)}">{text}</a>'
+
+
 def badge(verdict: str) -> str:
     return f'<span class="badge v-{esc(verdict)}">{esc(verdict)}</span>'
 

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from vfio_migcheck.audit.html_parts import esc, human_bytes, paged_table
+from vfio_migcheck.audit.html_parts import cap_link, common_folder, esc, human_bytes, paged_table
 from vfio_migcheck.audit.summary import Audit, CaptureEntry
 from vfio_migcheck.audit.volume import SessionVolume
 
@@ -76,27 +76,28 @@ def _n(value: int) -> str:
     return f'<td class="n" data-sort="{value}">{human_bytes(value) if value else ""}</td>'
 
 
-def _moved_row(g: SessionGroup) -> str:
+def _moved_row(g: SessionGroup, folder: str) -> str:
     sizes = g.read_sizes
-    mean = f"{sum(sizes) / len(sizes):.0f}" if sizes else ""
+    spread = (f"{min(sizes)} / {sum(sizes) / len(sizes):.0f} / {max(sizes)}" if sizes else "")
+    calls = " · ".join(x for x in (f"{g.reads} reads" if g.reads else "",
+                                    f"{g.writes} writes" if g.writes else "") if x)
     return (
-        f'<tr data-bytes="{g.bytes_moved}"><td><a href="#cap-{g.capture}">{esc(g.path)}</a></td>'
+        f'<tr data-bytes="{g.bytes_moved}"><td>{cap_link(g.capture, g.path, folder)}</td>'
         f"<td><code>{esc(g.device)}</code></td><td>{esc(g.kind)}</td>"
-        f'<td class="n">{g.sessions}</td><td class="n">{g.first_line or ""}</td>'
+        f'<td class="n">{g.sessions}</td>'
         f"{_n(g.bytes_moved)}{_n(g.bytes_precopy)}{_n(g.bytes_stopcopy)}"
         f"{_n(g.bytes_unknown_phase)}{_n(g.bytes_written)}"
-        f'<td class="n">{g.reads or ""}</td><td class="n">{g.writes or ""}</td>'
-        f'<td class="n">{min(sizes) if sizes else ""}</td><td class="n">{mean}</td>'
-        f'<td class="n">{max(sizes) if sizes else ""}</td></tr>'
+        f'<td class="n" data-sort="{g.reads + g.writes}">{calls}</td>'
+        f'<td class="n" data-sort="{max(sizes) if sizes else 0}">{spread}</td></tr>'
     )
 
 
-MOVED_HEAD = ["capture", "device", "kind", "sessions", "first opened at line", "bytes moved",
-              "read in PRE_COPY", "read in STOP_COPY", "read, phase hidden",
-              "written (RESUMING)", "reads", "writes", "min read", "mean read", "max read"]
+MOVED_HEAD = ["capture", "device", "kind", "sessions", "bytes moved", "read in PRE_COPY",
+              "read in STOP_COPY", "read, phase hidden", "written (RESUMING)", "calls",
+              "read size min / mean / max"]
 
 
-def _empty_part(empty: Sequence[SessionGroup]) -> str:
+def _empty_part(empty: Sequence[SessionGroup], folder: str) -> str:
     if not empty:
         return ""
     sessions = sum(g.sessions for g in empty)
@@ -106,7 +107,7 @@ def _empty_part(empty: Sequence[SessionGroup]) -> str:
     kind_text = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
     captures = len({g.capture for g in empty})
     rows = [
-        f'<tr><td><a href="#cap-{g.capture}">{esc(g.path)}</a></td><td><code>{esc(g.device)}'
+        f"<tr><td>{cap_link(g.capture, g.path, folder)}</td><td><code>{esc(g.device)}"
         f'</code></td><td>{esc(g.kind)}</td><td class="n">{g.sessions}</td>'
         f'<td class="n">{g.first_line or ""}</td><td class="n">{g.reads or ""}</td>'
         f'<td class="n">{g.writes or ""}</td></tr>'
@@ -122,13 +123,15 @@ def _empty_part(empty: Sequence[SessionGroup]) -> str:
 
 def volume_section(audit: Audit) -> str:
     groups = session_groups(audit.captures)
+    folder = common_folder([e.path for e in audit.captures])
     moved = by_bytes([g for g in groups if g.bytes_moved])
     empty = [g for g in groups if not g.bytes_moved]
     vol = audit.totals.volume
     if moved:
         intro = (f'<p class="muted">{vol.sessions} data sessions, added up per capture, '
                  f"device and kind: {len(moved)} groups moved data, biggest first.</p>")
-        table = intro + paged_table("volume-moved", MOVED_HEAD, [_moved_row(g) for g in moved])
+        rows = [_moved_row(g, folder) for g in moved]
+        table = intro + paged_table("volume-moved", MOVED_HEAD, rows)
     elif groups:
         table = '<p class="muted">No data session moved a byte.</p>'
     else:
@@ -139,5 +142,5 @@ def volume_section(audit: Audit) -> str:
         f'<div class="hcol" title="{n} reads of {esc(k)} bytes"><div class="hbar" '
         f'style="height:{100 * n / top:.1f}%"></div><div class="hn">{n}</div>'
         f'<div class="hl">{esc(k)}</div></div>' for k, n in hist.items())
-    return (f'<section id="volume"><h2>Data volume</h2>{table}{_empty_part(empty)}'
+    return (f'<section id="volume"><h2>Data volume</h2>{table}{_empty_part(empty, folder)}'
             f'<h3>Read sizes (bytes)</h3><div class="hist">{bars}</div></section>')
