@@ -30,7 +30,7 @@ OTHER_COLOUR = "#999999"
 # Distinct from ERROR (near black) by lightness and from every state by hue; contrast
 # ratios are held in tests/test_audit_report_scale.py (>= 3:1, the WCAG floor for graphics).
 STOPPED_COLOUR = "#0e7490"
-STOPPED_OPEN_COLOUR = "#67b7c9"
+STOPPED_OPEN_COLOUR = "#3a93a8"
 UNDETERMINED_COLOUR = "#e4e7ec"
 
 
