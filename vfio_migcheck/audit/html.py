@@ -292,11 +292,13 @@ def _unknown_flags(audit: Audit, unknown: tuple[tuple[str, str], ...]) -> str:
         f'<td class="n">{len(devices)}</td>'
         f"<td>{', '.join(f'<code>{_e(d)}</code>' for d in sorted(set(devices)))}</td></tr>"
         for capture, devices in sorted(per_capture.items())]
-    scope = ("No device's migration flag set is" if not audit.coverage.flag_sets
-             else f"{len(unknown)} devices' migration flag sets are not")
+    head, scope = (("Coverage unknown.", "No device's migration flag set is")
+                   if not audit.coverage.flag_sets else
+                   (f"{len(unknown)} devices not counted.",
+                    "Their migration flag sets are not"))
     table = paged_table("coverage-unknown", ["capture", "devices", "device names"], rows)
     return (
-        f'<div class="unknown-flags"><p><b>Coverage unknown.</b> {scope} '
+        f'<div class="unknown-flags"><p><b>{head}</b> {scope} '
         "in the captures, so which arcs exist, and which were exercised, cannot be "
         "counted (plain strace does not show the VFIO_DEVICE_FEATURE payload that reports "
         "it). A decoded capture (<code>vfio-migcheck capture</code>, eBPF), QEMU's "
@@ -362,8 +364,12 @@ def _timing(audit: Audit) -> str:
     state_rows = "".join(f"<tr><td><code>{_e(s)}</code></td><td class=\"n\">"
                          f"{format_seconds(x)}</td></tr>"
                          for s, x in totals.time_in_state.items())
-    body = "".join(rows) or '<p class="muted">No capture carries timestamps (strace -tt/-ttt).'
+    shown, more = rows[:MAX_TIMELINES_SHOWN], rows[MAX_TIMELINES_SHOWN:]
+    body = "".join(shown) or '<p class="muted">No capture carries timestamps (strace -tt/-ttt).'
     body += "</p>" if not rows else ""
+    if more:
+        body += (f'<details class="more-timelines"><summary>{len(more)} more device '
+                 f'timelines</summary>{"".join(more)}</details>')
     return (f'<section id="timing"><h2>Timing</h2><p class="legend timeline-legend">{legend}'
             "</p>"
             f"{body}{_stop_window_table(audit)}<h3>Time in state, all devices</h3>"
@@ -371,6 +377,7 @@ def _timing(audit: Audit) -> str:
 
 
 MAX_WINDOWS_LISTED = 50
+MAX_TIMELINES_SHOWN = 30   # device timelines drawn open; the rest are inside a <details>
 
 
 def _stop_window_table(audit: Audit) -> str:
