@@ -289,7 +289,7 @@ def test_long_tallies_collapse_their_tail():
 
 def test_failed_device_shows_what_failed_before_what_is_undecided():
     dev = replace(device("dev0", verdict="fail"),
-                  inconclusive_reasons=("the ioctl payloads are hidden",))
+                  inconclusive_reasons=("undecided, the ioctl payloads are hidden",))
     r = result("f.strace", devices=[dev],
                findings=[finding("U007", file="f.strace", line=12, dev="dev0"),
                          finding("U007", file="f.strace", line=40, dev="dev0"),
@@ -300,7 +300,8 @@ def test_failed_device_shows_what_failed_before_what_is_undecided():
     assert kinds == ["failed", "undecided muted"]
     failed = " ".join(item.find(cls="failed").text.split())
     assert failed == "failed: 2 errors: U007 (lines 12, 40)"
-    assert "also undecided" in item.find(cls="undecided").text
+    undecided = item.find(cls="undecided").text
+    assert undecided == "also undecided: the ioctl payloads are hidden"
     inc = replace(device("dev1", verdict="inconclusive"), inconclusive_reasons=("hidden",))
     _, root = render([result("i.strace", devices=[inc])])
     item = root.find("ul", cls="devices").find("li")

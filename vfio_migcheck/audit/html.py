@@ -465,8 +465,11 @@ def _device_item(d: DeviceResult, findings: tuple[Finding, ...]) -> str:
                      f"{'s' if len(errors) != 1 else ''}: {text}</div>")
     if d.inconclusive_reasons:
         label = "also undecided" if len(parts) > 1 else "undecided"
-        parts.append(f'<div class="undecided muted"><b>{label}:</b> '
-                     f'{_e("; ".join(d.inconclusive_reasons))}</div>')
+        text = "; ".join(d.inconclusive_reasons)
+        for lead in ("undecided, ", "undecided: "):      # the label says it already
+            if text.lower().startswith(lead):
+                text = text[len(lead):]
+        parts.append(f'<div class="undecided muted"><b>{label}:</b> {_e(text)}</div>')
     return f'<li data-verdict="{_e(d.verdict)}">{"".join(parts)}</li>'
 
 
