@@ -96,6 +96,6 @@ def test_graph_formats_mark_saving_group_and_highlight() -> None:
     dot = run("graph", "--highlight", "PRE_COPY,PRE_COPY_P2P,STOP_COPY").output
     assert "cluster_saving" in dot and 'color="magenta"' in dot
     mermaid = run("graph", "--format", "mermaid").output
-    assert mermaid.startswith("stateDiagram-v2") and "state saving_group" in mermaid
+    assert "flowchart TB" in mermaid and 'subgraph saving_group ["saving group"]' in mermaid
     doc = json.loads(run("graph", "--format", "json", "--flags", "0x3").output)
     assert doc["saving_group"] == ["STOP_COPY"] and len(doc["arcs"]) == 8

@@ -9,40 +9,48 @@ must equal the totals embedded as JSON), whose outcome it records on ``<body>`` 
 from __future__ import annotations
 
 import json
-from html import escape
+from dataclasses import replace
 from importlib import resources
 
 from vfio_migcheck.audit.coverage import FlagCoverage
+from vfio_migcheck.audit.html_parts import badge as _badge
+from vfio_migcheck.audit.html_parts import (
+    cap_link,
+    collapsed_tail,
+    common_folder,
+    human_bytes,
+    paged_table,
+    short_path,
+    swatch,
+)
+from vfio_migcheck.audit.html_parts import esc as _e
+from vfio_migcheck.audit.html_volume import volume_section
 from vfio_migcheck.audit.jsonout import totals_json
 from vfio_migcheck.audit.summary import Audit, CaptureEntry, Tally
 from vfio_migcheck.audit.svg_fsm import fsm_svg
-from vfio_migcheck.audit.svg_timeline import STATE_COLOURS, format_seconds, timeline_svg
+from vfio_migcheck.audit.svg_timeline import (
+    STATE_COLOURS,
+    STOPPED_COLOUR,
+    STOPPED_OPEN_COLOUR,
+    UNDETERMINED_COLOUR,
+    format_seconds,
+    timeline_svg,
+)
+from vfio_migcheck.checker.results import SEVERITIES, DeviceResult, Finding
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.spec import Spec
 
+__all__ = ["human_bytes", "render_html"]
+
 MAX_FINDINGS_SHOWN = 500   # per capture; the rest are counted, and listed in the JSON
+TALLY_ROWS_SHOWN = 12      # rows of a "findings by ..." table before the rest collapse
+# The verdict colours (report.css holds the same values as --pass, --fail, ...).
+VERDICT_COLOURS = {"pass": "#2e9d5b", "fail": "#c8463d", "inconclusive": "#d49a1e",
+                   "unchecked": "#8a94a6", "unreadable": "#6b5b95"}
 
 
 def _asset(name: str) -> str:
     return (resources.files("vfio_migcheck.audit") / "assets" / name).read_text("utf-8")
-
-
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
-
-
-def human_bytes(n: int) -> str:
-    if n < 1024:
-        return f"{n} B"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        n /= 1024
-        if n < 1024:
-            return f"{n:.1f} {unit}"
-    return f"{n:.1f} PiB"
-
-
-def _badge(verdict: str) -> str:
-    return f'<span class="badge v-{_e(verdict)}">{_e(verdict)}</span>'
 
 
 def render_html(audit: Audit, spec: Spec) -> str:
@@ -67,7 +75,7 @@ def render_html(audit: Audit, spec: Spec) -> str:
         _captures_table(audit),
         _coverage(audit, spec),
         _timing(audit),
-        _volume(audit),
+        volume_section(audit),
         _pairing(audit),
         _findings(audit),
         "</main>",
@@ -107,51 +115,107 @@ def _summary(audit: Audit) -> str:
         _card("findings", str(t.findings),
               " · ".join(f"{n} {s}" for s, n in t.by_severity.items()),
               "bad" if t.by_severity.get("error") else ""),
-        _card("single arcs exercised", f"{arcs}/{arcs_total}", _pct(arcs, arcs_total)),
-        _card("requests exercised", f"{reqs}/{reqs_total}", _pct(reqs, reqs_total)),
+        *_coverage_cards(audit, arcs, arcs_total, reqs, reqs_total),
         _card("data read / written",
               f"{human_bytes(vol.bytes_precopy + vol.bytes_stopcopy + vol.bytes_unknown_phase)}"
               f" / {human_bytes(vol.bytes_written)}", f"{vol.sessions} sessions"),
         _card("longest stop window", format_seconds(longest) if longest is not None else "—",
               f"{len(t.stop_windows)} timed windows"),
     ]
-    total = max(t.captures, 1)
-    bar = "".join(
-        f'<div class="seg v-{k}" style="width:{100 * n / total:.2f}%" title="{n} {k}">'
-        f'{n if n else ""}</div>' for k, n in v.items() if n)
     by = "".join(_tally_table(title, tallies, key) for title, tallies, key in (
-        ("Findings by rule", t.by_rule, "rule"),
-        ("Findings by party", t.by_party, "party"),
-        ("Findings by device", t.by_device, "device"),
+        ("Findings by rule", _plain_keys(t.by_rule), "rule"),
+        ("Findings by party", _plain_keys(t.by_party), "party"),
+        ("Findings by device", _device_tallies(audit), "device"),
     ))
     return (f'<section id="summary"><h2>Summary</h2><div class="cards">{"".join(cards)}</div>'
-            f'<div class="verdictbar">{bar}</div><div class="tallies">{by}</div></section>')
+            f"{_verdict_bar(v, t.captures)}"
+            f'<div class="tallies">{by}</div></section>')
+
+
+def _verdict_bar(verdicts: dict[str, int], captures: int) -> str:
+    """The share of each capture verdict, with a legend naming every colour drawn."""
+    total = max(captures, 1)
+    bar = "".join(
+        f'<div class="seg v-{k}" style="width:{100 * n / total:.2f}%" title="{n} {k}">'
+        f'{n if n else ""}</div>' for k, n in verdicts.items() if n)
+    legend = "".join(swatch(VERDICT_COLOURS.get(k, "#999"), k, n)
+                     for k, n in verdicts.items() if n)
+    return (f'<div class="verdictbar" role="img" aria-label="capture verdicts">{bar}</div>'
+            f'<p class="legend verdict-legend">Captures by verdict: {legend}</p>')
+
+
+def _coverage_cards(audit: Audit, arcs: int, arcs_total: int, reqs: int,
+                    reqs_total: int) -> list[str]:
+    """0/0 would read as "nothing exercised": when no device's flag set is known the
+    coverage is unknown, and the cards say so and where the reason is."""
+    unknown = len(audit.coverage.unknown_flags)
+    if not audit.coverage.flag_sets and unknown:
+        note = (f'{unknown} device(s) with an unknown flag set: <a href="#coverage">why</a>')
+        return [_card("single arcs exercised", "unknown", note, "unknown"),
+                _card("requests exercised", "unknown", note, "unknown")]
+    extra = f" · {unknown} device(s) not counted" if unknown else ""
+    return [_card("single arcs exercised", f"{arcs}/{arcs_total}",
+                  _pct(arcs, arcs_total) + extra),
+            _card("requests exercised", f"{reqs}/{reqs_total}", _pct(reqs, reqs_total) + extra)]
 
 
 def _pct(a: int, b: int) -> str:
     return f"{100 * a / b:.0f}%" if b else "—"
 
 
-def _tally_table(title: str, tallies: dict[str, Tally], key: str) -> str:
+TallyKey = tuple[str, str]      # (what is shown in code, what is shown under it, muted)
+
+
+def _plain_keys(tallies: dict[str, Tally]) -> dict[TallyKey, Tally]:
+    return {(k, ""): x for k, x in tallies.items()}
+
+
+def _device_tallies(audit: Audit) -> dict[TallyKey, Tally]:
+    """Findings per device *of a capture*: two captures' ``group0/dev0`` are two devices.
+    Built from the captures in memory; the pairing findings sit under their own capture."""
+    if not audit.captures:
+        return _plain_keys(audit.totals.by_device)
+    findings: list[Finding] = [f for e in audit.captures for f in _with_capture(e)]
+    findings += audit.pairing.findings
+    folder = _folder(audit)
+    counts: dict[TallyKey, dict[str, int]] = {}
+    for f in findings:
+        key = (f.device or "-", short_path(f.file, folder))
+        row = counts.setdefault(key, {s: 0 for s in SEVERITIES})
+        row[f.severity] = row.get(f.severity, 0) + 1
+    return {k: Tally(sum(v.values()), v) for k, v in counts.items()}
+
+
+def _with_capture(entry: CaptureEntry) -> list[Finding]:
+    """The capture's findings, each filed under the capture (not the -ff member file)."""
+    return [f if f.file == entry.path else replace(f, file=entry.path)
+            for f in entry.result.findings]
+
+
+def _tally_table(title: str, tallies: dict[TallyKey, Tally], key: str) -> str:
     if not tallies:
         return f'<div class="tally"><h3>{_e(title)}</h3><p class="muted">none</p></div>'
     top = max(x.total for x in tallies.values())
     rows = []
-    for name, x in sorted(tallies.items(), key=lambda kv: (-kv[1].total, kv[0])):
+    for (name, where), x in sorted(tallies.items(), key=lambda kv: (-kv[1].total, kv[0])):
         segs = "".join(
             f'<span class="sev-{s}" style="width:{100 * n / top:.1f}%"></span>'
             for s, n in x.by_severity.items() if n)
         detail = ", ".join(f"{n} {s}" for s, n in x.by_severity.items() if n)
-        rows.append(f'<tr><td class="k"><code>{_e(name)}</code></td><td class="n">{x.total}'
-                    f'</td><td class="bar" title="{_e(detail)}">{segs}</td></tr>')
-    return (f'<div class="tally" data-key="{key}"><h3>{_e(title)}</h3><table>{"".join(rows)}'
-            "</table></div>")
+        under = f'<div class="where">{_e(where)}</div>' if where else ""
+        rows.append(f'<tr data-total="{x.total}"><td class="k"><code>{_e(name)}</code>{under}'
+                    f'</td><td class="n">{x.total}</td><td class="bar" title="{_e(detail)}">'
+                    f"{segs}</td></tr>")
+    shown, more = collapsed_tail(rows, TALLY_ROWS_SHOWN, f"{key}s")
+    return (f'<div class="tally" data-key="{key}" data-rows="{len(rows)}"><h3>{_e(title)}</h3>'
+            f"<table>{shown}</table>{more}</div>")
 
 
 # --- captures ----------------------------------------------------------------------------
 
 
 def _captures_table(audit: Audit) -> str:
+    folder = _folder(audit)
     rows = []
     for i, e in enumerate(audit.captures):
         r = e.result
@@ -162,20 +226,24 @@ def _captures_table(audit: Audit) -> str:
         windows = [w.duration for tm in e.timing for w in tm.stop_windows
                    if w.closed and w.duration is not None]
         rows.append(
-            f'<tr data-verdict="{e.verdict}"><td><a href="#cap-{i}">{_e(e.path)}</a>'
+            f'<tr data-verdict="{e.verdict}"><td>{cap_link(i, e.path, folder)}'
             + (f'<div class="err">{_e(r.error)}</div>' if r.error else "")
             + f'</td><td>{_e(r.format)}</td><td class="n">{len(r.devices)}</td>'
             f"<td>{_badge(e.verdict)}</td>"
             f'<td class="n e">{sev["error"] or ""}</td><td class="n w">{sev["warning"] or ""}'
             f'</td><td class="n">{sev["note"] or ""}</td>'
-            f'<td class="n">{format_seconds(max(windows)) if windows else ""}</td>'
-            f'<td class="n">{human_bytes(read) if read else ""}</td>'
-            f'<td class="n">{human_bytes(written) if written else ""}</td></tr>'
+            f'<td class="n" data-sort="{max(windows) if windows else 0}">'
+            f'{format_seconds(max(windows)) if windows else ""}</td>'
+            f'<td class="n" data-sort="{read}">{human_bytes(read) if read else ""}</td>'
+            f'<td class="n" data-sort="{written}">{human_bytes(written) if written else ""}'
+            "</td></tr>"
         )
-    return ('<section id="captures"><h2>Captures</h2><table class="grid sortable"><thead><tr>'
-            "<th>capture</th><th>format</th><th>devices</th><th>verdict</th><th>errors</th>"
-            "<th>warnings</th><th>notes</th><th>longest stop</th><th>read</th>"
-            f'<th>written</th></tr></thead><tbody>{"".join(rows)}</tbody></table></section>')
+    where = (f'<p class="muted">Paths below are under <code>{_e(folder)}</code>.</p>'
+             if folder else "")
+    head = ["capture", "format", "devices", "verdict", "errors", "warnings", "notes",
+            "longest stop", "read", "written"]
+    return ('<section id="captures"><h2>Captures</h2>'
+            f'{where}{paged_table("captures-table", head, rows, page_size=50)}</section>')
 
 
 # --- coverage ----------------------------------------------------------------------------
@@ -197,24 +265,51 @@ def _coverage(audit: Audit, spec: Spec) -> str:
             f"single arcs</p><p>{cov.requests_covered}/{len(cov.requests)} requests "
             f"(from, to) · {len(cov.states_seen)}/{len(cov.states)} states entered</p>"
             + (f'<p class="muted">{cov.hidden_requests} requests not counted: the capture '
-               "hides their source or target state (plain strace cannot decode VFIO ioctl "
-               "payloads; a QEMU trace or a canonical trace shows them)</p>"
-               if cov.hidden_requests else "")
+               "hides their source or target state.</p>" if cov.hidden_requests else "")
             + (f'<p class="muted">{cov.silent_devices} of {cov.devices} devices show no '
-               "request whose source and target the capture determines (typical of plain "
-               "strace captures, which never show the state a SET asks for)</p>"
-               if cov.silent_devices else "")
+               "request with a known source and target.</p>" if cov.silent_devices else "")
             + (f"<h4>Arcs never exercised</h4><ul>{missing}</ul>" if missing
                else '<p class="good">every single arc was exercised</p>')
             + f"</div></div>{_request_matrix(cov)}</div>"
         )
     unknown = audit.coverage.unknown_flags
     if unknown:
-        blocks.append('<p class="muted">Not counted (flag set unknown; pass --flags): '
-                      + ", ".join(f"{_e(d)} in {_e(c)}" for c, d in unknown) + "</p>")
+        blocks.insert(0, _unknown_flags(audit, unknown))
     if not blocks:
         blocks.append('<p class="muted">No device with a known flag set.</p>')
     return f'<section id="coverage"><h2>FSM coverage</h2>{"".join(blocks)}</section>'
+
+
+def _unknown_flags(audit: Audit, unknown: tuple[tuple[str, str], ...]) -> str:
+    """Why some devices are not counted, said once, and which captures they are in."""
+    per_capture: dict[str, list[str]] = {}
+    for capture, device in unknown:
+        per_capture.setdefault(capture, []).append(device)
+    anchors = {e.path: i for i, e in enumerate(audit.captures)}
+    folder = _folder(audit)
+    rows = [
+        f"<tr><td>{cap_link(anchors.get(capture), capture, folder)}</td>"
+        f'<td class="n">{len(devices)}</td>'
+        f"<td>{', '.join(f'<code>{_e(d)}</code>' for d in sorted(set(devices)))}</td></tr>"
+        for capture, devices in sorted(per_capture.items())]
+    head, scope = (("Coverage unknown.", "No device's migration flag set is")
+                   if not audit.coverage.flag_sets else
+                   (f"{len(unknown)} devices not counted.",
+                    "Their migration flag sets are not"))
+    table = paged_table("coverage-unknown", ["capture", "devices", "device names"], rows)
+    return (
+        f'<div class="unknown-flags"><p><b>{head}</b> {scope} '
+        "in the captures, so which arcs exist, and which were exercised, cannot be "
+        "counted (plain strace does not show the VFIO_DEVICE_FEATURE payload that reports "
+        "it). A decoded capture (<code>vfio-migcheck capture</code>, eBPF), QEMU's "
+        "<code>vfio_*</code> trace events, or <code>--flags</code> when every device shares "
+        "one flag set would give it.</p>"
+        f'<details class="affected"><summary>{len(per_capture)} captures, {len(unknown)} '
+        f"devices not counted</summary>{table}</details></div>")
+
+
+def _folder(audit: Audit) -> str:
+    return common_folder([e.path for e in audit.captures])
 
 
 def _request_matrix(cov: FlagCoverage) -> str:
@@ -245,8 +340,11 @@ def _request_matrix(cov: FlagCoverage) -> str:
 
 
 def _timing(audit: Audit) -> str:
-    legend = "".join(f'<span class="lg" style="background:{c}"></span>{_e(s)}'
-                     for s, c in STATE_COLOURS.items())
+    folder = _folder(audit)
+    legend = "".join(swatch(c, s) for s, c in STATE_COLOURS.items())
+    legend += (swatch(UNDETERMINED_COLOUR, "undetermined")
+               + swatch(STOPPED_COLOUR, "device stopped (row under the bar)")
+               + swatch(STOPPED_OPEN_COLOUR, "still stopped at the capture's end"))
     rows = []
     for i, e in enumerate(audit.captures):
         for tm in e.timing:
@@ -258,7 +356,7 @@ def _timing(audit: Audit) -> str:
                                                       key=lambda kv: -kv[1]))
             sc = ", ".join(format_seconds(x) for x in tm.stop_copy)
             rows.append(
-                f'<div class="tl"><div class="tlhead"><a href="#cap-{i}">{_e(e.path)}</a> '
+                f'<div class="tl"><div class="tlhead">{cap_link(i, e.path, folder)} '
                 f"<code>{_e(tm.device)}</code></div>{svg}<div class=\"tlnote\">{per_state}"
                 + (f" · stop-copy {sc}" if sc else "") + "</div></div>"
             )
@@ -266,20 +364,25 @@ def _timing(audit: Audit) -> str:
     state_rows = "".join(f"<tr><td><code>{_e(s)}</code></td><td class=\"n\">"
                          f"{format_seconds(x)}</td></tr>"
                          for s, x in totals.time_in_state.items())
-    body = "".join(rows) or '<p class="muted">No capture carries timestamps (strace -tt/-ttt).'
+    shown, more = rows[:MAX_TIMELINES_SHOWN], rows[MAX_TIMELINES_SHOWN:]
+    body = "".join(shown) or '<p class="muted">No capture carries timestamps (strace -tt/-ttt).'
     body += "</p>" if not rows else ""
-    return (f'<section id="timing"><h2>Timing</h2><p class="legend">{legend}'
-            '<span class="lg unknown"></span>undetermined<span class="lg stop"></span>'
-            "device stopped</p>"
+    if more:
+        body += (f'<details class="more-timelines"><summary>{len(more)} more device '
+                 f'timelines</summary>{"".join(more)}</details>')
+    return (f'<section id="timing"><h2>Timing</h2><p class="legend timeline-legend">{legend}'
+            "</p>"
             f"{body}{_stop_window_table(audit)}<h3>Time in state, all devices</h3>"
             f'<table class="grid small">{state_rows}</table></section>')
 
 
 MAX_WINDOWS_LISTED = 50
+MAX_TIMELINES_SHOWN = 30   # device timelines drawn open; the rest are inside a <details>
 
 
 def _stop_window_table(audit: Audit) -> str:
     """The closed stop windows, longest first: where each migration's downtime went."""
+    folder = _folder(audit)
     windows = [(w.duration, i, e.path, tm.device, w)
                for i, e in enumerate(audit.captures) for tm in e.timing
                for w in tm.stop_windows if w.closed and w.duration is not None]
@@ -287,7 +390,7 @@ def _stop_window_table(audit: Audit) -> str:
         return ""
     windows.sort(key=lambda x: (-x[0], x[1], x[3], x[4].start_line))
     rows = "".join(
-        f'<tr><td class="n">{format_seconds(d)}</td><td><a href="#cap-{i}">{_e(path)}</a></td>'
+        f'<tr><td class="n">{format_seconds(d)}</td><td>{cap_link(i, path, folder)}</td>'
         f"<td><code>{_e(dev)}</code></td><td>{_e(' → '.join(w.states))}</td>"
         f'<td class="n">{w.start_line}–{w.end_line}</td></tr>'
         for d, i, path, dev, w in windows[:MAX_WINDOWS_LISTED])
@@ -297,41 +400,6 @@ def _stop_window_table(audit: Audit) -> str:
             '<table class="grid sortable"><thead><tr><th>device stopped</th><th>capture</th>'
             "<th>device</th><th>states passed through</th><th>lines</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>{more}")
-
-
-# --- volume ------------------------------------------------------------------------------
-
-
-def _volume(audit: Audit) -> str:
-    rows = []
-    for i, e in enumerate(audit.captures):
-        for s in e.sessions:
-            mean = f"{s.read_mean:.0f}" if s.read_mean is not None else ""
-            rows.append(
-                f'<tr><td><a href="#cap-{i}">{_e(e.path)}</a></td><td><code>{_e(s.device)}'
-                f'</code></td><td>{_e(s.kind)}</td><td class="n">{s.opened_line or ""}</td>'
-                f'<td class="n">{s.bytes_precopy}</td><td class="n">{s.bytes_stopcopy}</td>'
-                f'<td class="n">{s.bytes_unknown_phase or ""}</td>'
-                f'<td class="n">{s.bytes_written}</td><td class="n">{s.reads}</td>'
-                f'<td class="n">{s.read_min if s.read_min is not None else ""}</td>'
-                f'<td class="n">{mean}</td>'
-                f'<td class="n">{s.read_max if s.read_max is not None else ""}</td></tr>'
-            )
-    hist = audit.totals.volume.read_size_histogram
-    top = max(hist.values()) if hist and max(hist.values()) else 1
-    bars = "".join(
-        f'<div class="hcol" title="{n} reads of {_e(k)} bytes"><div class="hbar" '
-        f'style="height:{100 * n / top:.1f}%"></div><div class="hn">{n}</div>'
-        f'<div class="hl">{_e(k)}</div></div>' for k, n in hist.items())
-    table = ('<table class="grid sortable"><thead><tr><th>capture</th><th>device</th>'
-             "<th>session</th><th>opened at line</th><th>read in PRE_COPY</th>"
-             "<th>read in STOP_COPY</th><th>read, phase hidden</th><th>written (RESUMING)</th>"
-             "<th>reads</th>"
-             "<th>min read</th><th>mean read</th><th>max read</th></tr></thead>"
-             f'<tbody>{"".join(rows)}</tbody></table>') if rows else (
-        '<p class="muted">No data session.</p>')
-    return (f'<section id="volume"><h2>Data volume</h2>{table}<h3>Read sizes (bytes)</h3>'
-            f'<div class="hist">{bars}</div></section>')
 
 
 # --- pairing -----------------------------------------------------------------------------
@@ -374,14 +442,40 @@ def _findings(audit: Audit) -> str:
             f'{filters}</div>{"".join(blocks)}</section>')
 
 
+MAX_FAILED_RULES = 6    # rules named in a failed device's line; the findings list has all
+
+
+def _device_item(d: DeviceResult, findings: tuple[Finding, ...]) -> str:
+    """A device's line: what failed (its error findings) first, then what is undecided."""
+    head = (f"<code>{_e(d.name)}</code> flags {_e(d.flags)} · {_badge(d.verdict)} · final "
+            f"{_e(' | '.join(d.final_states) or '?')}")
+    parts = [head]
+    errors = [f for f in findings if f.severity == "error" and f.device == d.name]
+    if d.verdict == "fail" or errors:
+        lines: dict[str, list[int]] = {}
+        for f in errors:
+            lines.setdefault(f.rule, []).append(f.line)
+        named = [f"{_e(rule)} (line{'s' if len(ns) > 1 else ''} "
+                 f"{', '.join(str(n) for n in ns[:3])}{'…' if len(ns) > 3 else ''})"
+                 for rule, ns in list(lines.items())[:MAX_FAILED_RULES]]
+        more = len(lines) - MAX_FAILED_RULES
+        text = ("; ".join(named) + (f"; {more} more rules" if more > 0 else "")
+                if named else "the checker's verdict (see the findings below)")
+        parts.append(f'<div class="failed"><b>failed:</b> {len(errors)} error'
+                     f"{'s' if len(errors) != 1 else ''}: {text}</div>")
+    if d.inconclusive_reasons:
+        label = "also undecided" if len(parts) > 1 else "undecided"
+        text = "; ".join(d.inconclusive_reasons)
+        for lead in ("undecided, ", "undecided: "):      # the label says it already
+            if text.lower().startswith(lead):
+                text = text[len(lead):]
+        parts.append(f'<div class="undecided muted"><b>{label}:</b> {_e(text)}</div>')
+    return f'<li data-verdict="{_e(d.verdict)}">{"".join(parts)}</li>'
+
+
 def _capture_block(i: int, e: CaptureEntry) -> str:
     r = e.result
-    devices = "".join(
-        f"<li><code>{_e(d.name)}</code> flags {_e(d.flags)} · {_badge(d.verdict)} · final "
-        f"{_e(' | '.join(d.final_states) or '?')}"
-        + (f' <span class="muted">({_e("; ".join(d.inconclusive_reasons))})</span>'
-           if d.inconclusive_reasons else "") + "</li>"
-        for d in r.devices)
+    devices = "".join(_device_item(d, r.findings) for d in r.devices)
     file_index = {f: n for n, f in enumerate(e.files)}
     anchored: set[str] = set()
     items = []

@@ -26,6 +26,9 @@ LAYOUT: dict[str, tuple[float, float]] = {
     "RESUMING": (140, 450),
 }
 PAIR_OFFSET = 7        # two arcs between the same states run side by side
+ARROW = 12             # arrowhead size (user units), whatever the arc's width
+MAX_WIDTH = 6.0        # the widest arc (log scale of uses up to this)
+LABEL_GAP = 6          # between an arc and its count label, on the arc's outer side
 
 
 def _positions(states: list[str]) -> dict[str, tuple[float, float]]:
@@ -58,8 +61,10 @@ def fsm_svg(model: FlagModel, coverage: FlagCoverage | None = None) -> str:
         f'<svg class="fsm" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} '
         f'{_height(pos):.0f}" role="img" aria-label="FSM for flags {model.flags:#x}">',
         "<defs>",
-        *(f'<marker id="arrow-{kind}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-          f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
+        # arrowheads in user units: a thick (much used) arc keeps a normal-sized head
+        *(f'<marker id="arrow-{kind}" viewBox="0 0 10 10" refX="9" refY="5" '
+          f'markerUnits="userSpaceOnUse" markerWidth="{ARROW}" markerHeight="{ARROW}" '
+          f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
           f'class="arrowhead {kind}"/></marker>' for kind in ("hit", "miss")),
         "</defs>",
     ]
@@ -93,8 +98,14 @@ def _edge(src, dst, pos, count, with_coverage, has_reverse, session) -> str:
     kind = "hit" if count else "miss"
     if not with_coverage:
         kind = "hit"
-    width = 1.6 + (math.log2(count + 1) * 0.9 if count else 0.0)
-    mx, my = (sx + ex) / 2 + ox * 2.2, (sy + ey) / 2 + oy * 2.2
+    width = min(1.6 + (math.log2(count + 1) * 0.6 if count else 0.0), MAX_WIDTH)
+    # the label sits beside the arc, on the side away from its opposite arc, anchored so
+    # that the text grows away from the arc (side-by-side labels never cover each other)
+    px, py = (-uy, ux) if has_reverse else (-uy, ux) if abs(uy) > abs(ux) else (0.0, -1.0)
+    gap = width / 2 + LABEL_GAP
+    mx, my = (sx + ex) / 2 + px * gap, (sy + ey) / 2 + py * gap
+    anchor = "start" if px > 0.5 else "end" if px < -0.5 else "middle"
+    my += 4 if abs(py) <= 0.5 else (11 if py > 0 else -2)
     label = f"{count}×" if with_coverage else ""
     tip = f"{src} → {dst}: " + (f"exercised {count} time(s)" if count else "never exercised")
     if session != "none":
@@ -104,7 +115,7 @@ def _edge(src, dst, pos, count, with_coverage, has_reverse, session) -> str:
         f"<title>{escape(tip)}</title>"
         f'<line x1="{sx:.1f}" y1="{sy:.1f}" x2="{ex:.1f}" y2="{ey:.1f}" '
         f'stroke-width="{width:.1f}" marker-end="url(#arrow-{kind})"/>'
-        + (f'<text x="{mx:.1f}" y="{my + 4:.1f}" text-anchor="middle">{label}</text>'
+        + (f'<text x="{mx:.1f}" y="{my:.1f}" text-anchor="{anchor}">{label}</text>'
            if label else "")
         + "</g>"
     )

@@ -2,6 +2,8 @@
 with its stop windows (device not running) marked underneath.
 
 Gaps in the bar are spans where the trace leaves the state open; they are not guessed.
+The picture is only as tall as what it draws: the stop-window row exists only when the
+device has a stop window, and the time labels sit right under the last row.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from html import escape
 
 from vfio_migcheck.audit.timing import DeviceTiming
 
-WIDTH, BAR_Y, BAR_H = 900, 8, 26
+WIDTH, BAR_Y, BAR_H = 900, 4, 26
+STOP_ROW_H = 8          # the stop-window row under the bar
+TICK_H = 14             # the time labels under the last row
 STATE_COLOURS = {
     "RUNNING": "#2e9d5b",
     "RUNNING_P2P": "#7cc48f",
@@ -20,9 +24,14 @@ STATE_COLOURS = {
     "STOP_COPY": "#e08a2c",
     "STOP": "#c8463d",
     "RESUMING": "#8e5cc7",
-    "ERROR": "#333333",
+    "ERROR": "#111111",
 }
 OTHER_COLOUR = "#999999"
+# Distinct from ERROR (near black) by lightness and from every state by hue; contrast
+# ratios are held in tests/test_audit_report_scale.py (>= 3:1, the WCAG floor for graphics).
+STOPPED_COLOUR = "#0e7490"
+STOPPED_OPEN_COLOUR = "#3a93a8"
+UNDETERMINED_COLOUR = "#e4e7ec"
 
 
 def colour(state: str) -> str:
@@ -100,9 +109,15 @@ def timeline_svg(timing: DeviceTiming) -> str | None:
     axis = Axis([t0, t1, *starts, *ends], quiet)
     x = axis.x
 
-    out = [f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} 78" '
+    windows = [w for w in timing.stop_windows if w.start is not None]
+    stop_y = BAR_Y + BAR_H + 4
+    tick_y = (stop_y + STOP_ROW_H if windows else BAR_Y + BAR_H) + TICK_H - 2
+    height = tick_y + 3
+    out = [f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" '
+           f'viewBox="0 0 {WIDTH} {height}" data-height="{height}" '
            f'role="img" aria-label="state timeline of {escape(timing.device)}">',
-           f'<rect class="unknown" x="1" y="{BAR_Y}" width="{WIDTH - 2}" height="{BAR_H}">'
+           f'<rect class="unknown" x="1" y="{BAR_Y}" width="{WIDTH - 2}" height="{BAR_H}" '
+           f'fill="{UNDETERMINED_COLOUR}">'
            "<title>state not determined by the capture</title></rect>"]
     for span in timing.spans:
         w = max(x(span.end) - x(span.start), 0.75)
@@ -117,21 +132,20 @@ def timeline_svg(timing: DeviceTiming) -> str | None:
                    f'L{bx:.1f},{BAR_Y - 3} M{bx + 1:.1f},{BAR_Y + BAR_H + 3} '
                    f'L{bx + 5:.1f},{BAR_Y - 3}"><title>shortened: a long quiet stretch</title>'
                    "</path>")
-    for win in timing.stop_windows:
-        if win.start is None:
-            continue
+    for win in windows:
         end = win.end if win.end is not None else t1
         open_note = "" if win.closed else " (still stopped when the capture ends)"
         dur = format_seconds(end - win.start)
         out.append(
             f'<g class="stopwin{"" if win.closed else " open"}"><title>device stopped '
             f"{dur}{open_note}: {escape(' → '.join(win.states))}</title>"
-            f'<rect x="{x(win.start):.2f}" y="{BAR_Y + BAR_H + 6}" '
-            f'width="{max(x(end) - x(win.start), 1.0):.2f}" height="8" rx="3"/></g>'
+            f'<rect x="{x(win.start):.2f}" y="{stop_y}" '
+            f'fill="{STOPPED_COLOUR if win.closed else STOPPED_OPEN_COLOUR}" '
+            f'width="{max(x(end) - x(win.start), 1.0):.2f}" height="{STOP_ROW_H}" rx="3"/></g>'
         )
     note = " (long quiet stretches shortened)" if axis.breaks() else ""
-    out.append(f'<text class="tick" x="2" y="74">0</text>'
-               f'<text class="tick" x="{WIDTH - 2}" y="74" text-anchor="end">'
+    out.append(f'<text class="tick" x="2" y="{tick_y}">0</text>'
+               f'<text class="tick" x="{WIDTH - 2}" y="{tick_y}" text-anchor="end">'
                f"{format_seconds(t1 - t0)}{note}</text>")
     out.append("</svg>")
     return "".join(out)

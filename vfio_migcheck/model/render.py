@@ -63,12 +63,44 @@ def _title(model: FlagModel) -> str:
     return f"{model.spec.name} flags {model.flags:#x} ({names})"
 
 
+def ranks(model: FlagModel) -> dict[str, int]:
+    """Each usable state's row in a picture: its distance in single arcs from the reset
+    state (RUNNING; then RUNNING_P2P and PRE_COPY; then STOP and PRE_COPY_P2P; then
+    RESUMING and STOP_COPY for Linux). The error state, and any state the reset state
+    cannot reach, take the last row. Derived from the graph, so a spec's own states get
+    a place too, and the same flag set always gets the same picture."""
+    start = model.spec.reset_state
+    rank = {start: 0} if start in model.usable else {}
+    frontier = list(rank)
+    while frontier:
+        following = []
+        for state in frontier:
+            for nxt in sorted(model.graph.successors(state),
+                              key=lambda s: model.spec.states[s].value):
+                if nxt in model.usable and nxt not in rank:
+                    rank[nxt] = rank[state] + 1
+                    following.append(nxt)
+        frontier = following
+    last = max(rank.values(), default=0) + (1 if len(rank) < len(model.usable) else 0)
+    for state in _ordered_states(model):
+        rank.setdefault(state, last)
+    error = model.spec.error_state
+    if error:
+        rank[error] = max(rank.values(), default=0)
+    return rank
+
+
 def _dot(model: FlagModel, highlight: Sequence[str] | None) -> str:
+    """Rows by :func:`ranks`, top to bottom; an arc back up a row does not move the rows
+    (``constraint=false``), so arcs and their opposites are two separate curves and no
+    two labels share a line. The saving group is a cluster."""
     marked = _highlight_edges(highlight)
     on_path = set(highlight or ())
+    rank = ranks(model)
     lines = [
         "digraph vfio_migration {",
-        f'  label="{_title(model)}"; labelloc=t; rankdir=LR;',
+        f'  label="{_title(model)}"; labelloc=t; rankdir=TB; newrank=true;',
+        "  nodesep=0.8; ranksep=0.9;",
         '  node [shape=ellipse, fontname="Helvetica"]; edge [fontname="Helvetica", fontsize=10];',
     ]
     saving = _saving(model)
@@ -85,13 +117,24 @@ def _dot(model: FlagModel, highlight: Sequence[str] | None) -> str:
     error = model.spec.error_state
     if error:
         lines.append(f'  "{error}" [shape=octagon, color="gray50", fontcolor="gray40"];')
+    rows: dict[int, list[str]] = {}
+    for state, row in rank.items():
+        rows.setdefault(row, []).append(state)
+    for row in sorted(rows):
+        members = " ".join(f'"{s}";' for s in sorted(
+            rows[row], key=lambda s: model.spec.states[s].value))
+        lines.append(f"  {{ rank=same; {members} }}")
+    if error:
         lines.append(f'  "{error}" -> "{model.spec.reset_state}" '
-                     '[label="VFIO_DEVICE_RESET", style=dotted, color="gray50"];')
+                     '[label="VFIO_DEVICE_RESET", style=dotted, color="gray50", '
+                     "constraint=false];")
     for step in model.single_arcs():
         attrs = _EDGE_STYLE[step.session]
         label = _EFFECT_LABEL[step.session]
         if (step.src, step.dst) in marked:
             attrs = 'color="magenta", penwidth=4'
+        if rank[step.src] > rank[step.dst]:
+            attrs += ", constraint=false"
         lines.append(f'  "{step.src}" -> "{step.dst}" [{attrs}, label="{label}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -102,26 +145,72 @@ def _dot_node(state: str, on_path: bool) -> str:
     return f'"{state}" [label="{state}"{extra}];'
 
 
+# Mermaid's flowchart, not its stateDiagram: the flowchart keeps the labels of an arc and
+# its opposite apart, draws the error state's shape, and styles each arc like the DOT.
+_MERMAID_LINK_STYLE = {
+    "creates_saving": "stroke:#228b22,stroke-width:2.5px",
+    "creates_resuming": "stroke:#4169e1,stroke-width:2.5px",
+    "ends_saving": "stroke:#b22222,stroke-dasharray:6 4",
+    "ends_resuming": "stroke:#b22222,stroke-dasharray:6 4",
+    "keeps": "stroke:#ff8c00",
+    "none": "stroke:#4d4d4d",
+}
+MERMAID_GROUP_LABELS = {"saving": "saving group"}
+# room between rows and columns so that the labels of neighbouring arcs stay apart
+_MERMAID_INIT = '%%{init: {"flowchart": {"nodeSpacing": 70, "rankSpacing": 80}}}%%'
+
+
+def _mermaid_id(state: str) -> str:
+    return "s_" + "".join(c if c.isalnum() else "_" for c in state)
+
+
 def _mermaid(model: FlagModel, highlight: Sequence[str] | None) -> str:
     marked = _highlight_edges(highlight)
-    lines = ["stateDiagram-v2", f"    %% {_title(model)}"]
+    ids = {s: _mermaid_id(s) for s in model.spec.states}
+    lines = ["flowchart TB", f"    {_MERMAID_INIT}", f"    %% {_title(model)}",
+             "    %% arcs: green +saving fd / blue +resuming fd create a data session, red "
+             "dashed end it, orange keep it"]
     saving = _saving(model)
+    start = model.spec.reset_state
+    rank = ranks(model)
+    order = sorted(_ordered_states(model), key=lambda s: rank[s])   # stable: by value within
+    lines.append('    start(("start"))')
+    for state in order:
+        if state not in saving:
+            lines.append(f'    {ids[state]}(["{state}"])')
+    error = model.spec.error_state
+    if error:
+        lines.append(f'    {ids[error]}{{{{"{error}"}}}}')
     if saving:
-        lines.append("    state saving_group {")
-        for state in _ordered_states(model):
+        lines.append(f'    subgraph saving_group ["{MERMAID_GROUP_LABELS["saving"]}"]')
+        for state in order:
             if state in saving:
-                lines.append(f"        {state}")
-        lines.append("    }")
-    lines.append(f"    [*] --> {model.spec.reset_state}")
-    for step in model.single_arcs():
+                lines.append(f'        {ids[state]}(["{state}"])')
+        lines.append("    end")
+    styles: list[str] = []
+    lines.append(f"    start --> {ids[start]}")
+    styles.append("stroke:#4d4d4d")
+    if error:
+        lines.append(f'    {ids[error]} -. "VFIO_DEVICE_RESET" .-> {ids[start]}')
+        styles.append("stroke:#808080,stroke-dasharray:2 3")
+    for step in sorted(model.single_arcs(), key=lambda a: (rank[a.src], rank[a.dst])):
         label = _EFFECT_LABEL[step.session]
+        style = _MERMAID_LINK_STYLE[step.session]
         if (step.src, step.dst) in marked:
-            label = f"** {label} **".replace("**  **", "** path **")
-        lines.append(f"    {step.src} --> {step.dst}" + (f": {label}" if label else ""))
+            label = f"on path: {label}" if label else "on path"
+            style = "stroke:#ff00ff,stroke-width:4px"
+        arrow = f' -- "{label}" --> ' if label else " --> "
+        lines.append(f"    {ids[step.src]}{arrow}{ids[step.dst]}")
+        styles.append(style)
+    lines += [f"    linkStyle {n} {style}" for n, style in enumerate(styles)]
+    lines.append("    classDef error fill:#f2f2f2,stroke:#808080,color:#555555")
+    if error:
+        lines.append(f"    class {ids[error]} error")
     if highlight:
         lines.append("    classDef onpath fill:#f9c,stroke:#c0c,stroke-width:3px")
         for state in dict.fromkeys(highlight):
-            lines.append(f"    class {state} onpath")
+            if state in ids:
+                lines.append(f"    class {ids[state]} onpath")
     return "\n".join(lines) + "\n"
 
 

@@ -21,8 +21,42 @@
     box.addEventListener("change", applyFilters);
   });
 
+  // Paged tables: every row is in the markup (readable without scripts); show one page.
+  function showPage(table, page) {
+    var size = Number(table.dataset.pageSize);
+    var rows = table.tBodies[0].rows;
+    var pages = Math.max(1, Math.ceil(rows.length / size));
+    page = Math.min(Math.max(page, 0), pages - 1);
+    table.dataset.page = String(page);
+    table.dataset.pages = String(pages);
+    for (var i = 0; i < rows.length; i++) {
+      rows[i].classList.toggle("offpage", Math.floor(i / size) !== page);
+    }
+    var pager = document.querySelector('.pager[data-for="' + table.id + '"]');
+    if (pager) {
+      pager.hidden = false;
+      pager.querySelector(".pageinfo").textContent =
+        "rows " + (page * size + 1) + "\u2013" + Math.min((page + 1) * size, rows.length) +
+        " of " + rows.length + " (page " + (page + 1) + " of " + pages + ")";
+      pager.querySelector('[data-step="-1"]').disabled = page === 0;
+      pager.querySelector('[data-step="1"]').disabled = page === pages - 1;
+    }
+  }
+  document.querySelectorAll("table.paged").forEach(function (table) {
+    showPage(table, 0);
+    var pager = document.querySelector('.pager[data-for="' + table.id + '"]');
+    if (!pager) { return; }
+    pager.querySelectorAll("button").forEach(function (button) {
+      button.addEventListener("click", function () {
+        showPage(table, Number(table.dataset.page) + Number(button.dataset.step));
+      });
+    });
+  });
+
   function cellValue(row, index) {
-    var text = row.cells[index] ? row.cells[index].textContent.trim() : "";
+    var cell = row.cells[index];
+    if (cell && cell.dataset.sort !== undefined) { return Number(cell.dataset.sort); }
+    var text = cell ? cell.textContent.trim() : "";
     var num = parseFloat(text.replace(/[^0-9.+-eE]/g, ""));
     return isNaN(num) || !/^[0-9.]/.test(text) ? text.toLowerCase() : num;
   }
@@ -39,6 +73,7 @@
           return (x > y ? 1 : x < y ? -1 : 0) * dir;
         });
         rows.forEach(function (r) { tbody.appendChild(r); });
+        if (table.classList.contains("paged")) { showPage(table, 0); }
       });
     });
   });
@@ -55,6 +90,14 @@
   body.dataset.capturesDrawn = String(document.querySelectorAll(".capture[id^=cap-]").length);
   body.dataset.consistent = String(drawn + omitted === totals.findings &&
                                    Number(body.dataset.capturesDrawn) === totals.captures);
+  var visible = 0;
+  document.querySelectorAll("table.paged").forEach(function (table) {
+    var size = Number(table.dataset.pageSize);
+    var shown = table.querySelectorAll("tbody tr:not(.offpage)").length;
+    if (shown <= size) { visible += 1; }
+  });
+  body.dataset.pagedTables = String(document.querySelectorAll("table.paged").length);
+  body.dataset.pagedTablesOk = String(visible);
   body.dataset.rendered = "yes";
   document.title = document.title + " \u2713";
 })();
