@@ -67,7 +67,7 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg
     from vfio_migcheck.checker.api import RuleSelectionError, rule_filter
 
     spec = get_spec(spec_arg)
-    flags = get_flags(flags_arg, spec) if flags_arg is not None else None
+    flags = get_flags(flags_arg, spec, defined_only=True) if flags_arg is not None else None
     get_driver(driver_arg)   # a bad name is a usage error before any work
     selected, ignored = _split(select), _split(ignore)
     try:

@@ -84,7 +84,7 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
     which nothing was checked (no migration state observed or requested).
     """
     spec = get_spec(spec_arg)
-    flags = get_flags(flags_arg, spec) if flags_arg is not None else None
+    flags = get_flags(flags_arg, spec, defined_only=True) if flags_arg is not None else None
     driver = get_driver(driver_arg)
     try:
         rule_filter(_split(select), _split(ignore))

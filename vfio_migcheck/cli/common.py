@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from vfio_migcheck.model.names import NameError_, parse_flags, parse_state
 from vfio_migcheck.model.spec import DEFAULT_SPEC, Spec, SpecError, load_spec
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 #: check/audit read the input but found nothing to check (no migration state anywhere)
@@ -57,11 +60,59 @@ def get_spec(spec_arg: str | None) -> Spec:
         fail_usage(f"bad spec: {exc}")
 
 
-def get_flags(flags_arg: str | None, spec: Spec) -> int:
+def get_flags(flags_arg: str | None, spec: Spec, *, defined_only: bool = False) -> int:
+    """The --flags value; with ``defined_only`` a set the spec cannot use is a usage error.
+
+    ``path`` answers for any set (the model's EINVAL is its answer); ``arcs``, ``graph``,
+    ``check`` and ``audit`` would only print an empty table or blame a party for the
+    user's typo, so they refuse it up front.
+    """
     try:
-        return parse_flags(flags_arg, spec)
+        flags = parse_flags(flags_arg, spec)
     except NameError_ as exc:
         fail_usage(str(exc))
+    if defined_only:
+        problem = flags_problem(flags, spec)
+        if problem:
+            fail_usage(f"--flags {flags_arg}: {problem}")
+    return flags
+
+
+def flags_problem(flags: int, spec: Spec) -> str | None:
+    """Why ``flags`` is not a flag set of ``spec`` a device could have, or None."""
+    from vfio_migcheck.model.names import format_flags
+
+    known = f"its flags: {format_flags(spec.all_flags_mask, spec)}"
+    sets = ", ".join(hex(f) for f in spec.defined_flag_sets)
+    unknown = flags & ~spec.all_flags_mask
+    if unknown:
+        return f"bits {unknown:#x} are not flags of {spec.name} ({known}; defined sets: {sets})"
+    missing = spec.mandatory_flags - spec.flag_names(flags)
+    if missing:
+        return (f"flag set {flags:#x} is undefined: it lacks the mandatory "
+                f"{', '.join(sorted(missing))} flag (defined sets: {sets})")
+    return None
+
+
+#: rich's width when stdout is not a terminal: wide enough that nothing is ever wrapped
+UNWRAPPED_WIDTH = 100_000
+
+
+def stdout_console(min_width: int = 0) -> Console:
+    """A rich console for stdout that never hard-wraps piped output.
+
+    At a terminal rich wraps at the terminal's width (at least ``min_width``); piped or
+    redirected, every line is printed whole, so ``| grep`` and editors see one record per
+    line and a path is never split.
+    """
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        return Console(highlight=False, soft_wrap=True, width=UNWRAPPED_WIDTH)
+    if console.width < min_width:
+        return Console(highlight=False, width=min_width)
+    return console
 
 
 def get_state(text: str, spec: Spec) -> str | int:

@@ -19,6 +19,7 @@ from vfio_migcheck.cli.common import (
     get_spec,
     json_option,
     spec_option,
+    stdout_console,
 )
 from vfio_migcheck.model.names import format_flags
 from vfio_migcheck.model.spec import Spec
@@ -108,8 +109,7 @@ def _picture(spec: Spec, cex, fmt: str) -> str:
 def _print_report(report, pictures: dict[int, str], itf_files: dict[int, str]) -> None:
     spec = report.spec
     # Wide enough for the property matrix: one column per flag set.
-    console = Console(highlight=False,
-                      width=max(Console().width, 100, 60 + 14 * (len(report.flag_sets) + 1)))
+    console = stdout_console(min_width=max(100, 60 + 14 * (len(report.flag_sets) + 1)))
     console.print(f"[bold]vfio-migcheck prove[/] spec [bold]{escape(spec.name)}[/] "
                   f"({escape(spec.file)})")
     console.print("flag sets: " + ", ".join(format_flags(f, spec) for f in report.flag_sets))
