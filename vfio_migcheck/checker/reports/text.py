@@ -90,7 +90,15 @@ def _device(console: Console, d: DeviceResult) -> None:
         console.print(Text(f"    - {reason}", style="yellow"))
 
 
-def render(results: list[TraceResult], console: Console) -> None:
+def render(results: list[TraceResult], console: Console, quiet: bool = False) -> None:
+    """The report; ``quiet`` keeps the findings only (no headers, verdicts or summary)."""
+    if quiet:
+        for r in results:
+            shown = list(r.findings[:MAX_FINDINGS_PER_TRACE])
+            lines = source_lines(shown)
+            for f in shown:
+                _finding(console, f, lines)
+        return
     for r in results:
         header = Text(r.file, style="bold underline")
         if r.error:
