@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -101,9 +102,13 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
     paths = [Path(t) for t in traces] or _default_traces()
     if not paths:
         fail_usage("no TRACE given and no bundled examples found")
-    results = [check_trace(p, spec=spec, flags=flags, fmt=fmt, select=_split(select),
-                           ignore=_split(ignore), driver=driver) for p in paths]
-    write_report(results, output, output_file, quiet)
+    results, seconds = [], []
+    for p in paths:
+        started = time.perf_counter()
+        results.append(check_trace(p, spec=spec, flags=flags, fmt=fmt, select=_split(select),
+                                   ignore=_split(ignore), driver=driver))
+        seconds.append(time.perf_counter() - started)
+    write_report(results, output, output_file, quiet, seconds)
     for r in results:
         if r.error:
             click.echo(f"vfio-migcheck: error: {r.error}", err=True)
@@ -116,7 +121,8 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
     sys.exit(EXIT_OK)
 
 
-def write_report(results: list, output: str, output_file: str | None, quiet: bool) -> None:
+def write_report(results: list, output: str, output_file: str | None, quiet: bool,
+                 seconds: list[float] | None = None) -> None:
     """Render ``results`` as ``output`` to ``output_file`` (or stdout): the views are pure."""
     if output == "text":
         from vfio_migcheck.checker.reports.text import render
@@ -142,7 +148,7 @@ def write_report(results: list, output: str, output_file: str | None, quiet: boo
     else:
         from vfio_migcheck.checker.reports.junit import to_junit
 
-        text = to_junit(results)
+        text = to_junit(results, seconds)
     write_text(output_file, text)
 
 
