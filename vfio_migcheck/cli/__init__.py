@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                     "Compare lab results with the model."),
     "capture": ("vfio_migcheck.cli.capture_cmd", "capture_cmd",
                 "Record a migration (eBPF, or strace) for check."),
+    "docs": ("vfio_migcheck.cli.docs_cmd", "docs_cmd", "List or print the documentation."),
 }
 
 
@@ -68,7 +69,7 @@ def cli(ctx: click.Context, config_file: str | None, no_config: bool) -> None:
 
     Defaults for --spec, --flags, --driver, --select, --ignore, --output and the trace
     --format come from [tool.vfio-migcheck] in pyproject.toml; options given here win.
-    Shell completion: vfio-migcheck docs completion.
+    Shell completion and configuration: vfio-migcheck docs cli.
     """
     if no_config or ctx.invoked_subcommand is None:
         return

@@ -19,6 +19,7 @@ from vfio_migcheck.cli.common import (
     get_spec,
     spec_option,
 )
+from vfio_migcheck.cli.completion import complete_rules
 from vfio_migcheck.cli.output import check_writable, to_stdout, write_text
 from vfio_migcheck.traces.reading import FORMATS
 
@@ -53,9 +54,10 @@ def _interactive(quiet: bool) -> bool:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="Trace format of every capture.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-capture lines.")
-@click.option("--select", multiple=True, metavar="IDS",
+@click.option("--select", multiple=True, metavar="IDS", shell_complete=complete_rules,
               help="Only these rules (ids or prefixes, comma-separated), as for check.")
-@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules, as for check.")
+@click.option("--ignore", multiple=True, metavar="IDS", shell_complete=complete_rules,
+              help="Skip these rules, as for check.")
 @click.option("--pair", "pairs", type=(str, str), multiple=True, metavar="SRC DST",
               help="SRC and DST are the two ends of one migration (repeatable).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,

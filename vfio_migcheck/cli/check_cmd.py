@@ -27,6 +27,7 @@ from vfio_migcheck.cli.common import (
     spec_option,
     stdout_console,
 )
+from vfio_migcheck.cli.completion import complete_rule, complete_rules
 from vfio_migcheck.cli.output import check_writable, file_console, open_output, write_text
 from vfio_migcheck.traces.reading import FORMATS
 from vfio_migcheck.traces.stdin import spool, stdin_is_terminal
@@ -72,9 +73,10 @@ def _split(values: tuple[str, ...]) -> list[str]:
               default=None, help="Write the report here instead of standard output.")
 @click.option("-q", "--quiet", is_flag=True,
               help="text and concise: only the findings, no verdict lines and no summary.")
-@click.option("--select", multiple=True, metavar="IDS",
+@click.option("--select", multiple=True, metavar="IDS", shell_complete=complete_rules,
               help="Only these rules (ids or prefixes, comma-separated; e.g. U,K004).")
-@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules (ids or prefixes).")
+@click.option("--ignore", multiple=True, metavar="IDS", shell_complete=complete_rules,
+              help="Skip these rules (ids or prefixes).")
 @click.option("--exit-zero", is_flag=True,
               help="Exit 0 even when errors are found (2 still means the input was unusable).")
 def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
@@ -166,7 +168,7 @@ def rules_cmd(as_json: bool) -> None:
 
 
 @click.command("rule")
-@click.argument("rule_id", metavar="ID")
+@click.argument("rule_id", metavar="ID", shell_complete=complete_rule)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable rule.")
 def rule_cmd(rule_id: str, as_json: bool) -> None:
     """Explain one rule: what it checks, why (uAPI citation), bad and good examples, fix."""

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from vfio_migcheck.model.names import NameError_, parse_flags, parse_state
+from vfio_migcheck.cli.completion import complete_drivers, complete_flags, complete_specs
+from vfio_migcheck.model.names import NameError_, format_flags, parse_flags, parse_state
 from vfio_migcheck.model.spec import DEFAULT_SPEC, Spec, SpecError, load_spec
 
 if TYPE_CHECKING:
@@ -19,16 +20,18 @@ EXIT_NOTHING_CHECKED = 3
 
 spec_option = click.option(
     "--spec", "spec_arg", default=DEFAULT_SPEC, show_default=True, metavar="NAME|FILE",
-    help="Built-in spec name (linux-6.12, linux-5.18) or a spec file (docs/spec-format.md).",
+    shell_complete=complete_specs,
+    help="Built-in spec name (linux-6.12, linux-5.18) or a spec file "
+         "(vfio-migcheck docs spec-format).",
 )
 flags_option = click.option(
-    "--flags", "flags_arg", default=None, metavar="F",
+    "--flags", "flags_arg", default=None, metavar="F", shell_complete=complete_flags,
     help="Migration flags: names (STOP_COPY,P2P,PRE_COPY) or a number (0x7). Default: every "
     "flag of the spec; for check and audit, the flags the trace shows, else every defined set.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 driver_option = click.option(
-    "--driver", "driver_arg", default=None, metavar="NAME",
+    "--driver", "driver_arg", default=None, metavar="NAME", shell_complete=complete_drivers,
     help="Driver profile (mlx5, hisi_acc, pds, qat, virtio, xe, mtty; module names work too; "
     "generic: every driver's behaviour). Default: detected per device from the trace "
     "(driver=, anon-inode names, sysfs paths), else generic. See 'vfio-migcheck drivers'.",
@@ -80,8 +83,6 @@ def get_flags(flags_arg: str | None, spec: Spec, *, defined_only: bool = False) 
 
 def flags_problem(flags: int, spec: Spec) -> str | None:
     """Why ``flags`` is not a flag set of ``spec`` a device could have, or None."""
-    from vfio_migcheck.model.names import format_flags
-
     known = f"its flags: {format_flags(spec.all_flags_mask, spec)}"
     sets = ", ".join(hex(f) for f in spec.defined_flag_sets)
     unknown = flags & ~spec.all_flags_mask

@@ -21,6 +21,7 @@ from vfio_migcheck.cli.common import (
     spec_option,
     stdout_console,
 )
+from vfio_migcheck.cli.completion import complete_state_list, complete_states
 from vfio_migcheck.model.fsm import Answer, FlagModel, model_for
 from vfio_migcheck.model.names import format_flags
 from vfio_migcheck.model.render import FORMATS, render_graph
@@ -70,8 +71,8 @@ def _flag_notes(model: FlagModel) -> list[str]:
 
 
 @click.command("path")
-@click.argument("from_state", required=False, metavar="FROM")
-@click.argument("to_state", required=False, metavar="TO")
+@click.argument("from_state", required=False, metavar="FROM", shell_complete=complete_states)
+@click.argument("to_state", required=False, metavar="TO", shell_complete=complete_states)
 @click.option("--all", "all_pairs", is_flag=True, help="Every ordered pair of states.")
 @flags_option
 @spec_option
@@ -186,6 +187,7 @@ def arcs_cmd(flags_arg, spec_arg, as_json) -> None:
 @spec_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="dot", show_default=True)
 @click.option("--highlight", default=None, metavar="S1,S2,...",
+              shell_complete=complete_state_list,
               help="Draw this state sequence on top (e.g. RUNNING,RUNNING_P2P,STOP).")
 def graph_cmd(flags_arg, spec_arg, fmt, highlight) -> None:
     """The FSM with the saving group and session-creating/ending arcs marked."""
