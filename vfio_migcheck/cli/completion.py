@@ -1,7 +1,7 @@
 """Shell completion of the words only vfio-migcheck knows: states, flags, rule ids, driver
 profiles, spec names and docs topics (click's shell_complete callbacks).
 
-Enable it with click's mechanism (``vfio-migcheck docs completion`` shows how). A callback
+Enable it with click's mechanism (``vfio-migcheck docs cli`` shows how). A callback
 never fails: a spec that does not load completes from the default spec instead.
 """
 
