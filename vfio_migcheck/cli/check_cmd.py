@@ -130,7 +130,7 @@ def write_report(results: list, output: str, output_file: str | None, quiet: boo
         from vfio_migcheck.checker.reports.text import render
 
         if output_file is None:
-            render(results, stdout_console(), quiet=quiet)
+            render(results, stdout_console(soft_wrap=True), quiet=quiet)
             return
         with open_output(output_file) as handle:
             render(results, file_console(handle), quiet=quiet)

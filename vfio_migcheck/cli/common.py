@@ -99,20 +99,21 @@ def flags_problem(flags: int, spec: Spec) -> str | None:
 UNWRAPPED_WIDTH = 100_000
 
 
-def stdout_console(min_width: int = 0) -> Console:
+def stdout_console(min_width: int = 0, soft_wrap: bool = False) -> Console:
     """A rich console for stdout that never hard-wraps piped output.
 
-    At a terminal rich wraps at the terminal's width (at least ``min_width``); piped or
-    redirected, every line is printed whole, so ``| grep`` and editors see one record per
-    line and a path is never split.
+    At a terminal rich wraps at the terminal's width (at least ``min_width``), or leaves
+    long lines to the terminal with ``soft_wrap``; piped or redirected, every line is
+    printed whole, so ``| grep`` and editors see one record per line and a path is never
+    split.
     """
     from rich.console import Console
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=soft_wrap)
     if not console.is_terminal:
         return Console(highlight=False, soft_wrap=True, width=UNWRAPPED_WIDTH)
     if console.width < min_width:
-        return Console(highlight=False, width=min_width)
+        return Console(highlight=False, soft_wrap=soft_wrap, width=min_width)
     return console
 
 

@@ -57,7 +57,7 @@ def drivers_cmd(name: str | None, as_json: bool) -> None:
             out["common"] = [{"text": f.text, "cite": f.cite} for f in common]
         click.echo(json.dumps(out, indent=2))
         return
-    console = stdout_console()
+    console = stdout_console(soft_wrap=True)
     for profile in profiles:
         _print_profile(console, profile)
     if common:
