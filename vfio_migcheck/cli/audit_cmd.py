@@ -42,7 +42,7 @@ def _interactive(quiet: bool) -> bool:
                    "audit-schema) or html (self-contained).")
 @click.option("-o", "--output-file", "output_file", type=click.Path(dir_okay=False),
               default=None, help="Write the report here instead of standard output; the "
-                                 "text summary still goes to standard output.")
+                                 "text summary still goes there (unless it is the report).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), default=None,
               help="Alias: also write the HTML report here (--output html -o FILE).")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), default=None,
@@ -125,7 +125,7 @@ def audit_cmd(paths, jobs, output, output_file, html_file, json_file, flags_arg,
                       summary_lines(audit, per_capture=not quiet and not jsonl_file))
     for fmt_name, target in reports.items():
         _write(target, _render(fmt_name, audit, spec, summary))
-    if not any(to_stdout(t) for t in reports.values()):
+    if "text" not in reports and not any(to_stdout(t) for t in reports.values()):
         click.echo(summary, nl=False)
     sys.exit(EXIT_FINDINGS if audit.failed else EXIT_OK)
 
@@ -134,7 +134,7 @@ def _reports(output: str, output_file: str | None, html_file: str | None,
              json_file: str | None) -> dict[str, str]:
     """Report format -> target ('-' is stdout); --json/--html are aliases that add one.
 
-    The text summary is printed on stdout unless a report already goes there.
+    The text summary is printed on stdout unless a report goes there or it is the report.
     """
     reports: dict[str, str] = {}
     if output != "text" or output_file is not None:
