@@ -135,6 +135,10 @@ def test_audit_takes_the_same_output_flags(traces, tmp_path: Path) -> None:
     both = run("audit", "-j", "1", "--output", "html", "-o", str(html), "--json", str(alias),
                str(folder))
     assert both.exit_code == 1 and html.read_text().lstrip().lower().startswith("<!doctype")
+    summary = tmp_path / "summary.txt"
+    to_file = run("audit", "-j", "1", "-o", str(summary), str(folder))
+    assert to_file.exit_code == 1 and to_file.output == ""
+    assert "2 captures: 1 pass, 1 fail" in summary.read_text()
     clash = run("audit", "--json", "-", "--output", "concise", str(folder))
     assert clash.exit_code == 2 and "only one report" in clash.output
     streaming = run("audit", "--output", "concise", "--jsonl", str(tmp_path / "x.jsonl"),

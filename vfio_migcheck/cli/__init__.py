@@ -68,7 +68,8 @@ def cli(ctx: click.Context, config_file: str | None, no_config: bool) -> None:
     """vfio-migcheck: model, prove and check the VFIO device-migration uAPI v2.
 
     Defaults for --spec, --flags, --driver, --select, --ignore, --output and the trace
-    --format come from [tool.vfio-migcheck] in pyproject.toml; options given here win.
+    --format come from [tool.vfio-migcheck] in pyproject.toml; an option on the command
+    line wins.
     Shell completion and configuration: vfio-migcheck docs cli.
     """
     if no_config or ctx.invoked_subcommand is None:
