@@ -92,8 +92,9 @@ def audit_cmd(paths, jobs, output, output_file, html_file, json_file, flags_arg,
         fail_usage("-j and --scheduler exclude each other (Dask decides the parallelism)")
     reports = _reports(output, output_file, html_file, json_file)
     if jsonl_file and ("html" in reports or "concise" in reports):
-        fail_usage(f"--output {'html' if 'html' in reports else 'concise'} needs every "
-                   "capture in memory; it cannot be used with --jsonl")
+        given = ("--html" if html_file else "--output html") if "html" in reports \
+            else "--output concise"
+        fail_usage(f"{given} needs every capture in memory; it cannot be used with --jsonl")
     for target in (*reports.values(), jsonl_file):
         check_writable(target)
     stdout_report = "-" if any(to_stdout(t) for t in reports.values()) else None
