@@ -138,9 +138,33 @@ def test_junit(traces, tmp_path: Path) -> None:
     assert [s.get("name").rsplit("/", 1)[-1] for s in suites] == ["bad.vmc", "good.vmc",
                                                                   "missing.strace"]
     bad, good, unreadable = suites
-    assert bad.get("failures") == "2" and bad.find("testcase/failure") is not None
+    # one device, one test, one failure: no second count in a "verdict" testcase
+    assert (bad.get("tests"), bad.get("failures")) == ("1", "1")
+    (failure,) = bad.findall("testcase/failure")
+    assert "U004" in failure.get("message") and "bad.vmc:6: U004" in failure.text
     assert good.get("failures") == "0" and good.get("tests") == "1"
+    assert good.find("testcase/failure") is None and good.find("testcase/skipped") is None
     assert unreadable.get("errors") == "1" and unreadable.find("testcase/error") is not None
+    totals = {k: root.get(k) for k in ("tests", "failures", "errors", "skipped")}
+    assert totals == {"tests": "3", "failures": "1", "errors": "1", "skipped": "0"}
+    assert float(root.get("time")) == pytest.approx(
+        sum(float(s.get("time")) for s in suites), abs=0.01)
+
+
+def test_junit_counts_each_failing_device_once_and_skips_what_was_not_decided() -> None:
+    inconclusive = str(bundled_examples()[0].parent / "mtty-save.strace")
+    out = run("check", "--output", "junit", "--driver", "generic", inconclusive,
+              str(CORPUS / "f" / "errors.strace")).stdout
+    root = ET.fromstring(out.split("\n", 1)[1])
+    cases = root.findall("testsuite/testcase")
+    failing = [c for c in cases if c.find("failure") is not None]
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert int(root.get("failures")) == len(failing) == 1
+    assert int(root.get("skipped")) == len(skipped) == 1
+    assert "inconclusive" in skipped[0].find("skipped").get("message")
+    assert int(root.get("tests")) == len(cases)
+    # the warning of the inconclusive capture is reported, not counted as a failure
+    assert "K004" in skipped[0].find("system-out").text
 
 
 def test_no_argument_checks_the_bundled_examples() -> None:

@@ -65,9 +65,10 @@ def check_kernel_support(roots: tuple[Path, ...] | None = None) -> None:
     if not any((root / "events").is_dir() for root in roots):
         raise CaptureError(f"no tracing filesystem at {roots[0]}: mount it (mount -t tracefs "
                            f"tracefs {roots[0]}) or, if the kernel has none, it lacks "
-                           "CONFIG_FTRACE (docs/capture-guide.md)")
+                           "CONFIG_FTRACE (vfio-migcheck docs capture-guide)")
     raise CaptureError("the kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS is off; "
-                       "docs/capture-guide.md lists the options): use --with strace")
+                       "vfio-migcheck docs capture-guide lists the options): use "
+                       "--with strace")
 
 
 def check_pids(pids: list[int], proc: Path = Path("/proc")) -> None:

@@ -20,7 +20,8 @@ from vfio_migcheck.traces.stdin import STDIN_NAME, is_stdin
 HIDDEN_ADVICE = ("the capture hides VFIO ioctl payloads (plain strace cannot decode them); "
                  "an eBPF capture (vfio-migcheck capture), QEMU's "
                  "vfio_migration_set_state/set_device_state trace events in the same capture, "
-                 "or a decoded canonical trace would settle it (docs/capture-guide.md)")
+                 "or a decoded canonical trace would settle it "
+                 "(vfio-migcheck docs capture-guide)")
 #: the reason when every payload was visible: the model itself leaves the outcome open
 OPEN_IN_MODEL = ("every call's payload is in the trace; the uAPI leaves the outcome open (a "
                  "failed SET may or may not have changed the device state or ended its data "

@@ -21,8 +21,8 @@ def rule_text(rule: Rule) -> str:
         "",
         f"What it checks: {rule.summary}; {_KIND_TEXT[rule.kind]}.",
         f"Why: {rule.doc}",
-        f"Source: {rule.cite}" + (f" (VMM rule {rule.uapi_rule} in docs/uapi.md)"
-                                  if rule.uapi_rule else ""),
+        f"Source: {rule.cite}" + (f" (VMM rule {rule.uapi_rule} in docs/uapi.md: "
+                                  "vfio-migcheck docs uapi)" if rule.uapi_rule else ""),
         "",
         "Bad (canonical trace):",
         indent(rule.bad),
@@ -33,6 +33,26 @@ def rule_text(rule: Rule) -> str:
         f"How to fix: {rule.fix}",
     ]
     return "\n".join(parts)
+
+
+def rule_help(rule: Rule) -> dict[str, str]:
+    """The rule's explanation as SARIF ``help``: plain text and markdown, so a code-scanning
+    alert explains itself without a link."""
+    uapi = (f" (VMM rule {rule.uapi_rule} in docs/uapi.md: `vfio-migcheck docs uapi`)"
+            if rule.uapi_rule else "")
+    text = "\n".join([
+        f"{rule.summary}; {_KIND_TEXT[rule.kind]}.", "", rule.doc, "",
+        f"Source: {rule.cite}{uapi}", "", f"How to fix: {rule.fix}", "",
+        "Bad (canonical trace):", rule.bad.rstrip("\n"), "", "Good:", rule.good.rstrip("\n"),
+    ])
+    markdown = "\n".join([
+        f"**{rule.id} {rule.name}** ({rule.severity}, party *{rule.party}*): {rule.summary}; "
+        f"{_KIND_TEXT[rule.kind]}.", "", rule.doc, "",
+        f"**Source:** {rule.cite}{uapi}", "", f"**How to fix:** {rule.fix}", "",
+        "Bad (canonical trace):", "", "```", rule.bad.rstrip("\n"), "```", "",
+        "Good:", "", "```", rule.good.rstrip("\n"), "```",
+    ])
+    return {"text": text, "markdown": markdown}
 
 
 def rules_markdown() -> str:

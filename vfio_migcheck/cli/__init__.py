@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                     "Compare lab results with the model."),
     "capture": ("vfio_migcheck.cli.capture_cmd", "capture_cmd",
                 "Record a migration (eBPF, or strace) for check."),
+    "docs": ("vfio_migcheck.cli.docs_cmd", "docs_cmd", "List or print the documentation."),
 }
 
 
@@ -58,8 +59,44 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vfio-migcheck")
-def cli() -> None:
-    """vfio-migcheck: model, prove and check the VFIO device-migration uAPI v2."""
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Read [tool.vfio-migcheck] from this file instead of the nearest "
+                   "pyproject.toml (from the working directory upwards).")
+@click.option("--no-config", is_flag=True, help="Ignore every configuration file.")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, no_config: bool) -> None:
+    """vfio-migcheck: model, prove and check the VFIO device-migration uAPI v2.
+
+    Defaults for --spec, --flags, --driver, --select, --ignore, --output and the trace
+    --format come from [tool.vfio-migcheck] in pyproject.toml; an option on the command
+    line wins.
+    Shell completion and configuration: vfio-migcheck docs cli.
+    """
+    if no_config or ctx.invoked_subcommand is None:
+        return
+    _apply_config(ctx, ctx.invoked_subcommand, config_file)
+
+
+def _apply_config(ctx: click.Context, name: str, config_file: str | None) -> None:
+    """The config's values for this command become click's defaults (options override)."""
+    from pathlib import Path
+
+    from vfio_migcheck.cli.common import fail_usage
+    from vfio_migcheck.cli.config import ConfigError, default_map, find_config, load_config
+
+    if config_file is not None and not Path(config_file).is_file():
+        fail_usage(f"--config {config_file}: no such file")
+    path = Path(config_file) if config_file else find_config()
+    command = ctx.command.get_command(ctx, name) if path else None
+    if command is None:
+        return
+    params = {p.name: p for p in command.params if isinstance(p, click.Option)}
+    try:
+        defaults = default_map(load_config(path, COMMANDS), name, params)
+    except ConfigError as exc:
+        fail_usage(str(exc))
+    if defaults:
+        ctx.default_map = {name: defaults}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,7 +19,11 @@ from vfio_migcheck.cli.common import (
     get_spec,
     spec_option,
 )
+from vfio_migcheck.cli.completion import complete_rules
+from vfio_migcheck.cli.output import check_writable, to_stdout, write_text
 from vfio_migcheck.traces.reading import FORMATS
+
+AUDIT_OUTPUTS = ("text", "concise", "json", "html")
 
 
 def _interactive(quiet: bool) -> bool:
@@ -31,19 +35,29 @@ def _interactive(quiet: bool) -> bool:
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: all cores).")
+@click.option("--output", "output", type=click.Choice(AUDIT_OUTPUTS), default="text",
+              show_default=True,
+              help="Report format: text (the summary), concise (one finding per line, "
+                   "path:line:col: RULE message), json (schema: vfio-migcheck docs "
+                   "audit-schema) or html (self-contained).")
+@click.option("-o", "--output-file", "output_file", type=click.Path(dir_okay=False),
+              default=None, help="Write the report here instead of standard output; the "
+                                 "text summary still goes there (unless it is the report).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), default=None,
-              help="Write a self-contained HTML report here.")
+              help="Alias: also write the HTML report here (--output html -o FILE).")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), default=None,
-              help="Write the JSON summary here (docs/audit-schema.json); '-' for stdout.")
+              help="Alias: also write the JSON summary here (--output json -o FILE); "
+                   "'-' for stdout.")
 @flags_option
 @spec_option
 @driver_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="Trace format of every capture.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no per-capture lines.")
-@click.option("--select", multiple=True, metavar="IDS",
+@click.option("--select", multiple=True, metavar="IDS", shell_complete=complete_rules,
               help="Only these rules (ids or prefixes, comma-separated), as for check.")
-@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules, as for check.")
+@click.option("--ignore", multiple=True, metavar="IDS", shell_complete=complete_rules,
+              help="Skip these rules, as for check.")
 @click.option("--pair", "pairs", type=(str, str), multiple=True, metavar="SRC DST",
               help="SRC and DST are the two ends of one migration (repeatable).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
@@ -54,8 +68,8 @@ def _interactive(quiet: bool) -> bool:
 @click.option("--jsonl", "jsonl_file", type=click.Path(dir_okay=False), default=None,
               help="Stream per-capture detail here (JSON Lines); the summary is reduced as "
                    "results arrive and --json lists no captures.")
-def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg, fmt, quiet,
-              select, ignore, pairs, scheduler, timeout, jsonl_file):
+def audit_cmd(paths, jobs, output, output_file, html_file, json_file, flags_arg, spec_arg,
+              driver_arg, fmt, quiet, select, ignore, pairs, scheduler, timeout, jsonl_file):
     """Check every capture under PATH... (files, directories, globs, strace -ff prefixes).
 
     Exit status: 0 when no capture fails, 1 when a capture fails, is unreadable or a
@@ -67,7 +81,7 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg
     from vfio_migcheck.checker.api import RuleSelectionError, rule_filter
 
     spec = get_spec(spec_arg)
-    flags = get_flags(flags_arg, spec) if flags_arg is not None else None
+    flags = get_flags(flags_arg, spec, defined_only=True) if flags_arg is not None else None
     get_driver(driver_arg)   # a bad name is a usage error before any work
     selected, ignored = _split(select), _split(ignore)
     try:
@@ -76,11 +90,14 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg
         fail_usage(str(exc))
     if scheduler and jobs:
         fail_usage("-j and --scheduler exclude each other (Dask decides the parallelism)")
-    if jsonl_file and html_file:
-        fail_usage("--html needs every capture in memory; it cannot be used with --jsonl")
-    for target in (html_file, json_file, jsonl_file):
-        if target and target != "-" and not Path(target).resolve().parent.is_dir():
-            fail_usage(f"{target}: cannot write: no such directory")
+    reports = _reports(output, output_file, html_file, json_file)
+    if jsonl_file and ("html" in reports or "concise" in reports):
+        given = ("--html" if html_file else "--output html") if "html" in reports \
+            else "--output concise"
+        fail_usage(f"{given} needs every capture in memory; it cannot be used with --jsonl")
+    for target in (*reports.values(), jsonl_file):
+        check_writable(target)
+    stdout_report = "-" if any(to_stdout(t) for t in reports.values()) else None
     try:
         captures = collect_all([*paths, *(p for pair in pairs for p in pair)])
     except CollectError as exc:
@@ -93,7 +110,7 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg
                            ignore=tuple(ignored), driver=driver_arg)
     if scheduler or timeout or jsonl_file:
         audit = _run_fleet(captures, options, spec, pair_paths, jobs, scheduler, timeout,
-                           jsonl_file, quiet, json_file)
+                           jsonl_file, quiet, stdout_report)
     else:
         if _interactive(quiet):
             checked = _run_with_progress(captures, options, jobs)
@@ -105,18 +122,50 @@ def audit_cmd(paths, jobs, html_file, json_file, flags_arg, spec_arg, driver_arg
         audit = build_audit(checked, spec, flags, pair_paths)
     from vfio_migcheck.audit.text import summary_lines
 
-    if json_file:
+    summary = "".join(line + "\n" for line in
+                      summary_lines(audit, per_capture=not quiet and not jsonl_file))
+    for fmt_name, target in reports.items():
+        _write(target, _render(fmt_name, audit, spec, summary))
+    if "text" not in reports and not any(to_stdout(t) for t in reports.values()):
+        click.echo(summary, nl=False)
+    sys.exit(EXIT_FINDINGS if audit.failed else EXIT_OK)
+
+
+def _reports(output: str, output_file: str | None, html_file: str | None,
+             json_file: str | None) -> dict[str, str]:
+    """Report format -> target ('-' is stdout); --json/--html are aliases that add one.
+
+    The text summary is printed on stdout unless a report goes there or it is the report.
+    """
+    reports: dict[str, str] = {}
+    if output != "text" or output_file is not None:
+        reports[output] = output_file or "-"
+    for name, target in (("json", json_file), ("html", html_file)):
+        if target is None:
+            continue
+        if name in reports and reports[name] != target:
+            fail_usage(f"--{name} {target} and --output {name} -o {reports[name]} disagree")
+        reports[name] = target
+    if sum(1 for t in reports.values() if to_stdout(t)) > 1:
+        fail_usage("only one report can go to standard output")
+    return reports
+
+
+def _render(fmt_name: str, audit, spec, summary: str) -> str:
+    if fmt_name == "json":
         from vfio_migcheck.audit.jsonout import dumps
 
-        _write(json_file, dumps(audit))
-    if html_file:
+        return dumps(audit)
+    if fmt_name == "html":
         from vfio_migcheck.audit.html import render_html
 
-        _write(html_file, render_html(audit, spec))
-    if json_file != "-":
-        for line in summary_lines(audit, per_capture=not quiet and not jsonl_file):
-            click.echo(line)
-    sys.exit(EXIT_FINDINGS if audit.failed else EXIT_OK)
+        return render_html(audit, spec)
+    if fmt_name == "concise":
+        from vfio_migcheck.checker.reports.concise import concise_lines
+
+        return "".join(line + "\n" for line in concise_lines(
+            [e.result for e in audit.captures], quiet=True)) + summary
+    return summary
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -132,13 +181,7 @@ def _capture_of(path: str, captures) -> str:
 
 
 def _write(target: str, text: str) -> None:
-    if target == "-":
-        click.echo(text, nl=False)
-        return
-    try:
-        Path(target).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        fail_usage(f"{target}: cannot write: {exc.strerror or exc}")
+    write_text(target, text)
 
 
 def _run_with_progress(captures, options, jobs):
@@ -159,12 +202,12 @@ def _run_with_progress(captures, options, jobs):
 
 
 def _run_fleet(captures, options, spec, pair_paths, jobs, scheduler, timeout, jsonl_file,
-               quiet, json_file):
+               quiet, stdout_report):
     """Dask, --timeout or --jsonl: see audit_fleet.py (Dask is imported only for --scheduler)."""
     from vfio_migcheck.audit.distributed import SchedulerError
     from vfio_migcheck.cli.audit_fleet import echo_stdout, run_audit
 
-    echo = echo_stdout if not quiet and json_file != "-" else None
+    echo = echo_stdout if not quiet and stdout_report is None else None
     try:
         if jsonl_file is None:
             return run_audit(captures, options, spec, pair_paths, jobs=jobs, scheduler=scheduler,

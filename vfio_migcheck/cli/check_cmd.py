@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from vfio_migcheck.checker.api import RuleSelectionError, check_trace, rule_filter
 from vfio_migcheck.checker.rule_docs import rule_text
@@ -25,11 +25,14 @@ from vfio_migcheck.cli.common import (
     get_flags,
     get_spec,
     spec_option,
+    stdout_console,
 )
+from vfio_migcheck.cli.completion import complete_rule, complete_rules
+from vfio_migcheck.cli.output import check_writable, file_console, open_output, write_text
 from vfio_migcheck.traces.reading import FORMATS
 from vfio_migcheck.traces.stdin import spool, stdin_is_terminal
 
-OUTPUTS = ("text", "json", "sarif", "junit")
+OUTPUTS = ("text", "concise", "json", "sarif", "junit")
 EXAMPLE_SUFFIXES = (".vmc", ".strace", ".log")
 
 
@@ -64,16 +67,22 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="Trace format (auto detects it from the first lines).")
 @click.option("--output", "output", type=click.Choice(OUTPUTS), default="text",
-              show_default=True, help="Report format.")
-@click.option("--select", multiple=True, metavar="IDS",
+              show_default=True,
+              help="Report format; concise: one finding per line, path:line:col: RULE message.")
+@click.option("-o", "--output-file", "output_file", type=click.Path(dir_okay=False),
+              default=None, help="Write the report here instead of standard output.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="text and concise: only the findings, no verdict lines and no summary.")
+@click.option("--select", multiple=True, metavar="IDS", shell_complete=complete_rules,
               help="Only these rules (ids or prefixes, comma-separated; e.g. U,K004).")
-@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rules (ids or prefixes).")
+@click.option("--ignore", multiple=True, metavar="IDS", shell_complete=complete_rules,
+              help="Skip these rules (ids or prefixes).")
 @click.option("--exit-zero", is_flag=True,
               help="Exit 0 even when errors are found (2 still means the input was unusable).")
 def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
               driver_arg: str | None, fmt: str,
-              output: str, select: tuple[str, ...], ignore: tuple[str, ...],
-              exit_zero: bool) -> None:
+              output: str, output_file: str | None, quiet: bool, select: tuple[str, ...],
+              ignore: tuple[str, ...], exit_zero: bool) -> None:
     """Check traces against the migration model and report who broke which rule.
 
     TRACE may be - (or /dev/stdin) for standard input. With no TRACE, checks the trace on
@@ -84,33 +93,24 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
     which nothing was checked (no migration state observed or requested).
     """
     spec = get_spec(spec_arg)
-    flags = get_flags(flags_arg, spec) if flags_arg is not None else None
+    flags = get_flags(flags_arg, spec, defined_only=True) if flags_arg is not None else None
     driver = get_driver(driver_arg)
     try:
         rule_filter(_split(select), _split(ignore))
     except RuleSelectionError as exc:
         fail_usage(str(exc))
+    if output_file:
+        check_writable(output_file)
     paths = [Path(t) for t in traces] or _default_traces()
     if not paths:
         fail_usage("no TRACE given and no bundled examples found")
-    results = [check_trace(p, spec=spec, flags=flags, fmt=fmt, select=_split(select),
-                           ignore=_split(ignore), driver=driver) for p in paths]
-    if output == "text":
-        from vfio_migcheck.checker.reports.text import render
-
-        render(results, Console(highlight=False, soft_wrap=True))
-    elif output == "json":
-        from vfio_migcheck.checker.reports.json import to_json
-
-        click.echo(json.dumps(to_json(results), indent=2, default=str))
-    elif output == "sarif":
-        from vfio_migcheck.checker.reports.sarif import to_sarif
-
-        click.echo(json.dumps(to_sarif(results), indent=2))
-    else:
-        from vfio_migcheck.checker.reports.junit import to_junit
-
-        click.echo(to_junit(results), nl=False)
+    results, seconds = [], []
+    for p in paths:
+        started = time.perf_counter()
+        results.append(check_trace(p, spec=spec, flags=flags, fmt=fmt, select=_split(select),
+                                   ignore=_split(ignore), driver=driver))
+        seconds.append(time.perf_counter() - started)
+    write_report(results, output, output_file, quiet, seconds)
     for r in results:
         if r.error:
             click.echo(f"vfio-migcheck: error: {r.error}", err=True)
@@ -121,6 +121,37 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
     if any(r.checked_nothing for r in results):
         sys.exit(EXIT_NOTHING_CHECKED)
     sys.exit(EXIT_OK)
+
+
+def write_report(results: list, output: str, output_file: str | None, quiet: bool,
+                 seconds: list[float] | None = None) -> None:
+    """Render ``results`` as ``output`` to ``output_file`` (or stdout): the views are pure."""
+    if output == "text":
+        from vfio_migcheck.checker.reports.text import render
+
+        if output_file is None:
+            render(results, stdout_console(soft_wrap=True), quiet=quiet)
+            return
+        with open_output(output_file) as handle:
+            render(results, file_console(handle), quiet=quiet)
+        return
+    if output == "concise":
+        from vfio_migcheck.checker.reports.concise import concise_lines
+
+        text = "".join(line + "\n" for line in concise_lines(results, quiet=quiet))
+    elif output == "json":
+        from vfio_migcheck.checker.reports.json import to_json
+
+        text = json.dumps(to_json(results), indent=2, default=str) + "\n"
+    elif output == "sarif":
+        from vfio_migcheck.checker.reports.sarif import to_sarif
+
+        text = json.dumps(to_sarif(results), indent=2) + "\n"
+    else:
+        from vfio_migcheck.checker.reports.junit import to_junit
+
+        text = to_junit(results, seconds)
+    write_text(output_file, text)
 
 
 @click.command("rules")
@@ -137,7 +168,7 @@ def rules_cmd(as_json: bool) -> None:
 
 
 @click.command("rule")
-@click.argument("rule_id", metavar="ID")
+@click.argument("rule_id", metavar="ID", shell_complete=complete_rule)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable rule.")
 def rule_cmd(rule_id: str, as_json: bool) -> None:
     """Explain one rule: what it checks, why (uAPI citation), bad and good examples, fix."""

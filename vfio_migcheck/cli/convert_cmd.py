@@ -72,7 +72,8 @@ def _emit(lines: Iterator[str], out: TextIO) -> None:
               help="Input format; auto detects it from the first lines.")
 @click.option("--to", "target", type=click.Choice(TARGETS), default="canonical",
               show_default=True,
-              help="canonical: a .vmc trace (docs/canonical-format.md); json: JSON Lines.")
+              help="canonical: a .vmc trace (vfio-migcheck docs canonical-format); json: JSON "
+                   "Lines.")
 @click.option("--origins", is_flag=True,
               help="Canonical output: add the source FILE:LINE of each event as a comment.")
 def convert_cmd(trace: str, fmt: str, target: str, origins: bool) -> None:

@@ -7,7 +7,7 @@ import json
 import click
 from rich.console import Console
 
-from vfio_migcheck.cli.common import fail_usage, json_option
+from vfio_migcheck.cli.common import fail_usage, json_option, stdout_console
 from vfio_migcheck.model.profiles import (
     DriverProfile,
     ProfileError,
@@ -57,7 +57,7 @@ def drivers_cmd(name: str | None, as_json: bool) -> None:
             out["common"] = [{"text": f.text, "cite": f.cite} for f in common]
         click.echo(json.dumps(out, indent=2))
         return
-    console = Console(highlight=False, soft_wrap=True)
+    console = stdout_console(soft_wrap=True)
     for profile in profiles:
         _print_profile(console, profile)
     if common:

@@ -19,7 +19,9 @@ from vfio_migcheck.cli.common import (
     get_state,
     json_option,
     spec_option,
+    stdout_console,
 )
+from vfio_migcheck.cli.completion import complete_state_list, complete_states
 from vfio_migcheck.model.fsm import Answer, FlagModel, model_for
 from vfio_migcheck.model.names import format_flags
 from vfio_migcheck.model.render import FORMATS, render_graph
@@ -69,8 +71,8 @@ def _flag_notes(model: FlagModel) -> list[str]:
 
 
 @click.command("path")
-@click.argument("from_state", required=False, metavar="FROM")
-@click.argument("to_state", required=False, metavar="TO")
+@click.argument("from_state", required=False, metavar="FROM", shell_complete=complete_states)
+@click.argument("to_state", required=False, metavar="TO", shell_complete=complete_states)
 @click.option("--all", "all_pairs", is_flag=True, help="Every ordered pair of states.")
 @flags_option
 @spec_option
@@ -107,7 +109,7 @@ def path_cmd(from_state, to_state, all_pairs, flags_arg, spec_arg, as_json) -> N
 
 
 def _print_one(model: FlagModel, answer: Answer) -> None:
-    console = Console(highlight=False)
+    console = stdout_console()
     console.print(f"[dim]{model.spec.name}, flags {format_flags(model.flags, model.spec)}[/dim]")
     for note in _flag_notes(model):
         console.print(f"[yellow]note:[/yellow] {note}")
@@ -132,7 +134,7 @@ def _print_one(model: FlagModel, answer: Answer) -> None:
 
 
 def _print_all(model: FlagModel, answers: list[Answer]) -> None:
-    console = Console(highlight=False)
+    console = stdout_console()
     for note in _flag_notes(model):
         console.print(f"[yellow]note:[/yellow] {note}")
     table = Table(title=f"{model.spec.name}, flags {format_flags(model.flags, model.spec)}")
@@ -158,7 +160,7 @@ def _print_all(model: FlagModel, answers: list[Answer]) -> None:
 def arcs_cmd(flags_arg, spec_arg, as_json) -> None:
     """The single arcs a driver's step function must implement for these flags."""
     spec = get_spec(spec_arg)
-    model = model_for(spec, get_flags(flags_arg, spec))
+    model = model_for(spec, get_flags(flags_arg, spec, defined_only=True))
     arcs = model.single_arcs()
     if as_json:
         click.echo(json.dumps({
@@ -167,7 +169,7 @@ def arcs_cmd(flags_arg, spec_arg, as_json) -> None:
             "arcs": [{"from": a.src, "to": a.dst, "session": a.session} for a in arcs],
         }, indent=2))
         return
-    console = Console(highlight=False)
+    console = stdout_console()
     for note in _flag_notes(model):
         console.print(f"[yellow]note:[/yellow] {note}")
     table = Table(title=f"{len(arcs)} single arcs: {spec.name}, flags "
@@ -185,11 +187,12 @@ def arcs_cmd(flags_arg, spec_arg, as_json) -> None:
 @spec_option
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="dot", show_default=True)
 @click.option("--highlight", default=None, metavar="S1,S2,...",
+              shell_complete=complete_state_list,
               help="Draw this state sequence on top (e.g. RUNNING,RUNNING_P2P,STOP).")
 def graph_cmd(flags_arg, spec_arg, fmt, highlight) -> None:
     """The FSM with the saving group and session-creating/ending arcs marked."""
     spec = get_spec(spec_arg)
-    model = model_for(spec, get_flags(flags_arg, spec))
+    model = model_for(spec, get_flags(flags_arg, spec, defined_only=True))
     states = None
     if highlight:
         states = [get_state(s, spec) for s in highlight.split(",")]
@@ -202,7 +205,7 @@ def graph_cmd(flags_arg, spec_arg, fmt, highlight) -> None:
 @click.argument("spec_arg", required=False, metavar="[NAME|FILE]")
 def specs_cmd(spec_arg) -> None:
     """List the built-in specs, or summarise one spec (validating it)."""
-    console = Console(highlight=False)
+    console = stdout_console()
     if not spec_arg:
         for name in BUILTIN_SPECS:
             spec = get_spec(name)

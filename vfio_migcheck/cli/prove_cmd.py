@@ -19,6 +19,7 @@ from vfio_migcheck.cli.common import (
     get_spec,
     json_option,
     spec_option,
+    stdout_console,
 )
 from vfio_migcheck.model.names import format_flags
 from vfio_migcheck.model.spec import Spec
@@ -108,8 +109,7 @@ def _picture(spec: Spec, cex, fmt: str) -> str:
 def _print_report(report, pictures: dict[int, str], itf_files: dict[int, str]) -> None:
     spec = report.spec
     # Wide enough for the property matrix: one column per flag set.
-    console = Console(highlight=False,
-                      width=max(Console().width, 100, 60 + 14 * (len(report.flag_sets) + 1)))
+    console = stdout_console(min_width=max(100, 60 + 14 * (len(report.flag_sets) + 1)))
     console.print(f"[bold]vfio-migcheck prove[/] spec [bold]{escape(spec.name)}[/] "
                   f"({escape(spec.file)})")
     console.print("flag sets: " + ", ".join(format_flags(f, spec) for f in report.flag_sets))
@@ -129,7 +129,7 @@ def _print_report(report, pictures: dict[int, str], itf_files: dict[int, str]) -
 
     refuted = [r for r in report.results if r.status == "refuted"]
     if refuted:
-        console.rule("Refutations")
+        _heading(console, "Refutations")
     for r in refuted:
         known = " (declared in the spec's known_refutations)" if r.known else ""
         console.print(f"[bold red]{r.id}[/] under {r.flags_text}: {escape(r.name)} — "
@@ -147,11 +147,11 @@ def _print_report(report, pictures: dict[int, str], itf_files: dict[int, str]) -
                 console.print(pictures[id(c)], markup=False)
     notes = [(r.id, r.flags_text, n) for r in report.results for n in r.notes]
     if notes:
-        console.rule("Notes")
+        _heading(console, "Notes")
         for pid, flags, note in notes:
             console.print(f"  • {pid} {flags}: {escape(note)}")
     if report.words_vs_kernel:
-        console.rule("The uAPI's words vs Linux 6.12")
+        _heading(console, "The uAPI's words vs Linux 6.12")
         console.print("Where the words alone (no refinements) and the kernel's table disagree:")
         for c in report.words_vs_kernel:
             console.print(f"  • {c.flags:#x} {escape(c.src)} -> {escape(c.dst)}: "
@@ -194,10 +194,17 @@ def _matrix(report) -> Table:
     return table
 
 
+def _heading(console: Console, title: str) -> None:
+    """A rule across the terminal; piped (unbounded width), one of a readable length."""
+    from rich.rule import Rule
+
+    console.print(Rule(title), width=min(console.width, 120))
+
+
 def _print_tables(console: Console, report) -> None:
     if not report.tables:
         return
-    console.rule("Next-hop tables (the kernel's skip walk, all defined flag sets at once)")
+    _heading(console, "Next-hop tables (the kernel's skip walk, all defined flag sets at once)")
     from vfio_migcheck.model.smt.prove import rule_set
 
     console.print("[bold]The spec's rule set[/] (what the table proofs below are about):")

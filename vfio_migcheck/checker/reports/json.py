@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from vfio_migcheck import __version__
 from vfio_migcheck.checker.results import VERDICTS, TraceResult
+
+#: the JSON Schema is package data: vfio_migcheck/data/check-schema.json
+SCHEMA_ID = "vfio-migcheck-check/1"
 
 
 def summary(results: list[TraceResult]) -> dict[str, Any]:
@@ -48,5 +52,6 @@ def to_json(results: list[TraceResult]) -> dict[str, Any]:
     traces = [{"file": r.file, "format": r.format, "error": r.error,
                "timestamps": r.timestamps, "read_summary": r.read_summary,
                "extra": r.extra} for r in results]
-    return {"findings": findings, "devices": devices, "traces": traces,
+    return {"schema": SCHEMA_ID, "version": __version__,
+            "findings": findings, "devices": devices, "traces": traces,
             "summary": summary(results)}

@@ -19,11 +19,6 @@ MAX_SHOWN = 300
 MAX_FINDINGS_PER_TRACE = 200
 
 
-def _short_cite(cite: str, limit: int = 90) -> str:
-    cite = cite.split(";")[0].strip()
-    return cite if len(cite) <= limit else cite[: limit - 1] + "…"
-
-
 def source_lines(findings: list[Finding]) -> dict[tuple[str, int], str]:
     """The captured text of the lines these findings point at, read in one streaming pass
     per file up to the last line needed (compressed captures too): never the whole file in
@@ -80,7 +75,7 @@ def _finding(console: Console, f: Finding, lines: dict[tuple[str, int], str]) ->
     if rule is not None and not f.allowed:
         console.print(Text("#    how to fix: ", style="dim") + Text(rule.fix))
     if rule is not None and rule.cite and rule.cite != "-":
-        console.print(Text(f"#    see: {_short_cite(rule.cite)}", style="dim"))
+        console.print(Text(f"#    see: {rule.cite}", style="dim"))
 
 
 def _device(console: Console, d: DeviceResult) -> None:
@@ -95,7 +90,15 @@ def _device(console: Console, d: DeviceResult) -> None:
         console.print(Text(f"    - {reason}", style="yellow"))
 
 
-def render(results: list[TraceResult], console: Console) -> None:
+def render(results: list[TraceResult], console: Console, quiet: bool = False) -> None:
+    """The report; ``quiet`` keeps the findings only (no headers, verdicts or summary)."""
+    if quiet:
+        for r in results:
+            shown = list(r.findings[:MAX_FINDINGS_PER_TRACE])
+            lines = source_lines(shown)
+            for f in shown:
+                _finding(console, f, lines)
+        return
     for r in results:
         header = Text(r.file, style="bold underline")
         if r.error:

@@ -564,14 +564,15 @@ class Session:
             return
         if not self.clocks:
             self.note("no-time", "no timestamps (strace -ttt or -tt): events carry no time "
-                      "(docs/capture-guide.md)")
+                      "(vfio-migcheck docs capture-guide)")
         if self.children and not self.saw_pid_column and not self.many_files:
             self.note("no-f", "the traced program created threads or processes but the "
                       "capture has no pid column: without strace -f their calls are missing "
-                      "(docs/capture-guide.md)")
+                      "(vfio-migcheck docs capture-guide)")
         if not self.saw_decoration and self.calls.data_files:
             self.note("no-y", "no -y decorations: data fds were inferred from their first use "
-                      "after a FEATURE call alone; strace -y names them (docs/capture-guide.md)")
+                      "after a FEATURE call alone; strace -y names them "
+                      "(vfio-migcheck docs capture-guide)")
 
 
 def _member(tid: int | None) -> int:

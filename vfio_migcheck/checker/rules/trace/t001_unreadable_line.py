@@ -11,7 +11,8 @@ RULE = Rule(
     cite="-",
     doc="Every input line is accounted for; a line no reader understood may hide a call "
         "that matters, so the verdict may rest on incomplete evidence.",
-    fix="Check the capture options (docs/capture-guide.md) or report the line shape.",
+    fix="Check the capture options (vfio-migcheck docs capture-guide) or report the line "
+        "shape.",
     bad="device d0 flags=0x7\nthis is not a trace line\n",
     good="device d0 flags=0x7\n",
 )
