@@ -98,6 +98,16 @@ class Transition:
     files: tuple[int, ...]
     lines: tuple[int, ...]
     result: Any                          # the engine's name-independent part of the step
+    #: the names are those of the input, in the same order (most steps): nothing to rename
+    same_files: bool = False
+    same_lines: bool = False
+
+    @staticmethod
+    def make(before: Node, node: Node, files: tuple[int, ...], lines: tuple[int, ...],
+             result: Any) -> Transition:
+        return Transition(node, files, lines, result,
+                          files == tuple(range(before.nfiles)),
+                          lines == tuple(range(before.nlines)))
 
 
 class Readings:
@@ -206,6 +216,8 @@ def materialize(node: Node, files: tuple[str, ...], lines: tuple[int, ...]) -> l
 def rename(files: tuple[str, ...], lines: tuple[int, ...], trans: Transition,
            event_file: str | None, line: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The binding after a cached transition."""
+    if trans.same_files and trans.same_lines:
+        return files, lines
     return (tuple(event_file if i == NEW_FILE else files[i] for i in trans.files),  # type: ignore
             tuple(line if i == CURRENT_LINE else lines[i] for i in trans.lines))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 
 from vfio_migcheck.checker import transitions as T
 from vfio_migcheck.checker.automaton import (
@@ -79,7 +80,7 @@ MAX_CANDIDATES = 16
 Step = Callable[[Config], list[T.Outcome]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Settled:
     """The result of applying one event to a configuration set (no side effects yet)."""
 
@@ -93,7 +94,7 @@ class Settled:
         return self.readings.configs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Replay:
     """The name-independent part of a settled step, kept in the automaton's cache, with the
     side effects to repeat: the T002 cut and the end of an unsure start (K017)."""
@@ -105,7 +106,7 @@ class Replay:
     sure: bool
 
 
-@dataclass
+@dataclass(slots=True)
 class Held:
     """The last event of a device, kept so an overlapping successor can swap with it."""
 
@@ -178,6 +179,7 @@ class Engine:
         self.automaton = Automaton()
         self._refs: dict[int, object] = {}      # objects named by id() in cache keys
         self._cut_note: str | None = None       # a T002 cut made while a step is computed
+        self._shared_profile: DriverProfile | None = None   # see _data_profile
         # data files whose last fd was closed: dropped from the readings (see _retire)
         self._file_fds: dict[str, int | None] = {}  # fd each file was seen on (None: several)
         self._retiring: set[str] = set()
@@ -243,6 +245,7 @@ class Engine:
         track.unsure_start = (seen_open and not isinstance(state, str)
                               and "kept" in profile.open_states and len(profile.open_states) > 1)
         self.devices[name] = track
+        self._shared_profile = None
         return track
 
     def _track(self, name: str, event: Event) -> DeviceTrack:
@@ -311,7 +314,7 @@ class Engine:
                 return Readings.of(after)
             new_files, new_lines, fsrc, lsrc = names
             out = self.automaton.node_for(after, new_files, new_lines)
-            trans = node.trans[("retire", slot)] = Transition(out, fsrc, lsrc, None)
+            trans = node.trans[("retire", slot)] = Transition.make(node, out, fsrc, lsrc, None)
         new_files, new_lines = rename(readings.files, readings.lines, trans, None, 0)
         return Readings(trans.node, new_files, new_lines)
 
@@ -471,14 +474,20 @@ class Engine:
             found = detect_profile(anon_inode=name)
             if found is not None:
                 track.profile = found
+                self._shared_profile = None
 
     def _data_profile(self, file: str) -> DriverProfile:
         """The profile for a data-fd call: its owner's, or the one all devices share."""
         owner = self.file_device.get(file)
         if owner is not None:
             return self.devices[owner].profile
-        profiles = {t.profile.name: t.profile for t in self.devices.values()}
-        return next(iter(profiles.values())) if len(profiles) == 1 else generic_profile()
+        # the same for every event until a device is added or its profile detected
+        shared = self._shared_profile
+        if shared is None:
+            profiles = {t.profile.name: t.profile for t in self.devices.values()}
+            shared = next(iter(profiles.values())) if len(profiles) == 1 else generic_profile()
+            self._shared_profile = shared
+        return shared
 
     def on_dup(self, event: FdDup) -> None:
         """A dup shares the file: the event's ``file`` identity already follows it."""
@@ -755,7 +764,7 @@ class Engine:
         settled.readings = Readings(out, new_files, new_lines, after)
         cache_key = (head, coarse) if coarse is not None and not replay.findings else \
             (head, fine)
-        node.trans[cache_key] = Transition(out, fsrc, lsrc, replay)
+        node.trans[cache_key] = Transition.make(node, out, fsrc, lsrc, replay)
         return settled
 
     def _settle_now(self, track: DeviceTrack, before: Readings, event: Event,
@@ -805,8 +814,9 @@ class Engine:
     def _may_bind(self, track: DeviceTrack, file: str, fd: int) -> bool:
         """Can some reading of the device take ``file`` as one of its data fds?"""
         readings = track.readings
-        node = self.automaton.intern(readings)
-        slot = readings.files.index(file) if file in readings.files else NEW_FILE
+        node = readings.node or self.automaton.intern(readings)
+        files = readings.files
+        slot = files.index(file) if file in files else NEW_FILE
         found = node.binds.get((slot, fd))
         if found is None:
             found = node.binds[(slot, fd)] = any(T.bindings(c, file, fd)
@@ -987,7 +997,7 @@ _HANDLERS: dict[type, Callable[[Engine, Event], None]] = {
 _PROVENANCE = frozenset({"origin", "pid", "tid", "ts", "duration", "text", "file",
                          # PRECOPY_INFO sizes are reported, never checked
                          "initial_bytes", "dirty_bytes"})
-_PAYLOAD_FIELDS: dict[type, tuple[str, ...]] = {}
+_PAYLOAD_FIELDS: dict[type, attrgetter] = {}
 
 
 def _payload(event: Event, payload: bool) -> tuple[tuple, tuple | None]:
@@ -1001,11 +1011,11 @@ def _payload(event: Event, payload: bool) -> tuple[tuple, tuple | None]:
     if not payload:
         return (), None
     cls = type(event)
-    names = _PAYLOAD_FIELDS.get(cls)
-    if names is None:
-        names = _PAYLOAD_FIELDS[cls] = tuple(f.name for f in fields(cls)
-                                             if f.name not in _PROVENANCE)
-    fine = tuple([getattr(event, n) for n in names])
+    getter = _PAYLOAD_FIELDS.get(cls)
+    if getter is None:
+        names = [f.name for f in fields(cls) if f.name not in _PROVENANCE]
+        getter = _PAYLOAD_FIELDS[cls] = attrgetter("kind", *names)
+    fine = getter(event)
     if cls is not DataIO:
         return fine, None
     ret, asked = event.ret, event.requested  # type: ignore[attr-defined]
