@@ -9,7 +9,7 @@ equal (the whole JSON result).
 from __future__ import annotations
 
 import gzip
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from tests.test_engine_properties import SPEC, event_lists
 from vfio_migcheck.checker import api
 from vfio_migcheck.checker import engine as current
 from vfio_migcheck.checker.api import check_events, check_trace
+from vfio_migcheck.traces.events import DataClose
 
 ROOT = Path(__file__).parent.parent
 # the bound on readings is a parameter of both engines, not part of what is compared
@@ -69,11 +70,47 @@ def test_every_trace_checks_the_same(path: Path, monkeypatch) -> None:
     assert _json(new) == _json(old)
 
 
+def as_readers_name(events: list) -> list:
+    """The stream with the readers' naming: a data file whose fd was closed is never named
+    again (a later use of the same fd number is another file, with a new name)."""
+    renamed: dict[str, str] = {}
+    out = []
+    for event in events:
+        file = getattr(event, "file", None)
+        if file is not None and file in renamed:
+            event = replace(event, file=renamed[file])
+        out.append(event)
+        if isinstance(event, DataClose) and (event.ret == 0 or event.how != "close"):
+            renamed[file] = event.file + "'"
+    return out
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event_lists())
 def test_generated_event_streams_check_the_same(events) -> None:
+    events = as_readers_name(events)
     new = check_events(events, spec=SPEC)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(api, "Engine", ReferenceEngine)
         old = check_events(events, spec=SPEC)
-    assert _json(new) == _json(old)
+    assert_same_within_bound(_as_dict(new), _as_dict(old))
+
+
+def _as_dict(result) -> dict:
+    return result if isinstance(result, dict) else asdict(result)
+
+
+def assert_same_within_bound(cached: dict, plain: dict) -> None:
+    """Equal results, unless the plain fold went past the bound on readings (T002).
+
+    The cached engine forgets data files that were closed (they cannot be named again), so
+    readings that differ only in such a file are one reading: it may stay under the bound
+    where the plain fold cut its readings. Then the plain fold's final states are a subset
+    of the cached engine's (it dropped readings; nothing was dropped from the other).
+    """
+    if any(f["rule"] == "T002" for f in plain["findings"]) and \
+            not any(f["rule"] == "T002" for f in cached["findings"]):
+        for mine, theirs in zip(cached["devices"], plain["devices"], strict=True):
+            assert set(theirs["final_states"]) <= set(mine["final_states"])
+        return
+    assert cached == plain

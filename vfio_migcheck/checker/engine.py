@@ -163,8 +163,11 @@ class Engine:
 
     def __init__(self, spec: Spec, flags: int | None = None,
                  enabled: Callable[[str], bool] = lambda rule_id: True,
-                 profile: DriverProfile | None = None) -> None:
+                 profile: DriverProfile | None = None, memo: bool = True) -> None:
+        """``memo=False``: every step computed on every reading and closed files kept (the
+        plain fold, slow; the differential test holds the two against each other)."""
         self.spec = spec
+        self.memo = memo
         self.flags = flags
         self.enabled = enabled
         self.profile = profile          # chosen by the user; None: detect, else generic
@@ -274,9 +277,13 @@ class Engine:
             handler(self, event)
 
     # --- files that can no longer be named ----------------------------------------------------
-    # A data file whose only fd was closed is never named again: keeping it in the readings
-    # (``foreign``: another device's file) would make every loop of a trace a new set of
-    # readings. It is dropped once the next event shows the close was not re-ordered.
+    # The readers name every opened file anew (a closed fd's number used again is another
+    # file), so a data file whose only fd was closed is never named again — unless it lives
+    # on in a copy the engine cannot see, which is why a file seen on several fds (dup,
+    # SCM_RIGHTS) or across a fork is kept. Keeping the others in the readings (``foreign``:
+    # another device's file) would make every loop of a trace a new set of readings. Such a
+    # file is dropped once the next event shows that the close was not re-ordered with a
+    # later use of it (overlapping threads).
     def _note_file(self, event: Event, file: str) -> None:
         fd = None if isinstance(event, FdDup) else getattr(event, "fd", None)
         if file not in self._file_fds:
@@ -287,7 +294,9 @@ class Engine:
 
     def _note_close(self, event: DataClose) -> None:
         file = event.file
-        if self._file_fds.get(file) == event.fd and self._file_forks.get(file) == self._forked:
+        closed = event.ret == 0 or event.how != "close"   # a failed close keeps the fd
+        if closed and self.memo and self._file_fds.get(file) == event.fd \
+                and self._file_forks.get(file) == self._forked:
             self._retiring.add(file)
 
     def _retire(self, named: str | None) -> None:
@@ -672,8 +681,10 @@ class Engine:
         """Apply ``step`` to the device's readings. ``key`` names the step with everything it
         depends on beyond the readings and the event (None: never cached); ``payload``:
         whether the step reads the event's fields (beyond its file)."""
-        if key is not None:
+        if key is not None and self.memo:
             key = (key, payload)
+        else:
+            key = None
         self._apply_now(track, event, step, key)
         if track.unsure_start and _establishes_state(event):
             track.unsure_start = False
