@@ -101,3 +101,22 @@ def test_steps_computed_do_not_grow_with_a_repeating_trace(tmp_path: Path) -> No
         assert len(track.readings) == len(short.devices[track.name].readings)
         assert not any(c.foreign for c in track.configs)
     assert [f.rule for f in long.findings] == [f.rule for f in short.findings]
+
+
+def test_a_cache_started_afresh_gives_the_same_results(tmp_path: Path, monkeypatch) -> None:
+    """Past MAX_CACHED steps the cache is emptied (a trace that never repeats must not keep
+    every reading set): the results do not change, only more steps are computed."""
+    from vfio_migcheck.checker import automaton
+
+    gen = _gen_dense()
+    path = tmp_path / "dense.strace"
+    with open(path, "w", encoding="utf-8") as out:
+        gen.generate(out, 300)
+    roomy = _run(path)
+    monkeypatch.setattr(automaton, "MAX_CACHED", 5)
+    tight = _run(path)
+    assert tight.automaton.misses > roomy.automaton.misses
+    assert tight.automaton.cached <= 5
+    assert [(f.rule, f.line) for f in tight.findings] == [(f.rule, f.line) for f in roomy.findings]
+    for track in tight.devices.values():
+        assert track.configs == roomy.devices[track.name].configs

@@ -25,6 +25,9 @@ from vfio_migcheck.checker.describe import state_order
 NEW_FILE = -1
 #: line source of a transition: the line of the event itself
 CURRENT_LINE = -1
+#: cached steps kept before the cache starts afresh: a trace that never repeats itself (so
+#: whose every step is new) must not keep every reading set it went through
+MAX_CACHED = 200_000
 
 
 class Node:
@@ -143,6 +146,18 @@ class Automaton:
         self.nodes: dict[tuple, Node] = {}
         self.misses = 0
         self.hits = 0
+        self.cached = 0      # transitions stored since the last fresh start
+
+    def remember(self, node: Node, key: Any, trans: Transition) -> None:
+        """Store a computed step (starting afresh past MAX_CACHED)."""
+        if self.cached >= MAX_CACHED:
+            for old in self.nodes.values():
+                old.trans.clear()
+                old.binds.clear()
+            self.nodes.clear()
+            self.cached = 0
+        node.trans[key] = trans
+        self.cached += 1
 
     def intern(self, readings: Readings) -> Node:
         """The node of ``readings`` (computed from its configs the first time)."""

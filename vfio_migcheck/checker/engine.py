@@ -323,7 +323,8 @@ class Engine:
                 return Readings.of(after)
             new_files, new_lines, fsrc, lsrc = names
             out = self.automaton.node_for(after, new_files, new_lines)
-            trans = node.trans[("retire", slot)] = Transition.make(node, out, fsrc, lsrc, None)
+            trans = Transition.make(node, out, fsrc, lsrc, None)
+            self.automaton.remember(node, ("retire", slot), trans)
         new_files, new_lines = rename(readings.files, readings.lines, trans, None, 0)
         return Readings(trans.node, new_files, new_lines)
 
@@ -775,7 +776,7 @@ class Engine:
         settled.readings = Readings(out, new_files, new_lines, after)
         cache_key = (head, coarse) if coarse is not None and not replay.findings else \
             (head, fine)
-        node.trans[cache_key] = Transition.make(node, out, fsrc, lsrc, replay)
+        self.automaton.remember(node, cache_key, Transition.make(node, out, fsrc, lsrc, replay))
         return settled
 
     def _settle_now(self, track: DeviceTrack, before: Readings, event: Event,
