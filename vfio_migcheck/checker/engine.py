@@ -9,11 +9,21 @@ Two consecutive events of one device whose calls overlapped in time are tried in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
+from operator import attrgetter
 
 from vfio_migcheck.checker import transitions as T
-from vfio_migcheck.checker.config import P2P_STATES, Config, Session
+from vfio_migcheck.checker.automaton import (
+    NEW_FILE,
+    Automaton,
+    Readings,
+    Transition,
+    rename,
+    successor_names,
+)
+from vfio_migcheck.checker.config import P2P_STATES, Config, Session, evolve
 from vfio_migcheck.checker.describe import describe_configs, describe_event, state_order
 from vfio_migcheck.checker.results import Finding
 from vfio_migcheck.checker.rules.base import Rule
@@ -70,30 +80,47 @@ MAX_CANDIDATES = 16
 Step = Callable[[Config], list[T.Outcome]]
 
 
-@dataclass
+@dataclass(slots=True)
 class Settled:
     """The result of applying one event to a configuration set (no side effects yet)."""
 
-    configs: list[Config]
-    findings: list[tuple[Rule, T.Tag, str]]     # rule, tag, continuing text
+    readings: Readings
+    findings: list[tuple[Rule, T.Tag]]
     undecided: list[Rule]
     misfit: bool
 
+    @property
+    def configs(self) -> list[Config]:
+        return self.readings.configs
 
-@dataclass
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """The name-independent part of a settled step, kept in the automaton's cache, with the
+    side effects to repeat: the T002 cut and the end of an unsure start (K017)."""
+
+    findings: tuple[tuple[Rule, T.Tag], ...]
+    undecided: tuple[Rule, ...]
+    misfit: bool
+    cut: str | None
+    sure: bool
+
+
+@dataclass(slots=True)
 class Held:
     """The last event of a device, kept so an overlapping successor can swap with it."""
 
     event: Event
     step: Step
-    before: list[Config]
+    key: tuple | None
+    before: Readings
     findings: list[Finding]
 
 
 @dataclass
 class DeviceTrack:
     name: str
-    configs: list[Config]
+    readings: Readings
     flags_source: str                       # trace | option | all
     pid: int | None = None
     opened: Origin | None = None
@@ -115,9 +142,20 @@ class DeviceTrack:
     profile: DriverProfile = field(default_factory=generic_profile)   # what its driver does
     unsure_start: bool = False   # opened in RUNNING unless the trace shows otherwise (K017)
 
+    @property
+    def configs(self) -> list[Config]:
+        return self.readings.configs
+
+    @configs.setter
+    def configs(self, configs: list[Config]) -> None:
+        self.readings = Readings.of(list(configs))
+
     def configs_before(self) -> list[Config]:
         """The readings before the last event (it may still swap with a held one)."""
-        return self.held.before if self.held is not None else self.configs
+        return self.readings_before().configs
+
+    def readings_before(self) -> Readings:
+        return self.held.before if self.held is not None else self.readings
 
 
 class Engine:
@@ -125,8 +163,11 @@ class Engine:
 
     def __init__(self, spec: Spec, flags: int | None = None,
                  enabled: Callable[[str], bool] = lambda rule_id: True,
-                 profile: DriverProfile | None = None) -> None:
+                 profile: DriverProfile | None = None, memo: bool = True) -> None:
+        """``memo=False``: every step computed on every reading and closed files kept (the
+        plain fold, slow; the differential test holds the two against each other)."""
         self.spec = spec
+        self.memo = memo
         self.flags = flags
         self.enabled = enabled
         self.profile = profile          # chosen by the user; None: detect, else generic
@@ -138,6 +179,15 @@ class Engine:
         self.qemu_alias: dict[str, str] = {}
         self.events = 0
         self.last_origin: Origin | None = None
+        self.automaton = Automaton()
+        self._refs: dict[int, object] = {}      # objects named by id() in cache keys
+        self._cut_note: str | None = None       # a T002 cut made while a step is computed
+        self._shared_profile: DriverProfile | None = None   # see _data_profile
+        # data files whose last fd was closed: dropped from the readings (see _retire)
+        self._file_fds: dict[str, int | None] = {}  # fd each file was seen on (None: several)
+        self._retiring: set[str] = set()
+        self._forked = 0                        # processes cloned so far
+        self._file_forks: dict[str, int] = {}   # _forked when the file was first seen
 
     # --- set up -------------------------------------------------------------------------
     def _flag_candidates(self, declared, profile: DriverProfile) -> tuple[list[int], str]:
@@ -191,12 +241,14 @@ class Engine:
                 # a driver without open_device (mtty) keeps the state a previous user left
                 configs.extend(Config(flags=flags, state=s, queried=queried)
                                for s in sorted(model.usable) if s != self.spec.reset_state)
-        track = DeviceTrack(name, configs, source, pid=event.pid, opened=event.origin,
+        track = DeviceTrack(name, Readings.of(configs), source, pid=event.pid,
+                            opened=event.origin,
                             seen_open=seen_open, profile=profile)
         # generic reading: RUNNING at open, unless the trace shows otherwise (mtty, K017)
         track.unsure_start = (seen_open and not isinstance(state, str)
                               and "kept" in profile.open_states and len(profile.open_states) > 1)
         self.devices[name] = track
+        self._shared_profile = None
         return track
 
     def _track(self, name: str, event: Event) -> DeviceTrack:
@@ -213,9 +265,68 @@ class Engine:
     def feed_one(self, event: Event) -> None:
         self.events += 1
         self.last_origin = event.origin
+        file = getattr(event, "file", None)
+        if self._retiring:
+            self._retire(file)
+        if file is not None:
+            self._note_file(event, file)
+        elif isinstance(event, ProcessEvent) and event.what == "clone" and not event.thread:
+            self._forked += 1
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
+
+    # --- files that can no longer be named ----------------------------------------------------
+    # The readers name every opened file anew (a closed fd's number used again is another
+    # file), so a data file whose only fd was closed is never named again — unless it lives
+    # on in a copy the engine cannot see, which is why a file seen on several fds (dup,
+    # SCM_RIGHTS) or across a fork is kept. Keeping the others in the readings (``foreign``:
+    # another device's file) would make every loop of a trace a new set of readings. Such a
+    # file is dropped once the next event shows that the close was not re-ordered with a
+    # later use of it (overlapping threads).
+    def _note_file(self, event: Event, file: str) -> None:
+        fd = None if isinstance(event, FdDup) else getattr(event, "fd", None)
+        if file not in self._file_fds:
+            self._file_fds[file] = fd
+            self._file_forks[file] = self._forked
+        elif self._file_fds[file] != fd:
+            self._file_fds[file] = None      # seen on several fds: never dropped
+
+    def _note_close(self, event: DataClose) -> None:
+        file = event.file
+        closed = event.ret == 0 or event.how != "close"   # a failed close keeps the fd
+        if closed and self.memo and self._file_fds.get(file) == event.fd \
+                and self._file_forks.get(file) == self._forked:
+            self._retiring.add(file)
+
+    def _retire(self, named: str | None) -> None:
+        pending, self._retiring = self._retiring, set()
+        if named in pending:   # named again after its close: keep it for good
+            pending.discard(named)
+            self._file_fds[named] = None
+        for file in pending:
+            for track in self.devices.values():
+                readings = track.readings
+                node = self.automaton.intern(readings)
+                if file in readings.files:
+                    track.readings = self._without(readings, node, readings.files.index(file))
+
+    def _without(self, readings: Readings, node, slot: int) -> Readings:
+        """The readings with file ``slot`` forgotten (it is only ever another device's)."""
+        trans = node.trans.get(("retire", slot))
+        if trans is None:
+            file = readings.files[slot]
+            after = _dedupe(evolve(c, foreign=c.foreign - {file}) if file in c.foreign else c
+                            for c in readings.configs)
+            names = successor_names(readings.files, readings.lines, after, None, None)
+            if names is None:
+                return Readings.of(after)
+            new_files, new_lines, fsrc, lsrc = names
+            out = self.automaton.node_for(after, new_files, new_lines)
+            trans = Transition.make(node, out, fsrc, lsrc, None)
+            self.automaton.remember(node, ("retire", slot), trans)
+        new_files, new_lines = rename(readings.files, readings.lines, trans, None, 0)
+        return Readings(trans.node, new_files, new_lines)
 
     # --- per event kind ---------------------------------------------------------------------
     def on_unreadable(self, event: Unreadable) -> None:
@@ -254,7 +365,7 @@ class Engine:
             # the core refuses malformed requests before any handler runs
             # (drivers/vfio/vfio_main.c:1210-1266, Linux 6.12.118)
             tag = T.Tag(U010.RULE, problem)
-            self._apply(track, event, lambda c: [T.ok(c, tag)])
+            self._apply(track, event, lambda c: [T.ok(c, tag)], ("U010", problem), payload=False)
             return
         op, feature = event.op, event.feature
         line = event.origin.line
@@ -277,12 +388,14 @@ class Engine:
                 def step(c: Config) -> list[T.Outcome]:
                     return T.step_hidden_feature(c, self.spec, event, line, None,
                                                  known_set=True)
+                key: tuple = ("hidden-set",)
             else:
                 tgt = _norm_target(target, self.spec)
 
                 def step(c: Config) -> list[T.Outcome]:
                     return T.step_set(c, self.spec, tgt, event, line, track.profile)
-            self._apply(track, event, step)
+                key = ("set", tgt)
+            self._apply(track, event, step, key)
             self._after_set(track, event, pin)
         elif feature == "MIG_DEVICE_STATE" and op == "GET":
             reply = event.reply_state
@@ -290,28 +403,33 @@ class Engine:
                 reply = _norm_target(reply, self.spec)
             ok = T.succeeded(event.ret)
             self._apply(track, event, lambda c: T.step_get_state(
-                c, reply if ok else None, track.profile, self.spec.error_state or "ERROR"))
+                c, reply if ok else None, track.profile, self.spec.error_state or "ERROR"),
+                ("get-state", reply if ok else None), payload=False)
         elif feature == "MIGRATION" and op in ("GET", "PROBE"):
             if op == "GET" and T.succeeded(event.ret):
                 mig = event.mig_flags
-                self._apply(track, event, lambda c: T.step_get_migration(c, self.spec, mig))
+                self._apply(track, event, lambda c: T.step_get_migration(c, self.spec, mig),
+                            ("get-migration", mig), payload=False)
             elif op == "GET":
-                self._apply(track, event, lambda c: [T.ok(c)])
+                self._apply(track, event, lambda c: [T.ok(c)], ("ok",), payload=False)
         elif feature in ("DMA_LOGGING_START", "DMA_LOGGING_STOP", "DMA_LOGGING_REPORT") \
                 and op in ("GET", "SET"):
-            self._apply(track, event, lambda c: T.step_logging(c, op, feature, event.ret))
+            self._apply(track, event, lambda c: T.step_logging(c, op, feature, event.ret),
+                        ("logging", op, feature, T.succeeded(event.ret)), payload=False)
         elif hidden or (op is not UNKNOWN and feature is UNKNOWN and op == "SET"):
             target = pin[0] if pin is not None else None
             tgt = _norm_target(target, self.spec) if target is not None else None
             no_set = track.qemu_traced
 
             self._apply(track, event,
-                        lambda c: T.step_hidden_feature(c, self.spec, event, line, tgt, no_set))
+                        lambda c: T.step_hidden_feature(c, self.spec, event, line, tgt, no_set),
+                        ("hidden", tgt, no_set))
             if pin is not None:
                 self._after_set(track, event, pin)
-                track.stats.observe_request(event, track.configs_before(), self.spec, tgt)
+                track.stats.observe_request(event, self._interned(track.readings_before()),
+                                            self.spec, tgt)
         else:
-            self._apply(track, event, lambda c: [T.ok(c)])
+            self._apply(track, event, lambda c: [T.ok(c)], ("ok",), payload=False)
         self._observe_state(track, event)
 
     def _after_set(self, track: DeviceTrack, event: FeatureCall, pin) -> None:
@@ -323,7 +441,7 @@ class Engine:
     def on_reset(self, event: DeviceReset) -> None:
         track = self._track(event.device, event)
         self._apply(track, event, lambda c: T.step_reset(c, self.spec, event.ret, event.errno,
-                                                         track.profile))
+                                                         track.profile), ("reset",))
         self._observe_state(track, event)
 
     def on_access(self, event: DeviceAccess) -> None:
@@ -335,22 +453,26 @@ class Engine:
 
             def step(c: Config) -> list[T.Outcome]:
                 return [T.ok(c, tag)]
+            key: tuple = ("misdirected", misdirected)
         else:
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_access(c, call)
-        self._apply(track, event, step)
+            key = ("access", call)
+        self._apply(track, event, step, key, payload=False)
 
     def on_device_close(self, event: DeviceClose) -> None:
         track = self._track(event.device, event)
         if T.succeeded(event.ret) is False:
             return
-        self._apply(track, event, lambda c: T.step_device_close(c, track.profile))
+        self._apply(track, event, lambda c: T.step_device_close(c, track.profile),
+                    ("device-close",), payload=False)
         track.closed = True
         self._observe_state(track, event)
 
     def on_fd_appeared(self, event: FdAppeared) -> None:
         hinted = self._hinted_owner(event)
-        self._data_event(event, lambda c: T.step_fd_appeared(c, event.file, event.fd), hinted)
+        self._data_event(event, lambda c: T.step_fd_appeared(c, event.file, event.fd), hinted,
+                         ("fd-appeared",))
         self._detect(self.file_device.get(event.file) or hinted, event.name)
 
     def _detect(self, device: str | None, name) -> None:
@@ -362,14 +484,20 @@ class Engine:
             found = detect_profile(anon_inode=name)
             if found is not None:
                 track.profile = found
+                self._shared_profile = None
 
     def _data_profile(self, file: str) -> DriverProfile:
         """The profile for a data-fd call: its owner's, or the one all devices share."""
         owner = self.file_device.get(file)
         if owner is not None:
             return self.devices[owner].profile
-        profiles = {t.profile.name: t.profile for t in self.devices.values()}
-        return next(iter(profiles.values())) if len(profiles) == 1 else generic_profile()
+        # the same for every event until a device is added or its profile detected
+        shared = self._shared_profile
+        if shared is None:
+            profiles = {t.profile.name: t.profile for t in self.devices.values()}
+            shared = next(iter(profiles.values())) if len(profiles) == 1 else generic_profile()
+            self._shared_profile = shared
+        return shared
 
     def on_dup(self, event: FdDup) -> None:
         """A dup shares the file: the event's ``file`` identity already follows it."""
@@ -386,32 +514,44 @@ class Engine:
                                         pid=event.pid, tid=event.tid, ts=event.ts))
             return
         profile = self._data_profile(file)
+        payload = True
         if isinstance(event, DataIO):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_io(c, event, profile)
+            key: tuple = ("io", self._ref(profile))
         elif isinstance(event, PrecopyInfo):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_precopy_info(c, file, fd, event.ret, event.errno, event.argsz)
+            key = ("precopy-info",)
         elif isinstance(event, DataClose):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_close(c, file, fd, event.how)
+            key = ("close",)
         elif isinstance(event, DataSeek):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_misc(c, file, fd, "lseek", event.ret)
+            key = ("seek",)
         elif isinstance(event, DataIoctl) and "PRECOPY" in event.request.upper():
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_precopy_info(c, file, fd, event.ret, event.errno, UNKNOWN)
+            key = ("precopy-ioctl",)
         elif isinstance(event, DataIoctl):
             request = event.request
 
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_misc(c, file, fd, f"ioctl {request}")
+            key = ("ioctl",)
         else:  # poll, fcntl: legal on any data fd
             def step(c: Config) -> list[T.Outcome]:
                 return [T.ok(c)]
-        self._data_event(event, step, None)
+            key = ("ok",)
+            payload = False
+        self._data_event(event, step, None, key, payload)
+        if isinstance(event, DataClose):
+            self._note_close(event)
 
-    def _data_event(self, event: Event, step: Step, hinted: str | None) -> None:
+    def _data_event(self, event: Event, step: Step, hinted: str | None,
+                    key: tuple | None = None, payload: bool = True) -> None:
         """Apply a data-fd event to the device owning the fd, or to every device that may.
 
         Without payloads two devices' data fds look alike; while more than one device can
@@ -423,7 +563,7 @@ class Engine:
         owner = self.file_device.get(file)
         if owner is None:
             candidates = [name for name, t in self.devices.items()
-                          if any(T.bindings(c, file, fd) for c in t.configs)]
+                          if self._may_bind(t, file, fd)]
             if hinted is not None and (hinted in candidates or not candidates):
                 candidates = [hinted]
             if len(candidates) == 1:
@@ -441,12 +581,15 @@ class Engine:
                 share = max(FANOUT_BUDGET // len(candidates), 1)
                 for name in candidates:
                     track = self.devices[name]
-                    track.configs = self._bound(track, track.configs, share)
-                    self._apply(track, event, _maybe_mine(step, file))
+                    if len(track.readings) > min(share, MAX_CONFIGS):
+                        track.configs = self._bound(track, track.configs, share)
+                    self._apply(track, event, _maybe_mine(step, file),
+                                None if key is None else ("maybe", *key), payload)
                 return
         track = self.devices[owner]
-        self._apply(track, event, step)
-        track.stats.record(event, track.configs, file)
+        self._apply(track, event, step, key, payload)
+        self.automaton.intern(track.readings)
+        track.stats.record(event, track.readings, file)
 
     def _hinted_owner(self, event: FdAppeared) -> str | None:
         if isinstance(event.device_hint, str) and event.device_hint in self.devices:
@@ -529,47 +672,56 @@ class Engine:
                                                    track.profile)
             return [T.Outcome(_opaque(o.config), o.tags) for o in outs]
 
-        self._apply(track, call, step)
+        self._apply(track, call, step, ("qemu-set", tgt))
         self._observe_state(track, call)
         self._check_p2p_order(track, call)
 
     # --- applying and settling -------------------------------------------------------------
-    def _apply(self, track: DeviceTrack, event: Event, step: Step) -> None:
-        self._apply_now(track, event, step)
+    def _apply(self, track: DeviceTrack, event: Event, step: Step, key: tuple | None = None,
+               payload: bool = True) -> None:
+        """Apply ``step`` to the device's readings. ``key`` names the step with everything it
+        depends on beyond the readings and the event (None: never cached); ``payload``:
+        whether the step reads the event's fields (beyond its file)."""
+        if key is not None and self.memo:
+            key = (key, payload)
+        else:
+            key = None
+        self._apply_now(track, event, step, key)
         if track.unsure_start and _establishes_state(event):
             track.unsure_start = False
 
-    def _apply_now(self, track: DeviceTrack, event: Event, step: Step) -> None:
+    def _apply_now(self, track: DeviceTrack, event: Event, step: Step,
+                   key: tuple | None) -> None:
         held = track.held
         if held is not None and _overlap(held.event, event):
-            self._apply_swapped(track, held, event, step)
+            self._apply_swapped(track, held, event, step, key)
             return
         self._flush(track)
-        before = track.configs
-        settled = self._settle(track, before, event, step)
+        before = track.readings
+        settled = self._settle(track, before, event, step, key)
         findings = self._findings(track, event, settled)
-        track.configs = settled.configs
+        track.readings = settled.readings
         self._record_undecided(track, event, settled)
-        track.held = Held(event, step, before, findings)
+        track.held = Held(event, step, key, before, findings)
         track.last_line = event.origin.last_line or event.origin.line
 
-    def _apply_swapped(self, track: DeviceTrack, held: Held, event: Event, step: Step) -> None:
+    def _apply_swapped(self, track: DeviceTrack, held: Held, event: Event, step: Step,
+                       key: tuple | None) -> None:
         """Two overlapping calls: accept either order; report only what both orders show."""
-        first = self._settle(track, track.configs, event, step)
-        swapped_e = self._settle(track, held.before, event, step)
-        swapped_h = self._settle(track, swapped_e.configs, held.event, held.step)
+        first = self._settle(track, track.readings, event, step, key)
+        swapped_e = self._settle(track, held.before, event, step, key)
+        swapped_h = self._settle(track, swapped_e.readings, held.event, held.step, held.key)
         keep_h = {f.rule for f in self._findings(track, held.event, swapped_h)}
         self._emit_all(f for f in held.findings if f.rule in keep_h)
         f_first = self._findings(track, event, first)
         keep_e = {f.rule for f in self._findings(track, event, swapped_e)}
         self._emit_all(f for f in f_first if f.rule in keep_e)
         if first.misfit and not (swapped_e.misfit or swapped_h.misfit):
-            configs = swapped_h.configs
+            track.readings = swapped_h.readings
         elif (swapped_e.misfit or swapped_h.misfit) and not first.misfit:
-            configs = first.configs
+            track.readings = first.readings
         else:
-            configs = _dedupe([*first.configs, *swapped_h.configs])
-        track.configs = self._bound(track, configs)
+            track.configs = self._bound(track, _dedupe([*first.configs, *swapped_h.configs]))
         track.held = None
         track.last_line = event.origin.last_line or event.origin.line
 
@@ -578,8 +730,58 @@ class Engine:
             self._emit_all(track.held.findings)
             track.held = None
 
-    def _settle(self, track: DeviceTrack, configs: list[Config], event: Event,
-                step: Step) -> Settled:
+    def _settle(self, track: DeviceTrack, before: Readings, event: Event, step: Step,
+                key: tuple | None) -> Settled:
+        """The step applied to every reading: from the automaton's cache when this node has
+        met this abstract event before, else computed (and cached when name-independent)."""
+        if key is None:
+            return self._settle_now(track, before, event, step)
+        node = self.automaton.intern(before)
+        file = getattr(event, "file", None)
+        files = before.files
+        slot = NEW_FILE
+        if file is not None and file in files:
+            slot = files.index(file)
+        fine, coarse = _payload(event, key[1])
+        head = (key[0], type(event), slot, track.unsure_start, self._ref(track.profile))
+        trans = None
+        if coarse is not None:
+            trans = node.trans.get((head, coarse))
+        if trans is None:
+            trans = node.trans.get((head, fine))
+        line = event.origin.line
+        if trans is not None:
+            self.automaton.hits += 1
+            replay: Replay = trans.result
+            if replay.cut is not None:
+                self._cut(track, replay.cut)
+            if replay.sure:
+                track.unsure_start = False
+            new_files, new_lines = rename(files, before.lines, trans, file, line)
+            return Settled(Readings(trans.node, new_files, new_lines), list(replay.findings),
+                           list(replay.undecided), replay.misfit)
+        self.automaton.misses += 1
+        unsure = track.unsure_start
+        self._cut_note = None
+        settled = self._settle_now(track, before, event, step)
+        replay = Replay(tuple(settled.findings), tuple(settled.undecided), settled.misfit,
+                        self._cut_note, unsure and not track.unsure_start)
+        self._cut_note = None
+        after = settled.readings.configs
+        names = successor_names(files, before.lines, after, file, line)
+        if names is None or not _name_free(replay, files, before.lines, file, line):
+            return settled
+        new_files, new_lines, fsrc, lsrc = names
+        out = self.automaton.node_for(after, new_files, new_lines)
+        settled.readings = Readings(out, new_files, new_lines, after)
+        cache_key = (head, coarse) if coarse is not None and not replay.findings else \
+            (head, fine)
+        self.automaton.remember(node, cache_key, Transition.make(node, out, fsrc, lsrc, replay))
+        return settled
+
+    def _settle_now(self, track: DeviceTrack, before: Readings, event: Event,
+                    step: Step) -> Settled:
+        configs = before.configs
         outcomes = [o for c in configs for o in step(c)]
         if not outcomes and isinstance(event, (DataIO, PrecopyInfo, DataIoctl)):
             # No reading binds this fd: it appeared from nowhere; resynchronise on it.
@@ -595,26 +797,43 @@ class Engine:
         chosen = fitting or outcomes
         misfit = not fitting and bool(outcomes)
         new_configs = self._bound(track, _dedupe(o.config for o in chosen))
-        if not new_configs:
-            new_configs = configs
+        readings = Readings.of(new_configs) if new_configs else before
         common = _common_rules(chosen)
         if misfit:
             # No reading fits: a finding even when the readings misfit for different reasons
             # (e.g. K001 in the ERROR reading, K003 in the others).
             common += [r for r in dict.fromkeys(t.rule.id for o in chosen for t in o.tags
                                                 if t.rule.kind == "misfit") if r not in common]
-        findings: list[tuple[Rule, T.Tag, str]] = []
-        continuing = describe_configs(new_configs, self.spec)
+        findings: list[tuple[Rule, T.Tag]] = []
         for rule_id in common:
             tag = next(t for o in chosen for t in o.tags if t.rule.id == rule_id)
-            findings.append((tag.rule, tag, continuing))
+            findings.append((tag.rule, tag))
         undecided = []
         seen_ids = {t.rule.id for o in chosen for t in o.tags}
         for rule_id in sorted(seen_ids - set(common)):
             tag = next(t for o in chosen for t in o.tags if t.rule.id == rule_id)
             if tag.rule.severity == "error":
                 undecided.append(tag.rule)
-        return Settled(new_configs, findings, undecided, misfit)
+        return Settled(readings, findings, undecided, misfit)
+
+    def _ref(self, obj: object) -> int:
+        """A cheap cache-key name for an object the engine keeps (a driver profile)."""
+        ident = id(obj)
+        if ident not in self._refs:
+            self._refs[ident] = obj
+        return ident
+
+    def _may_bind(self, track: DeviceTrack, file: str, fd: int) -> bool:
+        """Can some reading of the device take ``file`` as one of its data fds?"""
+        readings = track.readings
+        node = readings.node or self.automaton.intern(readings)
+        files = readings.files
+        slot = files.index(file) if file in files else NEW_FILE
+        found = node.binds.get((slot, fd))
+        if found is None:
+            found = node.binds[(slot, fd)] = any(T.bindings(c, file, fd)
+                                                 for c in readings.configs)
+        return found
 
     def _started_elsewhere(self, track: DeviceTrack, configs: list[Config],
                            step: Step) -> list[T.Outcome]:
@@ -641,6 +860,7 @@ class Engine:
 
     def _cut(self, track: DeviceTrack, why: str) -> None:
         """The readings of this device are no longer complete: say so once (T002)."""
+        self._cut_note = why
         if not track.truncated:
             track.truncated = True
             origin = self.last_origin or Origin("-", 0)
@@ -651,9 +871,12 @@ class Engine:
 
     def _findings(self, track: DeviceTrack, event: Event, settled: Settled) -> list[Finding]:
         out: list[Finding] = []
-        for rule, tag, continuing in settled.findings:
+        continuing = None
+        for rule, tag in settled.findings:
             if not self.enabled(rule.id):
                 continue
+            if continuing is None:
+                continuing = describe_configs(settled.configs, self.spec)
             if rule.once_per_session:
                 key = (rule.id, _session_key(track.configs))
                 if key in track.once:
@@ -685,20 +908,33 @@ class Engine:
             self._emit(f)
 
     # --- cross-device and observations ------------------------------------------------------
+    def _interned(self, readings: Readings) -> Readings:
+        self.automaton.intern(readings)
+        return readings
+
+    def _summary(self, readings: Readings):
+        return self.automaton.intern(readings).summary
+
+    def _all_p2p(self, readings: Readings) -> bool:
+        """Does every reading have the P2P flag (and is there any reading)?"""
+        if not len(readings):
+            return False
+        p2p = self.spec.flags.get("P2P", 0)
+        return all(f & p2p for f in self._summary(readings).flags)
+
     def _check_p2p_order(self, track: DeviceTrack, event: Event) -> None:
-        states = {c.state for c in track.configs}
-        if not track.configs or not all(c.flags & self.spec.flags.get("P2P", 0)
-                                        for c in track.configs):
+        if not self._all_p2p(track.readings):
             return
+        states = set(self._summary(track.readings).states)
         phase = U015.phase(states)
         if phase is None:
             return
         for other in self.devices.values():
-            if other is track or other.pid != track.pid or other.closed or not other.configs:
+            if other is track or other.pid != track.pid or other.closed:
                 continue
-            if not all(c.flags & self.spec.flags.get("P2P", 0) for c in other.configs):
+            if not self._all_p2p(other.readings):
                 continue
-            ostates = {c.state for c in other.configs}
+            ostates = set(self._summary(other.readings).states)
             msg = U015.check(track.name, states, other.name, ostates)
             if msg is None:
                 continue
@@ -713,14 +949,15 @@ class Engine:
                 cite=rule.cite))
 
     def _observe_state(self, track: DeviceTrack, event: Event) -> None:
-        track.stats.observe_states(event, track.configs, self.spec)
+        self.automaton.intern(track.readings)
+        track.stats.observe_states(event, track.readings, self.spec)
         if not track.migration_seen:
             track.migration_seen = _shows_migration(event)
         if isinstance(event, FeatureCall) and (
             event.op == "SET" and event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
         ):
             target = _norm_target(event.target, self.spec)
-            track.stats.observe_request(event, track.configs_before(), self.spec,
+            track.stats.observe_request(event, self._interned(track.readings_before()), self.spec,
                                         target if isinstance(target, str) else None)
 
     # --- end of trace ---------------------------------------------------------------------------
@@ -767,6 +1004,54 @@ _HANDLERS: dict[type, Callable[[Engine, Event], None]] = {
 
 # --- helpers ------------------------------------------------------------------------------------
 
+
+
+_PROVENANCE = frozenset({"origin", "pid", "tid", "ts", "duration", "text", "file",
+                         # PRECOPY_INFO sizes are reported, never checked
+                         "initial_bytes", "dirty_bytes"})
+_PAYLOAD_FIELDS: dict[type, attrgetter] = {}
+
+
+def _payload(event: Event, payload: bool) -> tuple[tuple, tuple | None]:
+    """The event as a cache key: (every field a step may read, a coarser class or None).
+
+    Lines, times, threads and the file's identity are left out (the file enters the key as
+    a slot of the readings). A read or write's byte counts enter the coarse class only as
+    their relation to 0 and to each other: a step reads nothing more of them, except in the
+    text of a finding (so only steps without findings are cached under the coarse class).
+    """
+    if not payload:
+        return (), None
+    cls = type(event)
+    getter = _PAYLOAD_FIELDS.get(cls)
+    if getter is None:
+        names = [f.name for f in fields(cls) if f.name not in _PROVENANCE]
+        getter = _PAYLOAD_FIELDS[cls] = attrgetter("kind", *names)
+    fine = getter(event)
+    if cls is not DataIO:
+        return fine, None
+    ret, asked = event.ret, event.requested  # type: ignore[attr-defined]
+    rclass = (ret > 0) - (ret < 0) if isinstance(ret, int) else ret
+    aclass = asked == 0 if isinstance(asked, int) else asked
+    over = isinstance(ret, int) and isinstance(asked, int) and ret > asked
+    coarse = ("coarse", event.fd, event.call, event.direction,  # type: ignore[attr-defined]
+              event.errno, event.positioned, rclass, aclass, over)  # type: ignore[attr-defined]
+    return fine, coarse
+
+
+def _name_free(replay: Replay, files: tuple[str, ...], lines: tuple[int, ...],
+               file: str | None, line: int) -> bool:
+    """Do the findings' texts name none of the names a cached step renames?"""
+    if not replay.findings:
+        return True
+    alternatives = "|".join(str(n) for n in (*lines, line))
+    numbers = re.compile(rf"(?<!\d)(?:{alternatives})(?!\d)")
+    names = [*files, *([file] if file is not None else [])]
+    for _rule, tag in replay.findings:
+        for text in (tag.message, tag.allowed):
+            if numbers.search(text) or any(name in text for name in names):
+                return False
+    return True
 
 
 def _maybe_mine(step: Step, file: str) -> Step:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vfio_migcheck.checker.automaton import Readings
 from vfio_migcheck.checker.config import PRECOPY_STATES, Config
 from vfio_migcheck.checker.describe import state_order
 from vfio_migcheck.checker.results import RequestObservation, SessionStats, StateObservation
@@ -59,8 +60,14 @@ class DeviceStats:
                 self.first_ts = event.ts
             self.last_ts = event.ts
 
-    def observe_states(self, event: Event, configs: list[Config], spec: Spec) -> None:
+    def observe_states(self, event: Event, configs: list[Config] | Readings,
+                       spec: Spec) -> None:
         self._ts(event)
+        if isinstance(configs, Readings):
+            if configs.node is not None and configs.node.size:
+                self._observe_node(event, configs)
+                return
+            configs = configs.configs
         states = tuple(sorted({c.state for c in configs}, key=state_order))
         self.states.append(StateObservation(event.origin.line, event.ts, states))
         if states == ("STOP_COPY",):
@@ -86,34 +93,71 @@ class DeviceStats:
                 self.sessions[file].ended_line = event.origin.line
                 unended.discard(file)
 
-    def observe_request(self, event: FeatureCall, before: list[Config], spec: Spec,
+    def _observe_node(self, event: Event, readings: Readings) -> None:
+        """observe_states from the node's summary: the same facts, without a pass over
+        every reading."""
+        summary = readings.node.summary  # type: ignore[union-attr]
+        files = readings.files
+        states = summary.sorted_states
+        self.states.append(StateObservation(event.origin.line, event.ts, states))
+        if states == ("STOP_COPY",):
+            for slot in summary.stop_copy_files:
+                b = self.sessions.get(files[slot])
+                if b is not None and b.stop_copy_ts is None:
+                    b.stop_copy_ts = event.ts
+        unended = self.unended
+        if not unended:
+            return
+        for slot in summary.first_dead:
+            file = files[slot]
+            if file in unended and slot in summary.dead_everywhere:
+                self.sessions[file].ended_line = event.origin.line
+                unended.discard(file)
+
+    def observe_request(self, event: FeatureCall, before: list[Config] | Readings, spec: Spec,
                         target: str | None) -> None:
         """A state request, judged from the readings ``before`` it (not after it)."""
-        srcs = {c.state for c in before}
+        if isinstance(before, Readings) and before.node is not None:
+            srcs: set[str] = set(before.node.summary.states)
+            flags: set[int] = set(before.node.summary.flags)
+        else:
+            if isinstance(before, Readings):
+                before = before.configs
+            srcs = {c.state for c in before}
+            flags = {c.flags for c in before}
         src = next(iter(srcs)) if len(srcs) == 1 else None
         ok = None if event.ret is UNKNOWN else event.ret == 0
         path = None
-        flags = {c.flags for c in before}
         if src is not None and target is not None and len(flags) == 1 and target in spec.states:
             answer = model_for(spec, next(iter(flags))).request(src, target)
             path = tuple(answer.path) if answer.ok and answer.path is not None else None
         self.requests.append(RequestObservation(event.origin.line, event.ts, src, target, ok,
                                                 path))
 
-    def record(self, event: Event, configs: list[Config], file: str) -> None:
+    def record(self, event: Event, configs: list[Config] | Readings, file: str) -> None:
         """After a data-fd event: bytes, reads, EOF, close."""
+        if isinstance(configs, Readings):
+            if configs.node is not None:
+                self._record(event, file, *_by_file(configs, file))
+                return
+            configs = configs.configs
+        created = [c.session.created_line for c in configs
+                   if c.session is not None and c.session.file == file]
+        kinds = {c.session.kind for c in configs
+                 if c.session is not None and c.session.file == file}
+        states = {c.state for c in configs if c.session is not None and c.session.file == file}
+        self._record(event, file, created, kinds, states)
+
+    def _record(self, event: Event, file: str, created: list[int | None], kinds: set[str],
+                states: set[str]) -> None:
         self._ts(event)
         b = self.sessions.get(file)
         if b is None:
-            created = [c.session.created_line for c in configs
-                       if c.session is not None and c.session.file == file]
             b = SessionBuilder(fd=getattr(event, "fd", None),
                                opened_line=created[0] if len(set(created)) == 1 else None,
                                opened_ts=event.ts)
             self.sessions[file] = b
             self.unended.add(file)
-        kinds = {c.session.kind for c in configs
-                 if c.session is not None and c.session.file == file}
         if len(kinds) == 1 and b.kind == "unknown":
             b.kind = next(iter(kinds))
         if isinstance(event, DataClose):
@@ -121,7 +165,6 @@ class DeviceStats:
             return
         if not isinstance(event, DataIO) or not isinstance(event.ret, int) or event.ret < 0:
             return
-        states = {c.state for c in configs if c.session is not None and c.session.file == file}
         if event.direction == "read":
             b.reads += 1
             b.read_sizes.append(event.ret)
@@ -145,3 +188,16 @@ class DeviceStats:
 
     def sessions_frozen(self) -> tuple[SessionStats, ...]:
         return tuple(b.freeze() for b in self.sessions.values())
+
+
+def _by_file(readings: Readings, file: str) -> tuple[list[int | None], set[str], set[str]]:
+    """Session lines, kinds and states of the readings whose session is bound to ``file``."""
+    files = readings.files
+    if file not in files:
+        return [], set(), set()
+    found = readings.node.summary.by_file.get(files.index(file))  # type: ignore[union-attr]
+    if found is None:
+        return [], set(), set()
+    slots, kinds, states = found
+    lines = readings.lines
+    return [None if s is None else lines[s] for s in slots], set(kinds), set(states)

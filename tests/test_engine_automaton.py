@@ -1,0 +1,122 @@
+"""The engine's automaton: reading sets as canonical nodes plus names, steps cached (issue 12).
+
+* a set of readings split into (node, names) and put back together is the same set, field by
+  field (also the fields equality ignores, such as the line a session started at);
+* the cost guard: a dense plain-strace capture repeating one migration loop builds the same
+  automaton whatever the number of loops — the steps computed (cache misses) and the nodes
+  do not grow with the trace, so every further loop is replayed from the cache. This is a
+  count, not a time: it cannot be fooled by a loaded machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import astuple
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vfio_migcheck.checker.automaton import Automaton, Readings, materialize
+from vfio_migcheck.checker.config import Config, Session
+from vfio_migcheck.checker.engine import Engine
+from vfio_migcheck.model.spec import load_spec
+from vfio_migcheck.traces.reading import open_trace
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = st.sampled_from(["261:fd8@55", "261:fd9@56", "261:fd8@82", "fd6#1", "fd7#2"])
+STATES = st.sampled_from(["RUNNING", "STOP", "STOP_COPY", "RESUMING", "PRE_COPY", "ERROR"])
+SESSIONS = st.none() | st.builds(
+    Session, kind=st.sampled_from(["saving", "resuming", "unknown"]),
+    file=st.none() | FILES, fd=st.none() | st.integers(3, 12), eof=st.booleans(),
+    moved=st.booleans(), closed=st.booleans(), failed_commit=st.booleans(),
+    opaque=st.booleans(), created_line=st.none() | st.integers(1, 500),
+    precopy_zero_reported=st.booleans())
+CONFIGS = st.builds(
+    Config, flags=st.sampled_from([1, 3, 5, 7]), state=STATES, session=SESSIONS,
+    dead=st.frozensets(FILES, max_size=3), ghost=st.booleans(), queried=st.booleans(),
+    logging=st.none() | st.booleans(), foreign=st.frozensets(FILES, max_size=3))
+
+
+def _fields(config: Config) -> tuple:
+    session = None if config.session is None else astuple(config.session)
+    return (config.flags, config.state, session, config.dead, config.ghost, config.queried,
+            config.logging, config.foreign)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(CONFIGS, max_size=8, unique=True))
+def test_a_reading_set_survives_its_split_into_node_and_names(configs) -> None:
+    automaton = Automaton()
+    readings = Readings.of(configs)
+    node = automaton.intern(readings)
+    again = materialize(node, readings.files, readings.lines)
+    assert [_fields(c) for c in again] == [_fields(c) for c in configs]
+    # the same set under other names is the same node
+    renamed = [Config(c.flags, c.state, c.session if c.session is None else Session(
+        c.session.kind, None if c.session.file is None else "x" + c.session.file,
+        c.session.fd, c.session.eof, c.session.moved, c.session.closed,
+        c.session.failed_commit, c.session.opaque,
+        None if c.session.created_line is None else c.session.created_line + 1000,
+        c.session.precopy_zero_reported), frozenset("x" + f for f in c.dead), c.ghost,
+        c.queried, c.logging, frozenset("x" + f for f in c.foreign)) for c in configs]
+    assert automaton.intern(Readings.of(renamed)) is node
+
+
+def _gen_dense():
+    spec = importlib.util.spec_from_file_location("gen_dense",
+                                                  ROOT / "benchmarks" / "gen_dense.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("gen_dense", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(path: Path) -> Engine:
+    engine = Engine(load_spec())
+    for event in open_trace(path, "auto").events:
+        engine.feed_one(event)
+    engine.finish()
+    return engine
+
+
+def test_steps_computed_do_not_grow_with_a_repeating_trace(tmp_path: Path) -> None:
+    gen = _gen_dense()
+    loop = gen.LOOP[1] - gen.LOOP[0] + 1
+    engines = []
+    for loops in (8, 32):
+        path = tmp_path / f"dense-{loops}.strace"
+        with open(path, "w", encoding="utf-8") as out:
+            gen.generate(out, 60 + loops * loop)
+        engines.append(_run(path))
+    short, long = engines
+    assert long.events > 3.5 * short.events
+    # every loop after the first few is replayed: nothing new is computed or stored
+    assert long.automaton.misses == short.automaton.misses
+    assert len(long.automaton.nodes) == len(short.automaton.nodes)
+    assert long.automaton.hits > 3.5 * short.automaton.hits - short.automaton.misses
+    # and the reading sets stay small: closed data files do not pile up in them
+    for track in long.devices.values():
+        assert len(track.readings) == len(short.devices[track.name].readings)
+        assert not any(c.foreign for c in track.configs)
+    assert [f.rule for f in long.findings] == [f.rule for f in short.findings]
+
+
+def test_a_cache_started_afresh_gives_the_same_results(tmp_path: Path, monkeypatch) -> None:
+    """Past MAX_CACHED steps the cache is emptied (a trace that never repeats must not keep
+    every reading set): the results do not change, only more steps are computed."""
+    from vfio_migcheck.checker import automaton
+
+    gen = _gen_dense()
+    path = tmp_path / "dense.strace"
+    with open(path, "w", encoding="utf-8") as out:
+        gen.generate(out, 300)
+    roomy = _run(path)
+    monkeypatch.setattr(automaton, "MAX_CACHED", 5)
+    tight = _run(path)
+    assert tight.automaton.misses > roomy.automaton.misses
+    assert tight.automaton.cached <= 5
+    assert [(f.rule, f.line) for f in tight.findings] == [(f.rule, f.line) for f in roomy.findings]
+    for track in tight.devices.values():
+        assert track.configs == roomy.devices[track.name].configs

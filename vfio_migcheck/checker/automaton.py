@@ -1,0 +1,274 @@
+"""Reading sets as states of a lazily built automaton, so a long trace repeats cached steps.
+
+A device's set of readings (:class:`~vfio_migcheck.checker.config.Config`) differs from one
+loop of a trace to the next only in names: the identities of data files (a new one for every
+session) and the lines where sessions started. :class:`Readings` splits a set into a
+canonical :class:`Node` — the set with those names replaced by slots — and a *binding*, the
+concrete file identities and lines of the slots. Two sets with the same node behave alike up
+to renaming, so the engine's step ``(node, abstract event) -> node`` is computed once per
+pair (:class:`Transition`) and later replayed by renaming only: the cost of a cached event
+does not depend on how many readings there are.
+
+Nothing here decides anything about the uAPI: transitions are computed by the engine on the
+concrete readings the first time and stored only when they are truly name-independent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vfio_migcheck.checker.config import Config, Session
+from vfio_migcheck.checker.describe import state_order
+
+#: slot of the event's own file in an abstract event when the node does not hold it
+NEW_FILE = -1
+#: line source of a transition: the line of the event itself
+CURRENT_LINE = -1
+#: cached steps kept before the cache starts afresh: a trace that never repeats itself (so
+#: whose every step is new) must not keep every reading set it went through
+MAX_CACHED = 200_000
+
+
+class Node:
+    """One canonical reading set: its key (configs with slots for names) and cached facts."""
+
+    __slots__ = ("key", "size", "nfiles", "nlines", "trans", "binds", "_summary", "__weakref__")
+
+    def __init__(self, key: tuple, nfiles: int, nlines: int) -> None:
+        self.key = key
+        self.size = len(key)
+        self.nfiles = nfiles
+        self.nlines = nlines
+        self.trans: dict[Any, Transition | None] = {}
+        self.binds: dict[tuple[int, int], bool] = {}
+        self._summary: Summary | None = None
+
+    @property
+    def summary(self) -> Summary:
+        if self._summary is None:
+            self._summary = Summary.of(self.key)
+        return self._summary
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the engine's bookkeeping asks of a reading set on every event, by slot."""
+
+    states: frozenset[str]
+    sorted_states: tuple[str, ...]       # by the reports' state order
+    flags: frozenset[int]
+    first_dead: tuple[int, ...]          # file slots dead in the first reading
+    dead_everywhere: frozenset[int]      # file slots dead in every reading, live in none
+    live: frozenset[int]                 # file slots bound to some reading's session
+    stop_copy_files: tuple[int, ...]     # session file slots, in reading order (may repeat)
+    by_file: dict[int, tuple[tuple[int | None, ...], frozenset[str], frozenset[str]]] = \
+        field(default_factory=dict)      # slot -> (created-line slots, kinds, states)
+
+    @staticmethod
+    def of(key: tuple) -> Summary:
+        states = frozenset(c[1] for c in key)
+        flags = frozenset(c[0] for c in key)
+        live = frozenset(c[2][1] for c in key if c[2] is not None and c[2][1] is not None)
+        first_dead = tuple(sorted(key[0][3])) if key else ()
+        dead_everywhere = frozenset(
+            s for s in first_dead if s not in live and all(s in c[3] for c in key))
+        stop_copy = tuple(c[2][1] for c in key if c[2] is not None and c[2][1] is not None)
+        by_file: dict[int, tuple[list, set, set]] = {}
+        for c in key:
+            s = c[2]
+            if s is None or s[1] is None:
+                continue
+            lines, kinds, sts = by_file.setdefault(s[1], ([], set(), set()))
+            lines.append(s[8])
+            kinds.add(s[0])
+            sts.add(c[1])
+        return Summary(states, tuple(sorted(states, key=state_order)), flags, first_dead,
+                       dead_everywhere, live, stop_copy,
+                       {f: (tuple(v[0]), frozenset(v[1]), frozenset(v[2]))
+                        for f, v in by_file.items()})
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A cached step: the successor node, where its names come from, and what it reports.
+
+    ``files``/``lines``: for each slot of ``node``, the slot of the input it renames, or
+    NEW_FILE (the event's file) / CURRENT_LINE (the event's line).
+    """
+
+    node: Node
+    files: tuple[int, ...]
+    lines: tuple[int, ...]
+    result: Any                          # the engine's name-independent part of the step
+    #: the names are those of the input, in the same order (most steps): nothing to rename
+    same_files: bool = False
+    same_lines: bool = False
+
+    @staticmethod
+    def make(before: Node, node: Node, files: tuple[int, ...], lines: tuple[int, ...],
+             result: Any) -> Transition:
+        return Transition(node, files, lines, result,
+                          files == tuple(range(before.nfiles)),
+                          lines == tuple(range(before.nlines)))
+
+
+class Readings:
+    """A device's reading set: concrete configs, a (node, binding) pair, or both (lazily)."""
+
+    __slots__ = ("node", "files", "lines", "_configs")
+
+    def __init__(self, node: Node | None, files: tuple[str, ...], lines: tuple[int, ...],
+                 configs: list[Config] | None = None) -> None:
+        self.node = node
+        self.files = files
+        self.lines = lines
+        self._configs = configs
+
+    @classmethod
+    def of(cls, configs: list[Config]) -> Readings:
+        return cls(None, (), (), configs)
+
+    @property
+    def configs(self) -> list[Config]:
+        if self._configs is None:
+            self._configs = materialize(self.node, self.files, self.lines)  # type: ignore
+        return self._configs
+
+    def __len__(self) -> int:
+        return self.node.size if self.node is not None else len(self._configs)  # type: ignore
+
+
+class Automaton:
+    """The engine's table of canonical nodes (one per engine, built as the trace is read)."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[tuple, Node] = {}
+        self.misses = 0
+        self.hits = 0
+        self.cached = 0      # transitions stored since the last fresh start
+
+    def remember(self, node: Node, key: Any, trans: Transition) -> None:
+        """Store a computed step (starting afresh past MAX_CACHED)."""
+        if self.cached >= MAX_CACHED:
+            for old in self.nodes.values():
+                old.trans.clear()
+                old.binds.clear()
+            self.nodes.clear()
+            self.cached = 0
+        node.trans[key] = trans
+        self.cached += 1
+
+    def intern(self, readings: Readings) -> Node:
+        """The node of ``readings`` (computed from its configs the first time)."""
+        node = readings.node
+        if node is None:
+            files, lines = _names(readings.configs)
+            node = self.node_for(readings.configs, files, lines)
+            readings.node, readings.files, readings.lines = node, files, lines
+        return node
+
+    def node_for(self, configs: list[Config], files: tuple[str, ...],
+                 lines: tuple[int, ...]) -> Node:
+        key = canonical_key(configs, {f: i for i, f in enumerate(files)},
+                            {n: i for i, n in enumerate(lines)})
+        node = self.nodes.get(key)
+        if node is None:
+            node = self.nodes[key] = Node(key, len(files), len(lines))
+        return node
+
+
+def _names(configs: list[Config]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """File identities and session lines of a set, in order of first mention."""
+    files: dict[str, None] = {}
+    lines: dict[int, None] = {}
+    for c in configs:
+        s = c.session
+        if s is not None:
+            if s.file is not None:
+                files[s.file] = None
+            if s.created_line is not None:
+                lines[s.created_line] = None
+        for f in sorted(c.dead):
+            files[f] = None
+        for f in sorted(c.foreign):
+            files[f] = None
+    return tuple(files), tuple(lines)
+
+
+def canonical_key(configs: list[Config], fslot: dict[str, int], lslot: dict[int, int]) -> tuple:
+    """The configs with file identities and lines replaced by their slots (KeyError when a
+    name has no slot). Every field takes part, also those equality ignores."""
+    out = []
+    for c in configs:
+        s = c.session
+        if s is None:
+            skey = None
+        else:
+            skey = (s.kind, None if s.file is None else fslot[s.file], s.fd, s.eof, s.moved,
+                    s.closed, s.failed_commit, s.opaque,
+                    None if s.created_line is None else lslot[s.created_line],
+                    s.precopy_zero_reported)
+        out.append((c.flags, c.state, skey, frozenset(fslot[f] for f in c.dead), c.ghost,
+                    c.queried, c.logging, frozenset(fslot[f] for f in c.foreign)))
+    return tuple(out)
+
+
+def materialize(node: Node, files: tuple[str, ...], lines: tuple[int, ...]) -> list[Config]:
+    """The concrete configs of a node under a binding."""
+    out = []
+    for flags, state, skey, dead, ghost, queried, logging, foreign in node.key:
+        session = None
+        if skey is not None:
+            kind, f, fd, eof, moved, closed, failed, opaque, ln, pzr = skey
+            session = Session(kind, None if f is None else files[f], fd, eof, moved, closed,
+                              failed, opaque, None if ln is None else lines[ln], pzr)
+        out.append(Config(flags, state, session, frozenset(files[i] for i in dead), ghost,
+                          queried, logging, frozenset(files[i] for i in foreign)))
+    return out
+
+
+def rename(files: tuple[str, ...], lines: tuple[int, ...], trans: Transition,
+           event_file: str | None, line: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The binding after a cached transition."""
+    if trans.same_files and trans.same_lines:
+        return files, lines
+    return (tuple(event_file if i == NEW_FILE else files[i] for i in trans.files),  # type: ignore
+            tuple(line if i == CURRENT_LINE else lines[i] for i in trans.lines))
+
+
+def successor_names(before_files: tuple[str, ...], before_lines: tuple[int, ...],
+                    after: list[Config], event_file: str | None, line: int,
+                    ) -> tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...],
+                               tuple[int, ...]] | None:
+    """Names of a computed successor set, each traced to an input slot or to the event.
+
+    Returns (files, lines, file sources, line sources), or None when the successor holds a
+    name that neither the input nor the event explains (then the step is not cached).
+    """
+    names, nums = _names(after)
+    fpos = {f: i for i, f in enumerate(before_files)}
+    lpos = {n: i for i, n in enumerate(before_lines)}
+    fsrc: list[int] = []
+    for f in names:
+        if f in fpos:
+            fsrc.append(fpos[f])
+        elif f == event_file:
+            fsrc.append(NEW_FILE)
+        else:
+            return None
+    if line in lpos:
+        return None  # the event's line is also an input line: the relation is not in the key
+    lsrc: list[int] = []
+    for n in nums:
+        if n in lpos:
+            lsrc.append(lpos[n])
+        elif n == line:
+            lsrc.append(CURRENT_LINE)
+        else:
+            return None
+    # keep the input's order so that a repeated loop reaches the same nodes again
+    order = sorted(range(len(names)), key=lambda i: (fsrc[i] == NEW_FILE, fsrc[i]))
+    lorder = sorted(range(len(nums)), key=lambda i: (lsrc[i] == CURRENT_LINE, lsrc[i]))
+    return (tuple(names[i] for i in order), tuple(nums[i] for i in lorder),
+            tuple(fsrc[i] for i in order), tuple(lsrc[i] for i in lorder))
