@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from vfio_migcheck import __version__
+from vfio_migcheck.checker.repeats import repeats_note
 from vfio_migcheck.checker.results import Finding, TraceResult
 from vfio_migcheck.checker.rules import all_rules
 
@@ -56,6 +57,12 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
     }
     if finding.rule in index:
         out["ruleIndex"] = index[finding.rule]
+    if finding.suppressed:
+        # the findings alike this one that were counted, not listed (check --max-repeats)
+        out["occurrenceCount"] = 1 + finding.suppressed
+        out["message"]["text"] += f" | {repeats_note(finding)}"
+        out["properties"]["suppressed"] = finding.suppressed
+        out["properties"]["suppressedLastLine"] = finding.suppressed_last_line
     if finding.related_lines:
         out["relatedLocations"] = [
             dict(_location(finding.file, line), id=i, message={"text": "session started here"})
