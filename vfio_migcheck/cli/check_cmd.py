@@ -8,7 +8,6 @@ from importlib import resources
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from vfio_migcheck.checker.api import RuleSelectionError, check_trace, rule_filter
 from vfio_migcheck.checker.repeats import DEFAULT_MAX_REPEATS
@@ -102,6 +101,8 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
                            ignore=_split(ignore), driver=driver, max_repeats=max_repeats)
                for p in paths]
     if output == "text":
+        from rich.console import Console  # only the text report needs rich (~40 ms)
+
         from vfio_migcheck.checker.reports.text import render
 
         render(results, Console(highlight=False, soft_wrap=True))
