@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
@@ -196,3 +197,29 @@ def test_the_default_cap_is_documented_in_help() -> None:
     out = _run("check", "--help").output
     assert "--max-repeats" in out and f"default: {DEFAULT_MAX_REPEATS}" in out
     assert _run("check", "--max-repeats", "-1").exit_code == 2
+
+
+# --- per-event observations are not kept by check ---------------------------------------------
+
+EXAMPLES = sorted(p for p in (Path(__file__).parent.parent / "vfio_migcheck" / "examples")
+                  .iterdir() if p.suffix in (".vmc", ".strace"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_without_observations_only_the_observations_differ(path: Path) -> None:
+    kept = check_trace(path)
+    lean = check_trace(path, observations=False)
+    assert lean.findings == kept.findings
+    assert any(d.states for d in kept.devices)
+    for a, b in zip(lean.devices, kept.devices, strict=True):
+        assert a.states == () and a.requests == ()
+        assert replace(a, states=b.states, requests=b.requests) == b
+    # the switch is scoped to the call: the next check records again
+    assert check_trace(path).devices == kept.devices
+
+
+def test_observations_kept_do_not_grow_with_events_when_off(tmp_path: Path) -> None:
+    result = check_trace(_trace(tmp_path, 2000), observations=False, max_repeats=1)
+    (device,) = result.devices
+    assert device.states == () and device.requests == ()
+    assert result.extra["events"] > 2000

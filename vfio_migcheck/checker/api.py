@@ -11,6 +11,7 @@ from vfio_migcheck.checker.engine import DeviceTrack, Engine
 from vfio_migcheck.checker.repeats import FindingLog
 from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
 from vfio_migcheck.checker.rules import CATALOGUE
+from vfio_migcheck.checker.stats import RECORD_OBSERVATIONS
 from vfio_migcheck.model.names import NameError_, parse_flags
 from vfio_migcheck.model.profiles import DriverProfile, find_profile
 from vfio_migcheck.model.spec import Spec, SpecError, load_spec
@@ -71,20 +72,27 @@ def check_events(events: Iterable[Event], *, spec: Spec | str | None = None,
                  fmt: str = "events", select=None, ignore=None,
                  summary: ReadSummary | None = None,
                  driver: DriverProfile | str | None = None,
-                 max_repeats: int = 0) -> TraceResult:
+                 max_repeats: int = 0, observations: bool = True) -> TraceResult:
     """Check an event stream (what every reader produces) against the model.
 
     ``max_repeats``: findings kept per rule, device and severity; the rest are counted on
-    the last one kept (``Finding.suppressed``). 0 keeps every finding."""
+    the last one kept (``Finding.suppressed``). 0 keeps every finding.
+    ``observations``: keep each device's state after every event and every SET
+    (``DeviceResult.states``/``requests``, read by the audit); without them memory does not
+    grow with the number of events."""
     spec_obj, flag_value = _resolve(spec, flags)
     engine = _capped(Engine(spec_obj, flag_value, rule_filter(select, ignore),
                             _profile(driver)), max_repeats)
     ts_seen: list[float] = []
-    for event in events:
-        if event.ts is not None and len(ts_seen) < 1:
-            ts_seen.append(event.ts)
-        engine.feed_one(event)
-    engine.finish()
+    recording = RECORD_OBSERVATIONS.set(observations)
+    try:
+        for event in events:
+            if event.ts is not None and len(ts_seen) < 1:
+                ts_seen.append(event.ts)
+            engine.feed_one(event)
+        engine.finish()
+    finally:
+        RECORD_OBSERVATIONS.reset(recording)
     summary = summary or ReadSummary(format=fmt)
     return build_result(engine, file, summary.format if summary else fmt, summary.to_json(),
                         _timestamps(ts_seen))
@@ -93,16 +101,18 @@ def check_events(events: Iterable[Event], *, spec: Spec | str | None = None,
 def check_trace(path: str | Path, *, spec: Spec | str | None = None,
                 flags: int | str | None = None, fmt: str = "auto", select=None,
                 ignore=None, driver: DriverProfile | str | None = None,
-                max_repeats: int = 0) -> TraceResult:
+                max_repeats: int = 0, observations: bool = True) -> TraceResult:
     """Read and check one trace file (or strace ``-ff`` prefix). Never raises on bad input:
-    an unreadable trace gives a TraceResult with ``error`` set. ``max_repeats`` as for
-    :func:`check_events` (``check`` passes ``--max-repeats``)."""
+    an unreadable trace gives a TraceResult with ``error`` set. ``max_repeats`` and
+    ``observations`` as for :func:`check_events` (``check`` passes ``--max-repeats`` and
+    no observations)."""
     try:
         spec_obj, flag_value = _resolve(spec, flags)
         enabled = rule_filter(select, ignore)
         profile = _profile(driver)
     except (SpecError, NameError_, RuleSelectionError) as exc:
         return _error_result(path, fmt, str(exc))
+    recording = RECORD_OBSERVATIONS.set(observations)
     try:
         from vfio_migcheck.traces.reading import open_trace
 
@@ -119,6 +129,8 @@ def check_trace(path: str | Path, *, spec: Spec | str | None = None,
     except Exception as exc:  # noqa: BLE001 - a reader bug must not become a traceback
         return _error_result(path, fmt, f"internal error while reading: {type(exc).__name__}: "
                                         f"{exc}")
+    finally:
+        RECORD_OBSERVATIONS.reset(recording)
     # the reader may refine its format while reading (a QEMU log found to be "qemu-v1")
     fmt_read = reading.summary.format if reading.summary.format != "?" else reading.format
     unusable = unusable_input(reading.summary, fmt, STDIN_NAME if is_stdin(path) else path,

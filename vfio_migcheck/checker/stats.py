@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from vfio_migcheck.checker.config import PRECOPY_STATES, Config
@@ -44,6 +45,12 @@ class SessionBuilder:
             bytes_read_unknown_phase=self.bytes_read_unknown)
 
 
+#: whether devices record an observation per event (states) and per SET (requests): the
+#: audit's timing and coverage read them; ``check``'s reports never show them, so it turns
+#: them off and its memory does not grow with the number of events (checker/api.py)
+RECORD_OBSERVATIONS: ContextVar[bool] = ContextVar("record_observations", default=True)
+
+
 @dataclass
 class DeviceStats:
     states: list[StateObservation] = field(default_factory=list)
@@ -52,6 +59,7 @@ class DeviceStats:
     unended: set[str] = field(default_factory=set)   # sessions whose end is not seen yet
     first_ts: float | None = None
     last_ts: float | None = None
+    observing: bool = field(default_factory=RECORD_OBSERVATIONS.get)
 
     def _ts(self, event: Event) -> None:
         if event.ts is not None:
@@ -62,7 +70,8 @@ class DeviceStats:
     def observe_states(self, event: Event, configs: list[Config], spec: Spec) -> None:
         self._ts(event)
         states = tuple(sorted({c.state for c in configs}, key=state_order))
-        self.states.append(StateObservation(event.origin.line, event.ts, states))
+        if self.observing:
+            self.states.append(StateObservation(event.origin.line, event.ts, states))
         if states == ("STOP_COPY",):
             for c in configs:
                 s = c.session
@@ -89,6 +98,8 @@ class DeviceStats:
     def observe_request(self, event: FeatureCall, before: list[Config], spec: Spec,
                         target: str | None) -> None:
         """A state request, judged from the readings ``before`` it (not after it)."""
+        if not self.observing:
+            return
         srcs = {c.state for c in before}
         src = next(iter(srcs)) if len(srcs) == 1 else None
         ok = None if event.ret is UNKNOWN else event.ret == 0

@@ -98,7 +98,8 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
     if not paths:
         fail_usage("no TRACE given and no bundled examples found")
     results = [check_trace(p, spec=spec, flags=flags, fmt=fmt, select=_split(select),
-                           ignore=_split(ignore), driver=driver, max_repeats=max_repeats)
+                           ignore=_split(ignore), driver=driver, max_repeats=max_repeats,
+                           observations=False)   # no report shows them: memory stays flat
                for p in paths]
     if output == "text":
         from rich.console import Console  # only the text report needs rich (~40 ms)
