@@ -51,15 +51,29 @@ class SessionBuilder:
 RECORD_OBSERVATIONS: ContextVar[bool] = ContextVar("record_observations", default=True)
 
 
+class Unrecorded(list):
+    """Where observations go when they are not recorded: appending keeps nothing, so every
+    place that observes stays as it is and the switch lives in one spot."""
+
+    def append(self, item: object) -> None:
+        return None
+
+    def extend(self, items: object) -> None:
+        return None
+
+
+def _observations() -> list:
+    return [] if RECORD_OBSERVATIONS.get() else Unrecorded()
+
+
 @dataclass
 class DeviceStats:
-    states: list[StateObservation] = field(default_factory=list)
-    requests: list[RequestObservation] = field(default_factory=list)
+    states: list[StateObservation] = field(default_factory=_observations)
+    requests: list[RequestObservation] = field(default_factory=_observations)
     sessions: dict[str, SessionBuilder] = field(default_factory=dict)
     unended: set[str] = field(default_factory=set)   # sessions whose end is not seen yet
     first_ts: float | None = None
     last_ts: float | None = None
-    observing: bool = field(default_factory=RECORD_OBSERVATIONS.get)
 
     def _ts(self, event: Event) -> None:
         if event.ts is not None:
@@ -70,8 +84,7 @@ class DeviceStats:
     def observe_states(self, event: Event, configs: list[Config], spec: Spec) -> None:
         self._ts(event)
         states = tuple(sorted({c.state for c in configs}, key=state_order))
-        if self.observing:
-            self.states.append(StateObservation(event.origin.line, event.ts, states))
+        self.states.append(StateObservation(event.origin.line, event.ts, states))
         if states == ("STOP_COPY",):
             for c in configs:
                 s = c.session
@@ -98,8 +111,6 @@ class DeviceStats:
     def observe_request(self, event: FeatureCall, before: list[Config], spec: Spec,
                         target: str | None) -> None:
         """A state request, judged from the readings ``before`` it (not after it)."""
-        if not self.observing:
-            return
         srcs = {c.state for c in before}
         src = next(iter(srcs)) if len(srcs) == 1 else None
         ok = None if event.ret is UNKNOWN else event.ret == 0
