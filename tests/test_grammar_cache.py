@@ -41,8 +41,8 @@ def test_a_cached_parser_parses_as_a_fresh_one(name: str, tmp_path: Path,
     fresh = load_parser(name, **OPTIONS[name])
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     built = load_parser(name, **OPTIONS[name])            # builds and saves
-    saved = tmp_path / f"{name}.lark-tables"
-    assert saved.is_file() and saved.stat().st_size > 0
+    (saved,) = tmp_path.glob(f"{name}-*.lark-tables")
+    assert saved.stat().st_size > 0
     stamp = saved.stat().st_mtime_ns
     loaded = load_parser(name, **OPTIONS[name])           # loads
     assert saved.stat().st_mtime_ns == stamp              # not rebuilt
@@ -52,7 +52,7 @@ def test_a_cached_parser_parses_as_a_fresh_one(name: str, tmp_path: Path,
 def test_a_damaged_cache_file_is_rebuilt(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     good = _trees("qemu", load_parser("qemu", **OPTIONS["qemu"]))
-    saved = tmp_path / "qemu.lark-tables"
+    (saved,) = tmp_path.glob("qemu-*.lark-tables")
     saved.write_bytes(saved.read_bytes()[:100])           # cut mid-pickle
     assert _trees("qemu", load_parser("qemu", **OPTIONS["qemu"])) == good
     saved.write_bytes(b"not a hash\nnot a pickle")
@@ -63,6 +63,7 @@ def test_other_options_do_not_load_the_wrong_tables(tmp_path: Path, monkeypatch)
     monkeypatch.setenv(CACHE_ENV, str(tmp_path))
     load_parser("qemu", **OPTIONS["qemu"])
     other = load_parser("qemu", parser="lalr", lexer="contextual")   # tokens filtered
+    assert len(list(tmp_path.glob("qemu-*.lark-tables"))) == 2      # one file per option set
     monkeypatch.setenv(CACHE_ENV, "")
     fresh = load_parser("qemu", parser="lalr", lexer="contextual")
     assert _trees("qemu", other) == _trees("qemu", fresh)
@@ -102,3 +103,29 @@ def test_a_directory_that_cannot_be_made_means_no_cache(tmp_path: Path, monkeypa
     monkeypatch.setenv(CACHE_ENV, str(blocker / "below"))
     assert cache_dir() is None
     assert grammars.load_parser("bpftrace", **OPTIONS["bpftrace"]) is not None
+
+
+def test_processes_starting_together_share_one_sound_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = ("from vfio_migcheck.traces.grammars import load_parser; "
+              "p = load_parser('bpftrace', parser='lalr', lexer='contextual', "
+              "propagate_positions=False); "
+              f"print(p.parse({LINES['bpftrace'][0]!r}).pretty())")
+    env = dict(os.environ, **{CACHE_ENV: str(tmp_path)})
+    root = Path(__file__).parent.parent
+    runs = [subprocess.Popen([sys.executable, "-c", script], env=env, cwd=root,
+                             stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = {run.communicate()[0] for run in runs}
+    assert all(run.returncode == 0 for run in runs)
+    assert len(outputs) == 1
+    (saved,) = tmp_path.glob("bpftrace-*.lark-tables")
+    stamp = saved.stat().st_mtime_ns
+    os.environ[CACHE_ENV] = str(tmp_path)
+    try:
+        again = load_parser("bpftrace", **OPTIONS["bpftrace"])
+    finally:
+        del os.environ[CACHE_ENV]
+    assert saved.stat().st_mtime_ns == stamp                # it loads: nothing rebuilt
+    assert again.parse(LINES["bpftrace"][0]).pretty() + "\n" in outputs
