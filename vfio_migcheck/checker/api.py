@@ -8,8 +8,10 @@ from pathlib import Path
 
 from vfio_migcheck.checker.describe import state_order
 from vfio_migcheck.checker.engine import DeviceTrack, Engine
+from vfio_migcheck.checker.repeats import FindingLog
 from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
 from vfio_migcheck.checker.rules import CATALOGUE
+from vfio_migcheck.checker.stats import RECORD_OBSERVATIONS
 from vfio_migcheck.model.names import NameError_, parse_flags
 from vfio_migcheck.model.profiles import DriverProfile, find_profile
 from vfio_migcheck.model.spec import Spec, SpecError, load_spec
@@ -70,16 +72,28 @@ def check_events(events: Iterable[Event], *, spec: Spec | str | None = None,
                  flags: int | str | None = None, file: str = "<events>",
                  fmt: str = "events", select=None, ignore=None,
                  summary: ReadSummary | None = None,
-                 driver: DriverProfile | str | None = None) -> TraceResult:
-    """Check an event stream (what every reader produces) against the model."""
+                 driver: DriverProfile | str | None = None,
+                 max_repeats: int = 0, observations: bool = True) -> TraceResult:
+    """Check an event stream (what every reader produces) against the model.
+
+    ``max_repeats``: findings kept per rule, device and severity; the rest are counted on
+    the last one kept (``Finding.suppressed``). 0 keeps every finding.
+    ``observations``: keep each device's state after every event and every SET
+    (``DeviceResult.states``/``requests``, read by the audit); without them memory does not
+    grow with the number of events."""
     spec_obj, flag_value = _resolve(spec, flags)
-    engine = Engine(spec_obj, flag_value, rule_filter(select, ignore), _profile(driver))
+    engine = _capped(Engine(spec_obj, flag_value, rule_filter(select, ignore),
+                            _profile(driver)), max_repeats)
     ts_seen: list[float] = []
-    for event in events:
-        if event.ts is not None and len(ts_seen) < 1:
-            ts_seen.append(event.ts)
-        engine.feed_one(event)
-    engine.finish()
+    recording = RECORD_OBSERVATIONS.set(observations)
+    try:
+        for event in events:
+            if event.ts is not None and len(ts_seen) < 1:
+                ts_seen.append(event.ts)
+            engine.feed_one(event)
+        engine.finish()
+    finally:
+        RECORD_OBSERVATIONS.reset(recording)
     summary = summary or ReadSummary(format=fmt)
     return build_result(engine, file, summary.format if summary else fmt, summary.to_json(),
                         _timestamps(ts_seen))
@@ -87,20 +101,24 @@ def check_events(events: Iterable[Event], *, spec: Spec | str | None = None,
 
 def check_trace(path: str | Path, *, spec: Spec | str | None = None,
                 flags: int | str | None = None, fmt: str = "auto", select=None,
-                ignore=None, driver: DriverProfile | str | None = None) -> TraceResult:
+                ignore=None, driver: DriverProfile | str | None = None,
+                max_repeats: int = 0, observations: bool = True) -> TraceResult:
     """Read and check one trace file (or strace ``-ff`` prefix). Never raises on bad input:
-    an unreadable trace gives a TraceResult with ``error`` set."""
+    an unreadable trace gives a TraceResult with ``error`` set. ``max_repeats`` and
+    ``observations`` as for :func:`check_events` (``check`` passes ``--max-repeats`` and
+    no observations)."""
     try:
         spec_obj, flag_value = _resolve(spec, flags)
         enabled = rule_filter(select, ignore)
         profile = _profile(driver)
     except (SpecError, NameError_, RuleSelectionError) as exc:
         return _error_result(path, fmt, str(exc))
+    recording = RECORD_OBSERVATIONS.set(observations)
     try:
         from vfio_migcheck.traces.reading import open_trace
 
         reading = open_trace(path, fmt)
-        engine = Engine(spec_obj, flag_value, enabled, profile)
+        engine = _capped(Engine(spec_obj, flag_value, enabled, profile), max_repeats)
         first_ts: list[float] = []
         for event in reading.events:
             if event.ts is not None and not first_ts:
@@ -112,6 +130,8 @@ def check_trace(path: str | Path, *, spec: Spec | str | None = None,
     except Exception as exc:  # noqa: BLE001 - a reader bug must not become a traceback
         return _error_result(path, fmt, f"internal error while reading: {type(exc).__name__}: "
                                         f"{exc}")
+    finally:
+        RECORD_OBSERVATIONS.reset(recording)
     # the reader may refine its format while reading (a QEMU log found to be "qemu-v1")
     fmt_read = reading.summary.format if reading.summary.format != "?" else reading.format
     unusable = unusable_input(reading.summary, fmt, STDIN_NAME if is_stdin(path) else path,
@@ -121,6 +141,14 @@ def check_trace(path: str | Path, *, spec: Spec | str | None = None,
     name = STDIN_NAME if is_stdin(path) else str(path)
     return build_result(engine, name, fmt_read, reading.summary.to_json(),
                         _timestamps(first_ts))
+
+
+def _capped(engine: Engine, max_repeats: int) -> Engine:
+    """Give the engine a finding log that keeps ``max_repeats`` findings per group (the
+    engine only ever appends to ``engine.findings``); 0 leaves its plain list alone."""
+    if max_repeats:
+        engine.findings = FindingLog(max_repeats)  # type: ignore[assignment]
+    return engine
 
 
 def _error_result(path, fmt: str, message: str) -> TraceResult:

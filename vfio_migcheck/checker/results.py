@@ -34,6 +34,10 @@ class Finding:
     related_lines: tuple[int, ...] = ()   # e.g. the SET that created the fd
     fingerprint: str = ""         # semantic, line-independent (rule, device, states, fd role)
     cite: str = ""                # e.g. "include/uapi/linux/vfio.h: MIG_DEVICE_STATE (R8)"
+    # further findings of the same rule, device and severity this one stands for, not kept
+    # (checker/repeats.py, ``check --max-repeats``), and the line of the last of them
+    suppressed: int = 0
+    suppressed_last_line: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

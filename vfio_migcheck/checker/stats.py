@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from vfio_migcheck.checker.automaton import Readings
@@ -45,10 +46,31 @@ class SessionBuilder:
             bytes_read_unknown_phase=self.bytes_read_unknown)
 
 
+#: whether devices record an observation per event (states) and per SET (requests): the
+#: audit's timing and coverage read them; ``check``'s reports never show them, so it turns
+#: them off and its memory does not grow with the number of events (checker/api.py)
+RECORD_OBSERVATIONS: ContextVar[bool] = ContextVar("record_observations", default=True)
+
+
+class Unrecorded(list):
+    """Where observations go when they are not recorded: appending keeps nothing, so every
+    place that observes stays as it is and the switch lives in one spot."""
+
+    def append(self, item: object) -> None:
+        return None
+
+    def extend(self, items: object) -> None:
+        return None
+
+
+def _observations() -> list:
+    return [] if RECORD_OBSERVATIONS.get() else Unrecorded()
+
+
 @dataclass
 class DeviceStats:
-    states: list[StateObservation] = field(default_factory=list)
-    requests: list[RequestObservation] = field(default_factory=list)
+    states: list[StateObservation] = field(default_factory=_observations)
+    requests: list[RequestObservation] = field(default_factory=_observations)
     sessions: dict[str, SessionBuilder] = field(default_factory=dict)
     unended: set[str] = field(default_factory=set)   # sessions whose end is not seen yet
     first_ts: float | None = None

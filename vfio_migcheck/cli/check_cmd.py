@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from vfio_migcheck.checker.api import RuleSelectionError, check_trace, rule_filter
+from vfio_migcheck.checker.repeats import DEFAULT_MAX_REPEATS
 from vfio_migcheck.checker.rule_docs import rule_text
 from vfio_migcheck.checker.rules import all_rules, get_rule
 from vfio_migcheck.cli.common import (
@@ -77,12 +78,16 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="Only these rules (ids or prefixes, comma-separated; e.g. U,K004).")
 @click.option("--ignore", multiple=True, metavar="IDS", shell_complete=complete_rules,
               help="Skip these rules (ids or prefixes).")
+@click.option("--max-repeats", type=click.IntRange(min=0), default=DEFAULT_MAX_REPEATS,
+              show_default=True, metavar="N",
+              help="List at most N findings per rule, device and severity; the others are "
+                   "counted on the last one listed (0: list all).")
 @click.option("--exit-zero", is_flag=True,
               help="Exit 0 even when errors are found (2 still means the input was unusable).")
 def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
               driver_arg: str | None, fmt: str,
               output: str, output_file: str | None, quiet: bool, select: tuple[str, ...],
-              ignore: tuple[str, ...], exit_zero: bool) -> None:
+              ignore: tuple[str, ...], max_repeats: int, exit_zero: bool) -> None:
     """Check traces against the migration model and report who broke which rule.
 
     TRACE may be - (or /dev/stdin) for standard input. With no TRACE, checks the trace on
@@ -108,7 +113,9 @@ def check_cmd(traces: tuple[str, ...], flags_arg: str | None, spec_arg: str,
     for p in paths:
         started = time.perf_counter()
         results.append(check_trace(p, spec=spec, flags=flags, fmt=fmt, select=_split(select),
-                                   ignore=_split(ignore), driver=driver))
+                                   ignore=_split(ignore), driver=driver,
+                                   max_repeats=max_repeats,
+                                   observations=False))   # no report shows them: flat memory
         seconds.append(time.perf_counter() - started)
     write_report(results, output, output_file, quiet, seconds)
     for r in results:

@@ -70,6 +70,8 @@ def detect_format(path: Path) -> str:
         confidence = _reader(fmt).sniff(head)
         if confidence > score:
             best, score = fmt, confidence
+        if score >= 1.0:
+            break   # certain (a header): no later reader can win, none need be imported
     if best is None:
         raise UnknownFormatError(
             f"{path}: not recognised as a canonical trace, strace output, a QEMU trace log or "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from vfio_migcheck import __version__
+from vfio_migcheck.checker.repeats import occurrences
 from vfio_migcheck.checker.results import VERDICTS, TraceResult
 
 #: the JSON Schema is package data: vfio_migcheck/data/check-schema.json
@@ -14,14 +15,16 @@ SCHEMA_ID = "vfio-migcheck-check/1"
 def summary(results: list[TraceResult]) -> dict[str, Any]:
     findings = [f for r in results for f in r.findings]
     devices = [d for r in results for d in r.devices]
-    by_severity = {s: sum(1 for f in findings if f.severity == s)
+    # counted with the findings a capped one stands for (check --max-repeats)
+    by_severity = {s: sum(occurrences(f) for f in findings if f.severity == s)
                    for s in ("error", "warning", "note")}
     by_verdict = {v: sum(1 for d in devices if d.verdict == v) for v in VERDICTS}
     return {
         "traces": len(results),
         "unreadable_traces": sum(1 for r in results if r.error),
         "unchecked_traces": sum(1 for r in results if r.checked_nothing),
-        "findings": len(findings),
+        "findings": sum(occurrences(f) for f in findings),
+        "suppressed": sum(f.suppressed for f in findings),   # counted, not listed
         "by_severity": by_severity,
         "devices": len(devices),
         "verdicts": by_verdict,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from vfio_migcheck.checker.repeats import repeats_note
 from vfio_migcheck.checker.results import TraceResult
 
 _COUNTS = ("tests", "failures", "errors", "skipped")
@@ -25,6 +26,8 @@ def _block(findings) -> str:
                              ("continuing with", f.continuing)):
             if value:
                 lines.append(f"    {label}: {value}")
+        if f.suppressed:
+            lines.append(f"    {repeats_note(f)}")
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from vfio_migcheck import __version__
+from vfio_migcheck.checker.repeats import repeats_note
 from vfio_migcheck.checker.results import Finding, TraceResult
 from vfio_migcheck.checker.rule_docs import rule_help
 from vfio_migcheck.checker.rules import all_rules
@@ -93,6 +94,12 @@ def _result(finding: Finding, index: dict[str, int], root: Path | None = None) -
     }
     if finding.rule in index:
         out["ruleIndex"] = index[finding.rule]
+    if finding.suppressed:
+        # the findings alike this one that were counted, not listed (check --max-repeats)
+        out["occurrenceCount"] = 1 + finding.suppressed
+        out["message"]["text"] += f" | {repeats_note(finding)}"
+        out["properties"]["suppressed"] = finding.suppressed
+        out["properties"]["suppressedLastLine"] = finding.suppressed_last_line
     if finding.related_lines:
         out["relatedLocations"] = [
             dict(_location(finding.file, line, root), id=i,

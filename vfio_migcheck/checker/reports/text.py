@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
+from vfio_migcheck.checker.repeats import repeats_note
 from vfio_migcheck.checker.reports.json import summary
 from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
 from vfio_migcheck.checker.rules import get_rule
@@ -76,6 +77,8 @@ def _finding(console: Console, f: Finding, lines: dict[tuple[str, int], str]) ->
         console.print(Text("#    how to fix: ", style="dim") + Text(rule.fix))
     if rule is not None and rule.cite and rule.cite != "-":
         console.print(Text(f"#    see: {rule.cite}", style="dim"))
+    if f.suppressed:
+        console.print(Text(f"#    {repeats_note(f)}", style="bold"))
 
 
 def _device(console: Console, d: DeviceResult) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from vfio_migcheck.traces.grammars import load_parser
 from vfio_migcheck.traces.numbers import NumberTooLong, check_digits
 
 MAGIC = "vfio-mig-bt"
@@ -68,9 +68,7 @@ Parsed = Record | Header | Lost | Chatter
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    text = resources.files("vfio_migcheck.grammar").joinpath("bpftrace.lark").read_text(
-        encoding="utf-8")
-    return Lark(text, parser="lalr", lexer="contextual", propagate_positions=False)
+    return load_parser("bpftrace", parser="lalr", lexer="contextual", propagate_positions=False)
 
 
 def _fields(tokens: list[Tree]) -> tuple[dict[str, str], dict[str, int]]:

@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer
@@ -25,6 +24,7 @@ from vfio_migcheck.traces.events import (
     UNKNOWN,
     Origin,
 )
+from vfio_migcheck.traces.grammars import load_parser
 from vfio_migcheck.traces.numbers import NumberTooLong, check_digits
 
 # --- vocabulary shared with the writer -----------------------------------------------------
@@ -277,9 +277,9 @@ class _ToStatement(Transformer):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    grammar = resources.files("vfio_migcheck.grammar").joinpath("canonical.lark").read_text()
-    return Lark(grammar, parser="lalr", lexer="contextual", transformer=_ToStatement(),
-                propagate_positions=False, maybe_placeholders=False)
+    return load_parser("canonical", parser="lalr", lexer="contextual",
+                       transformer=_ToStatement(), propagate_positions=False,
+                       maybe_placeholders=False)
 
 
 _TERMINALS = {

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken
 
+from vfio_migcheck.traces.grammars import load_parser
 from vfio_migcheck.traces.numbers import NumberTooLong, bounded_int
 
 _VALUE_TOKENS = frozenset({"NUMBER", "VALUE", "IDSTR"})
@@ -37,8 +37,7 @@ class Record:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    grammar = resources.files("vfio_migcheck.grammar").joinpath("qemu.lark").read_text()
-    return Lark(grammar, parser="lalr", lexer="contextual", keep_all_tokens=True)
+    return load_parser("qemu", parser="lalr", lexer="contextual", keep_all_tokens=True)
 
 
 def _number(text: str) -> int:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError
 
+from vfio_migcheck.traces.grammars import load_parser
 from vfio_migcheck.traces.numbers import (
     MAX_DIGITS,
     NumberTooLong,
@@ -169,8 +169,7 @@ class _ToCall(Transformer):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    text = resources.files("vfio_migcheck.grammar").joinpath("strace.lark").read_text()
-    return Lark(text, parser="lalr", lexer="contextual", start=["call", "partial"],
+    return load_parser("strace", parser="lalr", lexer="contextual", start=["call", "partial"],
                 transformer=_ToCall(), maybe_placeholders=False)
 
 
