@@ -223,3 +223,20 @@ def test_observations_kept_do_not_grow_with_events_when_off(tmp_path: Path) -> N
     (device,) = result.devices
     assert device.states == () and device.requests == ()
     assert result.extra["events"] > 2000
+
+
+def test_concise_carries_the_count_on_the_finding_line(repeated: Path) -> None:
+    out = _run("check", "--output", "concise", "-q", "--max-repeats", "3",
+               str(repeated)).output.splitlines()
+    u006 = [line for line in out if " U006 " in line]
+    assert len(u006) == 3 and all(line.startswith(f"{repeated}:") for line in u006)
+    assert "997 more findings like this" in u006[-1]
+    assert not any("more findings" in line for line in u006[:-1])
+
+
+def test_json_with_counts_is_valid_against_the_shipped_schema(repeated: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    data = json.loads(_run("check", "--output", "json", "--max-repeats", "3",
+                           str(repeated)).output)
+    schema_file = resources.files("vfio_migcheck") / "data" / "check-schema.json"
+    jsonschema.validate(data, json.loads(schema_file.read_text()))

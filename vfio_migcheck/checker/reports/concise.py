@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from vfio_migcheck.checker.repeats import repeats_note
 from vfio_migcheck.checker.reports.json import summary
 from vfio_migcheck.checker.results import Finding, TraceResult
 
@@ -19,6 +20,8 @@ def finding_line(f: Finding) -> str:
     """``path:line:1: RULE [severity] device: message`` on one line, whatever the message."""
     device = f"{f.device}: " if f.device and f.device != "-" else ""
     message = " ".join(f"{device}{f.message}".split())
+    if f.suppressed:   # the count stays on the finding's own line: one line per finding
+        message += f" ({repeats_note(f)})"
     return f"{f.file}:{max(f.line, 1)}:1: {f.rule} [{f.severity}] {message}"
 
 
