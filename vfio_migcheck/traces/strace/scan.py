@@ -147,24 +147,26 @@ def _source(facts: _Facts) -> str:
     for name, cls in NAME_CLASS.items():
         classes.setdefault(cls, []).append(name)
     reads = [name for name in classes[IO] if name not in WRITES]
-    calls = {name: _NEVER for name in NAME_CLASS}  # the calls below; the others are skipped
-    calls.update(dict.fromkeys(reads, rf"\({other_fd}"))
-    calls.update(dict.fromkeys(WRITES, rf"\({other_fd}(?![^\n]*vfio)(?![^\n]*\\x)"))
-    # an ioctl that cannot return an fd: the text after the first ", " past the fd
-    calls["ioctl"] = (rf"\((?={other_fd})\d+[^,\n]*(?:,(?! )[^,\n]*)*"
-                      rf"(?:, (?!{_names(FD_RETURNING_PREFIXES)})|\n)")
-    calls.update(dict.fromkeys(classes[RECVMSG], r"\((?![^\n]*SCM_RIGHTS)"))
-    calls.update(dict.fromkeys(classes[EPOLL_WAIT], (
-        rf"\((?!-?0)(?!{_numbers(facts.epolls)})-?\d{{1,10}}(?![0-9xX])")))
+    # call names -> what must follow for the line to be skipped (one copy of each pattern)
+    calls: list[tuple[list[str], str]] = [
+        (reads, rf"\({other_fd}"),
+        (sorted(WRITES), rf"\({other_fd}(?![^\n]*vfio)(?![^\n]*\\x)"),
+        # an ioctl that cannot return an fd: the text after the first ", " past the fd
+        (["ioctl"], rf"\((?={other_fd})\d+[^,\n]*(?:,(?! )[^,\n]*)*"
+                    rf"(?:, (?!{_names(FD_RETURNING_PREFIXES)})|\n)"),
+        (classes[RECVMSG], r"\((?![^\n]*SCM_RIGHTS)"),
+        (classes[EPOLL_WAIT],
+         rf"\((?!-?0)(?!{_numbers(facts.epolls)})-?\d{{1,10}}(?![0-9xX])"),
+    ]
     if not facts.data_open:
-        calls.update(dict.fromkeys(classes[POLL], r"\((?![^\n]*_mig)"))
+        calls.append((classes[POLL], r"\((?![^\n]*_mig)"))
     else:
         # every polled fd an ordinary file, or unknown and undecorated (quiet.poll_is_quiet)
         unknown = rf"(?!-?0)(?!{_numbers(facts.known)})-?\d+(?![0-9<])"
-        calls.update(dict.fromkeys(POLL_SETS, (
-            rf"\((?![^\n]*_mig)(?![^\n]*\{{fd=(?!{other_fd}|{unknown}))")))
-    named = _trie(calls)
-    # a call VFIO never makes: any other name
+        calls.append((sorted(POLL_SETS),
+                      rf"\((?![^\n]*_mig)(?![^\n]*\{{fd=(?!{other_fd}|{unknown}))"))
+    named = "|".join(f"{_names(names)}{tail}" for names, tail in calls)
+    # ... or a call VFIO never makes: any other name
     body = rf"(?:{named}|(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*\()"
     head = "|".join(prefixes)
     return rf"\n(?!{_COMPLETE}(?:{head}){stamp}{body})"
