@@ -120,6 +120,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
             else:
                 pos = 0
                 last = len(block) - 1
+                split_at = -1   # the newline before the next line ending in "...>"
                 while True:
                     if dirty and seen:
                         dirty = False
@@ -127,7 +128,12 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                         if now != key:
                             key = now
                             search = skip_pattern(threads, name in steady).search
-                    start = search(block, pos).start()
+                    if split_at < pos:
+                        # unfinished calls always stop the scan; finding them with find()
+                        # spares the pattern a look at every line's end
+                        split_at = block.find("...>\n", pos)
+                        split_at = last if split_at < 0 else block.rfind("\n", 0, split_at)
+                    start = search(block, pos, split_at + 1).start()
                     if start != pos:
                         skipped = block.count("\n", pos, start)
                         number += skipped

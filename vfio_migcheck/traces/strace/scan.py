@@ -5,7 +5,9 @@ and polls on fds known to be ordinary files. Deciding that one line at a time in
 is what made the reader slow. :func:`skip_pattern` compiles the reader's current
 knowledge (known threads, the shared fd table, whether a data fd is open) into one
 regular expression; the reader searches a whole block of text with it and only the lines
-it does *not* recognise as irrelevant reach the per-line path.
+it does *not* recognise as irrelevant reach the per-line path. Lines ending in ``...>``
+(unfinished calls) are never skipped: the reader stops the search in front of each (it
+finds them with ``str.find``, cheaper than a look at every line's end in the pattern).
 
 The pattern is a strict subset of the per-line decisions in ``reader._read_one``: a line
 it skips is one that path would count as irrelevant without touching any state. Anything
@@ -37,13 +39,6 @@ EVERY_LINE = re.compile(r"\n")
 
 _NEVER = "(?!)"
 _STAMP = r"(?:\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{1,20}\.\d{1,20}|\d{8,20}) "
-# a complete line: its end is not "<unfinished ...>" (nor any "...>"), as in _read_one;
-# checked first, so that no alternative below backtracks over a long line (a pattern
-# like [^\n]*LITERAL backtracks in a tight loop; one followed by a group or a lookbehind
-# does not, and costs microseconds per line)
-_COMPLETE = r"(?![^\n]*\.\.\.>\n)"
-
-
 def _trie(words: dict[str, str]) -> str:
     """One alternation of literal words, each followed by its own tail pattern, as a
     prefix tree: the regex engine tries alternatives in turn, a tree keeps that short."""
@@ -169,4 +164,4 @@ def _source(facts: _Facts) -> str:
     # ... or a call VFIO never makes: any other name
     body = rf"(?:{named}|(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*\()"
     head = "|".join(prefixes)
-    return rf"\n(?!{_COMPLETE}(?:{head}){stamp}{body})"
+    return rf"\n(?!(?:{head}){stamp}{body})"
