@@ -36,6 +36,15 @@ _KEYWORDS = frozenset({"device", "fd", "qemu", "process"})
 _NOT_A_DEVICE_VERB = frozenset({"RESET", "access", "close"})
 
 
+def _number(text: str) -> int:
+    """:func:`syntax.number` for the common short decimals (``int`` reads leading zeros as
+    decimal too); anything longer or in hex goes through it, with its length check."""
+    digits = text[1:] if text[:1] == "-" else text
+    if 0 < len(digits) < 19 and digits.isdigit():
+        return int(text)
+    return number(text)
+
+
 class _Bail(Exception):
     """This line is not one the fast path reads: lark decides."""
 
@@ -66,10 +75,10 @@ def _statement(chunks: list[tuple[str, int]]) -> Statement:
     if at < len(chunks) and chunks[at][0].startswith("["):
         m = _full(_THREAD, chunks[at][0])
         if m.group(2) is None:
-            tid = number(m.group(1))
+            tid = _number(m.group(1))
         else:
-            pid = number(m.group(1))
-            tid = None if m.group(2) == "-" else number(m.group(2))
+            pid = _number(m.group(1))
+            tid = None if m.group(2) == "-" else _number(m.group(2))
         at += 1
     end = len(chunks)
     if end > at and chunks[-1][0].startswith("<"):
@@ -161,7 +170,7 @@ def _rest(kind: str, words: list[Word], parts: list[tuple[str, int]], at: int,
             if at + 1 >= len(parts):
                 raise _Bail
             raw = _full(_RESULT_VALUE, parts[at + 1][0]).group()
-            ret = UNKNOWN if raw == "?" else number(raw)
+            ret = UNKNOWN if raw == "?" else _number(raw)
             at += 2
             errno = UNKNOWN if ret is UNKNOWN else None
             if at < len(parts) and "=" not in parts[at][0]:
