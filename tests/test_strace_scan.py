@@ -35,7 +35,7 @@ def shipped(path: Path) -> tuple[list, ReadSummary]:
 
 def unscanned(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list, ReadSummary]:
     with monkeypatch.context() as patch:
-        patch.setattr(reader, "skip_pattern", lambda threads, steady: scan.EVERY_LINE)
+        patch.setattr(reader, "skip_pattern", lambda *state: scan.EVERY_LINE)
         return shipped(path)
 
 
@@ -85,7 +85,7 @@ def test_the_scanner_skips_ordinary_lines_and_stops_at_vfio_ones() -> None:
     ]
     for number, text in enumerate(setup, 1):
         session.line("t", number, text)
-    pattern = scan.skip_pattern(session.threads, True)
+    pattern = scan.skip_pattern(session.threads, True, session.saw_pid_column)
     assert pattern is not scan.EVERY_LINE
 
     def skipped(text: str) -> bool:

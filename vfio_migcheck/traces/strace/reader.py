@@ -124,10 +124,11 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                 while True:
                     if dirty and seen:
                         dirty = False
-                        now = state_key(threads, name in steady)
+                        now = state_key(threads, name in steady, session.saw_pid_column)
                         if now != key:
                             key = now
-                            search = skip_pattern(threads, name in steady).search
+                            search = skip_pattern(threads, name in steady,
+                                                  session.saw_pid_column).search
                     if split_at < pos:
                         # unfinished calls always stop the scan; finding them with find()
                         # spares the pattern a look at every line's end
@@ -225,6 +226,8 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                         not thread.table.counts.get(data)
                                         or (call in poll_sets and poll_is_quiet(thread.table,
                                                                                 text))):
+                                    if pid_text:
+                                        session.saw_pid_column = True  # as Session.line
                                     irrelevant += 1
                                     continue
                         elif cls == recvmsg_class:
@@ -235,6 +238,8 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                 # goes to Session.line, which notes how it joined)
                                 if not seen:
                                     session.seen_real_line = seen = True
+                                if pid_text:
+                                    session.saw_pid_column = True
                                 irrelevant += 1
                                 continue
                         elif cls == epoll_wait_class and fd_text is not None:
@@ -244,6 +249,8 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             entry = thread.table.fds.get(int(fd_text)) if thread else None
                             if thread is not None and (entry is None or entry.file.kind != epoll
                                                        or not entry.file.watched):
+                                if pid_text:
+                                    session.saw_pid_column = True
                                 irrelevant += 1
                                 continue
                         elif fd_text is not None and (cls == io_class or cls == ioctl_class):
@@ -257,12 +264,16 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                 if cls == io_class:
                                     if call not in writes or ("vfio" not in text
                                                               and "\\x" not in text):
+                                        if pid_text:
+                                            session.saw_pid_column = True
                                         irrelevant += 1
                                         continue
                                 else:
                                     comma = text.find(", ", match.end(5))
                                     if comma < 0 or not text.startswith(fd_prefixes,
                                                                         comma + 2):
+                                        if pid_text:
+                                            session.saw_pid_column = True
                                         irrelevant += 1
                                         continue
                     line(name, number, text, None, match)

@@ -63,7 +63,8 @@ def _numbers(fds) -> str:
     return _trie({str(fd): "(?![0-9])" for fd in fds})
 
 
-def state_key(threads: dict[int | None, Thread], steady: bool) -> tuple | None:
+def state_key(threads: dict[int | None, Thread], steady: bool,
+              pid_column: bool) -> tuple | None:
     """What :func:`skip_pattern` depends on; None when scanning is not possible.
 
     Scanning needs one fd table shared by every known thread (threads of one process):
@@ -77,19 +78,21 @@ def state_key(threads: dict[int | None, Thread], steady: bool) -> tuple | None:
             return None
     if table is None:
         return None
-    return (tuple(threads), id(table), table.version, bool(table.counts.get(DATA)), steady)
+    return (tuple(threads), id(table), table.version, bool(table.counts.get(DATA)), steady,
+            pid_column)
 
 
-def skip_pattern(threads: dict[int | None, Thread], steady: bool) -> re.Pattern[str]:
+def skip_pattern(threads: dict[int | None, Thread], steady: bool,
+                 pid_column: bool) -> re.Pattern[str]:
     """A pattern whose matches are ``\\n`` + the next line, for lines that must be read.
 
     Search it over ``"\\n" + block + "\\n"``: every match starts at the newline in front
     of a line that is not certainly irrelevant; the lines in between are.
     """
-    if state_key(threads, steady) is None:
+    if state_key(threads, steady, pid_column) is None:
         return EVERY_LINE
     table: FdTable = next(iter(threads.values())).table
-    facts = _Facts(threads, table, steady)
+    facts = _Facts(threads, table, steady, pid_column)
     found = _CACHE.get(facts.key)
     if found is None:
         if len(_CACHE) > 256:
@@ -101,8 +104,12 @@ def skip_pattern(threads: dict[int | None, Thread], steady: bool) -> re.Pattern[
 class _Facts:
     """The parts of the reader's state that a skip decision reads."""
 
-    def __init__(self, threads: dict[int | None, Thread], table: FdTable, steady: bool):
-        self.pids = sorted(tid for tid in threads if tid is not None)
+    def __init__(self, threads: dict[int | None, Thread], table: FdTable, steady: bool,
+                 pid_column: bool):
+        # a line with a pid column may be skipped only once the session has noted that
+        # captures show one (Session.line does at the first call of interest; the data-fd
+        # inference reads it)
+        self.pids = sorted(tid for tid in threads if tid is not None) if pid_column else []
         self.unprefixed = None in threads
         self.steady = steady
         self.data_open = bool(table.counts.get(DATA))
