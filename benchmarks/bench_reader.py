@@ -90,7 +90,7 @@ def main() -> None:
             where.mkdir(parents=True, exist_ok=True)
             for name, dense in (("mixed", False), ("dense", True)):
                 target = where / f"{name}.strace"
-                generate(target, args.lines if not dense else args.lines // 5, dense, seed=1)
+                generate(target, args.lines if not dense else args.lines // 5, dense=dense, seed=1)
                 files.append(target)
         for path in files:
             result = run_child(path)

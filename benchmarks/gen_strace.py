@@ -9,6 +9,9 @@ Shapes (``--shape``):
   over the whole migration: QEMU's ``vfio_*`` trace records written to stderr, the hidden
   FEATURE ioctls, PRECOPY_INFO and data-fd reads from the migration thread (some split
   across threads), all while the main loop keeps polling with the data fd open.
+* ``corpus-mixed``: the same QEMU-like traffic, but the VFIO lines are the real calls of
+  the lab's mtty captures (tests/corpus/lab-mtty-6.12/f_y_tt_T, the QEMU-style flows),
+  replayed one capture after the other by the migration thread, fds moved out of the way.
 * ``dense``: plain ``strace -f`` (no ``-y``, no payloads), every line a VFIO call: the
   save-into-resume loop of the mtty ``migrate2`` capture (two devices, data fds found by
   allocation order), repeated.
@@ -23,7 +26,9 @@ Usage: python benchmarks/gen_strace.py OUT --lines 1000000 [--shape mixed] [--se
 from __future__ import annotations
 
 import argparse
+import gzip
 import random
+import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -226,7 +231,45 @@ def migration_script(cap: MixedCapture) -> Iterator[list[list[str]]]:
     yield from set_state("RUNNING", "ERROR")
 
 
-def generate_mixed(out, lines: int, rng: random.Random) -> int:
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus" / "lab-mtty-6.12"
+#: the real captures (strace -f -y -tt -T of the mtty lab) whose VFIO calls a corpus mix
+#: replays: the QEMU-style flows, which the checker must pass
+CORPUS_FLOWS = ("flow-qemu-source", "flow-qemu-migrate", "flow-qemu-snapshot",
+                "flow-qemu-cancel", "flow-save-restore", "flow-qemu-two-devices")
+_REAL_PREFIX = re.compile(r"^\d+\s+\d\d:\d\d:\d\d\.\d+ ")
+_REAL_DURATION = re.compile(r" <\d+\.\d+>$")
+_REAL_FD = re.compile(r"(?<![\w.:\[/])(\d+)(?=<)")
+# a new fd returned without decoration (VFIO_GROUP_GET_DEVICE_FD under strace 6.1)
+_REAL_NEW_FD = re.compile(r"(GET_DEVICE_FD, \w+\) = )(\d+)$")
+FD_SHIFT = 40   # the real captures use fds 3-9; the QEMU noise owns 3-31
+
+
+def corpus_calls(name: str) -> list[str]:
+    """The calls of one real capture from its first VFIO open to its last VFIO close, without
+    prefix, time or duration, fds moved above the noise's fds."""
+    with gzip.open(CORPUS / "f_y_tt_T" / f"{name}.strace.gz", "rt") as handle:
+        bodies = [_REAL_DURATION.sub("", _REAL_PREFIX.sub("", line.rstrip("\n")))
+                  for line in handle]
+    first = next(i for i, b in enumerate(bodies) if '"/dev/vfio/vfio"' in b)
+    last = max(i for i, b in enumerate(bodies) if b.startswith("close(") and "/dev/vfio/vfio>" in b)
+    return [_REAL_NEW_FD.sub(lambda m: m.group(1) + str(int(m.group(2)) + FD_SHIFT),
+                             _REAL_FD.sub(lambda m: str(int(m.group(1)) + FD_SHIFT), b))
+            for b in bodies[first:last + 1]]
+
+
+def corpus_script(cap: MixedCapture) -> Iterator[list[list[str]]]:
+    """The real mtty captures' VFIO calls, one after the other, as the migration thread's."""
+    for name in CORPUS_FLOWS:
+        for body in corpus_calls(name):
+            yield [[cap.line(MIGRATION_THREAD, body)]]
+
+
+def generate_corpus_mixed(out, lines: int, rng: random.Random) -> int:
+    return generate_mixed(out, lines, rng, corpus_script)
+
+
+def generate_mixed(out, lines: int, rng: random.Random,
+                   make_script: Callable = migration_script) -> int:
     cap = MixedCapture(rng)
     written = 0
     waiting: deque[list[str]] = deque()  # second halves of split calls, not yet printed
@@ -242,13 +285,13 @@ def generate_mixed(out, lines: int, rng: random.Random) -> int:
 
     out.writelines(cap.stamped(text) for text in mixed_setup(cap))
     written = sum(1 for _ in mixed_setup(MixedCapture(random.Random(0))))
-    script = migration_script(cap)
+    script = make_script(cap)
     vfio_share = rng.uniform(0.01, 0.03)
     while written < lines:
         if rng.random() < vfio_share:
             piece = next(script, None)
             if piece is None:
-                script = migration_script(cap)
+                script = make_script(cap)
                 continue
         else:
             piece = mixed_noise(cap)
@@ -389,20 +432,25 @@ def generate_qemu(out, lines: int, rng: random.Random) -> int:
         yield from set_state("PRE_COPY", "RUNNING")
         yield at(f"vfio_save_setup  ({dev}) data buffer size 1048576")
         yield at("migrate_set_state new state active")
+        initial = rng.randrange(1 << 20, 1 << 26)
         for _ in range(rng.randrange(3, 30)):
-            yield at(f"vfio_state_pending  ({dev}) stopcopy size 8388608, precopy initial "
-                     "size 3145728, precopy dirty size 0, request switchover ack 1, exact 0, "
-                     "final 0")
+            # sizes change from record to record, as in real logs (no two bodies alike)
+            dirty = rng.randrange(0, 1 << 22)
+            yield at(f"vfio_state_pending  ({dev}) stopcopy size {initial + dirty}, precopy "
+                     f"initial size {initial}, precopy dirty size {dirty}, request switchover "
+                     "ack 1, exact 0, final 0")
             yield at(f"vfio_save_iterate_start  ({dev})")
-            yield at(f"vfio_save_block  ({dev}) data_size 1048576")
-            yield at(f"vfio_save_iterate  ({dev}) precopy initial size 2097152 precopy dirty "
-                     "size 0")
+            block = min(initial, 1 << 20)
+            initial -= block
+            yield at(f"vfio_save_block  ({dev}) data_size {block}")
+            yield at(f"vfio_save_iterate  ({dev}) precopy initial size {initial} precopy dirty "
+                     f"size {dirty}")
         yield at("vm_state_notify running 0 reason 7 (finish-migrate)")
         yield from set_state("PRE_COPY_P2P", "ERROR")
         yield from set_state("STOP_COPY", "ERROR")
         yield at(f"vfio_save_complete_precopy_start  ({dev})")
         for _ in range(rng.randrange(2, 9)):
-            yield at(f"vfio_save_block  ({dev}) data_size 1048576")
+            yield at(f"vfio_save_block  ({dev}) data_size {rng.randrange(1, 1 << 20)}")
         yield at(f"vfio_save_block  ({dev}) data_size 0")
         yield at(f"vfio_save_cleanup  ({dev})")
         yield from set_state("STOP", "ERROR")
@@ -422,9 +470,11 @@ def generate_qemu(out, lines: int, rng: random.Random) -> int:
     return written
 
 
-SHAPES: dict[str, Callable] = {"mixed": generate_mixed, "dense": generate_dense,
+SHAPES: dict[str, Callable] = {"mixed": generate_mixed, "corpus-mixed": generate_corpus_mixed,
+                               "dense": generate_dense,
                                "canonical": generate_canonical, "qemu": generate_qemu}
-SUFFIX = {"mixed": ".strace", "dense": ".strace", "canonical": ".vmc", "qemu": ".log"}
+SUFFIX = {"mixed": ".strace", "corpus-mixed": ".strace", "dense": ".strace",
+          "canonical": ".vmc", "qemu": ".log"}
 
 
 def generate(path: Path, lines: int, shape: str = "mixed", seed: int = 1,

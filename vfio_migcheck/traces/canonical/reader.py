@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfio_migcheck.traces.canonical.fastline import fast_statement
 from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
     DUP_CALLS,
@@ -459,7 +460,9 @@ def read_lines(file: str, lines: Iterable[Any], trace: CanonicalTrace) -> Iterat
             summary.irrelevant += 1
             continue
         try:
-            event = trace.event(parse_statement(text), origin, text)
+            # plain common lines by regex, the rest (and every error) by the grammar
+            stmt = fast_statement(text) or parse_statement(text)
+            event = trace.event(stmt, origin, text)
         except LineError as exc:
             reason = str(exc)
             summary.unreadable.append((item.number, reason))

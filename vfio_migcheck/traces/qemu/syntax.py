@@ -17,6 +17,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken
 
 from vfio_migcheck.traces.grammars import load_parser
 from vfio_migcheck.traces.numbers import NumberTooLong, bounded_int
+from vfio_migcheck.traces.qemu.fastrecord import fast_record
 
 _VALUE_TOKENS = frozenset({"NUMBER", "VALUE", "IDSTR"})
 _PUNCTUATION = frozenset({"(", ")", ","})
@@ -72,7 +73,19 @@ def _values(args: Tree) -> dict[str, Any]:
 
 @lru_cache(maxsize=4096)
 def parse_record(body: str) -> Record:
-    """Parse ``event  (device) args``; raise :class:`RecordError` when nothing fits."""
+    """Parse ``event  (device) args``; raise :class:`RecordError` when nothing fits.
+
+    The common shapes take a regex fast path (qemu/fastrecord.py); the grammar reads the
+    rest and words every error.
+    """
+    fast = fast_record(body)
+    if fast is not None:
+        return Record(*fast)
+    return grammar_record(body)
+
+
+def grammar_record(body: str) -> Record:
+    """:func:`parse_record` by the grammar alone (the reference of the fast path)."""
     try:
         tree = _parser().parse(body)
     except LarkError as exc:

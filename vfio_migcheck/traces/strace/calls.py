@@ -311,6 +311,7 @@ class CallContext:
         kind = entry.file.kind
         plain = strip_device_numbers(decor)
         if entry.token is not None and _same_endpoint(entry.token, token):
+            self.table.version += 1
             entry.token = token  # a socket got its peer (UNIX:[1] -> UNIX:[1->2]): same file
             return entry
         if entry.token is None:
@@ -321,6 +322,7 @@ class CallContext:
                     and not is_migration_decoration(plain))
             )
             if consistent:
+                self.table.version += 1
                 entry.token = token
                 if entry.file.name is None:
                     entry.file.name = plain

@@ -56,6 +56,7 @@ class FdTable:
     last_feature: Origin | None = None                  # latest device FEATURE call
     device_slots: dict[str, set[int]] = field(default_factory=dict)  # group -> open indexes
     counts: dict[str, int] = field(default_factory=dict)  # open fds per kind (fast checks)
+    version: int = 0     # bumped on every change of an fd's number, file or token (scan.py)
 
     def get(self, fd: int) -> FdEntry | None:
         return self.fds.get(fd)
@@ -63,6 +64,7 @@ class FdTable:
     def install(self, fd: int, entry: FdEntry) -> FdEntry | None:
         """Put ``entry`` at ``fd``; return the entry it silently replaced (dup2 semantics)."""
         entry.file.refs += 1
+        self.version += 1
         old = self.fds.get(fd)
         self.fds[fd] = entry
         kind = entry.file.kind
@@ -75,6 +77,7 @@ class FdTable:
     def close(self, fd: int) -> FdEntry | None:
         entry = self.fds.pop(fd, None)
         if entry is not None:
+            self.version += 1
             entry.file.refs -= 1
             self.counts[entry.file.kind] -= 1
         return entry

@@ -111,6 +111,15 @@ def iter_blocks(handle) -> Iterator[tuple[int, list]]:
     exactly the verdicts of :func:`iter_text_lines`. Line numbers are implicit: they run
     on from block to block. Memory stays bounded by the block size and the line limit.
     """
+    for kind, payload in iter_text_blocks(handle):
+        yield kind, (payload[1:-1].split("\n") if kind == CLEAN else payload)
+
+
+def iter_text_blocks(handle) -> Iterator[tuple[int, str | list]]:
+    """As :func:`iter_blocks`, but a clean block comes as one string, ``"\n" + the lines
+    joined by "\n" + "\n"``, so that a compiled pattern can search it without a Python
+    loop per line (strace/scan.py): every line sits between two newlines.
+    """
     carry = b""
     number = 0
     while True:
@@ -131,13 +140,13 @@ def iter_blocks(handle) -> Iterator[tuple[int, list]]:
         count = body.count(b"\n") + 1
         if b"\0" not in body and b"\r" not in body:
             try:
-                lines = body.decode("utf-8").split("\n")
+                text = body.decode("utf-8")
             except UnicodeDecodeError:
-                lines = None
-            if lines is not None and (len(body) <= MAX_LINE_BYTES or max(map(len, lines))
-                                      <= MAX_LINE_BYTES // 4):
+                text = None
+            if text is not None and (len(body) <= MAX_LINE_BYTES
+                                     or _longest_line(text) <= MAX_LINE_BYTES // 4):
                 number += count
-                yield CLEAN, lines
+                yield CLEAN, "\n" + text + "\n"
                 continue
         items: list = []
         for raw in body.split(b"\n"):
@@ -148,3 +157,7 @@ def iter_blocks(handle) -> Iterator[tuple[int, list]]:
     if carry:
         number += 1
         yield RAW, [slow_item(number, carry, handle)]
+
+
+def _longest_line(text: str) -> int:
+    return max(map(len, text.split("\n")))

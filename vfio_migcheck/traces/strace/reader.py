@@ -20,9 +20,10 @@ from vfio_migcheck.traces.lines import BadLine, strip_compression_suffix
 from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
-from vfio_migcheck.traces.strace.lines import CLEAN, iter_blocks, iter_text_lines, open_binary
+from vfio_migcheck.traces.strace.lines import CLEAN, iter_text_blocks, iter_text_lines, open_binary
 from vfio_migcheck.traces.strace.quiet import poll_is_quiet
-from vfio_migcheck.traces.strace.session import FAST_HEAD, HEAD, Session
+from vfio_migcheck.traces.strace.scan import EVERY_LINE, skip_pattern, state_key
+from vfio_migcheck.traces.strace.session import CALL_HEAD, CLONE_NAMES, FAST_HEAD, HEAD, Session
 from vfio_migcheck.traces.strace.threads import (
     EPOLL_WAIT,
     IO,
@@ -70,12 +71,17 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
 
 
 def _read_one(session: Session, path: Path) -> Iterator[Event]:
-    """One capture file: an inlined fast loop in front of :meth:`Session.line`.
+    """One capture file: a block scanner and an inlined per-line loop in front of
+    :meth:`Session.line`.
 
-    The loop only settles lines that :meth:`Session.line` would count as irrelevant
-    without any side effect (calls of no interest, I/O and ioctls on fds known to be
-    neither device nor data fds); everything else is handed to ``Session.line``. Keeping
-    this loop free of method calls is what makes big captures fast (benchmarks/).
+    Each clean block of text is searched with the pattern of :mod:`scan`, which steps over
+    the lines it can prove irrelevant without a Python loop per line; the lines it stops
+    at go through the per-line loop below. That loop only settles lines that
+    :meth:`Session.line` would count as irrelevant without any side effect (calls of no
+    interest, I/O and ioctls on fds known to be neither device nor data fds) and the
+    pairing of quiet split calls; everything else is handed to ``Session.line``, after
+    which the pattern is rebuilt if the state it depends on changed. Keeping this loop
+    free of method calls is what makes big captures fast (benchmarks/).
     """
     name = str(path)
     line = session.line
@@ -91,27 +97,57 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     io_class, ioctl_class, poll_class, data = IO, IOCTL, POLL, DATA
     epoll_wait_class, epoll = EPOLL_WAIT, EPOLL
     recvmsg_class, poll_sets = RECVMSG, POLL_SETS
+    call_head, quiet, stamp_of = CALL_HEAD.match, session.quiet, session.stamp
+    clone_names = CLONE_NAMES
     handle = open_binary(path)
     irrelevant = 0
     seen = False
     number = 0
+    search = EVERY_LINE.search
+    key: tuple | None = None
+    dirty = True   # the state the pattern was built from may have changed
     with handle:
-        for kind, items in iter_blocks(handle):
+        for kind, block in iter_text_blocks(handle):
             if kind != CLEAN:
-                for item in items:
+                for item in block:
                     if type(item) is tuple:
                         number = item[0]
                         line(name, number, item[1])
                     else:
                         number = item.number
                         session.bad_line(name, item)
+                dirty = True
             else:
-                for text in items:
+                pos = 0
+                last = len(block) - 1
+                split_at = -1   # the newline before the next line ending in "...>"
+                while True:
+                    if dirty and seen:
+                        dirty = False
+                        now = state_key(threads, name in steady, session.saw_pid_column)
+                        if now != key:
+                            key = now
+                            search = skip_pattern(threads, name in steady,
+                                                  session.saw_pid_column).search
+                    if split_at < pos:
+                        # unfinished calls always stop the scan; finding them with find()
+                        # spares the pattern a look at every line's end
+                        split_at = block.find("...>\n", pos)
+                        split_at = last if split_at < 0 else block.rfind("\n", 0, split_at)
+                    start = search(block, pos, split_at + 1).start()
+                    if start != pos:
+                        skipped = block.count("\n", pos, start)
+                        number += skipped
+                        irrelevant += skipped
+                    if start == last:
+                        break
+                    pos = block.find("\n", start + 1)
+                    text = block[start + 1:pos]
                     number += 1
                     match = fast_head(text) or head(text)
                     bracket_pid, plain_pid, stamp, call, fd_text, decorated = match.groups()
                     if stamp is not None and name not in steady:
-                        line(name, number, text, None, match)
+                        pass
                     elif call is None:
                         # a quiet call resuming: "<... futex resumed>) = 0"
                         body = text[match.end():]
@@ -119,12 +155,29 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             pid_text = plain_pid or bracket_pid
                             thread = threads.get(int(pid_text) if pid_text else None)
                             pending = thread.pending if thread is not None else None
-                            if pending is not None and pending.quiet and body.startswith(
+                            if pending is not None and body.startswith(
                                     pending.name + " resumed>", 5):
-                                thread.pending = None
-                                irrelevant += 2
-                                continue
-                        line(name, number, text, None, match)
+                                if pending.quiet:
+                                    thread.pending = None
+                                    irrelevant += 2
+                                    continue
+                                # Session._resumed and _joined, up to the quiet decision
+                                rest = body[len(pending.name) + 14:]
+                                if rest[:1].isspace():
+                                    rest = rest[1:]
+                                if "<unfinished ...>" not in rest:
+                                    joined = pending.head + rest
+                                    whole = call_head(joined)
+                                    cls = classes.get(whole.group(1)) if whole else None
+                                    if cls is None or quiet(thread, cls, whole.group(1),
+                                                            joined, whole.group(2),
+                                                            whole.start(2),
+                                                            whole.group(3) is not None):
+                                        thread.pending = None
+                                        irrelevant += 2
+                                        if not seen:
+                                            session.seen_real_line = seen = True
+                                        continue
                     elif text[-1] == ">" and text.endswith("...>"):
                         cls = classes.get(call)
                         if (cls is None or (cls == poll_class and "_mig" not in text)) and \
@@ -133,7 +186,10 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             # (a poll matters only with data fds, which do not exist yet)
                             pid_text = plain_pid or bracket_pid
                             tid = int(pid_text) if pid_text else None
-                            thread = threads.get(tid) or session.thread(tid)
+                            thread = threads.get(tid)
+                            if thread is None:
+                                thread = session.thread(tid)
+                                dirty = True
                             if thread.pending is None and (
                                     cls is None or not thread.table.counts.get(data)
                                     or (call in poll_sets and poll_is_quiet(thread.table,
@@ -143,7 +199,17 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                 if not seen:
                                     session.seen_real_line = seen = True
                                 continue
-                        line(name, number, text, None, match)
+                        if text.endswith(" <unfinished ...>") and call not in clone_names:
+                            # any other call starting (Session._unfinished): remember it
+                            pid_text = plain_pid or bracket_pid
+                            thread = threads.get(int(pid_text) if pid_text else None)
+                            if thread is not None and thread.pending is None:
+                                thread.pending = Pending(call, text[match.start(4):-16].rstrip(),
+                                                         number, name, stamp_of(name, stamp),
+                                                         None)
+                                if not seen:
+                                    session.seen_real_line = seen = True
+                                continue
                     else:
                         cls = classes.get(call)
                         if cls is None:
@@ -151,23 +217,31 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                 session.seen_real_line = seen = True
                             irrelevant += 1
                             continue
-                        if cls == poll_class and "_mig" not in text:
-                            # poll/ppoll/select: only data fds matter (as in Session._quiet)
+                        if cls == poll_class:
+                            if "_mig" not in text:
+                                # poll/ppoll/select: only data fds matter (Session._quiet)
+                                pid_text = plain_pid or bracket_pid
+                                thread = threads.get(int(pid_text) if pid_text else None)
+                                if thread is not None and (
+                                        not thread.table.counts.get(data)
+                                        or (call in poll_sets and poll_is_quiet(thread.table,
+                                                                                text))):
+                                    if pid_text:
+                                        session.saw_pid_column = True  # as Session.line
+                                    irrelevant += 1
+                                    continue
+                        elif cls == recvmsg_class:
                             pid_text = plain_pid or bracket_pid
-                            thread = threads.get(int(pid_text) if pid_text else None)
-                            if thread is not None and (
-                                    not thread.table.counts.get(data)
-                                    or (call in poll_sets and poll_is_quiet(thread.table,
-                                                                            text))):
+                            if "SCM_RIGHTS" not in text and (
+                                    int(pid_text) if pid_text else None) in threads:
+                                # recvmsg matters only when it passes fds (a new thread
+                                # goes to Session.line, which notes how it joined)
+                                if not seen:
+                                    session.seen_real_line = seen = True
+                                if pid_text:
+                                    session.saw_pid_column = True
                                 irrelevant += 1
                                 continue
-                            line(name, number, text, None, match)
-                        elif cls == recvmsg_class and "SCM_RIGHTS" not in text:
-                            # recvmsg matters only when it passes fds
-                            if not seen:
-                                session.seen_real_line = seen = True
-                            irrelevant += 1
-                            continue
                         elif cls == epoll_wait_class and fd_text is not None:
                             # epoll_wait matters only on an epoll fd watching a data fd
                             pid_text = plain_pid or bracket_pid
@@ -175,33 +249,35 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             entry = thread.table.fds.get(int(fd_text)) if thread else None
                             if thread is not None and (entry is None or entry.file.kind != epoll
                                                        or not entry.file.watched):
+                                if pid_text:
+                                    session.saw_pid_column = True
                                 irrelevant += 1
                                 continue
-                            line(name, number, text, None, match)
-                        elif fd_text is None or (cls != io_class and cls != ioctl_class):
-                            line(name, number, text, None, match)
-                        else:
+                        elif fd_text is not None and (cls == io_class or cls == ioctl_class):
                             pid_text = plain_pid or bracket_pid
                             thread = threads.get(int(pid_text) if pid_text else None)
                             entry = thread.table.fds.get(int(fd_text)) if thread else None
-                            if entry is None or entry.file.kind != other or (
-                                    decorated is not None and (
-                                        entry.token is None
-                                        or not text.startswith(entry.token, match.start(5)))):
-                                line(name, number, text, None, match)
-                            elif cls == io_class:
-                                if call in writes and ("vfio" in text or "\\x" in text):
-                                    line(name, number, text, None, match)
+                            if entry is not None and entry.file.kind == other and (
+                                    decorated is None or (
+                                        entry.token is not None
+                                        and text.startswith(entry.token, match.start(5)))):
+                                if cls == io_class:
+                                    if call not in writes or ("vfio" not in text
+                                                              and "\\x" not in text):
+                                        if pid_text:
+                                            session.saw_pid_column = True
+                                        irrelevant += 1
+                                        continue
                                 else:
-                                    irrelevant += 1
-                                    continue
-                            else:
-                                comma = text.find(", ", match.end(5))
-                                if comma >= 0 and text.startswith(fd_prefixes, comma + 2):
-                                    line(name, number, text, None, match)
-                                else:
-                                    irrelevant += 1
-                                    continue
+                                    comma = text.find(", ", match.end(5))
+                                    if comma < 0 or not text.startswith(fd_prefixes,
+                                                                        comma + 2):
+                                        if pid_text:
+                                            session.saw_pid_column = True
+                                        irrelevant += 1
+                                        continue
+                    line(name, number, text, None, match)
+                    dirty = True
             if out:
                 summary.lines = number
                 summary.irrelevant += irrelevant

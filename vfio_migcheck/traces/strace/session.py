@@ -265,7 +265,7 @@ class Session:
                         if comma < 0 or not text.startswith(FD_RETURNING_PREFIXES, comma + 2):
                             self.summary.irrelevant += 1
                             return
-        elif self._quiet(thread, cls, name, text, fd_text, match.start(5),
+        elif self.quiet(thread, cls, name, text, fd_text, match.start(5),
                          match.group(6) is not None):
             self.summary.irrelevant += 1
             return
@@ -290,13 +290,13 @@ class Session:
         """A call put back together from its unfinished and resumed halves."""
         match = CALL_HEAD.match(body)
         cls = NAME_CLASS.get(match.group(1)) if match else None
-        if cls is None or self._quiet(thread, cls, match.group(1), body, match.group(2),
+        if cls is None or self.quiet(thread, cls, match.group(1), body, match.group(2),
                                       match.start(2), match.group(3) is not None):
             self.summary.irrelevant += 2
             return
         self.calls.complete(thread, body, origin, ts, 2)
 
-    def _quiet(self, thread: Thread, cls: int, name: str, text: str, fd_text: str | None,
+    def quiet(self, thread: Thread, cls: int, name: str, text: str, fd_text: str | None,
                at: int, decorated: bool) -> bool:
         """True when a call of a relevant kind still cannot matter (the fast decision)."""
         if fd_text is not None and cls <= FCNTL:

@@ -1,0 +1,174 @@
+"""Skipping irrelevant lines of a capture at C speed: one compiled pattern per reader state.
+
+In a QEMU capture almost every line is a call VFIO never makes (futex, madvise), or I/O
+and polls on fds known to be ordinary files. Deciding that one line at a time in Python
+is what made the reader slow. :func:`skip_pattern` compiles the reader's current
+knowledge (known threads, the shared fd table, whether a data fd is open) into one
+regular expression; the reader searches a whole block of text with it and only the lines
+it does *not* recognise as irrelevant reach the per-line path. Lines ending in ``...>``
+(unfinished calls) are never skipped: the reader stops the search in front of each (it
+finds them with ``str.find``, cheaper than a look at every line's end in the pattern).
+
+The pattern is a strict subset of the per-line decisions in ``reader._read_one``: a line
+it skips is one that path would count as irrelevant without touching any state. Anything
+unusual (an unknown thread or fd, a ``-y`` decoration that differs from the one recorded,
+an unfinished or resumed call, a stamp while the clock still needs lines) is left to the
+per-line path. The pattern is rebuilt when the state it was built from changes
+(:func:`state_key`); tests/test_strace_scan.py holds it against the per-line path.
+"""
+
+from __future__ import annotations
+
+import re
+
+from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER, FdTable
+from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
+from vfio_migcheck.traces.strace.threads import (
+    EPOLL_WAIT,
+    IO,
+    NAME_CLASS,
+    POLL,
+    POLL_SETS,
+    RECVMSG,
+    WRITES,
+    Thread,
+)
+
+#: the pattern that skips nothing: every line goes to the per-line path
+EVERY_LINE = re.compile(r"\n")
+
+_NEVER = "(?!)"
+_STAMP = r"(?:\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{1,20}\.\d{1,20}|\d{8,20}) "
+def _trie(words: dict[str, str]) -> str:
+    """One alternation of literal words, each followed by its own tail pattern, as a
+    prefix tree: the regex engine tries alternatives in turn, a tree keeps that short."""
+    if not words:
+        return _NEVER
+    ends = words.get("")
+    groups: dict[str, dict[str, str]] = {}
+    for word, tail in words.items():
+        if word:
+            groups.setdefault(word[0], {})[word[1:]] = tail
+    branches = [re.escape(first) + _trie(rest) for first, rest in sorted(groups.items())]
+    if ends is not None:
+        branches.append(ends)
+    return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+
+def _names(names) -> str:
+    return _trie(dict.fromkeys(names, ""))
+
+
+def _numbers(fds) -> str:
+    return _trie({str(fd): "(?![0-9])" for fd in fds})
+
+
+def state_key(threads: dict[int | None, Thread], steady: bool,
+              pid_column: bool) -> tuple | None:
+    """What :func:`skip_pattern` depends on; None when scanning is not possible.
+
+    Scanning needs one fd table shared by every known thread (threads of one process):
+    a line's fd can then be judged without knowing its thread's table.
+    """
+    table = None
+    for thread in threads.values():
+        if table is None:
+            table = thread.table
+        elif thread.table is not table:
+            return None
+    if table is None:
+        return None
+    return (tuple(threads), id(table), table.version, bool(table.counts.get(DATA)), steady,
+            pid_column)
+
+
+def skip_pattern(threads: dict[int | None, Thread], steady: bool,
+                 pid_column: bool) -> re.Pattern[str]:
+    """A pattern whose matches are ``\\n`` + the next line, for lines that must be read.
+
+    Search it over ``"\\n" + block + "\\n"``: every match starts at the newline in front
+    of a line that is not certainly irrelevant; the lines in between are.
+    """
+    if state_key(threads, steady, pid_column) is None:
+        return EVERY_LINE
+    table: FdTable = next(iter(threads.values())).table
+    facts = _Facts(threads, table, steady, pid_column)
+    found = _CACHE.get(facts.key)
+    if found is None:
+        if len(_CACHE) > 256:
+            _CACHE.clear()
+        found = _CACHE[facts.key] = re.compile(_source(facts))
+    return found
+
+
+class _Facts:
+    """The parts of the reader's state that a skip decision reads."""
+
+    def __init__(self, threads: dict[int | None, Thread], table: FdTable, steady: bool,
+                 pid_column: bool):
+        # a line with a pid column may be skipped only once the session has noted that
+        # captures show one (Session.line does at the first call of interest; the data-fd
+        # inference reads it)
+        self.pids = sorted(tid for tid in threads if tid is not None) if pid_column else []
+        self.unprefixed = None in threads
+        self.steady = steady
+        self.data_open = bool(table.counts.get(DATA))
+        self.known = sorted(table.fds)
+        other = sorted((fd, entry) for fd, entry in table.fds.items()
+                       if entry.file.kind == OTHER)
+        self.other = [fd for fd, _ in other]
+        self.tokens = [entry.token for fd, entry in other
+                       if entry.token is not None and entry.token.startswith(f"{fd}<")]
+        self.epolls = sorted(fd for fd, entry in table.fds.items() if entry.file.kind == EPOLL)
+        self.key = (tuple(self.pids), self.unprefixed, steady, self.data_open,
+                    tuple(self.known), tuple(self.other), tuple(self.tokens),
+                    tuple(self.epolls))
+
+
+#: compiled patterns by the facts they were built from (a capture cycles through a few)
+_CACHE: dict[tuple, re.Pattern[str]] = {}
+
+
+def _source(facts: _Facts) -> str:
+    prefixes = []
+    if facts.pids:
+        # "PID  " (at most 7 digits, as HEAD reads it) or "[pid PID] "
+        prefixes.append(rf"{_numbers(p for p in facts.pids if 0 <= p < 10**7)} +")
+        prefixes.append(rf"\[pid +{_numbers(facts.pids)}\] ")
+    if facts.unprefixed:
+        prefixes.append("")
+    if not prefixes:
+        return EVERY_LINE.pattern
+    stamp = f"(?:{_STAMP})?" if facts.steady else ""
+    # an fd known as an ordinary file: undecorated, or with exactly its recorded decoration
+    tokens = {token[:token.index("<")]: token[token.index("<"):] for token in facts.tokens}
+    other_fd = _trie({str(fd): "(?:(?![0-9xX<])" + (
+        "|" + re.escape(tokens[str(fd)]) if str(fd) in tokens else "") + ")"
+        for fd in facts.other})
+    classes: dict[int, list[str]] = {}
+    for name, cls in NAME_CLASS.items():
+        classes.setdefault(cls, []).append(name)
+    reads = [name for name in classes[IO] if name not in WRITES]
+    # call names -> what must follow for the line to be skipped (one copy of each pattern)
+    calls: list[tuple[list[str], str]] = [
+        (reads, rf"\({other_fd}"),
+        (sorted(WRITES), rf"\({other_fd}(?![^\n]*vfio)(?![^\n]*\\x)"),
+        # an ioctl that cannot return an fd: the text after the first ", " past the fd
+        (["ioctl"], rf"\((?={other_fd})\d+[^,\n]*(?:,(?! )[^,\n]*)*"
+                    rf"(?:, (?!{_names(FD_RETURNING_PREFIXES)})|\n)"),
+        (classes[RECVMSG], r"\((?![^\n]*SCM_RIGHTS)"),
+        (classes[EPOLL_WAIT],
+         rf"\((?!-?0)(?!{_numbers(facts.epolls)})-?\d{{1,10}}(?![0-9xX])"),
+    ]
+    if not facts.data_open:
+        calls.append((classes[POLL], r"\((?![^\n]*_mig)"))
+    else:
+        # every polled fd an ordinary file, or unknown and undecorated (quiet.poll_is_quiet)
+        unknown = rf"(?!-?0)(?!{_numbers(facts.known)})-?\d+(?![0-9<])"
+        calls.append((sorted(POLL_SETS),
+                      rf"\((?![^\n]*_mig)(?![^\n]*\{{fd=(?!{other_fd}|{unknown}))"))
+    named = "|".join(f"{_names(names)}{tail}" for names, tail in calls)
+    # ... or a call VFIO never makes: any other name
+    body = rf"(?:{named}|(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*\()"
+    head = "|".join(prefixes)
+    return rf"\n(?!(?:{head}){stamp}{body})"
