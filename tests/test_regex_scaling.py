@@ -37,22 +37,29 @@ _SCANNING = ("search", "finditer", "findall", "sub", "split")
 
 
 def _patterns() -> list[tuple[str, re.Pattern[str], bool]]:
-    """(name, pattern, scanned): scanned when the code searches with it (every start)."""
+    """(name, pattern, scanned): scanned when code searches with it (every start).
+
+    A pattern is looked up by its own module's name for it, in its own module and in the
+    modules that import that name: two modules may each have a ``_TOKEN``, and one
+    module's ``_TOKEN.findall`` says nothing of the other's.
+    """
     found = []
-    sources = ""
     modules = []
     for name in MODULES:
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        modules.append((name, module))
-        sources += inspect.getsource(module)
-    for name, module in modules:
+        modules.append((name, module, inspect.getsource(module)))
+    for name, module, own in modules:
         for attr, value in vars(module).items():
-            if isinstance(value, re.Pattern) and isinstance(value.pattern, str):
-                scanned = re.search(rf"\b{attr}\.(?:{'|'.join(_SCANNING)})\b", sources)
-                found.append((f"{name}.{attr}", value, scanned is not None))
+            if not (isinstance(value, re.Pattern) and isinstance(value.pattern, str)):
+                continue
+            users = [own] + [src for other, _, src in modules if other != name and re.search(
+                rf"\bfrom {re.escape(name)} import\b[^\n]*\b{attr}\b", src)]
+            used = re.compile(rf"\b{attr}\.(?:{'|'.join(_SCANNING)})\b")
+            scanned = any(used.search(src) for src in users)
+            found.append((f"{name}.{attr}", value, scanned))
     return found
 
 
