@@ -10,7 +10,8 @@ and the client's peak RSS is read from its own ``/proc/self/status`` (``VmHWM``;
 workers are separate processes and not counted). The JSON summaries of ``-j N`` and
 ``--scheduler`` are compared: an overhead figure means nothing if the work differs.
 
-    nice python benchmarks/bench_fleet.py [--captures 1000] [--big 10000] [--workers 2]
+    nice python benchmarks/bench_fleet.py [--captures 1000] [--big 10000 [20000 ...]]
+                                          [--workers 2] [--skip-overhead]
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ def audit(args: list[str]) -> tuple[float, int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--captures", type=int, default=1000)
-    ap.add_argument("--big", type=int, default=10000, help="the larger fleet for the RSS run")
+    ap.add_argument("--big", type=int, nargs="+", default=[10000],
+                    help="the larger fleets for the RSS runs")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip-overhead", action="store_true")
     args = ap.parse_args()
@@ -95,9 +97,10 @@ def main() -> None:
                   f" --scheduler {rss_d / 1024:.0f} MiB")
             if not same:
                 sys.exit("bench_fleet: -j and --scheduler summaries differ")
-        big = build_fleet(tmp_path / "big", args.big)
+        fleets = [(small, args.captures)] + [
+            (build_fleet(tmp_path / f"big{count}", count), count) for count in args.big]
         rows = []
-        for fleet, count in ((small, args.captures), (big, args.big)):
+        for fleet, count in fleets:
             out_json, out_jsonl = tmp_path / f"s{count}.json", tmp_path / f"s{count}.jsonl"
             elapsed, _, rss = audit([str(fleet), "--scheduler", f"local:{n}", "-q", "--json",
                                      str(out_json), "--jsonl", str(out_jsonl)])
@@ -108,9 +111,11 @@ def main() -> None:
             rows.append((count, elapsed, rss))
             print(f"--scheduler local:{n} --jsonl, {count} captures: {elapsed:.1f} s, client "
                   f"peak RSS {rss / 1024:.0f} MiB")
-        (c1, _, r1), (c2, _, r2) = rows
-        print(f"client peak RSS {c2}/{c1} captures: {r2 / r1:.2f}x "
-              f"({(r2 - r1) / 1024:+.1f} MiB for {c2 - c1} more captures)")
+        c1, _, r1 = rows[0]
+        for c2, _, r2 in rows[1:]:
+            print(f"client peak RSS {c2}/{c1} captures: {r2 / r1:.2f}x "
+                  f"({(r2 - r1) / 1024:+.1f} MiB for {c2 - c1} more captures, "
+                  f"{(r2 - r1) * 1024 / (c2 - c1):.0f} B per capture)")
     print("load average after: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 
