@@ -24,6 +24,7 @@ dask = pytest.importorskip("dask")
 
 from vfio_migcheck.audit.distributed import (  # noqa: E402 - after the importorskip
     audit_outcomes_dask,
+    dashboard_link,
     died_message,
     local_workers,
     run_checks_dask,
@@ -194,6 +195,18 @@ def test_tree_reduction_on_workers_gives_the_in_memory_summary(cluster, tmp_path
     streamed.pop("captures")
     assert streamed == expected
     assert expected["totals"]["verdicts"]["unreadable"] == 3
+
+
+def test_dashboard_link_only_where_the_dashboard_is_drawn(cluster):
+    """The scheduler's web server runs without bokeh, but shows no dashboard then."""
+    import importlib.util
+
+    _, client = cluster
+    link = dashboard_link(client)
+    if importlib.util.find_spec("bokeh") is None:
+        assert link is None
+    else:
+        assert link is not None and link.startswith("http") and link.endswith("/status")
 
 
 def test_scheduler_usage_errors(tmp_path):

@@ -85,6 +85,7 @@ def dask_client(address: str) -> Iterator[Any]:
     cluster = None
     try:
         if n is not None:
+            # a free port: the web server runs even without bokeh (dashboard_link tells)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                    dashboard_address=":0", silence_logs=logging.ERROR)
             client = Client(cluster)
@@ -104,10 +105,15 @@ def dask_client(address: str) -> Iterator[Any]:
 
 
 def dashboard_link(client: Any) -> str | None:
-    """The dashboard's URL, when the scheduler serves one."""
+    """The dashboard's URL, when the scheduler serves one: the scheduler's web server runs
+    without bokeh too, but then its dashboard page only says that bokeh is missing."""
     try:
         info = client.scheduler_info()
         if "dashboard" not in info.get("services", {}):
+            return None
+        # asked of the scheduler (by value: its host need not have vfio-migcheck)
+        if not client.run_on_scheduler(
+                lambda: __import__("importlib.util").util.find_spec("bokeh") is not None):
             return None
         return client.dashboard_link
     except Exception:  # noqa: BLE001 - only a convenience for the progress line
