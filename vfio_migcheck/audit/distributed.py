@@ -7,7 +7,10 @@ Dask (``dask.distributed``) is an optional dependency, imported only here and on
 One task per capture for a small audit, batches of up to ``MAX_BATCH`` captures for a fleet
 (each still checked on its own), at most a bounded number of tasks in flight, so neither the
 client nor the scheduler holds more than a window of captures whatever the size of the
-fleet. A task never raises for a bad capture (the checker's exceptions become an unreadable
+fleet. The streaming audit merges on the workers too: a batch's captures in its task, every
+``MERGE_FAN_IN`` batches in one more task; the client merges what those return.
+
+A task never raises for a bad capture (the checker's exceptions become an unreadable
 result, exactly as with ``-j``). A worker that dies while checking (crash, out of memory, a
 lost host) is handled by Dask: the task is re-run on another worker, up to the scheduler's
 ``distributed.scheduler.allowed-failures`` times. Dask blames every task the dead worker
