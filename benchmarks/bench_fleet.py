@@ -4,13 +4,18 @@ peak memory as the fleet grows (it must stay flat with ``--jsonl``).
 
 The fleet is the bundled canonical examples (small ``.vmc`` captures: a PRE_COPY source, its
 destination, two P2P devices) copied into ``host<i>/`` directories until there are CAPTURES
-of them, as thousands of migrations a day would give. Each audit runs as its own process
-(``python -m vfio_migcheck audit ...``) so that its wall time includes starting the cluster,
-and the client's peak RSS is read from its own ``/proc/self/status`` (``VmHWM``; the Dask
-workers are separate processes and not counted). The JSON summaries of ``-j N`` and
-``--scheduler`` are compared: an overhead figure means nothing if the work differs.
+of them, as thousands of migrations a day would give. With ``--timed`` every host gets its
+own device name and epoch timestamps an hour apart, its destination resuming right after
+its source's stream ends: each host's source and destination pair by name and time, and
+every capture keeps a pairing candidate until the end (the worst case for the client).
+Each audit runs as its own process (``python -m vfio_migcheck audit ...``) so that its
+wall time includes starting the cluster, and the client's peak RSS is read from its own
+``/proc/self/status`` (``VmHWM``; the Dask workers are separate processes and not counted).
+The JSON summaries of ``-j N`` and ``--scheduler`` are compared: an overhead figure means
+nothing if the work differs.
 
-    nice python benchmarks/bench_fleet.py [--captures 1000] [--big 10000] [--workers 2]
+    nice python benchmarks/bench_fleet.py [--captures 1000] [--big 10000 [20000 ...]]
+                                          [--workers 2] [--skip-overhead] [--timed]
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,13 +52,25 @@ sys.exit(code)
 """
 
 
-def build_fleet(root: Path, captures: int) -> Path:
+EPOCH = 1767225600.0
+DEST_SHIFT = -195.0   # destination.vmc resumes at 400 s; its source's stream ends at 201 s
+_STAMP = re.compile(r"^@(\d+\.\d+)", re.M)
+
+
+def build_fleet(root: Path, captures: int, timed: bool = False) -> Path:
     per_host = len(SMALL)
     for i in range((captures + per_host - 1) // per_host):
         host = root / f"host{i:05d}"
         host.mkdir(parents=True)
         for name in SMALL[: min(per_host, captures - i * per_host)]:
-            shutil.copyfile(EXAMPLES / name, host / name)
+            if not timed:
+                shutil.copyfile(EXAMPLES / name, host / name)
+                continue
+            shift = EPOCH + 3600.0 * i + (DEST_SHIFT if name == "destination.vmc" else 0.0)
+            text = _STAMP.sub(lambda m, by=shift: f"@{float(m[1]) + by:.6f}",
+                              (EXAMPLES / name).read_text(encoding="utf-8"))
+            bdf = f"{i // 65536:04x}:{i // 256 % 256:02x}:{i % 256 // 8:02x}.{i % 8}"
+            (host / name).write_text(text.replace("0000:3b:00.1", bdf), encoding="utf-8")
     return root
 
 
@@ -73,16 +91,19 @@ def audit(args: list[str]) -> tuple[float, int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--captures", type=int, default=1000)
-    ap.add_argument("--big", type=int, default=10000, help="the larger fleet for the RSS run")
+    ap.add_argument("--big", type=int, nargs="+", default=[10000],
+                    help="the larger fleets for the RSS runs")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip-overhead", action="store_true")
+    ap.add_argument("--timed", action="store_true",
+                    help="hosts whose source and destination pair (every capture pairable)")
     args = ap.parse_args()
     n = args.workers
     print(f"{os.cpu_count()} cores; load average before: "
           + " ".join(f"{x:.1f}" for x in os.getloadavg()))
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
         tmp_path = Path(tmp)
-        small = build_fleet(tmp_path / "small", args.captures)
+        small = build_fleet(tmp_path / "small", args.captures, args.timed)
         if not args.skip_overhead:
             j_json, d_json = tmp_path / "j.json", tmp_path / "d.json"
             tj, _, rss_j = audit([str(small), "-j", str(n), "-q", "--json", str(j_json)])
@@ -95,22 +116,28 @@ def main() -> None:
                   f" --scheduler {rss_d / 1024:.0f} MiB")
             if not same:
                 sys.exit("bench_fleet: -j and --scheduler summaries differ")
-        big = build_fleet(tmp_path / "big", args.big)
+        fleets = [(small, args.captures)] + [
+            (build_fleet(tmp_path / f"big{count}", count, args.timed), count)
+            for count in args.big]
         rows = []
-        for fleet, count in ((small, args.captures), (big, args.big)):
+        for fleet, count in fleets:
             out_json, out_jsonl = tmp_path / f"s{count}.json", tmp_path / f"s{count}.jsonl"
             elapsed, _, rss = audit([str(fleet), "--scheduler", f"local:{n}", "-q", "--json",
                                      str(out_json), "--jsonl", str(out_jsonl)])
-            done = json.loads(out_json.read_text())["totals"]["captures"]
+            doc = json.loads(out_json.read_text())
+            done = doc["totals"]["captures"]
             lines = sum(1 for _ in out_jsonl.open())
             if done != count or lines != count:
                 sys.exit(f"bench_fleet: {count} captures gave {done} totals, {lines} lines")
             rows.append((count, elapsed, rss))
             print(f"--scheduler local:{n} --jsonl, {count} captures: {elapsed:.1f} s, client "
-                  f"peak RSS {rss / 1024:.0f} MiB")
-        (c1, _, r1), (c2, _, r2) = rows
-        print(f"client peak RSS {c2}/{c1} captures: {r2 / r1:.2f}x "
-              f"({(r2 - r1) / 1024:+.1f} MiB for {c2 - c1} more captures)")
+                  f"peak RSS {rss / 1024:.0f} MiB; {len(doc['pairing']['pairs'])} pairs, "
+                  f"{len(doc['pairing']['problems'])} pairing problems")
+        c1, _, r1 = rows[0]
+        for c2, _, r2 in rows[1:]:
+            print(f"client peak RSS {c2}/{c1} captures: {r2 / r1:.2f}x "
+                  f"({(r2 - r1) / 1024:+.1f} MiB for {c2 - c1} more captures, "
+                  f"{(r2 - r1) * 1024 / (c2 - c1):.0f} B per capture)")
     print("load average after: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 

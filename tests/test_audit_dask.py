@@ -23,6 +23,8 @@ distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
 
 from vfio_migcheck.audit.distributed import (  # noqa: E402 - after the importorskip
+    audit_outcomes_dask,
+    dashboard_link,
     died_message,
     local_workers,
     run_checks_dask,
@@ -146,6 +148,65 @@ def test_timeout_stops_a_hanging_capture_and_isolates_a_crash(cluster, tmp_path)
     assert by_name["z.vmc"].devices[0].verdict == "fail"
     # the crash happened in a forked child: no worker was lost
     assert set(client.scheduler_info()["workers"]) == workers
+
+
+def broken_or_fake(path: str, options):
+    """fake_check, plus a capture whose result breaks the summary code on the worker: its
+    task fails there (the worker lives on), as a task the engine gives up on does."""
+    from dataclasses import replace
+
+    if Path(path).read_text(encoding="utf-8").startswith("broken"):
+        return replace(fake_check(path, options), devices=None)
+    return fake_check(path, options)
+
+
+@pytest.mark.parametrize(("batch", "fan_in"), [(1, 3), (2, 2)])
+def test_tree_reduction_on_workers_gives_the_in_memory_summary(cluster, tmp_path, batch,
+                                                                fan_in):
+    """Batches merged on workers, merged again by merge tasks; a failed batch undoes only
+    its merge: the other batches of that merge still count, its captures are reported."""
+    import io
+
+    from vfio_migcheck.audit.distributed import lost_message
+    from vfio_migcheck.audit.jsonout import audit_document
+    from vfio_migcheck.audit.runner import CheckedCapture, error_result, run_checks
+    from vfio_migcheck.audit.streaming import reduce_outcomes
+    from vfio_migcheck.audit.summary import build_audit, finish
+    from vfio_migcheck.model.spec import load_spec
+
+    _, client = cluster
+    spec = load_spec("linux-6.12")
+    commands = ["pass", "fail", "broken", "pass", "raise", "unreadable", "pass", "fail", "pass"]
+    captures = _captures(tmp_path, {f"{i:02d}.vmc": c for i, c in enumerate(commands)})
+    lines = io.StringIO()
+    merged = reduce_outcomes(audit_outcomes_dask(client, captures, CheckOptions(), spec,
+                                                 broken_or_fake, batch=batch, fan_in=fan_in),
+                             lines)
+    broken = captures[2]
+    others = [c for c in captures if c != broken]
+    lost = CheckedCapture(broken, error_result(broken.path,
+                                               lost_message(broken.path, TypeError())))
+    expected = audit_document(build_audit(
+        [*run_checks(others, CheckOptions(), 1, check=fake_check), lost], spec))
+    streamed = audit_document(finish(merged, spec, None))
+    detail = sorted((json.loads(x) for x in lines.getvalue().splitlines()),
+                    key=lambda c: c["path"])
+    assert detail == expected.pop("captures")
+    streamed.pop("captures")
+    assert streamed == expected
+    assert expected["totals"]["verdicts"]["unreadable"] == 3
+
+
+def test_dashboard_link_only_where_the_dashboard_is_drawn(cluster):
+    """The scheduler's web server runs without bokeh, but shows no dashboard then."""
+    import importlib.util
+
+    _, client = cluster
+    link = dashboard_link(client)
+    if importlib.util.find_spec("bokeh") is None:
+        assert link is None
+    else:
+        assert link is not None and link.startswith("http") and link.endswith("/status")
 
 
 def test_scheduler_usage_errors(tmp_path):

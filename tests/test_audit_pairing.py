@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.test_audit_builders import device, result, resuming, saving
-from vfio_migcheck.audit.pairing import RULE_STREAM_LENGTH, pair_captures
+from vfio_migcheck.audit.pairing import (
+    RULE_STREAM_LENGTH,
+    Candidate,
+    End,
+    candidate_of,
+    pack,
+    pair_captures,
+    unpack,
+)
 
 
 def _src(file, name="gpu0", pre=100, stop=50, ts=10.0):
@@ -144,8 +154,6 @@ def test_pairing_ignores_input_order_and_uses_each_end_once(ends, rnd):
 
 
 def test_only_comparable_clocks_are_matched():
-    from dataclasses import replace
-
     src, dst = _src("s", ts=10.0), _dst("d", ts=12.0)
     assert len(pair_captures([src, dst]).pairs) == 1
     for clocks in (("relative", "relative"), ("absolute", "time-of-day"), ("none", "none")):
@@ -166,3 +174,48 @@ def test_ambiguous_name_and_time_is_not_paired_but_reported():
     # explicit pairing settles it
     p = pair_captures(results, requested=[("s2", "d")])
     assert [(x.source.file, x.how) for x in p.pairs] == [("s2", "explicit")]
+
+
+_TS = st.none() | st.floats(allow_nan=False, allow_infinity=False)
+_SIZE = st.integers(0, 2**70)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(min_size=1), st.lists(st.tuples(
+    st.text(min_size=1), st.booleans(), st.booleans(), st.none() | st.integers(0, 2**40),
+    _TS, _TS, _SIZE, _SIZE), max_size=4))
+def test_packed_candidate_round_trips_exactly(file, rows):
+    """What the fleet audit keeps per capture comes back exactly (floats included)."""
+    devices = tuple(
+        (name, End(file, name, line, ts, size, end_ts) if src else None,
+         End(file, name, line, end_ts, size2) if dst else None)
+        for name, src, dst, line, ts, end_ts, size, size2 in rows)
+    candidate = Candidate(file, "absolute", devices)
+    (back,) = unpack(pack(candidate))
+    assert back == candidate
+    assert list(unpack(pack(candidate) * 3)) == [candidate] * 3
+
+
+def test_a_capture_pairing_cannot_use_leaves_no_candidate():
+    untimed = _src("s", ts=None)
+    relative = replace(_src("s"), timestamps="relative")
+    assert candidate_of(untimed) is None and candidate_of(relative) is None
+    assert candidate_of(_src("s")) is not None             # timed, shared clock: matchable
+    assert candidate_of(untimed, keep=True) is not None    # named by --pair
+    assert candidate_of(result("e", error="unreadable"), keep=True) is None
+    two = result("m", timestamps="none", devices=[
+        device("A", sessions=[saving(pre=60, stop=36, eof_line=50)]),
+        device("B", sessions=[resuming(written=96, writes=4)])])
+    assert candidate_of(two) is not None                    # a same-capture migration
+    both = result("h", devices=[device("A", sessions=[
+        saving(pre=60, stop=36, eof_line=50, opened_ts=1.0),
+        resuming(written=96, writes=4, opened_ts=2.0)])])
+    assert candidate_of(both) is None                       # a harness: saves and resumes
+
+
+def test_a_candidate_costs_tens_of_bytes_beyond_its_path():
+    """The fleet audit keeps one per pairable capture until the end: it must stay small."""
+    src = _src("/srv/captures/2026-12-03/host0017/mig-000042.strace.gz", name="0000:3b:00.1",
+               pre=2**31, stop=2**33, ts=1767225600.123456)
+    packed = pack(candidate_of(src))
+    assert len(packed) - len(src.file) < 100

@@ -7,7 +7,10 @@ Dask (``dask.distributed``) is an optional dependency, imported only here and on
 One task per capture for a small audit, batches of up to ``MAX_BATCH`` captures for a fleet
 (each still checked on its own), at most a bounded number of tasks in flight, so neither the
 client nor the scheduler holds more than a window of captures whatever the size of the
-fleet. A task never raises for a bad capture (the checker's exceptions become an unreadable
+fleet. The streaming audit merges on the workers too: a batch's captures in its task, every
+``MERGE_FAN_IN`` batches in one more task; the client merges what those return.
+
+A task never raises for a bad capture (the checker's exceptions become an unreadable
 result, exactly as with ``-j``). A worker that dies while checking (crash, out of memory, a
 lost host) is handled by Dask: the task is re-run on another worker, up to the scheduler's
 ``distributed.scheduler.allowed-failures`` times. Dask blames every task the dead worker
@@ -34,11 +37,15 @@ from vfio_migcheck.audit.runner import (
     check_with_api,
     error_result,
 )
+from vfio_migcheck.audit.streaming import Outcome, audit_batch, combine, outcome_of
+from vfio_migcheck.model.spec import Spec
 
 _LOCAL = re.compile(r"^local(?::(?P<n>\d+))?$")
 WINDOW_PER_THREAD = 4     # tasks in flight per worker thread: keeps every worker busy
 MIN_WINDOW = 8
+MIN_UNITS = 3             # merged units in flight at least, so no worker waits for a merge
 MAX_BATCH = 32            # captures per task at most
+MERGE_FAN_IN = 4          # batch outcomes merged by one task on a worker (streaming audit)
 BATCHES_PER_THREAD = 8    # at least this many tasks per worker thread, for balance
 SOLO_TRIES = 2            # runs alone before a capture is blamed for its worker's death
 T = TypeVar("T")
@@ -81,6 +88,7 @@ def dask_client(address: str) -> Iterator[Any]:
     cluster = None
     try:
         if n is not None:
+            # a free port: the web server runs even without bokeh (dashboard_link tells)
             cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                    dashboard_address=":0", silence_logs=logging.ERROR)
             client = Client(cluster)
@@ -100,10 +108,15 @@ def dask_client(address: str) -> Iterator[Any]:
 
 
 def dashboard_link(client: Any) -> str | None:
-    """The dashboard's URL, when the scheduler serves one."""
+    """The dashboard's URL, when the scheduler serves one: the scheduler's web server runs
+    without bokeh too, but then its dashboard page only says that bokeh is missing."""
     try:
         info = client.scheduler_info()
         if "dashboard" not in info.get("services", {}):
+            return None
+        # asked of the scheduler (by value: its host need not have vfio-migcheck)
+        if not client.run_on_scheduler(
+                lambda: __import__("importlib.util").util.find_spec("bokeh") is not None):
             return None
         return client.dashboard_link
     except Exception:  # noqa: BLE001 - only a convenience for the progress line
@@ -125,51 +138,77 @@ def batch_size(captures: int, threads: int) -> int:
 
 def stream_tasks(client: Any, fn: Callable[..., T], items: Sequence[Capture],
                  args: tuple = (), window: int | None = None, batch: int | None = None,
+                 merge: Callable[[list[T]], T] | None = None, fan_in: int = 1,
                  ) -> Iterator[tuple[list[int], T | None, BaseException | None]]:
     """Run ``fn(batch_of_items, *args)`` as Dask tasks, at most ``window`` at a time; yield
-    ``(indices, result, None)`` or ``(indices, None, exception)`` as each one finishes."""
+    ``(indices, result, None)`` or ``(indices, None, exception)`` as results come in.
+
+    With ``merge`` and ``fan_in`` > 1, every ``fan_in`` batches are merged by one more task,
+    on a worker (``merge(results)``): the client receives the merged results only, the
+    upper level of a tree reduction. A merge that fails (one of its batches was given up
+    on) is undone: the batches that finished are yielded one by one, the others retried.
+    """
     from distributed import as_completed
 
     threads = total_threads(client)
     window = window or max(MIN_WINDOW, WINDOW_PER_THREAD * threads)
     batch = batch or batch_size(len(items), threads)
-    groups = iter([list(range(i, min(i + batch, len(items))))
-                   for i in range(0, len(items), batch)])
+    fan_in = fan_in if merge is not None else 1
+    groups = [list(range(i, min(i + batch, len(items)))) for i in range(0, len(items), batch)]
+    units = iter([groups[i:i + fan_in] for i in range(0, len(groups), fan_in)])
+    del groups
     run = uuid.uuid4().hex[:12]
-    group_of: dict[str, list[int]] = {}
+    unit_of: dict[str, tuple[list[list[int]], list[Any]]] = {}
     serial = 0
 
-    def submit(group: list[int]):
+    def submit_batch(group: list[int]):
         nonlocal serial
         serial += 1
-        future = client.submit(fn, [items[i] for i in group], *args, pure=False,
-                               key=f"vfio-migcheck-{run}-{group[0]}-{serial}")
-        group_of[future.key] = group
+        return client.submit(fn, [items[i] for i in group], *args, pure=False,
+                             key=f"vfio-migcheck-{run}-{group[0]}-{serial}")
+
+    def submit(unit: list[list[int]]):
+        leaves = [submit_batch(g) for g in unit]
+        if len(leaves) == 1:
+            future, leaves = leaves[0], []
+        else:
+            future = client.submit(merge, leaves, pure=False,
+                                   key=f"vfio-migcheck-{run}-merge-{unit[0][0]}")
+        unit_of[future.key] = (unit, leaves)
         return future
 
     killed: list[int] = []
-    first = [submit(g) for g in _take(groups, window)]
+    first = [submit(u) for u in _take(units, max(MIN_UNITS, window // fan_in))]
     pending = as_completed(first)
     del first
     for future in pending:
-        group = group_of.pop(future.key)
+        unit, leaves = unit_of.pop(future.key)
         outcome = _outcome(future)
-        if outcome[1] is not None:
+        if outcome[1] is None:
+            yield ([i for g in unit for i in g], *outcome)
+        elif not leaves:
             # a task never raises for a capture: this is the engine giving up (KilledWorker,
             # a worker lost with the result); maybe only bystanders of another's crash
-            killed += group
-        else:
-            yield (group, *outcome)
-        for g in _take(groups, 1):
-            pending.add(submit(g))
+            killed += unit[0]
+        else:   # the merge failed with one of its batches: take the others one by one
+            for group, leaf in zip(unit, leaves):
+                distributed_wait(leaf)
+                got = _outcome(leaf)
+                if got[1] is None:
+                    yield (group, *got)
+                else:
+                    killed += group
+        for leaf in leaves:
+            leaf.release()
+        for u in _take(units, 1):
+            pending.add(submit(u))
     # A worker's death is blamed on every task it was running or had queued. Re-run each
     # such capture alone, one at a time, so that only the one that fails again is reported.
     # A capture is blamed only when it fails alone SOLO_TRIES times (a worker restarting
     # after another capture's crash can still take an innocent task down with it).
-    for index in killed:
+    for index in sorted(killed):
         for _ in range(SOLO_TRIES):
-            future = submit([index])
-            group_of.pop(future.key)
+            future = submit_batch([index])
             distributed_wait(future)
             outcome = _outcome(future)
             if outcome[1] is None:
@@ -245,3 +284,19 @@ def run_checks_dask(client: Any, captures: Sequence[Capture], options: CheckOpti
             if on_done:
                 on_done(checked)
     return [done[i] for i in range(len(captures))]
+
+
+def audit_outcomes_dask(client: Any, captures: Sequence[Capture], options: CheckOptions,
+                        spec: Spec, check: CheckFn = check_with_api,
+                        named: frozenset[str] = frozenset(), batch: int | None = None,
+                        fan_in: int = MERGE_FAN_IN) -> Iterator[Outcome]:
+    """The streaming audit (``--jsonl``) on Dask, a tree reduction: a batch's captures are
+    checked and merged into one outcome on a worker, every ``fan_in`` such outcomes are
+    merged by another task on a worker, and the client receives and merges those."""
+    for group, outcome, error in stream_tasks(client, audit_batch, captures,
+                                              (options, check, named), batch=batch,
+                                              merge=combine, fan_in=fan_in):
+        if outcome is None:   # the engine gave up on the task: report its captures here
+            outcome = combine([outcome_of(checked_from(captures[i], None, error), spec,
+                                          options.flags, named) for i in group])
+        yield outcome

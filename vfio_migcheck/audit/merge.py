@@ -2,7 +2,7 @@
 
 A :class:`Partial` holds the counters of some captures (verdicts, findings by rule, party and
 device, coverage, time in state, stop-copy and stop-window durations, data volume) and the
-*pairing candidates* (each capture's data sessions, which source/destination pairing needs).
+*pairing candidates* (each pairable capture's migration ends, packed: ``pairing.pack``).
 Two partials merge into the partial of both, whatever the order or grouping: counters add,
 durations are summed exactly (as fractions, turned into floats only at the end), and the
 pairing candidates are paired once, in capture order, when the audit is finished
@@ -11,24 +11,24 @@ summary of a run does not depend on which worker checked what, or when a result 
 ``build_audit`` (everything in memory) and the streaming audit (``--jsonl``) agree exactly.
 
 The memory a partial needs grows with the distinct rules, devices and flag sets, and with
-the number of migration ends (a few hundred bytes each), not with the captures' detail.
+the number of pairable captures (tens of bytes plus the path each), not with the captures'
+detail.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol
 
 from vfio_migcheck.audit.coverage import CoverageCounts, coverage_counts
+from vfio_migcheck.audit.pairing import candidate_of, pack
 from vfio_migcheck.audit.timing import DeviceTiming
 from vfio_migcheck.audit.volume import SessionVolume, VolumeTotals, bucket_labels, volume_totals
 from vfio_migcheck.checker.results import Finding, TraceResult
 from vfio_migcheck.model.spec import Spec
-
-DATA_KINDS = ("saving", "resuming")
 
 
 class EntryLike(Protocol):
@@ -82,7 +82,7 @@ class Partial:
     stop_windows: Durations = field(default_factory=Durations)
     volume: VolumeTotals = field(default_factory=lambda: volume_totals(()))
     coverage: CoverageCounts = field(default_factory=CoverageCounts)
-    pairing: list[TraceResult] = field(default_factory=list)   # slim results, any order
+    pairing: bytearray = field(default_factory=bytearray)   # packed candidates, any order
 
     def merge(self, other: Partial) -> Partial:
         """Add ``other`` into this partial (in place) and return it."""
@@ -122,21 +122,6 @@ def add_volumes(a: VolumeTotals, b: VolumeTotals) -> VolumeTotals:
     )
 
 
-def pairing_view(result: TraceResult, keep: bool = False) -> TraceResult | None:
-    """What pairing reads of a capture: its devices' data sessions (read sizes dropped).
-    None when the capture has no data session and ``keep`` (it was named by --pair) is off."""
-    if result.error is not None:
-        return None
-    devices = []
-    for d in result.devices:
-        sessions = tuple(replace(s, read_sizes=()) for s in d.sessions if s.kind in DATA_KINDS)
-        if sessions:
-            devices.append(replace(d, states=(), requests=(), sessions=sessions))
-    if not devices and not keep:
-        return None
-    return replace(result, findings=(), devices=tuple(devices), read_summary={})
-
-
 def partial_of(entry: EntryLike, spec: Spec, flags: int | None,
                paired: frozenset[str] = frozenset()) -> Partial:
     """The partial summary of one capture; ``paired`` are the
@@ -157,9 +142,9 @@ def partial_of(entry: EntryLike, spec: Spec, flags: int | None,
                 p.stop_windows.add(w.duration)
     p.volume = volume_totals(entry.sessions)
     p.coverage = coverage_counts([result], spec, flags)
-    view = pairing_view(result, keep=entry.path in paired)
-    if view is not None:
-        p.pairing.append(view)
+    candidate = candidate_of(result, keep=entry.path in paired)
+    if candidate is not None:
+        p.pairing += pack(candidate)
     return p
 
 

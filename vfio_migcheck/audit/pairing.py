@@ -13,11 +13,19 @@ ended, nearest first); and one capture holding both ends on two devices (a local
 to a second device of the same process). Automatic matching skips a device that both saves
 and resumes in one capture (a test harness, not one end of a migration) and empty streams,
 so unrelated captures that share a generic device name are not paired.
+
+Pairing reads of a capture only its :class:`Candidate`: per device, its source end and its
+destination end. A fleet audit keeps one candidate per capture until every capture is in
+(a destination may arrive long before its source), so a candidate is packed into one JSON
+line of bytes (``pack``) — tens of bytes plus the capture's path — and a capture that could
+never be paired (no timed one-sided end on a shared clock, no two-device migration, not
+named by ``--pair``) leaves none at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from vfio_migcheck.checker.results import DeviceResult, Finding, SessionStats, TraceResult
@@ -59,6 +67,19 @@ class Pairing:
     findings: tuple[Finding, ...]
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """What pairing needs of one capture: its clock and, per device that carried a stream,
+    the device's source end and destination end (either may be None)."""
+
+    file: str
+    clock: str                 # TraceResult.timestamps
+    devices: tuple[tuple[str, End | None, End | None], ...]
+
+    def ends(self, source: bool) -> list[End]:
+        return [e for _, s, d in self.devices if (e := s if source else d) is not None]
+
+
 def _hidden_phase(s: SessionStats) -> int:
     return s.bytes_read_unknown_phase
 
@@ -90,13 +111,50 @@ def destination_end(file: str, device: DeviceResult) -> End | None:
     return End(file, device.name, chosen.opened_line, chosen.opened_ts, chosen.bytes_written)
 
 
-def _ends(result: TraceResult, which) -> list[End]:
-    return [e for d in result.devices if (e := which(result.file, d)) is not None]
+def candidate_of(result: TraceResult, keep: bool = False) -> Candidate | None:
+    """The capture's pairing candidate; None when pairing could never use it (unless
+    ``keep``: the capture is named by --pair) or when it could not be read."""
+    if result.error is not None:
+        return None
+    devices = []
+    for d in result.devices:
+        s, t = source_end(result.file, d), destination_end(result.file, d)
+        if s is not None or t is not None:
+            devices.append((d.name, s, t))
+    candidate = Candidate(result.file, result.timestamps, tuple(devices))
+    if keep or pair_same_capture(candidate) is not None:
+        return candidate
+    if result.timestamps in SHARED_CLOCKS and any(_one_sided(candidate)):
+        return candidate
+    return None
 
 
-def pair_explicit(src: TraceResult, dst: TraceResult) -> tuple[list[Pair], list[str]]:
+def pack(candidate: Candidate) -> bytes:
+    """One line of bytes: the candidate without its objects (``unpack`` reverses it)."""
+    rows = [[name,
+             None if s is None else [s.line, s.ts, s.bytes, s.end_ts],
+             None if d is None else [d.line, d.ts, d.bytes]]
+            for name, s, d in candidate.devices]
+    # ASCII escapes keep a path that is not valid UTF-8 (surrogate escapes) intact
+    return json.dumps([candidate.file, candidate.clock, rows],
+                      separators=(",", ":")).encode("ascii") + b"\n"
+
+
+def unpack(packed: bytes | bytearray) -> Iterator[Candidate]:
+    """The candidates of concatenated ``pack`` lines (floats round-trip exactly)."""
+    for line in bytes(packed).splitlines():
+        file, clock, rows = json.loads(line)
+        devices = []
+        for name, s, d in rows:
+            source = None if s is None else End(file, name, s[0], s[1], s[2], s[3])
+            dest = None if d is None else End(file, name, d[0], d[1], d[2])
+            devices.append((name, source, dest))
+        yield Candidate(file, clock, tuple(devices))
+
+
+def pair_explicit(src: Candidate, dst: Candidate) -> tuple[list[Pair], list[str]]:
     """Pair the ends of two named captures: the only ones, else by device name."""
-    sources, dests = _ends(src, source_end), _ends(dst, destination_end)
+    sources, dests = src.ends(source=True), dst.ends(source=False)
     where = f"--pair {src.file} {dst.file}"
     if not sources:
         return [], [f"{where}: {src.file} has no saving session that reached STOP_COPY"]
@@ -112,11 +170,10 @@ def pair_explicit(src: TraceResult, dst: TraceResult) -> tuple[list[Pair], list[
     return pairs, []
 
 
-def _one_sided(result: TraceResult) -> tuple[list[End], list[End]]:
+def _one_sided(candidate: Candidate) -> tuple[list[End], list[End]]:
     """Timed, non-empty ends of devices that only save or only resume in this capture."""
     sources, dests = [], []
-    for d in result.devices:
-        s, t = source_end(result.file, d), destination_end(result.file, d)
+    for _, s, t in candidate.devices:
         if s is not None and t is None and s.ts is not None and s.bytes:
             sources.append(s)
         if t is not None and s is None and t.ts is not None and t.bytes:
@@ -124,7 +181,7 @@ def _one_sided(result: TraceResult) -> tuple[list[End], list[End]]:
     return sources, dests
 
 
-def pair_matched(results: Sequence[TraceResult], skip: set[str]
+def pair_matched(results: Sequence[Candidate], skip: set[str]
                  ) -> tuple[list[Pair], list[str]]:
     """Different captures, same device name, the resume opened after the save opened and
     within MATCH_WINDOW of the end of its stream: paired only when unambiguous.
@@ -139,11 +196,11 @@ def pair_matched(results: Sequence[TraceResult], skip: set[str]
     clock: dict[str, str] = {}
     for r in results:
         # relative clocks (strace -r) start at zero in every capture: not comparable
-        if r.file not in skip and r.timestamps in SHARED_CLOCKS:
+        if r.file not in skip and r.clock in SHARED_CLOCKS:
             s, d = _one_sided(r)
             sources += s
             dests += d
-            clock[r.file] = r.timestamps
+            clock[r.file] = r.clock
     sources.sort(key=lambda e: (e.ts, e.file, e.device))
     candidates: dict[int, list[End]] = {}
     senders: dict[tuple[str, str], list[End]] = {}
@@ -170,9 +227,9 @@ def pair_matched(results: Sequence[TraceResult], skip: set[str]
     return pairs, ambiguous
 
 
-def pair_same_capture(result: TraceResult) -> Pair | None:
+def pair_same_capture(candidate: Candidate) -> Pair | None:
     """A capture with exactly one source device and one other destination device."""
-    sources, dests = _ends(result, source_end), _ends(result, destination_end)
+    sources, dests = candidate.ends(source=True), candidate.ends(source=False)
     if len(sources) == 1 and len(dests) == 1 and sources[0].device != dests[0].device:
         return Pair("same-capture", sources[0], dests[0])
     return None
@@ -195,8 +252,16 @@ def stream_finding(pair: Pair) -> Finding:
 
 def pair_captures(results: Iterable[TraceResult],
                   requested: Sequence[tuple[str, str]] = ()) -> Pairing:
+    """The pairing of checked captures (through their candidates, as the audit does)."""
+    named = {p for pair in requested for p in pair}
+    return pair_candidates([c for r in results
+                            if (c := candidate_of(r, keep=r.file in named)) is not None],
+                           requested)
+
+
+def pair_candidates(results: Sequence[Candidate],
+                    requested: Sequence[tuple[str, str]] = ()) -> Pairing:
     """Explicit pairs first, then time-matched ones, then same-capture ones."""
-    results = [r for r in results if r.error is None]
     by_file = {r.file: r for r in results}
     pairs: list[Pair] = []
     problems: list[str] = []

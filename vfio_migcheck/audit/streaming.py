@@ -4,7 +4,8 @@ Each capture is turned, where it was checked, into an :class:`Outcome`: its part
 (``merge.Partial``), its detail as one JSON line (the ``captures[]`` entry of the JSON
 report) and its terminal line. The client writes the line, merges the partial into the
 running summary and forgets the capture, so its memory does not grow with the number of
-captures (only with the pairing candidates: a few hundred bytes per migration end). The
+captures (only with the packed pairing candidates: tens of bytes plus the path per pairable
+capture). The
 final report is ``summary.finish`` of the merged partial: the same numbers as the in-memory
 audit, with an empty ``captures`` list.
 """

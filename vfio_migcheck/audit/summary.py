@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from vfio_migcheck.audit.coverage import Coverage, coverage_counts, freeze_coverage
 from vfio_migcheck.audit.merge import Durations, Partial, finding_key, merge_all, partial_of
-from vfio_migcheck.audit.pairing import Pairing, pair_captures
+from vfio_migcheck.audit.pairing import Pairing, pair_candidates, unpack
 from vfio_migcheck.audit.runner import CheckedCapture
 from vfio_migcheck.audit.timing import DeviceTiming, device_timing
 from vfio_migcheck.audit.volume import SessionVolume, VolumeTotals, session_volumes
@@ -126,7 +126,8 @@ def finish(partial: Partial, spec: Spec, flags: int | None,
            captures: Sequence[CaptureEntry] = ()) -> Audit:
     """The :class:`Audit` of a merged partial; ``captures`` are the per-capture
     entries when they were kept in memory (empty when their detail was streamed out)."""
-    pairing = pair_captures(sorted(partial.pairing, key=lambda r: r.file), pairs)
+    pairing = pair_candidates(sorted(unpack(partial.pairing), key=lambda c: c.file),
+                              pairs)
     counts = Counter(partial.findings)
     counts.update(finding_key(f) for f in pairing.findings)
 

@@ -84,18 +84,12 @@ def _on_processes(captures, options, spec, jobs, check, named, jsonl, bar, echo)
 
 def _on_dask(captures, options, spec, scheduler, check, named, jsonl, bar, echo):
     from vfio_migcheck.audit.distributed import (
-        checked_from,
+        audit_outcomes_dask,
         dashboard_link,
         dask_client,
         run_checks_dask,
-        stream_tasks,
     )
-    from vfio_migcheck.audit.streaming import (
-        audit_batch,
-        combine,
-        outcome_of,
-        reduce_outcomes,
-    )
+    from vfio_migcheck.audit.streaming import reduce_outcomes
 
     with dask_client(scheduler) as client:
         link = dashboard_link(client)
@@ -106,11 +100,7 @@ def _on_dask(captures, options, spec, scheduler, check, named, jsonl, bar, echo)
                                    on_done=lambda c: bar.advance(c.capture.path), check=check)
 
         def outcomes():
-            for group, outcome, error in stream_tasks(client, audit_batch, captures,
-                                                      (options, check, named)):
-                if outcome is None:   # the task failed: report its captures from here
-                    outcome = combine([outcome_of(checked_from(captures[i], None, error), spec,
-                                                  options.flags, named) for i in group])
+            for outcome in audit_outcomes_dask(client, captures, options, spec, check, named):
                 for path in outcome.paths:
                     bar.advance(path)
                 yield outcome
