@@ -219,3 +219,17 @@ def test_a_candidate_costs_tens_of_bytes_beyond_its_path():
                pre=2**31, stop=2**33, ts=1767225600.123456)
     packed = pack(candidate_of(src))
     assert len(packed) - len(src.file) < 100
+
+
+def test_an_ambiguity_names_the_same_rivals_whatever_the_input_order():
+    """Found by hypothesis: a source with two possible destinations listed the senders of
+    whichever destination came first in the input, so the message changed with the order."""
+    ends = [("src", 0.0), ("src", 0.0), ("src", 0.0), ("src", 0.0), ("src", 1.0), ("src", 0.0),
+            ("dst", 0.0), ("dst", 1.0)]
+    results = [(_src(f"c{i}", name="a", pre=1, stop=0, ts=ts) if kind == "src"
+                else _dst(f"c{i}", name="a", written=1, ts=ts))
+               for i, (kind, ts) in enumerate(ends)]
+    first = pair_captures(results)
+    assert pair_captures(results[::-1]) == first
+    assert pair_captures(results[6:] + results[:6]) == first
+    assert len(first.problems) == 6 and not first.pairs

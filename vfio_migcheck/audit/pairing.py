@@ -216,7 +216,9 @@ def pair_matched(results: Sequence[Candidate], skip: set[str]
         found = candidates[index]
         if not found:
             continue
-        rivals = senders[(found[0].file, found[0].device)]
+        # every source that could have sent to any of them, whatever order the
+        # destinations came in (the first one alone made the message order-dependent)
+        rivals = [r for d in found for r in senders[(d.file, d.device)]]
         if len(found) == 1 and len(rivals) == 1:
             pairs.append(Pair("matched", s, found[0]))
             continue
