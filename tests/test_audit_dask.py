@@ -23,11 +23,13 @@ distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
 
 from vfio_migcheck.audit.distributed import (  # noqa: E402 - after the importorskip
+    NoWorkersLeft,
     audit_outcomes_dask,
     dashboard_link,
     died_message,
     local_workers,
     run_checks_dask,
+    wait_with_workers,
 )
 from vfio_migcheck.audit.isolate import TimedCheck  # noqa: E402
 
@@ -231,3 +233,23 @@ def test_workers_read_archives_themselves(cluster, tmp_path):
                      "-q", "--json", str(dist))
     assert code1 == code2 and one.read_bytes() == dist.read_bytes()
     assert json.loads(one.read_text())["totals"]["captures"] == 5
+
+
+def test_a_task_with_no_worker_left_ends_the_wait_instead_of_hanging():
+    """After crashes a nanny may fail to bring its worker back; waiting for a re-run on an
+    empty cluster must end with NoWorkersLeft (the capture is then reported lost)."""
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None,
+                                  silence_logs=50) as empty, distributed.Client(empty) as client:
+        future = client.submit(sum, [1, 2], pure=False)
+        started = time.monotonic()
+        with pytest.raises(NoWorkersLeft, match="no Dask worker was left"):
+            wait_with_workers(client, future, grace=1.0, poll=0.2)
+        assert time.monotonic() - started < 30
+        future.release()
+
+
+def test_a_task_that_finishes_is_waited_for_normally(cluster):
+    _, client = cluster
+    future = client.submit(sum, [1, 2], pure=False)
+    wait_with_workers(client, future, grace=1.0, poll=0.2)
+    assert future.result() == 3

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,11 +49,18 @@ MAX_BATCH = 32            # captures per task at most
 MERGE_FAN_IN = 4          # batch outcomes merged by one task on a worker (streaming audit)
 BATCHES_PER_THREAD = 8    # at least this many tasks per worker thread, for balance
 SOLO_TRIES = 2            # runs alone before a capture is blamed for its worker's death
+NO_WORKER_GRACE = 120.0   # seconds a cluster may have no worker at all before a wait ends
+WAIT_POLL = 5.0           # seconds between looks at the cluster while waiting for a task
 T = TypeVar("T")
 
 
 class SchedulerError(RuntimeError):
     """Dask is missing or the scheduler cannot be reached (a usage error, exit 2)."""
+
+
+class NoWorkersLeft(RuntimeError):
+    """The cluster lost every worker and none came back: a task waiting for one would
+    wait forever, so the capture it carries is reported lost instead."""
 
 
 def died_message(path: str) -> str:
@@ -89,8 +97,14 @@ def dask_client(address: str) -> Iterator[Any]:
     try:
         if n is not None:
             # a free port: the web server runs even without bokeh (dashboard_link tells)
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   dashboard_address=":0", silence_logs=logging.ERROR)
+            import dask
+
+            # tasks no worker can run fail after the grace instead of waiting forever (a
+            # nanny may fail to restart its worker after crashes); they are re-run alone
+            with dask.config.set({"distributed.scheduler.no-workers-timeout":
+                                  f"{NO_WORKER_GRACE:.0f}s"}):
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=logging.ERROR)
             client = Client(cluster)
         else:
             client = Client(address, timeout="10s")
@@ -192,8 +206,7 @@ def stream_tasks(client: Any, fn: Callable[..., T], items: Sequence[Capture],
             killed += unit[0]
         else:   # the merge failed with one of its batches: take the others one by one
             for group, leaf in zip(unit, leaves):
-                distributed_wait(leaf)
-                got = _outcome(leaf)
+                got = _outcome_when_done(client, leaf)
                 if got[1] is None:
                     yield (group, *got)
                 else:
@@ -209,8 +222,7 @@ def stream_tasks(client: Any, fn: Callable[..., T], items: Sequence[Capture],
     for index in sorted(killed):
         for _ in range(SOLO_TRIES):
             future = submit_batch([index])
-            distributed_wait(future)
-            outcome = _outcome(future)
+            outcome = _outcome_when_done(client, future)
             if outcome[1] is None:
                 break
         yield ([index], *outcome)
@@ -228,10 +240,37 @@ def _outcome(future) -> tuple[Any, BaseException | None]:
         future.release()
 
 
-def distributed_wait(future) -> None:
+def _outcome_when_done(client: Any, future) -> tuple[Any, BaseException | None]:
+    """``_outcome`` once the task is done, or ``NoWorkersLeft`` when the cluster has had no
+    worker for NO_WORKER_GRACE seconds (after crashes a nanny may fail to restart its
+    worker; the task would then wait forever and the audit with it)."""
+    try:
+        wait_with_workers(client, future)
+    except NoWorkersLeft as exc:
+        future.release()
+        return None, exc
+    return _outcome(future)
+
+
+def wait_with_workers(client: Any, future, grace: float = NO_WORKER_GRACE,
+                      poll: float = WAIT_POLL) -> None:
+    """Wait for ``future`` for as long as the cluster has workers to run it."""
     from distributed import wait
 
-    wait(future)
+    without_since: float | None = None
+    while True:
+        try:
+            wait(future, timeout=poll)
+            return
+        except TimeoutError:
+            pass
+        if client.scheduler_info().get("workers"):
+            without_since = None
+            continue
+        now = time.monotonic()
+        without_since = now if without_since is None else without_since
+        if now - without_since >= grace:
+            raise NoWorkersLeft(f"no Dask worker was left to run it for {grace:.0f} s")
 
 
 def _take(iterator, n: int):
