@@ -120,3 +120,22 @@ def test_a_cache_started_afresh_gives_the_same_results(tmp_path: Path, monkeypat
     assert [(f.rule, f.line) for f in tight.findings] == [(f.rule, f.line) for f in roomy.findings]
     for track in tight.devices.values():
         assert track.configs == roomy.devices[track.name].configs
+
+
+def test_the_nodes_held_stay_bounded_and_change_no_result(tmp_path: Path, monkeypatch) -> None:
+    """Near the bound on readings every step can make a new large node: past
+    MAX_HELD_READINGS the table starts afresh (memory), with the same results."""
+    from vfio_migcheck.checker import automaton
+
+    gen = _gen_dense()
+    path = tmp_path / "dense.strace"
+    with open(path, "w", encoding="utf-8") as out:
+        gen.generate(out, 300)
+    roomy = _run(path)
+    monkeypatch.setattr(automaton, "MAX_HELD_READINGS", 8)
+    tight = _run(path)
+    assert tight.automaton.misses > roomy.automaton.misses
+    assert tight.automaton.held <= 8 or len(tight.automaton.nodes) == 1
+    assert [(f.rule, f.line) for f in tight.findings] == [(f.rule, f.line) for f in roomy.findings]
+    for track in tight.devices.values():
+        assert track.configs == roomy.devices[track.name].configs

@@ -28,6 +28,10 @@ CURRENT_LINE = -1
 #: cached steps kept before the cache starts afresh: a trace that never repeats itself (so
 #: whose every step is new) must not keep every reading set it went through
 MAX_CACHED = 200_000
+#: readings held by the table's nodes before it starts afresh: near the bound on readings
+#: (512 per device) every step can make a new large node, and keeping them all cost
+#: hundreds of MB on a few thousand lines of hidden-payload strace
+MAX_HELD_READINGS = 50_000
 
 
 class Node:
@@ -147,17 +151,23 @@ class Automaton:
         self.misses = 0
         self.hits = 0
         self.cached = 0      # transitions stored since the last fresh start
+        self.held = 0        # readings held by the nodes of the table
 
     def remember(self, node: Node, key: Any, trans: Transition) -> None:
         """Store a computed step (starting afresh past MAX_CACHED)."""
         if self.cached >= MAX_CACHED:
-            for old in self.nodes.values():
-                old.trans.clear()
-                old.binds.clear()
-            self.nodes.clear()
-            self.cached = 0
+            self.start_afresh()
         node.trans[key] = trans
         self.cached += 1
+
+    def start_afresh(self) -> None:
+        """Forget every node and step: the next steps are computed again (same results)."""
+        for old in self.nodes.values():
+            old.trans.clear()
+            old.binds.clear()
+        self.nodes.clear()
+        self.cached = 0
+        self.held = 0
 
     def intern(self, readings: Readings) -> Node:
         """The node of ``readings`` (computed from its configs the first time)."""
@@ -174,7 +184,10 @@ class Automaton:
                             {n: i for i, n in enumerate(lines)})
         node = self.nodes.get(key)
         if node is None:
+            if self.held + len(key) > MAX_HELD_READINGS:
+                self.start_afresh()
             node = self.nodes[key] = Node(key, len(files), len(lines))
+            self.held += node.size
         return node
 
 
