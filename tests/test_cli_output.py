@@ -14,23 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.test_check_cli import BAD, GOOD  # one trace with one misfit, and without it
 from vfio_migcheck.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "fixtures" / "mtty-6.12"
 ERRORS = CORPUS / "f" / "errors.strace"
-BAD = """# vmc-trace 1
-device d0 flags=0x7 state=RUNNING
-d0 GET MIGRATION = 0 flags=0x7
-d0 SET STATE STOP_COPY = 0 data_fd=6
-fd 6 read 4096 = 96
-d0 SET STATE PRE_COPY = -1 EINVAL
-fd 6 read 4096 = 0
-d0 SET STATE STOP = 0 data_fd=-1
-fd 6 close = 0
-d0 SET STATE RUNNING = 0 data_fd=-1
-"""
-GOOD = BAD.replace("d0 SET STATE PRE_COPY = -1 EINVAL\n", "")
 CONCISE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<rule>[UKTA]\d{3}) "
                      r"\[(?P<severity>error|warning|note)\] (?P<message>\S.*)$")
 

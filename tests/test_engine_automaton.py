@@ -15,6 +15,7 @@ import sys
 from dataclasses import astuple
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,9 +104,13 @@ def test_steps_computed_do_not_grow_with_a_repeating_trace(tmp_path: Path) -> No
     assert [f.rule for f in long.findings] == [f.rule for f in short.findings]
 
 
-def test_a_cache_started_afresh_gives_the_same_results(tmp_path: Path, monkeypatch) -> None:
-    """Past MAX_CACHED steps the cache is emptied (a trace that never repeats must not keep
-    every reading set): the results do not change, only more steps are computed."""
+@pytest.mark.parametrize("bound,value", [("MAX_CACHED", 5), ("MAX_HELD_READINGS", 8)])
+def test_a_table_started_afresh_gives_the_same_results(tmp_path: Path, monkeypatch,
+                                                       bound: str, value: int) -> None:
+    """Past MAX_CACHED steps, or MAX_HELD_READINGS readings held by its nodes, the table is
+    emptied (a trace that never repeats, or one near the bound on readings where every step
+    makes a new large node, must not keep every reading set): the results do not change,
+    only more steps are computed."""
     from vfio_migcheck.checker import automaton
 
     gen = _gen_dense()
@@ -113,29 +118,14 @@ def test_a_cache_started_afresh_gives_the_same_results(tmp_path: Path, monkeypat
     with open(path, "w", encoding="utf-8") as out:
         gen.generate(out, 300)
     roomy = _run(path)
-    monkeypatch.setattr(automaton, "MAX_CACHED", 5)
+    monkeypatch.setattr(automaton, bound, value)
     tight = _run(path)
-    assert tight.automaton.misses > roomy.automaton.misses
-    assert tight.automaton.cached <= 5
-    assert [(f.rule, f.line) for f in tight.findings] == [(f.rule, f.line) for f in roomy.findings]
-    for track in tight.devices.values():
-        assert track.configs == roomy.devices[track.name].configs
-
-
-def test_the_nodes_held_stay_bounded_and_change_no_result(tmp_path: Path, monkeypatch) -> None:
-    """Near the bound on readings every step can make a new large node: past
-    MAX_HELD_READINGS the table starts afresh (memory), with the same results."""
-    from vfio_migcheck.checker import automaton
-
-    gen = _gen_dense()
-    path = tmp_path / "dense.strace"
-    with open(path, "w", encoding="utf-8") as out:
-        gen.generate(out, 300)
-    roomy = _run(path)
-    monkeypatch.setattr(automaton, "MAX_HELD_READINGS", 8)
-    tight = _run(path)
-    assert tight.automaton.misses > roomy.automaton.misses
-    assert tight.automaton.held <= 8 or len(tight.automaton.nodes) == 1
+    table = tight.automaton
+    assert table.misses > roomy.automaton.misses
+    if bound == "MAX_CACHED":
+        assert table.cached <= value
+    else:   # a single node larger than the bound is kept alone
+        assert table.held <= value or len(table.nodes) == 1
     assert [(f.rule, f.line) for f in tight.findings] == [(f.rule, f.line) for f in roomy.findings]
     for track in tight.devices.values():
         assert track.configs == roomy.devices[track.name].configs
