@@ -15,6 +15,7 @@ concrete readings the first time and stored only when they are truly name-indepe
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,26 +263,29 @@ def successor_names(before_files: tuple[str, ...], before_lines: tuple[int, ...]
     names, nums = _names(after)
     fpos = {f: i for i, f in enumerate(before_files)}
     lpos = {n: i for i, n in enumerate(before_lines)}
-    fsrc: list[int] = []
-    for f in names:
-        if f in fpos:
-            fsrc.append(fpos[f])
-        elif f == event_file:
-            fsrc.append(NEW_FILE)
-        else:
-            return None
     if line in lpos:
         return None  # the event's line is also an input line: the relation is not in the key
-    lsrc: list[int] = []
-    for n in nums:
-        if n in lpos:
-            lsrc.append(lpos[n])
-        elif n == line:
-            lsrc.append(CURRENT_LINE)
-        else:
-            return None
+    fsrc = _sources(names, fpos, event_file, NEW_FILE)
+    lsrc = _sources(nums, lpos, line, CURRENT_LINE)
+    if fsrc is None or lsrc is None:
+        return None
     # keep the input's order so that a repeated loop reaches the same nodes again
     order = sorted(range(len(names)), key=lambda i: (fsrc[i] == NEW_FILE, fsrc[i]))
     lorder = sorted(range(len(nums)), key=lambda i: (lsrc[i] == CURRENT_LINE, lsrc[i]))
     return (tuple(names[i] for i in order), tuple(nums[i] for i in lorder),
             tuple(fsrc[i] for i in order), tuple(lsrc[i] for i in lorder))
+
+
+def _sources(names: Iterable, positions: dict, event_name: Any, event_slot: int
+             ) -> list[int] | None:
+    """Where each name comes from: its input slot, or ``event_slot`` for the event's own
+    name; None when a name comes from neither."""
+    out: list[int] = []
+    for name in names:
+        if name in positions:
+            out.append(positions[name])
+        elif name == event_name:
+            out.append(event_slot)
+        else:
+            return None
+    return out
