@@ -121,17 +121,20 @@ def _word(chunk: tuple[str, int], pattern: re.Pattern[str]) -> Word:
     return Word(chunk[0], chunk[1])
 
 
+def _word_or_hidden(chunk: tuple[str, int], pattern: re.Pattern[str]) -> Word:
+    """A word of ``pattern``, or ``?`` (a value the capture could not see)."""
+    return Word(chunk[0], chunk[1]) if chunk[0] == "?" else _word(chunk, pattern)
+
+
 def _device_call(parts: list[tuple[str, int]]) -> Statement:
     # NAME OP FEATURE [ARG] key=value... = RESULT [ERRNO] key=value...
     if len(parts) < 3 or parts[0][0] in _KEYWORDS or parts[1][0] not in _OPS:
         raise _Bail
     words = [_word(parts[0], _NAME), Word(parts[1][0], parts[1][1])]
-    feature = parts[2]
-    words.append(Word(feature[0], feature[1]) if feature[0] == "?" else _word(feature, _WORD))
+    words.append(_word_or_hidden(parts[2], _WORD))
     at = 3
     if at < len(parts) and "=" not in parts[at][0]:
-        arg = parts[at]
-        words.append(Word(arg[0], arg[1]) if arg[0] == "?" else _word(arg, _ARG))
+        words.append(_word_or_hidden(parts[at], _ARG))
         at += 1
     return _rest("device_call", words, parts, at, True)
 
@@ -143,8 +146,7 @@ def _fd_call(parts: list[tuple[str, int]]) -> Statement:
     words = [_word(parts[1], _INT_ONLY), _word(parts[2], _WORD)]
     at = 3
     while at < len(parts) and "=" not in parts[at][0]:
-        arg = parts[at]
-        words.append(Word(arg[0], arg[1]) if arg[0] == "?" else _word(arg, _ARG))
+        words.append(_word_or_hidden(parts[at], _ARG))
         at += 1
     return _rest("fd_call", words, parts, at, True)
 
