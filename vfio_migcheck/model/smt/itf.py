@@ -59,18 +59,23 @@ def lifecycle_itf(spec: Spec, prop: str, cex: Counterexample) -> dict[str, Any]:
             meta["event"] = cex.extra["events"][i - 1]
         trace.append({"#meta": meta, **values})
     return {
-        "#meta": {
-            "format": "ITF",
-            "format-description": "https://apalache-mc.org/docs/adr/015adr-trace.html",
-            "source": spec.file,
-            "description": f"{prop} counterexample, spec {spec.name}, flags {cex.flags:#x}: "
-                           f"{cex.detail}",
-            "property": prop,
-            "flags": f"{cex.flags:#x}",
-            "events": list(cex.extra["events"]),
-        },
+        "#meta": _meta(spec, prop, cex, cex.detail, events=list(cex.extra["events"])),
         "vars": list(LIFECYCLE_VARS),
         "states": trace,
+    }
+
+
+def _meta(spec: Spec, prop: str, cex: Counterexample, what: str, **extra: Any
+          ) -> dict[str, Any]:
+    """The document header every ITF file of a counterexample carries."""
+    return {
+        "format": "ITF",
+        "format-description": "https://apalache-mc.org/docs/adr/015adr-trace.html",
+        "source": spec.file,
+        "description": f"{prop} counterexample, spec {spec.name}, flags {cex.flags:#x}: {what}",
+        "property": prop,
+        "flags": f"{cex.flags:#x}",
+        **extra,
     }
 
 
@@ -98,16 +103,8 @@ def to_itf(spec: Spec, prop: str, cex: Counterexample) -> dict[str, Any]:
             "session": session,
         })
     return {
-        "#meta": {
-            "format": "ITF",
-            "format-description": "https://apalache-mc.org/docs/adr/015adr-trace.html",
-            "source": spec.file,
-            "description": f"{prop} counterexample, spec {spec.name}, flags {cex.flags:#x}: "
-                           f"SET {cex.dst} in {cex.src}. {cex.detail}",
-            "property": prop,
-            "flags": f"{cex.flags:#x}",
-            "request": {"from": cex.src, "to": cex.dst},
-        },
+        "#meta": _meta(spec, prop, cex, f"SET {cex.dst} in {cex.src}. {cex.detail}",
+                       request={"from": cex.src, "to": cex.dst}),
         "vars": list(ITF_VARS),
         "states": trace,
     }
