@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vfio_migcheck.checker.config import SAVING_STATES, Config, Session
+from vfio_migcheck.checker.config import SAVING_STATES, Config, Session, evolve
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.driver import k001_request_wrongly_accepted as K001
 from vfio_migcheck.checker.rules.driver import k002_state_read_disagrees as K002
@@ -250,7 +250,24 @@ def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: in
     ``pinned_target``: QEMU traced the request this call carries out. ``no_set``: QEMU traces
     every state request of this device and none is pending, so the call is not a SET.
     ``known_set``: the trace shows a SET of MIG_DEVICE_STATE whose target alone is hidden.
+
+    Each such call expands the reading into every target's SET (a dozen ``step_set`` calls
+    per reading), and a capture with hidden payloads repeats the same few readings call
+    after call: the outcomes are computed once per reading core and replayed
+    (:func:`_replayed_hidden_feature`), with results identical to
+    :func:`hidden_feature_outcomes`.
     """
+    if HIDDEN_STEP_CACHE:
+        return _replayed_hidden_feature(config, spec, event, line, pinned_target, no_set,
+                                        known_set)
+    return hidden_feature_outcomes(config, spec, event, line, pinned_target, no_set,
+                                   known_set)
+
+
+def hidden_feature_outcomes(config: Config, spec: Spec, event: FeatureCall, line: int,
+                            pinned_target=None, no_set: bool = False,
+                            known_set: bool = False) -> list[Outcome]:
+    """:func:`step_hidden_feature` computed from the model, every time."""
     out: list[Outcome] = []
     result = succeeded(event.ret)
     if no_set and pinned_target is None:
@@ -270,6 +287,200 @@ def step_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: in
             if not o.misfit:
                 out.append(Outcome(o.config, tuple(
                     t for t in o.tags if t.rule is not U001.RULE)))
+    return out
+
+
+# --- hidden FEATURE calls, replayed ---------------------------------------------------------
+#
+# The outcomes of a hidden FEATURE call depend on the reading only through its core: flags,
+# state, ghost, queried, logging and the session's flags (kind, fd, eof, moved, closed,
+# failed_commit, opaque, whether its file is known). The reading's names only ride along:
+# the files in ``dead`` and ``foreign`` pass through untouched (the session's own file joins
+# ``dead`` when an arc ends the session), the session keeps its file and start line, and a
+# session the call starts begins at the event's line. So the outcomes are computed once on
+# the core, with stand-ins for those names, and replayed with the reading's own names.
+
+#: replay hidden FEATURE steps from the cache (False: compute every one, the reference)
+HIDDEN_STEP_CACHE = True
+#: cached cores per spec before the table starts afresh (a bound on its memory)
+HIDDEN_CACHE_LIMIT = 20_000
+
+
+class _StandIn:
+    """A line number in a cached core; it formats as a token marking where it was quoted."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return self.token
+
+    __str__ = __repr__
+
+    def __format__(self, format_spec: str) -> str:
+        return self.token
+
+
+_LINE = _StandIn("\0line\0")          # the event's line: where a session the call starts begins
+_CREATED = _StandIn("\0created\0")    # the line the reading's own session started at
+_FILE = "\0file\0"                    # the reading's session's file
+_TOKENS = (_LINE.token, _CREATED.token, _FILE)
+_NO_FILES: frozenset[str] = frozenset()
+_UNCACHED = ("uncached",)  # a table entry: this core's outcomes are computed every time
+
+# how an outcome's session is rebuilt from the reading's: none, the reading's own, one the
+# call starts (at the event's line), the reading's own with some fields changed
+_NO_SESSION, _OWN_SESSION, _NEW_SESSION, _CHANGED_SESSION = range(4)
+
+_HIDDEN_TABLES: dict[tuple[int, int], tuple[Spec, DriverProfile, dict]] = {}
+
+
+def _replayed_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: int,
+                             pinned_target, no_set: bool, known_set: bool) -> list[Outcome]:
+    key = _core_key(config, event, pinned_target, no_set, known_set)
+    plan = _UNCACHED
+    if key is not None:
+        table = _hidden_table(spec)
+        plan = table.get(key)
+        if plan is None:
+            plan = _hidden_plan(config, spec, event, pinned_target, no_set, known_set)
+            if len(table) >= HIDDEN_CACHE_LIMIT:
+                table.clear()
+            table[key] = plan
+    if plan is _UNCACHED:
+        return hidden_feature_outcomes(config, spec, event, line, pinned_target, no_set,
+                                       known_set)
+    return [_fitting(_replay_config(config, line, how, shape),
+                     tags if named is None else _replay_tags(config, line, tags, named))
+            for how, shape, tags, named in plan]
+
+
+def _fitting(config: Config, tags: tuple[Tag, ...]) -> Outcome:
+    """``Outcome(config, tags)`` for tags known to hold no misfit rule, without the
+    dataclass's checks (every replayed outcome is such a one)."""
+    out = object.__new__(Outcome)
+    out.__dict__.update(config=config, tags=tags, misfit=False)
+    return out
+
+
+def _core_key(config: Config, event: FeatureCall, pinned_target, no_set: bool,
+              known_set: bool) -> tuple | None:
+    """Everything the outcomes depend on (None: a value the key could confuse, no cache)."""
+    data_fd = event.data_fd if isinstance(event.data_fd, int) else None
+    if isinstance(data_fd, bool) or isinstance(pinned_target, bool):
+        return None          # True == 1 as a key, but prints differently
+    s = config.session
+    session = None if s is None else (s.kind, s.file is None, s.fd, s.eof, s.moved, s.closed,
+                                      s.failed_commit, s.opaque)
+    errno = event.errno if isinstance(event.errno, str) else None
+    key = (config.flags, config.state, session, config.ghost, config.queried, config.logging,
+           succeeded(event.ret), errno, data_fd, pinned_target, no_set, known_set)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+def _hidden_table(spec: Spec) -> dict:
+    """The cached cores of one spec (the generic driver profile's outcomes, as computed)."""
+    profile = generic_profile()
+    ident = (id(spec), id(profile))
+    held = _HIDDEN_TABLES.get(ident)
+    if held is None or held[0] is not spec or held[1] is not profile:
+        held = _HIDDEN_TABLES[ident] = (spec, profile, {})
+    return held[2]
+
+
+def _core_of(config: Config) -> Config:
+    s = config.session
+    if s is not None:
+        s = Session(s.kind, None if s.file is None else _FILE, s.fd, s.eof, s.moved,
+                    s.closed, s.failed_commit, s.opaque, created_line=_CREATED)  # type: ignore[arg-type]
+    return Config(config.flags, config.state, s, _NO_FILES, config.ghost, config.queried,
+                  config.logging, _NO_FILES)
+
+
+def _hidden_plan(config: Config, spec: Spec, event: FeatureCall, pinned_target,
+                 no_set: bool, known_set: bool) -> tuple:
+    """The outcomes of the reading's core, each with how to rebuild it for a reading, or
+    ``_UNCACHED`` when an outcome holds a name the replay would not know how to restore."""
+    core = _core_of(config)
+    outcomes = hidden_feature_outcomes(core, spec, event, _LINE,  # type: ignore[arg-type]
+                                       pinned_target, no_set, known_set)
+    plan = []
+    for o in outcomes:
+        how = _session_rebuild(core, o.config)
+        own_file = core.session is not None and core.session.file == _FILE
+        if how is None or o.config.foreign or not o.config.dead <= ({_FILE} if own_file
+                                                                     else _NO_FILES):
+            return _UNCACHED
+        quotes = any(token in text for t in o.tags for text in (t.message, t.allowed)
+                     for token in _TOKENS)
+        # tags that quote a name: their texts per (line, session start, file), as replayed
+        named: dict | None = {} if quotes else None
+        plan.append((how, None if o.config is core else o.config, o.tags, named))
+    return tuple(plan)
+
+
+def _session_rebuild(core: Config, after: Config) -> int | None:
+    s = after.session
+    if s is None:
+        return _NO_SESSION
+    if s is core.session:
+        return _OWN_SESSION
+    if s.created_line is _LINE and s.file is None:
+        return _NEW_SESSION
+    if s.created_line is _CREATED and core.session is not None \
+            and s.file == core.session.file:
+        return _CHANGED_SESSION
+    return None
+
+
+def _replay_config(config: Config, line: int, how: int, shape: Config | None) -> Config:
+    """The outcome ``shape`` (computed on the core) with the names of ``config``."""
+    if shape is None:
+        return config        # the reading itself, unchanged
+    own = config.session
+    if how == _NO_SESSION:
+        session = None
+    elif how == _OWN_SESSION:
+        session = own
+    elif how == _NEW_SESSION:
+        session = evolve(shape.session, created_line=line)
+    else:
+        assert own is not None
+        session = evolve(shape.session, file=own.file, created_line=own.created_line,
+                         precopy_zero_reported=own.precopy_zero_reported)
+    # the only name a step adds to ``dead`` is the session's own file (an arc ended it)
+    dead = (config.dead | {own.file}) if shape.dead else config.dead  # type: ignore[union-attr]
+    return Config(shape.flags, shape.state, session, dead, shape.ghost, shape.queried,
+                  shape.logging, config.foreign)
+
+
+def _replay_tags(config: Config, line: int, tags: tuple[Tag, ...],
+                 named: dict) -> tuple[Tag, ...]:
+    """Cached tags that quote a name (a session's start line), with the reading's names;
+    ``named`` keeps them per names (a few per core: the same session meets many calls)."""
+    own = config.session
+    created = own.created_line if own is not None else None
+    file = own.file if own is not None else None
+    key = (line, created, file)
+    out = named.get(key)
+    if out is None:
+        names = ((_LINE.token, str(line)), (_CREATED.token, str(created)), (_FILE, str(file)))
+
+        def text(value: str) -> str:
+            for token, name in names:
+                value = value.replace(token, name)
+            return value
+
+        out = tuple(Tag(t.rule, text(t.message), text(t.allowed)) for t in tags)
+        if len(named) >= 64:
+            named.clear()
+        named[key] = out
     return out
 
 
