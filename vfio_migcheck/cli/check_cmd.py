@@ -25,11 +25,12 @@ from vfio_migcheck.cli.common import (
     get_driver,
     get_flags,
     get_spec,
+    plain_stdout,
     spec_option,
     stdout_console,
 )
 from vfio_migcheck.cli.completion import complete_rule, complete_rules
-from vfio_migcheck.cli.output import check_writable, file_console, open_output, write_text
+from vfio_migcheck.cli.output import check_writable, open_output, write_text
 from vfio_migcheck.traces.reading import FORMATS
 from vfio_migcheck.traces.stdin import spool, stdin_is_terminal
 
@@ -134,13 +135,15 @@ def write_report(results: list, output: str, output_file: str | None, quiet: boo
                  seconds: list[float] | None = None) -> None:
     """Render ``results`` as ``output`` to ``output_file`` (or stdout): the views are pure."""
     if output == "text":
-        from vfio_migcheck.checker.reports.text import render
+        from vfio_migcheck.checker.reports.text import PlainText, render
 
         if output_file is None:
-            render(results, stdout_console(soft_wrap=True), quiet=quiet)
+            # rich (colour) only at a terminal; piped, the same text without importing it
+            render(results, PlainText() if plain_stdout() else stdout_console(soft_wrap=True),
+                   quiet=quiet)
             return
         with open_output(output_file) as handle:
-            render(results, file_console(handle), quiet=quiet)
+            render(results, PlainText(handle), quiet=quiet)
         return
     if output == "concise":
         from vfio_migcheck.checker.reports.concise import concise_lines

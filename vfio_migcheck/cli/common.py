@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from vfio_migcheck.checker.reports import UNWRAPPED_WIDTH
 from vfio_migcheck.cli.completion import complete_drivers, complete_flags, complete_specs
 from vfio_migcheck.model.names import NameError_, format_flags, parse_flags, parse_state
 from vfio_migcheck.model.spec import DEFAULT_SPEC, Spec, SpecError, load_spec
@@ -95,8 +97,6 @@ def flags_problem(flags: int, spec: Spec) -> str | None:
     return None
 
 
-#: rich's width when stdout is not a terminal: wide enough that nothing is ever wrapped
-UNWRAPPED_WIDTH = 100_000
 
 
 def stdout_console(min_width: int = 0, soft_wrap: bool = False) -> Console:
@@ -115,6 +115,20 @@ def stdout_console(min_width: int = 0, soft_wrap: bool = False) -> Console:
     if console.width < min_width:
         return Console(highlight=False, soft_wrap=soft_wrap, width=min_width)
     return console
+
+
+def plain_stdout() -> bool:
+    """True when rich would print to stdout without colour: not a terminal, and none of
+    the variables that make rich treat a pipe as a terminal (FORCE_COLOR, TTY_COMPATIBLE;
+    set, rich decides). Then a report can be written as plain text without importing
+    rich (checker/reports/text.py)."""
+    if os.environ.get("FORCE_COLOR") is not None or os.environ.get("TTY_COMPATIBLE"):
+        return False
+    isatty = getattr(sys.stdout, "isatty", None)
+    try:
+        return isatty is None or not isatty()
+    except ValueError:       # a closed stream: rich takes it as no terminal too
+        return True
 
 
 def get_state(text: str, spec: Spec) -> str | int:

@@ -1,16 +1,25 @@
-"""Human text view (rich): per finding the trace line, then observed / allowed /
-continuing with, then a verdict per device and a summary (SibylFS-style deviation report)."""
+"""Human text view: per finding the trace line, then observed / allowed / continuing with,
+then a verdict per device and a summary (SibylFS-style deviation report).
+
+The report is a list of lines, each a base style and styled pieces of text. At a terminal
+rich prints them in colour; piped or into a file (no colour, nothing wrapped) the same text
+is written directly (:class:`PlainText`), so ``check | grep`` and ``check -o FILE`` do not
+import rich at all (start-up of ``check``, issue 12).
+"""
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, TextIO
 
 from vfio_migcheck.checker.repeats import repeats_note
+from vfio_migcheck.checker.reports import UNWRAPPED_WIDTH
 from vfio_migcheck.checker.reports.json import summary
 from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
 from vfio_migcheck.checker.rules import get_rule
 from vfio_migcheck.traces.lines import open_binary
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _SEV_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
 _VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow",
@@ -53,98 +62,155 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 1] + "…"
 
 
-def _finding(console: Console, f: Finding, lines: dict[tuple[str, int], str]) -> None:
+#: one line of the report: its base style (the whole line) and its pieces (text, style)
+Line = tuple[str, tuple[tuple[str, str], ...]]
+
+#: what rich drops from printed text: BEL, BS, VT, FF and CR (rich.control)
+_RICH_DROPS = dict.fromkeys((7, 8, 11, 12, 13))
+
+
+class PlainText:
+    """The report written as plain text to a stream, exactly as a rich console that prints
+    no colour and wraps nothing would write it (tests/test_text_report_plain.py): the
+    control characters rich drops are dropped, and a line holding a tab (rich expands tabs
+    by the cells of wide characters) is handed to such a console."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+        self._rich: Console | None = None
+
+    @property
+    def stream(self) -> TextIO:
+        if self._stream is not None:
+            return self._stream
+        import sys
+
+        return sys.stdout      # looked up when written, as rich does
+
+    def print_line(self, line: Line) -> None:
+        text = "".join(piece for piece, _ in line[1])
+        if "\t" in text:
+            _print_rich(self._tabs_console(), line)
+            return
+        self.stream.write(text.translate(_RICH_DROPS) + "\n")
+
+    def _tabs_console(self) -> Console:
+        if self._rich is None:
+            from rich.console import Console
+
+            self._rich = Console(file=self.stream, highlight=False, soft_wrap=True,
+                                 width=UNWRAPPED_WIDTH, no_color=True, color_system=None)
+        return self._rich
+
+
+def _print_rich(console: Console, line: Line) -> None:
+    from rich.text import Text
+
+    text = Text(style=line[0])
+    for piece, style in line[1]:
+        text.append(piece, style=style or None)
+    console.print(text)
+
+
+def _line(base: str, *pieces: str | tuple[str, str]) -> Line:
+    return base, tuple((p, "") if isinstance(p, str) else p for p in pieces)
+
+
+def _finding(f: Finding, lines: dict[tuple[str, int], str]) -> list[Line]:
     rule = get_rule(f.rule)
-    head = Text(f"{f.line}: ", style="bold")
-    head.append(_source_line(f, lines))
-    console.print(head)
-    title = Text("# ")
-    title.append(f.severity.capitalize(), style=_SEV_STYLE.get(f.severity, ""))
+    out = [_line("bold", f"{f.line}: ", _source_line(f, lines))]
     label = f" {f.rule}"
     if rule is not None:
         party = "trace" if rule.party == "unknown" else rule.party
         label += f" {rule.name} ({party}"
         label += f", {rule.uapi_rule})" if rule.uapi_rule else ")"
-    title.append(label, style="bold")
     device = f" {f.device}" if f.device and f.device != "-" else ""
-    title.append(f"{device}: {_clip(f.message)}")
-    console.print(title)
+    out.append(_line("", "# ", (f.severity.capitalize(), _SEV_STYLE.get(f.severity, "")),
+                     (label, "bold"), f"{device}: {_clip(f.message)}"))
     for name, value in (("observed", f.observed), ("allowed are only", f.allowed),
                         ("continuing with", f.continuing)):
         if value:
-            console.print(Text(f"#    {name}: ", style="dim") + Text(_clip(value)))
+            out.append(_line("dim", f"#    {name}: ", _clip(value)))
     if rule is not None and not f.allowed:
-        console.print(Text("#    how to fix: ", style="dim") + Text(rule.fix))
+        out.append(_line("dim", "#    how to fix: ", rule.fix))
     if rule is not None and rule.cite and rule.cite != "-":
-        console.print(Text(f"#    see: {rule.cite}", style="dim"))
+        out.append(_line("dim", f"#    see: {rule.cite}"))
     if f.suppressed:
-        console.print(Text(f"#    {repeats_note(f)}", style="bold"))
+        out.append(_line("bold", f"#    {repeats_note(f)}"))
+    return out
 
 
-def _device(console: Console, d: DeviceResult) -> None:
-    line = Text("  device ")
-    line.append(d.name, style="bold")
+def _device(d: DeviceResult) -> list[Line]:
     flags = d.flags if d.flags != "?" else "? (fits " + ", ".join(d.flags_candidates) + ")"
-    line.append(f"  flags {flags}  ")
-    line.append(d.verdict.upper(), style=_VERDICT_STYLE[d.verdict])
-    line.append("  final state " + (" | ".join(d.final_states) or "?"))
-    console.print(line)
-    for reason in d.inconclusive_reasons:
-        console.print(Text(f"    - {reason}", style="yellow"))
+    out = [_line("", "  device ", (d.name, "bold"), f"  flags {flags}  ",
+                 (d.verdict.upper(), _VERDICT_STYLE[d.verdict]),
+                 "  final state " + (" | ".join(d.final_states) or "?"))]
+    out.extend(_line("yellow", f"    - {reason}") for reason in d.inconclusive_reasons)
+    return out
 
 
-def render(results: list[TraceResult], console: Console, quiet: bool = False) -> None:
-    """The report; ``quiet`` keeps the findings only (no headers, verdicts or summary)."""
+def _findings(r: TraceResult) -> list[Line]:
+    shown = list(r.findings[:MAX_FINDINGS_PER_TRACE])
+    lines = source_lines(shown)
+    return [line for f in shown for line in _finding(f, lines)]
+
+
+def report_lines(results: list[TraceResult], quiet: bool = False) -> list[Line]:
+    """The report's lines; ``quiet`` keeps the findings only (no headers, verdicts or
+    summary)."""
     if quiet:
-        for r in results:
-            shown = list(r.findings[:MAX_FINDINGS_PER_TRACE])
-            lines = source_lines(shown)
-            for f in shown:
-                _finding(console, f, lines)
-        return
+        return [line for r in results for line in _findings(r)]
+    out: list[Line] = []
     for r in results:
-        header = Text(r.file, style="bold underline")
         if r.error:
-            console.print(header)
-            console.print(Text(f"  cannot check: {r.error}", style="bold red"))
-            console.print()
+            out.append(_line("bold underline", r.file))
+            out.append(_line("bold red", f"  cannot check: {r.error}"))
+            out.append(_line(""))
             continue
         events = r.extra.get("events", 0)
-        header.append(f"  ({r.format}, {events} events)", style="dim")
-        console.print(header)
-        shown = list(r.findings[:MAX_FINDINGS_PER_TRACE])
-        lines = source_lines(shown)
-        for f in shown:
-            _finding(console, f, lines)
+        out.append(_line("bold underline", r.file, (f"  ({r.format}, {events} events)", "dim")))
+        out.extend(_findings(r))
         hidden = len(r.findings) - MAX_FINDINGS_PER_TRACE
         if hidden > 0:
-            console.print(Text(f"# … {hidden} more findings (use --output json)", style="dim"))
+            out.append(_line("dim", f"# … {hidden} more findings (use --output json)"))
         if not r.devices:
-            console.print(Text("  no VFIO migration device in this trace: nothing was checked",
-                               style="bold magenta"))
+            out.append(_line("bold magenta", "  no VFIO migration device in this trace: "
+                                             "nothing was checked"))
         for d in r.devices:
-            _device(console, d)
+            out.extend(_device(d))
         unreadable = r.read_summary.get("unreadable") or []
         if unreadable:
-            console.print(Text(f"  {len(unreadable)} unreadable line(s) (T001)", style="cyan"))
-        console.print()
+            out.append(_line("cyan", f"  {len(unreadable)} unreadable line(s) (T001)"))
+        out.append(_line(""))
+    out.extend(_summary(results))
+    return out
+
+
+def _summary(results: list[TraceResult]) -> list[Line]:
     s = summary(results)
     sev, ver = s["by_severity"], s["verdicts"]
-    text = Text("Summary: ", style="bold")
-    text.append(f"{s['traces']} trace(s)")
+    pieces: list[str | tuple[str, str]] = [f"{s['traces']} trace(s)"]
     if s["unreadable_traces"]:
-        text.append(f" ({s['unreadable_traces']} unreadable)", style="bold red")
-    text.append(f", {s['devices']} device(s): ")
-    text.append(f"{ver['pass']} pass", style=_VERDICT_STYLE["pass"])
-    text.append(", ")
-    text.append(f"{ver['fail']} fail", style=_VERDICT_STYLE["fail"])
-    text.append(", ")
-    text.append(f"{ver['inconclusive']} inconclusive", style=_VERDICT_STYLE["inconclusive"])
-    text.append(", ")
-    text.append(f"{ver['unchecked']} unchecked", style=_VERDICT_STYLE["unchecked"])
-    text.append(f"; findings: {sev['error']} error(s), {sev['warning']} warning(s), "
-                f"{sev['note']} note(s)")
-    console.print(text)
+        pieces.append((f" ({s['unreadable_traces']} unreadable)", "bold red"))
+    pieces += [f", {s['devices']} device(s): ",
+               (f"{ver['pass']} pass", _VERDICT_STYLE["pass"]), ", ",
+               (f"{ver['fail']} fail", _VERDICT_STYLE["fail"]), ", ",
+               (f"{ver['inconclusive']} inconclusive", _VERDICT_STYLE["inconclusive"]), ", ",
+               (f"{ver['unchecked']} unchecked", _VERDICT_STYLE["unchecked"]),
+               f"; findings: {sev['error']} error(s), {sev['warning']} warning(s), "
+               f"{sev['note']} note(s)"]
+    out = [_line("bold", "Summary: ", *pieces)]
     if s["unchecked_traces"]:
-        console.print(Text(f"Nothing was checked in {s['unchecked_traces']} trace(s) (reasons "
-                           "above): exit status 3, not a pass", style="bold magenta"))
+        out.append(_line("bold magenta", f"Nothing was checked in {s['unchecked_traces']} "
+                                         "trace(s) (reasons above): exit status 3, not a pass"))
+    return out
+
+
+def render(results: list[TraceResult], console: Console | PlainText,
+           quiet: bool = False) -> None:
+    """Print the report to a rich console (colour at a terminal) or as plain text."""
+    for line in report_lines(results, quiet):
+        if isinstance(console, PlainText):
+            console.print_line(line)
+        else:
+            _print_rich(console, line)
