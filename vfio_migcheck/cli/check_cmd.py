@@ -12,7 +12,6 @@ import click
 
 from vfio_migcheck.checker.api import RuleSelectionError, check_trace, rule_filter
 from vfio_migcheck.checker.repeats import DEFAULT_MAX_REPEATS
-from vfio_migcheck.checker.rule_docs import rule_text
 from vfio_migcheck.checker.rules import all_rules, get_rule
 from vfio_migcheck.cli.common import (
     EXIT_FINDINGS,
@@ -188,4 +187,6 @@ def rule_cmd(rule_id: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rule.to_json(), indent=2))
         return
+    from vfio_migcheck.checker.rule_docs import rule_text
+
     click.echo(rule_text(rule))

@@ -15,20 +15,19 @@ directory that cannot be created or written only means no cache.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 try:
     import fcntl
 except ImportError:  # not POSIX: no lock, hence no cache
     fcntl = None  # type: ignore[assignment]
 
-import lark
-from lark import Lark
+if TYPE_CHECKING:
+    from lark import Lark
 
 CACHE_ENV = "VFIO_MIGCHECK_CACHE_DIR"
 
@@ -70,6 +69,10 @@ def grammar_text(name: str) -> str:
 
 def cache_key(text: str, options: dict[str, Any]) -> str:
     """What the tables depend on: the grammar, the options that shape them, lark, Python."""
+    import hashlib
+
+    import lark
+
     shaping = sorted((k, repr(v)) for k, v in options.items() if k != "transformer")
     basis = f"{text}\0{shaping}\0{lark.__version__}\0{sys.version_info[:2]}"
     return hashlib.sha256(basis.encode()).hexdigest()[:20]
@@ -81,7 +84,12 @@ def load_parser(name: str, **options: Any) -> Lark:
 
     A file is named after everything its tables depend on, so it is never stale; it is read
     and written under an exclusive lock, so processes starting together (``audit -j``) never
-    read or interleave each other's half-written files (loading takes milliseconds)."""
+    read or interleave each other's half-written files (loading takes milliseconds).
+
+    lark is imported here, at the first parser asked for: a trace whose every line takes a
+    reader's fast path need not import it (start-up of ``check``)."""
+    from lark import Lark
+
     text = grammar_text(name)
     where = cache_dir()
     if where is None or fcntl is None:
