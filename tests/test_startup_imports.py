@@ -1,0 +1,65 @@
+"""What ``check`` imports at start-up (issue 12: ``check`` on the bundled examples in ≤ 0.3 s).
+
+Not a timed test: each case runs in a fresh interpreter and reads ``sys.modules`` after the
+work, so a module-level import that creeps back (rich for piped output, networkx for a
+7-node graph, z3 outside ``prove``) fails here whatever the machine's speed.
+benchmarks/bench_startup.py measures the time itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "vfio_migcheck" / "examples"
+
+#: never needed by ``check`` (networkx: ``graph``/``render``/audit; z3: ``prove``)
+NEVER = ("networkx", "z3")
+
+
+def _modules_after(code: str) -> set[str]:
+    """The top-level packages imported by ``code`` run in a fresh interpreter (stdout of
+    the work itself goes to a pipe, as in ``check | grep``)."""
+    script = (f"{code}\nimport json, sys\n"
+              "sys.__stderr__.write(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert done.stderr, done
+    return set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def _check(*args: str) -> str:
+    return ("from vfio_migcheck.cli import main\n"
+            "try:\n"
+            f"    main(['check', *{list(args)!r}])\n"
+            "except SystemExit:\n"
+            "    pass")
+
+
+def test_importing_the_cli_imports_no_heavy_package() -> None:
+    loaded = _modules_after("import vfio_migcheck.cli")
+    assert not loaded & {*NEVER, "rich", "lark", "regex"}
+
+
+@pytest.mark.parametrize("args", [
+    (str(EXAMPLES / "source-precopy.vmc"),),
+    (str(EXAMPLES / "source-precopy.vmc"), "--output", "json"),
+    (str(EXAMPLES / "mtty-save.strace"),),
+    (),                                      # the bundled examples, as in the quickstart
+], ids=["vmc-text", "vmc-json", "strace-text", "examples"])
+def test_piped_check_imports_neither_rich_nor_networkx_nor_z3(args) -> None:
+    loaded = _modules_after(_check(*args))
+    assert "vfio_migcheck" in loaded and "click" in loaded   # the check did run
+    assert not loaded & {*NEVER, "rich"}
+
+
+def test_a_text_report_into_a_file_does_not_import_rich(tmp_path: Path) -> None:
+    out = tmp_path / "report.txt"
+    loaded = _modules_after(_check(str(EXAMPLES / "two-devices-p2p.vmc"), "-o", str(out)))
+    assert "PASS" in out.read_text()
+    assert not loaded & {*NEVER, "rich"}
