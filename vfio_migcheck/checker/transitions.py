@@ -417,10 +417,11 @@ def _hidden_plan(config: Config, spec: Spec, event: FeatureCall, pinned_target,
         if how is None or o.config.foreign or not o.config.dead <= ({_FILE} if own_file
                                                                      else _NO_FILES):
             return _UNCACHED
-        quotes = any(token in text for t in o.tags for text in (t.message, t.allowed)
-                     for token in _TOKENS)
-        # tags that quote a name: their texts per (line, session start, file), as replayed
-        named: dict | None = {} if quotes else None
+        quoted = [{token for token in _TOKENS if token in t.message or token in t.allowed}
+                  for t in o.tags]
+        # tags that quote a name: which ones, which names, and their texts per names
+        named = ({}, tuple(bool(q) for q in quoted), frozenset().union(*quoted)) \
+            if any(quoted) else None
         plan.append((how, None if o.config is core else o.config, o.tags, named))
     return tuple(plan)
 
@@ -461,14 +462,17 @@ def _replay_config(config: Config, line: int, how: int, shape: Config | None) ->
 
 
 def _replay_tags(config: Config, line: int, tags: tuple[Tag, ...],
-                 named: dict) -> tuple[Tag, ...]:
+                 named: tuple[dict, tuple[bool, ...], frozenset[str]]) -> tuple[Tag, ...]:
     """Cached tags that quote a name (a session's start line), with the reading's names;
-    ``named`` keeps them per names (a few per core: the same session meets many calls)."""
+    ``named`` keeps them per quoted names (the same session meets many calls)."""
     own = config.session
     created = own.created_line if own is not None else None
     file = own.file if own is not None else None
-    key = (line, created, file)
-    out = named.get(key)
+    done, quoting, tokens = named
+    key = (line if _LINE.token in tokens else None,
+           created if _CREATED.token in tokens else None,
+           file if _FILE in tokens else None)
+    out = done.get(key)
     if out is None:
         names = ((_LINE.token, str(line)), (_CREATED.token, str(created)), (_FILE, str(file)))
 
@@ -477,10 +481,11 @@ def _replay_tags(config: Config, line: int, tags: tuple[Tag, ...],
                 value = value.replace(token, name)
             return value
 
-        out = tuple(Tag(t.rule, text(t.message), text(t.allowed)) for t in tags)
-        if len(named) >= 64:
-            named.clear()
-        named[key] = out
+        out = tuple(Tag(t.rule, text(t.message), text(t.allowed)) if quotes else t
+                    for t, quotes in zip(tags, quoting, strict=True))
+        if len(done) >= 64:
+            done.clear()
+        done[key] = out
     return out
 
 
