@@ -414,8 +414,8 @@ def _hidden_plan(config: Config, spec: Spec, event: FeatureCall, pinned_target,
     for o in outcomes:
         how = _session_rebuild(core, o.config)
         own_file = core.session is not None and core.session.file == _FILE
-        if how is None or o.config.foreign or not o.config.dead <= ({_FILE} if own_file
-                                                                     else _NO_FILES):
+        if how is None or o.misfit or o.config.foreign \
+                or not o.config.dead <= ({_FILE} if own_file else _NO_FILES):
             return _UNCACHED
         quoted = [{token for token in _TOKENS if token in t.message or token in t.allowed}
                   for t in o.tags]
