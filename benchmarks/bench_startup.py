@@ -1,6 +1,7 @@
 """Start-up of ``check``: the README quickstart (``check`` on the bundled examples) timed.
 
-Usage: python benchmarks/bench_startup.py [--repeat 11] [--tree DIR] [--json FILE]
+Usage: python benchmarks/bench_startup.py [--repeat 11] [--tree DIR] [--json FILE] [--split]
+           [--commands NAME,...]
 
 Each command runs in a fresh interpreter, its standard output piped away (as in
 ``check | less`` or CI), standard input empty (so that ``check`` with no TRACE checks the
@@ -16,12 +17,14 @@ also fills the parser-table cache, as any first run after an install does).
 Commands: ``python -c pass`` (the interpreter and its ``site``, the floor), importing the
 CLI, ``check`` through the console script's entry point, ``python -m vfio_migcheck
 check`` (adds runpy), and ``check`` on one decoded example. Issue 12's target: ``check`` on
-the bundled examples in ≤ 0.3 s.
+the bundled examples in ≤ 0.3 s. ``--split`` adds the CPU time of each phase of that
+check measured inside one process (imports, each example read and checked, the report).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import statistics
@@ -44,6 +47,39 @@ COMMANDS: dict[str, list[str]] = {
 }
 
 
+#: one fresh interpreter: CPU seconds of each phase of ``check`` on the bundled examples
+SPLIT = """
+import time
+clock = time.process_time
+t0 = clock()
+import vfio_migcheck.cli.check_cmd as cc
+from vfio_migcheck.checker.api import check_trace
+from vfio_migcheck.model.spec import load_spec
+t1 = clock()
+spec = load_spec(None)
+phases = {"imports (CLI, check, checker)": t1 - t0}
+results = []
+for path in cc.bundled_examples():
+    start = clock()
+    results.append(check_trace(path, spec=spec, max_repeats=10, observations=False))
+    phases["check " + path.name + " (read + engine)"] = clock() - start
+import io
+from vfio_migcheck.checker.reports.text import PlainText, render
+start = clock()
+render(results, PlainText(io.StringIO()))
+phases["text report"] = clock() - start
+print(repr(phases))
+"""
+
+
+def split_once(tree: Path, env: dict[str, str]) -> dict[str, float]:
+    """The phases of one in-process run (imports of readers happen in the first check that
+    needs them)."""
+    done = subprocess.run([sys.executable, "-c", SPLIT], cwd=tree, env=env, check=True,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
+
+
 def run_once(tree: Path, argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
     """One fresh interpreter: (wall s, CPU s user+sys, exit status)."""
     start = time.perf_counter()
@@ -55,7 +91,8 @@ def run_once(tree: Path, argv: list[str], env: dict[str, str]) -> tuple[float, f
     return wall, usage.ru_utime + usage.ru_stime, proc.returncode
 
 
-def measure(tree: Path, repeat: int, names: list[str]) -> dict[str, dict[str, float]]:
+def measure(tree: Path, repeat: int, names: list[str],
+            split: bool = False) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="vmc-pyc-") as pyc:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env.update(PYTHONPATH=str(tree), PYTHONPYCACHEPREFIX=pyc)
@@ -75,6 +112,12 @@ def measure(tree: Path, repeat: int, names: list[str]) -> dict[str, dict[str, fl
             print(f"{name:34s} wall {out[name]['wall_median_s']:.3f} s "
                   f"(min {out[name]['wall_min_s']:.3f})  CPU {out[name]['cpu_median_s']:.3f} s "
                   f"(min {out[name]['cpu_min_s']:.3f})  exit {sorted(statuses)}", flush=True)
+        if split:
+            runs = [split_once(tree, env) for _ in range(repeat + 1)][1:]   # the first compiles
+            phases = {phase: statistics.median(r[phase] for r in runs) for phase in runs[0]}
+            out["split (CPU s, medians)"] = phases
+            for phase, seconds in phases.items():
+                print(f"  {phase:48s} {seconds:.3f} s CPU")
         return out
 
 
@@ -86,6 +129,8 @@ def main() -> None:
     parser.add_argument("--commands", default=",".join(COMMANDS),
                         help="comma-separated subset of: " + ", ".join(COMMANDS))
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--split", action="store_true",
+                        help="also the CPU time of each phase of check, in process")
     args = parser.parse_args()
     names = [n.strip() for n in args.commands.split(",") if n.strip()]
     unknown = [n for n in names if n not in COMMANDS]
@@ -94,7 +139,7 @@ def main() -> None:
     tree = args.tree.resolve()
     before = os.getloadavg()
     print(f"tree {tree}; {args.repeat} runs per command; load average {before[0]:.2f}")
-    figures = measure(tree, args.repeat, names)
+    figures = measure(tree, args.repeat, names, args.split)
     after = os.getloadavg()
     print(f"load average after: {after[0]:.2f} (1 min), {after[1]:.2f} (5 min)")
     if args.json:
