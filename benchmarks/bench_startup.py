@@ -64,9 +64,13 @@ for path in cc.bundled_examples():
     results.append(check_trace(path, spec=spec, max_repeats=10, observations=False))
     phases["check " + path.name + " (read + engine)"] = clock() - start
 import io
-from vfio_migcheck.checker.reports.text import PlainText, render
+from vfio_migcheck.checker.reports import text
 start = clock()
-render(results, PlainText(io.StringIO()))
+if hasattr(text, "PlainText"):
+    text.render(results, text.PlainText(io.StringIO()))
+else:                                       # a tree from before the plain text writer
+    from rich.console import Console
+    text.render(results, Console(file=io.StringIO(), soft_wrap=True, width=100_000))
 phases["text report"] = clock() - start
 print(repr(phases))
 """
