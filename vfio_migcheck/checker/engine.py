@@ -163,11 +163,15 @@ class Engine:
 
     def __init__(self, spec: Spec, flags: int | None = None,
                  enabled: Callable[[str], bool] = lambda rule_id: True,
-                 profile: DriverProfile | None = None, memo: bool = True) -> None:
+                 profile: DriverProfile | None = None, memo: bool = True,
+                 fast: bool = True) -> None:
         """``memo=False``: every step computed on every reading and closed files kept (the
-        plain fold, slow; the differential test holds the two against each other)."""
+        plain fold, slow; the differential test holds the two against each other).
+        ``fast=False``: no fast lane for data events (see :meth:`_fast_lane`)."""
         self.spec = spec
         self.memo = memo
+        self.fast = memo and fast
+        self.fast_hits = 0                      # data events the fast lane settled
         self.flags = flags
         self.enabled = enabled
         self.profile = profile          # chosen by the user; None: detect, else generic
@@ -513,42 +517,93 @@ class Engine:
                                         errno=getattr(event, "errno", UNKNOWN),
                                         pid=event.pid, tid=event.tid, ts=event.ts))
             return
-        profile = self._data_profile(file)
-        payload = True
+        step, key, payload = self._data_step(event, file, fd, self._data_profile(file))
+        if not (self.fast and self._fast_lane(event, file, step, key, payload)):
+            self._data_event(event, step, None, key, payload)
+        if isinstance(event, DataClose):
+            self._note_close(event)
+
+    def _data_step(self, event: Event, file: str, fd: int,
+                   profile: DriverProfile) -> tuple[Step, tuple, bool]:
+        """The step of a data-fd event, its cache key and whether it reads the payload."""
         if isinstance(event, DataIO):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_io(c, event, profile)
-            key: tuple = ("io", self._ref(profile))
-        elif isinstance(event, PrecopyInfo):
+            return step, ("io", self._ref(profile)), True
+        if isinstance(event, PrecopyInfo):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_precopy_info(c, file, fd, event.ret, event.errno, event.argsz)
-            key = ("precopy-info",)
-        elif isinstance(event, DataClose):
+            return step, ("precopy-info",), True
+        if isinstance(event, DataClose):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_close(c, file, fd, event.how)
-            key = ("close",)
-        elif isinstance(event, DataSeek):
+            return step, ("close",), True
+        if isinstance(event, DataSeek):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_misc(c, file, fd, "lseek", event.ret)
-            key = ("seek",)
-        elif isinstance(event, DataIoctl) and "PRECOPY" in event.request.upper():
+            return step, ("seek",), True
+        if isinstance(event, DataIoctl) and "PRECOPY" in event.request.upper():
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_precopy_info(c, file, fd, event.ret, event.errno, UNKNOWN)
-            key = ("precopy-ioctl",)
-        elif isinstance(event, DataIoctl):
+            return step, ("precopy-ioctl",), True
+        if isinstance(event, DataIoctl):
             request = event.request
 
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_misc(c, file, fd, f"ioctl {request}")
-            key = ("ioctl",)
-        else:  # poll, fcntl: legal on any data fd
-            def step(c: Config) -> list[T.Outcome]:
-                return [T.ok(c)]
-            key = ("ok",)
-            payload = False
-        self._data_event(event, step, None, key, payload)
-        if isinstance(event, DataClose):
-            self._note_close(event)
+            return step, ("ioctl",), True
+        # poll, fcntl: legal on any data fd
+        return _step_ok, ("ok",), False
+
+    def _fast_lane(self, event: Event, file: str, step: Step, key: tuple,
+                   payload: bool) -> bool:
+        """A data event of a known owner whose step is cached and reports nothing: the
+        general path (:meth:`_data_event`, :meth:`_apply`, :meth:`_settle`) cut short to
+        what it would do — rename by the cached step, hold the event, count the bytes.
+        Returns False, having changed nothing, whenever the general path may do more: no
+        owner yet, an overlap with the held event, a step never computed, or a cached step
+        with any finding, undecided rule, misfit, cut (T002) or end of an unsure start.
+        docs/checking.md ("The fast lane") says why the results are the same."""
+        owner = self.file_device.get(file)
+        if owner is None:
+            return False
+        track = self.devices[owner]
+        held = track.held
+        if held is not None and _overlap(held.event, event):
+            return False
+        before = track.readings
+        node = before.node
+        if node is None:
+            return False
+        files = before.files
+        slot = files.index(file) if file in files else NEW_FILE
+        head = (key, type(event), slot, track.unsure_start, self._ref(track.profile))
+        fine, coarse = _payload(event, payload)
+        trans = None
+        if coarse is not None:
+            trans = node.trans.get((head, coarse))
+        if trans is None:
+            trans = node.trans.get((head, fine))
+            if trans is None:
+                return False
+        replay: Replay = trans.result
+        if replay.findings or replay.undecided or replay.misfit or replay.cut is not None \
+                or replay.sure:
+            return False
+        self._flush(track)
+        self.automaton.hits += 1
+        self.fast_hits += 1
+        if trans.same_files and trans.same_lines:
+            after = before if trans.node is node else Readings(trans.node, files, before.lines)
+        else:
+            new_files, new_lines = rename(files, before.lines, trans, file, event.origin.line)
+            after = Readings(trans.node, new_files, new_lines)
+        track.readings = after
+        track.held = Held(event, step, (key, payload), before, [])
+        origin = event.origin
+        track.last_line = origin.last_line or origin.line
+        track.stats.record(event, after, file)
+        return True
 
     def _data_event(self, event: Event, step: Step, hinted: str | None,
                     key: tuple | None = None, payload: bool = True) -> None:
@@ -1052,6 +1107,11 @@ def _name_free(replay: Replay, files: tuple[str, ...], lines: tuple[int, ...],
             if numbers.search(text) or any(name in text for name in names):
                 return False
     return True
+
+
+def _step_ok(config: Config) -> list[T.Outcome]:
+    """The step of a call legal on any data fd (poll, fcntl)."""
+    return [T.ok(config)]
 
 
 def _maybe_mine(step: Step, file: str) -> Step:

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfio_migcheck.traces.canonical.blocks import iter_line_blocks
 from vfio_migcheck.traces.canonical.fastline import fast_statement
+from vfio_migcheck.traces.canonical.hotline import HOT_LINE, hot_event
 from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
     DUP_CALLS,
@@ -72,7 +74,7 @@ from vfio_migcheck.traces.events import (
     ReadSummary,
     Unreadable,
 )
-from vfio_migcheck.traces.lines import BadLine, Line, iter_lines
+from vfio_migcheck.traces.lines import BadLine, Line
 
 # --- step 2: statements in context ----------------------------------------------------------
 
@@ -442,7 +444,32 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
     """Yield one event per statement line of ``paths`` (read as one trace, in order)."""
     trace = CanonicalTrace(summary)
     for path in paths:
-        yield from read_lines(str(path), iter_lines(path), trace)
+        yield from read_blocks(str(path), iter_line_blocks(path), trace)
+
+
+def read_blocks(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
+                ) -> Iterator[Event]:
+    """:func:`read_lines` over blocks of lines (blocks.py): the data-fd lines of the hot
+    shapes (hotline.py) go straight to their events, every other line as in
+    :func:`read_lines`. Kept free of calls per line where it can: this loop is most of the
+    time of checking a decoded capture."""
+    summary = trace.summary
+    hot = HOT_LINE.fullmatch
+    number = 0
+    for block in blocks:
+        for item in block:
+            number += 1
+            if item.__class__ is str:
+                m = hot(item)
+                if m is not None:
+                    event = hot_event(m, trace, file, number, item)
+                    if event is not None:
+                        summary.lines += 1
+                        summary.events += 1
+                        yield event
+                        continue
+                item = Line(number, item)
+            yield from read_lines(file, (item,), trace)
 
 
 def read_lines(file: str, lines: Iterable[Any], trace: CanonicalTrace) -> Iterator[Event]:
@@ -479,5 +506,4 @@ def read_text(text: str, file: str = "<text>",
     texts = text.split("\n")
     if texts and texts[-1] == "":
         texts.pop()
-    numbered = (Line(n, t) for n, t in enumerate(texts, start=1))
-    yield from read_lines(file, numbered, CanonicalTrace(summary))
+    yield from read_blocks(file, (texts,), CanonicalTrace(summary))
