@@ -13,12 +13,9 @@ tests/test_canonical_hotline.py holds the two ways equal with hypothesis.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Any
 
 from vfio_migcheck.traces.events import DataIO, Event, PrecopyInfo, built, origin_at
-
-if TYPE_CHECKING:
-    from vfio_migcheck.traces.canonical.reader import CanonicalTrace
 
 # numbers of at most 18 digits: int() reads them as the general path's number() does
 _NUM = r"[0-9]{1,18}"
@@ -33,14 +30,14 @@ HOT_LINE = re.compile(
 )
 
 
-def hot_event(m: re.Match[str], trace: CanonicalTrace, file: str, number: int,
+def hot_event(m: re.Match[str], fds: dict[int, Any], file: str, number: int,
               text: str) -> Event | None:
-    """The event of a line :data:`HOT_LINE` matched in full, or None when the line's fd was
-    not created by the trace (the general path notes that and names a file for it)."""
+    """The event of a line :data:`HOT_LINE` matched in full, or None when the line's fd is
+    not among the trace's open ``fds`` (the general path notes that and names a file)."""
     ts, first, second, fd_text, call, requested, ret, errno, argsz, pret, perrno, \
         initial, dirty = m.groups()
     fd = int(fd_text)
-    open_fd = trace.fds.get(fd)
+    open_fd = fds.get(fd)
     if open_fd is None:
         return None
     if second is None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vfio_migcheck.traces.canonical.blocks import iter_line_blocks
+from vfio_migcheck.traces.blocks import iter_line_blocks
 from vfio_migcheck.traces.canonical.fastline import fast_statement
 from vfio_migcheck.traces.canonical.hotline import HOT_LINE, hot_event
 from vfio_migcheck.traces.canonical.syntax import (
@@ -462,7 +462,7 @@ def read_blocks(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
             if item.__class__ is str:
                 m = hot(item)
                 if m is not None:
-                    event = hot_event(m, trace, file, number, item)
+                    event = hot_event(m, trace.fds, file, number, item)
                     if event is not None:
                         summary.lines += 1
                         summary.events += 1

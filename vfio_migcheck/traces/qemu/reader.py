@@ -21,8 +21,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from vfio_migcheck.traces.events import Event, Origin, QemuEvent, ReadSummary, Unreadable
-from vfio_migcheck.traces.lines import BadLine, iter_lines
+from vfio_migcheck.traces.blocks import iter_line_blocks
+from vfio_migcheck.traces.events import (
+    Event,
+    Origin,
+    QemuEvent,
+    ReadSummary,
+    Unreadable,
+    built,
+    origin_at,
+)
+from vfio_migcheck.traces.lines import BadLine, Line
 from vfio_migcheck.traces.numbers import NumberTooLong
 from vfio_migcheck.traces.qemu.formats import (
     DEVICE_STATE_EVENTS,
@@ -128,9 +137,9 @@ def _segment_event(segment: Segment, origin: Origin, era: str | None,
     evidence = protocol_evidence(segment.raw_name, record.shape, record.values)
     name, state, recover, fields = _normalise(segment.raw_name, record, evidence or era)
     fields.update(meta)
-    event = QemuEvent(origin, record.device, name, state=state, recover=recover,
-                      fields=fields, text=segment.body, **timing)
-    return event
+    return built(QemuEvent, {"origin": origin, "device": record.device, "name": name,  # type: ignore[return-value]
+                             "state": state, "recover": recover, "fields": fields,
+                             "text": segment.body, "duration": None, **timing})
 
 
 def _timing(prefix: Prefix, defaults: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
@@ -312,12 +321,12 @@ def decide_era(paths: Iterable[Path]) -> Era:
     """Scan the whole log once for v1 and v2 evidence (records only, no events kept)."""
     era = Era()
     for path in paths:
-        for item in iter_lines(path):
-            if isinstance(item, BadLine) or "vfio_" not in item.text:
+        for number, text in _texts(path):
+            if "vfio_" not in text:
                 continue
-            if era.v2_first and not may_hold_v1_evidence(item.text):
+            if era.v2_first and not may_hold_v1_evidence(text):
                 continue
-            for segment in find_segments(item.text):
+            for segment in find_segments(text):
                 if not segment.known:
                     continue
                 try:
@@ -326,9 +335,9 @@ def decide_era(paths: Iterable[Path]) -> Era:
                     continue
                 side = protocol_evidence(segment.raw_name, record.shape, record.values)
                 if side == "v1" and era.v1_first is None:
-                    era.v1_first = (str(path), item.number, segment.raw_name)
+                    era.v1_first = (str(path), number, segment.raw_name)
                 elif side == "v2" and era.v2_first is None:
-                    era.v2_first = (str(path), item.number, segment.raw_name)
+                    era.v2_first = (str(path), number, segment.raw_name)
             if era.v1_first and era.v2_first:
                 return era
     return era
@@ -388,28 +397,51 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
     many = len(paths) > 1
     for path in paths:
         name = str(path)
-        for item in iter_lines(path):
-            summary.lines += 1
-            origin = Origin(name, item.number)
-            if isinstance(item, BadLine):
-                yield _unreadable(summary, origin, item.reason, many)
-                continue
-            result = parse_line(item.text, origin, protocol)
-            if not result.items and is_cut_prefix(item.text):
-                # in a log file a bare prefix is a damaged line; inside strace payloads
-                # (parse_qemu_text) it may be any subsystem's record cut by strace -s
-                result.items.append("line ends inside a trace prefix (cut off)")
-            if not result.items:
-                summary.irrelevant += 1
-                continue
-            for part in result.items:
-                if isinstance(part, str):
-                    yield _unreadable(summary, origin, part, many, item.text)
-                    continue
-                if item.final_unterminated:
-                    part.fields["final_unterminated"] = 1
-                summary.events += 1
-                yield part
+        number = 0
+        for block in iter_line_blocks(path):
+            for item in block:
+                number += 1
+                yield from _line_events(summary, name, number, item, protocol, many)
+
+
+def _texts(path: Path) -> Iterator[tuple[int, str]]:
+    """(number, text) of every readable line of ``path``."""
+    number = 0
+    for block in iter_line_blocks(path):
+        for item in block:
+            number += 1
+            if item.__class__ is str:
+                yield number, item
+            elif isinstance(item, Line):
+                yield number, item.text
+
+
+def _line_events(summary: ReadSummary, name: str, number: int, item: str | Line | BadLine,
+                 protocol: str | None, many: bool) -> list[Event]:
+    """The events of one line (``item`` as blocks.py gives it), accounted in ``summary``."""
+    summary.lines += 1
+    origin = origin_at(name, number)
+    if isinstance(item, BadLine):
+        return [_unreadable(summary, origin, item.reason, many)]
+    text = item if item.__class__ is str else item.text  # type: ignore[union-attr]
+    result = parse_line(text, origin, protocol)
+    if not result.items and is_cut_prefix(text):
+        # in a log file a bare prefix is a damaged line; inside strace payloads
+        # (parse_qemu_text) it may be any subsystem's record cut by strace -s
+        result.items.append("line ends inside a trace prefix (cut off)")
+    if not result.items:
+        summary.irrelevant += 1
+        return []
+    out: list[Event] = []
+    for part in result.items:
+        if isinstance(part, str):
+            out.append(_unreadable(summary, origin, part, many, text))
+            continue
+        if isinstance(item, Line) and item.final_unterminated:
+            part.fields["final_unterminated"] = 1
+        summary.events += 1
+        out.append(part)
+    return out
 
 
 def _unreadable(summary: ReadSummary, origin: Origin, reason: str, many: bool,

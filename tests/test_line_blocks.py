@@ -15,23 +15,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vfio_migcheck.traces import lines
-from vfio_migcheck.traces.canonical import blocks
-from vfio_migcheck.traces.lines import BadLine, iter_lines
+from vfio_migcheck.traces import blocks, lines
+from vfio_migcheck.traces.lines import BadLine, Line, iter_lines
 
 
 def flat(path: Path) -> list:
-    """iter_line_blocks' lines as iter_lines would give them: (number, text) or BadLine."""
+    """iter_line_blocks' lines as iter_lines gives them: a Line or a BadLine."""
     out: list = []
     for block in blocks.iter_line_blocks(path):
         for item in block:
-            out.append(item if isinstance(item, BadLine) else (len(out) + 1, item))
+            out.append(Line(len(out) + 1, item) if isinstance(item, str) else item)
     return out
 
 
 def reference(path: Path) -> list:
-    return [item if isinstance(item, BadLine) else (item.number, item.text)
-            for item in iter_lines(path)]
+    return list(iter_lines(path))
 
 
 pieces = st.sampled_from([b"fd 45 read 4 = 4", b"", b"x" * 9, b"caf\xc3\xa9", b"a\0b",

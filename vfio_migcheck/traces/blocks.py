@@ -5,11 +5,12 @@ without its cost per line.
 each one; on a decoded capture of 200k lines that alone cost more than reading the lines.
 :func:`iter_line_blocks` reads the same chunks the same way and hands over each chunk's
 complete lines as one list: plain ``str`` for a line ``iter_lines`` would give as a
-``Line``, the very ``BadLine`` it would give otherwise (NUL byte, invalid UTF-8, a line
+``Line`` (but the last one, if unterminated: its ``Line``), the very ``BadLine`` it would
+give otherwise (NUL byte, invalid UTF-8, a line
 over the limit, a broken compressed stream). A chunk whose bytes are clean (no NUL, no
 CR, valid UTF-8, short enough) is decoded and split in one go; any other chunk goes line
-by line through the same decoding as ``iter_lines``. tests/test_canonical_blocks.py holds
-the two equal on hypothesis-generated files.
+by line through the same decoding as ``iter_lines``. tests/test_line_blocks.py holds
+the two equal on hypothesis-generated files. Used by the canonical and QEMU readers.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from vfio_migcheck.traces.lines import (
 
 def iter_line_blocks(path: str | Path) -> Iterator[list[str | BadLine]]:
     """Lists of consecutive lines of ``path`` (numbered on from 1 across the lists): each
-    a ``str`` (the line's text) or the ``BadLine`` that :func:`iter_lines` reports."""
+    a ``str`` (the line's text) or the ``BadLine`` that :func:`iter_lines` reports; a last
+    line without its newline comes as the ``Line`` (``final_unterminated``) it gives."""
     handle = open_binary(path)
     with handle:
         number = 0
@@ -59,8 +61,7 @@ def iter_line_blocks(path: str | Path) -> Iterator[list[str | BadLine]]:
             if oversize:
                 yield [BadLine(number, f"line longer than {MAX_LINE_BYTES} bytes")]
             else:
-                item = _decode(number, pending, final=True)
-                yield [item.text if isinstance(item, Line) else item]
+                yield [_decode(number, pending, final=True)]
 
 
 def _lines(body: bytes, number: int, oversize: bool) -> tuple[list[str | BadLine], int]:
