@@ -75,6 +75,9 @@ class DeviceStats:
     unended: set[str] = field(default_factory=set)   # sessions whose end is not seen yet
     first_ts: float | None = None
     last_ts: float | None = None
+    # the readings, file and _by_file facts of the last record() (readings never change
+    # once they have a node: the same object means the same facts)
+    _last_facts: tuple | None = field(default=None, repr=False, compare=False)
 
     def _ts(self, event: Event) -> None:
         if event.ts is not None:
@@ -160,7 +163,11 @@ class DeviceStats:
         """After a data-fd event: bytes, reads, EOF, close."""
         if isinstance(configs, Readings):
             if configs.node is not None:
-                self._record(event, file, *_by_file(configs, file))
+                # a run of reads keeps the same readings: their facts are looked up once
+                last = self._last_facts
+                if last is None or last[0] is not configs or last[1] != file:
+                    last = self._last_facts = (configs, file, _by_file(configs, file))
+                self._record(event, file, *last[2])
                 return
             configs = configs.configs
         created = [c.session.created_line for c in configs

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
+from vfio_migcheck.traces.events import built
 from vfio_migcheck.traces.numbers import MAX_DIGITS, NumberTooLong, bounded_float, bounded_int
 from vfio_migcheck.traces.qemu.formats import EVENTS
 
@@ -286,13 +287,16 @@ def fast_segment(line: str) -> Segment | None:
         return None
     iso = m.group(4)
     if iso is None:
-        prefix = Prefix("tid", tid=int(m.group(1)), ts=float(f"{m.group(2)}.{m.group(3)}"))
+        style, tid, ts = "tid", int(m.group(1)), float(f"{m.group(2)}.{m.group(3)}")
     else:
         try:
-            prefix = Prefix("iso", ts=iso_to_epoch(iso))
+            style, tid, ts = "iso", None, iso_to_epoch(iso)
         except ValueError:
             return None
-    return Segment(name, line[start:].rstrip(), prefix)
+    prefix = built(Prefix, {"style": style, "tid": tid, "ts": ts, "thread": None,
+                            "program": None, "guest": None, "problem": None})
+    return built(Segment, {"raw_name": name, "body": line[start:].rstrip(), "prefix": prefix,
+                           "wrapper": "", "glued": False, "known": True})
 
 
 def find_segments(line: str) -> list[Segment]:
