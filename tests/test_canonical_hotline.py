@@ -92,3 +92,51 @@ def test_real_lines_read_alike() -> None:
     fd_lines = [line for line in REAL if " fd " in line or line.startswith("fd ")]
     assert sum(HOT_LINE.fullmatch(line) is not None for line in fd_lines) > 20
     assert_same([*PREAMBLE, *fd_lines])
+
+
+# --- device calls read again from their remembered payload -----------------------------------
+
+devices = st.sampled_from(["d0", "d1", "fd", "0000:3b:00.1", "d0#x", "RESET"])
+calls = st.sampled_from([
+    "SET STATE PRE_COPY argsz=16 = 0 data_fd=45", "SET STATE STOP_COPY = 0 data_fd=-1",
+    "SET STATE RUNNING = -1 EINVAL data_fd=47", "SET STATE ? = 0 data_fd=46",
+    "GET MIGRATION argsz=16 = 0 flags=STOP_COPY|P2P|PRE_COPY", "GET STATE = 0 state=STOP",
+    "SET DMA_LOGGING_START argsz=32 = 0", "GET DMA_LOGGING_REPORT argsz=40 = 0",
+    "? ? = 0", "SET ? = 0 data_fd=48", "PROBE MIGRATION GET|SET = 0", "SET STATE = 0",
+    "GET MIGRATION = 0 flags=NOPE", "SET STATE RUNNING fd=12 = 0", "SET STATE RUNNING fd=x = 0",
+    "GET MIG_DATA_SIZE = 0 size=4096", "SET STATE 3 = 0 target=STOP", "RESET = 0",
+    "access region_read = 4", "close = 0", "GET STATE = 0 state=STOP data_fd=45 data_fd=46",
+    "SET STATE STOP = 0 rawflags=0x80000 argsz=8"])
+durations = st.sampled_from(["", " <0.000210>", " <1>", " <0.5> "])
+redeclare = st.sampled_from(["device d0 fd=11 flags=STOP_COPY|PRE_COPY",
+                             "device d1 fd=12", "d0 close = 0", "fd 45 close = 0"])
+
+
+@st.composite
+def device_lines(draw) -> list[str]:
+    made = [draw(stamps) + draw(threads) + draw(devices) + " " + draw(calls) + draw(durations)
+            for _ in range(draw(st.integers(1, 6)))]
+    out = []
+    for _ in range(draw(st.integers(1, 14))):   # the same statements again and again
+        out.append(draw(st.one_of(st.sampled_from(made), redeclare, hot_like())))
+    return out
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(device_lines())
+def test_remembered_device_calls_read_alike(lines: list[str]) -> None:
+    assert_same([*PREAMBLE, "device d1 fd=10", *lines])
+
+
+def test_repeated_device_calls_are_remembered(monkeypatch) -> None:
+    line = "@1.5 [7] d0 SET STATE PRE_COPY argsz=16 = 0 data_fd=47 <0.1>"
+    general = []
+    original = CanonicalTrace._device_call
+    monkeypatch.setattr(CanonicalTrace, "_device_call",
+                        lambda self, *a: general.append(1) or original(self, *a))
+    trace = CanonicalTrace(ReadSummary(format="canonical"))
+    list(read_blocks("t.vmc", [[*PREAMBLE, line, "fd 47 close = 0", line, line]], trace))
+    assert len(trace.payloads) == 2   # the preamble's SET and this one
+    assert len(general) == 2          # the repeats came from the remembered payload
+    monkeypatch.undo()
+    assert_same([*PREAMBLE, line, "fd 47 close = 0", line, line])
