@@ -130,16 +130,29 @@ def _segment_event(segment: Segment, origin: Origin, era: str | None,
     timing = _timing(segment.prefix, defaults, meta)
     if not segment.known:
         return _generic_event(segment, origin, timing, meta)
-    try:
-        record = parse_record(segment.body)
-    except RecordError as exc:
-        raise _Problem(f"{segment.raw_name}: {exc}") from None
-    evidence = protocol_evidence(segment.raw_name, record.shape, record.values)
-    name, state, recover, fields = _normalise(segment.raw_name, record, evidence or era)
-    fields.update(meta)
-    return built(QemuEvent, {"origin": origin, "device": record.device, "name": name,  # type: ignore[return-value]
-                             "state": state, "recover": recover, "fields": fields,
-                             "text": segment.body, "duration": None, **timing})
+    body = segment.body
+    known = _RECORDS.get((body, era))
+    if known is None:
+        try:
+            record = parse_record(body)
+        except RecordError as exc:
+            raise _Problem(f"{segment.raw_name}: {exc}") from None
+        evidence = protocol_evidence(segment.raw_name, record.shape, record.values)
+        known = (record.device, *_normalise(segment.raw_name, record, evidence or era))
+        if len(_RECORDS) >= MAX_RECORDS:
+            _RECORDS.clear()
+        _RECORDS[(body, era)] = known
+    device, name, state, recover, fields = known
+    return built(QemuEvent, {"origin": origin, "device": device, "name": name,
+                             "state": state, "recover": recover, "fields": {**fields, **meta},
+                             "text": body, "duration": None, **timing})
+
+
+#: records already normalised, by (record text, era): a log repeats most of its records
+#: word for word (a record's text and the era decide its event but for the line's prefix)
+_RECORDS: dict[tuple[str, str | None], tuple[str, str, str | None, str | None,
+                                              dict[str, Any]]] = {}
+MAX_RECORDS = 4096
 
 
 def _timing(prefix: Prefix, defaults: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
