@@ -1008,7 +1008,7 @@ class Engine:
         track.stats.observe_states(event, track.readings, self.spec)
         if not track.migration_seen:
             track.migration_seen = _shows_migration(event)
-        if isinstance(event, FeatureCall) and (
+        if track.stats.recording and isinstance(event, FeatureCall) and (
             event.op == "SET" and event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
         ):
             target = _norm_target(event.target, self.spec)

@@ -124,7 +124,8 @@ class DeviceStats:
         summary = readings.node.summary  # type: ignore[union-attr]
         files = readings.files
         states = summary.sorted_states
-        self.states.append(StateObservation(event.origin.line, event.ts, states))
+        if self.recording:
+            self.states.append(StateObservation(event.origin.line, event.ts, states))
         if states == ("STOP_COPY",):
             for slot in summary.stop_copy_files:
                 b = self.sessions.get(files[slot])
@@ -139,9 +140,16 @@ class DeviceStats:
                 self.sessions[file].ended_line = event.origin.line
                 unended.discard(file)
 
+    @property
+    def recording(self) -> bool:
+        """Are per-event observations kept (see RECORD_OBSERVATIONS)?"""
+        return not isinstance(self.requests, Unrecorded)
+
     def observe_request(self, event: FeatureCall, before: list[Config] | Readings, spec: Spec,
                         target: str | None) -> None:
         """A state request, judged from the readings ``before`` it (not after it)."""
+        if not self.recording:
+            return   # nothing but the observation itself would come of it
         if isinstance(before, Readings) and before.node is not None:
             srcs: set[str] = set(before.node.summary.states)
             flags: set[int] = set(before.node.summary.flags)
