@@ -111,7 +111,7 @@ class Held:
     """The last event of a device, kept so an overlapping successor can swap with it."""
 
     event: Event
-    step: Step
+    step: Step | None            # None: a data event's, made again if it is to be swapped
     key: tuple | None
     before: Readings
     findings: list[Finding]
@@ -517,11 +517,22 @@ class Engine:
                                         errno=getattr(event, "errno", UNKNOWN),
                                         pid=event.pid, tid=event.tid, ts=event.ts))
             return
-        step, key, payload = self._data_step(event, file, fd, self._data_profile(file))
-        if not (self.fast and self._fast_lane(event, file, step, key, payload)):
+        profile = self._data_profile(file)
+        if not (self.fast and self._fast_lane(event, file, *self._data_key(event, profile))):
+            step, key, payload = self._data_step(event, file, fd, profile)
             self._data_event(event, step, None, key, payload)
         if isinstance(event, DataClose):
             self._note_close(event)
+
+    def _data_key(self, event: Event, profile: DriverProfile) -> tuple[tuple, bool]:
+        """The cache key of a data-fd event's step and whether the step reads its payload
+        (as :meth:`_data_step` gives them, without making the step)."""
+        cls = type(event)
+        if cls is DataIO:
+            return ("io", self._ref(profile)), True
+        if cls is PrecopyInfo:
+            return ("precopy-info",), True
+        return self._data_step(event, event.file, event.fd, profile)[1:]  # type: ignore
 
     def _data_step(self, event: Event, file: str, fd: int,
                    profile: DriverProfile) -> tuple[Step, tuple, bool]:
@@ -555,8 +566,7 @@ class Engine:
         # poll, fcntl: legal on any data fd
         return _step_ok, ("ok",), False
 
-    def _fast_lane(self, event: Event, file: str, step: Step, key: tuple,
-                   payload: bool) -> bool:
+    def _fast_lane(self, event: Event, file: str, key: tuple, payload: bool) -> bool:
         """A data event of a known owner whose step is cached and reports nothing: the
         general path (:meth:`_data_event`, :meth:`_apply`, :meth:`_settle`) cut short to
         what it would do — rename by the cached step, hold the event, count the bytes.
@@ -599,7 +609,7 @@ class Engine:
             new_files, new_lines = rename(files, before.lines, trans, file, event.origin.line)
             after = Readings(trans.node, new_files, new_lines)
         track.readings = after
-        track.held = Held(event, step, (key, payload), before, [])
+        track.held = Held(event, None, (key, payload), before, [])   # step made if needed
         origin = event.origin
         track.last_line = origin.last_line or origin.line
         track.stats.record(event, after, file)
@@ -765,7 +775,12 @@ class Engine:
         """Two overlapping calls: accept either order; report only what both orders show."""
         first = self._settle(track, track.readings, event, step, key)
         swapped_e = self._settle(track, held.before, event, step, key)
-        swapped_h = self._settle(track, swapped_e.readings, held.event, held.step, held.key)
+        held_step = held.step
+        if held_step is None:   # held by the fast lane: its step, as it would have been made
+            file = held.event.file  # type: ignore[attr-defined]
+            held_step = self._data_step(held.event, file, held.event.fd,  # type: ignore
+                                        self._data_profile(file))[0]
+        swapped_h = self._settle(track, swapped_e.readings, held.event, held_step, held.key)
         keep_h = {f.rule for f in self._findings(track, held.event, swapped_h)}
         self._emit_all(f for f in held.findings if f.rule in keep_h)
         f_first = self._findings(track, event, first)
