@@ -13,6 +13,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vfio_migcheck.traces.events import ReadSummary
+from vfio_migcheck.traces.qemu import reader as qemu
 from vfio_migcheck.traces.qemu.lines import fast_segment, find_segments, general_segments
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,3 +57,42 @@ def test_bundled_logs_agree_and_mostly_take_the_fast_path() -> None:
                 taken += 1
                 assert [fast] == general_segments(line), line
     assert total > 100 and taken > total // 4, (taken, total)
+
+
+# --- whole lines: the reader's hot path against its general path -----------------------------
+
+
+def _both_ways(lines: list[str], era: str | None) -> tuple[list, list]:
+    """(hot, general): each line's events by hot_event (where it answers) and by
+    _line_events, with the summaries; a line read before is read again (records repeat)."""
+    out = []
+    for hot in (True, False):
+        summary = ReadSummary(format="qemu")
+        events = []
+        for number, text in enumerate([*lines, *lines], start=1):
+            event = qemu.hot_event(text, "q.log", number, era) if hot else None
+            if event is not None:
+                summary.lines += 1
+                summary.events += 1
+                made = [event]
+            else:
+                made = qemu._line_events(summary, "q.log", number, text, era, False)
+            events.extend((e, e.text, e.to_json()) for e in made)
+        out.append((events, summary.to_json()))
+    return out[0], out[1]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(prefixes, names, gaps, bodies, st.sampled_from(["", " ", "  x"])),
+                min_size=1, max_size=5), st.sampled_from([None, "v1", "v2"]))
+def test_hot_lines_read_alike(parts, era) -> None:
+    hot, general = _both_ways(["".join(p) for p in parts], era)
+    assert hot == general
+
+
+def test_test_logs_read_alike_and_repeats_take_the_hot_path() -> None:
+    lines = [line for path in sorted((ROOT / "tests").rglob("*.log"))
+             for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+    hot, general = _both_ways(lines, "v2")
+    assert hot == general
+    assert sum(qemu.hot_event(line, "q", 1, "v2") is not None for line in lines) > 100

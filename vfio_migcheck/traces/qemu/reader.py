@@ -49,6 +49,7 @@ from vfio_migcheck.traces.qemu.lines import (
     Prefix,
     QmpEvent,
     Segment,
+    fast_segment,
     find_error_report,
     find_qmp_event,
     find_segments,
@@ -414,7 +415,34 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
         for block in iter_line_blocks(path):
             for item in block:
                 number += 1
+                if item.__class__ is str:
+                    event = hot_event(item, name, number, protocol)
+                    if event is not None:
+                        summary.lines += 1
+                        summary.events += 1
+                        yield event
+                        continue
                 yield from _line_events(summary, name, number, item, protocol, many)
+
+
+def hot_event(text: str, file: str, number: int, era: str | None) -> QemuEvent | None:
+    """The event of a common line (one known record behind a prefix, :func:`fast_segment`)
+    whose record was read before (``_RECORDS``), made as :func:`_line_events` makes it; None
+    for any other line. tests/test_qemu_fast_segment.py holds the two equal."""
+    segment = fast_segment(text)
+    if segment is None:
+        return None
+    body = segment.body
+    known = _RECORDS.get((body, era))
+    if known is None:
+        return None
+    prefix = segment.prefix
+    device, name, state, recover, fields = known
+    return built(QemuEvent, {"origin": origin_at(file, number), "device": device,
+                             "name": name, "state": state, "recover": recover,
+                             "fields": {**fields, "prefix": prefix.style}, "text": body,
+                             "duration": None, "pid": None, "tid": prefix.tid,
+                             "ts": prefix.ts})
 
 
 def _texts(path: Path) -> Iterator[tuple[int, str]]:
