@@ -90,7 +90,7 @@ def test_hot_lines_read_alike(parts, era) -> None:
     assert hot == general
 
 
-def test_test_logs_read_alike_and_repeats_take_the_hot_path() -> None:
+def test_test_logs_read_alike_and_most_take_the_hot_path() -> None:
     lines = [line for path in sorted((ROOT / "tests").rglob("*.log"))
              for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
     hot, general = _both_ways(lines, "v2")

@@ -132,6 +132,16 @@ def _segment_event(segment: Segment, origin: Origin, era: str | None,
     if not segment.known:
         return _generic_event(segment, origin, timing, meta)
     body = segment.body
+    device, name, state, recover, fields = _known_record(segment, era)
+    return built(QemuEvent, {"origin": origin, "device": device, "name": name,
+                             "state": state, "recover": recover, "fields": {**fields, **meta},
+                             "text": body, "duration": None, **timing})
+
+
+def _known_record(segment: Segment, era: str | None) -> tuple:
+    """(device, name, state, recover, fields) of a known record; raise :class:`_Problem`
+    on a bad one. Remembered by the record's text and the era."""
+    body = segment.body
     known = _RECORDS.get((body, era))
     if known is None:
         try:
@@ -143,10 +153,7 @@ def _segment_event(segment: Segment, origin: Origin, era: str | None,
         if len(_RECORDS) >= MAX_RECORDS:
             _RECORDS.clear()
         _RECORDS[(body, era)] = known
-    device, name, state, recover, fields = known
-    return built(QemuEvent, {"origin": origin, "device": device, "name": name,
-                             "state": state, "recover": recover, "fields": {**fields, **meta},
-                             "text": body, "duration": None, **timing})
+    return known
 
 
 #: records already normalised, by (record text, era): a log repeats most of its records
@@ -426,21 +433,21 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
 
 
 def hot_event(text: str, file: str, number: int, era: str | None) -> QemuEvent | None:
-    """The event of a common line (one known record behind a prefix, :func:`fast_segment`)
-    whose record was read before (``_RECORDS``), made as :func:`_line_events` makes it; None
-    for any other line. tests/test_qemu_fast_segment.py holds the two equal."""
+    """The event of a common line (one known, sound record behind a prefix,
+    :func:`fast_segment`), made as :func:`_line_events` makes it; None for any other line.
+    tests/test_qemu_fast_segment.py holds the two equal."""
     segment = fast_segment(text)
     if segment is None:
         return None
-    body = segment.body
-    known = _RECORDS.get((body, era))
-    if known is None:
-        return None
+    try:
+        device, name, state, recover, fields = _known_record(segment, era)
+    except _Problem:
+        return None   # the general path reports it
     prefix = segment.prefix
-    device, name, state, recover, fields = known
     return built(QemuEvent, {"origin": origin_at(file, number), "device": device,
                              "name": name, "state": state, "recover": recover,
-                             "fields": {**fields, "prefix": prefix.style}, "text": body,
+                             "fields": {**fields, "prefix": prefix.style},
+                             "text": segment.body,
                              "duration": None, "pid": None, "tid": prefix.tid,
                              "ts": prefix.ts})
 
