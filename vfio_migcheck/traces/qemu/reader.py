@@ -49,7 +49,7 @@ from vfio_migcheck.traces.qemu.lines import (
     Prefix,
     QmpEvent,
     Segment,
-    fast_segment,
+    fast_parts,
     find_error_report,
     find_qmp_event,
     find_segments,
@@ -132,24 +132,23 @@ def _segment_event(segment: Segment, origin: Origin, era: str | None,
     if not segment.known:
         return _generic_event(segment, origin, timing, meta)
     body = segment.body
-    device, name, state, recover, fields = _known_record(segment, era)
+    device, name, state, recover, fields = _known_record(segment.raw_name, body, era)
     return built(QemuEvent, {"origin": origin, "device": device, "name": name,
                              "state": state, "recover": recover, "fields": {**fields, **meta},
                              "text": body, "duration": None, **timing})
 
 
-def _known_record(segment: Segment, era: str | None) -> tuple:
+def _known_record(raw_name: str, body: str, era: str | None) -> tuple:
     """(device, name, state, recover, fields) of a known record; raise :class:`_Problem`
     on a bad one. Remembered by the record's text and the era."""
-    body = segment.body
     known = _RECORDS.get((body, era))
     if known is None:
         try:
             record = parse_record(body)
         except RecordError as exc:
-            raise _Problem(f"{segment.raw_name}: {exc}") from None
-        evidence = protocol_evidence(segment.raw_name, record.shape, record.values)
-        known = (record.device, *_normalise(segment.raw_name, record, evidence or era))
+            raise _Problem(f"{raw_name}: {exc}") from None
+        evidence = protocol_evidence(raw_name, record.shape, record.values)
+        known = (record.device, *_normalise(raw_name, record, evidence or era))
         if len(_RECORDS) >= MAX_RECORDS:
             _RECORDS.clear()
         _RECORDS[(body, era)] = known
@@ -436,20 +435,18 @@ def hot_event(text: str, file: str, number: int, era: str | None) -> QemuEvent |
     """The event of a common line (one known, sound record behind a prefix,
     :func:`fast_segment`), made as :func:`_line_events` makes it; None for any other line.
     tests/test_qemu_fast_segment.py holds the two equal."""
-    segment = fast_segment(text)
-    if segment is None:
+    parts = fast_parts(text)
+    if parts is None:
         return None
+    raw_name, body, style, tid, ts = parts
     try:
-        device, name, state, recover, fields = _known_record(segment, era)
+        device, name, state, recover, fields = _known_record(raw_name, body, era)
     except _Problem:
         return None   # the general path reports it
-    prefix = segment.prefix
     return built(QemuEvent, {"origin": origin_at(file, number), "device": device,
                              "name": name, "state": state, "recover": recover,
-                             "fields": {**fields, "prefix": prefix.style},
-                             "text": segment.body,
-                             "duration": None, "pid": None, "tid": prefix.tid,
-                             "ts": prefix.ts})
+                             "fields": {**fields, "prefix": style}, "text": body,
+                             "duration": None, "pid": None, "tid": tid, "ts": ts})
 
 
 def _texts(path: Path) -> Iterator[tuple[int, str]]:
