@@ -178,7 +178,6 @@ class Engine:
         self.devices: dict[str, DeviceTrack] = {}
         self.findings: list[Finding] = []
         self.file_device: dict[str, str] = {}
-        self.feature_device: dict[tuple[str, int], str] = {}
         self.unattributed: dict[str, int] = {}
         self.qemu_alias: dict[str, str] = {}
         self.events = 0
@@ -363,7 +362,6 @@ class Engine:
         track = self._track(event.device, event)
         if track.pid is None:
             track.pid = event.pid
-        self.feature_device[(event.origin.file, event.origin.line)] = event.device
         problem, event = U010.decode_raw(event)
         if problem is not None:
             # the core refuses malformed requests before any handler runs
