@@ -571,7 +571,7 @@ class Engine:
         Returns False, having changed nothing, whenever the general path may do more: no
         owner yet, an overlap with the held event, a step never computed, or a cached step
         with any finding, undecided rule, misfit, cut (T002) or end of an unsure start.
-        docs/checking.md ("The fast lane") says why the results are the same."""
+        docs/checking.md ("Fast paths that keep the results identical") says why."""
         owner = self.file_device.get(file)
         if owner is None:
             return False
