@@ -68,7 +68,7 @@ def hot_like(draw) -> str:
     return head + body + draw(tails)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(hot_like(), min_size=1, max_size=6))
 def test_generated_lines_read_alike(lines: list[str]) -> None:
     assert_same([*PREAMBLE, *lines])
@@ -122,7 +122,7 @@ def device_lines(draw) -> list[str]:
     return out
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(device_lines())
 def test_remembered_device_calls_read_alike(lines: list[str]) -> None:
     assert_same([*PREAMBLE, "device d1 fd=10", *lines])

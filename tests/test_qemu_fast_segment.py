@@ -37,7 +37,7 @@ bodies = st.sampled_from([
     "d) new state PRE_COPY, recover state RUNNING", "d"])
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(prefixes, names, gaps, bodies, st.sampled_from(["", " ", "  trailing"]))
 def test_fast_segment_agrees_with_the_general_search(prefix, name, gap, body, tail) -> None:
     line = prefix + name + gap + body + tail
