@@ -1,7 +1,7 @@
 """The engine's own speed on dense plain strace (benchmarks/gen_dense.py), and end to end.
 
 Usage: nice python benchmarks/bench_engine.py [--sizes 50000,100000,200000,400000]
-           [--repeat 3] [--end-to-end] [--keep DIR]
+           [--repeat 3] [--end-to-end] [--keep DIR] [--trace FILE ...]
 
 For each size the capture is generated once and read into events once (not timed); then the
 engine (``Engine.feed_one`` over the events, ``finish``) is timed in CPU seconds, median of
@@ -9,6 +9,11 @@ engine (``Engine.feed_one`` over the events, ``finish``) is timed in CPU seconds
 fresh process (CPU seconds from ``os.wait4``). Next to every figure: the rate in lines/s and
 the ratio of time to the previous size's time (time doubling with input gives ~2.0 per
 doubling), plus the automaton's cache misses, which stop growing once the loop repeats.
+
+``--trace FILE`` (repeatable) instead times the given captures (a decoded canonical trace,
+a QEMU log, any format): the reader alone, then the engine over its events with and
+without the fast lane for data events (``Engine(fast=False)``), in CPU seconds, medians of
+``--repeat`` runs, with the number of events the fast lane settled.
 """
 
 from __future__ import annotations
@@ -34,13 +39,37 @@ from vfio_migcheck.model.spec import load_spec  # noqa: E402
 from vfio_migcheck.traces.reading import open_trace  # noqa: E402
 
 
-def engine_seconds(events: list, spec) -> tuple[float, Engine]:
+def engine_seconds(events: list, spec, fast: bool = True) -> tuple[float, Engine]:
     start = time.process_time()
-    engine = Engine(spec)
+    engine = Engine(spec, fast=fast)
     for event in events:
         engine.feed_one(event)
     engine.finish()
     return time.process_time() - start, engine
+
+
+def reader_seconds(path: Path) -> tuple[float, list]:
+    start = time.process_time()
+    events = list(open_trace(path, "auto").events)
+    return time.process_time() - start, events
+
+
+def time_traces(paths: list[Path], repeat: int, spec) -> None:
+    """Reader and engine (fast lane on and off) on given captures."""
+    print(f"{'trace':<28} {'lines':>8} {'reader s':>9} {'lines/s':>9} {'engine s':>9} "
+          f"{'lines/s':>9} {'no-lane s':>9} {'lane hits':>9}")
+    for path in paths:
+        with open(path, "rb") as handle:
+            lines = sum(1 for _ in handle)
+        reads = [reader_seconds(path) for _ in range(repeat)]
+        reader = statistics.median(r[0] for r in reads)
+        events = reads[0][1]
+        lane = [engine_seconds(events, spec) for _ in range(repeat)]
+        plain = [engine_seconds(events, spec, fast=False) for _ in range(repeat)]
+        cpu = statistics.median(r[0] for r in lane)
+        print(f"{path.name:<28} {lines:>8} {reader:>9.2f} {lines / reader:>9.0f} {cpu:>9.2f} "
+              f"{lines / cpu:>9.0f} {statistics.median(r[0] for r in plain):>9.2f} "
+              f"{lane[0][1].fast_hits:>9}", flush=True)
 
 
 def check_seconds(path: Path) -> float:
@@ -60,8 +89,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--end-to-end", action="store_true")
     parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument("--trace", type=Path, action="append", default=[])
     args = parser.parse_args()
     spec = load_spec()
+    if args.trace:
+        time_traces(args.trace, args.repeat, spec)
+        return
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="vmc-bench-engine-"))
     workdir.mkdir(parents=True, exist_ok=True)
     previous: dict[str, float] = {}

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.test_engine_properties import SPEC, event_lists
+from tests.test_engine_properties import SPEC, any_event, event_lists, walks
 from vfio_migcheck.checker import api
 from vfio_migcheck.checker.api import check_events
 from vfio_migcheck.checker.engine import Engine
-from vfio_migcheck.traces.events import DataClose
+from vfio_migcheck.traces.canonical.reader import read_text
+from vfio_migcheck.traces.events import DataClose, Origin
 from vfio_migcheck.traces.reading import open_trace
 
 ROOT = Path(__file__).parent.parent
@@ -111,3 +113,84 @@ def assert_same_within_bound(cached: dict, plain: dict) -> None:
             assert set(theirs["final_states"]) <= set(mine["final_states"])
         return
     assert cached == plain
+
+
+# --- the fast lane (Engine._fast_lane) against the general path ------------------------------
+
+
+def _fast_and_general(events: list, **options) -> tuple[dict, dict]:
+    fast = asdict(check_events(events, **options))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api, "Engine", partial(Engine, fast=False))
+        general = asdict(check_events(events, **options))
+    return fast, general
+
+
+def _renumbered(events: list) -> list:
+    out = []
+    for event in events:
+        line = len(out) + 1
+        last = event.origin.last_line
+        origin = Origin("p", line, None if last is None else line + last - event.origin.line)
+        out.append(replace(event, origin=origin))
+    return out
+
+
+@st.composite
+def repeating_streams(draw) -> list:
+    """Repeats are what the automaton caches and the fast lane replays: a model walk whose
+    data events each come several times (long runs of reads), with random events slipped
+    in, or random events followed by a random stretch of events repeated."""
+    if draw(st.booleans()):
+        events = []
+        for event in draw(walks()).events:
+            events.append(event)
+            if hasattr(event, "file"):
+                events.extend([event] * draw(st.integers(0, 4)))
+            if draw(st.integers(0, 9)) == 0:
+                events.append(draw(any_event(1)))
+    else:
+        events = list(draw(event_lists()))
+        loop = draw(st.lists(any_event(1), min_size=1, max_size=6))
+        events.extend(loop * draw(st.integers(2, 8)))
+    return as_readers_name(_renumbered(events))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(repeating_streams())
+def test_fast_lane_changes_nothing_on_repeating_streams(events) -> None:
+    fast, general = _fast_and_general(events, spec=SPEC)
+    assert fast == general
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(walks())
+def test_fast_lane_changes_nothing_on_model_walks(walk) -> None:
+    fast, general = _fast_and_general(walk.events, spec=SPEC)
+    assert fast == general
+
+
+LOOP = """device d0 fd=9 flags=STOP_COPY|PRE_COPY state=RUNNING
+d0 SET STATE PRE_COPY = 0 data_fd=45
+""" + "fd 45 precopy_info argsz=24 = 0 initial=64 dirty=0\nfd 45 read 64 = 64\n" * 50 + """\
+fd 45 read 64 = -1 ENOMSG
+d0 SET STATE STOP_COPY = 0 data_fd=-1
+fd 45 read 64 = 64
+fd 45 read 64 = 0
+fd 45 write 64 = 64
+d0 SET STATE STOP = 0 data_fd=-1
+fd 45 close = 0
+"""
+
+
+def test_fast_lane_takes_the_repeats_and_keeps_every_finding() -> None:
+    events = list(read_text(LOOP, "loop.vmc"))
+    engine = Engine(SPEC)
+    engine.feed(events)
+    engine.finish()
+    assert engine.fast_hits > 80          # the precopy loop, after its first round
+    fast, general = _fast_and_general(events, spec=SPEC, file="loop.vmc")
+    assert fast == general
+    # the write on the saving fd in STOP_COPY is reported at its own line
+    assert any(f["severity"] == "error" and f["line"] == 107 for f in fast["findings"]), \
+        [(f["rule"], f["line"]) for f in fast["findings"]]

@@ -111,7 +111,7 @@ class Held:
     """The last event of a device, kept so an overlapping successor can swap with it."""
 
     event: Event
-    step: Step
+    step: Step | None            # None: a data event's, made again if it is to be swapped
     key: tuple | None
     before: Readings
     findings: list[Finding]
@@ -163,18 +163,21 @@ class Engine:
 
     def __init__(self, spec: Spec, flags: int | None = None,
                  enabled: Callable[[str], bool] = lambda rule_id: True,
-                 profile: DriverProfile | None = None, memo: bool = True) -> None:
+                 profile: DriverProfile | None = None, memo: bool = True,
+                 fast: bool = True) -> None:
         """``memo=False``: every step computed on every reading and closed files kept (the
-        plain fold, slow; the differential test holds the two against each other)."""
+        plain fold, slow; the differential test holds the two against each other).
+        ``fast=False``: no fast lane for data events (see :meth:`_fast_lane`)."""
         self.spec = spec
         self.memo = memo
+        self.fast = memo and fast
+        self.fast_hits = 0                      # data events the fast lane settled
         self.flags = flags
         self.enabled = enabled
         self.profile = profile          # chosen by the user; None: detect, else generic
         self.devices: dict[str, DeviceTrack] = {}
         self.findings: list[Finding] = []
         self.file_device: dict[str, str] = {}
-        self.feature_device: dict[tuple[str, int], str] = {}
         self.unattributed: dict[str, int] = {}
         self.qemu_alias: dict[str, str] = {}
         self.events = 0
@@ -359,7 +362,6 @@ class Engine:
         track = self._track(event.device, event)
         if track.pid is None:
             track.pid = event.pid
-        self.feature_device[(event.origin.file, event.origin.line)] = event.device
         problem, event = U010.decode_raw(event)
         if problem is not None:
             # the core refuses malformed requests before any handler runs
@@ -514,41 +516,102 @@ class Engine:
                                         pid=event.pid, tid=event.tid, ts=event.ts))
             return
         profile = self._data_profile(file)
-        payload = True
+        if not (self.fast and self._fast_lane(event, file, *self._data_key(event, profile))):
+            step, key, payload = self._data_step(event, file, fd, profile)
+            self._data_event(event, step, None, key, payload)
+        if isinstance(event, DataClose):
+            self._note_close(event)
+
+    def _data_key(self, event: Event, profile: DriverProfile) -> tuple[tuple, bool]:
+        """The cache key of a data-fd event's step and whether the step reads its payload
+        (as :meth:`_data_step` gives them, without making the step)."""
+        cls = type(event)
+        if cls is DataIO:
+            return ("io", self._ref(profile)), True
+        if cls is PrecopyInfo:
+            return ("precopy-info",), True
+        return self._data_step(event, event.file, event.fd, profile)[1:]  # type: ignore
+
+    def _data_step(self, event: Event, file: str, fd: int,
+                   profile: DriverProfile) -> tuple[Step, tuple, bool]:
+        """The step of a data-fd event, its cache key and whether it reads the payload."""
         if isinstance(event, DataIO):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_io(c, event, profile)
-            key: tuple = ("io", self._ref(profile))
-        elif isinstance(event, PrecopyInfo):
+            return step, ("io", self._ref(profile)), True
+        if isinstance(event, PrecopyInfo):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_precopy_info(c, file, fd, event.ret, event.errno, event.argsz)
-            key = ("precopy-info",)
-        elif isinstance(event, DataClose):
+            return step, ("precopy-info",), True
+        if isinstance(event, DataClose):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_close(c, file, fd, event.how)
-            key = ("close",)
-        elif isinstance(event, DataSeek):
+            return step, ("close",), True
+        if isinstance(event, DataSeek):
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_misc(c, file, fd, "lseek", event.ret)
-            key = ("seek",)
-        elif isinstance(event, DataIoctl) and "PRECOPY" in event.request.upper():
+            return step, ("seek",), True
+        if isinstance(event, DataIoctl) and "PRECOPY" in event.request.upper():
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_precopy_info(c, file, fd, event.ret, event.errno, UNKNOWN)
-            key = ("precopy-ioctl",)
-        elif isinstance(event, DataIoctl):
+            return step, ("precopy-ioctl",), True
+        if isinstance(event, DataIoctl):
             request = event.request
 
             def step(c: Config) -> list[T.Outcome]:
                 return T.step_data_misc(c, file, fd, f"ioctl {request}")
-            key = ("ioctl",)
-        else:  # poll, fcntl: legal on any data fd
-            def step(c: Config) -> list[T.Outcome]:
-                return [T.ok(c)]
-            key = ("ok",)
-            payload = False
-        self._data_event(event, step, None, key, payload)
-        if isinstance(event, DataClose):
-            self._note_close(event)
+            return step, ("ioctl",), True
+        # poll, fcntl: legal on any data fd
+        return _step_ok, ("ok",), False
+
+    def _fast_lane(self, event: Event, file: str, key: tuple, payload: bool) -> bool:
+        """A data event of a known owner whose step is cached and reports nothing: the
+        general path (:meth:`_data_event`, :meth:`_apply`, :meth:`_settle`) cut short to
+        what it would do — rename by the cached step, hold the event, count the bytes.
+        Returns False, having changed nothing, whenever the general path may do more: no
+        owner yet, an overlap with the held event, a step never computed, or a cached step
+        with any finding, undecided rule, misfit, cut (T002) or end of an unsure start.
+        docs/checking.md ("Fast paths that keep the results identical") says why."""
+        owner = self.file_device.get(file)
+        if owner is None:
+            return False
+        track = self.devices[owner]
+        held = track.held
+        if held is not None and _overlap(held.event, event):
+            return False
+        before = track.readings
+        node = before.node
+        if node is None:
+            return False
+        files = before.files
+        slot = files.index(file) if file in files else NEW_FILE
+        head = (key, type(event), slot, track.unsure_start, self._ref(track.profile))
+        fine, coarse = _payload(event, payload)
+        trans = None
+        if coarse is not None:
+            trans = node.trans.get((head, coarse))
+        if trans is None:
+            trans = node.trans.get((head, fine))
+            if trans is None:
+                return False
+        replay: Replay = trans.result
+        if replay.findings or replay.undecided or replay.misfit or replay.cut is not None \
+                or replay.sure:
+            return False
+        self._flush(track)
+        self.automaton.hits += 1
+        self.fast_hits += 1
+        if trans.same_files and trans.same_lines:
+            after = before if trans.node is node else Readings(trans.node, files, before.lines)
+        else:
+            new_files, new_lines = rename(files, before.lines, trans, file, event.origin.line)
+            after = Readings(trans.node, new_files, new_lines)
+        track.readings = after
+        track.held = Held(event, None, (key, payload), before, [])   # step made if needed
+        origin = event.origin
+        track.last_line = origin.last_line or origin.line
+        track.stats.record(event, after, file)
+        return True
 
     def _data_event(self, event: Event, step: Step, hinted: str | None,
                     key: tuple | None = None, payload: bool = True) -> None:
@@ -710,7 +773,12 @@ class Engine:
         """Two overlapping calls: accept either order; report only what both orders show."""
         first = self._settle(track, track.readings, event, step, key)
         swapped_e = self._settle(track, held.before, event, step, key)
-        swapped_h = self._settle(track, swapped_e.readings, held.event, held.step, held.key)
+        held_step = held.step
+        if held_step is None:   # held by the fast lane: its step, as it would have been made
+            file = held.event.file  # type: ignore[attr-defined]
+            held_step = self._data_step(held.event, file, held.event.fd,  # type: ignore
+                                        self._data_profile(file))[0]
+        swapped_h = self._settle(track, swapped_e.readings, held.event, held_step, held.key)
         keep_h = {f.rule for f in self._findings(track, held.event, swapped_h)}
         self._emit_all(f for f in held.findings if f.rule in keep_h)
         f_first = self._findings(track, event, first)
@@ -953,7 +1021,7 @@ class Engine:
         track.stats.observe_states(event, track.readings, self.spec)
         if not track.migration_seen:
             track.migration_seen = _shows_migration(event)
-        if isinstance(event, FeatureCall) and (
+        if track.stats.recording and isinstance(event, FeatureCall) and (
             event.op == "SET" and event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
         ):
             target = _norm_target(event.target, self.spec)
@@ -1052,6 +1120,11 @@ def _name_free(replay: Replay, files: tuple[str, ...], lines: tuple[int, ...],
             if numbers.search(text) or any(name in text for name in names):
                 return False
     return True
+
+
+def _step_ok(config: Config) -> list[T.Outcome]:
+    """The step of a call legal on any data fd (poll, fcntl)."""
+    return [T.ok(config)]
 
 
 def _maybe_mine(step: Step, file: str) -> Step:

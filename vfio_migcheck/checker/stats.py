@@ -75,6 +75,9 @@ class DeviceStats:
     unended: set[str] = field(default_factory=set)   # sessions whose end is not seen yet
     first_ts: float | None = None
     last_ts: float | None = None
+    # the readings, file and _by_file facts of the last record() (readings never change
+    # once they have a node: the same object means the same facts)
+    _last_facts: tuple | None = field(default=None, repr=False, compare=False)
 
     def _ts(self, event: Event) -> None:
         if event.ts is not None:
@@ -121,7 +124,8 @@ class DeviceStats:
         summary = readings.node.summary  # type: ignore[union-attr]
         files = readings.files
         states = summary.sorted_states
-        self.states.append(StateObservation(event.origin.line, event.ts, states))
+        if self.recording:
+            self.states.append(StateObservation(event.origin.line, event.ts, states))
         if states == ("STOP_COPY",):
             for slot in summary.stop_copy_files:
                 b = self.sessions.get(files[slot])
@@ -136,9 +140,16 @@ class DeviceStats:
                 self.sessions[file].ended_line = event.origin.line
                 unended.discard(file)
 
+    @property
+    def recording(self) -> bool:
+        """Are per-event observations kept (see RECORD_OBSERVATIONS)?"""
+        return not isinstance(self.requests, Unrecorded)
+
     def observe_request(self, event: FeatureCall, before: list[Config] | Readings, spec: Spec,
                         target: str | None) -> None:
         """A state request, judged from the readings ``before`` it (not after it)."""
+        if not self.recording:
+            return   # nothing but the observation itself would come of it
         if isinstance(before, Readings) and before.node is not None:
             srcs: set[str] = set(before.node.summary.states)
             flags: set[int] = set(before.node.summary.flags)
@@ -160,7 +171,11 @@ class DeviceStats:
         """After a data-fd event: bytes, reads, EOF, close."""
         if isinstance(configs, Readings):
             if configs.node is not None:
-                self._record(event, file, *_by_file(configs, file))
+                # a run of reads keeps the same readings: their facts are looked up once
+                last = self._last_facts
+                if last is None or last[0] is not configs or last[1] != file:
+                    last = self._last_facts = (configs, file, _by_file(configs, file))
+                self._record(event, file, *last[2])
                 return
             configs = configs.configs
         created = [c.session.created_line for c in configs

@@ -9,12 +9,15 @@ column and what was expected there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vfio_migcheck.traces.blocks import iter_line_blocks
 from vfio_migcheck.traces.canonical.fastline import fast_statement
+from vfio_migcheck.traces.canonical.hotline import HOT_LINE, hot_event
 from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
     DUP_CALLS,
@@ -71,8 +74,10 @@ from vfio_migcheck.traces.events import (
     QemuEvent,
     ReadSummary,
     Unreadable,
+    built,
+    origin_at,
 )
-from vfio_migcheck.traces.lines import BadLine, Line, iter_lines
+from vfio_migcheck.traces.lines import BadLine, Line
 
 # --- step 2: statements in context ----------------------------------------------------------
 
@@ -99,6 +104,10 @@ class CanonicalTrace:
     devices: dict[str, _Device] = field(default_factory=dict)
     fds: dict[int, _OpenFd] = field(default_factory=dict)
     generations: dict[int, int] = field(default_factory=dict)
+    # device-call payloads by statement text (DEVICE_LINE), and the text of the line being
+    # read the general way, whose payload is to be remembered (None: not to be)
+    payloads: dict[str, tuple[str, dict[str, Any], Any]] = field(default_factory=dict)
+    remember: str | None = None
 
     # -- identities of open files --
 
@@ -178,64 +187,60 @@ class CanonicalTrace:
         return {"ret": stmt.result.ret, "errno": stmt.result.errno}
 
     def _device_call(self, stmt: Statement, origin: Origin, common: dict) -> Event:
-        dev_word, op_word, feat_word = stmt.words[0], stmt.words[1], stmt.words[2]
-        device = self._device(dev_word)
-        op = UNKNOWN if op_word.text == "?" else op_word.text
-        feature = feature_name(feat_word)
-        what = f"{op_word.text} {feat_word.text}"
-        can_carry = carried(op, feature)
-        check_keys(stmt, ["fd", *(k for k, a in FEATURE_KEYS.items()
-                                   if a in can_carry or a in ("argsz", "raw_flags"))], what)
-        values = carried_fields(op, feature)
-        if len(stmt.words) > 3:
-            arg = stmt.words[3]
-            if op == "SET" and feature == "MIG_DEVICE_STATE":
-                values["target"] = word_state(arg)
-            elif op == "PROBE":
-                values["probe_ops"] = word_ops(arg)
-            else:
-                raise LineError(arg.column, f"{what} takes no argument, found {arg.text!r} "
-                                            "(only SET STATE takes a target and PROBE its ops; "
-                                            "other values are key=value)")
-            if "target" in stmt.fields and op == "SET" or "ops" in stmt.fields and op == "PROBE":
-                raise LineError(arg.column, f"{what}: give the argument or the key, not both")
-        elif op == "SET" and feature == "MIG_DEVICE_STATE" and "target" not in stmt.fields:
-            column = stmt.result.column if stmt.result else None
-            raise LineError(column, "SET STATE needs the target state before '=' "
-                                    "(a state name, a number or ?)")
-        f = stmt.fields
-        decoders = {
-            "target": lambda w: word_state(w, allow_none=True),
-            "state": lambda w: word_state(w, allow_none=True),
-            "data_fd": lambda w: word_int(w, "data_fd", allow_none=True),
-            "flags": lambda w: word_flags(w, allow_none=True),
-            "size": lambda w: word_int(w, "size", allow_none=True),
-            "ops": word_ops,
-            "argsz": lambda w: word_int(w, "argsz"),
-            "rawflags": lambda w: word_int(w, "rawflags"),
-        }
-        extra: dict[str, Any] = {"argsz": UNKNOWN, "raw_flags": UNKNOWN}
-        for key, word in f.items():
-            if key == "fd":
-                continue
-            attr = FEATURE_KEYS[key]
-            value = decoders[key](word)
-            if attr in values:
-                values[attr] = value
-            else:
-                extra[attr] = value
-        result = self._result(stmt)
-        data_fd = values["data_fd"]
+        device = self._device(stmt.words[0])
+        payload = _feature_payload(stmt)
+        event = self._feature_event(device, payload, origin, common)
+        # the event was made: the statement is sound, its payload can be reused
+        fd_word = stmt.fields.get("fd")
+        fd = _DECLARED_FD if fd_word is None else word_int(fd_word, "fd")
+        if self.remember is not None:
+            if len(self.payloads) >= MAX_REMEMBERED:
+                self.payloads.clear()
+            self.payloads[self.remember] = (device, payload, fd)
+        return event
+
+    def _feature_event(self, device: str, payload: dict[str, Any], origin: Origin,
+                       common: dict, fd: Any = None) -> FeatureCall:
+        """The FeatureCall of a device call's payload in this trace's context: the data
+        fd its reply creates, the device fd. ``fd``: the fd the statement named, else
+        None (then its ``fd=`` word, or the declared fd)."""
+        data_fd = payload["data_fd"]
+        op, feature = payload["op"], payload["feature"]
         if (isinstance(data_fd, int) and data_fd >= 0 and op in ("SET", UNKNOWN)
                 and feature in ("MIG_DEVICE_STATE", UNKNOWN)):
-            ret = result["ret"]
+            ret = payload["ret"]
             if isinstance(ret, int) and ret < 0:
                 self.summary.notes.append(f"{origin}: data_fd={data_fd} in the reply of a "
                                           "failed SET; no data fd was created")
             else:
                 self._new_file(data_fd, device, True, origin)
-        return FeatureCall(origin, device=device, fd=self._device_fd(stmt, device), op=op,
-                           feature=feature, **result, **values, **extra, **common)
+        if fd is None:
+            fd = self._device_fd(payload["stmt"], device)
+        elif fd is _DECLARED_FD:
+            fd = self.devices[device].fd
+        values = {key: value for key, value in payload.items() if key != "stmt"}
+        return built(FeatureCall, {"origin": origin, "device": device, "fd": fd, **values,
+                                   **common})
+
+    def cached_device_call(self, m: re.Match[str], file: str, number: int,
+                           text: str) -> Event | None:
+        """The event of a device call whose statement text (after the time and thread) was
+        read before, from its remembered payload; None when it was not (or its device is
+        no longer declared: the general path says so)."""
+        found = self.payloads.get(m.group(4))
+        if found is None:
+            return None
+        device, payload, fd = found
+        if device not in self.devices:
+            return None
+        ts, first, second, duration = m.group(1, 2, 3, 5)
+        if second is None:
+            pid, tid = None, None if first is None else int(first)
+        else:
+            pid, tid = int(first), int(second)
+        common = {"pid": pid, "tid": tid, "ts": None if ts is None else float(ts),
+                  "duration": None if duration is None else float(duration), "text": text}
+        return self._feature_event(device, payload, origin_at(file, number), common, fd)
 
     def _device_reset(self, stmt: Statement, origin: Origin, common: dict) -> Event:
         device = self._device(stmt.words[0])
@@ -413,6 +418,75 @@ class CanonicalTrace:
         )
 
 
+#: a device call's fd is the declared one (its statement has no ``fd=``)
+_DECLARED_FD = object()
+#: remembered device-call payloads per trace (a capture repeats a few dozen of them)
+MAX_REMEMBERED = 4096
+# A device call in its common spelling: [@TS ][[TID] or [PID/TID] ]STATEMENT[ <DURATION>],
+# decimal numbers, no quote, comment or escape in the statement (group 4): the key under
+# which CanonicalTrace remembers the payload the general path read from that statement.
+DEVICE_LINE = re.compile(
+    r"(?:@([0-9]{1,18}\.[0-9]{1,18}) )?"
+    r"(?:\[([0-9]{1,18})(?:/([0-9]{1,18}))?\] )?"
+    r"((?!(?:fd|device|qemu|process) )[A-Za-z0-9_][A-Za-z0-9_.:/|=+?\- ]*[A-Za-z0-9_.:/|=+?\-])"
+    r"(?: <([0-9]{1,18}\.[0-9]{1,18})>)?")
+
+
+def _feature_payload(stmt: Statement) -> dict[str, Any]:
+    """Everything a device call's FeatureCall holds that its statement alone decides (no
+    trace context): op, feature, payload fields, result. Raises LineError as the reader
+    reports it. ``stmt`` is kept for the device fd (its ``fd=`` word)."""
+    op_word, feat_word = stmt.words[1], stmt.words[2]
+    op = UNKNOWN if op_word.text == "?" else op_word.text
+    feature = feature_name(feat_word)
+    what = f"{op_word.text} {feat_word.text}"
+    can_carry = carried(op, feature)
+    check_keys(stmt, ["fd", *(k for k, a in FEATURE_KEYS.items()
+                               if a in can_carry or a in ("argsz", "raw_flags"))], what)
+    values = carried_fields(op, feature)
+    if len(stmt.words) > 3:
+        arg = stmt.words[3]
+        if op == "SET" and feature == "MIG_DEVICE_STATE":
+            values["target"] = word_state(arg)
+        elif op == "PROBE":
+            values["probe_ops"] = word_ops(arg)
+        else:
+            raise LineError(arg.column, f"{what} takes no argument, found {arg.text!r} "
+                                        "(only SET STATE takes a target and PROBE its ops; "
+                                        "other values are key=value)")
+        if "target" in stmt.fields and op == "SET" or "ops" in stmt.fields and op == "PROBE":
+            raise LineError(arg.column, f"{what}: give the argument or the key, not both")
+    elif op == "SET" and feature == "MIG_DEVICE_STATE" and "target" not in stmt.fields:
+        column = stmt.result.column if stmt.result else None
+        raise LineError(column, "SET STATE needs the target state before '=' "
+                                "(a state name, a number or ?)")
+    extra: dict[str, Any] = {"argsz": UNKNOWN, "raw_flags": UNKNOWN}
+    for key, word in stmt.fields.items():
+        if key == "fd":
+            continue
+        attr = FEATURE_KEYS[key]
+        value = _DECODERS[key](word)
+        if attr in values:
+            values[attr] = value
+        else:
+            extra[attr] = value
+    assert stmt.result is not None
+    return {"op": op, "feature": feature, "ret": stmt.result.ret, "errno": stmt.result.errno,
+            **values, **extra, "stmt": stmt}
+
+
+_DECODERS: dict[str, Callable[[Word], Any]] = {
+    "target": lambda w: word_state(w, allow_none=True),
+    "state": lambda w: word_state(w, allow_none=True),
+    "data_fd": lambda w: word_int(w, "data_fd", allow_none=True),
+    "flags": lambda w: word_flags(w, allow_none=True),
+    "size": lambda w: word_int(w, "size", allow_none=True),
+    "ops": word_ops,
+    "argsz": lambda w: word_int(w, "argsz"),
+    "rawflags": lambda w: word_int(w, "rawflags"),
+}
+
+
 # --- the reader interface (traces/reading.py) -----------------------------------------------
 
 
@@ -442,7 +516,43 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
     """Yield one event per statement line of ``paths`` (read as one trace, in order)."""
     trace = CanonicalTrace(summary)
     for path in paths:
-        yield from read_lines(str(path), iter_lines(path), trace)
+        yield from read_blocks(str(path), iter_line_blocks(path), trace)
+
+
+def read_blocks(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
+                ) -> Iterator[Event]:
+    """:func:`read_lines` over blocks of lines (blocks.py): the data-fd lines of the hot
+    shapes (hotline.py) go straight to their events, every other line as in
+    :func:`read_lines`. Kept free of calls per line where it can: this loop is most of the
+    time of checking a decoded capture."""
+    summary = trace.summary
+    hot = HOT_LINE.fullmatch
+    device_line = DEVICE_LINE.fullmatch
+    number = 0
+    for block in blocks:
+        for item in block:
+            number += 1
+            if item.__class__ is str:
+                m = hot(item)
+                if m is not None:
+                    event = hot_event(m, trace.fds, file, number, item)
+                    if event is not None:
+                        summary.lines += 1
+                        summary.events += 1
+                        yield event
+                        continue
+                m = device_line(item)
+                if m is not None:
+                    event = trace.cached_device_call(m, file, number, item)
+                    if event is not None:
+                        summary.lines += 1
+                        summary.events += 1
+                        yield event
+                        continue
+                    trace.remember = m.group(4)
+                item = Line(number, item)
+            yield from read_lines(file, (item,), trace)
+            trace.remember = None
 
 
 def read_lines(file: str, lines: Iterable[Any], trace: CanonicalTrace) -> Iterator[Event]:
@@ -479,5 +589,4 @@ def read_text(text: str, file: str = "<text>",
     texts = text.split("\n")
     if texts and texts[-1] == "":
         texts.pop()
-    numbered = (Line(n, t) for n, t in enumerate(texts, start=1))
-    yield from read_lines(file, numbered, CanonicalTrace(summary))
+    yield from read_blocks(file, (texts,), CanonicalTrace(summary))

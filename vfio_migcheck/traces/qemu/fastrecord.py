@@ -56,6 +56,70 @@ _VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _PUNCTUATION = frozenset({"(", ")", ","})
 
 
+# Each template compiled into one pattern over the whole argument text: the tokens the
+# loop below would find, in order (a run of blanks between words, blanks optional next to a
+# comma), values of at most 18 digits (int() reads them as bounded_int does). A template
+# that does not match this way goes through the token loop, which decides.
+_DIGITS = r"-?(?:0x[0-9a-fA-F]{1,16}|[0-9]{1,18})"
+_WORD_VALUE = r"(?!UNKNOWN[ ,]|UNKNOWN$)[A-Za-z][A-Za-z0-9_-]*"
+
+
+def _compiled(template: list[Any]) -> tuple[re.Pattern[str], tuple[str, ...], tuple[bool, ...]]:
+    """(pattern, the value names in order, whether each value must be a number)."""
+    parts = [" *"]
+    keys: list[str] = []
+    numeric: list[bool] = []
+    words: list[str] = []
+    last_key = "value"
+    previous = None
+    for want in template:
+        if previous is not None:
+            parts.append(" *" if previous == "," or want == "," else " +")
+        if want is _N or want is _V:
+            parts.append(f"({_DIGITS})" if want is _N else f"({_DIGITS}|{_WORD_VALUE})")
+            key = "_".join(words) if words else f"{last_key}_str"
+            keys.append(key)
+            numeric.append(want is _N)
+            last_key, words = key, []
+        else:
+            parts.append(re.escape(want))
+            if want not in _PUNCTUATION:
+                words.append(want.lower())
+        previous = want
+    parts.append(" *")
+    return re.compile("".join(parts)), tuple(keys), tuple(numeric)
+
+
+_COMPILED: dict[str | None, list[tuple[str, re.Pattern[str], tuple[str, ...], tuple[bool, ...]]]] \
+    = {first: [(shape, *_compiled(template)) for shape, template in shapes]
+       for first, shapes in _BY_FIRST.items()}
+_FIRST = re.compile(r" *([^ ,]*)")
+_IS_NUMBER = re.compile(_DIGITS)
+
+
+def _int(text: str) -> int:
+    if text[:1] == "-":
+        return -_int(text[1:])
+    return int(text, 16) if text[:2] == "0x" else int(text)
+
+
+def _compiled_record(args: str) -> dict[str, Any] | None:
+    """The values of ``args`` by the compiled templates, or None (then the token loop)."""
+    first = _FIRST.match(args).group(1)  # type: ignore[union-attr]
+    for _shape, pattern, keys, numeric in _COMPILED.get(first or None, ()):
+        m = pattern.fullmatch(args)
+        if m is None:
+            continue
+        values: dict[str, Any] = {}
+        for key, number_only, text in zip(keys, numeric, m.groups()):
+            if number_only or _IS_NUMBER.fullmatch(text):
+                values[key] = _int(text)
+            else:
+                values[key] = text
+        return {"shape": _shape, "values": values}
+    return None
+
+
 def fast_record(body: str) -> tuple[str, str, dict[str, Any]] | None:
     """(shape, device, values) as the grammar would give them, or None to ask the grammar."""
     head = _HEAD.fullmatch(body)
@@ -64,6 +128,10 @@ def fast_record(body: str) -> tuple[str, str, dict[str, Any]] | None:
     args = head.group(3)
     if "\t" in args or "\n" in args:
         return None
+    found = _compiled_record(args)
+    if found is not None:
+        device = head.group(2)
+        return found["shape"], device.strip() if device is not None else "", found["values"]
     tokens = _TOKEN.findall(args)
     for shape, template in _BY_FIRST.get(tokens[0] if tokens else None, ()):
         if len(template) == len(tokens):

@@ -21,8 +21,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from vfio_migcheck.traces.events import Event, Origin, QemuEvent, ReadSummary, Unreadable
-from vfio_migcheck.traces.lines import BadLine, iter_lines
+from vfio_migcheck.traces.blocks import iter_line_blocks
+from vfio_migcheck.traces.events import (
+    Event,
+    Origin,
+    QemuEvent,
+    ReadSummary,
+    Unreadable,
+    built,
+    origin_at,
+)
+from vfio_migcheck.traces.lines import BadLine, Line
 from vfio_migcheck.traces.numbers import NumberTooLong
 from vfio_migcheck.traces.qemu.formats import (
     DEVICE_STATE_EVENTS,
@@ -40,6 +49,7 @@ from vfio_migcheck.traces.qemu.lines import (
     Prefix,
     QmpEvent,
     Segment,
+    fast_parts,
     find_error_report,
     find_qmp_event,
     find_segments,
@@ -121,16 +131,35 @@ def _segment_event(segment: Segment, origin: Origin, era: str | None,
     timing = _timing(segment.prefix, defaults, meta)
     if not segment.known:
         return _generic_event(segment, origin, timing, meta)
-    try:
-        record = parse_record(segment.body)
-    except RecordError as exc:
-        raise _Problem(f"{segment.raw_name}: {exc}") from None
-    evidence = protocol_evidence(segment.raw_name, record.shape, record.values)
-    name, state, recover, fields = _normalise(segment.raw_name, record, evidence or era)
-    fields.update(meta)
-    event = QemuEvent(origin, record.device, name, state=state, recover=recover,
-                      fields=fields, text=segment.body, **timing)
-    return event
+    body = segment.body
+    device, name, state, recover, fields = _known_record(segment.raw_name, body, era)
+    return built(QemuEvent, {"origin": origin, "device": device, "name": name,
+                             "state": state, "recover": recover, "fields": {**fields, **meta},
+                             "text": body, "duration": None, **timing})
+
+
+def _known_record(raw_name: str, body: str, era: str | None) -> tuple:
+    """(device, name, state, recover, fields) of a known record; raise :class:`_Problem`
+    on a bad one. Remembered by the record's text and the era."""
+    known = _RECORDS.get((body, era))
+    if known is None:
+        try:
+            record = parse_record(body)
+        except RecordError as exc:
+            raise _Problem(f"{raw_name}: {exc}") from None
+        evidence = protocol_evidence(raw_name, record.shape, record.values)
+        known = (record.device, *_normalise(raw_name, record, evidence or era))
+        if len(_RECORDS) >= MAX_RECORDS:
+            _RECORDS.clear()
+        _RECORDS[(body, era)] = known
+    return known
+
+
+#: records already normalised, by (record text, era): a log repeats most of its records
+#: word for word (a record's text and the era decide its event but for the line's prefix)
+_RECORDS: dict[tuple[str, str | None], tuple[str, str, str | None, str | None,
+                                              dict[str, Any]]] = {}
+MAX_RECORDS = 4096
 
 
 def _timing(prefix: Prefix, defaults: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
@@ -312,12 +341,12 @@ def decide_era(paths: Iterable[Path]) -> Era:
     """Scan the whole log once for v1 and v2 evidence (records only, no events kept)."""
     era = Era()
     for path in paths:
-        for item in iter_lines(path):
-            if isinstance(item, BadLine) or "vfio_" not in item.text:
+        for number, text in _texts(path):
+            if "vfio_" not in text:
                 continue
-            if era.v2_first and not may_hold_v1_evidence(item.text):
+            if era.v2_first and not may_hold_v1_evidence(text):
                 continue
-            for segment in find_segments(item.text):
+            for segment in find_segments(text):
                 if not segment.known:
                     continue
                 try:
@@ -326,9 +355,9 @@ def decide_era(paths: Iterable[Path]) -> Era:
                     continue
                 side = protocol_evidence(segment.raw_name, record.shape, record.values)
                 if side == "v1" and era.v1_first is None:
-                    era.v1_first = (str(path), item.number, segment.raw_name)
+                    era.v1_first = (str(path), number, segment.raw_name)
                 elif side == "v2" and era.v2_first is None:
-                    era.v2_first = (str(path), item.number, segment.raw_name)
+                    era.v2_first = (str(path), number, segment.raw_name)
             if era.v1_first and era.v2_first:
                 return era
     return era
@@ -388,28 +417,76 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
     many = len(paths) > 1
     for path in paths:
         name = str(path)
-        for item in iter_lines(path):
-            summary.lines += 1
-            origin = Origin(name, item.number)
-            if isinstance(item, BadLine):
-                yield _unreadable(summary, origin, item.reason, many)
-                continue
-            result = parse_line(item.text, origin, protocol)
-            if not result.items and is_cut_prefix(item.text):
-                # in a log file a bare prefix is a damaged line; inside strace payloads
-                # (parse_qemu_text) it may be any subsystem's record cut by strace -s
-                result.items.append("line ends inside a trace prefix (cut off)")
-            if not result.items:
-                summary.irrelevant += 1
-                continue
-            for part in result.items:
-                if isinstance(part, str):
-                    yield _unreadable(summary, origin, part, many, item.text)
-                    continue
-                if item.final_unterminated:
-                    part.fields["final_unterminated"] = 1
-                summary.events += 1
-                yield part
+        number = 0
+        for block in iter_line_blocks(path):
+            for item in block:
+                number += 1
+                if item.__class__ is str:
+                    event = hot_event(item, name, number, protocol)
+                    if event is not None:
+                        summary.lines += 1
+                        summary.events += 1
+                        yield event
+                        continue
+                yield from _line_events(summary, name, number, item, protocol, many)
+
+
+def hot_event(text: str, file: str, number: int, era: str | None) -> QemuEvent | None:
+    """The event of a common line (one known, sound record behind a prefix,
+    :func:`fast_segment`), made as :func:`_line_events` makes it; None for any other line.
+    tests/test_qemu_fast_segment.py holds the two equal."""
+    parts = fast_parts(text)
+    if parts is None:
+        return None
+    raw_name, body, style, tid, ts = parts
+    try:
+        device, name, state, recover, fields = _known_record(raw_name, body, era)
+    except _Problem:
+        return None   # the general path reports it
+    return built(QemuEvent, {"origin": origin_at(file, number), "device": device,
+                             "name": name, "state": state, "recover": recover,
+                             "fields": {**fields, "prefix": style}, "text": body,
+                             "duration": None, "pid": None, "tid": tid, "ts": ts})
+
+
+def _texts(path: Path) -> Iterator[tuple[int, str]]:
+    """(number, text) of every readable line of ``path``."""
+    number = 0
+    for block in iter_line_blocks(path):
+        for item in block:
+            number += 1
+            if item.__class__ is str:
+                yield number, item
+            elif isinstance(item, Line):
+                yield number, item.text
+
+
+def _line_events(summary: ReadSummary, name: str, number: int, item: str | Line | BadLine,
+                 protocol: str | None, many: bool) -> list[Event]:
+    """The events of one line (``item`` as blocks.py gives it), accounted in ``summary``."""
+    summary.lines += 1
+    origin = origin_at(name, number)
+    if isinstance(item, BadLine):
+        return [_unreadable(summary, origin, item.reason, many)]
+    text = item if item.__class__ is str else item.text  # type: ignore[union-attr]
+    result = parse_line(text, origin, protocol)
+    if not result.items and is_cut_prefix(text):
+        # in a log file a bare prefix is a damaged line; inside strace payloads
+        # (parse_qemu_text) it may be any subsystem's record cut by strace -s
+        result.items.append("line ends inside a trace prefix (cut off)")
+    if not result.items:
+        summary.irrelevant += 1
+        return []
+    out: list[Event] = []
+    for part in result.items:
+        if isinstance(part, str):
+            out.append(_unreadable(summary, origin, part, many, text))
+            continue
+        if isinstance(item, Line) and item.final_unterminated:
+            part.fields["final_unterminated"] = 1
+        summary.events += 1
+        out.append(part)
+    return out
 
 
 def _unreadable(summary: ReadSummary, origin: Origin, reason: str, many: bool,

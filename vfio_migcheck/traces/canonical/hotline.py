@@ -1,0 +1,58 @@
+"""Whole-line patterns for the lines that make up nearly all of a decoded capture.
+
+A decoded migration is mostly its data-fd traffic: ``fd N read SIZE = GOT`` and
+``fd N precopy_info argsz=A = R initial=I dirty=D``, repeated for every chunk. For those
+two shapes in their plain spelling (optional ``@TS`` and ``[TID]``/``[PID/TID]``, single
+blanks, decimal numbers, nothing else on the line) one compiled pattern reads the whole
+line and :func:`hot_event` builds the event straight from its groups, skipping the
+statement (fastline.py) and its word-by-word checks. Any other spelling, and any line
+whose fd the trace has not created (which the reader notes), goes the general way;
+tests/test_canonical_hotline.py holds the two ways equal with hypothesis.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from vfio_migcheck.traces.events import DataIO, Event, PrecopyInfo, built, origin_at
+
+# numbers of at most 18 digits: int() reads them as the general path's number() does
+_NUM = r"[0-9]{1,18}"
+_RESULT = rf"= (-?{_NUM})(?: ([A-Z][A-Z0-9_]*))?"
+HOT_LINE = re.compile(
+    rf"(?:@([0-9]{{1,18}}\.[0-9]{{1,18}}) )?"           # 1 timestamp
+    rf"(?:\[({_NUM})(?:/({_NUM}))?\] )?"                # 2, 3 [TID] or [PID/TID]
+    rf"fd ({_NUM}) "                                    # 4 fd
+    rf"(?:(read|write) ({_NUM}) {_RESULT}"              # 5 call, 6 requested, 7 ret, 8 errno
+    rf"|precopy_info argsz=({_NUM}) {_RESULT}"          # 9 argsz, 10 ret, 11 errno
+    rf" initial=({_NUM}) dirty=({_NUM}))"               # 12 initial, 13 dirty
+)
+
+
+def hot_event(m: re.Match[str], fds: dict[int, Any], file: str, number: int,
+              text: str) -> Event | None:
+    """The event of a line :data:`HOT_LINE` matched in full, or None when the line's fd is
+    not among the trace's open ``fds`` (the general path notes that and names a file)."""
+    ts, first, second, fd_text, call, requested, ret, errno, argsz, pret, perrno, \
+        initial, dirty = m.groups()
+    fd = int(fd_text)
+    open_fd = fds.get(fd)
+    if open_fd is None:
+        return None
+    if second is None:
+        pid, tid = None, None if first is None else int(first)
+    else:
+        pid, tid = int(first), int(second)
+    if call is not None:
+        return built(DataIO, {
+            "origin": origin_at(file, number), "pid": pid, "tid": tid,
+            "ts": None if ts is None else float(ts), "duration": None, "text": text,
+            "fd": fd, "file": open_fd.file, "call": call, "direction": call,
+            "requested": int(requested), "ret": int(ret), "errno": errno,
+            "positioned": False})
+    return built(PrecopyInfo, {
+        "origin": origin_at(file, number), "pid": pid, "tid": tid,
+        "ts": None if ts is None else float(ts), "duration": None, "text": text,
+        "fd": fd, "file": open_fd.file, "ret": int(pret), "errno": perrno,
+        "argsz": int(argsz), "initial_bytes": int(initial), "dirty_bytes": int(dirty)})
