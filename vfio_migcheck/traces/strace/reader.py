@@ -110,7 +110,8 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     irrelevant = 0
     seen = False
     number = 0
-    search = EVERY_LINE.search
+    search = every_line = EVERY_LINE.search
+    build_at = _NEVER_BUILD   # the line from which on the state's pattern is worth building
     key: tuple | None = None
     pair: re.Pattern[str] | None = None   # the pattern's rule for split pairs (scan.py)
     dirty = True   # the state the pattern was built from may have changed
@@ -137,7 +138,15 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                         dirty = False
                         now = state_key(threads, name in steady, session.saw_pid_column)
                         if now != key:
+                            # a new state: read line by line until it has lasted long
+                            # enough to be worth a pattern (most states of a VFIO-dense
+                            # capture, and short captures, never are)
                             key = now
+                            search, pair = every_line, None
+                            build_at = number + BUILD_AFTER
+                    if number >= build_at:
+                        build_at = _NEVER_BUILD
+                        if key is not None:
                             search = skip_pattern(threads, name in steady,
                                                   session.saw_pid_column).search
                             pair = pair_pattern(threads, name in steady,
@@ -329,6 +338,10 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     summary.irrelevant += irrelevant
 
 
+#: lines a state must last before its skip pattern is built (a build costs ~10 ms, as much
+#: as reading a few thousand lines one by one)
+BUILD_AFTER = 256
+_NEVER_BUILD = 1 << 62
 _MAY_BE_OF: dict[int, re.Pattern[str]] = {}
 
 

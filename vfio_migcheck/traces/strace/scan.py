@@ -20,6 +20,7 @@ per-line path. The pattern is rebuilt when the state it was built from changes
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER, FdTable
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
@@ -56,6 +57,12 @@ def _trie(words: dict[str, str]) -> str:
 
 
 def _names(names) -> str:
+    return _names_of(tuple(names))
+
+
+@lru_cache(maxsize=64)
+def _names_of(names: tuple[str, ...]) -> str:
+    """The same few name sets go into every pattern: their tries are built once."""
     return _trie(dict.fromkeys(names, ""))
 
 
