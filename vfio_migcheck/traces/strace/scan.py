@@ -1,20 +1,29 @@
 """Skipping irrelevant lines of a capture at C speed: one compiled pattern per reader state.
 
-In a QEMU capture almost every line is a call VFIO never makes (futex, madvise), or I/O
-and polls on fds known to be ordinary files. Deciding that one line at a time in Python
-is what made the reader slow. :func:`skip_pattern` compiles the reader's current
-knowledge (known threads, the shared fd table, whether a data fd is open) into one
-regular expression; the reader searches a whole block of text with it and only the lines
-it does *not* recognise as irrelevant reach the per-line path. Lines ending in ``...>``
-(unfinished calls) are never skipped: the reader stops the search in front of each (it
-finds them with ``str.find``, cheaper than a look at every line's end in the pattern).
+In a QEMU capture almost every line is a call VFIO never makes (futex, madvise), I/O and
+polls on fds known to be ordinary files, or one half of such a call split across threads.
+Deciding that one line at a time in Python is what made the reader slow.
+:func:`skip_pattern` compiles the reader's current knowledge (known threads, the shared fd
+table, whether a data fd is open) into one regular expression; the reader searches a whole
+block of text with it and only the lines it does *not* recognise as irrelevant reach the
+per-line path.
 
 The pattern is a strict subset of the per-line decisions in ``reader._read_one``: a line
 it skips is one that path would count as irrelevant without touching any state. Anything
 unusual (an unknown thread or fd, a ``-y`` decoration that differs from the one recorded,
-an unfinished or resumed call, a stamp while the clock still needs lines) is left to the
-per-line path. The pattern is rebuilt when the state it was built from changes
-(:func:`state_key`); tests/test_strace_scan.py holds it against the per-line path.
+a stamp while the clock still needs lines) is left to the per-line path.
+
+Split calls: with a pid column, the pattern steps over the first half of a quiet split
+call whose second half is its thread's next line (:func:`pair_pattern` is that rule alone),
+and over any second half of a known thread; the reader proves afterwards that every second
+half it stepped over ended a pair it stepped over, stops the search in front of lines of
+threads with a call pending, and reads first halves whose second half lies past the stop
+(docs/traces.md, "Speed"). Other lines ending in ``...>`` are never skipped: without the
+pair rule the reader stops the search in front of each (it finds them with ``str.find``,
+cheaper than a look at every line's end in the pattern); with it the pattern looks itself.
+
+The pattern is rebuilt when the state it was built from changes (:func:`state_key`);
+tests/test_strace_scan.py and tests/test_strace_pairs.py hold it against the per-line path.
 """
 
 from __future__ import annotations
@@ -39,7 +48,8 @@ from vfio_migcheck.traces.strace.threads import (
 EVERY_LINE = re.compile(r"\n")
 
 _NEVER = "(?!)"
-_STAMP = r"(?:\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{1,20}\.\d{1,20}|\d{8,20}) "
+# (epoch seconds first: the commonest, and the alternatives never match the same text)
+_STAMP = r"(?:\d{1,20}\.\d{1,20}|\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{8,20}) "
 def _trie(words: dict[str, str]) -> str:
     """One alternation of literal words, each followed by its own tail pattern, as a
     prefix tree: the regex engine tries alternatives in turn, a tree keeps that short."""
@@ -196,7 +206,7 @@ def _stamp(facts: _Facts) -> str:
     """The timestamp, when the clock needs no line (group ``tod``: a time of day)."""
     if not facts.steady:
         return ""
-    return r"(?:(?P<tod>\d\d:\d\d:\d\d(?:\.\d{1,20})? )|(?:\d{1,20}\.\d{1,20}|\d{8,20}) )?"
+    return r"(?:(?:\d{1,20}\.\d{1,20}|\d{8,20}) |(?P<tod>\d\d:\d\d:\d\d(?:\.\d{1,20})? ))?"
 
 
 def _pair_tail(facts: _Facts) -> str:
@@ -216,8 +226,9 @@ def _pair_tail(facts: _Facts) -> str:
     poll_names, poll_tail = _poll_tail(facts)
     quiet = (rf"(?P<q>(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*)\("
              rf"|(?P<p>{_names(poll_names)}){poll_tail}")
-    ioctl = (rf"(?P<i>ioctl)\((?={_other_fd(facts)})\d+[^,\n]*(?:,(?! )[^,\n]*)*, "
-             rf"(?!{_names(FD_RETURNING_PREFIXES)})")
+    # (in a lookahead: the regex engine never backtracks into one)
+    ioctl = (rf"(?P<i>ioctl)\((?=(?={_other_fd(facts)})\d+[^,\n]*(?:,(?! )[^,\n]*)*, "
+             rf"(?!{_names(FD_RETURNING_PREFIXES)}))")
     if facts.steady:
         ioctl = rf"(?(tod)(?!)|{ioctl})"
     # the lines in between: each of another thread (a clean pid column that is not this one)
@@ -237,14 +248,8 @@ def _source(facts: _Facts, pair: str = "") -> str:
     prefixes = []
     if facts.pids:
         # "PID  " (at most 7 digits, as HEAD reads it) or "[pid PID] "
-        if pair:
-            prefixes.append(_free_pid(facts))
-            large = [p for p in facts.pids if not 0 <= p < 10**7]
-            if large:
-                prefixes.append(rf"\[pid +{_numbers(large)}\] ")
-        else:
-            prefixes.append(rf"{_numbers(p for p in facts.pids if 0 <= p < 10**7)} +")
-            prefixes.append(rf"\[pid +{_numbers(facts.pids)}\] ")
+        prefixes.append(rf"{_numbers(p for p in facts.pids if 0 <= p < 10**7)} +")
+        prefixes.append(rf"\[pid +{_numbers(facts.pids)}\] ")
     if facts.unprefixed:
         prefixes.append("")
     if not prefixes:
@@ -268,13 +273,13 @@ def _source(facts: _Facts, pair: str = "") -> str:
     # ... or a call VFIO never makes: any other name
     body = rf"(?:{named}|(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*\()"
     head = "|".join(prefixes)
+    stamp = f"(?:{_STAMP})?" if facts.steady else ""
     if not pair:
-        stamp = f"(?:{_STAMP})?" if facts.steady else ""
         return rf"\n(?!(?:{head}){stamp}{body})"
     # a line not ending in "...>" (an unfinished call); for a thread in the pid column of
     # _free_pid, also the first half of a quiet pair, and any second half (the reader checks
     # that each is the second half of a pair stepped over, and stops the search in front
     # of a line of a thread with a call pending)
-    complete = r"[^\n]*\n(?<!\.\.\.>\n)"
-    return (rf"\n(?!(?:{head}){_stamp(facts)}(?:{body}{complete}"
-            rf"|(?(pid)(?:<\.\.\. {complete}|{pair})|(?!))))")
+    complete = r"(?=[^\n]*\n(?<!\.\.\.>\n))"
+    return (rf"\n(?!{complete}(?:{head}){stamp}{body}"
+            rf"|{_free_pid(facts)}{_stamp(facts)}(?:{pair}|<\.\.\. {complete}))")
