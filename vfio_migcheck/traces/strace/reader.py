@@ -25,6 +25,7 @@ from vfio_migcheck.traces.strace.quiet import poll_is_quiet
 from vfio_migcheck.traces.strace.scan import (
     EVERY_LINE,
     PAIR_WINDOW,
+    built_patterns,
     pair_pattern,
     skip_pattern,
     state_key,
@@ -113,6 +114,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     number = 0
     search = every_line = EVERY_LINE.search
     build_at = _NEVER_BUILD   # the line from which on the state's pattern is worth building
+    probe_at = _NEVER_BUILD   # ... from which on its pattern is looked up among those built
     key: tuple | None = None
     pair: re.Pattern[str] | None = None   # the pattern's rule for split pairs (scan.py)
     dirty = True   # the state the pattern was built from may have changed
@@ -144,7 +146,16 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             # capture, and short captures, never are)
                             key = now
                             search, pair = every_line, None
+                            probe_at = number + PROBE_AFTER
                             build_at = number + BUILD_AFTER
+                    if number >= probe_at:
+                        # a state seen before may have its pattern built already
+                        probe_at = _NEVER_BUILD
+                        built = built_patterns(threads, name in steady,
+                                               session.saw_pid_column)
+                        if built is not None:
+                            build_at = _NEVER_BUILD
+                            search, pair = built[0].search, built[1]
                     if number >= build_at:
                         build_at = _NEVER_BUILD
                         if key is not None:
@@ -342,6 +353,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
 #: lines a state must last before its skip pattern is built (a build costs ~10 ms, as much
 #: as reading a few thousand lines one by one)
 BUILD_AFTER = 256
+#: lines a state must last before the patterns built already are searched for its own
+#: (in a VFIO-dense capture the state changes every few lines: no look-up at all)
+PROBE_AFTER = 8
 _NEVER_BUILD = 1 << 62
 _MAY_BE_OF: dict[int, re.Pattern[str]] = {}
 

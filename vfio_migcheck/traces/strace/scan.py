@@ -121,6 +121,16 @@ def pair_pattern(threads: dict[int | None, Thread], steady: bool,
     return _patterns(threads, steady, pid_column)[1]
 
 
+def built_patterns(threads: dict[int | None, Thread], steady: bool,
+                   pid_column: bool) -> tuple[re.Pattern[str], re.Pattern[str] | None] | None:
+    """(:func:`skip_pattern`, :func:`pair_pattern`) when they are built already for what
+    this state encodes (a capture keeps coming back to a few states), else None."""
+    if state_key(threads, steady, pid_column) is None:
+        return None
+    table: FdTable = next(iter(threads.values())).table
+    return _CACHE.get(_Facts(threads, table, steady, pid_column).key)
+
+
 def _patterns(threads: dict[int | None, Thread], steady: bool,
               pid_column: bool) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
     table: FdTable = next(iter(threads.values())).table
