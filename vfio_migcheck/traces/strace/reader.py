@@ -192,6 +192,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                         "\n", pos, begin) + 1)
                                 irrelevant -= len(crossing)
                                 hold_at = -1
+                                dirty = True
                     if start != pos:
                         skipped = block.count("\n", pos, start)
                         number += skipped
