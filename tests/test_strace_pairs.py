@@ -129,3 +129,39 @@ def test_orphans_and_strays_are_read_line_by_line() -> None:
     ops = [(101, 0, 1), (101, 1, 0), (102, 3, 1), (101, 0, 1), (100, 4, 0), (101, 1, 0),
            (103, 3, 0), (102, 2, 14), (102, 3, 1)]
     _check(_render(ops, "epoch", True))
+
+
+def test_the_skip_pattern_is_linear_on_hostile_lines() -> None:
+    """The built pattern (pair rule included) on lines of one repeated piece: a line four
+    times longer must take less than eight times as long (ratios, never absolute times)."""
+    import time
+
+    from vfio_migcheck.traces.events import ReadSummary
+    from vfio_migcheck.traces.strace.session import Session
+
+    session = Session(ReadSummary())
+    for number, body in enumerate(_SETUP, 1):
+        session.line("t", number, f"100   1.{number:06d} {body}")
+    session.line("t", 9, "101   1.000009 getpid() = 1")
+    pattern = scan.skip_pattern(session.threads, True, session.saw_pid_column)
+    pair = scan.pair_pattern(session.threads, True, session.saw_pid_column)
+    assert pair is not None
+
+    def cost(head: str, piece: str, tail: str, size: int) -> float:
+        text = "\n" + head + piece * (size // len(piece)) + tail + "\n"
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            pattern.search(text)
+            pair.match(text)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    for head in ("100   1.5 ", "100   1.5 ioctl(9<anon_inode:kvm-vcpu:0>, ", "100   1.5 futex(",
+                 "100   1.5 ppoll([", "101   1.5 <... ", "100   1.5 write(5, "):
+        for piece in (" ", "a", "1", "<", ",", ",a", "<... ", "{fd=5, ", "1 1 ", "\\"):
+            for tail in ("", " <unfinished ...>",
+                         " <unfinished ...>\n100   1.6 <... ioctl resumed>, 0) = 0"):
+                small = max(cost(head, piece, tail, 1500), 2e-4)
+                big = cost(head, piece, tail, 6000)
+                assert big < 8 * small + 0.002, (head, piece, tail, small, big)

@@ -183,8 +183,8 @@ def parse_call(text: str) -> Call:
         raise _problem(exc) from None
 
 
-#: a -T duration ending a call: the only part of repeated calls that always differs
-_TRAILING_DURATION = re.compile(r"[ \t]+<([0-9]+\.[0-9]+)>$")
+#: the digits of a -T duration (the only part of repeated calls that always differs)
+_DURATION_DIGITS = re.compile(r"[0-9]+\.[0-9]+")
 _PARSED_SIZE = 1024
 _parsed: dict[str, Call] = {}
 
@@ -198,21 +198,25 @@ def parse_call_repeated(text: str) -> Call:
     argument lists are shared: the readers never mutate them). Only a first parse whose
     duration is the trailing ``<...>`` is kept, so a reused call is the grammar's reading.
     """
-    tail = _TRAILING_DURATION.search(text)
-    if tail is None:
+    # the text ends in blanks + "<digits.digits>" (found without a regex search, which
+    # would rescan a run of blanks from every start)
+    opening = text.rfind("<")
+    digits = text[opening + 1:-1]
+    if not (text.endswith(">") and opening > 0 and text[opening - 1] in " \t"
+            and _DURATION_DIGITS.fullmatch(digits)):
         return parse_call(text)
-    key = text[:tail.start()]
+    key = text[:opening].rstrip(" \t")
     found = _parsed.get(key)
     if found is None:
         call = parse_call(text)
-        if call.duration == duration_value(tail.group(1)) and not call.unavailable:
+        if call.duration == duration_value(digits) and not call.unavailable:
             if len(_parsed) >= _PARSED_SIZE:
                 _parsed.clear()
             _parsed[key] = Call(call.name, call.args, call.ret, call.ret_decor, call.errno,
                                 list(call.aux))
         return call
     return Call(found.name, found.args, found.ret, found.ret_decor, found.errno,
-                list(found.aux), duration_value(tail.group(1)))
+                list(found.aux), duration_value(digits))
 
 
 def parse_partial(text: str) -> Call:
