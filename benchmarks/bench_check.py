@@ -42,6 +42,9 @@ WORKLOADS = {
     "mixed-4M": ("mixed", 4_000_000),
     "corpus-mixed-1M": ("corpus-mixed", 1_000_000),
     "dense-200k": ("dense", 200_000),
+    # the mtty save-into-resume loop of gen_dense.py: plain strace, every line VFIO
+    "loop-200k": ("loop", 200_000),
+    "loop-1M": ("loop", 1_000_000),
     "dense-400k": ("dense", 400_000),
     "dense-1M": ("dense", 1_000_000),
     "canonical-200k": ("canonical", 200_000),
@@ -112,8 +115,13 @@ COMMANDS: dict[str, Callable[[Path, Path], tuple[float, float]]] = {
 def workload_file(name: str, where: Path, scale: float) -> tuple[Path, int]:
     shape, lines = WORKLOADS[name]
     lines = int(lines * scale)
-    path = where / f"{name}-{lines}{SUFFIX[shape]}"
-    if not path.exists():
+    path = where / f"{name}-{lines}{SUFFIX.get(shape, '.strace')}"
+    if not path.exists() and shape == "loop":
+        import gen_dense
+
+        with open(path, "w", encoding="utf-8") as out:
+            lines = gen_dense.generate(out, lines)
+    elif not path.exists():
         lines = generate(path, lines, shape, seed=1)
     else:
         with open(path, "rb") as handle:

@@ -276,12 +276,15 @@ def generate_mixed(out, lines: int, rng: random.Random,
 
     def emit(run: list[str]) -> None:
         nonlocal written
-        tid = run[0].split(None, 1)[0]
-        for other in [w for w in waiting if w[0].split(None, 1)[0] == tid]:
-            waiting.remove(other)  # a thread finishes its pending call before the next
-            emit(other)
-        out.writelines(cap.stamped(text) for text in run)
-        written += len(run)
+        for text in run:
+            # a thread finishes its pending call before it prints anything else (strace
+            # shows nothing of a thread between its "<unfinished ...>" and its resumption)
+            tid = text.split(None, 1)[0]
+            for other in [w for w in waiting if w[0].split(None, 1)[0] == tid]:
+                waiting.remove(other)
+                emit(other)
+            out.write(cap.stamped(text))
+            written += 1
 
     out.writelines(cap.stamped(text) for text in mixed_setup(cap))
     written = sum(1 for _ in mixed_setup(MixedCapture(random.Random(0))))

@@ -35,7 +35,13 @@ from vfio_migcheck.traces.strace.fdtable import (
     FdTable,
     OpenFile,
 )
-from vfio_migcheck.traces.strace.syntax import Arg, Call, SyntaxProblem, parse_call, parse_partial
+from vfio_migcheck.traces.strace.syntax import (
+    Arg,
+    Call,
+    SyntaxProblem,
+    parse_call_repeated,
+    parse_partial,
+)
 from vfio_migcheck.traces.strace.text import (
     CDEV_PREFIX,
     could_be_data_decoration,
@@ -91,7 +97,7 @@ class CallHandler:
     def complete(self, thread: Thread, body: str, origin: Origin, ts: float | None,
                  nlines: int) -> None:
         try:
-            call = fast_call(body) or parse_call(body)
+            call = fast_call(body) or parse_call_repeated(body)
         except SyntaxProblem as problem:
             if body.startswith(RELEASING_CALLS):
                 self.order_log(thread.table).release(

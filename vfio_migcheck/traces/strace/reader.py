@@ -22,7 +22,14 @@ from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
 from vfio_migcheck.traces.strace.lines import CLEAN, iter_text_blocks, iter_text_lines, open_binary
 from vfio_migcheck.traces.strace.quiet import poll_is_quiet
-from vfio_migcheck.traces.strace.scan import EVERY_LINE, skip_pattern, state_key
+from vfio_migcheck.traces.strace.scan import (
+    EVERY_LINE,
+    PAIR_WINDOW,
+    built_patterns,
+    pair_pattern,
+    skip_pattern,
+    state_key,
+)
 from vfio_migcheck.traces.strace.session import CALL_HEAD, CLONE_NAMES, FAST_HEAD, HEAD, Session
 from vfio_migcheck.traces.strace.threads import (
     EPOLL_WAIT,
@@ -34,6 +41,7 @@ from vfio_migcheck.traces.strace.threads import (
     RECVMSG,
     WRITES,
     Pending,
+    Thread,
 )
 
 _SNIFF_CALL = re.compile(
@@ -75,8 +83,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     :meth:`Session.line`.
 
     Each clean block of text is searched with the pattern of :mod:`scan`, which steps over
-    the lines it can prove irrelevant without a Python loop per line; the lines it stops
-    at go through the per-line loop below. That loop only settles lines that
+    the lines it can prove irrelevant without a Python loop per line (quiet split calls in
+    pairs: :func:`_crossing_pairs` proves the pairing after each search); the lines it
+    stops at go through the per-line loop below. That loop only settles lines that
     :meth:`Session.line` would count as irrelevant without any side effect (calls of no
     interest, I/O and ioctls on fds known to be neither device nor data fds) and the
     pairing of quiet split calls; everything else is handed to ``Session.line``, after
@@ -103,8 +112,11 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     irrelevant = 0
     seen = False
     number = 0
-    search = EVERY_LINE.search
+    search = every_line = EVERY_LINE.search
+    build_at = _NEVER_BUILD   # the line from which on the state's pattern is worth building
+    probe_at = _NEVER_BUILD   # ... from which on its pattern is looked up among those built
     key: tuple | None = None
+    pair: re.Pattern[str] | None = None   # the pattern's rule for split pairs (scan.py)
     dirty = True   # the state the pattern was built from may have changed
     with handle:
         for kind, block in iter_text_blocks(handle):
@@ -121,20 +133,66 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                 pos = 0
                 last = len(block) - 1
                 split_at = -1   # the newline before the next line ending in "...>"
+                by_line = -1    # lines up to this newline are read one by one
+                hold_at = -1    # the newline before the next line of a thread with a
+                #                 call pending (the pattern's pair rules assume none)
                 while True:
                     if dirty and seen:
                         dirty = False
                         now = state_key(threads, name in steady, session.saw_pid_column)
                         if now != key:
+                            # a new state: read line by line until it has lasted long
+                            # enough to be worth a pattern (most states of a VFIO-dense
+                            # capture, and short captures, never are)
                             key = now
+                            search, pair = every_line, None
+                            probe_at = number + PROBE_AFTER
+                            build_at = number + BUILD_AFTER
+                    if number >= probe_at:
+                        # a state seen before may have its pattern built already
+                        probe_at = _NEVER_BUILD
+                        built = built_patterns(threads, name in steady,
+                                               session.saw_pid_column)
+                        if built is not None:
+                            build_at = _NEVER_BUILD
+                            search, pair = built[0].search, built[1]
+                    if number >= build_at:
+                        build_at = _NEVER_BUILD
+                        if key is not None:
                             search = skip_pattern(threads, name in steady,
                                                   session.saw_pid_column).search
-                    if split_at < pos:
-                        # unfinished calls always stop the scan; finding them with find()
-                        # spares the pattern a look at every line's end
-                        split_at = block.find("...>\n", pos)
-                        split_at = last if split_at < 0 else block.rfind("\n", 0, split_at)
-                    start = search(block, pos, split_at + 1).start()
+                            pair = pair_pattern(threads, name in steady,
+                                                session.saw_pid_column)
+                    if pos < by_line:
+                        start = pos
+                    elif pair is None:
+                        if split_at < pos:
+                            # unfinished calls always stop the scan; finding them with
+                            # find() spares the pattern a look at every line's end
+                            split_at = block.find("...>\n", pos)
+                            split_at = last if split_at < 0 else block.rfind("\n", 0, split_at)
+                        start = search(block, pos, split_at + 1).start()
+                    else:
+                        if hold_at < pos:
+                            hold_at = _hold(block, pos, threads, last)
+                        start = search(block, pos, hold_at + 1).start()
+                        if start != pos:
+                            crossing = _crossing_pairs(block, pos, start, pair)
+                            if crossing is None:
+                                # a resumed line the pattern stepped over may not end a pair
+                                # it stepped over: read the stretch line by line
+                                by_line = start
+                                start = pos
+                            elif crossing:
+                                # pairs whose second half lies past the stop: their first
+                                # halves are read now, as the per-line loop would have
+                                for begin in crossing:
+                                    _start_split(session, name, block[begin + 1:block.find(
+                                        "\n", begin + 1)], number + block.count(
+                                        "\n", pos, begin) + 1)
+                                irrelevant -= len(crossing)
+                                hold_at = -1
+                                dirty = True
                     if start != pos:
                         skipped = block.count("\n", pos, start)
                         number += skipped
@@ -160,6 +218,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                 if pending.quiet:
                                     thread.pending = None
                                     irrelevant += 2
+                                    hold_at = -1
                                     continue
                                 # Session._resumed and _joined, up to the quiet decision
                                 rest = body[len(pending.name) + 14:]
@@ -175,6 +234,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                                             whole.group(3) is not None):
                                         thread.pending = None
                                         irrelevant += 2
+                                        hold_at = -1
                                         if not seen:
                                             session.seen_real_line = seen = True
                                         continue
@@ -196,6 +256,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                                                             text))):
                                 thread.pending = Pending(call, call + "(", number, name, None,
                                                          None, True)
+                                hold_at = -1
                                 if not seen:
                                     session.seen_real_line = seen = True
                                 continue
@@ -207,6 +268,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                 thread.pending = Pending(call, text[match.start(4):-16].rstrip(),
                                                          number, name, stamp_of(name, stamp),
                                                          None)
+                                hold_at = -1
                                 if not seen:
                                     session.seen_real_line = seen = True
                                 continue
@@ -278,6 +340,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                         continue
                     line(name, number, text, None, match)
                     dirty = True
+                    hold_at = -1
             if out:
                 summary.lines = number
                 summary.irrelevant += irrelevant
@@ -286,6 +349,98 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                 out.clear()
     summary.lines = number
     summary.irrelevant += irrelevant
+
+
+#: lines a state must last before its skip pattern is built (a build costs ~10 ms, as much
+#: as reading a few thousand lines one by one)
+BUILD_AFTER = 256
+#: lines a state must last before the patterns built already are searched for its own
+#: (in a VFIO-dense capture the state changes every few lines: no look-up at all)
+PROBE_AFTER = 8
+_NEVER_BUILD = 1 << 62
+_MAY_BE_OF: dict[int, re.Pattern[str]] = {}
+
+
+def _hold(block: str, pos: int, threads: dict[int | None, Thread], last: int) -> int:
+    """The newline in front of the first line after ``pos`` that may belong to a thread
+    with a call pending (a line of another thread's pid column does not): the pattern's
+    pair rules hold for threads with nothing pending only, so the search stops there."""
+    hold = last
+    for tid, thread in threads.items():
+        if thread.pending is None:
+            continue
+        if tid is None:
+            return pos
+        found = _MAY_BE_OF.get(tid)
+        if found is None:
+            if len(_MAY_BE_OF) > 4096:
+                _MAY_BE_OF.clear()
+            found = _MAY_BE_OF[tid] = re.compile(
+                rf"\n(?!(?:\[pid +)?(?!0|{tid}[^0-9])\d{{1,7}}[ \]])")
+        at = found.search(block, pos, hold + 1).start() if pos < hold else hold
+        if at < hold:
+            hold = at
+    return hold
+
+
+def _crossing_pairs(block: str, pos: int, start: int, pair: re.Pattern[str]) -> list[int] | None:
+    """After a search stepped over the lines between the newlines ``pos`` and ``start``:
+    the newlines in front of the first halves of split pairs (scan.pair_pattern) whose
+    second half lies past ``start``; None when a resumed line in the stretch may not be
+    the second half of a pair stepped over.
+
+    The pattern steps over the second half of any split call of a thread with nothing
+    pending, because it cannot look back at the first half; counting proves the pairing
+    instead. Every first half it stepped over is followed, as its thread's next line, by
+    its second half, so the resumed lines of the stretch are at least the first halves
+    whose second half is in the stretch; ``<... `` occurring no more often than that
+    means there is no other resumed line (and no ``<... `` inside a string either).
+    """
+    halves = block.count("...>\n", pos, start + 1)
+    resumed = block.count("<... ", pos, start + 1)
+    crossing: list[int] = []
+    at = start + 1
+    while halves:
+        end = block.rfind("...>\n", pos, at)
+        if end < 0:
+            break
+        begin = block.rfind("\n", pos, end)
+        if block.count("\n", begin, start) > PAIR_WINDOW + 1:
+            break   # its second half is at most PAIR_WINDOW + 1 lines on: before start
+        found = pair.match(block, begin)
+        if found is None:
+            return None
+        if found.start("r") > start:
+            crossing.append(begin)
+        at = begin + 1
+    if resumed != halves - len(crossing):
+        return None
+    crossing.reverse()
+    return crossing
+
+
+def _start_split(session: Session, name: str, text: str, number: int) -> None:
+    """The first half of a split call, read as the per-line loop of :func:`_read_one` reads
+    it (pending, quiet or not); the pattern had stepped over it."""
+    match = FAST_HEAD.match(text) or HEAD.match(text)
+    bracket_pid, plain_pid, stamp, call, _fd, _decorated = match.groups()
+    pid_text = plain_pid or bracket_pid
+    thread = session.threads.get(int(pid_text) if pid_text else None)
+    if (call is not None and thread is not None and thread.pending is None
+            and text.endswith(" <unfinished ...>")
+            and (stamp is None or name in session.steady_clocks)):
+        cls = NAME_CLASS.get(call)
+        table = thread.table
+        if (cls is None or (cls == POLL and "_mig" not in text)) and (
+                cls is None or not table.counts.get(DATA)
+                or (call in POLL_SETS and poll_is_quiet(table, text))):
+            thread.pending = Pending(call, call + "(", number, name, None, None, True)
+            return
+        if call not in CLONE_NAMES:
+            thread.pending = Pending(call, text[match.start(4):-16].rstrip(), number, name,
+                                     session.stamp(name, stamp), None)
+            return
+    session.line(name, number, text, None, match)
 
 
 def _file_pid(path: Path) -> int | None:

@@ -1,25 +1,35 @@
 """Skipping irrelevant lines of a capture at C speed: one compiled pattern per reader state.
 
-In a QEMU capture almost every line is a call VFIO never makes (futex, madvise), or I/O
-and polls on fds known to be ordinary files. Deciding that one line at a time in Python
-is what made the reader slow. :func:`skip_pattern` compiles the reader's current
-knowledge (known threads, the shared fd table, whether a data fd is open) into one
-regular expression; the reader searches a whole block of text with it and only the lines
-it does *not* recognise as irrelevant reach the per-line path. Lines ending in ``...>``
-(unfinished calls) are never skipped: the reader stops the search in front of each (it
-finds them with ``str.find``, cheaper than a look at every line's end in the pattern).
+In a QEMU capture almost every line is a call VFIO never makes (futex, madvise), I/O and
+polls on fds known to be ordinary files, or one half of such a call split across threads.
+Deciding that one line at a time in Python is what made the reader slow.
+:func:`skip_pattern` compiles the reader's current knowledge (known threads, the shared fd
+table, whether a data fd is open) into one regular expression; the reader searches a whole
+block of text with it and only the lines it does *not* recognise as irrelevant reach the
+per-line path.
 
 The pattern is a strict subset of the per-line decisions in ``reader._read_one``: a line
 it skips is one that path would count as irrelevant without touching any state. Anything
 unusual (an unknown thread or fd, a ``-y`` decoration that differs from the one recorded,
-an unfinished or resumed call, a stamp while the clock still needs lines) is left to the
-per-line path. The pattern is rebuilt when the state it was built from changes
-(:func:`state_key`); tests/test_strace_scan.py holds it against the per-line path.
+a stamp while the clock still needs lines) is left to the per-line path.
+
+Split calls: with a pid column, the pattern steps over the first half of a quiet split
+call whose second half is its thread's next line (:func:`pair_pattern` is that rule alone),
+and over any second half of a known thread; the reader proves afterwards that every second
+half it stepped over ended a pair it stepped over, stops the search in front of lines of
+threads with a call pending, and reads first halves whose second half lies past the stop
+(docs/traces.md, "Speed"). Other lines ending in ``...>`` are never skipped: without the
+pair rule the reader stops the search in front of each (it finds them with ``str.find``,
+cheaper than a look at every line's end in the pattern); with it the pattern looks itself.
+
+The pattern is rebuilt when the state it was built from changes (:func:`state_key`);
+tests/test_strace_scan.py and tests/test_strace_pairs.py hold it against the per-line path.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER, FdTable
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
@@ -38,7 +48,8 @@ from vfio_migcheck.traces.strace.threads import (
 EVERY_LINE = re.compile(r"\n")
 
 _NEVER = "(?!)"
-_STAMP = r"(?:\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{1,20}\.\d{1,20}|\d{8,20}) "
+# (epoch seconds first: the commonest, and the alternatives never match the same text)
+_STAMP = r"(?:\d{1,20}\.\d{1,20}|\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{8,20}) "
 def _trie(words: dict[str, str]) -> str:
     """One alternation of literal words, each followed by its own tail pattern, as a
     prefix tree: the regex engine tries alternatives in turn, a tree keeps that short."""
@@ -56,6 +67,12 @@ def _trie(words: dict[str, str]) -> str:
 
 
 def _names(names) -> str:
+    return _names_of(tuple(names))
+
+
+@lru_cache(maxsize=64)
+def _names_of(names: tuple[str, ...]) -> str:
+    """The same few name sets go into every pattern: their tries are built once."""
     return _trie(dict.fromkeys(names, ""))
 
 
@@ -91,13 +108,42 @@ def skip_pattern(threads: dict[int | None, Thread], steady: bool,
     """
     if state_key(threads, steady, pid_column) is None:
         return EVERY_LINE
+    return _patterns(threads, steady, pid_column)[0]
+
+
+def pair_pattern(threads: dict[int | None, Thread], steady: bool,
+                 pid_column: bool) -> re.Pattern[str] | None:
+    """The rule by which :func:`skip_pattern` steps over the first half of a split call,
+    alone, matched at the newline in front of that half; group ``r`` starts the line of
+    its second half. None when the skip pattern steps over no split call."""
+    if state_key(threads, steady, pid_column) is None:
+        return None
+    return _patterns(threads, steady, pid_column)[1]
+
+
+def built_patterns(threads: dict[int | None, Thread], steady: bool,
+                   pid_column: bool) -> tuple[re.Pattern[str], re.Pattern[str] | None] | None:
+    """(:func:`skip_pattern`, :func:`pair_pattern`) when they are built already for what
+    this state encodes (a capture keeps coming back to a few states), else None."""
+    if state_key(threads, steady, pid_column) is None:
+        return None
+    table: FdTable = next(iter(threads.values())).table
+    return _CACHE.get(_Facts(threads, table, steady, pid_column).key)
+
+
+def _patterns(threads: dict[int | None, Thread], steady: bool,
+              pid_column: bool) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
     table: FdTable = next(iter(threads.values())).table
     facts = _Facts(threads, table, steady, pid_column)
     found = _CACHE.get(facts.key)
     if found is None:
         if len(_CACHE) > 256:
             _CACHE.clear()
-        found = _CACHE[facts.key] = re.compile(_source(facts))
+        tail = _pair_tail(facts)
+        pair = None
+        if tail:
+            pair = re.compile(rf"\n{_free_pid(facts)}{_stamp(facts)}{tail}")
+        found = _CACHE[facts.key] = (re.compile(_source(facts, tail)), pair)
     return found
 
 
@@ -110,6 +156,9 @@ class _Facts:
         # captures show one (Session.line does at the first call of interest; the data-fd
         # inference reads it)
         self.pids = sorted(tid for tid in threads if tid is not None) if pid_column else []
+        # threads whose split calls may be stepped over in pairs (the reader stops the
+        # search in front of the next line of a thread with a call pending)
+        self.free = [tid for tid in self.pids if 0 <= tid < 10**7]
         self.unprefixed = None in threads
         self.steady = steady
         self.data_open = bool(table.counts.get(DATA))
@@ -120,16 +169,92 @@ class _Facts:
         self.tokens = [entry.token for fd, entry in other
                        if entry.token is not None and entry.token.startswith(f"{fd}<")]
         self.epolls = sorted(fd for fd, entry in table.fds.items() if entry.file.kind == EPOLL)
-        self.key = (tuple(self.pids), self.unprefixed, steady, self.data_open,
+        self.key = (tuple(self.pids), tuple(self.free), self.unprefixed, steady, self.data_open,
                     tuple(self.known), tuple(self.other), tuple(self.tokens),
                     tuple(self.epolls))
 
 
 #: compiled patterns by the facts they were built from (a capture cycles through a few)
-_CACHE: dict[tuple, re.Pattern[str]] = {}
+_CACHE: dict[tuple, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
+
+#: how many lines may separate the halves of a split call stepped over as a pair
+PAIR_WINDOW = 24
 
 
-def _source(facts: _Facts) -> str:
+def _classes() -> dict[int, list[str]]:
+    classes: dict[int, list[str]] = {}
+    for name, cls in NAME_CLASS.items():
+        classes.setdefault(cls, []).append(name)
+    return classes
+
+
+def _other_fd(facts: _Facts) -> str:
+    """An fd known as an ordinary file: undecorated, or with exactly its recorded decoration."""
+    tokens = {token[:token.index("<")]: token[token.index("<"):] for token in facts.tokens}
+    return _trie({str(fd): "(?:(?![0-9xX<])" + (
+        "|" + re.escape(tokens[str(fd)]) if str(fd) in tokens else "") + ")"
+        for fd in facts.other})
+
+
+def _poll_tail(facts: _Facts) -> tuple[list[str], str]:
+    """poll/ppoll/select calls that cannot matter, and what must follow their name."""
+    if not facts.data_open:
+        return _classes()[POLL], r"\((?![^\n]*_mig)"
+    # every polled fd an ordinary file, or unknown and undecorated (quiet.poll_is_quiet)
+    unknown = rf"(?!-?0)(?!{_numbers(facts.known)})-?\d+(?![0-9<])"
+    return sorted(POLL_SETS), \
+        rf"\((?![^\n]*_mig)(?![^\n]*\{{fd=(?!{_other_fd(facts)}|{unknown}))"
+
+
+def _free_pid(facts: _Facts) -> str:
+    """The pid column of a thread whose split calls may be stepped over in pairs; its
+    number is kept (group ``pid``) for the look at the thread's next line."""
+    return rf"(?P<br>\[pid +)?(?P<pid>{_numbers(facts.free)})(?(br)\] | +)"
+
+
+def _stamp(facts: _Facts) -> str:
+    """The timestamp, when the clock needs no line (group ``tod``: a time of day)."""
+    if not facts.steady:
+        return ""
+    return r"(?:(?:\d{1,20}\.\d{1,20}|\d{8,20}) |(?P<tod>\d\d:\d\d:\d\d(?:\.\d{1,20})? ))?"
+
+
+def _pair_tail(facts: _Facts) -> str:
+    """After the pid column and the stamp: the first half of a split call that the reader
+    would settle as irrelevant with its second half, followed (as its thread's next line,
+    within PAIR_WINDOW lines) by that second half; the same decisions as the per-line loop
+    of ``reader._read_one``.
+
+    The halves are a call VFIO never makes, a poll that cannot matter (both decided on the
+    first half), or an ioctl on an ordinary file that cannot return an fd (decided on the
+    joined call, so the request must be in the first half and the second half must go on
+    with its next argument). The ioctl's first half must not carry a time-of-day stamp:
+    the reader reads that stamp, and a time-of-day clock remembers it (midnight).
+    """
+    if not facts.free:
+        return ""
+    poll_names, poll_tail = _poll_tail(facts)
+    quiet = (rf"(?P<q>(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*)\("
+             rf"|(?P<p>{_names(poll_names)}){poll_tail}")
+    # (in a lookahead: the regex engine never backtracks into one)
+    ioctl = (rf"(?P<i>ioctl)\((?=(?={_other_fd(facts)})\d+[^,\n]*(?:,(?! )[^,\n]*)*, "
+             rf"(?!{_names(FD_RETURNING_PREFIXES)}))")
+    if facts.steady:
+        ioctl = rf"(?(tod)(?!)|{ioctl})"
+    # the lines in between: each of another thread (a clean pid column that is not this one)
+    between = r"(?:(?:\[pid +)?(?!0|(?P=pid)[^0-9])\d{1,7}[ \]][^\n]*\n)"
+    stamp = f"(?:{_STAMP})?" if facts.steady else ""
+    resumed = (r"<\.\.\. (?:(?P=q) resumed>|(?P=p) resumed>"
+               r"|(?P=i) resumed>[,)](?![^\n]*<unfinished \.\.\.>))")
+    return (rf"(?:{quiet}|{ioctl})[^\n]* <unfinished \.\.\.>\n"
+            rf"(?={between}{{0,{PAIR_WINDOW}}}?(?P<r>)(?(br)\[pid +(?P=pid)\] |(?P=pid) +)"
+            rf"{stamp}{resumed})")
+
+
+def _source(facts: _Facts, pair: str = "") -> str:
+    """The skip pattern. With ``pair`` (the tail of the pair rule), lines ending in ``...>``
+    are judged by the pattern itself: only the pair rule steps over them; without it the
+    reader stops in front of each (see the module docstring)."""
     prefixes = []
     if facts.pids:
         # "PID  " (at most 7 digits, as HEAD reads it) or "[pid PID] "
@@ -139,15 +264,8 @@ def _source(facts: _Facts) -> str:
         prefixes.append("")
     if not prefixes:
         return EVERY_LINE.pattern
-    stamp = f"(?:{_STAMP})?" if facts.steady else ""
-    # an fd known as an ordinary file: undecorated, or with exactly its recorded decoration
-    tokens = {token[:token.index("<")]: token[token.index("<"):] for token in facts.tokens}
-    other_fd = _trie({str(fd): "(?:(?![0-9xX<])" + (
-        "|" + re.escape(tokens[str(fd)]) if str(fd) in tokens else "") + ")"
-        for fd in facts.other})
-    classes: dict[int, list[str]] = {}
-    for name, cls in NAME_CLASS.items():
-        classes.setdefault(cls, []).append(name)
+    other_fd = _other_fd(facts)
+    classes = _classes()
     reads = [name for name in classes[IO] if name not in WRITES]
     # call names -> what must follow for the line to be skipped (one copy of each pattern)
     calls: list[tuple[list[str], str]] = [
@@ -155,20 +273,23 @@ def _source(facts: _Facts) -> str:
         (sorted(WRITES), rf"\({other_fd}(?![^\n]*vfio)(?![^\n]*\\x)"),
         # an ioctl that cannot return an fd: the text after the first ", " past the fd
         (["ioctl"], rf"\((?={other_fd})\d+[^,\n]*(?:,(?! )[^,\n]*)*"
-                    rf"(?:, (?!{_names(FD_RETURNING_PREFIXES)})|\n)"),
+                    rf"(?:, (?!{_names(FD_RETURNING_PREFIXES)})|(?=\n))"),
         (classes[RECVMSG], r"\((?![^\n]*SCM_RIGHTS)"),
         (classes[EPOLL_WAIT],
          rf"\((?!-?0)(?!{_numbers(facts.epolls)})-?\d{{1,10}}(?![0-9xX])"),
+        _poll_tail(facts),
     ]
-    if not facts.data_open:
-        calls.append((classes[POLL], r"\((?![^\n]*_mig)"))
-    else:
-        # every polled fd an ordinary file, or unknown and undecorated (quiet.poll_is_quiet)
-        unknown = rf"(?!-?0)(?!{_numbers(facts.known)})-?\d+(?![0-9<])"
-        calls.append((sorted(POLL_SETS),
-                      rf"\((?![^\n]*_mig)(?![^\n]*\{{fd=(?!{other_fd}|{unknown}))"))
     named = "|".join(f"{_names(names)}{tail}" for names, tail in calls)
     # ... or a call VFIO never makes: any other name
     body = rf"(?:{named}|(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*\()"
     head = "|".join(prefixes)
-    return rf"\n(?!(?:{head}){stamp}{body})"
+    stamp = f"(?:{_STAMP})?" if facts.steady else ""
+    if not pair:
+        return rf"\n(?!(?:{head}){stamp}{body})"
+    # a line not ending in "...>" (an unfinished call); for a thread in the pid column of
+    # _free_pid, also the first half of a quiet pair, and any second half (the reader checks
+    # that each is the second half of a pair stepped over, and stops the search in front
+    # of a line of a thread with a call pending)
+    complete = r"(?=[^\n]*\n(?<!\.\.\.>\n))"
+    return (rf"\n(?!{complete}(?:{head}){stamp}{body}"
+            rf"|{_free_pid(facts)}{_stamp(facts)}(?:{pair}|<\.\.\. {complete}))")

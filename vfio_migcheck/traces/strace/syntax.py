@@ -7,6 +7,7 @@ cached for the life of the process.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -180,6 +181,42 @@ def parse_call(text: str) -> Call:
         return _parser().parse(text, start="call")
     except LarkError as exc:
         raise _problem(exc) from None
+
+
+#: the digits of a -T duration (the only part of repeated calls that always differs)
+_DURATION_DIGITS = re.compile(r"[0-9]+\.[0-9]+")
+_PARSED_SIZE = 1024
+_parsed: dict[str, Call] = {}
+
+
+def parse_call_repeated(text: str) -> Call:
+    """:func:`parse_call` for calls that come back word for word but for their duration.
+
+    A QEMU capture repeats the same bracketed calls (QMP ``recvmsg`` passing an fd, ``ppoll``
+    sets) thousands of times; the grammar takes about a millisecond for each. The call is
+    parsed once without regard to its ``<duration>`` and reused with the new duration (its
+    argument lists are shared: the readers never mutate them). Only a first parse whose
+    duration is the trailing ``<...>`` is kept, so a reused call is the grammar's reading.
+    """
+    # the text ends in blanks + "<digits.digits>" (found without a regex search, which
+    # would rescan a run of blanks from every start)
+    opening = text.rfind("<")
+    digits = text[opening + 1:-1]
+    if not (text.endswith(">") and opening > 0 and text[opening - 1] in " \t"
+            and _DURATION_DIGITS.fullmatch(digits)):
+        return parse_call(text)
+    key = text[:opening].rstrip(" \t")
+    found = _parsed.get(key)
+    if found is None:
+        call = parse_call(text)
+        if call.duration == duration_value(digits) and not call.unavailable:
+            if len(_parsed) >= _PARSED_SIZE:
+                _parsed.clear()
+            _parsed[key] = Call(call.name, call.args, call.ret, call.ret_decor, call.errno,
+                                list(call.aux))
+        return call
+    return Call(found.name, found.args, found.ret, found.ret_decor, found.errno,
+                list(found.aux), duration_value(digits))
 
 
 def parse_partial(text: str) -> Call:

@@ -1,0 +1,167 @@
+"""Split calls stepped over in pairs by the scanner (traces/strace/scan.py, reader.py).
+
+The pattern steps over the first half of a quiet split call when its thread's next line
+resumes it, and over any second half of a thread with nothing pending; the reader proves
+by counting that every second half it stepped over ends a pair it stepped over, reads the
+first halves whose second half lies past a stop, and reads a stretch line by line when the
+count does not add up. These tests drive exactly those cases — pairs across relevant
+lines, orphans, a thread printing while its call is pending, ``<... `` inside a string,
+halves further apart than the window, time-of-day stamps — and require the event stream and
+the accounting to be those of the reader with the scanner switched off.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.test_strace_scan import _BODIES, _SPLIT, assert_same
+from vfio_migcheck.traces.strace import scan
+
+_SETUP = [
+    'openat(AT_FDCWD</>, "/dev/kvm", O_RDWR) = 3</dev/kvm>',
+    "eventfd2(0, EFD_CLOEXEC) = 5<anon_inode:[eventfd]>",
+    "ioctl(3</dev/kvm>, KVM_CREATE_VCPU, 0) = 9<anon_inode:kvm-vcpu:0>",
+    "ioctl(9<anon_inode:kvm-vcpu:0>, KVM_RUN, 0) = 0",
+    'openat(AT_FDCWD</>, "/dev/vfio/0", O_RDWR) = 4</dev/vfio/0>',
+    "ioctl(4</dev/vfio/0>, VFIO_GROUP_GET_DEVICE_FD, 0x4bf160) = 22<anon_inode:[vfio-device]>",
+]
+#: quiet split calls (the common case) and ones that matter, as (first half, second half)
+_PAIRS = _SPLIT + [
+    ("ioctl(9<anon_inode:kvm-vcpu:0>, KVM_RUN", "<unfinished ...>) = ?"),
+    ("nanosleep({tv_sec=0, tv_nsec=100}", " <unfinished ...>) = ?"),
+    ("ioctl(9, KVM_RUN", ", 0) = 0"),
+    ("ioctl(9<anon_inode:kvm-vcpu:0>, VFIO_GROUP_GET_DEVICE_FD", ", 0x1) = 23"),
+]
+_STRAY = 'write(5<anon_inode:[eventfd]>, "<... futex resumed>", 8) = 8'
+
+
+def _stamp(second: int, kind: str) -> str:
+    if kind == "tod":
+        return f"23:59:{second % 60:02d}.{second:06d} "
+    return f"{1767225600 + second}.{second % 997:06d} "
+
+
+def _render(ops: list[tuple[int, int, int]], kind: str, bracket: bool) -> list[str]:
+    """Lines of four threads from (thread, action, index) triples; every action keeps
+    strace's rules unless it is one of the deliberate breaches (orphan, busy thread)."""
+    lines: list[str] = []
+    pending: dict[int, str] = {}
+    second = 0
+
+    def emit(tid: int, body: str) -> None:
+        nonlocal second
+        second += 1
+        pid = f"[pid {tid:5}] " if bracket else f"{tid:<5} "
+        lines.append(pid + _stamp(second, kind) + body)
+
+    for tid in (100, 101, 102, 103):
+        emit(tid, "getpid() = 1")
+    for body in _SETUP:
+        emit(100, body)
+    for tid, action, index in ops:
+        if action == 0 and tid not in pending:          # start a split call
+            head, rest = _PAIRS[index % len(_PAIRS)]
+            pending[tid] = head.split("(", 1)[0] + "\0" + rest
+            emit(tid, head + " <unfinished ...>")
+        elif action == 1 and tid in pending:            # resume it
+            name, rest = pending.pop(tid).split("\0")
+            emit(tid, f"<... {name} resumed>{rest}")
+        elif action == 2:                               # a complete line (maybe while busy)
+            emit(tid, _BODIES[index % len(_BODIES)])
+        elif action == 3:                               # an orphan second half
+            emit(tid, "<... futex resumed>) = 0" if index % 2 else "<... ioctl resumed>, 0) = 0")
+        elif action == 4:
+            emit(tid, _STRAY)
+        elif action == 5:                               # many lines of one other thread
+            for _ in range(scan.PAIR_WINDOW + 2):
+                emit(103 if tid != 103 else 102, "madvise(0x7f0c, 4096, MADV_DONTNEED) = 0")
+        elif action == 6 and tid in pending:           # the thread exits mid-call
+            pending.pop(tid)
+            emit(tid, "+++ exited with 0 +++")
+    for tid in list(pending):
+        name, rest = pending.pop(tid).split("\0")
+        emit(tid, f"<... {name} resumed>{rest}")
+    return lines
+
+
+def _check(lines: list[str]) -> None:
+    monkeypatch = pytest.MonkeyPatch()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pairs.strace"
+        path.write_text("".join(line + "\n" for line in lines))
+        try:
+            assert_same(path, monkeypatch, per_line=False)
+        finally:
+            monkeypatch.undo()
+
+
+# mostly well-formed traffic (starts and resumptions), with every breach now and then
+_ACTION = st.sampled_from([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 4, 5, 6])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(100, 103), _ACTION, st.integers(0, 60)), max_size=90),
+       st.sampled_from(["epoch", "tod"]), st.booleans())
+def test_pairs_stepped_over_give_the_per_line_result(ops, kind: str, bracket: bool) -> None:
+    _check(_render(ops, kind, bracket))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(100, 103), st.sampled_from([0, 0, 1, 1, 2]),
+                          st.integers(0, 60)), max_size=120))
+def test_well_formed_pairs_give_the_per_line_result(ops) -> None:
+    _check(_render(ops, "epoch", False))
+
+
+def test_a_pair_whose_second_half_comes_after_a_relevant_line() -> None:
+    """The first half was stepped over; the reader must read it before the VFIO line."""
+    ops = [(101, 0, 0), (100, 2, 2), (101, 1, 0), (102, 0, 1), (100, 2, 5), (100, 2, 3),
+           (102, 1, 0)]
+    _check(_render(ops, "epoch", False))
+
+
+def test_orphans_and_strays_are_read_line_by_line() -> None:
+    ops = [(101, 0, 1), (101, 1, 0), (102, 3, 1), (101, 0, 1), (100, 4, 0), (101, 1, 0),
+           (103, 3, 0), (102, 2, 14), (102, 3, 1)]
+    _check(_render(ops, "epoch", True))
+
+
+def test_the_skip_pattern_is_linear_on_hostile_lines() -> None:
+    """The built pattern (pair rule included) on lines of one repeated piece: a line four
+    times longer must take less than eight times as long (ratios, never absolute times)."""
+    import time
+
+    from vfio_migcheck.traces.events import ReadSummary
+    from vfio_migcheck.traces.strace.session import Session
+
+    session = Session(ReadSummary())
+    for number, body in enumerate(_SETUP, 1):
+        session.line("t", number, f"100   1.{number:06d} {body}")
+    session.line("t", 9, "101   1.000009 getpid() = 1")
+    pattern = scan.skip_pattern(session.threads, True, session.saw_pid_column)
+    pair = scan.pair_pattern(session.threads, True, session.saw_pid_column)
+    assert pair is not None
+
+    def cost(head: str, piece: str, tail: str, size: int) -> float:
+        text = "\n" + head + piece * (size // len(piece)) + tail + "\n"
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            pattern.search(text)
+            pair.match(text)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    for head in ("100   1.5 ", "100   1.5 ioctl(9<anon_inode:kvm-vcpu:0>, ", "100   1.5 futex(",
+                 "100   1.5 ppoll([", "101   1.5 <... ", "100   1.5 write(5, "):
+        for piece in (" ", "a", "1", "<", ",", ",a", "<... ", "{fd=5, ", "1 1 ", "\\"):
+            for tail in ("", " <unfinished ...>",
+                         " <unfinished ...>\n100   1.6 <... ioctl resumed>, 0) = 0"):
+                small = max(cost(head, piece, tail, 1500), 2e-4)
+                big = cost(head, piece, tail, 6000)
+                assert big < 8 * small + 0.002, (head, piece, tail, small, big)
