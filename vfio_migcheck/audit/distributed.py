@@ -38,6 +38,7 @@ from vfio_migcheck.audit.runner import (
     CheckOptions,
     check_capture,
     check_with_api,
+    died_message,
     error_result,
 )
 from vfio_migcheck.audit.streaming import Outcome, audit_batch, combine, outcome_of
@@ -64,12 +65,6 @@ class SchedulerError(RuntimeError):
 class NoWorkersLeft(RuntimeError):
     """The cluster lost every worker and none came back: a task waiting for one would
     wait forever, so the capture it carries is reported lost instead."""
-
-
-def died_message(path: str) -> str:
-    """The same words ``-j`` uses when a capture takes its worker process down."""
-    return (f"{path}: the checker's worker process died (crash or out of memory) while "
-            "checking this capture")
 
 
 def lost_message(path: str, exc: BaseException) -> str:
