@@ -104,9 +104,13 @@ def dask_client(address: str) -> Iterator[Any]:
                 # a free port: the web server runs even without bokeh (dashboard_link
                 # tells); tasks no worker can run fail after the grace instead of waiting
                 # forever (a nanny may fail to restart its worker after crashes); they are
-                # re-run alone
+                # re-run alone. The workers' statistical profiler samples the running
+                # task's stack every 10 ms: on the checker's deep stacks that cost a third
+                # of the CPU of a fleet of small captures, for a dashboard page nobody
+                # reads here.
                 with dask.config.set({"distributed.scheduler.no-workers-timeout":
-                                      f"{NO_WORKER_GRACE:.0f}s"}):
+                                      f"{NO_WORKER_GRACE:.0f}s",
+                                      "distributed.worker.profile.enabled": False}):
                     cluster = stack.enter_context(LocalCluster(
                         n_workers=n, threads_per_worker=1, processes=True,
                         dashboard_address=":0", silence_logs=logging.ERROR))
