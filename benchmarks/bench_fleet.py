@@ -10,12 +10,16 @@ its source's stream ends: each host's source and destination pair by name and ti
 every capture keeps a pairing candidate until the end (the worst case for the client).
 Each audit runs as its own process (``python -m vfio_migcheck audit ...``) so that its
 wall time includes starting the cluster, and the client's peak RSS is read from its own
-``/proc/self/status`` (``VmHWM``; the Dask workers are separate processes and not counted).
-The JSON summaries of ``-j N`` and ``--scheduler`` are compared: an overhead figure means
-nothing if the work differs.
+``/proc/self/status`` (``VmHWM``; the Dask workers are separate processes and not counted;
+with ``local:N`` the scheduler runs in the client and is). CPU seconds (user + system of
+the audit and the processes it reaped) are printed beside wall times: on a shared machine
+they are the steadier measure. Every fleet is audited with ``--jsonl`` both on
+``--scheduler local:N`` and on ``-j N`` (streamed too); their JSON summaries are compared,
+as are those of the in-memory runs: an overhead figure means nothing if the work differs.
 
     nice python benchmarks/bench_fleet.py [--captures 1000] [--big 10000 [20000 ...]]
-                                          [--workers 2] [--skip-overhead] [--timed]
+                                          [--workers 2] [--skip-overhead] [--skip-jobs]
+                                          [--timed]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -74,18 +79,24 @@ def build_fleet(root: Path, captures: int, timed: bool = False) -> Path:
     return root
 
 
-def audit(args: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, exit status and the client's peak RSS (KiB) of one audit."""
+def audit(args: list[str]) -> tuple[float, int, int, float]:
+    """Wall seconds, exit status, the client's peak RSS (KiB) and the CPU seconds (user +
+    system) of one audit: the client and every process it started and reaped (the -j
+    workers; the Dask nannies' workers), which the shared machine's load does not inflate
+    the way it inflates wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", CHILD, "audit", *args], cwd=ROOT,
                           capture_output=True, text=True, env={**os.environ, "CI": "1"})
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     peak = [int(line.split()[1]) for line in proc.stderr.splitlines()
             if line.startswith("PEAK_RSS_KB")]
     if proc.returncode not in (0, 1) or not peak:
         sys.exit(f"bench_fleet: audit {' '.join(args)} failed ({proc.returncode}):\n"
                  f"{proc.stderr[-2000:]}")
-    return elapsed, proc.returncode, peak[0]
+    return elapsed, proc.returncode, peak[0], cpu
 
 
 def main() -> None:
@@ -94,7 +105,10 @@ def main() -> None:
     ap.add_argument("--big", type=int, nargs="+", default=[10000],
                     help="the larger fleets for the RSS runs")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--skip-overhead", action="store_true")
+    ap.add_argument("--skip-overhead", action="store_true",
+                    help="no in-memory -j / --scheduler comparison")
+    ap.add_argument("--skip-jobs", action="store_true",
+                    help="no -j N --jsonl runs beside the --scheduler ones")
     ap.add_argument("--timed", action="store_true",
                     help="hosts whose source and destination pair (every capture pairable)")
     args = ap.parse_args()
@@ -106,12 +120,13 @@ def main() -> None:
         small = build_fleet(tmp_path / "small", args.captures, args.timed)
         if not args.skip_overhead:
             j_json, d_json = tmp_path / "j.json", tmp_path / "d.json"
-            tj, _, rss_j = audit([str(small), "-j", str(n), "-q", "--json", str(j_json)])
-            td, _, rss_d = audit([str(small), "--scheduler", f"local:{n}", "-q", "--json",
-                                  str(d_json)])
+            tj, _, rss_j, cj = audit([str(small), "-j", str(n), "-q", "--json", str(j_json)])
+            td, _, rss_d, cd = audit([str(small), "--scheduler", f"local:{n}", "-q", "--json",
+                                      str(d_json)])
             same = j_json.read_bytes() == d_json.read_bytes()
-            print(f"{args.captures} captures: -j {n} {tj:.1f} s, --scheduler local:{n} "
-                  f"{td:.1f} s, overhead ratio {td / tj:.2f}; summaries identical: {same}")
+            print(f"{args.captures} captures in memory: -j {n} {tj:.1f} s ({cj:.1f} s CPU), "
+                  f"--scheduler local:{n} {td:.1f} s ({cd:.1f} s CPU), overhead ratio "
+                  f"{td / tj:.2f} wall, {cd / cj:.2f} CPU; summaries identical: {same}")
             print(f"  client peak RSS (captures kept in memory): -j {n} {rss_j / 1024:.0f} MiB,"
                   f" --scheduler {rss_d / 1024:.0f} MiB")
             if not same:
@@ -119,25 +134,37 @@ def main() -> None:
         fleets = [(small, args.captures)] + [
             (build_fleet(tmp_path / f"big{count}", count, args.timed), count)
             for count in args.big]
-        rows = []
+        modes = [("--scheduler", f"local:{n}")] + ([] if args.skip_jobs else [("-j", str(n))])
+        rows: dict[str, list[tuple[int, float, int, float]]] = {m[0]: [] for m in modes}
         for fleet, count in fleets:
-            out_json, out_jsonl = tmp_path / f"s{count}.json", tmp_path / f"s{count}.jsonl"
-            elapsed, _, rss = audit([str(fleet), "--scheduler", f"local:{n}", "-q", "--json",
-                                     str(out_json), "--jsonl", str(out_jsonl)])
-            doc = json.loads(out_json.read_text())
-            done = doc["totals"]["captures"]
-            lines = sum(1 for _ in out_jsonl.open())
-            if done != count or lines != count:
-                sys.exit(f"bench_fleet: {count} captures gave {done} totals, {lines} lines")
-            rows.append((count, elapsed, rss))
-            print(f"--scheduler local:{n} --jsonl, {count} captures: {elapsed:.1f} s, client "
-                  f"peak RSS {rss / 1024:.0f} MiB; {len(doc['pairing']['pairs'])} pairs, "
-                  f"{len(doc['pairing']['problems'])} pairing problems")
-        c1, _, r1 = rows[0]
-        for c2, _, r2 in rows[1:]:
-            print(f"client peak RSS {c2}/{c1} captures: {r2 / r1:.2f}x "
-                  f"({(r2 - r1) / 1024:+.1f} MiB for {c2 - c1} more captures, "
-                  f"{(r2 - r1) * 1024 / (c2 - c1):.0f} B per capture)")
+            summaries = []
+            for mode in modes:
+                out_json, out_jsonl = tmp_path / f"s{count}.json", tmp_path / f"s{count}.jsonl"
+                elapsed, _, rss, cpu = audit([str(fleet), *mode, "-q", "--json", str(out_json),
+                                              "--jsonl", str(out_jsonl)])
+                doc = json.loads(out_json.read_text())
+                done = doc["totals"]["captures"]
+                lines = sum(1 for _ in out_jsonl.open())
+                if done != count or lines != count:
+                    sys.exit(f"bench_fleet: {count} captures gave {done} totals, {lines} lines")
+                summaries.append(out_json.read_bytes())
+                rows[mode[0]].append((count, elapsed, rss, cpu))
+                print(f"{' '.join(mode)} --jsonl, {count} captures: {elapsed:.1f} s "
+                      f"({cpu:.1f} s CPU), client peak RSS {rss / 1024:.1f} MiB; "
+                      f"{len(doc['pairing']['pairs'])} pairs, "
+                      f"{len(doc['pairing']['problems'])} pairing problems", flush=True)
+            if len(set(summaries)) != 1:
+                sys.exit(f"bench_fleet: the --jsonl summaries of {count} captures differ")
+            if len(modes) == 2:
+                (_, td, _, cd), (_, tj, _, cj) = rows[modes[0][0]][-1], rows[modes[1][0]][-1]
+                print(f"  overhead --scheduler local:{n} / -j {n} with --jsonl, {count} "
+                      f"captures: {td / tj:.2f} wall, {cd / cj:.2f} CPU", flush=True)
+        for mode, mode_rows in rows.items():
+            c1, _, r1, _ = mode_rows[0]
+            for c2, _, r2, _ in mode_rows[1:]:
+                print(f"{mode}: client peak RSS {c2}/{c1} captures: {r2 / r1:.3f}x "
+                      f"({(r2 - r1) / 1024:+.1f} MiB for {c2 - c1} more captures, "
+                      f"{(r2 - r1) * 1024 / (c2 - c1):.0f} B per capture)")
     print("load average after: " + " ".join(f"{x:.1f}" for x in os.getloadavg()))
 
 

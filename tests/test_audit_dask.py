@@ -139,7 +139,8 @@ def test_timeout_stops_a_hanging_capture_and_isolates_a_crash(cluster, tmp_path)
     _, client = cluster
     captures = _captures(tmp_path, {"a.vmc": "pass", "h.vmc": "hang", "k.vmc": "crash",
                                     "z.vmc": "fail"})
-    client.wait_for_workers(2, timeout=60)   # the previous test's crashes restarted them
+    # the previous test's crashes restarted them; on a loaded machine that can take long
+    client.wait_for_workers(2, timeout=240)
     workers = set(client.scheduler_info()["workers"])
     checked = run_checks_dask(client, captures, CheckOptions(),
                               check=TimedCheck(2.0, hang_or_fake))

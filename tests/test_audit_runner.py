@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from tests.test_audit_builders import fake_check
-from vfio_migcheck.audit.collect import CollectError, collect_captures, group_captures
+from vfio_migcheck.audit.collect import (
+    CollectError,
+    collect_captures,
+    group_captures,
+    iter_captures,
+)
 from vfio_migcheck.audit.runner import CheckOptions, cited_lines, run_checks
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mtty-6.12"
@@ -40,6 +45,21 @@ def test_explicit_files_globs_and_prefixes(tmp_path):
     assert [Path(c.path).name for c in caps] == ["a.strace", "run.strace", "b.vmc"]
     run = caps[1]
     assert [Path(f).name for f in run.files] == ["run.strace.9", "run.strace.12"]
+
+
+def test_streamed_listing_is_the_sorted_listing(tmp_path):
+    # names whose order as paths differs from a walk's order: '-' and '0' sort around '/'
+    for name in ("a/b.vmc", "a-c.vmc", "a0.vmc", "a/z/y.strace", "a.vmc", "b/run.strace.3",
+                 "b/run.strace.12", "b/run-x.vmc", "b-/q.log", ".hidden/h.vmc", "a/.h.vmc"):
+        _write(tmp_path / name, "pass\n")
+    every = [str(tmp_path / "a"), str(tmp_path), str(tmp_path / "b" / "run.strace.3"),
+             str(tmp_path / "*" / "*.vmc")]
+    streamed = list(iter_captures(every))
+    paths = [c.path for c in streamed]
+    assert paths == sorted(paths) and len(set(paths)) == len(paths) == 8
+    run = next(c for c in streamed if c.path.endswith("run.strace"))
+    assert [Path(f).name for f in run.files] == ["run.strace.3", "run.strace.12"]
+    assert not any("/." in p for p in paths)
 
 
 def test_sniffing_decides_for_unknown_extensions(tmp_path):

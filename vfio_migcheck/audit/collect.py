@@ -11,9 +11,10 @@ if they are not traces, the check says so for that capture alone.
 from __future__ import annotations
 
 import glob
+import heapq
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,15 +46,25 @@ def collect_captures(
     args: Iterable[str], sniff: Callable[[Path], bool] | None = None
 ) -> list[Capture]:
     """Expand PATH arguments into captures, sorted by path, each listed once."""
+    return list(iter_captures(args, sniff))
+
+
+def iter_captures(
+    args: Iterable[str], sniff: Callable[[Path], bool] | None = None
+) -> Iterator[Capture]:
+    """``collect_captures`` as a stream: the same captures in the same order, listed as
+    they are yielded. A directory is walked in the order of the paths it yields, so the
+    client holds one directory's names at a time, not the fleet's; an argument that names
+    nothing is an error before anything is yielded."""
     is_trace = sniff or sniff_is_trace
     explicit: set[str] = set()
-    found: set[str] = set()
+    streams: list[Iterator[Capture]] = []
     for arg in args:
         target = Path(arg)
         if target.is_file():
             explicit.add(_norm(target))
         elif target.is_dir():
-            found.update(_walk(target, is_trace))
+            streams.append(walk_captures(target, is_trace))
         elif _per_thread_files(target):
             explicit.update(_norm(p) for p in _per_thread_files(target))
         elif _GLOB_CHARS.search(arg):
@@ -63,12 +74,30 @@ def collect_captures(
             for match in matches:
                 m = Path(match)
                 if m.is_dir():
-                    found.update(_walk(m, is_trace))
+                    streams.append(walk_captures(m, is_trace))
                 elif m.is_file():
                     explicit.add(_norm(m))
         else:
             raise CollectError(f"{arg}: no such file, directory, strace -ff prefix or pattern")
-    return group_captures(explicit | found)
+    if explicit:
+        streams.append(iter(group_captures(explicit)))
+    return merge_sorted(streams)
+
+
+def merge_sorted(streams: list[Iterator[Capture]]) -> Iterator[Capture]:
+    """Sorted capture streams as one sorted stream; a capture met twice (two arguments
+    naming the same file, or threads of one ``-ff`` prefix found apart) is one capture."""
+    last: Capture | None = None
+    for capture in heapq.merge(*streams):
+        if last is not None and capture.path == last.path:
+            last = Capture(last.path, tuple(sorted(set(last.files) | set(capture.files),
+                                                   key=_thread_order)))
+            continue
+        if last is not None:
+            yield last
+        last = capture
+    if last is not None:
+        yield last
 
 
 def group_captures(files: Iterable[str]) -> list[Capture]:
@@ -106,19 +135,46 @@ def _per_thread_files(prefix: Path) -> list[Path]:
         return [p for p in prefix.parent.iterdir() if p.name.startswith(prefix.name + ".")]
 
 
-def _walk(root: Path, is_trace: Callable[[Path], bool]) -> set[str]:
-    out: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            path = Path(dirpath) / name
-            plain = strip_compression_suffix(name)
-            if _by_extension(plain) or (not plain.endswith(NOT_TRACE_SUFFIXES)
-                                        and is_trace(path)):
-                out.add(_norm(path))
-    return out
+def walk_captures(root: Path, is_trace: Callable[[Path], bool]) -> Iterator[Capture]:
+    """The captures under ``root`` in path order, one directory listed at a time.
+
+    Within a directory a capture sorts by its name and a subdirectory by its name plus the
+    separator, which is where every path under it sorts; so the captures come out in the
+    order ``sorted`` would give them. Hidden entries are skipped; symbolic links to
+    directories are not followed (as ``os.walk`` does)."""
+    base = os.path.normpath(str(root))
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return
+    files: list[str] = []
+    subdirs: list[str] = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            if not entry.is_symlink():
+                subdirs.append(entry.name)
+            continue
+        plain = strip_compression_suffix(entry.name)
+        path = Path(base) / entry.name
+        if _by_extension(plain) or (not plain.endswith(NOT_TRACE_SUFFIXES) and is_trace(path)):
+            files.append(_norm(path))
+    del entries
+    order: list[tuple[str, Capture | str]] = [(os.path.basename(c.path), c)
+                                             for c in group_captures(files)]
+    order += [(name + os.sep, name) for name in subdirs]
+    del files, subdirs
+    order.sort(key=lambda item: item[0])
+    for _, item in order:
+        if isinstance(item, Capture):
+            yield item
+        else:
+            yield from walk_captures(Path(base) / item, is_trace)
 
 
 def _by_extension(name: str) -> bool:

@@ -20,13 +20,15 @@ that fails alone ``SOLO_TRIES`` times is reported, with the same message ``-j`` 
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
 from vfio_migcheck.audit.collect import Capture
@@ -36,6 +38,7 @@ from vfio_migcheck.audit.runner import (
     CheckOptions,
     check_capture,
     check_with_api,
+    died_message,
     error_result,
 )
 from vfio_migcheck.audit.streaming import Outcome, audit_batch, combine, outcome_of
@@ -50,6 +53,7 @@ MERGE_FAN_IN = 4          # batch outcomes merged by one task on a worker (strea
 BATCHES_PER_THREAD = 8    # at least this many tasks per worker thread, for balance
 SOLO_TRIES = 2            # runs alone before a capture is blamed for its worker's death
 NO_WORKER_GRACE = 120.0   # seconds a cluster may have no worker at all before a wait ends
+LOW_LEVEL_LOG = 20         # messages Dask's comms and scheduler keep for debugging
 WAIT_POLL = 5.0           # seconds between looks at the cluster while waiting for a task
 T = TypeVar("T")
 
@@ -61,12 +65,6 @@ class SchedulerError(RuntimeError):
 class NoWorkersLeft(RuntimeError):
     """The cluster lost every worker and none came back: a task waiting for one would
     wait forever, so the capture it carries is reported lost instead."""
-
-
-def died_message(path: str) -> str:
-    """The same words ``-j`` uses when a capture takes its worker process down."""
-    return (f"{path}: the checker's worker process died (crash or out of memory) while "
-            "checking this capture")
 
 
 def lost_message(path: str, exc: BaseException) -> str:
@@ -92,33 +90,37 @@ def dask_client(address: str) -> Iterator[Any]:
     except ImportError as exc:
         raise SchedulerError("--scheduler needs Dask: pip install 'vfio-migcheck[dask]' "
                              f"({exc})") from None
-    n = local_workers(address)
-    cluster = None
-    try:
-        if n is not None:
-            # a free port: the web server runs even without bokeh (dashboard_link tells)
-            import dask
+    import dask
 
-            # tasks no worker can run fail after the grace instead of waiting forever (a
-            # nanny may fail to restart its worker after crashes); they are re-run alone
-            with dask.config.set({"distributed.scheduler.no-workers-timeout":
-                                  f"{NO_WORKER_GRACE:.0f}s"}):
-                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0", silence_logs=logging.ERROR)
-            client = Client(cluster)
-        else:
-            client = Client(address, timeout="10s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        if cluster is not None:
-            cluster.close()
-        raise SchedulerError(f"--scheduler {address}: cannot start or reach the Dask "
-                             f"scheduler: {exc}") from None
-    try:
+    n = local_workers(address)
+    with ExitStack() as stack:
+        # Dask's comms keep their last messages for debugging (1,000 per connection by
+        # default); a message that submits a task carries its captures, so that log alone
+        # grew the client by about 0.5 KB per capture: keep a few.
+        stack.enter_context(dask.config.set(
+            {"distributed.admin.low-level-log-length": LOW_LEVEL_LOG}))
+        try:
+            if n is not None:
+                # a free port: the web server runs even without bokeh (dashboard_link
+                # tells); tasks no worker can run fail after the grace instead of waiting
+                # forever (a nanny may fail to restart its worker after crashes); they are
+                # re-run alone. The workers' statistical profiler samples the running
+                # task's stack every 10 ms: on the checker's deep stacks that cost a third
+                # of the CPU of a fleet of small captures, for a dashboard page nobody
+                # reads here.
+                with dask.config.set({"distributed.scheduler.no-workers-timeout":
+                                      f"{NO_WORKER_GRACE:.0f}s",
+                                      "distributed.worker.profile.enabled": False}):
+                    cluster = stack.enter_context(LocalCluster(
+                        n_workers=n, threads_per_worker=1, processes=True,
+                        dashboard_address=":0", silence_logs=logging.ERROR))
+                client = stack.enter_context(Client(cluster))
+            else:
+                client = stack.enter_context(Client(address, timeout="10s"))
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise SchedulerError(f"--scheduler {address}: cannot start or reach the Dask "
+                                 f"scheduler: {exc}") from None
         yield client
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def dashboard_link(client: Any) -> str | None:
@@ -150,56 +152,85 @@ def batch_size(captures: int, threads: int) -> int:
     return max(1, min(MAX_BATCH, captures // (threads * BATCHES_PER_THREAD)))
 
 
-def stream_tasks(client: Any, fn: Callable[..., T], items: Sequence[Capture],
+def pack_captures(captures: Sequence[Capture]) -> str:
+    """A batch as one string: one object to pickle, ship and log instead of a few per
+    capture (the scheduler and the client's comms keep recent messages)."""
+    return json.dumps([[c.path, *c.files] for c in captures])
+
+
+def unpack_captures(packed: str) -> list[Capture]:
+    return [Capture(row[0], tuple(row[1:])) for row in json.loads(packed)]
+
+
+def run_packed(fn: Callable[..., T], packed: str, *args: Any) -> T:
+    """The task a worker runs: ``fn`` on the batch's captures."""
+    return fn(unpack_captures(packed), *args)
+
+
+def planned_batch(items: Iterator[Capture], threads: int
+                  ) -> tuple[int, Iterator[Capture]]:
+    """The batch size for a stream of captures whose length is not known: a look ahead of
+    at most one full round of batches decides it; the stream is returned whole."""
+    ahead = list(itertools.islice(items, threads * BATCHES_PER_THREAD * MAX_BATCH))
+    size = batch_size(len(ahead), threads) if len(ahead) < threads * BATCHES_PER_THREAD \
+        * MAX_BATCH else MAX_BATCH
+    return size, itertools.chain(ahead, items)
+
+
+def stream_tasks(client: Any, fn: Callable[..., T], items: Iterable[Capture],
                  args: tuple = (), window: int | None = None, batch: int | None = None,
                  merge: Callable[[list[T]], T] | None = None, fan_in: int = 1,
-                 ) -> Iterator[tuple[list[int], T | None, BaseException | None]]:
+                 ) -> Iterator[tuple[list[Capture], T | None, BaseException | None]]:
     """Run ``fn(batch_of_items, *args)`` as Dask tasks, at most ``window`` at a time; yield
-    ``(indices, result, None)`` or ``(indices, None, exception)`` as results come in.
+    ``(captures, result, None)`` or ``(captures, None, exception)`` as results come in.
 
-    With ``merge`` and ``fan_in`` > 1, every ``fan_in`` batches are merged by one more task,
-    on a worker (``merge(results)``): the client receives the merged results only, the
-    upper level of a tree reduction. A merge that fails (one of its batches was given up
-    on) is undone: the batches that finished are yielded one by one, the others retried.
+    ``items`` is consumed as tasks are submitted, so the client holds only the captures
+    in flight. With ``merge`` and ``fan_in`` > 1, every ``fan_in`` batches are merged by
+    one more task, on a worker (``merge(results)``): the client receives the merged
+    results only, the upper level of a tree reduction. A merge that fails (one of its
+    batches was given up on) is undone: the batches that finished are yielded one by one,
+    the others retried.
     """
     from distributed import as_completed
 
     threads = total_threads(client)
     window = window or max(MIN_WINDOW, WINDOW_PER_THREAD * threads)
-    batch = batch or batch_size(len(items), threads)
+    stream = iter(items)
+    if batch is None:
+        batch, stream = planned_batch(stream, threads)
     fan_in = fan_in if merge is not None else 1
-    groups = [list(range(i, min(i + batch, len(items)))) for i in range(0, len(items), batch)]
-    units = iter([groups[i:i + fan_in] for i in range(0, len(groups), fan_in)])
-    del groups
+    groups = iter(lambda: list(itertools.islice(stream, batch)), [])
+    units = iter(lambda: list(itertools.islice(groups, fan_in)), [])
     run = uuid.uuid4().hex[:12]
-    unit_of: dict[str, tuple[list[list[int]], list[Any]]] = {}
+    unit_of: dict[str, tuple[list[list[Capture]], list[Any]]] = {}
     serial = 0
 
-    def submit_batch(group: list[int]):
+    def submit_batch(group: list[Capture]):
         nonlocal serial
         serial += 1
-        return client.submit(fn, [items[i] for i in group], *args, pure=False,
-                             key=f"vfio-migcheck-{run}-{group[0]}-{serial}")
+        return client.submit(run_packed, fn, pack_captures(group), *args, pure=False,
+                             key=f"vfio-migcheck-{run}-{serial}")
 
-    def submit(unit: list[list[int]]):
+    def submit(unit: list[list[Capture]]):
         leaves = [submit_batch(g) for g in unit]
         if len(leaves) == 1:
             future, leaves = leaves[0], []
         else:
+            serial_merge = serial
             future = client.submit(merge, leaves, pure=False,
-                                   key=f"vfio-migcheck-{run}-merge-{unit[0][0]}")
+                                   key=f"vfio-migcheck-{run}-merge-{serial_merge}")
         unit_of[future.key] = (unit, leaves)
         return future
 
-    killed: list[int] = []
-    first = [submit(u) for u in _take(units, max(MIN_UNITS, window // fan_in))]
+    killed: list[Capture] = []
+    first = [submit(u) for u in itertools.islice(units, max(MIN_UNITS, window // fan_in))]
     pending = as_completed(first)
     del first
     for future in pending:
         unit, leaves = unit_of.pop(future.key)
         outcome = _outcome(future)
         if outcome[1] is None:
-            yield ([i for g in unit for i in g], *outcome)
+            yield ([c for g in unit for c in g], *outcome)
         elif not leaves:
             # a task never raises for a capture: this is the engine giving up (KilledWorker,
             # a worker lost with the result); maybe only bystanders of another's crash
@@ -213,19 +244,20 @@ def stream_tasks(client: Any, fn: Callable[..., T], items: Sequence[Capture],
                     killed += group
         for leaf in leaves:
             leaf.release()
-        for u in _take(units, 1):
+        del unit, leaves, future
+        for u in itertools.islice(units, 1):
             pending.add(submit(u))
     # A worker's death is blamed on every task it was running or had queued. Re-run each
     # such capture alone, one at a time, so that only the one that fails again is reported.
     # A capture is blamed only when it fails alone SOLO_TRIES times (a worker restarting
     # after another capture's crash can still take an innocent task down with it).
-    for index in sorted(killed):
+    for capture in sorted(killed):
         for _ in range(SOLO_TRIES):
-            future = submit_batch([index])
+            future = submit_batch([capture])
             outcome = _outcome_when_done(client, future)
             if outcome[1] is None:
                 break
-        yield ([index], *outcome)
+        yield ([capture], *outcome)
 
 
 def _outcome(future) -> tuple[Any, BaseException | None]:
@@ -273,16 +305,6 @@ def wait_with_workers(client: Any, future, grace: float = NO_WORKER_GRACE,
             raise NoWorkersLeft(f"no Dask worker was left to run it for {grace:.0f} s")
 
 
-def _take(iterator, n: int):
-    out = []
-    for _ in range(n):
-        try:
-            out.append(next(iterator))
-        except StopIteration:
-            break
-    return out
-
-
 def checked_from(capture: Capture, result: CheckedCapture | None,
                  error: BaseException | None) -> CheckedCapture:
     """The task's result, or the capture reported unreadable because its task failed."""
@@ -314,28 +336,31 @@ def run_checks_dask(client: Any, captures: Sequence[Capture], options: CheckOpti
                     check: CheckFn = check_with_api, batch: int | None = None,
                     ) -> list[CheckedCapture]:
     """Like ``runner.run_checks``, on a Dask cluster; results in capture order."""
-    done: dict[int, CheckedCapture] = {}
+    done: dict[Capture, CheckedCapture] = {}
+    if batch is None:
+        batch = batch_size(len(captures), total_threads(client))
     for group, results, error in stream_tasks(client, check_batch, captures,
                                               (options, check), batch=batch):
-        for k, index in enumerate(group):
-            checked = checked_from(captures[index], results[k] if results else None, error)
-            done[index] = checked
+        for k, capture in enumerate(group):
+            checked = checked_from(capture, results[k] if results else None, error)
+            done[capture] = checked
             if on_done:
                 on_done(checked)
-    return [done[i] for i in range(len(captures))]
+    return [done[c] for c in captures]
 
 
-def audit_outcomes_dask(client: Any, captures: Sequence[Capture], options: CheckOptions,
+def audit_outcomes_dask(client: Any, captures: Iterable[Capture], options: CheckOptions,
                         spec: Spec, check: CheckFn = check_with_api,
                         named: frozenset[str] = frozenset(), batch: int | None = None,
                         fan_in: int = MERGE_FAN_IN) -> Iterator[Outcome]:
     """The streaming audit (``--jsonl``) on Dask, a tree reduction: a batch's captures are
     checked and merged into one outcome on a worker, every ``fan_in`` such outcomes are
-    merged by another task on a worker, and the client receives and merges those."""
+    merged by another task on a worker, and the client receives and merges those.
+    ``captures`` may be a stream: it is consumed as tasks are submitted."""
     for group, outcome, error in stream_tasks(client, audit_batch, captures,
                                               (options, check, named), batch=batch,
                                               merge=combine, fan_in=fan_in):
         if outcome is None:   # the engine gave up on the task: report its captures here
-            outcome = combine([outcome_of(checked_from(captures[i], None, error), spec,
-                                          options.flags, named) for i in group])
+            outcome = combine([outcome_of(checked_from(c, None, error), spec,
+                                          options.flags, named) for c in group])
         yield outcome

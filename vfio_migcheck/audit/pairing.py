@@ -202,11 +202,16 @@ def pair_matched(results: Sequence[Candidate], skip: set[str]
             dests += d
             clock[r.file] = r.clock
     sources.sort(key=lambda e: (e.ts, e.file, e.device))
+    # destinations by device name, in their order: a source looks only at its own name's
+    # (every destination for every source was quadratic in a fleet of pairable captures)
+    dests_of: dict[str, list[End]] = {}
+    for d in dests:
+        dests_of.setdefault(d.device, []).append(d)
     candidates: dict[int, list[End]] = {}
     senders: dict[tuple[str, str], list[End]] = {}
     for index, s in enumerate(sources):
         latest = (s.end_ts if s.end_ts is not None else s.ts) + MATCH_WINDOW
-        candidates[index] = [d for d in dests if d.device == s.device and d.file != s.file
+        candidates[index] = [d for d in dests_of.get(s.device, ()) if d.file != s.file
                              and clock[d.file] == clock[s.file] and s.ts <= d.ts <= latest]
         for d in candidates[index]:
             senders.setdefault((d.file, d.device), []).append(s)

@@ -175,12 +175,27 @@ def run_checks(
 
             for i, crashed in _run_pool([item], options, 1, check, finish_locked):
                 finish_locked(i, CheckedCapture(crashed, error_result(
-                    crashed.path, f"{crashed.path}: the checker's worker process died "
-                    "(crash or out of memory) while checking this capture")))
+                    crashed.path, died_message(crashed.path))))
 
         with ThreadPoolExecutor(max_workers=jobs) as threads:
             list(threads.map(isolated, pending))
     return [done[i] for i in range(len(captures))]
+
+
+def check_alone(capture: Capture, options: CheckOptions,
+                check: CheckFn = check_with_api) -> CheckedCapture:
+    """One capture in a worker process of its own: reported as crashed if it kills it."""
+    got: list[CheckedCapture] = []
+    for _, crashed in _run_pool([(0, capture)], options, 1, check,
+                                lambda _, checked: got.append(checked)):
+        got.append(CheckedCapture(crashed, error_result(crashed.path, died_message(crashed.path))))
+    return got[0]
+
+
+def died_message(path: str) -> str:
+    """What a capture that takes its worker process down is reported with."""
+    return (f"{path}: the checker's worker process died (crash or out of memory) while "
+            "checking this capture")
 
 
 def _run_pool(items: list[tuple[int, Capture]], options: CheckOptions, workers: int,

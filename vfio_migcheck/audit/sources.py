@@ -12,11 +12,12 @@ package too (``s3fs``, ``gcsfs``, ``adlfs``).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ from vfio_migcheck.audit.collect import (
     CollectError,
     _by_extension,
     _looks_per_thread,
-    collect_captures,
+    iter_captures,
+    merge_sorted,
 )
 from vfio_migcheck.traces.lines import strip_compression_suffix
 
@@ -57,15 +59,23 @@ def is_remote_capture(path: str) -> bool:
 
 def collect_all(args: Iterable[str]) -> list[Capture]:
     """Local PATHs as ``collect_captures`` does, plus URLs and archives (named explicitly)."""
+    return list(iter_all(args))
+
+
+def iter_all(args: Iterable[str]) -> Iterator[Capture]:
+    """``collect_all`` as a stream, in the same order: directories, local or at a URL, are
+    listed one directory at a time as the captures are taken (``collect.iter_captures``).
+    An argument that names nothing is an error before anything is yielded."""
     local: list[str] = []
-    remote: set[Capture] = set()
+    streams: list[Iterator[Capture]] = []
     for arg in args:
         if is_url(arg) or (archive_kind(arg) and Path(arg).is_file()):
-            remote.update(collect_remote(arg))
+            streams.append(iter_remote(arg))
         else:
             local.append(arg)
-    captures = set(collect_captures(local)) if local else set()
-    return sorted(captures | remote)
+    if local:
+        streams.append(iter_captures(local))
+    return merge_sorted(streams)
 
 
 def _fsspec():
@@ -80,6 +90,12 @@ def _fsspec():
 
 def collect_remote(arg: str) -> list[Capture]:
     """The captures named by a URL (file, directory, glob) or inside an archive."""
+    return list(iter_remote(arg))
+
+
+def iter_remote(arg: str) -> Iterator[Capture]:
+    """``collect_remote`` as a stream: a directory is listed one level at a time as its
+    captures are taken; a glob's matches and an archive's members are listed at once."""
     _, url_to_fs = _fsspec()
     kind = None if "::" in arg else archive_kind(arg)
     try:
@@ -90,18 +106,20 @@ def collect_remote(arg: str) -> list[Capture]:
                     if _looks_like_trace(n)]
             if not urls:
                 raise CollectError(f"{arg}: the archive holds no trace")
-            return group_remote(urls)
+            return iter(group_remote(urls))
         if "::" in arg:   # some other chained URL: one capture, as named
-            return [Capture(arg, (arg,))]
+            return iter([Capture(arg, (arg,))])
         fs, root = url_to_fs(arg)
         if _GLOB_CHARS.search(root):
             names = [n for n in fs.glob(root) if fs.isfile(n)]
             if not names:
                 raise CollectError(f"{arg}: the pattern matches no file")
         elif fs.isdir(root):
-            names = [n for n in fs.find(root) if _looks_like_trace(n)]
-            if not names:
+            walk = _listing_errors(arg, walk_remote(fs, root))
+            first = next(walk, None)
+            if first is None:
                 raise CollectError(f"{arg}: no trace found")
+            return itertools.chain([first], walk)
         elif fs.isfile(root):
             names = [root]
         else:
@@ -110,7 +128,40 @@ def collect_remote(arg: str) -> list[Capture]:
         raise
     except Exception as exc:  # noqa: BLE001 - any filesystem error, reported on one line
         raise CollectError(f"{arg}: cannot list: {type(exc).__name__}: {exc}") from None
-    return group_remote(fs.unstrip_protocol(n) for n in names)
+    return iter(group_remote(fs.unstrip_protocol(n) for n in names))
+
+
+def walk_remote(fs: Any, root: str) -> Iterator[Capture]:
+    """The captures under a directory of ``fs``, in URL order, one level listed at a time
+    (as ``collect.walk_captures`` does for local directories)."""
+    files: list[str] = []
+    subdirs: list[str] = []
+    for entry in fs.ls(root, detail=True):
+        name = entry["name"].rstrip("/")
+        if name == root.rstrip("/"):
+            continue
+        if entry.get("type") == "directory":
+            subdirs.append(name)
+        elif _looks_like_trace(name):
+            files.append(fs.unstrip_protocol(name))
+    order: list[tuple[str, Capture | str]] = [
+        (_member_name(c.path), c) for c in group_remote(files)]
+    order += [(name.rsplit("/", 1)[-1] + "/", name) for name in subdirs]
+    del files, subdirs
+    order.sort(key=lambda item: item[0])
+    for _, item in order:
+        if isinstance(item, Capture):
+            yield item
+        else:
+            yield from walk_remote(fs, item)
+
+
+def _listing_errors(arg: str, captures: Iterator[Capture]) -> Iterator[Capture]:
+    """A filesystem error while listing, as a one-line ``CollectError`` naming ``arg``."""
+    try:
+        yield from captures
+    except Exception as exc:  # noqa: BLE001 - any filesystem error, reported on one line
+        raise CollectError(f"{arg}: cannot list: {type(exc).__name__}: {exc}") from None
 
 
 def _looks_like_trace(name: str) -> bool:

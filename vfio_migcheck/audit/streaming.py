@@ -12,8 +12,17 @@ audit, with an empty ``captures`` list.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -24,8 +33,10 @@ from vfio_migcheck.audit.runner import (
     CheckedCapture,
     CheckFn,
     CheckOptions,
+    check_alone,
     check_capture,
     check_with_api,
+    error_result,
 )
 from vfio_migcheck.model.spec import Spec
 
@@ -95,3 +106,62 @@ def reduce_outcomes(outcomes: Iterable[Outcome], jsonl: TextIO | None,
         if on_done:
             on_done(outcome)
     return total
+
+
+LOCAL_BATCH = 8           # captures per task with -j: a pipe round trip each, not per capture
+LOCAL_WINDOW = 4          # tasks in flight per worker process
+
+
+def audit_outcomes_local(captures: Iterable[Capture], options: CheckOptions, spec: Spec,
+                         jobs: int, check: CheckFn = check_with_api,
+                         named: frozenset[str] = frozenset(), batch: int = LOCAL_BATCH,
+                         ) -> Iterator[Outcome]:
+    """The streaming audit (``--jsonl``) with ``-j``: batches of captures checked and merged
+    in ``jobs`` worker processes, a bounded window of them in flight, the outcomes yielded
+    as they come; ``captures`` (a stream) is consumed as batches are handed out. With one
+    worker the outcomes come in capture order.
+
+    A worker that dies breaks the pool: every batch in flight is lost, so each of their
+    captures is re-run alone in a process of its own (``jobs`` at a time, as ``run_checks``
+    does) and only one that kills that process too is reported as crashed; the rest of the
+    stream goes on in a fresh pool.
+    """
+    stream = iter(captures)
+    batches = iter(lambda: list(itertools.islice(stream, batch)), [])
+    while True:
+        survivors: list[Capture] = []
+        yield from _pool_round(batches, survivors, options, spec, jobs, check, named)
+        if not survivors:
+            return
+        with ThreadPoolExecutor(max_workers=jobs) as threads:
+            for checked in threads.map(lambda c: check_alone(c, options, check),
+                                       sorted(survivors)):
+                yield outcome_of(checked, spec, options.flags, named)
+
+
+def _pool_round(batches: Iterator[list[Capture]], survivors: list[Capture],
+                options: CheckOptions, spec: Spec, jobs: int, check: CheckFn,
+                named: frozenset[str]) -> Iterator[Outcome]:
+    """Hand batches to one pool until they run out or the pool breaks; the captures of
+    the batches the break lost go to ``survivors``."""
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        in_flight: dict[Future, list[Capture]] = {}
+        more = LOCAL_WINDOW * jobs
+        while True:
+            if not survivors:
+                for group in itertools.islice(batches, more):
+                    in_flight[pool.submit(audit_batch, group, options, check, named)] = group
+            if not in_flight:
+                return
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            more = len(done)
+            for future in done:
+                group = in_flight.pop(future)
+                try:
+                    yield future.result()
+                except BrokenProcessPool:
+                    survivors += group
+                except Exception as exc:  # noqa: BLE001 - e.g. a result that cannot be pickled
+                    yield combine([outcome_of(CheckedCapture(c, error_result(
+                        c.path, f"{c.path}: checker result lost: {type(exc).__name__}")),
+                        spec, options.flags, named) for c in group])

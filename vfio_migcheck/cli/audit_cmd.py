@@ -77,7 +77,7 @@ def audit_cmd(paths, jobs, output, output_file, html_file, json_file, flags_arg,
     """
     from vfio_migcheck.audit.collect import CollectError
     from vfio_migcheck.audit.runner import CheckOptions, run_checks
-    from vfio_migcheck.audit.sources import collect_all
+    from vfio_migcheck.audit.sources import collect_all, iter_all
     from vfio_migcheck.checker.api import RuleSelectionError, rule_filter
 
     spec = get_spec(spec_arg)
@@ -98,13 +98,16 @@ def audit_cmd(paths, jobs, output, output_file, html_file, json_file, flags_arg,
     for target in (*reports.values(), jsonl_file):
         check_writable(target)
     stdout_report = "-" if any(to_stdout(t) for t in reports.values()) else None
+    every = [*paths, *(p for pair in pairs for p in pair)]
     try:
-        captures = collect_all([*paths, *(p for pair in pairs for p in pair)])
+        # --jsonl keeps no capture in memory: the listing is a stream too
+        captures = _streamed(iter_all(every)) if jsonl_file else collect_all(every)
+        named = collect_all([p for pair in pairs for p in pair]) if jsonl_file else captures
     except CollectError as exc:
         fail_usage(str(exc))
     if not captures:
         fail_usage(f"no trace found under {' '.join(paths)}")
-    pair_paths = [(_capture_of(src, captures), _capture_of(dst, captures)) for src, dst in pairs]
+    pair_paths = [(_capture_of(src, named), _capture_of(dst, named)) for src, dst in pairs]
 
     options = CheckOptions(spec=spec_arg, flags=flags, fmt=fmt, select=tuple(selected),
                            ignore=tuple(ignored), driver=driver_arg)
@@ -178,6 +181,25 @@ def _capture_of(path: str, captures) -> str:
         if norm == c.path or norm in c.files:
             return c.path
     fail_usage(f"--pair {path}: not among the audited captures")
+
+
+def _streamed(captures):
+    """A stream of captures, or ``[]`` when it holds none (the first is read to know)."""
+    import itertools
+
+    first = next(captures, None)
+    return [] if first is None else _listing_errors(itertools.chain([first], captures))
+
+
+def _listing_errors(captures):
+    """A listing that fails while the audit runs (an object store that stops answering)
+    ends it with the one-line usage error a listing that fails at once gives."""
+    from vfio_migcheck.audit.collect import CollectError
+
+    try:
+        yield from captures
+    except CollectError as exc:
+        fail_usage(str(exc))
 
 
 def _write(target: str, text: str) -> None:

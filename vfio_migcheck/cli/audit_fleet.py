@@ -4,7 +4,7 @@ an optional per-capture time limit (``--timeout``) and streamed detail (``--json
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -33,7 +33,8 @@ class Progress:
 
 
 @contextmanager
-def progress(show: bool, total: int) -> Iterator[Progress]:
+def progress(show: bool, total: int | None) -> Iterator[Progress]:
+    """``total`` is None for a stream of captures still being listed."""
     if not show:
         yield Progress()
         return
@@ -46,18 +47,20 @@ def progress(show: bool, total: int) -> Iterator[Progress]:
         yield Progress(bar, bar.add_task("checking captures", total=total))
 
 
-def run_audit(captures: Sequence[Capture], options: CheckOptions, spec: Spec,
+def run_audit(captures: Iterable[Capture], options: CheckOptions, spec: Spec,
               pairs: Sequence[tuple[str, str]], *, jobs: int | None, scheduler: str | None,
               timeout: float | None, jsonl: TextIO | None, show_progress: bool,
               echo: Callable[[str], None] | None) -> Audit:
     """The audit of ``captures``; with ``jsonl`` the per-capture detail goes there and the
-    returned audit has no captures (its summary is reduced as results arrive)."""
+    returned audit has no captures (its summary is reduced as results arrive), and
+    ``captures`` may be a stream, consumed as the checks are handed out."""
     from vfio_migcheck.audit.isolate import TimedCheck
     from vfio_migcheck.audit.summary import build_audit, finish
 
     check = TimedCheck(timeout) if timeout else check_with_api
     named = frozenset(p for pair in pairs for p in pair)
-    with progress(show_progress, len(captures)) as bar:
+    total = len(captures) if isinstance(captures, Sized) else None
+    with progress(show_progress, total) as bar:
         if scheduler:
             checked = _on_dask(captures, options, spec, scheduler, check, named, jsonl, bar,
                                echo)
@@ -70,16 +73,16 @@ def run_audit(captures: Sequence[Capture], options: CheckOptions, spec: Spec,
 
 
 def _on_processes(captures, options, spec, jobs, check, named, jsonl, bar, echo):
-    from vfio_migcheck.audit.runner import run_checks, warm_up
-    from vfio_migcheck.audit.streaming import outcome_of, reduce_outcomes
+    from vfio_migcheck.audit.runner import default_jobs, run_checks, warm_up
+    from vfio_migcheck.audit.streaming import audit_outcomes_local, reduce_outcomes
 
     warm_up(options)   # forked workers (and their --timeout children) inherit the checker
-    checked = run_checks(captures, options, jobs,
-                         on_done=lambda c: bar.advance(c.capture.path), check=check)
     if jsonl is None:
-        return checked
-    return reduce_outcomes((outcome_of(c, spec, options.flags, named) for c in checked),
-                           jsonl, _echo_line(echo))
+        return run_checks(captures, options, jobs,
+                          on_done=lambda c: bar.advance(c.capture.path), check=check)
+    outcomes = audit_outcomes_local(captures, options, spec, max(1, jobs or default_jobs()),
+                                    check, named)
+    return reduce_outcomes(_advancing(outcomes, bar), jsonl, _echo_line(echo))
 
 
 def _on_dask(captures, options, spec, scheduler, check, named, jsonl, bar, echo):
@@ -99,13 +102,15 @@ def _on_dask(captures, options, spec, scheduler, check, named, jsonl, bar, echo)
             return run_checks_dask(client, captures, options,
                                    on_done=lambda c: bar.advance(c.capture.path), check=check)
 
-        def outcomes():
-            for outcome in audit_outcomes_dask(client, captures, options, spec, check, named):
-                for path in outcome.paths:
-                    bar.advance(path)
-                yield outcome
+        outcomes = audit_outcomes_dask(client, captures, options, spec, check, named)
+        return reduce_outcomes(_advancing(outcomes, bar), jsonl, _echo_line(echo))
 
-        return reduce_outcomes(outcomes(), jsonl, _echo_line(echo))
+
+def _advancing(outcomes, bar):
+    for outcome in outcomes:
+        for path in outcome.paths:
+            bar.advance(path)
+        yield outcome
 
 
 def _echo_line(echo):
