@@ -155,7 +155,8 @@ def _pool_round(batches: Iterator[list[Capture]], survivors: list[Capture],
                 return
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             more = len(done)
-            for future in done:
+            # in the order handed out (``done`` is a set): one worker keeps capture order
+            for future in [f for f in in_flight if f in done]:
                 group = in_flight.pop(future)
                 try:
                     yield future.result()
