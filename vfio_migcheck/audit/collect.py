@@ -165,16 +165,24 @@ def walk_captures(root: Path, is_trace: Callable[[Path], bool]) -> Iterator[Capt
         if _by_extension(plain) or (not plain.endswith(NOT_TRACE_SUFFIXES) and is_trace(path)):
             files.append(_norm(path))
     del entries
-    order: list[tuple[str, Capture | str]] = [(os.path.basename(c.path), c)
-                                             for c in group_captures(files)]
-    order += [(name + os.sep, name) for name in subdirs]
-    del files, subdirs
+    captures = [(os.path.basename(c.path), c) for c in group_captures(files)]
+    del files
+    yield from in_path_order(captures, [(name + os.sep, name) for name in subdirs],
+                             lambda name: walk_captures(Path(base) / name, is_trace))
+
+
+def in_path_order(captures: list[tuple[str, Capture]], subdirs: list[tuple[str, str]],
+                  descend: Callable[[str], Iterator[Capture]]) -> Iterator[Capture]:
+    """One directory's captures and subdirectories merged by sort key (a subdirectory's
+    key ends with its separator), each subdirectory walked by ``descend`` in its turn: the
+    order a sorted list of every path would give, without holding that list."""
+    order: list[tuple[str, Capture | str]] = [*captures, *subdirs]
     order.sort(key=lambda item: item[0])
     for _, item in order:
         if isinstance(item, Capture):
             yield item
         else:
-            yield from walk_captures(Path(base) / item, is_trace)
+            yield from descend(item)
 
 
 def _by_extension(name: str) -> bool:

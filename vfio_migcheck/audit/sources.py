@@ -28,6 +28,7 @@ from vfio_migcheck.audit.collect import (
     CollectError,
     _by_extension,
     _looks_per_thread,
+    in_path_order,
     iter_captures,
     merge_sorted,
 )
@@ -144,16 +145,11 @@ def walk_remote(fs: Any, root: str) -> Iterator[Capture]:
             subdirs.append(name)
         elif _looks_like_trace(name):
             files.append(fs.unstrip_protocol(name))
-    order: list[tuple[str, Capture | str]] = [
-        (_member_name(c.path), c) for c in group_remote(files)]
-    order += [(name.rsplit("/", 1)[-1] + "/", name) for name in subdirs]
-    del files, subdirs
-    order.sort(key=lambda item: item[0])
-    for _, item in order:
-        if isinstance(item, Capture):
-            yield item
-        else:
-            yield from walk_remote(fs, item)
+    captures = [(_member_name(c.path), c) for c in group_remote(files)]
+    del files
+    yield from in_path_order(captures, [(name.rsplit("/", 1)[-1] + "/", name)
+                                        for name in subdirs],
+                             lambda name: walk_remote(fs, name))
 
 
 def _listing_errors(arg: str, captures: Iterator[Capture]) -> Iterator[Capture]:
