@@ -18,6 +18,7 @@ from vfio_migcheck.checker import transitions as T
 from vfio_migcheck.checker.automaton import (
     NEW_FILE,
     Automaton,
+    Node,
     Readings,
     Transition,
     rename,
@@ -584,16 +585,9 @@ class Engine:
         if node is None:
             return False
         files = before.files
-        slot = files.index(file) if file in files else NEW_FILE
-        head = (key, type(event), slot, track.unsure_start, self._ref(track.profile))
-        fine, coarse = _payload(event, payload)
-        trans = None
-        if coarse is not None:
-            trans = node.trans.get((head, coarse))
+        trans = self._cached(track, node, files, event, file, key, payload)[3]
         if trans is None:
-            trans = node.trans.get((head, fine))
-            if trans is None:
-                return False
+            return False
         replay: Replay = trans.result
         if replay.findings or replay.undecided or replay.misfit or replay.cut is not None \
                 or replay.sure:
@@ -798,6 +792,24 @@ class Engine:
             self._emit_all(track.held.findings)
             track.held = None
 
+    def _cached(self, track: DeviceTrack, node: Node, files: tuple[str, ...], event: Event,
+                file: str | None, key: tuple, payload: bool,
+                ) -> tuple[tuple, tuple, tuple | None, Transition | None]:
+        """The automaton's cache entry for this abstract event at ``node``: (head, fine and
+        coarse payload keys, the cached transition or None). A coarse entry (payload that
+        does not matter) is tried first."""
+        slot = NEW_FILE
+        if file is not None and file in files:
+            slot = files.index(file)
+        fine, coarse = _payload(event, payload)
+        head = (key, type(event), slot, track.unsure_start, self._ref(track.profile))
+        trans = None
+        if coarse is not None:
+            trans = node.trans.get((head, coarse))
+        if trans is None:
+            trans = node.trans.get((head, fine))
+        return head, fine, coarse, trans
+
     def _settle(self, track: DeviceTrack, before: Readings, event: Event, step: Step,
                 key: tuple | None) -> Settled:
         """The step applied to every reading: from the automaton's cache when this node has
@@ -807,16 +819,7 @@ class Engine:
         node = self.automaton.intern(before)
         file = getattr(event, "file", None)
         files = before.files
-        slot = NEW_FILE
-        if file is not None and file in files:
-            slot = files.index(file)
-        fine, coarse = _payload(event, key[1])
-        head = (key[0], type(event), slot, track.unsure_start, self._ref(track.profile))
-        trans = None
-        if coarse is not None:
-            trans = node.trans.get((head, coarse))
-        if trans is None:
-            trans = node.trans.get((head, fine))
+        head, fine, coarse, trans = self._cached(track, node, files, event, file, *key)
         line = event.origin.line
         if trans is not None:
             self.automaton.hits += 1
