@@ -25,6 +25,7 @@ from vfio_migcheck.traces.lines import (
     Line,
     TraceOpenError,
     _decode,
+    _reason,
     open_binary,
 )
 
@@ -42,7 +43,7 @@ def iter_line_blocks(path: str | Path) -> Iterator[list[str | BadLine]]:
             try:
                 chunk = handle.read(_CHUNK)
             except TraceOpenError as exc:
-                yield [BadLine(number + 1, _stream_reason(exc, path))]
+                yield [BadLine(number + 1, _reason(exc, path))]
                 return
             if not chunk:
                 break
@@ -84,10 +85,3 @@ def _lines(body: bytes, number: int, oversize: bool) -> tuple[list[str | BadLine
         item = _decode(number, raw, final=False)
         items.append(item.text if isinstance(item, Line) else item)
     return items, number
-
-
-def _stream_reason(exc: TraceOpenError, path: str | Path) -> str:
-    """The stream error without the leading file name (readers prefix FILE:LINE)."""
-    text = str(exc)
-    prefix = f"{path}: "
-    return text[len(prefix):] if text.startswith(prefix) else text
