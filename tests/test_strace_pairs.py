@@ -12,14 +12,10 @@ the accounting to be those of the reader with the scanner switched off.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_strace_scan import _BODIES, _SPLIT, assert_same
+from tests.test_strace_scan import _BODIES, _SPLIT, assert_same_lines
 from vfio_migcheck.traces.strace import scan
 
 _SETUP = [
@@ -89,17 +85,6 @@ def _render(ops: list[tuple[int, int, int]], kind: str, bracket: bool) -> list[s
     return lines
 
 
-def _check(lines: list[str]) -> None:
-    monkeypatch = pytest.MonkeyPatch()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "pairs.strace"
-        path.write_text("".join(line + "\n" for line in lines))
-        try:
-            assert_same(path, monkeypatch, per_line=False)
-        finally:
-            monkeypatch.undo()
-
-
 # mostly well-formed traffic (starts and resumptions), with every breach now and then
 _ACTION = st.sampled_from([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 4, 5, 6])
 
@@ -108,27 +93,27 @@ _ACTION = st.sampled_from([0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 3, 4, 5, 6])
 @given(st.lists(st.tuples(st.integers(100, 103), _ACTION, st.integers(0, 60)), max_size=90),
        st.sampled_from(["epoch", "tod"]), st.booleans())
 def test_pairs_stepped_over_give_the_per_line_result(ops, kind: str, bracket: bool) -> None:
-    _check(_render(ops, kind, bracket))
+    assert_same_lines(_render(ops, kind, bracket))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.integers(100, 103), st.sampled_from([0, 0, 1, 1, 2]),
                           st.integers(0, 60)), max_size=120))
 def test_well_formed_pairs_give_the_per_line_result(ops) -> None:
-    _check(_render(ops, "epoch", False))
+    assert_same_lines(_render(ops, "epoch", False))
 
 
 def test_a_pair_whose_second_half_comes_after_a_relevant_line() -> None:
     """The first half was stepped over; the reader must read it before the VFIO line."""
     ops = [(101, 0, 0), (100, 2, 2), (101, 1, 0), (102, 0, 1), (100, 2, 5), (100, 2, 3),
            (102, 1, 0)]
-    _check(_render(ops, "epoch", False))
+    assert_same_lines(_render(ops, "epoch", False))
 
 
 def test_orphans_and_strays_are_read_line_by_line() -> None:
     ops = [(101, 0, 1), (101, 1, 0), (102, 3, 1), (101, 0, 1), (100, 4, 0), (101, 1, 0),
            (103, 3, 0), (102, 2, 14), (102, 3, 1)]
-    _check(_render(ops, "epoch", True))
+    assert_same_lines(_render(ops, "epoch", True))
 
 
 def test_the_skip_pattern_is_linear_on_hostile_lines() -> None:

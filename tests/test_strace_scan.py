@@ -253,15 +253,20 @@ def _mix(items, stamp: str, prefix: str) -> list[str]:
 @given(st.lists(st.tuples(_SHAPE, st.integers(100, 103), st.integers(0, 3)), max_size=60),
        _STAMPS, _PREFIX)
 def test_scanner_matches_on_random_mixes(items, stamp: str, prefix: str) -> None:
-    lines = _mix(items, stamp, prefix)
+    # the scanner against the same loop without it; the inlined loop itself differs
+    # from Session.line on some malformed interleavings (a thread starting a call
+    # while another of its calls is pending), before this work too
+    assert_same_lines(_mix(items, stamp, prefix))
+
+
+def assert_same_lines(lines: list[str]) -> None:
+    """:func:`assert_same` (scanner on and off, not per line) on a capture of ``lines``;
+    for hypothesis tests, which cannot take the function-scoped pytest fixtures."""
     monkeypatch = pytest.MonkeyPatch()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "mix.strace"
+        path = Path(tmp) / "capture.strace"
         path.write_text("".join(line + "\n" for line in lines))
         try:
-            # the scanner against the same loop without it; the inlined loop itself differs
-            # from Session.line on some malformed interleavings (a thread starting a call
-            # while another of its calls is pending), before this work too
             assert_same(path, monkeypatch, per_line=False)
         finally:
             monkeypatch.undo()
