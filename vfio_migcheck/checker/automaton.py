@@ -19,11 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vfio_migcheck.checker.config import Config, Session
+from vfio_migcheck.checker.config import RETIRED_FILE, Config, Session
 from vfio_migcheck.checker.describe import state_order
 
 #: slot of the event's own file in an abstract event when the node does not hold it
 NEW_FILE = -1
+#: slot of RETIRED_FILE in a canonical key: one name for every closed session's file, so it
+#: takes no slot of the binding and never tells two nodes apart
+RETIRED_SLOT = -2
 #: line source of a transition: the line of the event itself
 CURRENT_LINE = -1
 #: cached steps kept before the cache starts afresh: a trace that never repeats itself (so
@@ -74,15 +77,15 @@ class Summary:
     def of(key: tuple) -> Summary:
         states = frozenset(c[1] for c in key)
         flags = frozenset(c[0] for c in key)
-        live = frozenset(c[2][1] for c in key if c[2] is not None and c[2][1] is not None)
+        live = frozenset(c[2][1] for c in key if c[2] is not None and _bound(c[2][1]))
         first_dead = tuple(sorted(key[0][3])) if key else ()
         dead_everywhere = frozenset(
             s for s in first_dead if s not in live and all(s in c[3] for c in key))
-        stop_copy = tuple(c[2][1] for c in key if c[2] is not None and c[2][1] is not None)
+        stop_copy = tuple(c[2][1] for c in key if c[2] is not None and _bound(c[2][1]))
         by_file: dict[int, tuple[list, set, set]] = {}
         for c in key:
             s = c[2]
-            if s is None or s[1] is None:
+            if s is None or not _bound(s[1]):
                 continue
             lines, kinds, sts = by_file.setdefault(s[1], ([], set(), set()))
             lines.append(s[8])
@@ -92,6 +95,11 @@ class Summary:
                        dead_everywhere, live, stop_copy,
                        {f: (tuple(v[0]), frozenset(v[1]), frozenset(v[2]))
                         for f, v in by_file.items()})
+
+
+def _bound(slot: int | None) -> bool:
+    """Is a session's file slot a name of the binding (not "fd not seen", not retired)?"""
+    return slot is not None and slot >= 0
 
 
 @dataclass(frozen=True)
@@ -199,7 +207,7 @@ def _names(configs: list[Config]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     for c in configs:
         s = c.session
         if s is not None:
-            if s.file is not None:
+            if s.file is not None and s.file != RETIRED_FILE:
                 files[s.file] = None
             if s.created_line is not None:
                 lines[s.created_line] = None
@@ -219,13 +227,25 @@ def canonical_key(configs: list[Config], fslot: dict[str, int], lslot: dict[int,
         if s is None:
             skey = None
         else:
-            skey = (s.kind, None if s.file is None else fslot[s.file], s.fd, s.eof, s.moved,
+            skey = (s.kind, _file_slot(s.file, fslot), s.fd, s.eof, s.moved,
                     s.closed, s.failed_commit, s.opaque,
                     None if s.created_line is None else lslot[s.created_line],
                     s.precopy_zero_reported)
         out.append((c.flags, c.state, skey, frozenset(fslot[f] for f in c.dead), c.ghost,
                     c.queried, c.logging, frozenset(fslot[f] for f in c.foreign)))
     return tuple(out)
+
+
+def _file_slot(file: str | None, fslot: dict[str, int]) -> int | None:
+    if file is None:
+        return None
+    return RETIRED_SLOT if file == RETIRED_FILE else fslot[file]
+
+
+def _file_name(slot: int | None, files: tuple[str, ...]) -> str | None:
+    if slot is None:
+        return None
+    return RETIRED_FILE if slot == RETIRED_SLOT else files[slot]
 
 
 def materialize(node: Node, files: tuple[str, ...], lines: tuple[int, ...]) -> list[Config]:
@@ -235,7 +255,7 @@ def materialize(node: Node, files: tuple[str, ...], lines: tuple[int, ...]) -> l
         session = None
         if skey is not None:
             kind, f, fd, eof, moved, closed, failed, opaque, ln, pzr = skey
-            session = Session(kind, None if f is None else files[f], fd, eof, moved, closed,
+            session = Session(kind, _file_name(f, files), fd, eof, moved, closed,
                               failed, opaque, None if ln is None else lines[ln], pzr)
         out.append(Config(flags, state, session, frozenset(files[i] for i in dead), ghost,
                           queried, logging, frozenset(files[i] for i in foreign)))

@@ -14,6 +14,11 @@ PRECOPY_STATES = frozenset({"PRE_COPY", "PRE_COPY_P2P"})
 RUNNING_STATES = frozenset({"RUNNING", "PRE_COPY"})
 P2P_STATES = frozenset({"RUNNING_P2P", "PRE_COPY_P2P"})
 STOPPED_STATES = frozenset({"STOP", "STOP_COPY"})
+#: the file of a session whose data fd was closed and can never be named again (every fd
+#: the trace opens later is a new file): which closed file it was is history, not something
+#: a later event can observe, so every such session carries this one name (docs/checking.md,
+#: "Readings that only history tells apart")
+RETIRED_FILE = "\0closed data fd\0"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from vfio_migcheck.checker.automaton import (
     rename,
     successor_names,
 )
-from vfio_migcheck.checker.config import P2P_STATES, Config, Session, evolve
+from vfio_migcheck.checker.config import P2P_STATES, RETIRED_FILE, Config, Session, evolve
 from vfio_migcheck.checker.describe import describe_configs, describe_event, state_order
 from vfio_migcheck.checker.results import Finding
 from vfio_migcheck.checker.rules.base import Rule
@@ -190,6 +190,7 @@ class Engine:
         # data files whose last fd was closed: dropped from the readings (see _retire)
         self._file_fds: dict[str, int | None] = {}  # fd each file was seen on (None: several)
         self._retiring: set[str] = set()
+        self._timed = False                     # some event carried a time (see _unnoticed)
         self._forked = 0                        # processes cloned so far
         self._file_forks: dict[str, int] = {}   # _forked when the file was first seen
 
@@ -269,6 +270,8 @@ class Engine:
     def feed_one(self, event: Event) -> None:
         self.events += 1
         self.last_origin = event.origin
+        if event.ts is not None:
+            self._timed = True
         file = getattr(event, "file", None)
         if self._retiring:
             self._retire(file)
@@ -313,22 +316,34 @@ class Engine:
                 readings = track.readings
                 node = self.automaton.intern(readings)
                 if file in readings.files:
-                    track.readings = self._without(readings, node, readings.files.index(file))
+                    track.readings = self._without(readings, node, readings.files.index(file),
+                                                   self._unnoticed(track, file))
 
-    def _without(self, readings: Readings, node, slot: int) -> Readings:
-        """The readings with file ``slot`` forgotten (it is only ever another device's)."""
-        trans = node.trans.get(("retire", slot))
+    def _unnoticed(self, track: DeviceTrack, file: str) -> bool:
+        """May a closed session on ``file`` lose its name without changing the statistics?
+
+        The one fact the statistics would still take from it is when every reading is in
+        STOP_COPY (``SessionStats.stop_copy_ts``): that is the time of an event, so nothing
+        while no event of the trace carried a time, and nothing once it is known."""
+        if not self._timed:
+            return True
+        built = track.stats.sessions.get(file)
+        return built is None or built.stop_copy_ts is not None
+
+    def _without(self, readings: Readings, node, slot: int, sessions: bool) -> Readings:
+        """The readings with file ``slot`` forgotten: it is only ever another device's, or
+        (``sessions``) the file of a closed session, which becomes RETIRED_FILE."""
+        trans = node.trans.get(("retire", slot, sessions))
         if trans is None:
             file = readings.files[slot]
-            after = _dedupe(evolve(c, foreign=c.foreign - {file}) if file in c.foreign else c
-                            for c in readings.configs)
+            after = _dedupe(_forget_file(c, file, sessions) for c in readings.configs)
             names = successor_names(readings.files, readings.lines, after, None, None)
             if names is None:
                 return Readings.of(after)
             new_files, new_lines, fsrc, lsrc = names
             out = self.automaton.node_for(after, new_files, new_lines)
             trans = Transition.make(node, out, fsrc, lsrc, None)
-            self.automaton.remember(node, ("retire", slot), trans)
+            self.automaton.remember(node, ("retire", slot, sessions), trans)
         new_files, new_lines = rename(readings.files, readings.lines, trans, None, 0)
         return Readings(trans.node, new_files, new_lines)
 
@@ -474,8 +489,10 @@ class Engine:
 
     def on_fd_appeared(self, event: FdAppeared) -> None:
         hinted = self._hinted_owner(event)
+        # the step reads the fd's number and file, nothing else of the event (its
+        # ``after_feature`` origin differs on every event and must not split the cache)
         self._data_event(event, lambda c: T.step_fd_appeared(c, event.file, event.fd), hinted,
-                         ("fd-appeared",))
+                         ("fd-appeared", event.fd), payload=False)
         self._detect(self.file_device.get(event.file) or hinted, event.name)
 
     def _detect(self, device: str | None, name) -> None:
@@ -1123,6 +1140,20 @@ def _name_free(replay: Replay, files: tuple[str, ...], lines: tuple[int, ...],
             if numbers.search(text) or any(name in text for name in names):
                 return False
     return True
+
+
+def _forget_file(config: Config, file: str, sessions: bool) -> Config:
+    """The reading once ``file`` can no longer be named: not another device's file any more,
+    and (``sessions``) a closed session bound to it bound to "a closed data fd"
+    (RETIRED_FILE), so that readings which differ only in which closed fd their session had
+    are one reading."""
+    if file in config.foreign:
+        config = evolve(config, foreign=config.foreign - {file})
+    session = config.session
+    if sessions and session is not None and session.file == file and session.closed \
+            and session.fd is not None:
+        config = evolve(config, session=evolve(session, file=RETIRED_FILE))
+    return config
 
 
 def _step_ok(config: Config) -> list[T.Outcome]:
