@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vfio_migcheck.checker.automaton import Automaton, Readings, materialize
-from vfio_migcheck.checker.config import Config, Session
+from vfio_migcheck.checker.config import RETIRED_FILE, Config, Session
 from vfio_migcheck.checker.engine import Engine
 from vfio_migcheck.model.spec import load_spec
 from vfio_migcheck.traces.reading import open_trace
@@ -30,7 +30,8 @@ FILES = st.sampled_from(["261:fd8@55", "261:fd9@56", "261:fd8@82", "fd6#1", "fd7
 STATES = st.sampled_from(["RUNNING", "STOP", "STOP_COPY", "RESUMING", "PRE_COPY", "ERROR"])
 SESSIONS = st.none() | st.builds(
     Session, kind=st.sampled_from(["saving", "resuming", "unknown"]),
-    file=st.none() | FILES, fd=st.none() | st.integers(3, 12), eof=st.booleans(),
+    file=st.none() | FILES | st.just(RETIRED_FILE), fd=st.none() | st.integers(3, 12),
+    eof=st.booleans(),
     moved=st.booleans(), closed=st.booleans(), failed_commit=st.booleans(),
     opaque=st.booleans(), created_line=st.none() | st.integers(1, 500),
     precopy_zero_reported=st.booleans())
@@ -56,7 +57,8 @@ def test_a_reading_set_survives_its_split_into_node_and_names(configs) -> None:
     assert [_fields(c) for c in again] == [_fields(c) for c in configs]
     # the same set under other names is the same node
     renamed = [Config(c.flags, c.state, c.session if c.session is None else Session(
-        c.session.kind, None if c.session.file is None else "x" + c.session.file,
+        c.session.kind,
+        c.session.file if c.session.file in (None, RETIRED_FILE) else "x" + c.session.file,
         c.session.fd, c.session.eof, c.session.moved, c.session.closed,
         c.session.failed_commit, c.session.opaque,
         None if c.session.created_line is None else c.session.created_line + 1000,
@@ -82,14 +84,17 @@ def _run(path: Path) -> Engine:
     return engine
 
 
-def test_steps_computed_do_not_grow_with_a_repeating_trace(tmp_path: Path) -> None:
+@pytest.mark.parametrize("closing", [False, True], ids=["fds-kept-open", "fds-closed"])
+def test_steps_computed_do_not_grow_with_a_repeating_trace(tmp_path: Path,
+                                                           closing: bool) -> None:
     gen = _gen_dense()
-    loop = gen.LOOP[1] - gen.LOOP[0] + 1
+    first, last = gen.CLOSING_LOOP if closing else gen.LOOP
+    loop = last - first + 1
     engines = []
     for loops in (8, 32):
         path = tmp_path / f"dense-{loops}.strace"
         with open(path, "w", encoding="utf-8") as out:
-            gen.generate(out, 60 + loops * loop)
+            gen.generate(out, 60 + loops * loop, closing)
         engines.append(_run(path))
     short, long = engines
     assert long.events > 3.5 * short.events
@@ -102,6 +107,60 @@ def test_steps_computed_do_not_grow_with_a_repeating_trace(tmp_path: Path) -> No
         assert len(track.readings) == len(short.devices[track.name].readings)
         assert not any(c.foreign for c in track.configs)
     assert [f.rule for f in long.findings] == [f.rule for f in short.findings]
+
+
+def _largest_sets(path: Path, until: int | None = None) -> tuple[Engine, int]:
+    """The engine after the trace (or its events up to line ``until``) and the largest
+    reading set any device had after any event."""
+    engine = Engine(load_spec())
+    largest = 0
+    for event in open_trace(path, "auto").events:
+        if until is not None and event.origin.line > until:
+            break
+        engine.feed_one(event)
+        largest = max(largest, *(len(t.readings) for t in engine.devices.values()), 0)
+    return engine, largest
+
+
+def test_the_realistic_dense_loop_stays_under_the_bound(tmp_path: Path) -> None:
+    """The loop that keeps the device fds open (gen_dense's default): each round leaves, in
+    the readings where a hidden call was not a SET, a session on the round's data fd, closed
+    by the round's end. Which closed fd it was is history, so those sessions are one
+    reading (RETIRED_FILE) and the sets do not grow with the rounds: no T002 cut, where the
+    engine that kept them passed the 512-reading bound in the 6th round."""
+    gen = _gen_dense()
+    loop = gen.LOOP[1] - gen.LOOP[0] + 1
+    sizes = []
+    for loops in (8, 32):
+        path = tmp_path / f"open-{loops}.strace"
+        with open(path, "w", encoding="utf-8") as out:
+            gen.generate(out, 60 + loops * loop)
+        engine, largest = _largest_sets(path)
+        assert not [f for f in engine.findings if f.rule == "T002"]
+        assert not any(t.truncated for t in engine.devices.values())
+        sizes.append(largest)
+    assert sizes[0] == sizes[1] < 512
+
+
+def test_sessions_on_closed_data_fds_lose_their_file(tmp_path: Path) -> None:
+    """After some rounds of the realistic loop, no reading names the data fd of an earlier
+    round: the sessions still bound to one are bound to RETIRED_FILE."""
+    gen = _gen_dense()
+    loop = gen.LOOP[1] - gen.LOOP[0] + 1
+    path = tmp_path / "open.strace"
+    with open(path, "w", encoding="utf-8") as out:
+        gen.generate(out, 60 + 6 * loop)
+    # stop at the start of the 6th round: the fds of rounds 1-5 are closed
+    engine, _ = _largest_sets(path, until=gen.SETUP[1] + 5 * loop + 1)
+    retired = 0
+    for track in engine.devices.values():
+        for c in track.configs:
+            s = c.session
+            if s is not None and s.closed:
+                assert s.file == RETIRED_FILE
+                retired += 1
+            assert not c.foreign
+    assert retired > 0
 
 
 @pytest.mark.parametrize("bound,value", [("MAX_CACHED", 5), ("MAX_HELD_READINGS", 8)])
