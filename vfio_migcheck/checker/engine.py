@@ -770,6 +770,8 @@ class Engine:
         if held is not None and _overlap(held.event, event):
             self._apply_swapped(track, held, event, step, key)
             return
+        if key is not None and self.fast and self._replay_quiet(track, event, step, key):
+            return
         self._flush(track)
         before = track.readings
         settled = self._settle(track, before, event, step, key)
@@ -778,6 +780,43 @@ class Engine:
         self._record_undecided(track, event, settled)
         track.held = Held(event, step, key, before, findings)
         track.last_line = event.origin.last_line or event.origin.line
+
+    def _replay_quiet(self, track: DeviceTrack, event: Event, step: Step,
+                      key: tuple) -> bool:
+        """:meth:`_apply_now` cut short for a cached step that reports nothing (no finding,
+        misfit, cut or end of an unsure start): the renamed successor, the undecided rules
+        and the held event are all it would leave. False, having changed nothing,
+        otherwise."""
+        before = track.readings
+        node = before.node
+        if node is None:
+            return False
+        file = getattr(event, "file", None)
+        trans = self._cached(track, node, before.files, event, file, *key)[3]
+        if trans is None:
+            return False
+        replay: Replay = trans.result
+        if replay.findings or replay.misfit or replay.cut is not None or replay.sure:
+            return False
+        self._flush(track)
+        self.automaton.hits += 1
+        if trans.same_files and trans.same_lines:
+            after = before if trans.node is node else Readings(trans.node, before.files,
+                                                               before.lines)
+        else:
+            new_files, new_lines = rename(before.files, before.lines, trans, file,
+                                          event.origin.line)
+            after = Readings(trans.node, new_files, new_lines)
+        track.readings = after
+        if replay.undecided:   # as _record_undecided
+            undecided = track.undecided
+            for rule in replay.undecided:
+                if self.enabled(rule.id) and len(undecided) < 1000:
+                    undecided.append((event.origin.line, rule))
+        track.held = Held(event, step, key, before, [])
+        origin = event.origin
+        track.last_line = origin.last_line or origin.line
+        return True
 
     def _apply_swapped(self, track: DeviceTrack, held: Held, event: Event, step: Step,
                        key: tuple | None) -> None:
