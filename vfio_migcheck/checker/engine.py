@@ -168,7 +168,8 @@ class Engine:
                  fast: bool = True) -> None:
         """``memo=False``: every step computed on every reading and closed files kept (the
         plain fold, slow; the differential test holds the two against each other).
-        ``fast=False``: no fast lane for data events (see :meth:`_fast_lane`)."""
+        ``fast=False``: no fast lane for data events (see :meth:`_fast_lane`) and no quiet
+        replay of other cached steps (:meth:`_replay_quiet`)."""
         self.spec = spec
         self.memo = memo
         self.fast = memo and fast
