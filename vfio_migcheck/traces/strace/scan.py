@@ -297,9 +297,12 @@ def _source(facts: _Facts, pair: str = "") -> str:
     # _free_pid, also the first half of a quiet pair, and any second half (the reader checks
     # that each is the second half of a pair stepped over, and stops the search in front
     # of a line of a thread with a call pending). The pid column and the stamp are read
-    # once for all three; the body is atomic, since whether the line's end follows does
-    # not depend on where it ended (a retry could never succeed).
-    free = rf"{_free_pid(facts)}{_stamp(facts)}(?:(?>{body}){_REST}|{pair}|<\.\.\. {_REST})"
+    # once for all three, and the line's end decides which of them can apply: a second
+    # half fails at its first character elsewhere, a first half would be read twice.
+    # (The body is atomic: whether the line's end follows never depends on where it
+    # ended, so a retry could never succeed.)
+    free = (rf"{_free_pid(facts)}{_stamp(facts)}"
+            rf"(?:<\.\.\. {_REST}|(?=[^\n]*+(?<!\.\.\.>)\n)(?>{body})|{pair})")
     # the columns _free_pid does not cover: "[pid PID] " of a pid past 7 digits, no pid
     rest = []
     if [p for p in facts.pids if not 0 <= p < 10**7]:
