@@ -150,3 +150,59 @@ def test_the_skip_pattern_is_linear_on_hostile_lines() -> None:
                 small = max(cost(head, piece, tail, 1500), 2e-4)
                 big = cost(head, piece, tail, 6000)
                 assert big < 8 * small + 0.002, (head, piece, tail, small, big)
+
+
+
+# odd spellings around what the pattern reads once per line: the pid column, the stamp's
+# digit runs (the pattern takes them possessively), the line's end ("...>" or not, a
+# first half whose rest is shorter than " <unfinished ...>"), a resumed line's end
+_ODD_PID = st.sampled_from(["{} ", "{}   ", "[pid   {}] ", "[pid {}] ", "{}", "{}0 ", "0{} ", ""])
+_DIGITS = st.integers(1, 24).map(lambda n: "1" * n)
+_ODD_STAMP = st.one_of(
+    st.just(""),
+    st.just("1767225600.000001 "),
+    st.tuples(_DIGITS, _DIGITS).map(lambda d: f"{d[0]}.{d[1]} "),
+    st.tuples(_DIGITS, st.sampled_from(["", ".5", ".123456"])).map(
+        lambda d: f"{d[0][:2].zfill(2)}:59:59{d[1]} "),
+    _DIGITS.map(lambda d: d + " "),
+    st.sampled_from(["1.5", "1.5  ", "23:59:59", "1.x "]),
+)
+_ODD_FIRST = st.sampled_from([
+    "futex(0x55d0, FUTEX_WAIT, 2, NULL <unfinished ...>",
+    "futex( <unfinished ...>",
+    "futex(<unfinished ...>",
+    "futex(0x1 <unfinished ...>x",
+    "futex(0x1 ...>",
+    "futex(0x1) = 0 ...>",
+    "ioctl(9 <unfinished ...>",
+    "ioctl(9, <unfinished ...>",
+    "ioctl(9<anon_inode:kvm-vcpu:0>, KVM_RUN <unfinished ...>",
+    "ioctl(9<anon_inode:kvm-vcpu:0>, KVM_RUN ...>",
+    "ppoll([{fd=5<anon_inode:[eventfd]>, events=POLLIN}], 1, NULL, NULL, 8 <unfinished ...>",
+    "madvise(0x7f0c, 4096, MADV_DONTNEED) = 0",
+])
+_ODD_SECOND = st.sampled_from([
+    "<... {} resumed>) = 0",
+    "<... {} resumed>, 0) = 0",
+    "<... {} resumed>) = 0 ...>",
+    "<... {} resumed> <unfinished ...>",
+    "<... {} resumed>) = 0 (Timeout)",
+    "<... {} resumed>",
+    "<... >",
+])
+_OTHER = "102   1767225600.000002 madvise(0x7f0c, 4096, MADV_DONTNEED) = 0"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from([100, 101]), _ODD_PID, _ODD_STAMP, _ODD_FIRST,
+                          _ODD_PID, _ODD_STAMP, _ODD_SECOND, st.integers(0, 3)),
+                max_size=25))
+def test_odd_spellings_give_the_per_line_result(items) -> None:
+    lines = [f"{tid:<5} {_stamp(n, 'epoch')}getpid() = 1" for n, tid in enumerate((100, 101, 102))]
+    lines += [f"100   {_stamp(n, 'epoch')}{body}" for n, body in enumerate(_SETUP, 4)]
+    for tid, pid, stamp, first, pid2, stamp2, second, gap in items:
+        name = first.split("(", 1)[0]
+        lines.append(pid.format(tid) + stamp + first)
+        lines += [_OTHER] * gap
+        lines.append(pid2.format(tid) + stamp2 + second.format(name))
+    assert_same_lines(lines)

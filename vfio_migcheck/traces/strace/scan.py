@@ -49,7 +49,12 @@ EVERY_LINE = re.compile(r"\n")
 
 _NEVER = "(?!)"
 # (epoch seconds first: the commonest, and the alternatives never match the same text)
-_STAMP = r"(?:\d{1,20}\.\d{1,20}|\d\d:\d\d:\d\d(?:\.\d{1,20})?|\d{8,20}) "
+# (possessive runs: what follows a run of digits is never a digit, so giving some back
+# could never help; a regex engine that may not try costs less)
+_STAMP = r"(?:\d{1,20}+\.\d{1,20}+|\d\d:\d\d:\d\d(?:\.\d{1,20}+)?|\d{8,20}+) "
+#: the rest of a line that does not end in "...>" (a complete call), newline included:
+#: one possessive run to the line's end and a look back, no backtracking
+_REST = r"[^\n]*+(?<!\.\.\.>)\n"
 def _trie(words: dict[str, str]) -> str:
     """One alternation of literal words, each followed by its own tail pattern, as a
     prefix tree: the regex engine tries alternatives in turn, a tree keeps that short."""
@@ -209,14 +214,15 @@ def _poll_tail(facts: _Facts) -> tuple[list[str], str]:
 def _free_pid(facts: _Facts) -> str:
     """The pid column of a thread whose split calls may be stepped over in pairs; its
     number is kept (group ``pid``) for the look at the thread's next line."""
-    return rf"(?P<br>\[pid +)?(?P<pid>{_numbers(facts.free)})(?(br)\] | +)"
+    return rf"(?P<br>\[pid +)?(?P<pid>{_numbers(facts.free)})(?(br)\] | ++)"
 
 
 def _stamp(facts: _Facts) -> str:
     """The timestamp, when the clock needs no line (group ``tod``: a time of day)."""
     if not facts.steady:
         return ""
-    return r"(?:(?:\d{1,20}\.\d{1,20}|\d{8,20}) |(?P<tod>\d\d:\d\d:\d\d(?:\.\d{1,20})? ))?"
+    return (r"(?:(?:\d{1,20}+\.\d{1,20}+|\d{8,20}+) "
+            r"|(?P<tod>\d\d:\d\d:\d\d(?:\.\d{1,20}+)? ))?")
 
 
 def _pair_tail(facts: _Facts) -> str:
@@ -234,7 +240,7 @@ def _pair_tail(facts: _Facts) -> str:
     if not facts.free:
         return ""
     poll_names, poll_tail = _poll_tail(facts)
-    quiet = (rf"(?P<q>(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*)\("
+    quiet = (rf"(?P<q>(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*+)\("
              rf"|(?P<p>{_names(poll_names)}){poll_tail}")
     # (in a lookahead: the regex engine never backtracks into one)
     ioctl = (rf"(?P<i>ioctl)\((?=(?={_other_fd(facts)})\d+[^,\n]*(?:,(?! )[^,\n]*)*, "
@@ -242,11 +248,12 @@ def _pair_tail(facts: _Facts) -> str:
     if facts.steady:
         ioctl = rf"(?(tod)(?!)|{ioctl})"
     # the lines in between: each of another thread (a clean pid column that is not this one)
-    between = r"(?:(?:\[pid +)?(?!0|(?P=pid)[^0-9])\d{1,7}[ \]][^\n]*\n)"
+    between = r"(?:(?:\[pid +)?(?!0|(?P=pid)[^0-9])\d{1,7}[ \]][^\n]*+\n)"
     stamp = f"(?:{_STAMP})?" if facts.steady else ""
     resumed = (r"<\.\.\. (?:(?P=q) resumed>|(?P=p) resumed>"
                r"|(?P=i) resumed>[,)](?![^\n]*<unfinished \.\.\.>))")
-    return (rf"(?:{quiet}|{ioctl})[^\n]* <unfinished \.\.\.>\n"
+    # (the first half ends in " <unfinished ...>": one run to the line's end, a look back)
+    return (rf"(?:{quiet}|{ioctl})[^\n]*+(?<= <unfinished \.\.\.>)\n"
             rf"(?={between}{{0,{PAIR_WINDOW}}}?(?P<r>)(?(br)\[pid +(?P=pid)\] |(?P=pid) +)"
             rf"{stamp}{resumed})")
 
@@ -281,7 +288,7 @@ def _source(facts: _Facts, pair: str = "") -> str:
     ]
     named = "|".join(f"{_names(names)}{tail}" for names, tail in calls)
     # ... or a call VFIO never makes: any other name
-    body = rf"(?:{named}|(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*\()"
+    body = rf"(?:{named}|(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*+\()"
     head = "|".join(prefixes)
     stamp = f"(?:{_STAMP})?" if facts.steady else ""
     if not pair:
@@ -289,7 +296,19 @@ def _source(facts: _Facts, pair: str = "") -> str:
     # a line not ending in "...>" (an unfinished call); for a thread in the pid column of
     # _free_pid, also the first half of a quiet pair, and any second half (the reader checks
     # that each is the second half of a pair stepped over, and stops the search in front
-    # of a line of a thread with a call pending)
-    complete = r"(?=[^\n]*\n(?<!\.\.\.>\n))"
-    return (rf"\n(?!{complete}(?:{head}){stamp}{body}"
-            rf"|{_free_pid(facts)}{_stamp(facts)}(?:{pair}|<\.\.\. {complete}))")
+    # of a line of a thread with a call pending). The pid column and the stamp are read
+    # once for all three, and the line's end decides which of them can apply: a second
+    # half fails at its first character elsewhere, a first half would be read twice.
+    # (The body is atomic: whether the line's end follows never depends on where it
+    # ended, so a retry could never succeed.)
+    free = (rf"{_free_pid(facts)}{_stamp(facts)}"
+            rf"(?:<\.\.\. {_REST}|(?=[^\n]*+(?<!\.\.\.>)\n)(?>{body})|{pair})")
+    # the columns _free_pid does not cover: "[pid PID] " of a pid past 7 digits, no pid
+    rest = []
+    if [p for p in facts.pids if not 0 <= p < 10**7]:
+        rest.append(rf"\[pid +{_numbers(p for p in facts.pids if not 0 <= p < 10**7)}\] ")
+    if facts.unprefixed:
+        rest.append("")
+    if not rest:
+        return rf"\n(?!{free})"
+    return rf"\n(?!{free}|(?:{'|'.join(rest)}){stamp}(?>{body}){_REST})"
