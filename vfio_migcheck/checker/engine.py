@@ -81,6 +81,10 @@ FANOUT_BUDGET = 1024
 #: candidate is cut (T002, inconclusive) instead of multiplying its readings
 MAX_CANDIDATES = 16
 
+#: the QEMU events :meth:`Engine.on_qemu` acts on (all others: nothing once their device
+#: is known)
+_QEMU_ACTED_ON = frozenset({"migration_set_state", "migration_set_device_state",
+                            "migration_init", "migration_realize"})
 #: events kept as samples of a shape of data line (_quiet_stretch) before starting afresh
 MAX_CACHED_SAMPLES = 4096
 
@@ -631,15 +635,16 @@ class Engine:
 
     def on_quiet_run(self, run: QuietRun) -> None:
         """A run of QEMU records :meth:`on_qemu` does nothing with once their devices are
-        known: only counted. A device not known yet is found or made by the first record
-        naming it, so then the records are fed one by one."""
+        known: only counted. A record it acts on, or a device not known yet (the first
+        record naming it finds or makes it), and the records are fed one by one."""
         alias = self.qemu_alias
-        for device in run.devices:
-            if device and alias.get(device, device) not in self.devices:
-                self.events -= 1
-                for event in run.expand():
-                    self.feed_one(event)
-                return
+        if run.names & _QEMU_ACTED_ON or any(
+                device and alias.get(device, device) not in self.devices
+                for device in run.devices):
+            self.events -= 1
+            for event in run.expand():
+                self.feed_one(event)
+            return
         self.events += len(run) - 1
         self.last_origin = origin_at(run.origin.file, run.origin.line + len(run) - 1)
 

@@ -405,11 +405,13 @@ class DataRun(Run):
 
 @dataclass(frozen=True)
 class QuietRun(Run):
-    """A run of records the checker does nothing with but count (QEMU's data and size
-    records): ``devices`` are the device names they carry ("" for none)."""
+    """A run of records that carry no device state (QEMU's data and size records, and
+    its device-less records): ``names`` are the (normalised) names of those with a device,
+    ``devices`` the device names they carry ("" for none)."""
 
     kind: ClassVar[str] = "quiet_run"
     devices: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
