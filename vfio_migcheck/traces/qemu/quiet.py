@@ -58,11 +58,15 @@ PLAIN_LINE = re.compile(
 
 
 def quiet_line(text: str) -> tuple[str, str] | None:
-    """(raw event name, device text) of a quiet record's line, else None."""
+    """(raw event name, device text) of a quiet record's line, else None. (The reader
+    makes these tests inline, and the one on the device once per run and device.)"""
     m = QUIET_LINE.fullmatch(text)
     if m is None or (m.group(1), m.lastgroup) not in QUIET_PAIRS:
         return None
-    return m.group(1, 2)  # type: ignore[return-value]
+    device = m.group(2)
+    if any(word in device for word in FOREIGN):
+        return None
+    return m.group(1), device
 
 
 def quiet_plain_line(text: str) -> re.Match[str] | None:
