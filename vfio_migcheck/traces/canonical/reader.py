@@ -108,7 +108,8 @@ class CanonicalTrace:
     generations: dict[int, int] = field(default_factory=dict)
     # device-call payloads by statement text (DEVICE_LINE), and the text of the line being
     # read the general way, whose payload is to be remembered (None: not to be)
-    payloads: dict[str, tuple[str, dict[str, Any], Any]] = field(default_factory=dict)
+    payloads: dict[str, tuple[str, dict[str, Any], Any, dict[str, Any]]] = \
+        field(default_factory=dict)
     remember: str | None = None
 
     # -- identities of open files --
@@ -198,11 +199,12 @@ class CanonicalTrace:
         if self.remember is not None:
             if len(self.payloads) >= MAX_REMEMBERED:
                 self.payloads.clear()
-            self.payloads[self.remember] = (device, payload, fd)
+            self.payloads[self.remember] = (device, payload, fd, _event_values(payload))
         return event
 
     def _feature_event(self, device: str, payload: dict[str, Any], origin: Origin,
-                       common: dict, fd: Any = None) -> FeatureCall:
+                       common: dict, fd: Any = None,
+                       values: dict[str, Any] | None = None) -> FeatureCall:
         """The FeatureCall of a device call's payload in this trace's context: the data
         fd its reply creates, the device fd. ``fd``: the fd the statement named, else
         None (then its ``fd=`` word, or the declared fd)."""
@@ -220,7 +222,8 @@ class CanonicalTrace:
             fd = self._device_fd(payload["stmt"], device)
         elif fd is _DECLARED_FD:
             fd = self.devices[device].fd
-        values = {key: value for key, value in payload.items() if key != "stmt"}
+        if values is None:
+            values = _event_values(payload)
         return built(FeatureCall, {"origin": origin, "device": device, "fd": fd, **values,
                                    **common})
 
@@ -232,7 +235,7 @@ class CanonicalTrace:
         found = self.payloads.get(m.group(4))
         if found is None:
             return None
-        device, payload, fd = found
+        device, payload, fd, values = found
         if device not in self.devices:
             return None
         ts, first, second, duration = m.group(1, 2, 3, 5)
@@ -242,7 +245,8 @@ class CanonicalTrace:
             pid, tid = int(first), int(second)
         common = {"pid": pid, "tid": tid, "ts": None if ts is None else float(ts),
                   "duration": None if duration is None else float(duration), "text": text}
-        return self._feature_event(device, payload, origin_at(file, number), common, fd)
+        return self._feature_event(device, payload, origin_at(file, number), common, fd,
+                                   values)
 
     def _device_reset(self, stmt: Statement, origin: Origin, common: dict) -> Event:
         device = self._device(stmt.words[0])
@@ -432,6 +436,11 @@ DEVICE_LINE = re.compile(
     r"(?:\[([0-9]{1,18})(?:/([0-9]{1,18}))?\] )?"
     r"((?!(?:fd|device|qemu|process) )[A-Za-z0-9_][A-Za-z0-9_.:/|=+?\- ]*[A-Za-z0-9_.:/|=+?\-])"
     r"(?: <([0-9]{1,18}\.[0-9]{1,18})>)?")
+
+
+def _event_values(payload: dict[str, Any]) -> dict[str, Any]:
+    """The FeatureCall fields a payload holds (all of it but the statement)."""
+    return {key: value for key, value in payload.items() if key != "stmt"}
 
 
 def _feature_payload(stmt: Statement) -> dict[str, Any]:
