@@ -27,7 +27,7 @@ from vfio_migcheck.checker import engine as engine_module
 from vfio_migcheck.checker.api import check_trace
 from vfio_migcheck.traces.events import COLLAPSE_RUNS, DataRun, QuietRun, ReadSummary, Run
 from vfio_migcheck.traces.qemu.formats import EVENTS
-from vfio_migcheck.traces.qemu.quiet import quiet_line
+from vfio_migcheck.traces.qemu.quiet import prefix_ts, quiet_line
 from vfio_migcheck.traces.qemu.reader import _line_events, _plain_ok, hot_event
 from vfio_migcheck.traces.reading import open_trace
 
@@ -236,10 +236,11 @@ def test_a_quiet_qemu_line_reads_soundly_the_usual_way(line: str) -> None:
         raw, device = found
         event = hot_event(line, "q.log", 1, "v2")
         assert event is not None and event.name == EVENTS[raw].name, line
-        assert event.device == device.strip()
+        assert event.device == device.strip() and event.ts == prefix_ts(line)
     if _plain_ok(line, "v2"):
         events = _line_events(ReadSummary(), "q.log", 1, line, "v2", False)
         assert len(events) == 1 and events[0].kind == "qemu" and events[0].device == "", line
+        assert events[0].ts == prefix_ts(line)
 
 
 @SETTINGS

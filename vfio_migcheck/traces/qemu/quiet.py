@@ -23,6 +23,7 @@ import re
 
 from vfio_migcheck.traces.qemu.fastrecord import _SHAPES, _V, template_pattern
 from vfio_migcheck.traces.qemu.formats import DEVICE_STATE_EVENTS, EVENTS
+from vfio_migcheck.traces.qemu.lines import iso_to_epoch
 
 _TID_PREFIX = r"[0-9]{1,18}@[0-9]{1,18}\.[0-9]{1,18}:"
 # an ISO time stamp whose date and time exist in every year and month (1 to 28)
@@ -80,3 +81,14 @@ def quiet_plain_line(text: str) -> re.Match[str] | None:
     if other in text or text.find(name, m.end()) >= 0:
         return None
     return m
+
+
+_PREFIX_TS = re.compile(r"([0-9]{1,18}@)?([0-9.]+):|([0-9T:.-]+Z) ")
+
+
+def prefix_ts(text: str) -> float:
+    """The time stamp of a quiet line's prefix (either kind of line), as the reader reads
+    it: seconds of ``TID@SEC.USEC:``, or the ISO time as seconds since the epoch."""
+    m = _PREFIX_TS.match(text)
+    assert m is not None, text
+    return float(m.group(2)) if m.group(3) is None else iso_to_epoch(m.group(3))

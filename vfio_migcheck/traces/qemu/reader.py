@@ -58,7 +58,13 @@ from vfio_migcheck.traces.qemu.lines import (
     find_segments,
     is_cut_prefix,
 )
-from vfio_migcheck.traces.qemu.quiet import FOREIGN, QUIET_LINE, QUIET_PAIRS, quiet_plain_line
+from vfio_migcheck.traces.qemu.quiet import (
+    FOREIGN,
+    QUIET_LINE,
+    QUIET_PAIRS,
+    prefix_ts,
+    quiet_plain_line,
+)
 from vfio_migcheck.traces.qemu.syntax import Record, RecordError, parse_record
 
 FORMAT_V2 = "qemu"
@@ -533,10 +539,10 @@ def _run_events(name: str, start: int, texts: list[str], heads: set[tuple[str, s
         for index, text in enumerate(texts):
             yield member(name, start + index, text)
         return
-    first = member(name, start, texts[0])
     names = frozenset(EVENTS[raw].name for raw, _device in heads)
     yield built(QuietRun, {"origin": origin_at(name, start), "pid": None, "tid": None,
-                           "ts": first.ts, "duration": None, "text": None, "texts": texts,
+                           "ts": prefix_ts(texts[0]), "duration": None, "text": None,
+                           "texts": texts,
                            "build": member, "devices": frozenset(devices),
                            "names": names})
 
