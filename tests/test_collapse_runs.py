@@ -171,8 +171,8 @@ def test_a_decoded_loop_is_applied_in_stretches(tmp_path: Path, monkeypatch) -> 
     applied = []
     stretch = engine_module.Engine._quiet_stretch
 
-    def counted(self, run, start):
-        end = stretch(self, run, start)
+    def counted(self, run, start, first):
+        end = stretch(self, run, start, first)
         applied.append(end - start)
         return end
     monkeypatch.setattr(engine_module.Engine, "_quiet_stretch", counted)

@@ -626,11 +626,12 @@ class Engine:
         self.events -= 1                    # feed_one counted the run; each call counts
         index, count = 0, len(run)
         while index < count:
-            end = self._quiet_stretch(run, index)
+            event = run.member(index)
+            end = self._quiet_stretch(run, index, event)
             if end > index:
                 index = end
             else:
-                self.feed_one(run.member(index))
+                self.feed_one(event)
                 index += 1
 
     def on_quiet_run(self, run: QuietRun) -> None:
@@ -648,7 +649,7 @@ class Engine:
         self.events += len(run) - 1
         self.last_origin = origin_at(run.origin.file, run.origin.line + len(run) - 1)
 
-    def _quiet_stretch(self, run: DataRun, start: int) -> int:
+    def _quiet_stretch(self, run: DataRun, start: int, first: Event) -> int:
         """Apply the calls of ``run`` from ``start`` on as :meth:`_fast_lane` would apply
         each, as long as each would take it with a cached quiet step that leaves the
         readings as they are (a self-loop of the automaton's node): the readings stay, the
@@ -656,7 +657,7 @@ class Engine:
         (``DeviceStats.record_run``). The stretch's first call must not overlap the held
         event; later ones never do (consecutive lines of one file, no durations). Returns
         where the stretch ends (``start``: nothing applied, nothing changed). One cache
-        lookup per shape of line, not per line."""
+        lookup per shape of line, not per line. ``first``: the event of line ``start``."""
         file = run.file
         if not self.fast or file in self.devices:
             return start
@@ -668,7 +669,6 @@ class Engine:
         node = before.node
         if node is None:
             return start
-        first = run.member(start)
         if track.held is not None and _overlap(track.held.event, first):
             return start
         profile = self._data_profile(file)
@@ -678,16 +678,20 @@ class Engine:
         samples = self._run_samples
         if len(samples) > MAX_CACHED_SAMPLES:
             samples.clear()
-        for shape, index in run.samples.items():
+        # the first line's shape first: when it is no self-loop, nothing more to look up
+        head = shapes[start]
+        for shape in (head, *(shape for shape in run.samples if shape != head)):
             # a line of this shape on this fd: the cache key reads nothing else of it
             sample = samples.get((run.fd, shape))
             if sample is None:
-                sample = samples[(run.fd, shape)] = run.member(index)
+                sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
             trans = self._cached(track, node, files, sample, file,
                                  *self._data_key(sample, profile))[3]
             if trans is not None and trans.node is node and trans.same_files \
                     and trans.same_lines and _quiet(trans.result):
                 continue
+            if shape == head:
+                return start
             try:                            # the stretch ends before this shape's next line
                 end = min(end, shapes.index(shape, start, end))
             except ValueError:
