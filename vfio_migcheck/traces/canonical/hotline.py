@@ -38,10 +38,29 @@ def hot_event(m: re.Match[str], fds: dict[int, Any], file: str, number: int,
               text: str) -> Event | None:
     """The event of a line :data:`HOT_LINE` matched in full, or None when the line's fd is
     not among the trace's open ``fds`` (the general path notes that and names a file)."""
-    open_fd = fds.get(int(m.group(4)))
+    ts, first, second, fd_text, _shape, call, requested, ret, errno, _pshape, argsz, pret, \
+        perrno, initial, dirty = m.groups()
+    fd = int(fd_text)
+    open_fd = fds.get(fd)
     if open_fd is None:
         return None
-    return hot_event_on(m, open_fd.file, file, number, text)
+    # hot_event_on's body, inlined: the plain reader's loop calls this for most lines
+    if second is None:
+        pid, tid = None, None if first is None else int(first)
+    else:
+        pid, tid = int(first), int(second)
+    if call is not None:
+        return built(DataIO, {
+            "origin": origin_at(file, number), "pid": pid, "tid": tid,
+            "ts": None if ts is None else float(ts), "duration": None, "text": text,
+            "fd": fd, "file": open_fd.file, "call": call, "direction": call,
+            "requested": int(requested), "ret": int(ret), "errno": errno,
+            "positioned": False})
+    return built(PrecopyInfo, {
+        "origin": origin_at(file, number), "pid": pid, "tid": tid,
+        "ts": None if ts is None else float(ts), "duration": None, "text": text,
+        "fd": fd, "file": open_fd.file, "ret": int(pret), "errno": perrno,
+        "argsz": int(argsz), "initial_bytes": int(initial), "dirty_bytes": int(dirty)})
 
 
 def hot_event_on(m: re.Match[str], ident: str, file: str, number: int, text: str) -> Event:
