@@ -15,7 +15,7 @@ from vfio_migcheck.checker.stats import RECORD_OBSERVATIONS
 from vfio_migcheck.model.names import NameError_, parse_flags
 from vfio_migcheck.model.profiles import DriverProfile, find_profile
 from vfio_migcheck.model.spec import Spec, SpecError, load_spec
-from vfio_migcheck.traces.events import Event, ReadSummary
+from vfio_migcheck.traces.events import COLLAPSE_RUNS, Event, ReadSummary
 from vfio_migcheck.traces.reading import reading_file, unusable_input
 from vfio_migcheck.traces.stdin import STDIN_NAME, is_stdin
 
@@ -102,11 +102,13 @@ def check_events(events: Iterable[Event], *, spec: Spec | str | None = None,
 def check_trace(path: str | Path, *, spec: Spec | str | None = None,
                 flags: int | str | None = None, fmt: str = "auto", select=None,
                 ignore=None, driver: DriverProfile | str | None = None,
-                max_repeats: int = 0, observations: bool = True) -> TraceResult:
+                max_repeats: int = 0, observations: bool = True,
+                collapse: bool = True) -> TraceResult:
     """Read and check one trace file (or strace ``-ff`` prefix). Never raises on bad input:
     an unreadable trace gives a TraceResult with ``error`` set. ``max_repeats`` and
     ``observations`` as for :func:`check_events` (``check`` passes ``--max-repeats`` and
-    no observations)."""
+    no observations). ``collapse=False``: the readers hand over every event on its own
+    (the same result, slower; the tests hold the two equal)."""
     try:
         spec_obj, flag_value = _resolve(spec, flags)
         enabled = rule_filter(select, ignore)
@@ -114,6 +116,9 @@ def check_trace(path: str | Path, *, spec: Spec | str | None = None,
     except (SpecError, NameError_, RuleSelectionError) as exc:
         return _error_result(path, fmt, str(exc))
     recording = RECORD_OBSERVATIONS.set(observations)
+    # the readers may hand over runs of quiet lines as one event: the engine applies such a
+    # run in one step or expands it (traces/events.py Run, docs/checking.md)
+    collapsing = COLLAPSE_RUNS.set(collapse)
     try:
         from vfio_migcheck.traces.reading import open_trace
 
@@ -131,6 +136,7 @@ def check_trace(path: str | Path, *, spec: Spec | str | None = None,
         return _error_result(path, fmt, f"internal error while reading: {type(exc).__name__}: "
                                         f"{exc}")
     finally:
+        COLLAPSE_RUNS.reset(collapsing)
         RECORD_OBSERVATIONS.reset(recording)
     # the reader may refine its format while reading (a QEMU log found to be "qemu-v1")
     fmt_read = reading.summary.format if reading.summary.format != "?" else reading.format

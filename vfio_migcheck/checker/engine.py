@@ -52,6 +52,7 @@ from vfio_migcheck.traces.events import (
     DataIO,
     DataIoctl,
     DataPoll,
+    DataRun,
     DataSeek,
     DeviceAccess,
     DeviceClose,
@@ -65,7 +66,9 @@ from vfio_migcheck.traces.events import (
     PrecopyInfo,
     ProcessEvent,
     QemuEvent,
+    QuietRun,
     Unreadable,
+    origin_at,
 )
 
 #: readings kept per device. The corpus needs at most ~300 (two devices, hidden payloads);
@@ -77,6 +80,13 @@ FANOUT_BUDGET = 1024
 #: more candidate owners than this and the event is not tried on any of them: each
 #: candidate is cut (T002, inconclusive) instead of multiplying its readings
 MAX_CANDIDATES = 16
+
+#: the QEMU events :meth:`Engine.on_qemu` acts on (all others: nothing once their device
+#: is known)
+_QEMU_ACTED_ON = frozenset({"migration_set_state", "migration_set_device_state",
+                            "migration_init", "migration_realize"})
+#: events kept as samples of a shape of data line (_quiet_stretch) before starting afresh
+MAX_CACHED_SAMPLES = 4096
 
 Step = Callable[[Config], list[T.Outcome]]
 
@@ -194,6 +204,7 @@ class Engine:
         self._timed = False                     # some event carried a time (see _unnoticed)
         self._forked = 0                        # processes cloned so far
         self._file_forks: dict[str, int] = {}   # _forked when the file was first seen
+        self._run_samples: dict[tuple[int, str], Event] = {}   # see _quiet_stretch
 
     # --- set up -------------------------------------------------------------------------
     def _flag_candidates(self, declared, profile: DriverProfile) -> tuple[list[int], str]:
@@ -624,6 +635,98 @@ class Engine:
         track.last_line = origin.last_line or origin.line
         track.stats.record(event, after, file)
         return True
+
+    # --- runs of lines read as one (traces/events.py Run; only check_trace asks for them) ----
+    def on_data_run(self, run: DataRun) -> None:
+        """A run of data calls on one file, in stretches: a stretch of calls that would
+        each take the fast lane with a self-loop is applied in one step
+        (:meth:`_quiet_stretch`), any other call is fed on its own."""
+        self.events -= 1                    # feed_one counted the run; each call counts
+        index, count = 0, len(run)
+        while index < count:
+            event = run.member(index)
+            end = self._quiet_stretch(run, index, event)
+            if end > index:
+                index = end
+            else:
+                self.feed_one(event)
+                index += 1
+
+    def on_quiet_run(self, run: QuietRun) -> None:
+        """A run of QEMU records :meth:`on_qemu` does nothing with once their devices are
+        known: only counted. A record it acts on, or a device not known yet (the first
+        record naming it finds or makes it), and the records are fed one by one."""
+        alias = self.qemu_alias
+        if run.names & _QEMU_ACTED_ON or any(
+                device and alias.get(device, device) not in self.devices
+                for device in run.devices):
+            self.events -= 1
+            for event in run.expand():
+                self.feed_one(event)
+            return
+        self.events += len(run) - 1
+        self.last_origin = origin_at(run.origin.file, run.origin.line + len(run) - 1)
+
+    def _quiet_stretch(self, run: DataRun, start: int, first: Event) -> int:
+        """Apply the calls of ``run`` from ``start`` on as :meth:`_fast_lane` would apply
+        each, as long as each would take it with a cached quiet step that leaves the
+        readings as they are (a self-loop of the automaton's node): the readings stay, the
+        last call of the stretch is held, the statistics count every line
+        (``DeviceStats.record_run``). The stretch's first call must not overlap the held
+        event; later ones never do (consecutive lines of one file, no durations). Returns
+        where the stretch ends (``start``: nothing applied, nothing changed). One cache
+        lookup per shape of line, not per line. ``first``: the event of line ``start``."""
+        file = run.file
+        if not self.fast or file in self.devices:
+            return start
+        owner = self.file_device.get(file)
+        if owner is None:
+            return start
+        track = self.devices[owner]
+        before = track.readings
+        node = before.node
+        if node is None:
+            return start
+        if track.held is not None and _overlap(track.held.event, first):
+            return start
+        profile = self._data_profile(file)
+        files = before.files
+        shapes = run.shapes
+        end = len(shapes)
+        samples = self._run_samples
+        if len(samples) > MAX_CACHED_SAMPLES:
+            samples.clear()
+        # the first line's shape first: when it is no self-loop, nothing more to look up
+        head = shapes[start]
+        for shape in (head, *(shape for shape in run.samples if shape != head)):
+            # a line of this shape on this fd: the cache key reads nothing else of it
+            sample = samples.get((run.fd, shape))
+            if sample is None:
+                sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
+            trans = self._cached(track, node, files, sample, file,
+                                 *self._data_key(sample, profile))[3]
+            if trans is not None and trans.node is node and trans.same_files \
+                    and trans.same_lines and _quiet(trans.result):
+                continue
+            if shape == head:
+                return start
+            try:                            # the stretch ends before this shape's next line
+                end = min(end, shapes.index(shape, start, end))
+            except ValueError:
+                pass
+        if end - start < 2:
+            return start
+        count = end - start
+        self._flush(track)
+        self.automaton.hits += count
+        self.fast_hits += count
+        last = run.member(end - 1)
+        track.held = Held(last, None, self._data_key(last, profile), before, [])
+        track.last_line = last.origin.last_line or last.origin.line
+        track.stats.record_run(run, start, end, first, last, before)
+        self.events += count
+        self.last_origin = last.origin
+        return end
 
     def _data_event(self, event: Event, step: Step, hinted: str | None,
                     key: tuple | None = None, payload: bool = True) -> None:
@@ -1127,6 +1230,8 @@ _HANDLERS: dict[type, Callable[[Engine, Event], None]] = {
     DataClose: Engine.on_data,
     ProcessEvent: Engine.on_process,
     QemuEvent: Engine.on_qemu,
+    DataRun: Engine.on_data_run,
+    QuietRun: Engine.on_quiet_run,
 }
 
 
@@ -1194,6 +1299,12 @@ def _forget_file(config: Config, file: str, sessions: bool) -> Config:
             and session.fd is not None:
         config = evolve(config, session=evolve(session, file=RETIRED_FILE))
     return config
+
+
+def _quiet(replay: Replay) -> bool:
+    """Does a cached step report nothing and change nothing but the readings?"""
+    return not (replay.findings or replay.undecided or replay.misfit
+                or replay.cut is not None or replay.sure)
 
 
 def _step_ok(config: Config) -> list[T.Outcome]:

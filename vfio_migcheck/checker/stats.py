@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -11,7 +12,14 @@ from vfio_migcheck.checker.describe import state_order
 from vfio_migcheck.checker.results import RequestObservation, SessionStats, StateObservation
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.spec import Spec
-from vfio_migcheck.traces.events import UNKNOWN, DataClose, DataIO, Event, FeatureCall
+from vfio_migcheck.traces.events import (
+    UNKNOWN,
+    DataClose,
+    DataIO,
+    DataRun,
+    Event,
+    FeatureCall,
+)
 
 
 @dataclass
@@ -185,6 +193,67 @@ class DeviceStats:
         states = {c.state for c in configs if c.session is not None and c.session.file == file}
         self._record(event, file, created, kinds, states)
 
+    def record_run(self, run: DataRun, start: int, end: int, first: Event, last: Event,
+                   readings: Readings) -> None:
+        """:meth:`record` of each event of ``run`` from ``start`` to ``end`` (excluded) in
+        turn, on ``readings`` that stay the same throughout (a node's self-loop); ``first``
+        and ``last`` are the stretch's first and last events. The first is recorded as it is
+        (it may open the session); the others only move the time and add reads and writes,
+        which depend on their shape alone (the order of reads is kept in ``read_sizes``)."""
+        file = run.file
+        facts = self._last_facts
+        if facts is None or facts[0] is not readings or facts[1] != file:
+            facts = self._last_facts = (readings, file, _by_file(readings, file))
+        created, kinds, states = facts[2]
+        self._record(first, file, created, kinds, states)
+        if self.first_ts is None:
+            self.first_ts = next((e.ts for e in _events(run, start + 1, end)
+                                  if e.ts is not None), None)
+        ts = last.ts
+        if ts is None:
+            ts = next((e.ts for e in _events(run, end - 2, start, -1) if e.ts is not None),
+                      None)
+        if ts is not None:
+            self.last_ts = ts
+        rest = run.shapes[start + 1:end]
+        read_ret = {shape: ret for shape, (way, _asked, ret) in run.io.items()
+                    if way == "read" and ret >= 0}
+        write_ret = {shape: ret for shape, (way, _asked, ret) in run.io.items()
+                     if way == "write" and ret >= 0}
+        if not read_ret and not write_ret:
+            return
+        b = self.sessions[file]
+        if b.kind == "unknown":             # the first read or write decides
+            first_read = _first_index(rest, read_ret)
+            first_write = _first_index(rest, write_ret)
+            if first_read is not None or first_write is not None:
+                b.kind = "saving" if first_write is None or (
+                    first_read is not None and first_read < first_write) else "resuming"
+        reads = [read_ret[shape] for shape in rest if shape in read_ret]
+        if reads:
+            b.reads += len(reads)
+            b.read_sizes.extend(reads)
+            got = sum(reads)
+            if got:
+                if states and states <= PRECOPY_STATES:
+                    b.bytes_read_precopy += got
+                elif states == {"STOP_COPY"}:
+                    b.bytes_read_stopcopy += got
+                else:
+                    b.bytes_read_unknown += got
+            if states == {"STOP_COPY"} and b.eof_line is None:
+                ends = {shape: 0 for shape, (way, asked, ret) in run.io.items()
+                        if way == "read" and ret == 0 and asked != 0}
+                found = _first_index(rest, ends)
+                if found is not None:
+                    event = run.member(start + 1 + found)
+                    b.eof_line = event.origin.line
+                    b.eof_ts = event.ts
+        writes = [write_ret[shape] for shape in rest if shape in write_ret]
+        if writes:
+            b.writes += len(writes)
+            b.bytes_written += sum(writes)
+
     def _record(self, event: Event, file: str, created: list[int | None], kinds: set[str],
                 states: set[str]) -> None:
         self._ts(event)
@@ -225,6 +294,18 @@ class DeviceStats:
 
     def sessions_frozen(self) -> tuple[SessionStats, ...]:
         return tuple(b.freeze() for b in self.sessions.values())
+
+
+def _events(run: DataRun, start: int, stop: int, step: int = 1) -> Iterator[Event]:
+    """The events of ``run``'s lines ``range(start, stop, step)``."""
+    for index in range(start, stop, step):
+        yield run.member(index)
+
+
+def _first_index(shapes: list[str] | tuple[str, ...], wanted: dict[str, int]) -> int | None:
+    """Where the first of the ``wanted`` shapes is in ``shapes`` (None: nowhere)."""
+    found = [shapes.index(shape) for shape in wanted if shape in shapes]
+    return min(found) if found else None
 
 
 def _by_file(readings: Readings, file: str) -> tuple[list[int | None], set[str], set[str]]:

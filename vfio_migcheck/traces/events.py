@@ -7,6 +7,8 @@ and, where the format shows them, the pid/tid and the timestamp.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
@@ -348,6 +350,68 @@ class Unreadable(Event):
 
     kind: ClassVar[str] = "unreadable"
     reason: str
+
+
+# --- runs: several lines read as one (checking only) -----------------------------------------
+#: whether readers may hand over a run of quiet lines as one :class:`Run`. Only
+#: ``checker.api.check_trace`` turns it on (its engine applies a run in one step, or expands
+#: it); ``convert``, the audit's event consumers and the Python API see every event.
+COLLAPSE_RUNS: ContextVar[bool] = ContextVar("collapse_runs", default=False)
+
+
+@dataclass(frozen=True)
+class Run(Event):
+    """Consecutive lines (``origin.line`` on) that a reader handed over as one object.
+
+    Not part of the event vocabulary: :meth:`expand` gives the very events the reader
+    would have yielded for the lines one by one; a consumer that cannot apply the run in
+    one step feeds those. ``texts`` are the lines; ``build(file, line, text)`` makes one
+    line's event (from ``origin.file``, so renaming the run's origin renames its events).
+    ``ts`` is the first time stamp among the lines (None when no line has one).
+    """
+
+    kind: ClassVar[str] = "run"
+    texts: tuple[str, ...] | list[str] = ()
+    build: Callable[[str, int, str], Event] | None = field(default=None, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def member(self, index: int) -> Event:
+        """The event of the run's ``index``-th line."""
+        assert self.build is not None
+        return self.build(self.origin.file, self.origin.line + index, self.texts[index])
+
+    def expand(self) -> Iterator[Event]:
+        for index in range(len(self.texts)):
+            yield self.member(index)
+
+
+@dataclass(frozen=True)
+class DataRun(Run):
+    """A run of data-fd calls on one fd (one open file), each a read, write or
+    PRECOPY_INFO. ``shapes`` names each line's payload (every field of its event but
+    provenance, the sizes PRECOPY_INFO reports, and the fd), ``samples`` the first line
+    of each shape (an index into ``texts``); ``io`` maps a read or write shape to
+    ``(direction, requested, ret)`` for the byte statistics."""
+
+    kind: ClassVar[str] = "data_run"
+    fd: int = -1
+    file: str = ""
+    shapes: tuple[str, ...] | list[str] = ()
+    samples: dict[str, int] = field(default_factory=dict)
+    io: dict[str, tuple[str, int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuietRun(Run):
+    """A run of records that carry no device state (QEMU's data and size records, and
+    its device-less records): ``names`` are the (normalised) names of those with a device,
+    ``devices`` the device names they carry ("" for none)."""
+
+    kind: ClassVar[str] = "quiet_run"
+    devices: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -24,22 +24,27 @@ HOT_LINE = re.compile(
     rf"(?:@([0-9]{{1,18}}\.[0-9]{{1,18}}) )?"           # 1 timestamp
     rf"(?:\[({_NUM})(?:/({_NUM}))?\] )?"                # 2, 3 [TID] or [PID/TID]
     rf"fd ({_NUM}) "                                    # 4 fd
-    rf"(?:(read|write) ({_NUM}) {_RESULT}"              # 5 call, 6 requested, 7 ret, 8 errno
-    rf"|precopy_info argsz=({_NUM}) {_RESULT}"          # 9 argsz, 10 ret, 11 errno
-    rf" initial=({_NUM}) dirty=({_NUM}))"               # 12 initial, 13 dirty
+    rf"(?:((read|write) ({_NUM}) {_RESULT})"            # 5 shape: 6 call, 7 requested,
+    #                                                     8 ret, 9 errno
+    rf"|(precopy_info argsz=({_NUM}) {_RESULT})"        # 10 shape: 11 argsz, 12 ret, 13 errno
+    rf" initial=({_NUM}) dirty=({_NUM}))"               # 14 initial, 15 dirty
 )
+#: the groups holding a line's *shape*: everything of its event but the provenance (time,
+#: thread, line), the fd and the sizes PRECOPY_INFO reports (one of the two is None)
+SHAPE_GROUPS = (5, 10)
 
 
 def hot_event(m: re.Match[str], fds: dict[int, Any], file: str, number: int,
               text: str) -> Event | None:
     """The event of a line :data:`HOT_LINE` matched in full, or None when the line's fd is
     not among the trace's open ``fds`` (the general path notes that and names a file)."""
-    ts, first, second, fd_text, call, requested, ret, errno, argsz, pret, perrno, \
-        initial, dirty = m.groups()
+    ts, first, second, fd_text, _shape, call, requested, ret, errno, _pshape, argsz, pret, \
+        perrno, initial, dirty = m.groups()
     fd = int(fd_text)
     open_fd = fds.get(fd)
     if open_fd is None:
         return None
+    # hot_event_on's body, inlined: the plain reader's loop calls this for most lines
     if second is None:
         pid, tid = None, None if first is None else int(first)
     else:
@@ -56,3 +61,41 @@ def hot_event(m: re.Match[str], fds: dict[int, Any], file: str, number: int,
         "ts": None if ts is None else float(ts), "duration": None, "text": text,
         "fd": fd, "file": open_fd.file, "ret": int(pret), "errno": perrno,
         "argsz": int(argsz), "initial_bytes": int(initial), "dirty_bytes": int(dirty)})
+
+
+def hot_event_on(m: re.Match[str], ident: str, file: str, number: int, text: str) -> Event:
+    """:func:`hot_event` for a line whose fd is open as the file ``ident``."""
+    ts, first, second, fd_text, _shape, call, requested, ret, errno, _pshape, argsz, pret, \
+        perrno, initial, dirty = m.groups()
+    fd = int(fd_text)
+    if second is None:
+        pid, tid = None, None if first is None else int(first)
+    else:
+        pid, tid = int(first), int(second)
+    if call is not None:
+        return built(DataIO, {
+            "origin": origin_at(file, number), "pid": pid, "tid": tid,
+            "ts": None if ts is None else float(ts), "duration": None, "text": text,
+            "fd": fd, "file": ident, "call": call, "direction": call,
+            "requested": int(requested), "ret": int(ret), "errno": errno,
+            "positioned": False})
+    return built(PrecopyInfo, {
+        "origin": origin_at(file, number), "pid": pid, "tid": tid,
+        "ts": None if ts is None else float(ts), "duration": None, "text": text,
+        "fd": fd, "file": ident, "ret": int(pret), "errno": perrno,
+        "argsz": int(argsz), "initial_bytes": int(initial), "dirty_bytes": int(dirty)})
+
+
+class HotMember:
+    """Makes the event of one line of a run of hot lines on the open file ``ident``
+    (``Run.build``): the line is matched again, as the reader matched it."""
+
+    __slots__ = ("ident",)
+
+    def __init__(self, ident: str) -> None:
+        self.ident = ident
+
+    def __call__(self, file: str, number: int, text: str) -> Event:
+        m = HOT_LINE.fullmatch(text)
+        assert m is not None, text
+        return hot_event_on(m, self.ident, file, number, text)

@@ -17,7 +17,7 @@ from typing import Any
 
 from vfio_migcheck.traces.blocks import iter_line_blocks
 from vfio_migcheck.traces.canonical.fastline import fast_statement
-from vfio_migcheck.traces.canonical.hotline import HOT_LINE, hot_event
+from vfio_migcheck.traces.canonical.hotline import HOT_LINE, SHAPE_GROUPS, HotMember, hot_event
 from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
     DUP_CALLS,
@@ -53,12 +53,14 @@ from vfio_migcheck.traces.canonical.syntax import (
     word_text,
 )
 from vfio_migcheck.traces.events import (
+    COLLAPSE_RUNS,
     UNKNOWN,
     DataClose,
     DataFcntl,
     DataIO,
     DataIoctl,
     DataPoll,
+    DataRun,
     DataSeek,
     DeviceAccess,
     DeviceClose,
@@ -106,7 +108,8 @@ class CanonicalTrace:
     generations: dict[int, int] = field(default_factory=dict)
     # device-call payloads by statement text (DEVICE_LINE), and the text of the line being
     # read the general way, whose payload is to be remembered (None: not to be)
-    payloads: dict[str, tuple[str, dict[str, Any], Any]] = field(default_factory=dict)
+    payloads: dict[str, tuple[str, dict[str, Any], Any, dict[str, Any]]] = \
+        field(default_factory=dict)
     remember: str | None = None
 
     # -- identities of open files --
@@ -196,11 +199,12 @@ class CanonicalTrace:
         if self.remember is not None:
             if len(self.payloads) >= MAX_REMEMBERED:
                 self.payloads.clear()
-            self.payloads[self.remember] = (device, payload, fd)
+            self.payloads[self.remember] = (device, payload, fd, _event_values(payload))
         return event
 
     def _feature_event(self, device: str, payload: dict[str, Any], origin: Origin,
-                       common: dict, fd: Any = None) -> FeatureCall:
+                       common: dict, fd: Any = None,
+                       values: dict[str, Any] | None = None) -> FeatureCall:
         """The FeatureCall of a device call's payload in this trace's context: the data
         fd its reply creates, the device fd. ``fd``: the fd the statement named, else
         None (then its ``fd=`` word, or the declared fd)."""
@@ -218,7 +222,8 @@ class CanonicalTrace:
             fd = self._device_fd(payload["stmt"], device)
         elif fd is _DECLARED_FD:
             fd = self.devices[device].fd
-        values = {key: value for key, value in payload.items() if key != "stmt"}
+        if values is None:
+            values = _event_values(payload)
         return built(FeatureCall, {"origin": origin, "device": device, "fd": fd, **values,
                                    **common})
 
@@ -230,7 +235,7 @@ class CanonicalTrace:
         found = self.payloads.get(m.group(4))
         if found is None:
             return None
-        device, payload, fd = found
+        device, payload, fd, values = found
         if device not in self.devices:
             return None
         ts, first, second, duration = m.group(1, 2, 3, 5)
@@ -240,7 +245,8 @@ class CanonicalTrace:
             pid, tid = int(first), int(second)
         common = {"pid": pid, "tid": tid, "ts": None if ts is None else float(ts),
                   "duration": None if duration is None else float(duration), "text": text}
-        return self._feature_event(device, payload, origin_at(file, number), common, fd)
+        return self._feature_event(device, payload, origin_at(file, number), common, fd,
+                                   values)
 
     def _device_reset(self, stmt: Statement, origin: Origin, common: dict) -> Event:
         device = self._device(stmt.words[0])
@@ -432,6 +438,11 @@ DEVICE_LINE = re.compile(
     r"(?: <([0-9]{1,18}\.[0-9]{1,18})>)?")
 
 
+def _event_values(payload: dict[str, Any]) -> dict[str, Any]:
+    """The FeatureCall fields a payload holds (all of it but the statement)."""
+    return {key: value for key, value in payload.items() if key != "stmt"}
+
+
 def _feature_payload(stmt: Statement) -> dict[str, Any]:
     """Everything a device call's FeatureCall holds that its statement alone decides (no
     trace context): op, feature, payload fields, result. Raises LineError as the reader
@@ -515,8 +526,9 @@ def sniff(lines: list[str]) -> float:
 def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
     """Yield one event per statement line of ``paths`` (read as one trace, in order)."""
     trace = CanonicalTrace(summary)
+    blocks_reader = read_runs if COLLAPSE_RUNS.get() else read_blocks
     for path in paths:
-        yield from read_blocks(str(path), iter_line_blocks(path), trace)
+        yield from blocks_reader(str(path), iter_line_blocks(path), trace)
 
 
 def read_blocks(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
@@ -553,6 +565,99 @@ def read_blocks(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                 item = Line(number, item)
             yield from read_lines(file, (item,), trace)
             trace.remember = None
+
+
+#: shortest run of hot lines handed over as one DataRun (shorter ones: one event a line)
+MIN_RUN = 4
+
+
+def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
+              ) -> Iterator[Event]:
+    """:func:`read_blocks` for the checker (``COLLAPSE_RUNS``): consecutive hot lines on one
+    open fd come as one :class:`DataRun` (at least :data:`MIN_RUN` of them), every other
+    line as :func:`read_blocks` gives it. A run's lines change nothing in the trace's
+    context (no fd is created or closed), so its events are those :func:`read_blocks`
+    would have made, one by one (``DataRun.expand``)."""
+    summary = trace.summary
+    hot = HOT_LINE.fullmatch
+    device_line = DEVICE_LINE.fullmatch
+    fds = trace.fds
+    first, second = SHAPE_GROUPS
+    run_fd: str | None = None       # the fd's text in the pending run's lines
+    texts: list[str] = []
+    shapes: list[str] = []
+    start = 0
+    ident = ""
+    number = 0
+    for block in blocks:
+        for item in block:
+            number += 1
+            if item.__class__ is str:
+                m = hot(item)
+                if m is not None:
+                    fd_text = m.group(4)
+                    if fd_text == run_fd:
+                        texts.append(item)
+                        shapes.append(m.group(first) or m.group(second))
+                        continue
+                    if texts:
+                        yield from _run_events(file, start, texts, shapes, ident, run_fd,
+                                               summary)
+                        texts, run_fd = [], None
+                    open_fd = fds.get(int(fd_text))
+                    if open_fd is not None:
+                        run_fd, start, ident = fd_text, number, open_fd.file
+                        texts = [item]
+                        shapes = [m.group(first) or m.group(second)]
+                        continue
+                if texts:
+                    yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+                    texts, run_fd = [], None
+                m = device_line(item)
+                if m is not None:
+                    event = trace.cached_device_call(m, file, number, item)
+                    if event is not None:
+                        summary.lines += 1
+                        summary.events += 1
+                        yield event
+                        continue
+                    trace.remember = m.group(4)
+                item = Line(number, item)
+            elif texts:
+                yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+                texts, run_fd = [], None
+            yield from read_lines(file, (item,), trace)
+            trace.remember = None
+    if texts:
+        yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+
+
+def _run_events(file: str, start: int, texts: list[str], shapes: list[str], ident: str,
+                fd_text: str | None, summary: ReadSummary) -> Iterator[Event]:
+    """The events of a pending run of hot lines: one DataRun, or each line's event."""
+    count = len(texts)
+    summary.lines += count
+    summary.events += count
+    member = HotMember(ident)
+    if count < MIN_RUN:
+        for index, text in enumerate(texts):
+            yield member(file, start + index, text)
+        return
+    samples = {shape: shapes.index(shape) for shape in dict.fromkeys(shapes)}
+    io: dict[str, tuple[str, int, int]] = {}
+    for shape in samples:
+        if shape[0] != "p":             # "read|write REQUESTED = RET[ ERRNO]"
+            call, requested, _, ret = shape.split(" ", 4)[:4]
+            io[shape] = (call, int(requested), int(ret))
+    ts = None
+    for text in texts:                  # the first time stamp ("@TS " starts the line)
+        if text[0] == "@":
+            ts = float(text[1:text.index(" ")])
+            break
+    yield built(DataRun, {"origin": origin_at(file, start), "pid": None, "tid": None,
+                          "ts": ts, "duration": None, "text": None, "texts": texts,
+                          "build": member, "fd": int(fd_text),  # type: ignore[arg-type]
+                          "file": ident, "shapes": shapes, "samples": samples, "io": io})
 
 
 def read_lines(file: str, lines: Iterable[Any], trace: CanonicalTrace) -> Iterator[Event]:

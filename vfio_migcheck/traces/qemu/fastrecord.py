@@ -64,6 +64,14 @@ _DIGITS = r"-?(?:0x[0-9a-fA-F]{1,16}|[0-9]{1,18})"
 _WORD_VALUE = r"(?!UNKNOWN[ ,]|UNKNOWN$)[A-Za-z][A-Za-z0-9_-]*"
 
 
+def template_pattern(template: list[Any]) -> str:
+    """The text :func:`_compiled`'s pattern matches, without groups (its values are
+    matched, not kept)."""
+    pattern = _compiled(template)[0].pattern
+    return pattern.replace(f"({_DIGITS}|{_WORD_VALUE})", f"(?:{_DIGITS}|{_WORD_VALUE})") \
+        .replace(f"({_DIGITS})", f"(?:{_DIGITS})")
+
+
 def _compiled(template: list[Any]) -> tuple[re.Pattern[str], tuple[str, ...], tuple[bool, ...]]:
     """(pattern, the value names in order, whether each value must be a number)."""
     parts = [" *"]

@@ -184,3 +184,18 @@ def may_hold_v1_evidence(line: str) -> bool:
     if "data_size" in line and "vfio_save_iterate" in line:
         return True
     return _INTEGER_STATE.search(line) is not None
+
+
+# one pattern each (a literal start is searched fast; an alternation is tried everywhere)
+_ITERATE_THEN_SIZE = re.compile(r"vfio_save_iterate[^\n]*data_size")
+_SIZE_THEN_ITERATE = re.compile(r"data_size[^\n]*vfio_save_iterate")
+
+
+def may_hold_v1_evidence_in(block: str) -> bool:
+    """:func:`may_hold_v1_evidence` for many lines joined by newlines at once: False only
+    if it is False for every one of them (each test finds what it finds in any line)."""
+    if any(word in block for word in _V1_WORDS):
+        return True
+    return _INTEGER_STATE.search(block) is not None or \
+        _ITERATE_THEN_SIZE.search(block) is not None or \
+        _SIZE_THEN_ITERATE.search(block) is not None

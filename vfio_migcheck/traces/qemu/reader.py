@@ -23,9 +23,11 @@ from typing import Any
 
 from vfio_migcheck.traces.blocks import iter_line_blocks
 from vfio_migcheck.traces.events import (
+    COLLAPSE_RUNS,
     Event,
     Origin,
     QemuEvent,
+    QuietRun,
     ReadSummary,
     Unreadable,
     built,
@@ -39,6 +41,7 @@ from vfio_migcheck.traces.qemu.formats import (
     QEMU_STATE_NAMES,
     QEMU_UNKNOWN_STATE,
     may_hold_v1_evidence,
+    may_hold_v1_evidence_in,
     protocol_evidence,
 )
 from vfio_migcheck.traces.qemu.lines import (
@@ -54,6 +57,13 @@ from vfio_migcheck.traces.qemu.lines import (
     find_qmp_event,
     find_segments,
     is_cut_prefix,
+)
+from vfio_migcheck.traces.qemu.quiet import (
+    FOREIGN,
+    QUIET_LINE,
+    QUIET_PAIRS,
+    prefix_ts,
+    quiet_plain_line,
 )
 from vfio_migcheck.traces.qemu.syntax import Record, RecordError, parse_record
 
@@ -341,7 +351,7 @@ def decide_era(paths: Iterable[Path]) -> Era:
     """Scan the whole log once for v1 and v2 evidence (records only, no events kept)."""
     era = Era()
     for path in paths:
-        for number, text in _texts(path):
+        for number, text in _era_texts(path, era):
             if "vfio_" not in text:
                 continue
             if era.v2_first and not may_hold_v1_evidence(text):
@@ -415,6 +425,10 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
     summary.format = FORMAT_V1 if protocol == "v1" else FORMAT_V2
     summary.notes.append(era.note())
     many = len(paths) > 1
+    if COLLAPSE_RUNS.get():
+        for path in paths:
+            yield from read_runs(str(path), summary, protocol, many)
+        return
     for path in paths:
         name = str(path)
         number = 0
@@ -429,6 +443,108 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
                         yield event
                         continue
                 yield from _line_events(summary, name, number, item, protocol, many)
+
+
+#: shortest run of quiet records handed over as one QuietRun
+MIN_RUN = 4
+
+
+def read_runs(name: str, summary: ReadSummary, protocol: str | None, many: bool
+              ) -> Iterator[Event]:
+    """:func:`read` of one file for the checker (``COLLAPSE_RUNS``): consecutive quiet
+    records (qemu/quiet.py) come as one :class:`QuietRun` (at least :data:`MIN_RUN`),
+    every other line as :func:`read` gives it."""
+    quiet = QUIET_LINE.fullmatch
+    pairs = QUIET_PAIRS
+    texts: list[str] = []
+    heads: set[tuple[str, str]] = set()
+    start = 0
+    number = 0
+    for block in iter_line_blocks(name):
+        for item in block:
+            number += 1
+            if item.__class__ is str:
+                m = quiet(item)
+                if m is not None:
+                    head = m.group(1, 2)
+                    if (head[0], m.lastgroup) in pairs:
+                        if not texts:
+                            start = number
+                        texts.append(item)
+                        heads.add(head)
+                        continue
+                elif _plain_ok(item, protocol):
+                    if not texts:
+                        start = number
+                    texts.append(item)
+                    continue
+                if texts:
+                    yield from _run_events(name, start, texts, heads, summary, protocol, many)
+                    texts, heads = [], set()
+                event = hot_event(item, name, number, protocol)
+                if event is not None:
+                    summary.lines += 1
+                    summary.events += 1
+                    yield event
+                    continue
+            elif texts:
+                yield from _run_events(name, start, texts, heads, summary, protocol, many)
+                texts, heads = [], set()
+            yield from _line_events(summary, name, number, item, protocol, many)
+    if texts:
+        yield from _run_events(name, start, texts, heads, summary, protocol, many)
+
+
+def _plain_ok(text: str, era: str | None) -> bool:
+    """Is ``text`` a device-less record line (quiet.py) whose record reads soundly (as
+    remembered: the reader's memory of records answers for repeated texts)?"""
+    m = quiet_plain_line(text)
+    if m is None:
+        return False
+    try:
+        _known_record(m.group(1), text[m.start(1):].rstrip(), era)
+    except _Problem:
+        return False
+    return True
+
+
+class _Member:
+    """Makes the event of one line of a run of quiet records, the way :func:`read` does
+    (``Run.build``)."""
+
+    __slots__ = ("era", "many")
+
+    def __init__(self, era: str | None, many: bool) -> None:
+        self.era, self.many = era, many
+
+    def __call__(self, file: str, number: int, text: str) -> Event:
+        event = hot_event(text, file, number, self.era)
+        if event is not None:
+            return event
+        events = _line_events(ReadSummary(), file, number, text, self.era, self.many)
+        assert len(events) == 1 and isinstance(events[0], QemuEvent), text
+        return events[0]
+
+
+def _run_events(name: str, start: int, texts: list[str], heads: set[tuple[str, str]],
+                summary: ReadSummary, era: str | None, many: bool) -> Iterator[Event]:
+    """The events of a pending run of quiet lines: one QuietRun, or each line's event
+    (a short run, or a device text that holds another record's name)."""
+    count = len(texts)
+    summary.lines += count
+    summary.events += count
+    member = _Member(era, many)
+    devices = {device.strip() for _raw, device in heads}
+    if count < MIN_RUN or any(word in device for device in devices for word in FOREIGN):
+        for index, text in enumerate(texts):
+            yield member(name, start + index, text)
+        return
+    names = frozenset(EVENTS[raw].name for raw, _device in heads)
+    yield built(QuietRun, {"origin": origin_at(name, start), "pid": None, "tid": None,
+                           "ts": prefix_ts(texts[0]), "duration": None, "text": None,
+                           "texts": texts,
+                           "build": member, "devices": frozenset(devices),
+                           "names": names})
 
 
 def hot_event(text: str, file: str, number: int, era: str | None) -> QemuEvent | None:
@@ -447,6 +563,23 @@ def hot_event(text: str, file: str, number: int, era: str | None) -> QemuEvent |
                              "name": name, "state": state, "recover": recover,
                              "fields": {**fields, "prefix": style}, "text": body,
                              "duration": None, "pid": None, "tid": tid, "ts": ts})
+
+
+def _era_texts(path: Path, era: Era) -> Iterator[tuple[int, str]]:
+    """:func:`_texts` for :func:`decide_era`: once v2 evidence is found, a block of lines
+    none of which may hold v1 evidence is passed over whole."""
+    number = 0
+    for block in iter_line_blocks(path):
+        if era.v2_first and all(item.__class__ is str for item in block) \
+                and not may_hold_v1_evidence_in("\n".join(block)):
+            number += len(block)
+            continue
+        for item in block:
+            number += 1
+            if item.__class__ is str:
+                yield number, item
+            elif isinstance(item, Line):
+                yield number, item.text
 
 
 def _texts(path: Path) -> Iterator[tuple[int, str]]:
