@@ -58,6 +58,20 @@ def test_piped_check_imports_neither_rich_nor_networkx_nor_z3(args) -> None:
     assert not loaded & {*NEVER, "rich"}
 
 
+@pytest.mark.parametrize("args", [
+    (str(EXAMPLES / "source-precopy.vmc"),),
+    (str(EXAMPLES / "mtty-save.strace"),),
+    (),
+], ids=["vmc", "strace", "examples"])
+def test_the_bundled_examples_are_read_without_lark(args) -> None:
+    """Their every line takes a reader's fast path (the strace captures' ``execve`` line
+    with its argument array included) and format detection parses nothing: the syntax
+    modules import lark only for a parse, so neither lark nor ``regex`` is loaded."""
+    loaded = _modules_after(_check(*args))
+    assert "vfio_migcheck" in loaded and "click" in loaded
+    assert not loaded & {"lark", "regex"}
+
+
 def test_a_text_report_into_a_file_does_not_import_rich(tmp_path: Path) -> None:
     out = tmp_path / "report.txt"
     loaded = _modules_after(_check(str(EXAMPLES / "two-devices-p2p.vmc"), "-o", str(out)))

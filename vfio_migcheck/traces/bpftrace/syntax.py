@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from vfio_migcheck.traces.bpftrace.sniff import MAGIC  # noqa: F401 - the header's word
 from vfio_migcheck.traces.grammars import load_parser
 from vfio_migcheck.traces.numbers import NumberTooLong, check_digits
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 # lark is imported by the first line parsed, not by importing this module (docs/startup.md)
 
-MAGIC = "vfio-mig-bt"
 VERSION = 1
 
 

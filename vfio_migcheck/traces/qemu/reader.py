@@ -55,6 +55,7 @@ from vfio_migcheck.traces.qemu.lines import (
     find_segments,
     is_cut_prefix,
 )
+from vfio_migcheck.traces.qemu.sniff import SYSCALL_LINE as _SYSCALL_LINE
 from vfio_migcheck.traces.qemu.syntax import Record, RecordError, parse_record
 
 FORMAT_V2 = "qemu"
@@ -364,10 +365,6 @@ def decide_era(paths: Iterable[Path]) -> Era:
 
 
 # --- reader contract ---------------------------------------------------------------------
-
-_SYSCALL_LINE = re.compile(
-    r"^\s*(?:\[pid\s+\d+\]\s*|\d+\s+)?(?:[\d:.]+\s+)?[a-z_][a-z0-9_]*\(.*\)\s+=\s")
-
 
 # Another subsystem's record behind the log backend's TID@SEC.USEC: prefix (QEMU only).
 _OTHER_TRACE_LINE = re.compile(r"\d+@\d+\.\d{6}:[a-z][a-z0-9_]* ")
