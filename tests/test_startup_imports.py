@@ -77,3 +77,23 @@ def test_a_text_report_into_a_file_does_not_import_rich(tmp_path: Path) -> None:
     loaded = _modules_after(_check(str(EXAMPLES / "two-devices-p2p.vmc"), "-o", str(out)))
     assert "PASS" in out.read_text()
     assert not loaded & {*NEVER, "rich"}
+
+
+def test_a_one_command_process_freezes_what_the_command_imported() -> None:
+    """main() pauses the collector for the command's imports and freezes what they made;
+    running a command in process (CliRunner, as the tests do) leaves the collector alone."""
+    code = ("import gc, sys\n"
+            "from click.testing import CliRunner\n"
+            "from vfio_migcheck.cli import cli, main\n"
+            f"CliRunner().invoke(cli, ['check', {str(EXAMPLES / 'source-precopy.vmc')!r}])\n"
+            "in_process = gc.get_freeze_count()\n"
+            "try:\n"
+            f"    main(['check', {str(EXAMPLES / 'source-precopy.vmc')!r}])\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "sys.__stderr__.write(f'{in_process} {gc.get_freeze_count()} {gc.isenabled()}')")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)
+    in_process, after_main, enabled = done.stderr.split()[-3:]
+    assert in_process == "0"
+    assert int(after_main) > 10_000 and enabled == "True"
