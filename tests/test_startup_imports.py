@@ -58,8 +58,42 @@ def test_piped_check_imports_neither_rich_nor_networkx_nor_z3(args) -> None:
     assert not loaded & {*NEVER, "rich"}
 
 
+@pytest.mark.parametrize("args", [
+    (str(EXAMPLES / "source-precopy.vmc"),),
+    (str(EXAMPLES / "mtty-save.strace"),),
+    (),
+], ids=["vmc", "strace", "examples"])
+def test_the_bundled_examples_are_read_without_lark(args) -> None:
+    """Their every line takes a reader's fast path (the strace captures' ``execve`` line
+    with its argument array included) and format detection parses nothing: the syntax
+    modules import lark only for a parse, so neither lark nor ``regex`` is loaded."""
+    loaded = _modules_after(_check(*args))
+    assert "vfio_migcheck" in loaded and "click" in loaded
+    assert not loaded & {"lark", "regex"}
+
+
 def test_a_text_report_into_a_file_does_not_import_rich(tmp_path: Path) -> None:
     out = tmp_path / "report.txt"
     loaded = _modules_after(_check(str(EXAMPLES / "two-devices-p2p.vmc"), "-o", str(out)))
     assert "PASS" in out.read_text()
     assert not loaded & {*NEVER, "rich"}
+
+
+def test_a_one_command_process_freezes_what_the_command_imported() -> None:
+    """main() pauses the collector for the command's imports and freezes what they made;
+    running a command in process (CliRunner, as the tests do) leaves the collector alone."""
+    code = ("import gc, sys\n"
+            "from click.testing import CliRunner\n"
+            "from vfio_migcheck.cli import cli, main\n"
+            f"CliRunner().invoke(cli, ['check', {str(EXAMPLES / 'source-precopy.vmc')!r}])\n"
+            "in_process = gc.get_freeze_count()\n"
+            "try:\n"
+            f"    main(['check', {str(EXAMPLES / 'source-precopy.vmc')!r}])\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "sys.__stderr__.write(f'{in_process} {gc.get_freeze_count()} {gc.isenabled()}')")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)
+    in_process, after_main, enabled = done.stderr.split()[-3:]
+    assert in_process == "0"
+    assert int(after_main) > 10_000 and enabled == "True"

@@ -111,6 +111,49 @@ def test_generated_flat_calls_parse_the_same_on_both_paths(name, args, result, d
     assert fast is None or fast == reference
 
 
+# arrays one level deep (execve's argv, signal and fd sets): the fast path takes them too
+_element = st.one_of(_fd, _string, _word, st.integers(-5, 1 << 40).map(str),
+                     st.sampled_from(["RTMIN", "RT_1", "SIGCHLD", "...", ""]))
+_array = st.builds(lambda negated, items, sep: ("~" if negated else "") + "[" + sep.join(items)
+                   + "]",
+                   st.booleans(), st.lists(_element, max_size=4),
+                   st.sampled_from([", ", " ", ",", " , "]))
+_array_names = st.sampled_from(["execve", "rt_sigprocmask", "pselect6", "ioctl", "read"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_array_names, st.lists(st.one_of(_arg, _array), min_size=1, max_size=4), _result,
+       _duration)
+def test_generated_calls_with_arrays_parse_the_same_on_both_paths(name, args, result,
+                                                                  duration):
+    text = f"{name}({', '.join(args)}) = {result}{duration}"
+    reference = parse_call(text)
+    fast = fast_call(text)
+    assert fast is None or fast == reference
+
+
+@pytest.mark.parametrize("text", [
+    'execve("/bin/mig-test", ["/bin/mig-test", "save", "/tmp/blob.bin", "group"], '
+    "0x7ffe6f19ab28 /* 5 vars */) = 0 <0.002580>",
+    "rt_sigprocmask(SIG_BLOCK, ~[], [], 8) = 0",
+    "rt_sigprocmask(SIG_UNBLOCK, [RTMIN RT_1], NULL, 8) = 0",
+    "pselect6(7, [6 7], NULL, NULL, NULL, NULL) = 1 <0.000010>",
+])
+def test_flat_arrays_take_the_fast_path(text: str) -> None:
+    fast = fast_call(text)
+    assert fast is not None and fast == parse_call(text)
+
+
+@pytest.mark.parametrize("text", [
+    "poll([{fd=6, events=POLLIN}], 1, 0) = 1",          # a struct inside the array
+    "x([[1], [2]]) = 0",                                # nested arrays
+    "x([1) = 0",                                        # unbalanced
+    "x(1]) = 0",
+])
+def test_structs_and_nested_arrays_are_left_to_the_grammar(text: str) -> None:
+    assert fast_call(text) is None
+
+
 # --- ioctl requests, strings, clocks --------------------------------------------------------
 
 

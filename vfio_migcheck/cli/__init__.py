@@ -5,9 +5,11 @@ Subcommands are imported lazily so that, e.g., ``path`` never imports z3.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import sys
+from types import ModuleType
 
 import click
 
@@ -35,6 +37,29 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+#: set by main(): this process runs one command, so the collector may be tuned for it
+_one_command_process = False
+
+
+def _import_command(module: str) -> ModuleType:
+    """A command's module. In a process that runs one command (:func:`main`), the collector
+    is paused for the imports and what they made is frozen afterwards: modules, classes, the
+    rule catalogue and the model live as long as the process, and every full collection
+    during a check would otherwise walk them all again (about a sixth of ``check``'s CPU
+    time on the bundled examples; docs/startup.md). Tests that run commands in process
+    (click's CliRunner) leave the collector alone."""
+    if not _one_command_process:
+        return importlib.import_module(module)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return importlib.import_module(module)
+    finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in COMMANDS if self._available(name)]
@@ -48,7 +73,7 @@ class LazyGroup(click.Group):
         if name not in COMMANDS or not self._available(name):
             return None
         module, attr, _ = COMMANDS[name]
-        return getattr(importlib.import_module(module), attr)
+        return getattr(_import_command(module), attr)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx)]
@@ -101,6 +126,8 @@ def _apply_config(ctx: click.Context, name: str, config_file: str | None) -> Non
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: click maps usage errors to exit code 2."""
+    global _one_command_process
+    _one_command_process = True
     try:
         cli.main(args=argv, prog_name="vfio-migcheck", standalone_mode=True)
     except KeyboardInterrupt:  # pragma: no cover

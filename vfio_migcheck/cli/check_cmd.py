@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from importlib import resources
@@ -144,6 +143,8 @@ def write_report(results: list, output: str, output_file: str | None, quiet: boo
         with open_output(output_file) as handle:
             render(results, PlainText(handle), quiet=quiet)
         return
+    import json  # here: the text report (the default) needs no JSON
+
     if output == "concise":
         from vfio_migcheck.checker.reports.concise import concise_lines
 
@@ -169,6 +170,8 @@ def rules_cmd(as_json: bool) -> None:
     """List the checker's rules: id, severity, party and what each checks."""
     rules = all_rules()
     if as_json:
+        import json
+
         click.echo(json.dumps([r.to_json() for r in rules], indent=2))
         return
     width = max(len(r.name) for r in rules)
@@ -185,6 +188,8 @@ def rule_cmd(rule_id: str, as_json: bool) -> None:
     if rule is None:
         fail_usage(f"unknown rule {rule_id!r}; 'vfio-migcheck rules' lists them")
     if as_json:
+        import json
+
         click.echo(json.dumps(rule.to_json(), indent=2))
         return
     from vfio_migcheck.checker.rule_docs import rule_text

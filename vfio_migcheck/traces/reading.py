@@ -29,6 +29,14 @@ READERS = {
     "qemu": "vfio_migcheck.traces.qemu.reader",
     "bpftrace": "vfio_migcheck.traces.bpftrace.reader",
 }
+# format name -> its sniff module (traces/<format>/sniff.py): ``bound(lines)`` is at least what
+# the reader's ``sniff`` answers, found from the text without importing the reader
+SNIFFERS = {
+    "canonical": "vfio_migcheck.traces.canonical.sniff",
+    "strace": "vfio_migcheck.traces.strace.sniff",
+    "qemu": "vfio_migcheck.traces.qemu.sniff",
+    "bpftrace": "vfio_migcheck.traces.bpftrace.sniff",
+}
 FORMATS = ("auto", *READERS)
 SNIFF_LINES = 50
 
@@ -63,10 +71,16 @@ def sniff_lines(path: Path, limit: int = SNIFF_LINES) -> list[str]:
 
 
 def detect_format(path: Path) -> str:
-    """Pick the reader most confident about the first lines of ``path``."""
+    """Pick the reader most confident about the first lines of ``path``.
+
+    A reader whose bound cannot beat the best answer so far is neither imported nor asked:
+    checking a strace capture does not import the QEMU and eBPF readers (docs/startup.md).
+    """
     head = sniff_lines(path)
     best, score = None, 0.0
     for fmt in READERS:
+        if importlib.import_module(SNIFFERS[fmt]).bound(head) <= score:
+            continue
         confidence = _reader(fmt).sniff(head)
         if confidence > score:
             best, score = fmt, confidence

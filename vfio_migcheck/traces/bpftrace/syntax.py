@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-
+from vfio_migcheck.traces.bpftrace.sniff import MAGIC  # noqa: F401 - the header's word
 from vfio_migcheck.traces.grammars import load_parser
 from vfio_migcheck.traces.numbers import NumberTooLong, check_digits
 
-MAGIC = "vfio-mig-bt"
+if TYPE_CHECKING:
+    from lark import Lark, Token, Tree
+
+# lark is imported by the first line parsed, not by importing this module (docs/startup.md)
+
 VERSION = 1
 
 
@@ -72,6 +75,8 @@ def _parser() -> Lark:
 
 
 def _fields(tokens: list[Tree]) -> tuple[dict[str, str], dict[str, int]]:
+    from lark import Token
+
     values: dict[str, str] = {}
     columns: dict[str, int] = {}
     for node in tokens:
@@ -98,6 +103,9 @@ def _int(tok: Token, what: str) -> int:
 
 def parse_line(text: str) -> Parsed:
     """Parse one line (without its newline) or raise :class:`SyntaxProblem`."""
+    from lark import Tree
+    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
     try:
         tree = _parser().parse(text)
     except UnexpectedCharacters as exc:

@@ -13,10 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-from lark import Lark, Token, Transformer
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from typing import TYPE_CHECKING, Any
 
 from vfio_migcheck.model.names import NameError_, parse_flags, parse_state
 from vfio_migcheck.model.spec import DEFAULT_SPEC, Spec, load_spec
@@ -26,6 +23,12 @@ from vfio_migcheck.traces.events import (
 )
 from vfio_migcheck.traces.grammars import load_parser
 from vfio_migcheck.traces.numbers import NumberTooLong, check_digits
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+
+# lark is imported by the first line that needs the grammar (most take fastline.py's path):
+# a decoded trace is checked without importing it (docs/startup.md)
 
 # --- vocabulary shared with the writer -----------------------------------------------------
 
@@ -172,8 +175,11 @@ def _word(tok: Token) -> Word:
     return Word(text, tok.column or 0)
 
 
-class _ToStatement(Transformer):
-    """Inline LALR transformer: the tree of one line -> a :class:`Statement` (no context)."""
+class _ToStatement:
+    """Inline LALR transformer: the tree of one line -> a :class:`Statement` (no context).
+
+    Its callbacks only; :func:`_parser` mixes in lark's ``Transformer`` when it builds the
+    parser, so that importing this module does not import lark."""
 
     def stamp(self, c: list[Token]) -> tuple[str, float]:
         return ("ts", _finite(c[0], c[0][1:], "timestamp"))
@@ -215,6 +221,8 @@ class _ToStatement(Transformer):
     decl_name = dev = qemu_dev = feature = arg = _one
 
     def _statement(self, kind: str, children: list[Any]) -> Statement:
+        from lark import Token  # loaded by now: only the lark parser calls this
+
         words: list[Word] = []
         fields: dict[str, Word] = {}
         key_columns: dict[str, int] = {}
@@ -277,8 +285,11 @@ class _ToStatement(Transformer):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    from lark import Transformer
+
+    transformer = type("_ToStatementTransformer", (_ToStatement, Transformer), {})()
     return load_parser("canonical", parser="lalr", lexer="contextual",
-                       transformer=_ToStatement(), propagate_positions=False,
+                       transformer=transformer, propagate_positions=False,
                        maybe_placeholders=False)
 
 
@@ -316,6 +327,8 @@ def _found(text: str, column: int) -> str:
 
 def parse_statement(text: str) -> Statement:
     """Parse one non-blank line; raise :class:`LineError` naming column and expectation."""
+    from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
     try:
         return _parser().parse(text)
     except UnexpectedCharacters as exc:

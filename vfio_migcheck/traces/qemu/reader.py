@@ -65,6 +65,7 @@ from vfio_migcheck.traces.qemu.quiet import (
     prefix_ts,
     quiet_plain_line,
 )
+from vfio_migcheck.traces.qemu.sniff import SYSCALL_LINE as _SYSCALL_LINE
 from vfio_migcheck.traces.qemu.syntax import Record, RecordError, parse_record
 
 FORMAT_V2 = "qemu"
@@ -374,10 +375,6 @@ def decide_era(paths: Iterable[Path]) -> Era:
 
 
 # --- reader contract ---------------------------------------------------------------------
-
-_SYSCALL_LINE = re.compile(
-    r"^\s*(?:\[pid\s+\d+\]\s*|\d+\s+)?(?:[\d:.]+\s+)?[a-z_][a-z0-9_]*\(.*\)\s+=\s")
-
 
 # Another subsystem's record behind the log backend's TID@SEC.USEC: prefix (QEMU only).
 _OTHER_TRACE_LINE = re.compile(r"\d+@\d+\.\d{6}:[a-z][a-z0-9_]* ")

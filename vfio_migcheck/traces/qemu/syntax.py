@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-from lark import Lark, Token, Tree
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken
+from typing import TYPE_CHECKING, Any
 
 from vfio_migcheck.traces.grammars import load_parser
 from vfio_migcheck.traces.numbers import NumberTooLong, bounded_int
 from vfio_migcheck.traces.qemu.fastrecord import fast_record
+
+if TYPE_CHECKING:
+    from lark import Lark, Token, Tree
+    from lark.exceptions import LarkError
+
+# lark is imported by the first record off fastrecord.py's path (docs/startup.md)
 
 _VALUE_TOKENS = frozenset({"NUMBER", "VALUE", "IDSTR"})
 _PUNCTUATION = frozenset({"(", ")", ","})
@@ -49,6 +52,8 @@ def _number(text: str) -> int:
 
 
 def _tokens(tree: Tree) -> Iterator[Token]:
+    from lark import Tree
+
     for child in tree.children:
         if isinstance(child, Tree):
             yield from _tokens(child)
@@ -86,6 +91,9 @@ def parse_record(body: str) -> Record:
 
 def grammar_record(body: str) -> Record:
     """:func:`parse_record` by the grammar alone (the reference of the fast path)."""
+    from lark import Tree
+    from lark.exceptions import LarkError
+
     try:
         tree = _parser().parse(body)
     except LarkError as exc:
@@ -105,6 +113,8 @@ def grammar_record(body: str) -> Record:
 
 def _lark_reason(exc: LarkError, body: str) -> str:
     """One short phrase for why a record did not parse (never lark's multi-line dump)."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
     shown = body if len(body) <= 120 else body[:117] + "..."
     if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
         return f"record ends too early (cut off?): {shown!r}"

@@ -1,10 +1,13 @@
-"""A regex fast path for the bracket-free calls that dominate VFIO-dense captures.
+"""A regex fast path for the flat calls that dominate VFIO-dense captures.
 
 ``read(6<anon_inode:mtty_mig>, "..."..., 16) = 16 <0.000293>`` and the VFIO ioctls are
-flat: no structs, arrays or nested calls. For those this module builds exactly the
-:class:`~vfio_migcheck.traces.strace.syntax.Call` the lark grammar would, several times
-faster; anything else (or anything it is unsure about) returns None and goes to lark.
-tests/test_strace_fastcall.py checks both paths agree on generated calls.
+flat: no structs or nested calls. Arrays one level deep are flat enough too: ``execve``'s
+argument list (the first line of every capture started by strace), signal sets
+(``[RTMIN RT_1]``, ``~[]``) and ``select`` fd sets. For those this module builds exactly
+the :class:`~vfio_migcheck.traces.strace.syntax.Call` the lark grammar would, several times
+faster, and without importing lark; anything else (structs, nested arrays, or anything it
+is unsure about) returns None and goes to lark. tests/test_strace_syntax.py checks both
+paths agree on generated calls.
 """
 
 from __future__ import annotations
@@ -15,9 +18,12 @@ from vfio_migcheck.traces.strace.syntax import Arg, Call, Item, duration_value, 
 from vfio_migcheck.traces.strace.text import decode_decoration
 
 _DECOR = r"<(?![<\s=])(?:->|[^<>\n]|<[^<>\n]*>)*>"
+#: one piece of flat argument text: a character that opens or closes nothing, a string, or
+#: an fd decoration
+_FLAT = r"(?:[^()\[\]{}\"<>]|\"(?:[^\"\\\n]|\\.)*\"|<(?![<\s=])[^<>\n]*(?:<[^<>\n]*>)?>)"
 _OUTER = re.compile(
     r"(?P<name>[A-Za-z_$][A-Za-z0-9_$.]*)\s*\("
-    r"(?P<args>(?:[^()\[\]{}\"<>]|\"(?:[^\"\\\n]|\\.)*\"|<(?![<\s=])[^<>\n]*(?:<[^<>\n]*>)?>)*)"
+    r"(?P<args>(?:" + _FLAT + r"|\[" + _FLAT + r"*\])*)"
     r"\)\s*=\s*(?P<ret>-?(?:0[xX][0-9a-fA-F]+|[0-9]+))"
     r"(?P<rdec><(?![<\s=])[^<>\n]*(?:<[^<>\n]*>)?>)?"
     r"(?:\s+(?P<errno>[A-Z][A-Z0-9_]*))?"
@@ -33,6 +39,7 @@ _TOKEN = re.compile(
     r"|(?P<n>-?(?:0[xX][0-9a-fA-F]+|[0-9]+))(?P<nd>" + _DECOR + r")?(?![0-9A-Za-z_.])"
     r"|(?P<w>[A-Za-z_$][A-Za-z0-9_$.]*)(?P<wd>" + _DECOR + r")?"
     r"|(?P<comma>,)"
+    r"|(?P<open>\[)|(?P<close>\])"
     r"|(?P<o>=>|<<|>>|&&|\|\||==|!=|[-|&*+~@!%^/:=.'#;`?])"
     r")"
 )
@@ -77,8 +84,12 @@ def fast_call(text: str) -> Call | None:
 
 
 def _tokenize(text: str) -> list[Arg] | None:
+    """The grammar's ``seq`` of ``text``: arguments split at commas, each a list of items;
+    ``[...]`` becomes one ``("[", seq, None)`` item (the pattern above lets only flat text
+    between brackets through; nesting deeper is left to lark)."""
     args: list[Arg] = []
     current: Arg = []
+    outer: list[tuple[list[Arg], Arg]] = []     # the enclosing seqs while inside brackets
     pos = 0
     end = len(text)
     match = _TOKEN.match
@@ -95,7 +106,18 @@ def _tokenize(text: str) -> list[Arg] | None:
             args.append(current)
             current = []
             continue
-        if kind == "s":
+        if kind == "open":
+            outer.append((args, current))
+            args, current = [], []
+            continue
+        if kind == "close":
+            if not outer:
+                return None
+            if current or args:
+                args.append(current)
+            item = ("[", args, None)
+            args, current = outer.pop()
+        elif kind == "s":
             item = ("s", m.group("s"), None)
         elif kind in ("n", "nd"):
             dec = m.group("nd")
@@ -112,6 +134,8 @@ def _tokenize(text: str) -> list[Arg] | None:
         else:
             item = ("o", m.group("o"), None)
         current.append(item)
+    if outer:
+        return None
     if current or args:
         args.append(current)
     return args

@@ -31,6 +31,7 @@ from vfio_migcheck.traces.strace.scan import (
     state_key,
 )
 from vfio_migcheck.traces.strace.session import CALL_HEAD, CLONE_NAMES, FAST_HEAD, HEAD, Session
+from vfio_migcheck.traces.strace.sniff import sniff  # noqa: F401 - the reader interface
 from vfio_migcheck.traces.strace.threads import (
     EPOLL_WAIT,
     IO,
@@ -43,28 +44,6 @@ from vfio_migcheck.traces.strace.threads import (
     Pending,
     Thread,
 )
-
-_SNIFF_CALL = re.compile(
-    # one whitespace run between the parts: adjacent \s+ and \s* backtrack cubically
-    r"^(?:\[pid\s+\d+(?:<[^>]*>)?\]|\d{1,7}(?:<[^>]*>)?(?=\s))?\s*"
-    r"(?:(?:\d\d:\d\d:\d\d(?:\.\d+)?|\d+\.\d+|\d{8,})\s+)?"
-    r"(?:[A-Za-z_][A-Za-z0-9_]*\(.*(?:\)\s+=\s+(?:-?\d|0x|\?)|<unfinished(?: #\d+)? \.\.\.>$)"
-    r"|<\.\.\. [A-Za-z_][A-Za-z0-9_]* resumed|\+\+\+ (?:exited|killed)|--- SIG)"
-)
-
-
-def sniff(lines: list[str]) -> float:
-    """Confidence that these first lines are strace output (calls, resumes, exits)."""
-    meaningful = [line for line in lines if line.strip()]
-    if not meaningful:
-        return 0.0
-    hits = sum(1 for line in meaningful if _SNIFF_CALL.match(line))
-    if hits == 0:
-        return 0.0
-    share = hits / len(meaningful)
-    if share >= 0.5:
-        return 0.9
-    return 0.3 + 0.6 * share
 
 
 def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:

@@ -10,10 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
-
-from lark import Lark, Token, Transformer
-from lark.exceptions import LarkError
+from typing import TYPE_CHECKING, Any
 
 from vfio_migcheck.traces.grammars import load_parser
 from vfio_migcheck.traces.numbers import (
@@ -23,6 +20,13 @@ from vfio_migcheck.traces.numbers import (
     significant_digits,
 )
 from vfio_migcheck.traces.strace.text import decode_decoration
+
+if TYPE_CHECKING:
+    from lark import Lark, Token
+    from lark.exceptions import LarkError
+
+# lark is imported by the first call off fastcall.py's path: a capture whose calls are all
+# flat is read without it (docs/startup.md)
 
 # An argument is a list of items; an item is a tuple (kind, value, decoration):
 #   ("n", int|float, decor|None)  number, with its -y decoration (fds)
@@ -86,10 +90,15 @@ def _decor(tok: Token | None) -> str | None:
     return None if tok is None else decode_decoration(str(tok)[1:-1])
 
 
-class _ToCall(Transformer):
-    """Inline transformer: builds the plain-Python call value straight from the parser."""
+class _ToCall:
+    """Inline transformer: builds the plain-Python call value straight from the parser.
+
+    Its callbacks only; :func:`_parser` mixes in lark's ``Transformer`` when it builds the
+    parser, so that importing this module does not import lark."""
 
     def call(self, children: list[Any]) -> Call:
+        from lark import Token  # loaded by now: only the lark parser calls this
+
         name, args, ret = children[0], children[1], children[2]
         call = Call(str(name), args, ret[0], ret[1])
         for extra in children[3:]:
@@ -125,6 +134,8 @@ class _ToCall(Transformer):
         return "unavailable", None
 
     def seq(self, children: list[Any]) -> list[Arg]:
+        from lark import Token
+
         args: list[Arg] = []
         current: Arg = []
         for child in children:
@@ -170,13 +181,18 @@ class _ToCall(Transformer):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
+    from lark import Transformer
+
+    transformer = type("_ToCallTransformer", (_ToCall, Transformer), {})()
     return load_parser("strace", parser="lalr", lexer="contextual", start=["call", "partial"],
-                transformer=_ToCall(), maybe_placeholders=False)
+                transformer=transformer, maybe_placeholders=False)
 
 
 def parse_call(text: str) -> Call:
     """Parse ``name(args) = result ...``; raise :class:`SyntaxProblem` with the column."""
     check_nesting(text)
+    from lark.exceptions import LarkError
+
     try:
         return _parser().parse(text, start="call")
     except LarkError as exc:
@@ -222,6 +238,8 @@ def parse_call_repeated(text: str) -> Call:
 def parse_partial(text: str) -> Call:
     """Parse the first half of an unfinished call (``ret`` is None)."""
     check_nesting(text)
+    from lark.exceptions import LarkError
+
     try:
         return _parser().parse(text, start="partial")
     except LarkError as exc:
