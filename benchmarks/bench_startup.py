@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from compiled_env import compiled_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 ENTRY = "from vfio_migcheck.cli import main; main()"
@@ -98,8 +100,7 @@ def run_once(tree: Path, argv: list[str], env: dict[str, str]) -> tuple[float, f
 def measure(tree: Path, repeat: int, names: list[str],
             split: bool = False) -> dict[str, dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="vmc-pyc-") as pyc:
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env.update(PYTHONPATH=str(tree), PYTHONPYCACHEPREFIX=pyc)
+        env = compiled_env(tree, Path(pyc))
         out: dict[str, dict[str, float]] = {}
         for name in names:
             argv = COMMANDS[name]
