@@ -555,16 +555,26 @@ def read_blocks(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                         continue
                 m = device_line(item)
                 if m is not None:
-                    event = trace.cached_device_call(m, file, number, item)
+                    event = _read_before(trace, m, file, number, item)
                     if event is not None:
-                        summary.lines += 1
-                        summary.events += 1
                         yield event
                         continue
-                    trace.remember = m.group(4)
                 item = Line(number, item)
             yield from read_lines(file, (item,), trace)
             trace.remember = None
+
+
+def _read_before(trace: CanonicalTrace, m: re.Match[str], file: str, number: int,
+                 text: str) -> Event | None:
+    """The event of a device call whose text was read before (counted in the summary), or
+    None with the call remembered for the general path, which reads it in full."""
+    event = trace.cached_device_call(m, file, number, text)
+    if event is None:
+        trace.remember = m.group(4)
+        return None
+    trace.summary.lines += 1
+    trace.summary.events += 1
+    return event
 
 
 #: shortest run of hot lines handed over as one DataRun (shorter ones: one event a line)
@@ -615,13 +625,10 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                     texts, run_fd = [], None
                 m = device_line(item)
                 if m is not None:
-                    event = trace.cached_device_call(m, file, number, item)
+                    event = _read_before(trace, m, file, number, item)
                     if event is not None:
-                        summary.lines += 1
-                        summary.events += 1
                         yield event
                         continue
-                    trace.remember = m.group(4)
                 item = Line(number, item)
             elif texts:
                 yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
