@@ -617,19 +617,12 @@ class Engine:
         trans = self._cached(track, node, files, event, file, key, payload)[3]
         if trans is None:
             return False
-        replay: Replay = trans.result
-        if replay.findings or replay.undecided or replay.misfit or replay.cut is not None \
-                or replay.sure:
+        if not _quiet(trans.result):
             return False
         self._flush(track)
         self.automaton.hits += 1
         self.fast_hits += 1
-        if trans.same_files and trans.same_lines:
-            after = before if trans.node is node else Readings(trans.node, files, before.lines)
-        else:
-            new_files, new_lines = rename(files, before.lines, trans, file, event.origin.line)
-            after = Readings(trans.node, new_files, new_lines)
-        track.readings = after
+        track.readings = after = _successor(before, trans, file, event.origin.line)
         track.held = Held(event, None, (key, payload), before, [])   # step made if needed
         origin = event.origin
         track.last_line = origin.last_line or origin.line
@@ -900,18 +893,11 @@ class Engine:
         if trans is None:
             return False
         replay: Replay = trans.result
-        if replay.findings or replay.misfit or replay.cut is not None or replay.sure:
+        if not _silent(replay):
             return False
         self._flush(track)
         self.automaton.hits += 1
-        if trans.same_files and trans.same_lines:
-            after = before if trans.node is node else Readings(trans.node, before.files,
-                                                               before.lines)
-        else:
-            new_files, new_lines = rename(before.files, before.lines, trans, file,
-                                          event.origin.line)
-            after = Readings(trans.node, new_files, new_lines)
-        track.readings = after
+        track.readings = _successor(before, trans, file, event.origin.line)
         if replay.undecided:   # as _record_undecided
             undecided = track.undecided
             for rule in replay.undecided:
@@ -1301,10 +1287,24 @@ def _forget_file(config: Config, file: str, sessions: bool) -> Config:
     return config
 
 
+def _silent(replay: Replay) -> bool:
+    """Does a cached step report nothing but undecided rules (no finding, misfit, cut or
+    end of an unsure start)?"""
+    return not (replay.findings or replay.misfit or replay.cut is not None or replay.sure)
+
+
 def _quiet(replay: Replay) -> bool:
     """Does a cached step report nothing and change nothing but the readings?"""
-    return not (replay.findings or replay.undecided or replay.misfit
-                or replay.cut is not None or replay.sure)
+    return not replay.undecided and _silent(replay)
+
+
+def _successor(before: Readings, trans, file: str | None, line: int) -> Readings:
+    """The readings a cached step ``trans`` leads to from ``before``, renamed."""
+    if trans.same_files and trans.same_lines:
+        return before if trans.node is before.node else Readings(trans.node, before.files,
+                                                                 before.lines)
+    new_files, new_lines = rename(before.files, before.lines, trans, file, line)
+    return Readings(trans.node, new_files, new_lines)
 
 
 def _step_ok(config: Config) -> list[T.Outcome]:
