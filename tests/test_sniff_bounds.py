@@ -13,13 +13,13 @@ import importlib
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.timing import fastest
 from vfio_migcheck.traces import reading
 from vfio_migcheck.traces.bpftrace.sniff import may_be_record
 from vfio_migcheck.traces.bpftrace.syntax import Record, SyntaxProblem, parse_line
@@ -92,21 +92,8 @@ def test_bounds_hold_and_detection_is_unchanged_on_every_shipped_file() -> None:
 def test_bounds_hold_on_mixtures_of_shipped_lines(lines: list[str]) -> None:
     for fmt in reading.READERS:
         assert _bound(fmt, lines) >= _sniff(fmt, lines), fmt
-    assert _detected_by_asking_every_reader(lines) == _detect_lines(lines)
+    assert _detected_by_asking_every_reader(lines) == reading.detect_lines(lines)
 
-
-def _detect_lines(lines: list[str]) -> str | None:
-    """``detect_format``'s loop on lines already read."""
-    best, score = None, 0.0
-    for fmt in reading.READERS:
-        if _bound(fmt, lines) <= score:
-            continue
-        confidence = _sniff(fmt, lines)
-        if confidence > score:
-            best, score = fmt, confidence
-        if score >= 1.0:
-            break
-    return best
 
 
 # --- the canonical grammar's line starts ----------------------------------------------------
@@ -218,12 +205,7 @@ def _hostile(shape: int, n: int) -> str:
 
 
 def _seconds(check, text: str) -> float:
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        check(text)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return fastest(lambda: check(text))
 
 
 @pytest.mark.parametrize("check", [may_be_statement, may_be_record])

@@ -70,13 +70,12 @@ def sniff_lines(path: Path, limit: int = SNIFF_LINES) -> list[str]:
     return out
 
 
-def detect_format(path: Path) -> str:
-    """Pick the reader most confident about the first lines of ``path``.
+def detect_lines(head: list[str]) -> str | None:
+    """The format whose reader is most confident about ``head`` (None: no reader is).
 
     A reader whose bound cannot beat the best answer so far is neither imported nor asked:
     checking a strace capture does not import the QEMU and eBPF readers (docs/startup.md).
     """
-    head = sniff_lines(path)
     best, score = None, 0.0
     for fmt in READERS:
         if importlib.import_module(SNIFFERS[fmt]).bound(head) <= score:
@@ -86,6 +85,12 @@ def detect_format(path: Path) -> str:
             best, score = fmt, confidence
         if score >= 1.0:
             break   # certain (a header): no later reader can win, none need be imported
+    return best
+
+
+def detect_format(path: Path) -> str:
+    """Pick the reader most confident about the first lines of ``path`` (detect_lines)."""
+    best = detect_lines(sniff_lines(path))
     if best is None:
         raise UnknownFormatError(
             f"{path}: not recognised as a canonical trace, strace output, a QEMU trace log or "
