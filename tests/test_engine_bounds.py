@@ -9,6 +9,7 @@ import gzip
 import time
 from pathlib import Path
 
+from tests.support.timing import fastest
 from vfio_migcheck.checker.api import check_trace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "robustness"
@@ -17,12 +18,7 @@ R9 = FIXTURES / "R9-strace-engine-hidden-feature-57k.strace.gz"
 
 
 def _cpu(path: Path) -> float:
-    best = float("inf")
-    for _ in range(2):
-        start = time.process_time()
-        check_trace(path)
-        best = min(best, time.process_time() - start)
-    return best
+    return fastest(lambda: check_trace(path), repeat=2, clock=time.process_time)
 
 
 def _cut_honestly(path: Path) -> None:

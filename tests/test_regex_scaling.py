@@ -12,9 +12,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-import time
 
 import pytest
+
+from tests.support.timing import fastest
 
 
 def _reader_modules() -> list[str]:
@@ -64,14 +65,11 @@ def _patterns() -> list[tuple[str, re.Pattern[str], bool]]:
 
 
 def _cost(pattern: re.Pattern[str], text: str, scanned: bool) -> float:
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
+    def run() -> None:
         pattern.match(text)
         if scanned:
             pattern.search(text)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return fastest(run)
 
 
 def _shapes(piece: str, count: int) -> list[str]:

@@ -7,12 +7,12 @@ never absolute times: the machine may be busy. Sizes are small enough to keep th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.support.timing import fastest
 from vfio_migcheck.traces.reading import open_trace
 
 SAVE = "vfio_save_setup  (0000:3b:00.1) data buffer size 1"
@@ -58,14 +58,10 @@ SHAPES: list[tuple[str, str, Callable[[int], str], int]] = [
 
 
 def _read(path: Path, fmt: str) -> float:
-    best = float("inf")
-    for _ in range(2):
-        start = time.perf_counter()
-        reading = open_trace(path, fmt)
-        for _event in reading.events:
+    def read_all() -> None:
+        for _event in open_trace(path, fmt).events:
             pass
-        best = min(best, time.perf_counter() - start)
-    return best
+    return fastest(read_all, repeat=2)
 
 
 @pytest.mark.parametrize("name,fmt,build,size", SHAPES, ids=[s[0] for s in SHAPES])

@@ -15,6 +15,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.timing import fastest
 from tests.test_strace_scan import _BODIES, _SPLIT, assert_same_lines
 from vfio_migcheck.traces.strace import scan
 
@@ -119,8 +120,6 @@ def test_orphans_and_strays_are_read_line_by_line() -> None:
 def test_the_skip_pattern_is_linear_on_hostile_lines() -> None:
     """The built pattern (pair rule included) on lines of one repeated piece: a line four
     times longer must take less than eight times as long (ratios, never absolute times)."""
-    import time
-
     from vfio_migcheck.traces.events import ReadSummary
     from vfio_migcheck.traces.strace.session import Session
 
@@ -134,13 +133,7 @@ def test_the_skip_pattern_is_linear_on_hostile_lines() -> None:
 
     def cost(head: str, piece: str, tail: str, size: int) -> float:
         text = "\n" + head + piece * (size // len(piece)) + tail + "\n"
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            pattern.search(text)
-            pair.match(text)
-            best = min(best, time.perf_counter() - start)
-        return best
+        return fastest(lambda: (pattern.search(text), pair.match(text)))
 
     for head in ("100   1.5 ", "100   1.5 ioctl(9<anon_inode:kvm-vcpu:0>, ", "100   1.5 futex(",
                  "100   1.5 ppoll([", "101   1.5 <... ", "100   1.5 write(5, "):
