@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from operator import attrgetter
 
 from vfio_migcheck.checker import transitions as T
@@ -68,6 +68,7 @@ from vfio_migcheck.traces.events import (
     QemuEvent,
     QuietRun,
     Unreadable,
+    built,
     origin_at,
 )
 
@@ -89,6 +90,11 @@ _QEMU_ACTED_ON = frozenset({"migration_set_state", "migration_set_device_state",
 MAX_CACHED_SAMPLES = 4096
 
 Step = Callable[[Config], list[T.Outcome]]
+
+#: the fields of the SET a QEMU state record stands for (_qemu_success) that no record
+#: changes: FeatureCall's own defaults, the op, the feature and an unknown device fd
+_SET_CALL = {**{f.name: f.default for f in fields(FeatureCall) if f.default is not MISSING},
+             "fd": UNKNOWN, "op": "SET", "feature": "MIG_DEVICE_STATE"}
 
 
 @dataclass(slots=True)
@@ -205,6 +211,8 @@ class Engine:
         self._forked = 0                        # processes cloned so far
         self._file_forks: dict[str, int] = {}   # _forked when the file was first seen
         self._run_samples: dict[tuple[int, str], Event] = {}   # see _quiet_stretch
+        self._well_formed: dict[tuple, bool] = {}   # see _feature_lane
+        self._targets: dict[tuple[type, object], object] = {}   # see _target
 
     # --- set up -------------------------------------------------------------------------
     def _flag_candidates(self, declared, profile: DriverProfile) -> tuple[list[int], str]:
@@ -388,6 +396,8 @@ class Engine:
 
     def on_feature(self, event: FeatureCall) -> None:
         track = self._track(event.device, event)
+        if self.fast and self._feature_lane(track, event):
+            return
         if track.pid is None:
             track.pid = event.pid
         problem, event = U010.decode_raw(event)
@@ -418,37 +428,13 @@ class Engine:
                 def step(c: Config) -> list[T.Outcome]:
                     return T.step_hidden_feature(c, self.spec, event, line, None,
                                                  known_set=True)
-                key: tuple = ("hidden-set",)
+                self._apply(track, event, step, ("hidden-set",))
             else:
-                tgt = _norm_target(target, self.spec)
-
-                def step(c: Config) -> list[T.Outcome]:
-                    return T.step_set(c, self.spec, tgt, event, line, track.profile)
-                key = ("set", tgt)
-            self._apply(track, event, step, key)
+                self._apply(track, event, *self._set_step(track, event, target))
             self._after_set(track, event, pin)
-        elif feature == "MIG_DEVICE_STATE" and op == "GET":
-            reply = event.reply_state
-            if isinstance(reply, int):
-                reply = _norm_target(reply, self.spec)
-            ok = T.succeeded(event.ret)
-            self._apply(track, event, lambda c: T.step_get_state(
-                c, reply if ok else None, track.profile, self.spec.error_state or "ERROR"),
-                ("get-state", reply if ok else None), payload=False)
-        elif feature == "MIGRATION" and op in ("GET", "PROBE"):
-            if op == "GET" and T.succeeded(event.ret):
-                mig = event.mig_flags
-                self._apply(track, event, lambda c: T.step_get_migration(c, self.spec, mig),
-                            ("get-migration", mig), payload=False)
-            elif op == "GET":
-                self._apply(track, event, lambda c: [T.ok(c)], ("ok",), payload=False)
-        elif feature in ("DMA_LOGGING_START", "DMA_LOGGING_STOP", "DMA_LOGGING_REPORT") \
-                and op in ("GET", "SET"):
-            self._apply(track, event, lambda c: T.step_logging(c, op, feature, event.ret),
-                        ("logging", op, feature, T.succeeded(event.ret)), payload=False)
         elif hidden or (op is not UNKNOWN and feature is UNKNOWN and op == "SET"):
             target = pin[0] if pin is not None else None
-            tgt = _norm_target(target, self.spec) if target is not None else None
+            tgt = self._target(target) if target is not None else None
             no_set = track.qemu_traced
 
             self._apply(track, event,
@@ -459,14 +445,115 @@ class Engine:
                 track.stats.observe_request(event, self._interned(track.readings_before()),
                                             self.spec, tgt)
         else:
-            self._apply(track, event, lambda c: [T.ok(c)], ("ok",), payload=False)
+            shown = self._shown_step(track, event)
+            if shown is not None:
+                self._apply(track, event, *shown)
         self._observe_state(track, event)
+
+    def _set_step(self, track: DeviceTrack, event: FeatureCall,
+                  target) -> tuple[Step, tuple, bool]:
+        """A SET of the migration state to a known ``target``: its step, cache key and that
+        it reads the payload."""
+        tgt = self._target(target)
+        line = event.origin.line
+
+        def step(c: Config) -> list[T.Outcome]:
+            return T.step_set(c, self.spec, tgt, event, line, track.profile)
+        return step, ("set", tgt), True
+
+    def _shown_step(self, track: DeviceTrack,
+                    event: FeatureCall) -> tuple[Step, tuple, bool] | None:
+        """The step of a device call that is not hidden and not a SET of the migration
+        state without its target, its cache key and whether it reads the payload; None
+        for a call that changes nothing (a PROBE of MIGRATION)."""
+        op, feature = event.op, event.feature
+        if feature == "MIG_DEVICE_STATE" and op == "SET":
+            return self._set_step(track, event, event.target)
+        if feature == "MIG_DEVICE_STATE" and op == "GET":
+            reply = event.reply_state
+            if isinstance(reply, int):
+                reply = self._target(reply)
+            if not T.succeeded(event.ret):
+                reply = None
+            error = self.spec.error_state or "ERROR"
+            return (lambda c: T.step_get_state(c, reply, track.profile, error),
+                    ("get-state", reply), False)
+        if feature == "MIGRATION" and op in ("GET", "PROBE"):
+            if op == "GET" and T.succeeded(event.ret):
+                mig = event.mig_flags
+                return (lambda c: T.step_get_migration(c, self.spec, mig),
+                        ("get-migration", mig), False)
+            return (_step_ok, ("ok",), False) if op == "GET" else None
+        if feature in ("DMA_LOGGING_START", "DMA_LOGGING_STOP", "DMA_LOGGING_REPORT") \
+                and op in ("GET", "SET"):
+            ret = event.ret
+            return (lambda c: T.step_logging(c, op, feature, ret),
+                    ("logging", op, feature, T.succeeded(ret)), False)
+        return _step_ok, ("ok",), False
+
+    def _feature_lane(self, track: DeviceTrack, event: FeatureCall) -> bool:
+        """:meth:`on_feature` cut short for a device call whose payload is shown and whose
+        cached step reports nothing (:meth:`_replay_quiet`): no decoding of the request
+        again, no branch on its kind, the same bookkeeping after the step. Returns False,
+        having changed nothing, for anything the general path may treat otherwise: a raw
+        flags word, a malformed request (U010), a hidden or target-less call, a state
+        QEMU pinned, an overlap with the held event, a step never computed or one with a
+        finding."""
+        if track.pin is not None or isinstance(event.raw_flags, int):
+            return False
+        op, feature = event.op, event.feature
+        if op is UNKNOWN or feature is UNKNOWN:
+            return False
+        if feature == "MIG_DEVICE_STATE" and op == "SET" and (
+                event.target is UNKNOWN or event.target is None):
+            return False
+        held = track.held
+        if held is not None and _overlap(held.event, event):
+            return False
+        asked = (event.argsz, op, feature)
+        sound = self._well_formed.get(asked)
+        if sound is None:   # decode_raw reads nothing else of a call without raw flags
+            if len(self._well_formed) > MAX_CACHED_SAMPLES:
+                self._well_formed.clear()
+            sound = self._well_formed[asked] = U010.decode_raw(event)[0] is None
+        if not sound:
+            return False
+        shown = self._shown_step(track, event)
+        if shown is None:
+            return False
+        step, key, payload = shown
+        if not self._replay_quiet(track, event, step, (key, payload)):
+            return False
+        # what on_feature and _apply do around the step, in the same order of effects
+        if track.pid is None:
+            track.pid = event.pid
+        if feature == "MIG_DEVICE_STATE" and event.target is UNKNOWN:
+            track.payload_hidden = True
+        if track.unsure_start and _establishes_state(event):
+            track.unsure_start = False
+        if feature == "MIG_DEVICE_STATE" and op == "SET":
+            self._after_set(track, event, None)
+        self._observe_state(track, event)
+        return True
+
+    def _target(self, target):
+        """:func:`_norm_target`, remembered per spelling (a pure function of the spec)."""
+        if not isinstance(target, (int, str)):
+            return target
+        spelled = (target.__class__, target)
+        found = self._targets.get(spelled)
+        if found is None:
+            if len(self._targets) > MAX_CACHED_SAMPLES:
+                self._targets.clear()
+            found = self._targets[spelled] = _norm_target(target, self.spec)
+        return found
 
     def _after_set(self, track: DeviceTrack, event: FeatureCall, pin) -> None:
         """QEMU retries a failed SET with its recover state; ERROR recovery means a reset."""
         if pin is not None and T.succeeded(event.ret) is False and pin[1] not in (None, "ERROR"):
             track.pin = (pin[1], None)
-        self._check_p2p_order(track, event)
+        if self._p2p_peers(track):
+            self._check_p2p_order(track, event)
 
     def on_reset(self, event: DeviceReset) -> None:
         track = self._track(event.device, event)
@@ -830,22 +917,28 @@ class Engine:
     def _qemu_success(self, track: DeviceTrack, event: QemuEvent, state: str,
                       failed: bool = False) -> None:
         """A QEMU log without the ioctls: QEMU's belief after success stands for the SET."""
-        call = FeatureCall(event.origin, device=track.name, fd=UNKNOWN, op="SET",
-                           feature="MIG_DEVICE_STATE", ret=-1 if failed else 0,
-                           errno=UNKNOWN if failed else None, target=state,
-                           pid=event.pid, tid=event.tid, ts=event.ts)
-        tgt = _norm_target(state, self.spec)
+        call = built(FeatureCall, {**_SET_CALL, "origin": event.origin, "device": track.name,
+                                   "ret": -1 if failed else 0,
+                                   "errno": UNKNOWN if failed else None, "target": state,
+                                   "pid": event.pid, "tid": event.tid, "ts": event.ts})
+        tgt = self._target(state)
+        line = event.origin.line
 
         def step(c: Config) -> list[T.Outcome]:
-            outs = [o for o in T.step_set(c, self.spec, tgt, call, event.origin.line,
-                                          track.profile)
-                    if not o.misfit] or T.step_set(c, self.spec, tgt, call, event.origin.line,
+            outs = [o for o in T.step_set(c, self.spec, tgt, call, line, track.profile)
+                    if not o.misfit] or T.step_set(c, self.spec, tgt, call, line,
                                                    track.profile)
             return [T.Outcome(_opaque(o.config), o.tags) for o in outs]
 
         self._apply(track, call, step, ("qemu-set", tgt))
         self._observe_state(track, call)
-        self._check_p2p_order(track, call)
+        if self._p2p_peers(track):
+            self._check_p2p_order(track, call)
+
+    def _p2p_peers(self, track: DeviceTrack) -> bool:
+        """May :meth:`_check_p2p_order` find anything (or make the node of the readings)?
+        Not while the device is the only one the engine knows."""
+        return len(self.devices) > 1 or track.readings.node is None
 
     # --- applying and settling -------------------------------------------------------------
     def _apply(self, track: DeviceTrack, event: Event, step: Step, key: tuple | None = None,
