@@ -29,12 +29,18 @@ names = st.sampled_from([
     "vfio_save_block", "vfio_state_pending", "vfio_save_iterate_start",
     "vfio_migration_set_state", "vfio_region_read", "vfio_save_blockx", "vfio_", "vfio_x",
     "vfio_vfio_save_block", "vm_state_notify", "migrate_set_state"])
-gaps = st.sampled_from(["  (", " (", "   (", "(", "  "])
+gaps = st.sampled_from(["  (", " (", "   (", "(", "  ", " ", "   "])
 bodies = st.sampled_from([
     "0000:3b:00.1) data_size 1048576", "0000:3b:00.1)", "dev) state RUNNING",
     "vfio_pci0) data_size 1", "d) x vfio_save_block  (d) data_size 2",
     "d) vm_state_notify running 1", "d) data_size 1 ", "d) data_size 1\t",
-    "d) new state PRE_COPY, recover state RUNNING", "d"])
+    "d) new state PRE_COPY, recover state RUNNING", "d",
+    # device-less records (vm_state_notify, migrate_set_state) and near misses
+    "running 1 reason 9 (running)", "running 0 reason 7 (finish-migrate)", "running x",
+    "new state setup", "new state active", "new state cancelled", "new statex",
+    "new state setup migrate_set_state  new state active",
+    "running 1 reason 9 (running) vm_state_notify running 0", "new state vfio_x",
+    "new state setup vm_state_notify running 1 reason 9 (running)"])
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -96,3 +102,17 @@ def test_test_logs_read_alike_and_most_take_the_hot_path() -> None:
     hot, general = _both_ways(lines, "v2")
     assert hot == general
     assert sum(qemu.hot_event(line, "q", 1, "v2") is not None for line in lines) > 100
+
+
+def test_device_less_records_take_the_fast_path_when_alone() -> None:
+    for line in ("2026-01-01T00:00:00.117581Z migrate_set_state new state setup",
+                 "4030@1767225600.123456:vm_state_notify running 1 reason 9 (running)",
+                 "2026-01-01T00:00:00Z vm_state_notify  running 0 reason 7 (finish-migrate)"):
+        fast = fast_segment(line)
+        assert fast is not None and [fast] == general_segments(line), line
+    for line in ("2026-01-01T00:00:00.5Z migrate_set_state new state setup vm_state_notify",
+                 "2026-01-01T00:00:00.5Z migrate_set_state new state vfio_save_block (d)",
+                 "1@2.3:migrate_set_state new state a migrate_set_state new state b",
+                 "x 1@2.3:migrate_set_state new state setup"):
+        assert fast_segment(line) is None, line
+        assert find_segments(line) == general_segments(line), line

@@ -271,7 +271,12 @@ def _known_events(line: str) -> list[re.Match[str]]:
 _FAST_HEAD = re.compile(
     r"(?:([0-9]{1,18})@([0-9]{1,18})\.([0-9]{1,18}):"
     r"|([0-9]{4}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]{1,18})?Z) )"
-    r"(vfio_[a-z0-9_]+)(?= {1,2}\()")
+    r"(vfio_[a-z0-9_]+(?= {1,2}\()|vm_state_notify(?= {1,2}running )"
+    r"|migrate_set_state(?= {1,2}new state ))")
+
+
+#: the other device-less record of each (a line holding both goes the general way)
+_PLAIN_OTHER = {"vm_state_notify": "migrate_set_state", "migrate_set_state": "vm_state_notify"}
 
 
 def fast_segment(line: str) -> Segment | None:
@@ -295,8 +300,12 @@ def fast_parts(line: str) -> tuple[str, str, str, int | None, float] | None:
         return None
     name = m.group(5)
     start = m.start(5)
-    if name not in EVENTS or line.find("vfio_", start + 1) >= 0 \
-            or "vm_state_notify" in line or "migrate_set_state" in line:
+    if name[1] == "f":                  # vfio_...: no other record may follow
+        if name not in EVENTS or line.find("vfio_", start + 1) >= 0 \
+                or "vm_state_notify" in line or "migrate_set_state" in line:
+            return None
+    elif "vfio_" in line or line.find(name, start + 1) >= 0 \
+            or _PLAIN_OTHER[name] in line:   # a device-less record, alone on its line
         return None
     iso = m.group(4)
     if iso is None:
