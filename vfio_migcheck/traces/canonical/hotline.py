@@ -33,7 +33,6 @@ HOT_LINE = re.compile(
 #: thread, line), the fd and the sizes PRECOPY_INFO reports (one of the two is None)
 SHAPE_GROUPS = (5, 10)
 
-
 def hot_event(m: re.Match[str], fds: dict[int, Any], file: str, number: int,
               text: str) -> Event | None:
     """The event of a line :data:`HOT_LINE` matched in full, or None when the line's fd is
@@ -99,3 +98,29 @@ class HotMember:
         m = HOT_LINE.fullmatch(text)
         assert m is not None, text
         return hot_event_on(m, self.ident, file, number, text)
+
+
+def _strip_groups(pattern: str) -> str:
+    """``pattern`` with its capturing groups made non-capturing (a run keeps no values)."""
+    return re.sub(r"(?<!\\)\((?!\?)", "(?:", pattern)
+
+
+#: the shape of every line of a hot_run_on match, found unanchored: "fd " first appears
+#: in a hot line right before its fd (time and thread are digits and brackets)
+HOT_SHAPES = re.compile(rf"fd {_NUM} (" + _strip_groups(
+    rf"(?:read|write) {_NUM} {_RESULT}|precopy_info argsz={_NUM} {_RESULT}") + ")")
+_HOT_BODY = HOT_LINE.pattern.replace(rf"fd ({_NUM}) ", "fd {fd} ")
+_RUNS: dict[str, Any] = {}
+
+
+def hot_run_on(fd_text: str) -> Any:
+    """The ``match`` of a pattern taking one or more whole :data:`HOT_LINE` lines on fd
+    ``fd_text`` (spelt so) in text joined by newlines, each line ending in one: the
+    reader's block scan of a run. tests/test_canonical_hotline.py holds it to HOT_LINE."""
+    found = _RUNS.get(fd_text)
+    if found is None:
+        if len(_RUNS) > 1024:
+            _RUNS.clear()
+        body = _HOT_BODY.replace("{fd}", re.escape(fd_text))
+        found = _RUNS[fd_text] = re.compile(rf"(?:{_strip_groups(body)}\n)+").match
+    return found
