@@ -190,6 +190,7 @@ class Engine:
         self.memo = memo
         self.fast = memo and fast
         self.fast_hits = 0                      # data events the fast lane settled
+        self.feature_hits = 0                   # device calls _feature_lane settled
         self.flags = flags
         self.enabled = enabled
         self.profile = profile          # chosen by the user; None: detect, else generic
@@ -524,6 +525,7 @@ class Engine:
         step, key, payload = shown
         if not self._replay_quiet(track, event, step, (key, payload)):
             return False
+        self.feature_hits += 1
         # what on_feature and _apply do around the step, in the same order of effects
         if track.pid is None:
             track.pid = event.pid
