@@ -164,14 +164,14 @@ def clean_hot(draw) -> str:
 def test_a_run_scan_takes_the_hot_lines_on_its_fd_and_their_shapes(lines: list[str],
                                                                     fd: str) -> None:
     text = "\n".join(lines) + "\n"
-    m = hot_run_on(fd)(text, 0)
-    taken = 0 if m is None else m.group().count("\n")
+    end = hot_run_on(text, 0, fd)
+    taken = text[:end].count("\n")
     matches = [HOT_LINE.fullmatch(line) for line in lines]
     on_fd = [found is not None and found.group(4) == fd for found in matches]
     assert taken == (on_fd.index(False) if False in on_fd else len(lines))
     if taken:
         first, second = SHAPE_GROUPS
-        chunk = text[:m.end() - 1]  # type: ignore[union-attr]
+        chunk = text[:end - 1]
         assert chunk.split("\n") == lines[:taken]
         assert HOT_SHAPES.findall(chunk) == [found.group(first) or found.group(second)
                                              for found in matches[:taken]]  # type: ignore
@@ -181,7 +181,9 @@ def test_a_run_scan_takes_plain_spellings_on_its_fd() -> None:
     lines = ["@100.1 [4250] fd 45 read 1048576 = 1048576",
              "fd 45 precopy_info argsz=24 = -1 EAGAIN initial=0 dirty=0",
              "[4242/4250] fd 45 read 8 = 0", "fd 46 read 8 = 8"]
-    m = hot_run_on("45")("\n".join(lines) + "\n", 0)
-    assert m is not None and m.group().count("\n") == 3
-    assert HOT_SHAPES.findall(m.group()) == ["read 1048576 = 1048576",
+    text = "\n".join(lines) + "\n"
+    end = hot_run_on(text, 0, "45")
+    assert text[:end].count("\n") == 3
+    assert hot_run_on(text, 0, "46") == 0
+    assert HOT_SHAPES.findall(text[:end]) == ["read 1048576 = 1048576",
                                              "precopy_info argsz=24 = -1 EAGAIN", "read 8 = 0"]

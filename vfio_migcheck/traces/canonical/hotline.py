@@ -109,18 +109,19 @@ def _strip_groups(pattern: str) -> str:
 #: in a hot line right before its fd (time and thread are digits and brackets)
 HOT_SHAPES = re.compile(rf"fd {_NUM} (" + _strip_groups(
     rf"(?:read|write) {_NUM} {_RESULT}|precopy_info argsz={_NUM} {_RESULT}") + ")")
-_HOT_BODY = HOT_LINE.pattern.replace(rf"fd ({_NUM}) ", "fd {fd} ")
-_RUNS: dict[str, Any] = {}
+_HOT_BODY = _strip_groups(HOT_LINE.pattern.replace(rf"fd ({_NUM}) ", "fd {fd} "))
+#: one or more whole :data:`HOT_LINE` lines on one fd, spelt alike (group ``fd``), in
+#: text joined by newlines, each line ending in one
+_HOT_RUN = re.compile(rf"{_HOT_BODY.replace('{fd}', f'(?P<fd>{_NUM})')}\n"
+                      rf"(?:{_HOT_BODY.replace('{fd}', '(?P=fd)')}\n)*")
 
 
-def hot_run_on(fd_text: str) -> Any:
-    """The ``match`` of a pattern taking one or more whole :data:`HOT_LINE` lines on fd
-    ``fd_text`` (spelt so) in text joined by newlines, each line ending in one: the
-    reader's block scan of a run. tests/test_canonical_hotline.py holds it to HOT_LINE."""
-    found = _RUNS.get(fd_text)
-    if found is None:
-        if len(_RUNS) > 1024:
-            _RUNS.clear()
-        body = _HOT_BODY.replace("{fd}", re.escape(fd_text))
-        found = _RUNS[fd_text] = re.compile(rf"(?:{_strip_groups(body)}\n)+").match
-    return found
+def hot_run_on(text: str, pos: int, fd_text: str) -> int:
+    """Where the hot lines on fd ``fd_text`` (spelt so) that start at ``pos`` in ``text``
+    (lines joined by newlines, each ending in one) end: the reader's block scan of a run
+    (``pos`` itself when the line there is none). tests/test_canonical_hotline.py holds
+    it to HOT_LINE."""
+    m = _HOT_RUN.match(text, pos)
+    if m is None or m.group("fd") != fd_text:
+        return pos
+    return m.end()

@@ -614,9 +614,8 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
         count = len(block)
         while index < count:
             if pending.fd_text is not None:
-                m = hot_run_on(pending.fd_text)(text, pos)
-                if m is not None:
-                    end = m.end()
+                end = hot_run_on(text, pos, pending.fd_text)
+                if end > pos:
                     chunk = text[pos:end - 1]
                     lines = chunk.split("\n")
                     pending.texts.extend(lines)
