@@ -665,14 +665,16 @@ class _PendingRun:
                     self.texts.append(item)
                     self.shapes.append(m.group(first) or m.group(second))
                     return
-                yield from self.flush()
+                if self.texts:
+                    yield from self.flush()
                 open_fd = trace.fds.get(int(fd_text))
                 if open_fd is not None:
                     self.fd_text, self.start, self.ident = fd_text, number, open_fd.file
                     self.texts = [item]
                     self.shapes = [m.group(first) or m.group(second)]
                     return
-            yield from self.flush()
+            if self.texts:
+                yield from self.flush()
             m = DEVICE_LINE.fullmatch(item)
             if m is not None:
                 event = _read_before(trace, m, self.file, number, item)
@@ -681,7 +683,8 @@ class _PendingRun:
                     return
             item = Line(number, item)
         else:
-            yield from self.flush()
+            if self.texts:
+                yield from self.flush()
         yield from read_lines(self.file, (item,), trace)
         trace.remember = None
 

@@ -531,7 +531,8 @@ class _Pending:
                     self.start = number
                 self.texts.append(item)         # type: ignore[arg-type]
                 return
-            yield from self.flush()
+            if self.texts:
+                yield from self.flush()
             event = hot_event(item, self.name, number, protocol)  # type: ignore[arg-type]
             if event is not None:
                 self.summary.lines += 1
@@ -539,7 +540,8 @@ class _Pending:
                 yield event
                 return
         else:
-            yield from self.flush()
+            if self.texts:
+                yield from self.flush()
         yield from _line_events(self.summary, self.name, number, item, protocol, self.many)
 
 
