@@ -115,5 +115,6 @@ QUIET_RUN = re.compile(rf"(?:(?:{_TID_PREFIX}|{_ISO_PREFIX})(?:{_record_alternat
 #: (raw event name, device text) of every line of a QUIET_RUN match, found without
 #: anchoring (a search for "vfio_" runs at C speed): the prefix holds no "vfio_" and no
 #: quiet shape's words do (tests/test_qemu_quiet_scan.py), so each line's first one is
-#: its name
-QUIET_HEADS = re.compile(r"(vfio_[a-z0-9_]+) {1,2}\(([^()\n]*)\)")
+#: its name. A name starts after the prefix's ":" or blank, never inside a run of name
+#: characters: on "vfio_vfio_..." only the first start is tried (linear, not quadratic)
+QUIET_HEADS = re.compile(r"(?<![a-z0-9_])(vfio_[a-z0-9_]+) {1,2}\(([^()\n]*)\)")
