@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.test_canonical_fastline import REAL
-from vfio_migcheck.traces.canonical.hotline import HOT_LINE, HOT_SHAPES, SHAPE_GROUPS, hot_run_on
+from vfio_migcheck.traces.canonical.hotline import HOT_LINE
 from vfio_migcheck.traces.canonical.reader import CanonicalTrace, read_blocks, read_lines
 from vfio_migcheck.traces.events import ReadSummary
 from vfio_migcheck.traces.lines import Line
@@ -140,50 +140,3 @@ def test_repeated_device_calls_are_remembered(monkeypatch) -> None:
     assert len(general) == 2          # the repeats came from the remembered payload
     monkeypatch.undo()
     assert_same([*PREAMBLE, line, "fd 47 close = 0", line, line])
-
-
-# --- the block scan of a run (read_runs): whole hot lines on one fd, and their shapes -----
-
-
-@st.composite
-def clean_hot(draw) -> str:
-    """A hot line as a decoder writes it, on fd 45 or 46."""
-    head = (draw(st.sampled_from(["", "@100.000574 ", "@7.5 "]))
-            + draw(st.sampled_from(["", "[4250] ", "[4242/4250] "]))
-            + f"fd {draw(st.sampled_from(['45', '46']))} ")
-    size = draw(st.sampled_from(["0", "8", "1048576"]))
-    errno = draw(st.sampled_from(["", " ENOMSG"]))
-    if draw(st.booleans()):
-        return head + f"{draw(st.sampled_from(['read', 'write']))} {size} = {size}{errno}"
-    return head + f"precopy_info argsz=24 = 0{errno} initial={size} dirty=0"
-
-
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.one_of(clean_hot(), clean_hot(), hot_like()), min_size=1, max_size=8),
-       st.sampled_from(["45", "45", "46", "045", "9"]))
-def test_a_run_scan_takes_the_hot_lines_on_its_fd_and_their_shapes(lines: list[str],
-                                                                    fd: str) -> None:
-    text = "\n".join(lines) + "\n"
-    end = hot_run_on(text, 0, fd)
-    taken = text[:end].count("\n")
-    matches = [HOT_LINE.fullmatch(line) for line in lines]
-    on_fd = [found is not None and found.group(4) == fd for found in matches]
-    assert taken == (on_fd.index(False) if False in on_fd else len(lines))
-    if taken:
-        first, second = SHAPE_GROUPS
-        chunk = text[:end - 1]
-        assert chunk.split("\n") == lines[:taken]
-        assert HOT_SHAPES.findall(chunk) == [found.group(first) or found.group(second)
-                                             for found in matches[:taken]]  # type: ignore
-
-
-def test_a_run_scan_takes_plain_spellings_on_its_fd() -> None:
-    lines = ["@100.1 [4250] fd 45 read 1048576 = 1048576",
-             "fd 45 precopy_info argsz=24 = -1 EAGAIN initial=0 dirty=0",
-             "[4242/4250] fd 45 read 8 = 0", "fd 46 read 8 = 8"]
-    text = "\n".join(lines) + "\n"
-    end = hot_run_on(text, 0, "45")
-    assert text[:end].count("\n") == 3
-    assert hot_run_on(text, 0, "46") == 0
-    assert HOT_SHAPES.findall(text[:end]) == ["read 1048576 = 1048576",
-                                             "precopy_info argsz=24 = -1 EAGAIN", "read 8 = 0"]

@@ -33,6 +33,7 @@ HOT_LINE = re.compile(
 #: thread, line), the fd and the sizes PRECOPY_INFO reports (one of the two is None)
 SHAPE_GROUPS = (5, 10)
 
+
 def hot_event(m: re.Match[str], fds: dict[int, Any], file: str, number: int,
               text: str) -> Event | None:
     """The event of a line :data:`HOT_LINE` matched in full, or None when the line's fd is
@@ -98,30 +99,3 @@ class HotMember:
         m = HOT_LINE.fullmatch(text)
         assert m is not None, text
         return hot_event_on(m, self.ident, file, number, text)
-
-
-def _strip_groups(pattern: str) -> str:
-    """``pattern`` with its capturing groups made non-capturing (a run keeps no values)."""
-    return re.sub(r"(?<!\\)\((?!\?)", "(?:", pattern)
-
-
-#: the shape of every line of a hot_run_on match, found unanchored: "fd " first appears
-#: in a hot line right before its fd (time and thread are digits and brackets)
-HOT_SHAPES = re.compile(rf"fd {_NUM} (" + _strip_groups(
-    rf"(?:read|write) {_NUM} {_RESULT}|precopy_info argsz={_NUM} {_RESULT}") + ")")
-_HOT_BODY = _strip_groups(HOT_LINE.pattern.replace(rf"fd ({_NUM}) ", "fd {fd} "))
-#: one or more whole :data:`HOT_LINE` lines on one fd, spelt alike (group ``fd``), in
-#: text joined by newlines, each line ending in one
-_HOT_RUN = re.compile(rf"{_HOT_BODY.replace('{fd}', f'(?P<fd>{_NUM})')}\n"
-                      rf"(?:{_HOT_BODY.replace('{fd}', '(?P=fd)')}\n)*")
-
-
-def hot_run_on(text: str, pos: int, fd_text: str) -> int:
-    """Where the hot lines on fd ``fd_text`` (spelt so) that start at ``pos`` in ``text``
-    (lines joined by newlines, each ending in one) end: the reader's block scan of a run
-    (``pos`` itself when the line there is none). tests/test_canonical_hotline.py holds
-    it to HOT_LINE."""
-    m = _HOT_RUN.match(text, pos)
-    if m is None or m.group("fd") != fd_text:
-        return pos
-    return m.end()

@@ -17,14 +17,7 @@ from typing import Any
 
 from vfio_migcheck.traces.blocks import iter_line_blocks
 from vfio_migcheck.traces.canonical.fastline import fast_statement
-from vfio_migcheck.traces.canonical.hotline import (
-    HOT_LINE,
-    HOT_SHAPES,
-    SHAPE_GROUPS,
-    HotMember,
-    hot_event,
-    hot_run_on,
-)
+from vfio_migcheck.traces.canonical.hotline import HOT_LINE, SHAPE_GROUPS, HotMember, hot_event
 from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
     DUP_CALLS,
@@ -594,99 +587,56 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
     open fd come as one :class:`DataRun` (at least :data:`MIN_RUN` of them), every other
     line as :func:`read_blocks` gives it. A run's lines change nothing in the trace's
     context (no fd is created or closed), so its events are those :func:`read_blocks`
-    would have made, one by one (``DataRun.expand``). Once a run has started, a block of
-    plain lines is scanned on for more of its lines in one match (hot_run_on); the lines
-    the scan stops at go one by one, as every line of a block holding a damaged one."""
-    pending = _PendingRun(file, trace)
-    one = pending.line
-    shapes_in = HOT_SHAPES.findall
+    would have made, one by one (``DataRun.expand``)."""
+    summary = trace.summary
+    hot = HOT_LINE.fullmatch
+    device_line = DEVICE_LINE.fullmatch
+    fds = trace.fds
+    first, second = SHAPE_GROUPS
+    run_fd: str | None = None       # the fd's text in the pending run's lines
+    texts: list[str] = []
+    shapes: list[str] = []
+    start = 0
+    ident = ""
     number = 0
     for block in blocks:
-        try:
-            text = "\n".join(block)
-        except TypeError:       # a damaged line (BadLine) or an unterminated last one
-            for item in block:
-                number += 1
-                yield from one(number, item)
-            continue
-        text += "\n"
-        pos = index = 0
-        count = len(block)
-        while index < count:
-            if pending.fd_text is not None:
-                end = hot_run_on(text, pos, pending.fd_text)
-                if end > pos:
-                    chunk = text[pos:end - 1]
-                    lines = chunk.split("\n")
-                    pending.texts.extend(lines)
-                    pending.shapes.extend(shapes_in(chunk))
-                    index += len(lines)
-                    pos = end
-                    continue
-            item = block[index]
-            index += 1
-            pos += len(item) + 1
-            yield from one(number + index, item)
-        number += count
-    yield from pending.flush()
-
-
-class _PendingRun:
-    """The run of hot lines on one fd being gathered by :func:`read_runs`, and the reading
-    of one line that the block scan did not take."""
-
-    __slots__ = ("file", "trace", "fd_text", "texts", "shapes", "start", "ident")
-
-    def __init__(self, file: str, trace: CanonicalTrace) -> None:
-        self.file, self.trace = file, trace
-        self.fd_text: str | None = None     # the fd's text in the run's lines
-        self.texts: list[str] = []
-        self.shapes: list[str] = []
-        self.start = 0
-        self.ident = ""
-
-    def flush(self) -> Iterator[Event]:
-        """The events of the run gathered so far (none when there is none)."""
-        if self.texts:
-            yield from _run_events(self.file, self.start, self.texts, self.shapes, self.ident,
-                                   self.fd_text, self.trace.summary)
-            self.texts, self.fd_text = [], None
-
-    def line(self, number: int, item: Any) -> Iterator[Event]:
-        """One line (as blocks.py gives it): added to the run, or starting one, when hot;
-        else the run's events and then the line's."""
-        trace = self.trace
-        if item.__class__ is str:
-            m = HOT_LINE.fullmatch(item)
-            if m is not None:
-                first, second = SHAPE_GROUPS
-                fd_text = m.group(4)
-                if fd_text == self.fd_text:
-                    self.texts.append(item)
-                    self.shapes.append(m.group(first) or m.group(second))
-                    return
-                if self.texts:
-                    yield from self.flush()
-                open_fd = trace.fds.get(int(fd_text))
-                if open_fd is not None:
-                    self.fd_text, self.start, self.ident = fd_text, number, open_fd.file
-                    self.texts = [item]
-                    self.shapes = [m.group(first) or m.group(second)]
-                    return
-            if self.texts:
-                yield from self.flush()
-            m = DEVICE_LINE.fullmatch(item)
-            if m is not None:
-                event = _read_before(trace, m, self.file, number, item)
-                if event is not None:
-                    yield event
-                    return
-            item = Line(number, item)
-        else:
-            if self.texts:
-                yield from self.flush()
-        yield from read_lines(self.file, (item,), trace)
-        trace.remember = None
+        for item in block:
+            number += 1
+            if item.__class__ is str:
+                m = hot(item)
+                if m is not None:
+                    fd_text = m.group(4)
+                    if fd_text == run_fd:
+                        texts.append(item)
+                        shapes.append(m.group(first) or m.group(second))
+                        continue
+                    if texts:
+                        yield from _run_events(file, start, texts, shapes, ident, run_fd,
+                                               summary)
+                        texts, run_fd = [], None
+                    open_fd = fds.get(int(fd_text))
+                    if open_fd is not None:
+                        run_fd, start, ident = fd_text, number, open_fd.file
+                        texts = [item]
+                        shapes = [m.group(first) or m.group(second)]
+                        continue
+                if texts:
+                    yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+                    texts, run_fd = [], None
+                m = device_line(item)
+                if m is not None:
+                    event = _read_before(trace, m, file, number, item)
+                    if event is not None:
+                        yield event
+                        continue
+                item = Line(number, item)
+            elif texts:
+                yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+                texts, run_fd = [], None
+            yield from read_lines(file, (item,), trace)
+            trace.remember = None
+    if texts:
+        yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
 
 
 def _run_events(file: str, start: int, texts: list[str], shapes: list[str], ident: str,

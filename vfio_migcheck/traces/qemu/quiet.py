@@ -92,29 +92,3 @@ def prefix_ts(text: str) -> float:
     m = _PREFIX_TS.match(text)
     assert m is not None, text
     return float(m.group(2)) if m.group(3) is None else iso_to_epoch(m.group(3))
-
-
-def _record_alternatives() -> str:
-    """Each quiet event's name, its device and the templates of its own quiet shapes: a
-    record fits only a shape its event may take, with no pair check after the match."""
-    shapes_of: dict[str, list[str]] = {}
-    for raw, shape in sorted(QUIET_PAIRS):
-        shapes_of.setdefault(raw, []).append(shape)
-    return "|".join(
-        rf"{re.escape(raw)} {{1,2}}\([^()\n]*\)"
-        rf"(?:{'|'.join(template_pattern(t) for shape in shapes for t in _SHAPES[shape])})"
-        for raw, shapes in shapes_of.items())
-
-
-#: one or more whole quiet record lines in text joined by newlines (each line ending in
-#: one): the block scan of the reader's runs. A line it takes is one :func:`quiet_line`
-#: takes, with the same name and device (QUIET_HEADS): the quiet shapes' templates are
-#: disjoint (each starts with its own keywords and ends the line), so the shape a line
-#: fits is the one QUIET_LINE names. tests/test_qemu_quiet_scan.py holds the two equal.
-QUIET_RUN = re.compile(rf"(?:(?:{_TID_PREFIX}|{_ISO_PREFIX})(?:{_record_alternatives()})\n)+")
-#: (raw event name, device text) of every line of a QUIET_RUN match, found without
-#: anchoring (a search for "vfio_" runs at C speed): the prefix holds no "vfio_" and no
-#: quiet shape's words do (tests/test_qemu_quiet_scan.py), so each line's first one is
-#: its name. A name starts after the prefix's ":" or blank, never inside a run of name
-#: characters: on "vfio_vfio_..." only the first start is tried (linear, not quadratic)
-QUIET_HEADS = re.compile(r"(?<![a-z0-9_])(vfio_[a-z0-9_]+) {1,2}\(([^()\n]*)\)")

@@ -60,10 +60,8 @@ from vfio_migcheck.traces.qemu.lines import (
 )
 from vfio_migcheck.traces.qemu.quiet import (
     FOREIGN,
-    QUIET_HEADS,
     QUIET_LINE,
     QUIET_PAIRS,
-    QUIET_RUN,
     prefix_ts,
     quiet_plain_line,
 )
@@ -452,97 +450,46 @@ def read_runs(name: str, summary: ReadSummary, protocol: str | None, many: bool
               ) -> Iterator[Event]:
     """:func:`read` of one file for the checker (``COLLAPSE_RUNS``): consecutive quiet
     records (qemu/quiet.py) come as one :class:`QuietRun` (at least :data:`MIN_RUN`),
-    every other line as :func:`read` gives it. A block of plain lines is scanned whole
-    (QUIET_RUN takes as many quiet record lines as follow each other in one match); the
-    lines it stops at go one by one, as every line of a block holding a damaged one."""
-    pending = _Pending(name, summary, protocol, many)
-    scan = QUIET_RUN.match
-    heads_in = QUIET_HEADS.findall
-    one = pending.line
+    every other line as :func:`read` gives it."""
+    quiet = QUIET_LINE.fullmatch
+    pairs = QUIET_PAIRS
+    texts: list[str] = []
+    heads: set[tuple[str, str]] = set()
+    start = 0
     number = 0
     for block in iter_line_blocks(name):
-        try:
-            text = "\n".join(block)
-        except TypeError:       # a damaged line (BadLine) or an unterminated last one
-            for item in block:
-                number += 1
-                yield from one(number, item)
-            continue
-        text += "\n"
-        pos = index = 0
-        count = len(block)
-        while index < count:
-            m = scan(text, pos)
-            if m is not None:
-                end = m.end()
-                chunk = text[pos:end - 1]
-                lines = chunk.split("\n")
-                if not pending.texts:
-                    pending.start = number + index + 1
-                pending.texts.extend(lines)
-                pending.heads.update(heads_in(chunk))
-                index += len(lines)
-                pos = end
-                continue
-            item = block[index]
-            index += 1
-            pos += len(item) + 1
-            yield from one(number + index, item)
-        number += count
-    yield from pending.flush()
-
-
-class _Pending:
-    """The run of quiet lines being gathered by :func:`read_runs`, and the reading of one
-    line that the block scan did not take."""
-
-    __slots__ = ("name", "summary", "protocol", "many", "texts", "heads", "start")
-
-    def __init__(self, name: str, summary: ReadSummary, protocol: str | None,
-                 many: bool) -> None:
-        self.name, self.summary, self.protocol, self.many = name, summary, protocol, many
-        self.texts: list[str] = []
-        self.heads: set[tuple[str, str]] = set()
-        self.start = 0
-
-    def flush(self) -> Iterator[Event]:
-        """The events of the run gathered so far (none when there is none)."""
-        if self.texts:
-            yield from _run_events(self.name, self.start, self.texts, self.heads,
-                                   self.summary, self.protocol, self.many)
-            self.texts, self.heads = [], set()
-
-    def line(self, number: int, item: str | Line | BadLine) -> Iterator[Event]:
-        """One line (as blocks.py gives it): added to the run when quiet, else the run's
-        events and then the line's."""
-        protocol = self.protocol
-        if item.__class__ is str:
-            m = QUIET_LINE.fullmatch(item)      # type: ignore[arg-type]
-            if m is not None:
-                head = m.group(1, 2)
-                if (head[0], m.lastgroup) in QUIET_PAIRS:
-                    if not self.texts:
-                        self.start = number
-                    self.texts.append(item)     # type: ignore[arg-type]
-                    self.heads.add(head)
-                    return
-            elif _plain_ok(item, protocol):     # type: ignore[arg-type]
-                if not self.texts:
-                    self.start = number
-                self.texts.append(item)         # type: ignore[arg-type]
-                return
-            if self.texts:
-                yield from self.flush()
-            event = hot_event(item, self.name, number, protocol)  # type: ignore[arg-type]
-            if event is not None:
-                self.summary.lines += 1
-                self.summary.events += 1
-                yield event
-                return
-        else:
-            if self.texts:
-                yield from self.flush()
-        yield from _line_events(self.summary, self.name, number, item, protocol, self.many)
+        for item in block:
+            number += 1
+            if item.__class__ is str:
+                m = quiet(item)
+                if m is not None:
+                    head = m.group(1, 2)
+                    if (head[0], m.lastgroup) in pairs:
+                        if not texts:
+                            start = number
+                        texts.append(item)
+                        heads.add(head)
+                        continue
+                elif _plain_ok(item, protocol):
+                    if not texts:
+                        start = number
+                    texts.append(item)
+                    continue
+                if texts:
+                    yield from _run_events(name, start, texts, heads, summary, protocol, many)
+                    texts, heads = [], set()
+                event = hot_event(item, name, number, protocol)
+                if event is not None:
+                    summary.lines += 1
+                    summary.events += 1
+                    yield event
+                    continue
+            elif texts:
+                yield from _run_events(name, start, texts, heads, summary, protocol, many)
+                texts, heads = [], set()
+            yield from _line_events(summary, name, number, item, protocol, many)
+    if texts:
+        yield from _run_events(name, start, texts, heads, summary, protocol, many)
 
 
 def _plain_ok(text: str, era: str | None) -> bool:
