@@ -999,7 +999,7 @@ class Engine:
     def _settle_now(self, track: DeviceTrack, before: Readings, event: Event,
                     step: Step) -> Settled:
         configs = before.configs
-        outcomes = [o for c in configs for o in step(c)]
+        outcomes = T.distinct(o for c in configs for o in step(c))
         if not outcomes and isinstance(event, (DataIO, PrecopyInfo, DataIoctl)):
             # No reading binds this fd: it appeared from nowhere; resynchronise on it.
             file, fd = event.file, event.fd  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -88,6 +89,19 @@ def ok(config: Config, *tags: Tag) -> Outcome:
 
 def misfit(config: Config, rule: Rule, message: str, allowed: str) -> Outcome:
     return Outcome(config, (Tag(rule, message, allowed),))
+
+
+def distinct(outcomes: Iterable[Outcome]) -> list[Outcome]:
+    """The outcomes without later repeats of one object, in order.
+
+    What the engine makes of a step's outcomes (the readings kept and their order, the
+    rules every outcome carries, the undecided ones, the first tag of each rule, misfit)
+    depends on which outcomes occur and in what order of first occurrence, never on how
+    often: a repeated object changes nothing. The replays of hidden FEATURE calls repeat
+    one object for equal outcomes (see :func:`_replay`); dropping them here, without a
+    Python call per outcome, spares the engine's passes over each."""
+    outcomes = list(outcomes)
+    return list(dict(zip(map(id, outcomes), outcomes)).values())
 
 
 # --- results -----------------------------------------------------------------------------
