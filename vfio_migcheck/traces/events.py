@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
+from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
 
@@ -60,7 +61,14 @@ class Origin:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
+#: the dataclass options of every event class. Equality, hash and repr are written once, on
+#: :class:`Event`, with dataclasses' own meaning (see there), instead of being generated and
+#: compiled for each of the twenty-odd event classes at import: that compilation was a
+#: fifth of what importing the checker cost (docs/startup.md).
+_event = dataclass(frozen=True, eq=False, repr=False)
+
+
+@_event
 class Event:
     """Base of all events. ``ts`` is seconds (epoch, time of day or relative, per format)."""
 
@@ -71,6 +79,23 @@ class Event:
     ts: float | None = field(default=None, kw_only=True)
     duration: float | None = field(default=None, kw_only=True)
     text: str | None = field(default=None, kw_only=True, compare=False)
+
+    # What ``@dataclass(frozen=True)`` would generate for each class, once for all: equal
+    # when of the very same class with equal compared fields, the hash of the compared
+    # fields' tuple, and ``Name(field=value!r, ...)``.
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            compared = _layout(self.__class__)[0]
+            return compared(self) == compared(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(_layout(self.__class__)[1](self))
+
+    def __repr__(self) -> str:
+        shown = _layout(self.__class__)[2]
+        return (f"{self.__class__.__qualname__}("
+                f"{', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})")
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: ``kind``, ``file`` and ``line`` first, UNKNOWN as ``"?"``.
@@ -88,6 +113,28 @@ class Event:
             key = "file_id" if f.name == "file" else f.name
             out[key] = _jsonable(getattr(self, f.name))
         return out
+
+
+_LAYOUTS: dict[type, tuple[Callable[[Any], tuple], Callable[[Any], tuple], tuple[str, ...]]] = {}
+
+
+def _layout(cls: type) -> tuple[Callable[[Any], tuple], Callable[[Any], tuple], tuple[str, ...]]:
+    """An event class's compared fields, hashed fields (each as a getter of their tuple)
+    and shown fields, as dataclasses picks them."""
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        every = fields(cls)
+        layout = _LAYOUTS[cls] = (
+            _tuple_of([f.name for f in every if f.compare]),
+            _tuple_of([f.name for f in every if (f.compare if f.hash is None else f.hash)]),
+            tuple(f.name for f in every if f.repr))
+    return layout
+
+
+def _tuple_of(names: list[str]) -> Callable[[Any], tuple]:
+    if len(names) > 1:
+        return attrgetter(*names)
+    return lambda obj: tuple(getattr(obj, name) for name in names)
 
 
 def _jsonable(value: Any) -> Any:
@@ -132,7 +179,7 @@ def origin_at(file: str, line: int) -> Origin:
 # symbolic errno such as "EINVAL" when ret is -1, None on success, UNKNOWN when unseen).
 
 
-@dataclass(frozen=True)
+@_event
 class DeviceOpen(Event):
     """A VFIO device fd became known (GET_DEVICE_FD result, cdev open, or a declaration)."""
 
@@ -146,7 +193,7 @@ class DeviceOpen(Event):
     state: MaybeStr = UNKNOWN        # the state at open, when declared
 
 
-@dataclass(frozen=True)
+@_event
 class FeatureCall(Event):
     """``ioctl(device_fd, VFIO_DEVICE_FEATURE, ...)``.
 
@@ -172,7 +219,7 @@ class FeatureCall(Event):
     raw_flags: MaybeInt = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DeviceReset(Event):
     kind: ClassVar[str] = "device_reset"
     device: str
@@ -181,7 +228,7 @@ class DeviceReset(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DeviceAccess(Event):
     """Region I/O or mmap on the device fd (matters in STOP_COPY and P2P states)."""
 
@@ -193,7 +240,7 @@ class DeviceAccess(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DeviceClose(Event):
     kind: ClassVar[str] = "device_close"
     device: str
@@ -203,7 +250,7 @@ class DeviceClose(Event):
     how: str = "close"               # close | close_range | exec | exit
 
 
-@dataclass(frozen=True)
+@_event
 class FdAppeared(Event):
     """First use of an fd number no visible call created: a data-fd candidate.
 
@@ -220,7 +267,7 @@ class FdAppeared(Event):
     device_hint: MaybeStr = UNKNOWN   # the device whose data fd this is, when shown
 
 
-@dataclass(frozen=True)
+@_event
 class FdDup(Event):
     kind: ClassVar[str] = "fd_dup"
     old_fd: int
@@ -229,7 +276,7 @@ class FdDup(Event):
     call: str = "dup"
 
 
-@dataclass(frozen=True)
+@_event
 class DataIO(Event):
     """read/write (and readv, pread64, splice, sendfile, ...) on a data-fd candidate."""
 
@@ -244,7 +291,7 @@ class DataIO(Event):
     positioned: bool = False         # pread64/pwrite64/preadv...: -ESPIPE on stream fds
 
 
-@dataclass(frozen=True)
+@_event
 class DataSeek(Event):
     kind: ClassVar[str] = "data_seek"
     fd: int
@@ -254,7 +301,7 @@ class DataSeek(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DataPoll(Event):
     """poll/ppoll/select/epoll readiness of a data fd (``ready`` when shown)."""
 
@@ -267,7 +314,7 @@ class DataPoll(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class PrecopyInfo(Event):
     """``ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO)`` (0x3b79 on a data fd)."""
 
@@ -281,7 +328,7 @@ class PrecopyInfo(Event):
     dirty_bytes: MaybeInt = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DataIoctl(Event):
     """Any other ioctl on a data-fd candidate."""
 
@@ -293,7 +340,7 @@ class DataIoctl(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DataFcntl(Event):
     kind: ClassVar[str] = "data_fcntl"
     fd: int
@@ -303,7 +350,7 @@ class DataFcntl(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DataClose(Event):
     """A data-fd candidate was closed (close, close_range, close-on-exec, process exit)."""
 
@@ -315,7 +362,7 @@ class DataClose(Event):
     how: str = "close"
 
 
-@dataclass(frozen=True)
+@_event
 class ProcessEvent(Event):
     """Process/thread lifecycle: clone (child, thread?), exec, exit, killed, signal."""
 
@@ -327,7 +374,7 @@ class ProcessEvent(Event):
     signal: str | None = None
 
 
-@dataclass(frozen=True)
+@_event
 class QemuEvent(Event):
     """A QEMU ``vfio_*`` trace event (from a QEMU log, or QEMU's stderr inside strace).
 
@@ -344,7 +391,7 @@ class QemuEvent(Event):
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@_event
 class Unreadable(Event):
     """A line no reader could make sense of: never dropped silently."""
 
@@ -359,7 +406,7 @@ class Unreadable(Event):
 COLLAPSE_RUNS: ContextVar[bool] = ContextVar("collapse_runs", default=False)
 
 
-@dataclass(frozen=True)
+@_event
 class Run(Event):
     """Consecutive lines (``origin.line`` on) that a reader handed over as one object.
 
@@ -387,7 +434,7 @@ class Run(Event):
             yield self.member(index)
 
 
-@dataclass(frozen=True)
+@_event
 class DataRun(Run):
     """A run of data-fd calls on one fd (one open file), each a read, write or
     PRECOPY_INFO. ``shapes`` names each line's payload (every field of its event but
@@ -403,7 +450,7 @@ class DataRun(Run):
     io: dict[str, tuple[str, int, int]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@_event
 class QuietRun(Run):
     """A run of records that carry no device state (QEMU's data and size records, and
     its device-less records): ``names`` are the (normalised) names of those with a device,
