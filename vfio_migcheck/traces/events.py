@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
-from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
+
+from vfio_migcheck.records import Record, record
 
 
 class _Unknown:
@@ -61,15 +62,13 @@ class Origin:
         return f"{self.file}:{self.line}"
 
 
-#: the dataclass options of every event class. Equality, hash and repr are written once, on
-#: :class:`Event`, with dataclasses' own meaning (see there), instead of being generated and
-#: compiled for each of the twenty-odd event classes at import: that compilation was a
-#: fifth of what importing the checker cost (docs/startup.md).
-_event = dataclass(frozen=True, eq=False, repr=False)
+#: every event class is a frozen dataclass whose equality, hash and repr are written once,
+#: on Record, with dataclasses' own meaning (vfio_migcheck/records.py, docs/startup.md)
+_event = record
 
 
 @_event
-class Event:
+class Event(Record):
     """Base of all events. ``ts`` is seconds (epoch, time of day or relative, per format)."""
 
     kind: ClassVar[str] = "event"
@@ -79,23 +78,6 @@ class Event:
     ts: float | None = field(default=None, kw_only=True)
     duration: float | None = field(default=None, kw_only=True)
     text: str | None = field(default=None, kw_only=True, compare=False)
-
-    # What ``@dataclass(frozen=True)`` would generate for each class, once for all: equal
-    # when of the very same class with equal compared fields, the hash of the compared
-    # fields' tuple, and ``Name(field=value!r, ...)``.
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            compared = _layout(self.__class__)[0]
-            return compared(self) == compared(other)
-        return NotImplemented
-
-    def __hash__(self) -> int:
-        return hash(_layout(self.__class__)[1](self))
-
-    def __repr__(self) -> str:
-        shown = _layout(self.__class__)[2]
-        return (f"{self.__class__.__qualname__}("
-                f"{', '.join(f'{name}={getattr(self, name)!r}' for name in shown)})")
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict: ``kind``, ``file`` and ``line`` first, UNKNOWN as ``"?"``.
@@ -113,28 +95,6 @@ class Event:
             key = "file_id" if f.name == "file" else f.name
             out[key] = _jsonable(getattr(self, f.name))
         return out
-
-
-_LAYOUTS: dict[type, tuple[Callable[[Any], tuple], Callable[[Any], tuple], tuple[str, ...]]] = {}
-
-
-def _layout(cls: type) -> tuple[Callable[[Any], tuple], Callable[[Any], tuple], tuple[str, ...]]:
-    """An event class's compared fields, hashed fields (each as a getter of their tuple)
-    and shown fields, as dataclasses picks them."""
-    layout = _LAYOUTS.get(cls)
-    if layout is None:
-        every = fields(cls)
-        layout = _LAYOUTS[cls] = (
-            _tuple_of([f.name for f in every if f.compare]),
-            _tuple_of([f.name for f in every if (f.compare if f.hash is None else f.hash)]),
-            tuple(f.name for f in every if f.repr))
-    return layout
-
-
-def _tuple_of(names: list[str]) -> Callable[[Any], tuple]:
-    if len(names) > 1:
-        return attrgetter(*names)
-    return lambda obj: tuple(getattr(obj, name) for name in names)
 
 
 def _jsonable(value: Any) -> Any:
