@@ -16,6 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vfio_migcheck.checker import results
+from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.model import fsm, profiles, spec
 from vfio_migcheck.records import Record
 from vfio_migcheck.traces import events as E
@@ -23,7 +25,9 @@ from vfio_migcheck.traces import events as E
 CLASSES = [*E.EVENT_TYPES.values(), E.Event, E.Run, E.DataRun, E.QuietRun,
            spec.State, spec.Condition, spec.Arc, spec.Blocked, spec.Refinement,
            spec.PathRules, spec.Spec, fsm.Step, fsm.Answer, fsm.FailureOutcome,
-           profiles.Fact, profiles.ArcFailure, profiles.DriverProfile]
+           profiles.Fact, profiles.ArcFailure, profiles.DriverProfile,
+           results.Finding, results.StateObservation, results.RequestObservation,
+           results.SessionStats, results.DeviceResult, results.TraceResult, Rule]
 
 _VALUES = st.one_of(st.none(), st.integers(-2, 3), st.sampled_from(["a", "b", "x y"]),
                     st.just(E.UNKNOWN), st.booleans(),
