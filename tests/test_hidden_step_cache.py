@@ -149,3 +149,56 @@ def test_every_strace_capture_checks_the_same_without_the_cache(path) -> None:
         patch.setattr(T, "HIDDEN_STEP_CACHE", False)
         plain = asdict(check_events(events, file=str(path)))
     assert cached == plain
+
+
+def test_equal_replays_are_one_object() -> None:
+    """Readings that differ only in their state meet the same outcomes of a hidden call
+    (a SET to STOP_COPY from RUNNING or from STOP): the replay hands out one object for
+    them, so the engine drops the repeats without hashing them; outcomes that differ in
+    any field, also one equality ignores, stay apart."""
+    event = FeatureCall(origin=Origin("t", 30), device="d", fd=4, ret=0)
+    dead = frozenset({"f3#0"})
+    running = Config(0x7, "RUNNING", None, dead, queried=True)
+    stop = Config(0x7, "STOP", None, dead, queried=True)
+    first = T.step_hidden_feature(running, SPEC, event, 30)
+    second = T.step_hidden_feature(stop, SPEC, event, 30)
+    # an outcome that is a reading itself (a GET, a SET to its own state) stays that object
+    pairs = [(a, b) for a in first for b in second
+             if _outcomes([a]) == _outcomes([b])
+             and a.config is not running and b.config is not stop]
+    assert pairs, "the two readings share no outcome"
+    assert all(a is b for a, b in pairs)
+    # the same call at another line starts its sessions there: not the same objects
+    later = T.step_hidden_feature(stop, SPEC, event, 31)
+    started = [o for o in later if o.config.session is not None]
+    assert started and all(o.config.session.created_line == 31 for o in started)
+    assert not {id(o) for o in started} & {id(o) for o in second}
+
+
+class _Same:
+    """Equal by a value, told apart by identity (as two equal readings are)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 3)), max_size=30))
+def test_dedupe_and_distinct_keep_first_occurrences(picks) -> None:
+    """_dedupe's identity pass keeps what dict.fromkeys keeps (the first of each class of
+    equal objects, in order); distinct drops only later repeats of one object."""
+    from vfio_migcheck.checker.engine import _dedupe
+
+    pool = [[_Same(v) for _ in range(4)] for v in range(5)]
+    items = [pool[v][k] for v, k in picks]
+    kept = _dedupe(iter(items))
+    expected = list(dict.fromkeys(items))
+    assert [id(x) for x in kept] == [id(x) for x in expected]
+    unique = T.distinct(iter(items))
+    assert [id(x) for x in unique] == list(dict.fromkeys(id(x) for x in items))

@@ -97,3 +97,43 @@ def test_a_one_command_process_freezes_what_the_command_imported() -> None:
     in_process, after_main, enabled = done.stderr.split()[-3:]
     assert in_process == "0"
     assert int(after_main) > 10_000 and enabled == "True"
+
+
+@pytest.mark.parametrize("source", ["null", "empty-file", "trace-file", "trace-pipe"])
+def test_an_empty_stdin_is_known_without_a_spool(source, tmp_path: Path) -> None:
+    """``check`` with no TRACE: stdin that surely holds nothing (the null device, an empty
+    file) means the bundled examples without copying stdin to a temporary folder; a trace
+    on stdin, redirected or piped, is still checked (and spooled)."""
+    code = ("import sys\n"
+            "import vfio_migcheck.traces.stdin as S\n"
+            "made = []\n"
+            "real = S.spool\n"
+            "def spool(*a):\n"
+            "    made.append(1)\n"
+            "    return real(*a)\n"
+            "import vfio_migcheck.cli.check_cmd as C\n"
+            "C.spool = spool\n"
+            "from vfio_migcheck.cli import main\n"
+            "try:\n"
+            "    main(['check', '--output', 'json'])\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "sys.__stderr__.write(f'spooled={len(made)}')")
+    trace = EXAMPLES / "source-precopy.vmc"
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    feed: dict = {"null": {"stdin": subprocess.DEVNULL},
+                  "empty-file": {"stdin": empty.open("rb")},
+                  "trace-file": {"stdin": trace.open("rb")},
+                  "trace-pipe": {"input": trace.read_bytes()}}[source]
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          timeout=120, **feed)
+    spooled = done.stderr.decode().split()[-1]
+    checked = sorted(Path(t["file"]).name for t in json.loads(done.stdout)["traces"])
+    if source in ("null", "empty-file"):
+        assert spooled == "spooled=0"
+        assert checked == sorted(p.name for p in EXAMPLES.iterdir()
+                                 if p.suffix in (".vmc", ".strace", ".log"))
+    else:
+        assert spooled == "spooled=1"
+        assert checked == ["<stdin>"]

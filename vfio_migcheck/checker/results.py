@@ -7,8 +7,10 @@ findings were made.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any
+
+from vfio_migcheck.records import Record, record
 
 SEVERITIES = ("error", "warning", "note")
 PARTIES = ("driver", "vmm", "unknown")
@@ -17,8 +19,8 @@ PARTIES = ("driver", "vmm", "unknown")
 VERDICTS = ("pass", "fail", "inconclusive", "unchecked")
 
 
-@dataclass(frozen=True)
-class Finding:
+@record
+class Finding(Record):
     """One deviation, tied to a trace line, a rule and the uAPI statement it enforces."""
 
     rule: str
@@ -43,8 +45,8 @@ class Finding:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class StateObservation:
+@record
+class StateObservation(Record):
     """After the event at ``line``, the device may be in any of ``states``."""
 
     line: int
@@ -52,8 +54,8 @@ class StateObservation:
     states: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class RequestObservation:
+@record
+class RequestObservation(Record):
     """A SET of MIG_DEVICE_STATE as far as the trace determines it.
 
     ``src``/``target``/``path`` are None when the trace leaves them open (several readings).
@@ -67,8 +69,8 @@ class RequestObservation:
     path: tuple[str, ...] | None
 
 
-@dataclass(frozen=True)
-class SessionStats:
+@record
+class SessionStats(Record):
     """One data session: how it was opened and ended, and the bytes that moved."""
 
     kind: str                     # saving | resuming | unknown
@@ -89,8 +91,8 @@ class SessionStats:
     bytes_read_unknown_phase: int = 0     # reads whose phase (pre-copy/stop-copy) is hidden
 
 
-@dataclass(frozen=True)
-class DeviceResult:
+@record
+class DeviceResult(Record):
     name: str
     flags: str                    # "0x7", or "?" when unknown
     flags_candidates: tuple[str, ...]   # flag sets that fit when the trace does not say
@@ -108,8 +110,8 @@ class DeviceResult:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class TraceResult:
+@record
+class TraceResult(Record):
     """Everything known after checking one trace file (or one -ff prefix)."""
 
     file: str

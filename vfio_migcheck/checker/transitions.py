@@ -11,6 +11,9 @@ the union of every driver, when none is known).
 
 from __future__ import annotations
 
+import itertools
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -73,15 +76,32 @@ class Outcome:
     misfit: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "misfit", any(t.rule.kind == "misfit" for t in self.tags))
+        tags = self.tags
+        object.__setattr__(self, "misfit", bool(tags) and any(t.rule.kind == "misfit"
+                                                              for t in tags))
 
 
 def ok(config: Config, *tags: Tag) -> Outcome:
-    return Outcome(config, tuple(tags))
+    if not tags:       # the most frequent outcome: skip the dataclass's checks
+        return _fitting(config, ())
+    return Outcome(config, tags)
 
 
 def misfit(config: Config, rule: Rule, message: str, allowed: str) -> Outcome:
     return Outcome(config, (Tag(rule, message, allowed),))
+
+
+def distinct(outcomes: Iterable[Outcome]) -> list[Outcome]:
+    """The outcomes without later repeats of one object, in order.
+
+    What the engine makes of a step's outcomes (the readings kept and their order, the
+    rules every outcome carries, the undecided ones, the first tag of each rule, misfit)
+    depends on which outcomes occur and in what order of first occurrence, never on how
+    often: a repeated object changes nothing. The replays of hidden FEATURE calls repeat
+    one object for equal outcomes (see :func:`_replay`); dropping them here, without a
+    Python call per outcome, spares the engine's passes over each."""
+    outcomes = list(outcomes)
+    return list(dict(zip(map(id, outcomes), outcomes)).values())
 
 
 # --- results -----------------------------------------------------------------------------
@@ -335,6 +355,18 @@ _UNCACHED = ("uncached",)  # a table entry: this core's outcomes are computed ev
 _NO_SESSION, _OWN_SESSION, _NEW_SESSION, _CHANGED_SESSION = range(4)
 
 _HIDDEN_TABLES: dict[tuple[int, int], tuple[Spec, DriverProfile, dict]] = {}
+#: outcome shapes (all fields) -> their numbers, see :func:`_shape_id`
+_SHAPE_IDS: dict[tuple, int] = {}
+_SHAPE_COUNTER = itertools.count()
+#: outcomes (shape number and tags, all fields) -> their numbers, see :func:`_entry_id`
+_ENTRY_IDS: dict[tuple, int] = {}
+_ENTRY_COUNTER = itertools.count()
+#: replayed outcomes by entry number and names, see :func:`_replay`
+_REPLAYED: dict[tuple, Outcome] = {}
+#: replayed configs by shape and names, see :func:`_replayed_config`
+_REPLAYED_CONFIGS: dict[tuple, Config] = {}
+#: entries in each of those tables before it starts afresh (a bound on their memory)
+REPLAYED_LIMIT = 50_000
 
 
 def _replayed_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: int,
@@ -352,9 +384,83 @@ def _replayed_hidden_feature(config: Config, spec: Spec, event: FeatureCall, lin
     if plan is _UNCACHED:
         return hidden_feature_outcomes(config, spec, event, line, pinned_target, no_set,
                                        known_set)
-    return [_fitting(_replay_config(config, line, how, shape),
-                     tags if named is None else _replay_tags(config, line, tags, named))
-            for how, shape, tags, named in plan]
+    return _replay(config, line, plan)
+
+
+# the names of a reading an entry's replay may read, by position (see _Entry.names)
+_OWN_ID, _OWN_FILE, _OWN_CREATED, _OWN_PZR, _EVENT_LINE = range(5)
+
+
+class _Entry:
+    """One outcome of a cached core: its shape (None: the reading itself), tags, how its
+    session is rebuilt, and which of a reading's names its replay reads."""
+
+    __slots__ = ("how", "shape", "tags", "named", "sid", "adds_dead", "eid", "names")
+
+    def __init__(self, how: int, shape: Config | None, tags: tuple[Tag, ...],
+                 named: tuple | None, tokens: frozenset[str]) -> None:
+        self.how = how
+        self.shape = shape
+        self.tags = tags
+        self.named = named            # tags that quote names: see _replay_tags
+        self.adds_dead = shape is not None and bool(shape.dead)
+        self.sid = _shape_id(how, shape)
+        self.eid = _entry_id(self.sid, tags)
+        read: set[int] = set()
+        if how == _NO_SESSION and self.adds_dead:
+            read.add(_OWN_FILE)
+        elif how == _OWN_SESSION:
+            read.add(_OWN_ID)              # the session itself, kept alive by the outcome
+        elif how == _NEW_SESSION:
+            read.update((_EVENT_LINE, *((_OWN_FILE,) if self.adds_dead else ())))
+        elif how == _CHANGED_SESSION:
+            read.update((_OWN_FILE, _OWN_CREATED, _OWN_PZR))
+        for token, slot in ((_LINE.token, _EVENT_LINE), (_CREATED.token, _OWN_CREATED),
+                            (_FILE, _OWN_FILE)):
+            if token in tokens:
+                read.add(slot)
+        #: the names this entry's outcome depends on, beyond the reading's dead and foreign
+        #: files (None: none)
+        self.names = operator.itemgetter(*sorted(read)) if read else None
+
+
+def _replay(config: Config, line: int, plan: tuple[_Entry, ...]) -> list[Outcome]:
+    """A cached core's outcomes with the names of ``config``.
+
+    The readings of a device mostly share their files, and the cores of one call share
+    most of their outcomes (a SET to STOP_COPY from RUNNING or from STOP): two in three
+    replayed outcomes equal one replayed before. Each is kept under its entry's number and
+    the names it reads, so a repeat is one look-up and the very same object, which the
+    engine's deduplication drops without hashing or comparing it."""
+    own = config.session
+    if own is None:
+        names: tuple = (None, None, None, None, line)
+    else:
+        names = (id(own), own.file, own.created_line, own.precopy_zero_reported, line)
+    dead = config.dead
+    foreign = config.foreign
+    table = _REPLAYED
+    out = []
+    for entry in plan:
+        if entry.shape is None:    # the reading itself: its own outcome, never shared
+            named = entry.named
+            out.append(_fitting(config, entry.tags if named is None
+                                else _replay_tags(config, line, entry.tags, named)))
+            continue
+        read = entry.names
+        key = (entry.eid, dead, foreign) if read is None else \
+            (entry.eid, dead, foreign, read(names))
+        outcome = table.get(key)
+        if outcome is None:
+            named = entry.named
+            outcome = _fitting(_replayed_config(config, line, entry),
+                               entry.tags if named is None
+                               else _replay_tags(config, line, entry.tags, named))
+            if len(table) >= REPLAYED_LIMIT:
+                table.clear()
+            table[key] = outcome
+        out.append(outcome)
+    return out
 
 
 def _fitting(config: Config, tags: tuple[Tag, ...]) -> Outcome:
@@ -422,8 +528,42 @@ def _hidden_plan(config: Config, spec: Spec, event: FeatureCall, pinned_target,
         # tags that quote a name: which ones, which names, and their texts per names
         named = ({}, tuple(bool(q) for q in quoted), frozenset().union(*quoted)) \
             if any(quoted) else None
-        plan.append((how, None if o.config is core else o.config, o.tags, named))
+        plan.append(_Entry(how, None if o.config is core else o.config, o.tags, named,
+                           frozenset().union(*quoted)))
     return tuple(plan)
+
+
+def _shape_id(how: int, shape: Config | None) -> int:
+    """One number for every outcome shape equal in all its fields (also those equality
+    ignores): the cores of one call share most of their outcomes, and the replays of equal
+    shapes with equal names are then one config (see :func:`_replayed_config`)."""
+    if shape is None:
+        return -1
+    s = shape.session
+    session = None if s is None else (s.kind, s.file, s.fd, s.eof, s.moved, s.closed,
+                                      s.failed_commit, s.opaque, s.created_line,
+                                      s.precopy_zero_reported)
+    key = (how, shape.flags, shape.state, session, shape.dead, shape.ghost, shape.queried,
+           shape.logging, shape.foreign)
+    return _number(_SHAPE_IDS, _SHAPE_COUNTER, key)
+
+
+def _entry_id(sid: int, tags: tuple[Tag, ...]) -> int:
+    """One number for every (shape, tags) equal in all their fields: the outcomes that a
+    reading's names turn into one outcome (see :func:`_replay`)."""
+    key = (sid, tuple((id(t.rule), t.message, t.allowed) for t in tags))
+    return _number(_ENTRY_IDS, _ENTRY_COUNTER, key)
+
+
+def _number(table: dict[tuple, int], counter: itertools.count, key: tuple) -> int:
+    """The number of ``key`` in ``table``; a table starting afresh gives new numbers, never
+    reused ones (plans keep theirs)."""
+    number = table.get(key)
+    if number is None:
+        if len(table) >= REPLAYED_LIMIT:
+            table.clear()
+        number = table[key] = next(counter)
+    return number
 
 
 def _session_rebuild(core: Config, after: Config) -> int | None:
@@ -438,6 +578,38 @@ def _session_rebuild(core: Config, after: Config) -> int | None:
             and s.file == core.session.file:
         return _CHANGED_SESSION
     return None
+
+
+def _replayed_config(config: Config, line: int, entry: _Entry) -> Config:
+    """:func:`_replay_config` of a plan entry, the same object for equal inputs.
+
+    A hidden call expands each reading into a dozen outcomes, and readings that differ only
+    in their state mostly land on the same ones (a SET to STOP_COPY from RUNNING or from
+    STOP), so two in three replayed outcomes equal one made before: the engine would build,
+    hash and compare each only to drop it. The key holds everything the replay reads: the
+    shape's number, the reading's ``dead`` and ``foreign`` files, and of its session what
+    the entry's rebuild takes (the session itself by identity, which the kept config holds
+    alive; its file, start line and zero-read note; or the event's line)."""
+    how, shape, sid = entry.how, entry.shape, entry.sid
+    own = config.session
+    dead_file = own.file if entry.adds_dead else None  # type: ignore[union-attr]
+    if how == _NO_SESSION:
+        key: tuple = (sid, config.dead, config.foreign, dead_file)
+    elif how == _OWN_SESSION:
+        key = (sid, config.dead, config.foreign, dead_file, id(own))
+    elif how == _NEW_SESSION:
+        key = (sid, config.dead, config.foreign, dead_file, line)
+    else:
+        assert own is not None
+        key = (sid, config.dead, config.foreign, own.file, own.created_line,
+               own.precopy_zero_reported)
+    table = _REPLAYED_CONFIGS
+    out = table.get(key)
+    if out is None:
+        if len(table) >= REPLAYED_LIMIT:
+            table.clear()
+        out = table[key] = _replay_config(config, line, how, shape)
+    return out
 
 
 def _replay_config(config: Config, line: int, how: int, shape: Config | None) -> Config:

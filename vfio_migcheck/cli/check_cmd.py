@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 import time
 from importlib import resources
@@ -50,9 +52,22 @@ def _default_traces() -> list[Path]:
     ``check < capture.strace`` must check the capture, not the examples; an empty stdin
     (``</dev/null``, as CI jobs run) still means the examples.
     """
-    if not stdin_is_terminal() and spool().stat().st_size > 0:
+    if not stdin_is_terminal() and not _stdin_surely_empty() and spool().stat().st_size > 0:
         return [Path("-")]
     return bundled_examples()
+
+
+def _stdin_surely_empty() -> bool:
+    """Standard input that holds nothing, known without reading it: an empty regular file
+    or the null device (``</dev/null``). Spooling it would make a temporary folder, write
+    nothing and remove the folder at exit, for the same answer."""
+    try:
+        held = os.fstat(sys.stdin.fileno())
+        if stat.S_ISREG(held.st_mode):
+            return held.st_size == 0
+        return stat.S_ISCHR(held.st_mode) and held.st_rdev == os.stat(os.devnull).st_rdev
+    except (AttributeError, OSError, ValueError):   # no real file (a test's stream)
+        return False
 
 
 def _split(values: tuple[str, ...]) -> list[str]:

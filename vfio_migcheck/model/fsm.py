@@ -7,12 +7,12 @@ next-state table, which the tests use as an independent oracle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from vfio_migcheck.model.spec import Spec
+from vfio_migcheck.records import Record, record
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -36,8 +36,8 @@ class Reason(str, Enum):
     UNREACHABLE = "unreachable"
 
 
-@dataclass(frozen=True)
-class Step:
+@record
+class Step(Record):
     """One single arc of a combination path with its data-session effect."""
 
     src: str
@@ -45,8 +45,8 @@ class Step:
     session: str
 
 
-@dataclass(frozen=True)
-class Answer:
+@record
+class Answer(Record):
     """The model's answer to ``SET dst`` while in ``src`` under ``flags``."""
 
     src: str | int
@@ -80,8 +80,8 @@ class Answer:
         return None
 
 
-@dataclass(frozen=True)
-class FailureOutcome:
+@record
+class FailureOutcome(Record):
     """Where a failed SET may leave the device, and the session effects already done."""
 
     state: str

@@ -10,13 +10,14 @@ drivers do it can be explained with :meth:`DriverProfile.who`, which names those
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from vfio_migcheck.model.spec import SpecError
+from vfio_migcheck.records import Record, record
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,15 +37,15 @@ class ProfileError(SpecError):
     """A profile file is malformed; the message names the file, the key and the problem."""
 
 
-@dataclass(frozen=True)
-class Fact:
+@record
+class Fact(Record):
     text: str
     cite: str
     verified: str = ""          # kernel version the citation was read in (default: the profile's)
 
 
-@dataclass(frozen=True)
-class ArcFailure:
+@record
+class ArcFailure(Record):
     """A failing arc whose outcome the generic failure reading does not cover."""
 
     src: str
@@ -55,8 +56,8 @@ class ArcFailure:
     driver: str = ""
 
 
-@dataclass(frozen=True)
-class DriverProfile:
+@record
+class DriverProfile(Record):
     """One driver's choices (or, for ``generic``, the union of every driver's)."""
 
     name: str

@@ -7,10 +7,12 @@ A spec is the single source of truth. The graph model (``fsm``) and the SMT enco
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from vfio_migcheck.records import Record, record
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,8 +41,8 @@ class SpecError(ValueError):
         super().__init__(f"{file}: {problem}" if key == "-" else f"{file}: {key}: {problem}")
 
 
-@dataclass(frozen=True)
-class State:
+@record
+class State(Record):
     name: str
     value: int
     requires: frozenset[str]
@@ -48,8 +50,8 @@ class State:
     error: bool = False
 
 
-@dataclass(frozen=True)
-class Condition:
+@record
+class Condition(Record):
     """Flags that must be set (``requires``) and must be clear (``forbids``)."""
 
     requires: frozenset[str] = frozenset()
@@ -59,8 +61,8 @@ class Condition:
         return self.requires <= flag_names and not (self.forbids & flag_names)
 
 
-@dataclass(frozen=True)
-class Arc:
+@record
+class Arc(Record):
     src: str
     dst: str
     condition: Condition
@@ -68,8 +70,8 @@ class Arc:
     cite: str = ""
 
 
-@dataclass(frozen=True)
-class Blocked:
+@record
+class Blocked(Record):
     src: str
     dst: str
     condition: Condition
@@ -77,8 +79,8 @@ class Blocked:
     cite: str = ""
 
 
-@dataclass(frozen=True)
-class Refinement:
+@record
+class Refinement(Record):
     id: str
     kind: str
     group: str
@@ -86,16 +88,16 @@ class Refinement:
     cite: str = ""
 
 
-@dataclass(frozen=True)
-class PathRules:
+@record
+class PathRules(Record):
     shortest: bool
     no_interior: tuple[str, ...]
     refinements: tuple[Refinement, ...]
     cite: str = ""
 
 
-@dataclass(frozen=True)
-class Spec:
+@record
+class Spec(Record):
     """One revision of the migration uAPI, as declared by a spec file."""
 
     name: str

@@ -12,6 +12,8 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, TypeVar
 
+from vfio_migcheck.records import Record, record
+
 
 class _Unknown:
     """A value the trace format cannot show (strace never shows ioctl payloads)."""
@@ -60,8 +62,13 @@ class Origin:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True)
-class Event:
+#: every event class is a frozen dataclass whose equality, hash and repr are written once,
+#: on Record, with dataclasses' own meaning (vfio_migcheck/records.py, docs/startup.md)
+_event = record
+
+
+@_event
+class Event(Record):
     """Base of all events. ``ts`` is seconds (epoch, time of day or relative, per format)."""
 
     kind: ClassVar[str] = "event"
@@ -132,7 +139,7 @@ def origin_at(file: str, line: int) -> Origin:
 # symbolic errno such as "EINVAL" when ret is -1, None on success, UNKNOWN when unseen).
 
 
-@dataclass(frozen=True)
+@_event
 class DeviceOpen(Event):
     """A VFIO device fd became known (GET_DEVICE_FD result, cdev open, or a declaration)."""
 
@@ -146,7 +153,7 @@ class DeviceOpen(Event):
     state: MaybeStr = UNKNOWN        # the state at open, when declared
 
 
-@dataclass(frozen=True)
+@_event
 class FeatureCall(Event):
     """``ioctl(device_fd, VFIO_DEVICE_FEATURE, ...)``.
 
@@ -172,7 +179,7 @@ class FeatureCall(Event):
     raw_flags: MaybeInt = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DeviceReset(Event):
     kind: ClassVar[str] = "device_reset"
     device: str
@@ -181,7 +188,7 @@ class DeviceReset(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DeviceAccess(Event):
     """Region I/O or mmap on the device fd (matters in STOP_COPY and P2P states)."""
 
@@ -193,7 +200,7 @@ class DeviceAccess(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DeviceClose(Event):
     kind: ClassVar[str] = "device_close"
     device: str
@@ -203,7 +210,7 @@ class DeviceClose(Event):
     how: str = "close"               # close | close_range | exec | exit
 
 
-@dataclass(frozen=True)
+@_event
 class FdAppeared(Event):
     """First use of an fd number no visible call created: a data-fd candidate.
 
@@ -220,7 +227,7 @@ class FdAppeared(Event):
     device_hint: MaybeStr = UNKNOWN   # the device whose data fd this is, when shown
 
 
-@dataclass(frozen=True)
+@_event
 class FdDup(Event):
     kind: ClassVar[str] = "fd_dup"
     old_fd: int
@@ -229,7 +236,7 @@ class FdDup(Event):
     call: str = "dup"
 
 
-@dataclass(frozen=True)
+@_event
 class DataIO(Event):
     """read/write (and readv, pread64, splice, sendfile, ...) on a data-fd candidate."""
 
@@ -244,7 +251,7 @@ class DataIO(Event):
     positioned: bool = False         # pread64/pwrite64/preadv...: -ESPIPE on stream fds
 
 
-@dataclass(frozen=True)
+@_event
 class DataSeek(Event):
     kind: ClassVar[str] = "data_seek"
     fd: int
@@ -254,7 +261,7 @@ class DataSeek(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DataPoll(Event):
     """poll/ppoll/select/epoll readiness of a data fd (``ready`` when shown)."""
 
@@ -267,7 +274,7 @@ class DataPoll(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class PrecopyInfo(Event):
     """``ioctl(data_fd, VFIO_MIG_GET_PRECOPY_INFO)`` (0x3b79 on a data fd)."""
 
@@ -281,7 +288,7 @@ class PrecopyInfo(Event):
     dirty_bytes: MaybeInt = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DataIoctl(Event):
     """Any other ioctl on a data-fd candidate."""
 
@@ -293,7 +300,7 @@ class DataIoctl(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DataFcntl(Event):
     kind: ClassVar[str] = "data_fcntl"
     fd: int
@@ -303,7 +310,7 @@ class DataFcntl(Event):
     errno: str | None | _Unknown = UNKNOWN
 
 
-@dataclass(frozen=True)
+@_event
 class DataClose(Event):
     """A data-fd candidate was closed (close, close_range, close-on-exec, process exit)."""
 
@@ -315,7 +322,7 @@ class DataClose(Event):
     how: str = "close"
 
 
-@dataclass(frozen=True)
+@_event
 class ProcessEvent(Event):
     """Process/thread lifecycle: clone (child, thread?), exec, exit, killed, signal."""
 
@@ -327,7 +334,7 @@ class ProcessEvent(Event):
     signal: str | None = None
 
 
-@dataclass(frozen=True)
+@_event
 class QemuEvent(Event):
     """A QEMU ``vfio_*`` trace event (from a QEMU log, or QEMU's stderr inside strace).
 
@@ -344,7 +351,7 @@ class QemuEvent(Event):
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@_event
 class Unreadable(Event):
     """A line no reader could make sense of: never dropped silently."""
 
@@ -359,7 +366,7 @@ class Unreadable(Event):
 COLLAPSE_RUNS: ContextVar[bool] = ContextVar("collapse_runs", default=False)
 
 
-@dataclass(frozen=True)
+@_event
 class Run(Event):
     """Consecutive lines (``origin.line`` on) that a reader handed over as one object.
 
@@ -387,7 +394,7 @@ class Run(Event):
             yield self.member(index)
 
 
-@dataclass(frozen=True)
+@_event
 class DataRun(Run):
     """A run of data-fd calls on one fd (one open file), each a read, write or
     PRECOPY_INFO. ``shapes`` names each line's payload (every field of its event but
@@ -403,7 +410,7 @@ class DataRun(Run):
     io: dict[str, tuple[str, int, int]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@_event
 class QuietRun(Run):
     """A run of records that carry no device state (QEMU's data and size records, and
     its device-less records): ``names`` are the (normalised) names of those with a device,

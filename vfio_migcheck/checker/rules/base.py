@@ -11,13 +11,13 @@ Rules come in two kinds, and the kind decides how the engine reports them soundl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from vfio_migcheck.records import Record, record
 
 KINDS = ("misfit", "behaviour")
 
 
-@dataclass(frozen=True)
-class Rule:
+@record
+class Rule(Record):
     id: str                 # U### (VMM / user space), K### (kernel driver), T### (trace)
     name: str               # PascalCase, < 30 chars (SARIF rule name)
     severity: str           # error | warning | note
