@@ -10,7 +10,7 @@ Two consecutive events of one device whose calls overlapped in time are tried in
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 
@@ -87,6 +87,8 @@ _QEMU_ACTED_ON = frozenset({"migration_set_state", "migration_set_device_state",
                             "migration_init", "migration_realize"})
 #: events kept as samples of a shape of data line (_quiet_stretch) before starting afresh
 MAX_CACHED_SAMPLES = 4096
+#: a file :meth:`Engine._note_file` has not seen (no fd number equals it)
+_UNSEEN = object()
 
 Step = Callable[[Config], list[T.Outcome]]
 
@@ -115,6 +117,18 @@ class Replay:
     misfit: bool
     cut: str | None
     sure: bool
+    #: reports nothing but undecided rules: no finding, misfit, cut or end of an unsure start
+    silent: bool = False
+    #: reports nothing at all and changes nothing but the readings
+    quiet: bool = False
+
+    @staticmethod
+    def of(findings: tuple[tuple[Rule, T.Tag], ...], undecided: tuple[Rule, ...],
+           misfit: bool, cut: str | None, sure: bool) -> Replay:
+        """A replay with its two tests made once (they are asked on every cached step)."""
+        silent = not (findings or misfit or cut is not None or sure)
+        return Replay(findings, undecided, misfit, cut, sure, silent,
+                      silent and not undecided)
 
 
 @dataclass(slots=True)
@@ -125,7 +139,7 @@ class Held:
     step: Step | None            # None: a data event's, made again if it is to be swapped
     key: tuple | None
     before: Readings
-    findings: list[Finding]
+    findings: Sequence[Finding]
 
 
 @dataclass
@@ -288,7 +302,9 @@ class Engine:
         if self._retiring:
             self._retire(file)
         if file is not None:
-            self._note_file(event, file)
+            known = self._file_fds.get(file, _UNSEEN)
+            if known is not None and known != getattr(event, "fd", None):
+                self._note_file(event, file)     # (else it would change nothing)
         elif isinstance(event, ProcessEvent) and event.what == "clone" and not event.thread:
             self._forked += 1
         handler = _HANDLERS.get(type(event))
@@ -546,9 +562,11 @@ class Engine:
                                         pid=event.pid, tid=event.tid, ts=event.ts))
             return
         profile = self._data_profile(file)
-        if not (self.fast and self._fast_lane(event, file, *self._data_key(event, profile))):
-            step, key, payload = self._data_step(event, file, fd, profile)
-            self._data_event(event, step, None, key, payload)
+        key, payload = self._data_key(event, profile)
+        if not (self.fast and file in self.file_device
+                and self._fast_lane(event, file, key, payload)):
+            self._data_event(event, self._data_step(event, file, fd, profile)[0], None, key,
+                             payload)
         if isinstance(event, DataClose):
             self._note_close(event)
 
@@ -617,7 +635,7 @@ class Engine:
         trans = self._cached(track, node, files, event, file, key, payload)[3]
         if trans is None:
             return False
-        if not _quiet(trans.result):
+        if not trans.result.quiet:
             return False
         self._flush(track)
         self.automaton.hits += 1
@@ -698,8 +716,8 @@ class Engine:
                 sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
             trans = self._cached(track, node, files, sample, file,
                                  *self._data_key(sample, profile))[3]
-            if trans is not None and trans.node is node and trans.same_files \
-                    and trans.same_lines and _quiet(trans.result):
+            if trans is not None and trans.node is node and trans.same_names \
+                    and trans.result.quiet:
                 continue
             if shape == head:
                 return start
@@ -750,12 +768,26 @@ class Engine:
                 return
             else:
                 share = max(FANOUT_BUDGET // len(candidates), 1)
+                maybe = _maybe_mine(step, file)      # the same for every candidate
+                if key is None or not self.fast:
+                    for name in candidates:
+                        track = self.devices[name]
+                        if len(track.readings) > min(share, MAX_CONFIGS):
+                            track.configs = self._bound(track, track.configs, share)
+                        self._apply(track, event, maybe,
+                                    None if key is None else ("maybe", *key), payload)
+                    return
+                # _apply on each candidate, the event's cache keys made once
+                full = (("maybe", *key), payload)
+                keys = _payload(event, payload)
+                limit = min(share, MAX_CONFIGS)
                 for name in candidates:
                     track = self.devices[name]
-                    if len(track.readings) > min(share, MAX_CONFIGS):
+                    if len(track.readings) > limit:
                         track.configs = self._bound(track, track.configs, share)
-                    self._apply(track, event, _maybe_mine(step, file),
-                                None if key is None else ("maybe", *key), payload)
+                    if not self._replay_quiet(track, event, maybe, full, keys):
+                        self._apply_now(track, event, maybe, full)
+                    # (a data event never establishes a state: _apply's last test is moot)
                 return
         track = self.devices[owner]
         self._apply(track, event, step, key, payload)
@@ -855,19 +887,19 @@ class Engine:
         whether the step reads the event's fields (beyond its file)."""
         if key is not None and self.memo:
             key = (key, payload)
+            if not (self.fast and self._replay_quiet(track, event, step, key)):
+                self._apply_now(track, event, step, key)
         else:
-            key = None
-        self._apply_now(track, event, step, key)
-        if track.unsure_start and _establishes_state(event):
+            self._apply_now(track, event, step, None)
+        if track.unsure_start and type(event) in _ESTABLISHING and _establishes_state(event):
             track.unsure_start = False
 
     def _apply_now(self, track: DeviceTrack, event: Event, step: Step,
                    key: tuple | None) -> None:
+        """The general path (a quiet cached step was tried before, see :meth:`_apply`)."""
         held = track.held
         if held is not None and _overlap(held.event, event):
             self._apply_swapped(track, held, event, step, key)
-            return
-        if key is not None and self.fast and self._replay_quiet(track, event, step, key):
             return
         self._flush(track)
         before = track.readings
@@ -878,34 +910,41 @@ class Engine:
         track.held = Held(event, step, key, before, findings)
         track.last_line = event.origin.last_line or event.origin.line
 
-    def _replay_quiet(self, track: DeviceTrack, event: Event, step: Step,
-                      key: tuple) -> bool:
+    def _replay_quiet(self, track: DeviceTrack, event: Event, step: Step, key: tuple,
+                      keys: tuple[tuple, tuple | None] | None = None) -> bool:
         """:meth:`_apply_now` cut short for a cached step that reports nothing (no finding,
         misfit, cut or end of an unsure start): the renamed successor, the undecided rules
-        and the held event are all it would leave. False, having changed nothing,
-        otherwise."""
+        and the held event are all it would leave. False, having changed nothing, when the
+        event overlaps the held one or the step is not cached or not silent. ``keys``: the
+        event's payload keys (:func:`_payload`) when the caller made them already."""
+        held = track.held
+        if held is not None and _overlap(held.event, event):
+            return False
         before = track.readings
         node = before.node
         if node is None:
             return False
         file = getattr(event, "file", None)
-        trans = self._cached(track, node, before.files, event, file, *key)[3]
+        trans = self._cached(track, node, before.files, event, file, key[0], key[1], keys)[3]
         if trans is None:
             return False
         replay: Replay = trans.result
-        if not _silent(replay):
+        if not replay.silent:
             return False
-        self._flush(track)
+        if held is not None and held.findings:    # as _flush
+            self._emit_all(held.findings)
         self.automaton.hits += 1
-        track.readings = _successor(before, trans, file, event.origin.line)
-        if replay.undecided:   # as _record_undecided
-            undecided = track.undecided
-            for rule in replay.undecided:
-                if self.enabled(rule.id) and len(undecided) < 1000:
-                    undecided.append((event.origin.line, rule))
-        track.held = Held(event, step, key, before, [])
         origin = event.origin
-        track.last_line = origin.last_line or origin.line
+        line = origin.line
+        if not (trans.same_names and trans.node is node):
+            track.readings = _successor(before, trans, file, line)
+        undecided = track.undecided
+        if replay.undecided and len(undecided) < 1000:   # as _record_undecided
+            for rule in replay.undecided:
+                if len(undecided) < 1000 and self.enabled(rule.id):
+                    undecided.append((line, rule))
+        track.held = Held(event, step, key, before, ())
+        track.last_line = origin.last_line or line
         return True
 
     def _apply_swapped(self, track: DeviceTrack, held: Held, event: Event, step: Step,
@@ -940,20 +979,32 @@ class Engine:
 
     def _cached(self, track: DeviceTrack, node: Node, files: tuple[str, ...], event: Event,
                 file: str | None, key: tuple, payload: bool,
+                keys: tuple[tuple, tuple | None] | None = None,
                 ) -> tuple[tuple, tuple, tuple | None, Transition | None]:
         """The automaton's cache entry for this abstract event at ``node``: (head, fine and
         coarse payload keys, the cached transition or None). A coarse entry (payload that
-        does not matter) is tried first."""
-        slot = NEW_FILE
-        if file is not None and file in files:
-            slot = files.index(file)
-        fine, coarse = _payload(event, payload)
-        head = (key, type(event), slot, track.unsure_start, self._ref(track.profile))
+        does not matter) is tried first. ``keys``: :func:`_payload`'s answer, if made."""
+        slot = files.index(file) if file is not None and file in files else NEW_FILE
+        cls = type(event)
+        if keys is not None:
+            fine, coarse = keys
+        elif not payload:
+            fine, coarse = (), None
+        elif cls is DataIO or cls not in _PAYLOAD_FIELDS:
+            fine, coarse = _payload(event, payload)
+        else:   # _payload's answer for any other class, without the call
+            fine, coarse = _PAYLOAD_FIELDS[cls](event), None
+        profile = track.profile
+        ident = id(profile)
+        if ident not in self._refs:    # as _ref
+            self._refs[ident] = profile
+        head = (key, cls, slot, track.unsure_start, ident)
+        table = node.trans
         trans = None
         if coarse is not None:
-            trans = node.trans.get((head, coarse))
+            trans = table.get((head, coarse))
         if trans is None:
-            trans = node.trans.get((head, fine))
+            trans = table.get((head, fine))
         return head, fine, coarse, trans
 
     def _settle(self, track: DeviceTrack, before: Readings, event: Event, step: Step,
@@ -981,8 +1032,8 @@ class Engine:
         unsure = track.unsure_start
         self._cut_note = None
         settled = self._settle_now(track, before, event, step)
-        replay = Replay(tuple(settled.findings), tuple(settled.undecided), settled.misfit,
-                        self._cut_note, unsure and not track.unsure_start)
+        replay = Replay.of(tuple(settled.findings), tuple(settled.undecided), settled.misfit,
+                           self._cut_note, unsure and not track.unsure_start)
         self._cut_note = None
         after = settled.readings.configs
         names = successor_names(files, before.lines, after, file, line)
@@ -1287,20 +1338,10 @@ def _forget_file(config: Config, file: str, sessions: bool) -> Config:
     return config
 
 
-def _silent(replay: Replay) -> bool:
-    """Does a cached step report nothing but undecided rules (no finding, misfit, cut or
-    end of an unsure start)?"""
-    return not (replay.findings or replay.misfit or replay.cut is not None or replay.sure)
-
-
-def _quiet(replay: Replay) -> bool:
-    """Does a cached step report nothing and change nothing but the readings?"""
-    return not replay.undecided and _silent(replay)
-
-
 def _successor(before: Readings, trans, file: str | None, line: int) -> Readings:
-    """The readings a cached step ``trans`` leads to from ``before``, renamed."""
-    if trans.same_files and trans.same_lines:
+    """The readings a cached step ``trans`` leads to from ``before``, renamed (``before``
+    itself for a self-loop that renames nothing: readings with a node never change)."""
+    if trans.same_names:
         return before if trans.node is before.node else Readings(trans.node, before.files,
                                                                  before.lines)
     new_files, new_lines = rename(before.files, before.lines, trans, file, line)
@@ -1411,6 +1452,10 @@ def _shows_migration(event: Event) -> bool:
     if isinstance(event, QemuEvent):
         return event.state is not None or event.recover is not None
     return isinstance(event, (DataIO, DataClose, PrecopyInfo))
+
+
+#: the event classes :func:`_establishes_state` may answer True for
+_ESTABLISHING = frozenset({DeviceReset, FeatureCall})
 
 
 def _establishes_state(event: Event) -> bool:
