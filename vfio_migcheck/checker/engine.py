@@ -159,7 +159,6 @@ class DeviceTrack:
     undecided: list[tuple[int, Rule]] = field(default_factory=list)
     stats: DeviceStats = field(default_factory=DeviceStats)
     once: set[tuple[str, str]] = field(default_factory=set)
-    last_line: int | None = None
     # a migration state was observed or requested (a MIG_DEVICE_STATE or hidden FEATURE
     # call, a QEMU state event, a data fd): without one, nothing about migration was checked
     migration_seen: bool = False
@@ -563,8 +562,13 @@ class Engine:
             return
         profile = self._data_profile(file)
         key, payload = self._data_key(event, profile)
-        if not (self.fast and file in self.file_device
-                and self._fast_lane(event, file, key, payload)):
+        if not self.fast:
+            done = False
+        elif file in self.file_device:
+            done = self._fast_lane(event, file, key, payload)
+        else:
+            done = self._shared_lane(event, file, key, payload, profile)
+        if not done:
             self._data_event(event, self._data_step(event, file, fd, profile)[0], None, key,
                              payload)
         if isinstance(event, DataClose):
@@ -642,9 +646,45 @@ class Engine:
         self.fast_hits += 1
         track.readings = after = _successor(before, trans, file, event.origin.line)
         track.held = Held(event, None, (key, payload), before, [])   # step made if needed
-        origin = event.origin
-        track.last_line = origin.last_line or origin.line
         track.stats.record(event, after, file)
+        return True
+
+    def _shared_lane(self, event: Event, file: str, key: tuple, payload: bool,
+                     profile: DriverProfile) -> bool:
+        """The fast lane of a data event on a file no device owns yet, which two or more
+        devices could own (hidden payloads): :meth:`_data_event` would apply it to each
+        candidate in turn, "mine or another device's", and when every candidate's step is
+        cached and silent, and none overlaps its held event or is over its share of
+        readings, that is :meth:`_replay_silent` on each, in the same order. Returns
+        False, having changed nothing, otherwise (the general path then does it all)."""
+        fd = event.fd  # type: ignore[attr-defined]
+        full = ("maybe", *key)
+        keys = _payload(event, payload)
+        picked: list[tuple[DeviceTrack, Transition]] = []
+        for track in self.devices.values():
+            if not self._may_bind(track, file, fd):
+                continue
+            held = track.held
+            if held is not None:
+                tid = held.event.tid
+                if (tid is None or tid != event.tid) and _overlap(held.event, event):
+                    return False
+            before = track.readings
+            trans = self._cached(track, before.node, before.files, event, file,  # type: ignore
+                                 full, payload, keys)[3]
+            if trans is None or not trans.result.silent:
+                return False
+            picked.append((track, trans))
+        count = len(picked)
+        if count < 2 or count > MAX_CANDIDATES:
+            return False
+        limit = min(max(FANOUT_BUDGET // count, 1), MAX_CONFIGS)
+        if any(len(track.readings) > limit for track, _trans in picked):
+            return False
+        step = _maybe_mine(self._data_step(event, file, fd, profile)[0], file)
+        cache_key = (full, payload)
+        for track, trans in picked:
+            self._replay_silent(track, event, step, cache_key, trans, file)
         return True
 
     # --- runs of lines read as one (traces/events.py Run; only check_trace asks for them) ----
@@ -733,7 +773,6 @@ class Engine:
         self.fast_hits += count
         last = run.member(end - 1)
         track.held = Held(last, None, self._data_key(last, profile), before, [])
-        track.last_line = last.origin.last_line or last.origin.line
         track.stats.record_run(run, start, end, first, last, before)
         self.events += count
         self.last_origin = last.origin
@@ -908,7 +947,6 @@ class Engine:
         track.readings = settled.readings
         self._record_undecided(track, event, settled)
         track.held = Held(event, step, key, before, findings)
-        track.last_line = event.origin.last_line or event.origin.line
 
     def _replay_quiet(self, track: DeviceTrack, event: Event, step: Step, key: tuple,
                       keys: tuple[tuple, tuple | None] | None = None) -> bool:
@@ -918,34 +956,41 @@ class Engine:
         event overlaps the held one or the step is not cached or not silent. ``keys``: the
         event's payload keys (:func:`_payload`) when the caller made them already."""
         held = track.held
-        if held is not None and _overlap(held.event, event):
-            return False
+        if held is not None:
+            tid = held.event.tid      # one thread's calls never overlap (_overlap's first test)
+            if (tid is None or tid != event.tid) and _overlap(held.event, event):
+                return False
         before = track.readings
         node = before.node
         if node is None:
             return False
         file = getattr(event, "file", None)
         trans = self._cached(track, node, before.files, event, file, key[0], key[1], keys)[3]
-        if trans is None:
+        if trans is None or not trans.result.silent:
             return False
-        replay: Replay = trans.result
-        if not replay.silent:
-            return False
+        self._replay_silent(track, event, step, key, trans, file)
+        return True
+
+    def _replay_silent(self, track: DeviceTrack, event: Event, step: Step, key: tuple,
+                       trans: Transition, file: str | None) -> None:
+        """What :meth:`_apply_now` leaves after a silent cached step ``trans`` from the
+        device's readings: the held event's findings out, the renamed successor, the
+        undecided rules (as :meth:`_record_undecided`), the event held."""
+        held = track.held
         if held is not None and held.findings:    # as _flush
             self._emit_all(held.findings)
         self.automaton.hits += 1
-        origin = event.origin
-        line = origin.line
-        if not (trans.same_names and trans.node is node):
+        before = track.readings
+        line = event.origin.line
+        if not (trans.same_names and trans.node is before.node):
             track.readings = _successor(before, trans, file, line)
+        replay: Replay = trans.result
         undecided = track.undecided
-        if replay.undecided and len(undecided) < 1000:   # as _record_undecided
+        if replay.undecided and len(undecided) < 1000:
             for rule in replay.undecided:
                 if len(undecided) < 1000 and self.enabled(rule.id):
                     undecided.append((line, rule))
         track.held = Held(event, step, key, before, ())
-        track.last_line = origin.last_line or line
-        return True
 
     def _apply_swapped(self, track: DeviceTrack, held: Held, event: Event, step: Step,
                        key: tuple | None) -> None:
@@ -970,7 +1015,6 @@ class Engine:
         else:
             track.configs = self._bound(track, _dedupe([*first.configs, *swapped_h.configs]))
         track.held = None
-        track.last_line = event.origin.last_line or event.origin.line
 
     def _flush(self, track: DeviceTrack) -> None:
         if track.held is not None:
@@ -1280,6 +1324,10 @@ _PROVENANCE = frozenset({"origin", "pid", "tid", "ts", "duration", "text", "file
                          # PRECOPY_INFO sizes are reported, never checked
                          "initial_bytes", "dirty_bytes"})
 _PAYLOAD_FIELDS: dict[type, attrgetter] = {}
+#: fine payload key of a read or write -> its coarse class (:func:`_payload`), kept for the
+#: distinct calls seen (a capture repeats a few sizes), started afresh past MAX_COARSE
+_COARSE: dict[tuple, tuple] = {}
+MAX_COARSE = 4096
 
 
 def _payload(event: Event, payload: bool) -> tuple[tuple, tuple | None]:
@@ -1300,13 +1348,22 @@ def _payload(event: Event, payload: bool) -> tuple[tuple, tuple | None]:
     fine = getter(event)
     if cls is not DataIO:
         return fine, None
-    ret, asked = event.ret, event.requested  # type: ignore[attr-defined]
+    coarse = _COARSE.get(fine)
+    if coarse is None:         # a function of ``fine``: made once per distinct I/O call
+        if len(_COARSE) >= MAX_COARSE:
+            _COARSE.clear()
+        coarse = _COARSE[fine] = _coarse_io(event)  # type: ignore[arg-type]
+    return fine, coarse
+
+
+def _coarse_io(event: DataIO) -> tuple:
+    """The coarse class of a read or write (see :func:`_payload`)."""
+    ret, asked = event.ret, event.requested
     rclass = (ret > 0) - (ret < 0) if isinstance(ret, int) else ret
     aclass = asked == 0 if isinstance(asked, int) else asked
     over = isinstance(ret, int) and isinstance(asked, int) and ret > asked
-    coarse = ("coarse", event.fd, event.call, event.direction,  # type: ignore[attr-defined]
-              event.errno, event.positioned, rclass, aclass, over)  # type: ignore[attr-defined]
-    return fine, coarse
+    return ("coarse", event.fd, event.call, event.direction, event.errno, event.positioned,
+            rclass, aclass, over)
 
 
 def _name_free(replay: Replay, files: tuple[str, ...], lines: tuple[int, ...],
@@ -1344,6 +1401,10 @@ def _successor(before: Readings, trans, file: str | None, line: int) -> Readings
     if trans.same_names:
         return before if trans.node is before.node else Readings(trans.node, before.files,
                                                                  before.lines)
+    if trans.same_files:     # rename() of the lines alone (a session started at ``line``)
+        lines = before.lines
+        return Readings(trans.node, before.files,
+                        tuple(map((lines + (line,)).__getitem__, trans.lines)))
     new_files, new_lines = rename(before.files, before.lines, trans, file, line)
     return Readings(trans.node, new_files, new_lines)
 
