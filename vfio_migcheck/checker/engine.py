@@ -562,13 +562,8 @@ class Engine:
             return
         profile = self._data_profile(file)
         key, payload = self._data_key(event, profile)
-        if not self.fast:
-            done = False
-        elif file in self.file_device:
-            done = self._fast_lane(event, file, key, payload)
-        else:
-            done = self._shared_lane(event, file, key, payload, profile)
-        if not done:
+        if not (self.fast and file in self.file_device
+                and self._fast_lane(event, file, key, payload)):
             self._data_event(event, self._data_step(event, file, fd, profile)[0], None, key,
                              payload)
         if isinstance(event, DataClose):
@@ -649,8 +644,8 @@ class Engine:
         track.stats.record(event, after, file)
         return True
 
-    def _shared_lane(self, event: Event, file: str, key: tuple, payload: bool,
-                     profile: DriverProfile) -> bool:
+    def _shared_lane(self, event: Event, file: str, step: Step, key: tuple,
+                     payload: bool) -> bool:
         """The fast lane of a data event on a file no device owns yet, which two or more
         devices could own (hidden payloads): :meth:`_data_event` would apply it to each
         candidate in turn, "mine or another device's", and when every candidate's step is
@@ -662,16 +657,20 @@ class Engine:
         keys = _payload(event, payload)
         picked: list[tuple[DeviceTrack, Transition]] = []
         for track in self.devices.values():
-            if not self._may_bind(track, file, fd):
+            before = track.readings
+            node = before.node
+            if node is None:
+                return False
+            files = before.files
+            bind = node.binds.get((files.index(file) if file in files else NEW_FILE, fd))
+            if not (bind or bind is None and self._may_bind(track, file, fd)):
                 continue
             held = track.held
             if held is not None:
                 tid = held.event.tid
                 if (tid is None or tid != event.tid) and _overlap(held.event, event):
                     return False
-            before = track.readings
-            trans = self._cached(track, before.node, before.files, event, file,  # type: ignore
-                                 full, payload, keys)[3]
+            trans = self._cached(track, node, files, event, file, full, payload, keys)[3]
             if trans is None or not trans.result.silent:
                 return False
             picked.append((track, trans))
@@ -679,12 +678,13 @@ class Engine:
         if count < 2 or count > MAX_CANDIDATES:
             return False
         limit = min(max(FANOUT_BUDGET // count, 1), MAX_CONFIGS)
-        if any(len(track.readings) > limit for track, _trans in picked):
-            return False
-        step = _maybe_mine(self._data_step(event, file, fd, profile)[0], file)
+        for track, _trans in picked:
+            if track.readings.node.size > limit:  # type: ignore[union-attr]
+                return False         # _data_event cuts it to its share first
+        maybe = _maybe_mine(step, file)
         cache_key = (full, payload)
         for track, trans in picked:
-            self._replay_silent(track, event, step, cache_key, trans, file)
+            self._replay_silent(track, event, maybe, cache_key, trans, file)
         return True
 
     # --- runs of lines read as one (traces/events.py Run; only check_trace asks for them) ----
@@ -790,6 +790,9 @@ class Engine:
         fd = event.fd  # type: ignore[attr-defined]
         owner = self.file_device.get(file)
         if owner is None:
+            if hinted is None and key is not None and self.fast \
+                    and self._shared_lane(event, file, step, key, payload):
+                return
             candidates = [name for name, t in self.devices.items()
                           if self._may_bind(t, file, fd)]
             if hinted is not None and (hinted in candidates or not candidates):
