@@ -197,6 +197,7 @@ class Engine:
         self.memo = memo
         self.fast = memo and fast
         self.fast_hits = 0                      # data events the fast lane settled
+        self.shared_hits = 0                    # data events the shared lane settled
         self.flags = flags
         self.enabled = enabled
         self.profile = profile          # chosen by the user; None: detect, else generic
@@ -685,6 +686,7 @@ class Engine:
         cache_key = (full, payload)
         for track, trans in picked:
             self._replay_silent(track, event, maybe, cache_key, trans, file)
+        self.shared_hits += 1
         return True
 
     # --- runs of lines read as one (traces/events.py Run; only check_trace asks for them) ----
