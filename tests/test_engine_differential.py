@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.test_engine_automaton import _gen_dense
 from tests.test_engine_properties import SPEC, any_event, event_lists, walks
 from vfio_migcheck.checker import api
 from vfio_migcheck.checker.api import check_events
@@ -194,3 +195,24 @@ def test_fast_lane_takes_the_repeats_and_keeps_every_finding() -> None:
     # the write on the saving fd in STOP_COPY is reported at its own line
     assert any(f["severity"] == "error" and f["line"] == 107 for f in fast["findings"]), \
         [(f["rule"], f["line"]) for f in fast["findings"]]
+
+
+def test_shared_lane_takes_the_dense_loop_and_changes_nothing(tmp_path: Path) -> None:
+    """The realistic dense loop (plain strace, two devices, payloads hidden): every data fd
+    could be either device's, so each data call is applied to both. After the first rounds
+    the shared lane (Engine._shared_lane) replays those calls, with the whole result of the
+    general path."""
+    gen = _gen_dense()
+    loop = gen.LOOP[1] - gen.LOOP[0] + 1
+    path = tmp_path / "loop.strace"
+    with open(path, "w", encoding="utf-8") as out:
+        gen.generate(out, 60 + 12 * loop)
+    events = list(open_trace(path, "auto").events)
+    engine = Engine(SPEC)
+    engine.feed(events)
+    engine.finish()
+    data_calls = sum(1 for event in events if hasattr(event, "file"))
+    assert engine.fast_hits == 0 and not engine.file_device   # no owner is ever known
+    assert engine.shared_hits > data_calls // 2
+    fast, general = _fast_and_general(events, spec=SPEC, file=str(path))
+    assert fast == general

@@ -22,7 +22,8 @@ from typing import Any
 from vfio_migcheck.checker.config import RETIRED_FILE, Config, Session
 from vfio_migcheck.checker.describe import state_order
 
-#: slot of the event's own file in an abstract event when the node does not hold it
+#: slot of the event's own file in an abstract event when the node does not hold it (-1:
+#: the last item of the input's files with the event's file appended, see :func:`rename`)
 NEW_FILE = -1
 #: slot of RETIRED_FILE in a canonical key: one name for every closed session's file, so it
 #: takes no slot of the binding and never tells two nodes apart
@@ -117,13 +118,16 @@ class Transition:
     #: the names are those of the input, in the same order (most steps): nothing to rename
     same_files: bool = False
     same_lines: bool = False
+    #: both of the above: the successor keeps the input's binding as it is
+    same_names: bool = False
 
     @staticmethod
     def make(before: Node, node: Node, files: tuple[int, ...], lines: tuple[int, ...],
              result: Any) -> Transition:
-        return Transition(node, files, lines, result,
-                          files == tuple(range(before.nfiles)),
-                          lines == tuple(range(before.nlines)))
+        same_files = files == tuple(range(before.nfiles))
+        same_lines = lines == tuple(range(before.nlines))
+        return Transition(node, files, lines, result, same_files, same_lines,
+                          same_files and same_lines)
 
 
 class Readings:
@@ -264,11 +268,17 @@ def materialize(node: Node, files: tuple[str, ...], lines: tuple[int, ...]) -> l
 
 def rename(files: tuple[str, ...], lines: tuple[int, ...], trans: Transition,
            event_file: str | None, line: int) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """The binding after a cached transition."""
-    if trans.same_files and trans.same_lines:
+    """The binding after a cached transition.
+
+    NEW_FILE and CURRENT_LINE are both -1, the last item of the input's names with the
+    event's own appended, so every slot is one index (looked up without a Python loop)."""
+    if trans.same_names:
         return files, lines
-    return (tuple(event_file if i == NEW_FILE else files[i] for i in trans.files),  # type: ignore
-            tuple(line if i == CURRENT_LINE else lines[i] for i in trans.lines))
+    new_files = files if trans.same_files else \
+        tuple(map((files + (event_file,)).__getitem__, trans.files))  # type: ignore
+    new_lines = lines if trans.same_lines else \
+        tuple(map((lines + (line,)).__getitem__, trans.lines))
+    return new_files, new_lines
 
 
 def successor_names(before_files: tuple[str, ...], before_lines: tuple[int, ...],

@@ -10,7 +10,7 @@ Two consecutive events of one device whose calls overlapped in time are tried in
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import MISSING, dataclass, field, fields, replace
 from operator import attrgetter
 
@@ -88,6 +88,8 @@ _QEMU_ACTED_ON = frozenset({"migration_set_state", "migration_set_device_state",
                             "migration_init", "migration_realize"})
 #: events kept as samples of a shape of data line (_quiet_stretch) before starting afresh
 MAX_CACHED_SAMPLES = 4096
+#: a file :meth:`Engine._note_file` has not seen (no fd number equals it)
+_UNSEEN = object()
 
 Step = Callable[[Config], list[T.Outcome]]
 
@@ -121,6 +123,18 @@ class Replay:
     misfit: bool
     cut: str | None
     sure: bool
+    #: reports nothing but undecided rules: no finding, misfit, cut or end of an unsure start
+    silent: bool = False
+    #: reports nothing at all and changes nothing but the readings
+    quiet: bool = False
+
+    @staticmethod
+    def of(findings: tuple[tuple[Rule, T.Tag], ...], undecided: tuple[Rule, ...],
+           misfit: bool, cut: str | None, sure: bool) -> Replay:
+        """A replay with its two tests made once (they are asked on every cached step)."""
+        silent = not (findings or misfit or cut is not None or sure)
+        return Replay(findings, undecided, misfit, cut, sure, silent,
+                      silent and not undecided)
 
 
 @dataclass(slots=True)
@@ -131,7 +145,7 @@ class Held:
     step: Step | None            # None: a data event's, made again if it is to be swapped
     key: tuple | None
     before: Readings
-    findings: list[Finding]
+    findings: Sequence[Finding]
 
 
 @dataclass
@@ -151,7 +165,6 @@ class DeviceTrack:
     undecided: list[tuple[int, Rule]] = field(default_factory=list)
     stats: DeviceStats = field(default_factory=DeviceStats)
     once: set[tuple[str, str]] = field(default_factory=set)
-    last_line: int | None = None
     # a migration state was observed or requested (a MIG_DEVICE_STATE or hidden FEATURE
     # call, a QEMU state event, a data fd): without one, nothing about migration was checked
     migration_seen: bool = False
@@ -191,6 +204,7 @@ class Engine:
         self.fast = memo and fast
         self.fast_hits = 0                      # data events the fast lane settled
         self.feature_hits = 0                   # device calls _feature_lane settled
+        self.shared_hits = 0                    # data events the shared lane settled
         self.flags = flags
         self.enabled = enabled
         self.profile = profile          # chosen by the user; None: detect, else generic
@@ -297,7 +311,9 @@ class Engine:
         if self._retiring:
             self._retire(file)
         if file is not None:
-            self._note_file(event, file)
+            known = self._file_fds.get(file, _UNSEEN)
+            if known is not None and known != getattr(event, "fd", None):
+                self._note_file(event, file)     # (else it would change nothing)
         elif isinstance(event, ProcessEvent) and event.what == "clone" and not event.thread:
             self._forked += 1
         handler = _HANDLERS.get(type(event))
@@ -635,9 +651,11 @@ class Engine:
                                         pid=event.pid, tid=event.tid, ts=event.ts))
             return
         profile = self._data_profile(file)
-        if not (self.fast and self._fast_lane(event, file, *self._data_key(event, profile))):
-            step, key, payload = self._data_step(event, file, fd, profile)
-            self._data_event(event, step, None, key, payload)
+        key, payload = self._data_key(event, profile)
+        if not (self.fast and file in self.file_device
+                and self._fast_lane(event, file, key, payload)):
+            self._data_event(event, self._data_step(event, file, fd, profile)[0], None, key,
+                             payload)
         if isinstance(event, DataClose):
             self._note_close(event)
 
@@ -706,16 +724,58 @@ class Engine:
         trans = self._cached(track, node, files, event, file, key, payload)[3]
         if trans is None:
             return False
-        if not _quiet(trans.result):
+        if not trans.result.quiet:
             return False
         self._flush(track)
         self.automaton.hits += 1
         self.fast_hits += 1
         track.readings = after = _successor(before, trans, file, event.origin.line)
         track.held = Held(event, None, (key, payload), before, [])   # step made if needed
-        origin = event.origin
-        track.last_line = origin.last_line or origin.line
         track.stats.record(event, after, file)
+        return True
+
+    def _shared_lane(self, event: Event, file: str, step: Step, key: tuple,
+                     payload: bool) -> bool:
+        """The fast lane of a data event on a file no device owns yet, which two or more
+        devices could own (hidden payloads): :meth:`_data_event` would apply it to each
+        candidate in turn, "mine or another device's", and when every candidate's step is
+        cached and silent, and none overlaps its held event or is over its share of
+        readings, that is :meth:`_replay_silent` on each, in the same order. Returns
+        False, having changed nothing, otherwise (the general path then does it all)."""
+        fd = event.fd  # type: ignore[attr-defined]
+        full = ("maybe", *key)
+        keys = _payload(event, payload)
+        picked: list[tuple[DeviceTrack, Transition]] = []
+        for track in self.devices.values():
+            before = track.readings
+            node = before.node
+            if node is None:
+                return False
+            files = before.files
+            bind = node.binds.get((files.index(file) if file in files else NEW_FILE, fd))
+            if not (bind or bind is None and self._may_bind(track, file, fd)):
+                continue
+            held = track.held
+            if held is not None:
+                tid = held.event.tid
+                if (tid is None or tid != event.tid) and _overlap(held.event, event):
+                    return False
+            trans = self._cached(track, node, files, event, file, full, payload, keys)[3]
+            if trans is None or not trans.result.silent:
+                return False
+            picked.append((track, trans))
+        count = len(picked)
+        if count < 2 or count > MAX_CANDIDATES:
+            return False
+        limit = min(max(FANOUT_BUDGET // count, 1), MAX_CONFIGS)
+        for track, _trans in picked:
+            if track.readings.node.size > limit:  # type: ignore[union-attr]
+                return False         # _data_event cuts it to its share first
+        maybe = _maybe_mine(step, file)
+        cache_key = (full, payload)
+        for track, trans in picked:
+            self._replay_silent(track, event, maybe, cache_key, trans, file)
+        self.shared_hits += 1
         return True
 
     # --- runs of lines read as one (traces/events.py Run; only check_trace asks for them) ----
@@ -787,8 +847,8 @@ class Engine:
                 sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
             trans = self._cached(track, node, files, sample, file,
                                  *self._data_key(sample, profile))[3]
-            if trans is not None and trans.node is node and trans.same_files \
-                    and trans.same_lines and _quiet(trans.result):
+            if trans is not None and trans.node is node and trans.same_names \
+                    and trans.result.quiet:
                 continue
             if shape == head:
                 return start
@@ -804,7 +864,6 @@ class Engine:
         self.fast_hits += count
         last = run.member(end - 1)
         track.held = Held(last, None, self._data_key(last, profile), before, [])
-        track.last_line = last.origin.last_line or last.origin.line
         track.stats.record_run(run, start, end, first, last, before)
         self.events += count
         self.last_origin = last.origin
@@ -822,6 +881,9 @@ class Engine:
         fd = event.fd  # type: ignore[attr-defined]
         owner = self.file_device.get(file)
         if owner is None:
+            if hinted is None and key is not None and self.fast \
+                    and self._shared_lane(event, file, step, key, payload):
+                return
             candidates = [name for name, t in self.devices.items()
                           if self._may_bind(t, file, fd)]
             if hinted is not None and (hinted in candidates or not candidates):
@@ -839,12 +901,26 @@ class Engine:
                 return
             else:
                 share = max(FANOUT_BUDGET // len(candidates), 1)
+                maybe = _maybe_mine(step, file)      # the same for every candidate
+                if key is None or not self.fast:
+                    for name in candidates:
+                        track = self.devices[name]
+                        if len(track.readings) > min(share, MAX_CONFIGS):
+                            track.configs = self._bound(track, track.configs, share)
+                        self._apply(track, event, maybe,
+                                    None if key is None else ("maybe", *key), payload)
+                    return
+                # _apply on each candidate, the event's cache keys made once
+                full = (("maybe", *key), payload)
+                keys = _payload(event, payload)
+                limit = min(share, MAX_CONFIGS)
                 for name in candidates:
                     track = self.devices[name]
-                    if len(track.readings) > min(share, MAX_CONFIGS):
+                    if len(track.readings) > limit:
                         track.configs = self._bound(track, track.configs, share)
-                    self._apply(track, event, _maybe_mine(step, file),
-                                None if key is None else ("maybe", *key), payload)
+                    if not self._replay_quiet(track, event, maybe, full, keys):
+                        self._apply_now(track, event, maybe, full)
+                    # (a data event never establishes a state: _apply's last test is moot)
                 return
         track = self.devices[owner]
         self._apply(track, event, step, key, payload)
@@ -950,19 +1026,19 @@ class Engine:
         whether the step reads the event's fields (beyond its file)."""
         if key is not None and self.memo:
             key = (key, payload)
+            if not (self.fast and self._replay_quiet(track, event, step, key)):
+                self._apply_now(track, event, step, key)
         else:
-            key = None
-        self._apply_now(track, event, step, key)
-        if track.unsure_start and _establishes_state(event):
+            self._apply_now(track, event, step, None)
+        if track.unsure_start and type(event) in _ESTABLISHING and _establishes_state(event):
             track.unsure_start = False
 
     def _apply_now(self, track: DeviceTrack, event: Event, step: Step,
                    key: tuple | None) -> None:
+        """The general path (a quiet cached step was tried before, see :meth:`_apply`)."""
         held = track.held
         if held is not None and _overlap(held.event, event):
             self._apply_swapped(track, held, event, step, key)
-            return
-        if key is not None and self.fast and self._replay_quiet(track, event, step, key):
             return
         self._flush(track)
         before = track.readings
@@ -971,37 +1047,50 @@ class Engine:
         track.readings = settled.readings
         self._record_undecided(track, event, settled)
         track.held = Held(event, step, key, before, findings)
-        track.last_line = event.origin.last_line or event.origin.line
 
-    def _replay_quiet(self, track: DeviceTrack, event: Event, step: Step,
-                      key: tuple) -> bool:
+    def _replay_quiet(self, track: DeviceTrack, event: Event, step: Step, key: tuple,
+                      keys: tuple[tuple, tuple | None] | None = None) -> bool:
         """:meth:`_apply_now` cut short for a cached step that reports nothing (no finding,
         misfit, cut or end of an unsure start): the renamed successor, the undecided rules
-        and the held event are all it would leave. False, having changed nothing,
-        otherwise."""
+        and the held event are all it would leave. False, having changed nothing, when the
+        event overlaps the held one or the step is not cached or not silent. ``keys``: the
+        event's payload keys (:func:`_payload`) when the caller made them already."""
+        held = track.held
+        if held is not None:
+            tid = held.event.tid      # one thread's calls never overlap (_overlap's first test)
+            if (tid is None or tid != event.tid) and _overlap(held.event, event):
+                return False
         before = track.readings
         node = before.node
         if node is None:
             return False
         file = getattr(event, "file", None)
-        trans = self._cached(track, node, before.files, event, file, *key)[3]
-        if trans is None:
+        trans = self._cached(track, node, before.files, event, file, key[0], key[1], keys)[3]
+        if trans is None or not trans.result.silent:
             return False
-        replay: Replay = trans.result
-        if not _silent(replay):
-            return False
-        self._flush(track)
-        self.automaton.hits += 1
-        track.readings = _successor(before, trans, file, event.origin.line)
-        if replay.undecided:   # as _record_undecided
-            undecided = track.undecided
-            for rule in replay.undecided:
-                if self.enabled(rule.id) and len(undecided) < 1000:
-                    undecided.append((event.origin.line, rule))
-        track.held = Held(event, step, key, before, [])
-        origin = event.origin
-        track.last_line = origin.last_line or origin.line
+        self._replay_silent(track, event, step, key, trans, file)
         return True
+
+    def _replay_silent(self, track: DeviceTrack, event: Event, step: Step, key: tuple,
+                       trans: Transition, file: str | None) -> None:
+        """What :meth:`_apply_now` leaves after a silent cached step ``trans`` from the
+        device's readings: the held event's findings out, the renamed successor, the
+        undecided rules (as :meth:`_record_undecided`), the event held."""
+        held = track.held
+        if held is not None and held.findings:    # as _flush
+            self._emit_all(held.findings)
+        self.automaton.hits += 1
+        before = track.readings
+        line = event.origin.line
+        if not (trans.same_names and trans.node is before.node):
+            track.readings = _successor(before, trans, file, line)
+        replay: Replay = trans.result
+        undecided = track.undecided
+        if replay.undecided and len(undecided) < 1000:
+            for rule in replay.undecided:
+                if len(undecided) < 1000 and self.enabled(rule.id):
+                    undecided.append((line, rule))
+        track.held = Held(event, step, key, before, ())
 
     def _apply_swapped(self, track: DeviceTrack, held: Held, event: Event, step: Step,
                        key: tuple | None) -> None:
@@ -1026,7 +1115,6 @@ class Engine:
         else:
             track.configs = self._bound(track, _dedupe([*first.configs, *swapped_h.configs]))
         track.held = None
-        track.last_line = event.origin.last_line or event.origin.line
 
     def _flush(self, track: DeviceTrack) -> None:
         if track.held is not None:
@@ -1035,20 +1123,32 @@ class Engine:
 
     def _cached(self, track: DeviceTrack, node: Node, files: tuple[str, ...], event: Event,
                 file: str | None, key: tuple, payload: bool,
+                keys: tuple[tuple, tuple | None] | None = None,
                 ) -> tuple[tuple, tuple, tuple | None, Transition | None]:
         """The automaton's cache entry for this abstract event at ``node``: (head, fine and
         coarse payload keys, the cached transition or None). A coarse entry (payload that
-        does not matter) is tried first."""
-        slot = NEW_FILE
-        if file is not None and file in files:
-            slot = files.index(file)
-        fine, coarse = _payload(event, payload)
-        head = (key, type(event), slot, track.unsure_start, self._ref(track.profile))
+        does not matter) is tried first. ``keys``: :func:`_payload`'s answer, if made."""
+        slot = files.index(file) if file is not None and file in files else NEW_FILE
+        cls = type(event)
+        if keys is not None:
+            fine, coarse = keys
+        elif not payload:
+            fine, coarse = (), None
+        elif cls is DataIO or cls not in _PAYLOAD_FIELDS:
+            fine, coarse = _payload(event, payload)
+        else:   # _payload's answer for any other class, without the call
+            fine, coarse = _PAYLOAD_FIELDS[cls](event), None
+        profile = track.profile
+        ident = id(profile)
+        if ident not in self._refs:    # as _ref
+            self._refs[ident] = profile
+        head = (key, cls, slot, track.unsure_start, ident)
+        table = node.trans
         trans = None
         if coarse is not None:
-            trans = node.trans.get((head, coarse))
+            trans = table.get((head, coarse))
         if trans is None:
-            trans = node.trans.get((head, fine))
+            trans = table.get((head, fine))
         return head, fine, coarse, trans
 
     def _settle(self, track: DeviceTrack, before: Readings, event: Event, step: Step,
@@ -1076,8 +1176,8 @@ class Engine:
         unsure = track.unsure_start
         self._cut_note = None
         settled = self._settle_now(track, before, event, step)
-        replay = Replay(tuple(settled.findings), tuple(settled.undecided), settled.misfit,
-                        self._cut_note, unsure and not track.unsure_start)
+        replay = Replay.of(tuple(settled.findings), tuple(settled.undecided), settled.misfit,
+                           self._cut_note, unsure and not track.unsure_start)
         self._cut_note = None
         after = settled.readings.configs
         names = successor_names(files, before.lines, after, file, line)
@@ -1324,6 +1424,10 @@ _PROVENANCE = frozenset({"origin", "pid", "tid", "ts", "duration", "text", "file
                          # PRECOPY_INFO sizes are reported, never checked
                          "initial_bytes", "dirty_bytes"})
 _PAYLOAD_FIELDS: dict[type, attrgetter] = {}
+#: fine payload key of a read or write -> its coarse class (:func:`_payload`), kept for the
+#: distinct calls seen (a capture repeats a few sizes), started afresh past MAX_COARSE
+_COARSE: dict[tuple, tuple] = {}
+MAX_COARSE = 4096
 
 
 def _payload(event: Event, payload: bool) -> tuple[tuple, tuple | None]:
@@ -1344,13 +1448,22 @@ def _payload(event: Event, payload: bool) -> tuple[tuple, tuple | None]:
     fine = getter(event)
     if cls is not DataIO:
         return fine, None
-    ret, asked = event.ret, event.requested  # type: ignore[attr-defined]
+    coarse = _COARSE.get(fine)
+    if coarse is None:         # a function of ``fine``: made once per distinct I/O call
+        if len(_COARSE) >= MAX_COARSE:
+            _COARSE.clear()
+        coarse = _COARSE[fine] = _coarse_io(event)  # type: ignore[arg-type]
+    return fine, coarse
+
+
+def _coarse_io(event: DataIO) -> tuple:
+    """The coarse class of a read or write (see :func:`_payload`)."""
+    ret, asked = event.ret, event.requested
     rclass = (ret > 0) - (ret < 0) if isinstance(ret, int) else ret
     aclass = asked == 0 if isinstance(asked, int) else asked
     over = isinstance(ret, int) and isinstance(asked, int) and ret > asked
-    coarse = ("coarse", event.fd, event.call, event.direction,  # type: ignore[attr-defined]
-              event.errno, event.positioned, rclass, aclass, over)  # type: ignore[attr-defined]
-    return fine, coarse
+    return ("coarse", event.fd, event.call, event.direction, event.errno, event.positioned,
+            rclass, aclass, over)
 
 
 def _name_free(replay: Replay, files: tuple[str, ...], lines: tuple[int, ...],
@@ -1382,22 +1495,16 @@ def _forget_file(config: Config, file: str, sessions: bool) -> Config:
     return config
 
 
-def _silent(replay: Replay) -> bool:
-    """Does a cached step report nothing but undecided rules (no finding, misfit, cut or
-    end of an unsure start)?"""
-    return not (replay.findings or replay.misfit or replay.cut is not None or replay.sure)
-
-
-def _quiet(replay: Replay) -> bool:
-    """Does a cached step report nothing and change nothing but the readings?"""
-    return not replay.undecided and _silent(replay)
-
-
 def _successor(before: Readings, trans, file: str | None, line: int) -> Readings:
-    """The readings a cached step ``trans`` leads to from ``before``, renamed."""
-    if trans.same_files and trans.same_lines:
+    """The readings a cached step ``trans`` leads to from ``before``, renamed (``before``
+    itself for a self-loop that renames nothing: readings with a node never change)."""
+    if trans.same_names:
         return before if trans.node is before.node else Readings(trans.node, before.files,
                                                                  before.lines)
+    if trans.same_files:     # rename() of the lines alone (a session started at ``line``)
+        lines = before.lines
+        return Readings(trans.node, before.files,
+                        tuple(map((lines + (line,)).__getitem__, trans.lines)))
     new_files, new_lines = rename(before.files, before.lines, trans, file, line)
     return Readings(trans.node, new_files, new_lines)
 
@@ -1514,6 +1621,10 @@ def _shows_migration(event: Event) -> bool:
     if isinstance(event, QemuEvent):
         return event.state is not None or event.recover is not None
     return isinstance(event, (DataIO, DataClose, PrecopyInfo))
+
+
+#: the event classes :func:`_establishes_state` may answer True for
+_ESTABLISHING = frozenset({DeviceReset, FeatureCall})
 
 
 def _establishes_state(event: Event) -> bool:

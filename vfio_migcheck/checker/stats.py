@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from vfio_migcheck.checker.automaton import Readings
+from vfio_migcheck.checker.automaton import Node, Readings
 from vfio_migcheck.checker.config import PRECOPY_STATES, Config
 from vfio_migcheck.checker.describe import state_order
 from vfio_migcheck.checker.results import RequestObservation, SessionStats, StateObservation
@@ -71,6 +71,10 @@ class Unrecorded(list):
         return None
 
 
+#: the states of a reading set that is all in STOP_COPY (as ``Summary.sorted_states``)
+_STOP_COPY_ONLY = ("STOP_COPY",)
+
+
 def _observations() -> list:
     return [] if RECORD_OBSERVATIONS.get() else Unrecorded()
 
@@ -86,6 +90,12 @@ class DeviceStats:
     # the readings, file and _by_file facts of the last record() (readings never change
     # once they have a node: the same object means the same facts)
     _last_facts: tuple | None = field(default=None, repr=False, compare=False)
+    #: are per-event observations kept (see RECORD_OBSERVATIONS)? Asked on every event,
+    #: so an attribute set once rather than a test of ``requests``' class each time
+    recording: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.recording = not isinstance(self.requests, Unrecorded)
 
     def _ts(self, event: Event) -> None:
         if event.ts is not None:
@@ -95,10 +105,15 @@ class DeviceStats:
 
     def observe_states(self, event: Event, configs: list[Config] | Readings,
                        spec: Spec) -> None:
-        self._ts(event)
-        if isinstance(configs, Readings):
-            if configs.node is not None and configs.node.size:
-                self._observe_node(event, configs)
+        ts = event.ts
+        if ts is not None:     # as _ts
+            if self.first_ts is None:
+                self.first_ts = ts
+            self.last_ts = ts
+        if type(configs) is Readings:
+            node = configs.node
+            if node is not None and node.size:
+                self._observe_node(event, configs, node)
                 return
             configs = configs.configs
         states = tuple(sorted({c.state for c in configs}, key=state_order))
@@ -126,15 +141,15 @@ class DeviceStats:
                 self.sessions[file].ended_line = event.origin.line
                 unended.discard(file)
 
-    def _observe_node(self, event: Event, readings: Readings) -> None:
+    def _observe_node(self, event: Event, readings: Readings, node: Node) -> None:
         """observe_states from the node's summary: the same facts, without a pass over
         every reading."""
-        summary = readings.node.summary  # type: ignore[union-attr]
-        files = readings.files
+        summary = node._summary or node.summary   # made once per node
         states = summary.sorted_states
         if self.recording:
             self.states.append(StateObservation(event.origin.line, event.ts, states))
-        if states == ("STOP_COPY",):
+        if states == _STOP_COPY_ONLY:
+            files = readings.files
             for slot in summary.stop_copy_files:
                 b = self.sessions.get(files[slot])
                 if b is not None and b.stop_copy_ts is None:
@@ -142,16 +157,12 @@ class DeviceStats:
         unended = self.unended
         if not unended:
             return
+        files = readings.files
         for slot in summary.first_dead:
             file = files[slot]
             if file in unended and slot in summary.dead_everywhere:
                 self.sessions[file].ended_line = event.origin.line
                 unended.discard(file)
-
-    @property
-    def recording(self) -> bool:
-        """Are per-event observations kept (see RECORD_OBSERVATIONS)?"""
-        return not isinstance(self.requests, Unrecorded)
 
     def observe_request(self, event: FeatureCall, before: list[Config] | Readings, spec: Spec,
                         target: str | None) -> None:
