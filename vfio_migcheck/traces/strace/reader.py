@@ -15,10 +15,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from vfio_migcheck.traces.events import Event, ReadSummary
+from vfio_migcheck.traces.events import Event, ReadSummary, origin_at
 from vfio_migcheck.traces.lines import BadLine, strip_compression_suffix
 from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
-from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER
+from vfio_migcheck.traces.strace.fdtable import DATA, DEVICE, EPOLL, OTHER
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
 from vfio_migcheck.traces.strace.lines import CLEAN, iter_text_blocks, iter_text_lines, open_binary
 from vfio_migcheck.traces.strace.quiet import poll_is_quiet
@@ -87,6 +87,8 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     recvmsg_class, poll_sets = RECVMSG, POLL_SETS
     call_head, quiet, stamp_of = CALL_HEAD.match, session.quiet, session.stamp
     clone_names = CLONE_NAMES
+    device_or_data = (DEVICE, DATA)
+    complete = session.calls.complete
     handle = open_binary(path)
     irrelevant = 0
     seen = False
@@ -317,6 +319,21 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                             session.saw_pid_column = True
                                         irrelevant += 1
                                         continue
+                            elif entry is not None and entry.file.kind in device_or_data:
+                                # a call on a known device or data fd: Session.line up to
+                                # its complete call, which a kept plan (plans.py) often
+                                # settles without touching the scan's state
+                                session.seen_real_line = True
+                                if pid_text and not session.saw_pid_column:
+                                    session.saw_pid_column = True
+                                    dirty = True
+                                if complete(thread, text[match.start(4):],
+                                            origin_at(name, number),
+                                            stamp_of(name, stamp), 1):
+                                    continue
+                                dirty = True
+                                hold_at = -1
+                                continue
                     line(name, number, text, None, match)
                     dirty = True
                     hold_at = -1
