@@ -137,8 +137,13 @@ class CallHandler:
                 return False
         if plan.apply(self, thread, origin, ts, duration, nlines):
             return True
-        self._run(thread, plan.with_duration(duration), origin, ts, nlines)
+        self.without_plan(thread, plan, origin, ts, duration, nlines)
         return False
+
+    def without_plan(self, thread: Thread, plan: Plan, origin: Origin, ts: float | None,
+                     duration: float | None, nlines: int) -> None:
+        """A call whose plan did not take it: its handler, with the plan's call."""
+        self._run(thread, plan.with_duration(duration), origin, ts, nlines)
 
     def _parse_and_run(self, thread: Thread, body: str, origin: Origin, ts: float | None,
                        nlines: int) -> None:
