@@ -289,11 +289,16 @@ def _possible_devices(log: OrderLog, subject: tuple[int, list[Creator]],
     Stops early once two devices are possible; None when the search budget ran out.
     """
     fds = [subject, *sorted(peers, key=lambda p: len(p[1]))]
-    distinct = {id(c): c for _, found in fds for c in found}
-    windows = {key: log.quiet_window(c.span) for key, c in distinct.items()}
+    windows: dict[int, tuple[float, float]] = {}   # a creator's quiet window, once asked
     chosen: list[Creator] = []
     devices: set[str | None] = set()
     nodes = 0
+
+    def window(creator: Creator) -> tuple[float, float]:
+        found = windows.get(id(creator))
+        if found is None:
+            found = windows[id(creator)] = log.quiet_window(creator.span)
+        return found
 
     def consistent(index: int, creator: Creator) -> bool:
         fd = fds[index][0]
@@ -301,10 +306,10 @@ def _possible_devices(log: OrderLog, subject: tuple[int, list[Creator]],
             if other is creator:
                 return False  # one FEATURE call creates at most one fd
             other_fd = fds[other_index][0]
-            if other.span.before(creator.span) and creator.span.end < windows[id(other)][1]:
+            if other.span.before(creator.span) and creator.span.end < window(other)[1]:
                 if not other_fd < fd:
                     return False
-            elif creator.span.before(other.span) and other.span.end < windows[id(creator)][1]:
+            elif creator.span.before(other.span) and other.span.end < window(creator)[1]:
                 if not fd < other_fd:
                     return False
         return True
