@@ -19,7 +19,7 @@ the plan holds. tests/test_strace_plans.py holds both paths to the same events.
 from __future__ import annotations
 
 from dataclasses import MISSING, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vfio_migcheck.traces.events import (
     UNKNOWN,
@@ -44,8 +44,20 @@ from vfio_migcheck.traces.strace.syntax import DURATION_DIGITS, Call
 from vfio_migcheck.traces.strace.threads import IO, IOCTL, NAME_CLASS
 
 if TYPE_CHECKING:
-    from vfio_migcheck.traces.strace.calls import CallHandler
-    from vfio_migcheck.traces.strace.threads import Thread
+    from vfio_migcheck.traces.events import ReadSummary
+    from vfio_migcheck.traces.strace.fdorder import OrderLog
+    from vfio_migcheck.traces.strace.fdtable import FdTable
+    from vfio_migcheck.traces.strace.threads import SessionView, Thread
+
+
+class CallHandler(Protocol):
+    """What a plan uses of :class:`~vfio_migcheck.traces.strace.calls.CallHandler` (which
+    imports this module: the dependency points one way)."""
+
+    session: SessionView
+    summary: ReadSummary
+
+    def order_log(self, table: FdTable) -> OrderLog: ...
 
 _new = object.__new__
 
