@@ -273,7 +273,12 @@ class OrderLog:
             if any(id(c) in mine for c in earlier.creators):
                 # (a peer sharing no possible creator rarely matters; dropping is sound)
                 peers.append((earlier.fd, earlier.creators))
-        devices = _possible_devices(self, (fd, own), peers)
+        if peers:
+            devices = _possible_devices(self, (fd, own), peers)
+        else:
+            # no other data fd constrains it: each possible creator alone is an answer
+            # (what the search finds too, at most len(own) <= MAX_CANDIDATES nodes)
+            devices = {c.device for c in own}
         if devices is None:
             return False, None, own
         if len(devices) == 1:
