@@ -301,3 +301,22 @@ def test_a_capture_without_close_calls_decides_nothing(tmp_path: Path) -> None:
     filtered.write_text("".join(line for line in text.splitlines(keepends=True)
                                 if "close(" not in line))
     assert hints(filtered) == {8: UNKNOWN, 9: UNKNOWN}
+
+
+# --- the answer without peers is each possible creator's device ---------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 40), st.sampled_from([A, B, None])), max_size=12),
+       st.integers(3, 12))
+def test_without_peers_the_owner_is_what_the_search_finds(found, fd) -> None:
+    """owner() answers from the creators' devices when no other data fd constrains the
+    subject; the search over assignments must give the same decision."""
+    from vfio_migcheck.traces.strace.fdorder import Creator, _possible_devices
+
+    own = [Creator(Span(line, line), device) for line, device in found]
+    searched = _possible_devices(OrderLog(), (fd, own), [])
+    assert searched is not None
+    direct = {c.device for c in own}
+    assert (len(searched) == 1) == (len(direct) == 1)
+    if len(direct) == 1:
+        assert searched == direct

@@ -35,10 +35,12 @@ from vfio_migcheck.traces.strace.fdtable import (
     FdTable,
     OpenFile,
 )
+from vfio_migcheck.traces.strace.plans import Plan, plan_for, split_duration
 from vfio_migcheck.traces.strace.syntax import (
     Arg,
     Call,
     SyntaxProblem,
+    duration_value,
     parse_call_repeated,
     parse_partial,
 )
@@ -67,8 +69,13 @@ def items_of(arg: Arg, kind: str) -> list[Any]:
 class CallHandler:
     """Turns complete calls into events for one :class:`Session`."""
 
-    def __init__(self, session: SessionView, by_name: dict[str, Handler]) -> None:
+    def __init__(self, session: SessionView, by_name: dict[str, Handler],
+                 plans: bool = True) -> None:
         self.session = session
+        # call text -> Plan, for calls without and with a -T duration (None: no plans,
+        # every call is parsed and handled afresh: the reference path of the tests)
+        self.plans: dict[str, Plan] | None = {} if plans else None
+        self.timed_plans: dict[str, Plan] = {}
         self.by_name = by_name  # syscall name -> handler (traces.strace.dispatch)
         self.summary = session.summary
         self.data_files = 0
@@ -95,16 +102,66 @@ class CallHandler:
     # --- entry points -------------------------------------------------------------------------
 
     def complete(self, thread: Thread, body: str, origin: Origin, ts: float | None,
-                 nlines: int) -> None:
+                 nlines: int) -> bool:
+        """A complete call: through its plan (:mod:`plans`) when one is kept for its text.
+
+        True when the plan's cheap path took it, which changes no thread, fd table or
+        pending call (only events, counts and the fd-order log): the reader's scan state
+        stays what it was.
+        """
+        if self.plans is None:
+            self._parse_and_run(thread, body, origin, ts, nlines)
+            return False
+        key, digits = split_duration(body)
+        plans = self.plans if digits is None else self.timed_plans
+        plan = plans.get(key)
+        if plan is None:
+            call = self._parse(thread, body, origin)
+            if call is None:
+                return False
+            if call.unavailable or call.duration != _duration(digits):
+                self._run(thread, call, origin, ts, nlines)  # not the shape the key says
+                return False
+            if len(plans) >= MAX_PLANS:
+                plans.clear()
+            plan = plans[key] = plan_for(Call(call.name, call.args, call.ret, call.ret_decor,
+                                               call.errno, list(call.aux)))
+            duration = call.duration
+        elif digits is None:
+            duration = None
+        else:
+            try:
+                duration = duration_value(digits)
+            except SyntaxProblem:
+                self._parse_and_run(thread, body, origin, ts, nlines)
+                return False
+        if plan.apply(self, thread, origin, ts, duration, nlines):
+            return True
+        self.without_plan(thread, plan, origin, ts, duration, nlines)
+        return False
+
+    def without_plan(self, thread: Thread, plan: Plan, origin: Origin, ts: float | None,
+                     duration: float | None, nlines: int) -> None:
+        """A call whose plan did not take it: its handler, with the plan's call."""
+        self._run(thread, plan.with_duration(duration), origin, ts, nlines)
+
+    def _parse_and_run(self, thread: Thread, body: str, origin: Origin, ts: float | None,
+                       nlines: int) -> None:
+        """The plain path: parse the text, hand the call to its handler."""
+        call = self._parse(thread, body, origin)
+        if call is not None:
+            self._run(thread, call, origin, ts, nlines)
+
+    def _parse(self, thread: Thread, body: str, origin: Origin) -> Call | None:
+        """The call of a complete line; None (reported as unreadable) when it is not one."""
         try:
-            call = fast_call(body) or parse_call_repeated(body)
+            return fast_call(body) or parse_call_repeated(body)
         except SyntaxProblem as problem:
             if body.startswith(RELEASING_CALLS):
                 self.order_log(thread.table).release(
                     Span(origin.line, origin.last_line or origin.line), 0, INF, False)
             self._unreadable_call(body, origin, str(problem))
-            return
-        self._run(thread, call, origin, ts, nlines)
+            return None
 
     def incomplete(self, thread: Thread, pending: Pending, why: str) -> None:
         """An unfinished call whose result never came: events with an UNKNOWN outcome."""
@@ -200,6 +257,8 @@ class CallHandler:
         return self._qemu
 
 
+#: plans kept per session and kind (untimed, timed) before the memo starts afresh
+MAX_PLANS = 4096
 CALL_FD = re.compile(r"[A-Za-z0-9_]+\((-?\d{1,10})(?!\d)")
 #: calls that may release fd numbers (fd allocation order is only meaningful without them)
 RELEASING_NAMES = frozenset({"close", "close_range", "dup2", "dup3", "fcntl", "fcntl64",
@@ -460,6 +519,16 @@ class CallContext:
             self.h.release_slot(self.table, file)
             self.emit(DeviceClose(self.origin, device=file.ident, fd=fd, ret=self.ret,
                                   errno=self.errno, how=how, **self.common))
+
+
+def _duration(digits: str | None) -> float | None:
+    """The -T duration of a key's digits; NaN (equal to nothing) when they are no number."""
+    if digits is None:
+        return None
+    try:
+        return duration_value(digits)
+    except SyntaxProblem:
+        return float("nan")
 
 
 def _same_endpoint(old: str, new: str) -> bool:

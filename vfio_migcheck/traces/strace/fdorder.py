@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 INF = float("inf")
 #: records kept per fd table before the oldest half is dropped behind a horizon
@@ -37,8 +38,11 @@ MAX_CANDIDATES = 64
 MAX_SPANNING = 256
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+# The records are named tuples: a dense capture makes one per FEATURE call, and a frozen
+# dataclass costs several times as much to build. Creators are told apart by identity
+# (each record is its own object), never by value.
+
+class Span(NamedTuple):
     """Lines a call covered: its effect happened somewhere in [start, end]."""
 
     start: float
@@ -48,16 +52,14 @@ class Span:
         return self.end < other.start
 
 
-@dataclass(frozen=True, slots=True)
-class Creator:
+class Creator(NamedTuple):
     """A FEATURE call that may have created a data fd (device None: not a named device)."""
 
     span: Span
     device: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Alloc:
+class Alloc(NamedTuple):
     """A visible allocation of ``fd``; ``lowest``: it took the lowest free number."""
 
     span: Span
@@ -65,8 +67,7 @@ class Alloc:
     lowest: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Release:
+class Release(NamedTuple):
     """A call that may free numbers in [first, last]; ``frees``: it surely did."""
 
     span: Span
@@ -135,21 +136,27 @@ class OrderLog:
     rooted: bool = False           # an execve of this table was seen (no older threads)
     saw_close: bool = False        # close() is in the trace (not filtered out)
     horizon: float = -INF          # records ending before this line were dropped
+    held: int = 0                  # creators + allocs + points (what _trim bounds)
 
     # --- recording ----------------------------------------------------------------------
 
     def feature(self, span: Span, device: str | None) -> None:
         self.creators.add(Creator(span, device))
-        self._trim()
+        self.held += 1
+        if self.held > MAX_RECORDS:
+            self._trim()
 
     def alloc(self, span: Span, fd: int, lowest: bool) -> None:
         self.allocs.add(Alloc(span, fd, lowest))
-        self._trim()
+        self.held += 1
+        if self.held > MAX_RECORDS:
+            self._trim()
 
     def release(self, span: Span, first: int, last: float, frees: bool) -> None:
         record = Release(span, first, last, frees)
         if span.start == span.end:
             self.points.add(record)
+            self.held += 1
         else:
             self.spans.append(record)
             del self.spans[:-MAX_SPANNING]
@@ -165,20 +172,24 @@ class OrderLog:
             else:
                 self.range_frees.append(record)
                 del self.range_frees[:-MAX_SPANNING]
-        self._trim()
+        if self.held > MAX_RECORDS:
+            self._trim()
 
     def data_fd(self, fd: int, use: Span, creators: list[Creator] | None) -> None:
         self.data.append(DataUse(fd, use, creators))
         del self.data[:-MAX_PEERS]
 
     def _trim(self) -> None:
-        if len(self.creators) + len(self.allocs) + len(self.points) <= MAX_RECORDS:
+        """Past MAX_RECORDS, the older half is dropped behind a horizon."""
+        self.held = len(self.creators) + len(self.allocs) + len(self.points)
+        if self.held <= MAX_RECORDS:
             return
         ends = sorted([*self.creators.ends, *self.allocs.ends, *self.points.ends])
         cut = ends[len(ends) // 2]
         self.horizon = max(self.horizon, cut)
         for records in (self.creators, self.allocs, self.points):
             records.drop_before(cut)
+        self.held = len(self.creators) + len(self.allocs) + len(self.points)
 
     # --- reasoning ------------------------------------------------------------------------
 
@@ -262,7 +273,12 @@ class OrderLog:
             if any(id(c) in mine for c in earlier.creators):
                 # (a peer sharing no possible creator rarely matters; dropping is sound)
                 peers.append((earlier.fd, earlier.creators))
-        devices = _possible_devices(self, (fd, own), peers)
+        if peers:
+            devices = _possible_devices(self, (fd, own), peers)
+        else:
+            # no other data fd constrains it: each possible creator alone is an answer
+            # (what the search finds too, at most len(own) <= MAX_CANDIDATES nodes)
+            devices = {c.device for c in own}
         if devices is None:
             return False, None, own
         if len(devices) == 1:
@@ -278,11 +294,16 @@ def _possible_devices(log: OrderLog, subject: tuple[int, list[Creator]],
     Stops early once two devices are possible; None when the search budget ran out.
     """
     fds = [subject, *sorted(peers, key=lambda p: len(p[1]))]
-    distinct = {id(c): c for _, found in fds for c in found}
-    windows = {key: log.quiet_window(c.span) for key, c in distinct.items()}
+    windows: dict[int, tuple[float, float]] = {}   # a creator's quiet window, once asked
     chosen: list[Creator] = []
     devices: set[str | None] = set()
     nodes = 0
+
+    def window(creator: Creator) -> tuple[float, float]:
+        found = windows.get(id(creator))
+        if found is None:
+            found = windows[id(creator)] = log.quiet_window(creator.span)
+        return found
 
     def consistent(index: int, creator: Creator) -> bool:
         fd = fds[index][0]
@@ -290,10 +311,10 @@ def _possible_devices(log: OrderLog, subject: tuple[int, list[Creator]],
             if other is creator:
                 return False  # one FEATURE call creates at most one fd
             other_fd = fds[other_index][0]
-            if other.span.before(creator.span) and creator.span.end < windows[id(other)][1]:
+            if other.span.before(creator.span) and creator.span.end < window(other)[1]:
                 if not other_fd < fd:
                     return False
-            elif creator.span.before(other.span) and other.span.end < windows[id(creator)][1]:
+            elif creator.span.before(other.span) and other.span.end < window(creator)[1]:
                 if not fd < other_fd:
                     return False
         return True

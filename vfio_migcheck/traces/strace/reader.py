@@ -14,13 +14,15 @@ import heapq
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
-from vfio_migcheck.traces.events import Event, ReadSummary
+from vfio_migcheck.traces.events import Event, ReadSummary, origin_at
 from vfio_migcheck.traces.lines import BadLine, strip_compression_suffix
 from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
-from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER
+from vfio_migcheck.traces.strace.fdtable import DATA, DEVICE, EPOLL, OTHER
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
 from vfio_migcheck.traces.strace.lines import CLEAN, iter_text_blocks, iter_text_lines, open_binary
+from vfio_migcheck.traces.strace.plans import Plan
 from vfio_migcheck.traces.strace.quiet import poll_is_quiet
 from vfio_migcheck.traces.strace.scan import (
     EVERY_LINE,
@@ -87,6 +89,11 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     recvmsg_class, poll_sets = RECVMSG, POLL_SETS
     call_head, quiet, stamp_of = CALL_HEAD.match, session.quiet, session.stamp
     clone_names = CLONE_NAMES
+    device_or_data = (DEVICE, DATA)
+    calls = session.calls
+    complete = calls.complete
+    plans = calls.plans if calls.plans is not None else {}
+    hot: dict[str, _HotLine] = {}   # whole line text -> how it was read (no stamp, no -T)
     handle = open_binary(path)
     irrelevant = 0
     seen = False
@@ -144,6 +151,8 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                                 session.saw_pid_column)
                     if pos < by_line:
                         start = pos
+                    elif search is every_line:
+                        start = pos   # pos is at a newline: the very next line is read
                     elif pair is None:
                         if split_at < pos:
                             # unfinished calls always stop the scan; finding them with
@@ -181,6 +190,24 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                     pos = block.find("\n", start + 1)
                     text = block[start + 1:pos]
                     number += 1
+                    known = hot.get(text)
+                    if known is not None:
+                        # a line read before whose call is on a device or data fd: the
+                        # same steps as below, from the thread on (see _HotLine)
+                        thread = threads.get(known.tid)
+                        entry = thread.table.fds.get(known.fd) if thread is not None else None
+                        if entry is not None and entry.file.kind in device_or_data:
+                            session.seen_real_line = True
+                            if known.pid_column and not session.saw_pid_column:
+                                session.saw_pid_column = True
+                                dirty = True
+                            origin = origin_at(name, number)
+                            if known.plan.apply(calls, thread, origin, None, None, 1):
+                                continue
+                            calls.without_plan(thread, known.plan, origin, None, None, 1)
+                            dirty = True
+                            hold_at = -1
+                            continue
                     match = fast_head(text) or head(text)
                     bracket_pid, plain_pid, stamp, call, fd_text, decorated = match.groups()
                     if stamp is not None and name not in steady:
@@ -317,6 +344,29 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                             session.saw_pid_column = True
                                         irrelevant += 1
                                         continue
+                            elif entry is not None and entry.file.kind in device_or_data:
+                                # a call on a known device or data fd: Session.line up to
+                                # its complete call, which a kept plan (plans.py) often
+                                # settles without touching the scan's state
+                                session.seen_real_line = True
+                                if pid_text and not session.saw_pid_column:
+                                    session.saw_pid_column = True
+                                    dirty = True
+                                body = text[match.start(4):]
+                                if complete(thread, body, origin_at(name, number),
+                                            stamp_of(name, stamp), 1):
+                                    if stamp is None:
+                                        plan = plans.get(body)
+                                        if plan is not None:
+                                            if len(hot) >= _HOT_LINES:
+                                                hot.clear()
+                                            hot[text] = _HotLine(
+                                                int(pid_text) if pid_text else None,
+                                                int(fd_text), bool(pid_text), plan)
+                                    continue
+                                dirty = True
+                                hold_at = -1
+                                continue
                     line(name, number, text, None, match)
                     dirty = True
                     hold_at = -1
@@ -330,6 +380,24 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     summary.irrelevant += irrelevant
 
 
+class _HotLine(NamedTuple):
+    """A line (whole text, without a stamp or a -T duration) that was read as a call on
+    a known device or data fd, and whose plan took it.
+
+    The same text again is the same thread column and the same call, so only what
+    the reader's state decides is looked at afresh: the thread, and its fd's entry
+    being a device or data fd (then the line takes the route it took before). Any
+    other state reads the line from its head as usual.
+    """
+
+    tid: int | None    # the thread's key (the pid column)
+    fd: int            # the fd the line's head shows
+    pid_column: bool
+    plan: Plan
+
+
+#: whole lines remembered as _HotLine before the memo starts afresh
+_HOT_LINES = 4096
 #: lines a state must last before its skip pattern is built (a build costs ~10 ms, as much
 #: as reading a few thousand lines one by one)
 BUILD_AFTER = 256

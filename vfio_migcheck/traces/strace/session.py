@@ -19,6 +19,7 @@ from vfio_migcheck.traces.events import (
     ProcessEvent,
     ReadSummary,
     Unreadable,
+    origin_at,
 )
 from vfio_migcheck.traces.lines import BadLine
 from vfio_migcheck.traces.strace.calls import CallHandler
@@ -91,7 +92,7 @@ CLONE_NAMES = frozenset({"clone", "clone3", "fork", "vfork"})
 class Session:
     """Everything known while reading one capture (see the module docstring)."""
 
-    def __init__(self, summary: ReadSummary) -> None:
+    def __init__(self, summary: ReadSummary, plans: bool = True) -> None:
         self.summary = summary
         self.out: list[Event] = []
         self.threads: dict[int | None, Thread] = {}
@@ -102,7 +103,7 @@ class Session:
         self.unprefixed: Thread | None = None
         self.root_table: FdTable | None = None
         self.root_pid: int | None = None
-        self.calls = CallHandler(self, HANDLERS)
+        self.calls = CallHandler(self, HANDLERS, plans)  # plans=False: the reference path
         self.many_files = False
         self._note_keys: set[str] = set()
         self.orphans = 0
@@ -269,7 +270,7 @@ class Session:
                          match.group(6) is not None):
             self.summary.irrelevant += 1
             return
-        self.calls.complete(thread, text[match.start(4):], Origin(file, number),
+        self.calls.complete(thread, text[match.start(4):], origin_at(file, number),
                             self.stamp(file, stamp), 1)
 
     @staticmethod

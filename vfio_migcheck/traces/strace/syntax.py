@@ -200,7 +200,7 @@ def parse_call(text: str) -> Call:
 
 
 #: the digits of a -T duration (the only part of repeated calls that always differs)
-_DURATION_DIGITS = re.compile(r"[0-9]+\.[0-9]+")
+DURATION_DIGITS = re.compile(r"[0-9]+\.[0-9]+")
 _PARSED_SIZE = 1024
 _parsed: dict[str, Call] = {}
 
@@ -219,7 +219,7 @@ def parse_call_repeated(text: str) -> Call:
     opening = text.rfind("<")
     digits = text[opening + 1:-1]
     if not (text.endswith(">") and opening > 0 and text[opening - 1] in " \t"
-            and _DURATION_DIGITS.fullmatch(digits)):
+            and DURATION_DIGITS.fullmatch(digits)):
         return parse_call(text)
     key = text[:opening].rstrip(" \t")
     found = _parsed.get(key)
