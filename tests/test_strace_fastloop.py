@@ -15,38 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vfio_migcheck.traces.events import ReadSummary
-from vfio_migcheck.traces.strace.lines import iter_text_lines
-from vfio_migcheck.traces.strace.reader import read
-from vfio_migcheck.traces.strace.session import Session
+from tests.support.strace_reads import CAPTURES, line_by_line, with_reader
 
-FIXTURES = Path(__file__).parent / "fixtures"
-CAPTURES = sorted(
-    [p for p in (FIXTURES / "strace").glob("*.strace")]
-    + [p for p in (FIXTURES / "mtty-6.12").glob("*/*.strace")]
-)
-
-
-def reference(path: Path) -> tuple[list, ReadSummary]:
-    summary = ReadSummary(format="strace")
-    session = Session(summary)
-    events = []
-    for item in iter_text_lines(path):
-        summary.lines += 1
-        if type(item) is tuple:
-            session.line(str(path), item[0], item[1])
-        else:
-            session.bad_line(str(path), item)
-        events.extend(session.out)
-        session.out.clear()
-    events.extend(session.finish())
-    return events, summary
-
-
-def fast(path: Path) -> tuple[list, ReadSummary]:
-    summary = ReadSummary()
-    events = list(read([path], summary))
-    return events, summary
+reference = line_by_line
+fast = with_reader
 
 
 def assert_same(path: Path) -> None:

@@ -17,43 +17,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.strace_reads import CAPTURES, line_by_line, with_reader
 from vfio_migcheck.traces.events import ReadSummary
 from vfio_migcheck.traces.strace.calls import CallHandler
 from vfio_migcheck.traces.strace.dispatch import HANDLERS
-from vfio_migcheck.traces.strace.lines import iter_text_lines
 from vfio_migcheck.traces.strace.plans import IoctlPlan, IoPlan, Plan, plan_for, split_duration
-from vfio_migcheck.traces.strace.reader import read
 from vfio_migcheck.traces.strace.session import Session
 from vfio_migcheck.traces.strace.syntax import parse_call
 
 ROOT = Path(__file__).parent.parent
-FIXTURES = Path(__file__).parent / "fixtures"
-CAPTURES = sorted(
-    [p for p in (FIXTURES / "strace").glob("*.strace")]
-    + [p for p in (FIXTURES / "mtty-6.12").glob("*/*.strace")]
-)
 
 
 def plain(path: Path) -> tuple[list, ReadSummary]:
-    summary = ReadSummary(format="strace")
-    session = Session(summary, plans=False)
-    events = []
-    for item in iter_text_lines(path):
-        summary.lines += 1
-        if type(item) is tuple:
-            session.line(str(path), item[0], item[1])
-        else:
-            session.bad_line(str(path), item)
-        events.extend(session.out)
-        session.out.clear()
-    events.extend(session.finish())
-    return events, summary
+    return line_by_line(path, plans=False)
 
 
-def planned(path: Path) -> tuple[list, ReadSummary]:
-    summary = ReadSummary()
-    events = list(read([path], summary))
-    return events, summary
+planned = with_reader
 
 
 def assert_same(path: Path) -> int:

@@ -47,6 +47,7 @@ from vfio_migcheck.traces.strace.ioctl import (
     Request,
     resolve,
 )
+from vfio_migcheck.traces.strace.plans import field_value, requested_of
 from vfio_migcheck.traces.strace.syntax import Arg
 from vfio_migcheck.traces.strace.text import (
     is_migration_decoration,
@@ -56,7 +57,6 @@ from vfio_migcheck.traces.strace.text import (
 
 _POSITIONED = frozenset({"pread64", "pwrite64", "preadv", "pwritev", "preadv2", "pwritev2"})
 _READS = frozenset({"read", "readv", "pread64", "preadv", "preadv2", "recvfrom"})
-_VECTORED = frozenset({"readv", "writev", "preadv", "pwritev", "preadv2", "pwritev2"})
 
 
 def _io(ctx: CallContext) -> None:
@@ -72,42 +72,13 @@ def _io(ctx: CallContext) -> None:
     if kind == DATA:
         ctx.emit(DataIO(ctx.origin, fd=fd, file=entry.file.ident, call=name,
                         direction="read" if name in _READS else "write",
-                        requested=_requested(ctx), ret=ctx.ret, errno=ctx.errno,
+                        requested=requested_of(ctx.call), ret=ctx.ret, errno=ctx.errno,
                         positioned=name in _POSITIONED, **ctx.common))
     elif kind == DEVICE:
         ctx.emit(DeviceAccess(ctx.origin, device=entry.file.ident, fd=fd, call=name,
                               ret=ctx.ret, errno=ctx.errno, **ctx.common))
     elif name not in _READS:
         _qemu_payload(ctx)
-
-
-def _requested(ctx: CallContext) -> Any:
-    name = ctx.call.name
-    if name in _VECTORED:
-        total = 0
-        found = False
-        for kind, value, _ in ctx.arg(1):
-            if kind == "[":
-                for element in value:
-                    for ekind, evalue, _ in element:
-                        if ekind == "{":
-                            length = _field(evalue, "iov_len")
-                            if isinstance(length, int):
-                                total += length
-                                found = True
-        return total if found else UNKNOWN
-    return ctx.int_arg(2)
-
-
-def _field(args: list[Arg], name: str) -> Any:
-    """The value of ``name=value`` inside a struct's argument list."""
-    for arg in args:
-        if len(arg) >= 3 and arg[0] == ("w", name, None) and arg[1] == ("o", "=", None):
-            value = arg[2]
-            if value[0] == "n" and len(arg) == 3:
-                return value[1]
-            return value
-    return UNKNOWN
 
 
 def _qemu_payload(ctx: CallContext) -> None:
@@ -221,7 +192,7 @@ def _reply_fds(arg: Arg) -> list[int]:
         if kind == "o" and value == "=>":
             after = True
         elif after and kind == "{":
-            fd = _field(value, "fd")
+            fd = field_value(value, "fd")
             if isinstance(fd, int):
                 found.append(fd)
     return found
@@ -428,9 +399,9 @@ def _epoll_ctl(ctx: CallContext) -> None:
             data = UNKNOWN
             for kind, value, _ in ctx.arg(3):
                 if kind == "{":
-                    inner = _field(value, "data")
+                    inner = field_value(value, "data")
                     if isinstance(inner, tuple) and inner[0] == "{":
-                        data = _field(inner[1], "u64")
+                        data = field_value(inner[1], "u64")
             epoll.file.watched[fd] = data if isinstance(data, int) else fd
     ctx.emit(DataPoll(ctx.origin, fd=fd, file=entry.file.ident, call=f"epoll_ctl({op})",
                       ready=UNKNOWN, ret=ctx.ret, errno=ctx.errno, **ctx.common))
@@ -449,9 +420,9 @@ def _epoll_wait(ctx: CallContext) -> None:
             for element in value:
                 for ekind, evalue, _ in element:
                     if ekind == "{":
-                        inner = _field(evalue, "data")
+                        inner = field_value(evalue, "data")
                         if isinstance(inner, tuple) and inner[0] == "{":
-                            u64 = _field(inner[1], "u64")
+                            u64 = field_value(inner[1], "u64")
                             if isinstance(u64, int):
                                 reported.add(u64)
     for fd, data in sorted(epoll.file.watched.items()):

@@ -145,6 +145,18 @@ def field_value(args: list, name: str) -> Any:
     return UNKNOWN
 
 
+def _emit_at(h: CallHandler, event: Any, values: dict, origin: Origin, thread: Thread,
+             ts: float | None, duration: float | None) -> None:
+    """Give a plan's event (its ``values``, the event's ``__dict__``) the line's place,
+    thread and times, and emit it."""
+    values["origin"] = origin
+    values["pid"] = thread.pid
+    values["tid"] = thread.tid
+    values["ts"] = ts
+    values["duration"] = duration
+    h.session.emit(event)
+
+
 class Plan:
     """A call's text worked out once; :meth:`apply` is its cheap path (False: not taken)."""
 
@@ -225,12 +237,7 @@ class IoPlan(_FdPlan):
             values["device"] = file.ident
         else:
             return False
-        values["origin"] = origin
-        values["pid"] = thread.pid
-        values["tid"] = thread.tid
-        values["ts"] = ts
-        values["duration"] = duration
-        h.session.emit(event)
+        _emit_at(h, event, values, origin, thread, ts, duration)
         return True
 
 
@@ -291,12 +298,7 @@ class IoctlPlan(_FdPlan):
             values["file"] = file.ident
         else:
             return False
-        values["origin"] = origin
-        values["pid"] = thread.pid
-        values["tid"] = thread.tid
-        values["ts"] = ts
-        values["duration"] = duration
-        h.session.emit(event)
+        _emit_at(h, event, values, origin, thread, ts, duration)
         if kind == DEVICE and self.number == DEVICE_FEATURE:
             table = thread.table
             if not (isinstance(self.call.ret, int) and self.call.ret < 0):
