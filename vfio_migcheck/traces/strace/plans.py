@@ -145,6 +145,16 @@ def field_value(args: list, name: str) -> Any:
     return UNKNOWN
 
 
+def _filled(cls: type, fields_of: dict, name_field: str, ident: str) -> tuple[Any, dict]:
+    """A new ``cls`` event holding a plan's ``fields_of`` and the fd's file under
+    ``name_field``; also its ``__dict__``, for :func:`_emit_at` to finish."""
+    event = _new(cls)
+    values = event.__dict__
+    values.update(fields_of)
+    values[name_field] = ident
+    return event, values
+
+
 def _emit_at(h: CallHandler, event: Any, values: dict, origin: Origin, thread: Thread,
              ts: float | None, duration: float | None) -> None:
     """Give a plan's event (its ``values``, the event's ``__dict__``) the line's place,
@@ -226,15 +236,9 @@ class IoPlan(_FdPlan):
         file = entry.file
         kind = file.kind
         if kind == DATA:
-            event = _new(DataIO)
-            values = event.__dict__
-            values.update(self.data)
-            values["file"] = file.ident
+            event, values = _filled(DataIO, self.data, "file", file.ident)
         elif kind == DEVICE:
-            event = _new(DeviceAccess)
-            values = event.__dict__
-            values.update(self.device)
-            values["device"] = file.ident
+            event, values = _filled(DeviceAccess, self.device, "device", file.ident)
         else:
             return False
         _emit_at(h, event, values, origin, thread, ts, duration)
@@ -285,17 +289,12 @@ class IoctlPlan(_FdPlan):
                     return False   # a new fd to install: the handler does it
                 h.summary.irrelevant += nlines
                 return True
-            event = _new(cls)
-            values = event.__dict__
-            values.update(self.device)
-            values["file" if cls is PrecopyInfo else "device"] = file.ident
+            name_field = "file" if cls is PrecopyInfo else "device"
+            event, values = _filled(cls, self.device, name_field, file.ident)
         elif kind == DATA:
             if self.number == DEVICE_FEATURE:
                 return False   # FEATURE on a data fd: fd order records an unnamed creator
-            event = _new(self.data_type)
-            values = event.__dict__
-            values.update(self.data)
-            values["file"] = file.ident
+            event, values = _filled(self.data_type, self.data, "file", file.ident)
         else:
             return False
         _emit_at(h, event, values, origin, thread, ts, duration)
