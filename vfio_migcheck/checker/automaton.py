@@ -215,28 +215,45 @@ def _names(configs: list[Config]) -> tuple[tuple[str, ...], tuple[int, ...]]:
                 files[s.file] = None
             if s.created_line is not None:
                 lines[s.created_line] = None
-        for f in sorted(c.dead):
-            files[f] = None
-        for f in sorted(c.foreign):
-            files[f] = None
+        if c.dead:
+            files.update(dict.fromkeys(sorted(c.dead)))
+        if c.foreign:
+            files.update(dict.fromkeys(sorted(c.foreign)))
     return tuple(files), tuple(lines)
+
+
+_NO_SLOTS: frozenset[int] = frozenset()
 
 
 def canonical_key(configs: list[Config], fslot: dict[str, int], lslot: dict[int, int]) -> tuple:
     """The configs with file identities and lines replaced by their slots (KeyError when a
-    name has no slot). Every field takes part, also those equality ignores."""
+    name has no slot). Every field takes part, also those equality ignores.
+
+    The readings of a set share their sessions and file sets (replayed outcomes are
+    interned), so each distinct one is translated once per call."""
+    sessions: dict[int, tuple | None] = {}
+    slots: dict[frozenset[str], frozenset[int]] = {frozenset(): _NO_SLOTS}
+    slot_of = fslot.__getitem__
     out = []
     for c in configs:
         s = c.session
         if s is None:
             skey = None
         else:
-            skey = (s.kind, _file_slot(s.file, fslot), s.fd, s.eof, s.moved,
-                    s.closed, s.failed_commit, s.opaque,
+            skey = sessions.get(id(s))
+            if skey is None:
+                skey = sessions[id(s)] = (
+                    s.kind, _file_slot(s.file, fslot), s.fd, s.eof, s.moved, s.closed,
+                    s.failed_commit, s.opaque,
                     None if s.created_line is None else lslot[s.created_line],
                     s.precopy_zero_reported)
-        out.append((c.flags, c.state, skey, frozenset(fslot[f] for f in c.dead), c.ghost,
-                    c.queried, c.logging, frozenset(fslot[f] for f in c.foreign)))
+        dead = slots.get(c.dead)
+        if dead is None:
+            dead = slots[c.dead] = frozenset(map(slot_of, c.dead))
+        foreign = slots.get(c.foreign)
+        if foreign is None:
+            foreign = slots[c.foreign] = frozenset(map(slot_of, c.foreign))
+        out.append((c.flags, c.state, skey, dead, c.ghost, c.queried, c.logging, foreign))
     return tuple(out)
 
 

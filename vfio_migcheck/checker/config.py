@@ -108,4 +108,5 @@ def evolve(obj, **changes):
     state.update(obj.__dict__)
     state.update(changes)
     state.pop("_hash", None)
+    state.pop("_core", None)      # a reading's hidden-call core (checker/transitions.py)
     return new

@@ -1550,8 +1550,14 @@ def _common_rules(outcomes: list[T.Outcome]) -> list[str]:
         return []
     order = [t.rule.id for t in outcomes[0].tags]
     common = set(order)
-    for o in outcomes[1:]:
-        common &= {t.rule.id for t in o.tags}
+    if not common:
+        return []
+    # outcomes share their tags tuples (replays of one cached entry): each tuple once
+    tag_sets = [o.tags for o in outcomes]
+    for tags in dict(zip(map(id, tag_sets), tag_sets)).values():
+        common &= {t.rule.id for t in tags}
+        if not common:
+            return []
     return [r for r in dict.fromkeys(order) if r in common]
 
 

@@ -371,16 +371,21 @@ REPLAYED_LIMIT = 50_000
 
 def _replayed_hidden_feature(config: Config, spec: Spec, event: FeatureCall, line: int,
                              pinned_target, no_set: bool, known_set: bool) -> list[Outcome]:
-    key = _core_key(config, event, pinned_target, no_set, known_set)
     plan = _UNCACHED
-    if key is not None:
-        table = _hidden_table(spec)
-        plan = table.get(key)
-        if plan is None:
-            plan = _hidden_plan(config, spec, event, pinned_target, no_set, known_set)
-            if len(table) >= HIDDEN_CACHE_LIMIT:
-                table.clear()
-            table[key] = plan
+    call = _call_part(event, spec, pinned_target, no_set, known_set)
+    if call is not None:
+        core = config.__dict__.get("_core")
+        if core is None:
+            core = _core_number(config)
+        if core is not None:
+            table = call[1]
+            key = (core, call[0])
+            plan = table.get(key)
+            if plan is None:
+                plan = _hidden_plan(config, spec, event, pinned_target, no_set, known_set)
+                if len(table) >= HIDDEN_CACHE_LIMIT:
+                    table.clear()
+                table[key] = plan
     if plan is _UNCACHED:
         return hidden_feature_outcomes(config, spec, event, line, pinned_target, no_set,
                                        known_set)
@@ -471,23 +476,55 @@ def _fitting(config: Config, tags: tuple[Tag, ...]) -> Outcome:
     return out
 
 
-def _core_key(config: Config, event: FeatureCall, pinned_target, no_set: bool,
-              known_set: bool) -> tuple | None:
-    """Everything the outcomes depend on (None: a value the key could confuse, no cache)."""
+#: the last call's part of the cache key: (event, spec, pinned, no_set, known_set, answer);
+#: a hidden call is replayed for every reading of the device in a row
+_LAST_CALL: list = [None]
+#: reading cores (see :func:`_core_number`) and call parts -> their numbers
+_CORE_IDS: dict[tuple, int] = {}
+_CORE_COUNTER = itertools.count()
+
+
+def _call_part(event: FeatureCall, spec: Spec, pinned_target, no_set: bool,
+               known_set: bool) -> tuple[int, dict] | None:
+    """The call's part of a cached core's key, as a number, and the spec's table (None: a
+    value the key could confuse, no cache). Made once per call: the engine replays one
+    call for every reading of the device in a row."""
+    last = _LAST_CALL[0]
+    if last is not None and last[0] is event and last[1] is spec and last[2] == (
+            pinned_target, no_set, known_set) and type(last[2][0]) is type(pinned_target):
+        return last[3]
     data_fd = event.data_fd if isinstance(event.data_fd, int) else None
-    if isinstance(data_fd, bool) or isinstance(pinned_target, bool):
-        return None          # True == 1 as a key, but prints differently
+    answer: tuple[int, dict] | None = None
+    if not (isinstance(data_fd, bool) or isinstance(pinned_target, bool)):
+        # True == 1 as a key, but prints differently
+        errno = event.errno if isinstance(event.errno, str) else None
+        part = ("call", succeeded(event.ret), errno, data_fd, pinned_target, no_set,
+                known_set)
+        try:
+            answer = (_number(_CORE_IDS, _CORE_COUNTER, part), _hidden_table(spec))
+        except TypeError:
+            answer = None
+    _LAST_CALL[0] = (event, spec, (pinned_target, no_set, known_set), answer)
+    return answer
+
+
+def _core_number(config: Config) -> int | None:
+    """The number of the reading's core: everything of it the outcomes of a hidden call
+    depend on (None: a value the key could confuse, no cache). Kept on the config, which
+    meets one call after another (Config's copies drop it)."""
     s = config.session
     session = None if s is None else (s.kind, s.file is None, s.fd, s.eof, s.moved, s.closed,
                                       s.failed_commit, s.opaque)
-    errno = event.errno if isinstance(event.errno, str) else None
-    key = (config.flags, config.state, session, config.ghost, config.queried, config.logging,
-           succeeded(event.ret), errno, data_fd, pinned_target, no_set, known_set)
+    if type(s.fd if s is not None else None) is bool:
+        return None
+    core = (config.flags, config.state, session, config.ghost, config.queried,
+            config.logging)
     try:
-        hash(key)
+        number = _number(_CORE_IDS, _CORE_COUNTER, core)
     except TypeError:
         return None
-    return key
+    object.__setattr__(config, "_core", number)
+    return number
 
 
 def _hidden_table(spec: Spec) -> dict:
