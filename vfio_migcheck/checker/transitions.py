@@ -400,7 +400,7 @@ class _Entry:
     """One outcome of a cached core: its shape (None: the reading itself), tags, how its
     session is rebuilt, and which of a reading's names its replay reads."""
 
-    __slots__ = ("how", "shape", "tags", "named", "sid", "adds_dead", "eid", "names")
+    __slots__ = ("how", "shape", "tags", "named", "adds_dead", "ids", "names")
 
     def __init__(self, how: int, shape: Config | None, tags: tuple[Tag, ...],
                  named: tuple | None, tokens: frozenset[str]) -> None:
@@ -409,8 +409,9 @@ class _Entry:
         self.tags = tags
         self.named = named            # tags that quote names: see _replay_tags
         self.adds_dead = shape is not None and bool(shape.dead)
-        self.sid = _shape_id(how, shape)
-        self.eid = _entry_id(self.sid, tags)
+        #: (shape number, entry number) per reading's carried ghost and queried flags
+        #: (see :func:`_carried`), made when first replayed so
+        self.ids: list[tuple[int, int] | None] = [None] * 4
         read: set[int] = set()
         if how == _NO_SESSION and self.adds_dead:
             read.add(_OWN_FILE)
@@ -428,6 +429,21 @@ class _Entry:
         #: files (None: none)
         self.names = operator.itemgetter(*sorted(read)) if read else None
 
+    def numbers(self, carried: int) -> tuple[int, int]:
+        """The shape and entry numbers of this outcome replayed for a reading whose
+        ghost and queried flags are ``carried``: outcomes equal in every field share them,
+        whichever cores they were computed on."""
+        sid = _shape_id(self.how, self.shape, carried)
+        ids = self.ids[carried] = (sid, _entry_id(sid, self.tags))
+        return ids
+
+
+def _carried(config: Config) -> int:
+    """The reading's ghost and queried flags as one number (0-3). A hidden call never
+    reads them: its outcomes carry them, or set them (a session ended before its fd was
+    seen; a GET), so a core is computed with neither and replayed with the reading's."""
+    return (1 if config.ghost else 0) + (2 if config.queried else 0)
+
 
 def _replay(config: Config, line: int, plan: tuple[_Entry, ...]) -> list[Outcome]:
     """A cached core's outcomes with the names of ``config``.
@@ -444,6 +460,7 @@ def _replay(config: Config, line: int, plan: tuple[_Entry, ...]) -> list[Outcome
         names = (id(own), own.file, own.created_line, own.precopy_zero_reported, line)
     dead = config.dead
     foreign = config.foreign
+    carried = _carried(config)
     table = _REPLAYED
     out = []
     for entry in plan:
@@ -452,13 +469,14 @@ def _replay(config: Config, line: int, plan: tuple[_Entry, ...]) -> list[Outcome
             out.append(_fitting(config, entry.tags if named is None
                                 else _replay_tags(config, line, entry.tags, named)))
             continue
+        ids = entry.ids[carried] or entry.numbers(carried)
         read = entry.names
-        key = (entry.eid, dead, foreign) if read is None else \
-            (entry.eid, dead, foreign, read(names))
+        key = (ids[1], dead, foreign) if read is None else \
+            (ids[1], dead, foreign, read(names))
         outcome = table.get(key)
         if outcome is None:
             named = entry.named
-            outcome = _fitting(_replayed_config(config, line, entry),
+            outcome = _fitting(_replayed_config(config, line, entry, ids[0]),
                                entry.tags if named is None
                                else _replay_tags(config, line, entry.tags, named))
             if len(table) >= REPLAYED_LIMIT:
@@ -517,8 +535,7 @@ def _core_number(config: Config) -> int | None:
                                       s.failed_commit, s.opaque)
     if type(s.fd if s is not None else None) is bool:
         return None
-    core = (config.flags, config.state, session, config.ghost, config.queried,
-            config.logging)
+    core = (config.flags, config.state, session, config.logging)
     try:
         number = _number(_CORE_IDS, _CORE_COUNTER, core)
     except TypeError:
@@ -542,8 +559,8 @@ def _core_of(config: Config) -> Config:
     if s is not None:
         s = Session(s.kind, None if s.file is None else _FILE, s.fd, s.eof, s.moved,
                     s.closed, s.failed_commit, s.opaque, created_line=_CREATED)  # type: ignore[arg-type]
-    return Config(config.flags, config.state, s, _NO_FILES, config.ghost, config.queried,
-                  config.logging, _NO_FILES)
+    return Config(config.flags, config.state, s, _NO_FILES, False, False, config.logging,
+                  _NO_FILES)
 
 
 def _hidden_plan(config: Config, spec: Spec, event: FeatureCall, pinned_target,
@@ -570,7 +587,7 @@ def _hidden_plan(config: Config, spec: Spec, event: FeatureCall, pinned_target,
     return tuple(plan)
 
 
-def _shape_id(how: int, shape: Config | None) -> int:
+def _shape_id(how: int, shape: Config | None, carried: int = 0) -> int:
     """One number for every outcome shape equal in all its fields (also those equality
     ignores): the cores of one call share most of their outcomes, and the replays of equal
     shapes with equal names are then one config (see :func:`_replayed_config`)."""
@@ -580,7 +597,8 @@ def _shape_id(how: int, shape: Config | None) -> int:
     session = None if s is None else (s.kind, s.file, s.fd, s.eof, s.moved, s.closed,
                                       s.failed_commit, s.opaque, s.created_line,
                                       s.precopy_zero_reported)
-    key = (how, shape.flags, shape.state, session, shape.dead, shape.ghost, shape.queried,
+    key = (how, shape.flags, shape.state, session, shape.dead,
+           shape.ghost or bool(carried & 1), shape.queried or bool(carried & 2),
            shape.logging, shape.foreign)
     return _number(_SHAPE_IDS, _SHAPE_COUNTER, key)
 
@@ -617,7 +635,7 @@ def _session_rebuild(core: Config, after: Config) -> int | None:
     return None
 
 
-def _replayed_config(config: Config, line: int, entry: _Entry) -> Config:
+def _replayed_config(config: Config, line: int, entry: _Entry, sid: int) -> Config:
     """:func:`_replay_config` of a plan entry, the same object for equal inputs.
 
     A hidden call expands each reading into a dozen outcomes, and readings that differ only
@@ -627,7 +645,7 @@ def _replayed_config(config: Config, line: int, entry: _Entry) -> Config:
     shape's number, the reading's ``dead`` and ``foreign`` files, and of its session what
     the entry's rebuild takes (the session itself by identity, which the kept config holds
     alive; its file, start line and zero-read note; or the event's line)."""
-    how, shape, sid = entry.how, entry.shape, entry.sid
+    how, shape = entry.how, entry.shape
     own = config.session
     dead_file = own.file if entry.adds_dead else None  # type: ignore[union-attr]
     if how == _NO_SESSION:
@@ -666,8 +684,9 @@ def _replay_config(config: Config, line: int, how: int, shape: Config | None) ->
                          precopy_zero_reported=own.precopy_zero_reported)
     # the only name a step adds to ``dead`` is the session's own file (an arc ended it)
     dead = (config.dead | {own.file}) if shape.dead else config.dead  # type: ignore[union-attr]
-    return Config(shape.flags, shape.state, session, dead, shape.ghost, shape.queried,
-                  shape.logging, config.foreign)
+    # ghost and queried are carried: a step only ever sets them (the core has neither)
+    return Config(shape.flags, shape.state, session, dead, shape.ghost or config.ghost,
+                  shape.queried or config.queried, shape.logging, config.foreign)
 
 
 def _replay_tags(config: Config, line: int, tags: tuple[Tag, ...],
