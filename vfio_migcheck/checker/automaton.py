@@ -208,6 +208,7 @@ def _names(configs: list[Config]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """File identities and session lines of a set, in order of first mention."""
     files: dict[str, None] = {}
     lines: dict[int, None] = {}
+    named: set[frozenset[str]] = {frozenset()}   # file sets mentioned already
     for c in configs:
         s = c.session
         if s is not None:
@@ -215,10 +216,13 @@ def _names(configs: list[Config]) -> tuple[tuple[str, ...], tuple[int, ...]]:
                 files[s.file] = None
             if s.created_line is not None:
                 lines[s.created_line] = None
-        if c.dead:
-            files.update(dict.fromkeys(sorted(c.dead)))
-        if c.foreign:
-            files.update(dict.fromkeys(sorted(c.foreign)))
+        dead, foreign = c.dead, c.foreign
+        if dead not in named:
+            named.add(dead)
+            files.update(dict.fromkeys(sorted(dead)))
+        if foreign not in named:
+            named.add(foreign)
+            files.update(dict.fromkeys(sorted(foreign)))
     return tuple(files), tuple(lines)
 
 
