@@ -93,6 +93,8 @@ class Config:
 
     def with_foreign(self, file: str) -> Config:
         """The reading in which ``file`` belongs to another device."""
+        if file in self.foreign:   # already: the reading itself (a copy would equal it)
+            return self
         return evolve(self, foreign=self.foreign | {file})
 
     def with_dead(self, dead: frozenset[str]) -> Config:
