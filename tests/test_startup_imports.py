@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from vfio_migcheck.cli import ONE_COMMAND_GC_THRESHOLD
+
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "vfio_migcheck" / "examples"
 
@@ -87,16 +89,19 @@ def test_a_one_command_process_freezes_what_the_command_imported() -> None:
             "from vfio_migcheck.cli import cli, main\n"
             f"CliRunner().invoke(cli, ['check', {str(EXAMPLES / 'source-precopy.vmc')!r}])\n"
             "in_process = gc.get_freeze_count()\n"
+            "young = gc.get_threshold()[0]\n"
             "try:\n"
             f"    main(['check', {str(EXAMPLES / 'source-precopy.vmc')!r}])\n"
             "except SystemExit:\n"
             "    pass\n"
-            "sys.__stderr__.write(f'{in_process} {gc.get_freeze_count()} {gc.isenabled()}')")
+            "sys.__stderr__.write(f'{in_process} {young} {gc.get_freeze_count()} '\n"
+            "                     f'{gc.isenabled()} {gc.get_threshold()[0]}')")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
-    in_process, after_main, enabled = done.stderr.split()[-3:]
-    assert in_process == "0"
+    in_process, young, after_main, enabled, young_after = done.stderr.split()[-5:]
+    assert in_process == "0" and int(young) < ONE_COMMAND_GC_THRESHOLD
     assert int(after_main) > 10_000 and enabled == "True"
+    assert int(young_after) == ONE_COMMAND_GC_THRESHOLD
 
 
 @pytest.mark.parametrize("source", ["null", "empty-file", "trace-file", "trace-pipe"])
