@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vfio_migcheck.checker.config import RETIRED_FILE, Config, Session
+from vfio_migcheck.checker.config import RETIRED_FILE, Config, make_config, make_session
 from vfio_migcheck.checker.describe import state_order
 
 #: slot of the event's own file in an abstract event when the node does not hold it (-1:
@@ -280,10 +280,11 @@ def materialize(node: Node, files: tuple[str, ...], lines: tuple[int, ...]) -> l
         session = None
         if skey is not None:
             kind, f, fd, eof, moved, closed, failed, opaque, ln, pzr = skey
-            session = Session(kind, _file_name(f, files), fd, eof, moved, closed,
-                              failed, opaque, None if ln is None else lines[ln], pzr)
-        out.append(Config(flags, state, session, frozenset(files[i] for i in dead), ghost,
-                          queried, logging, frozenset(files[i] for i in foreign)))
+            session = make_session(kind, _file_name(f, files), fd, eof, moved, closed,
+                                   failed, opaque, None if ln is None else lines[ln], pzr)
+        out.append(make_config(flags, state, session, frozenset(files[i] for i in dead),
+                               ghost, queried, logging,
+                               frozenset(files[i] for i in foreign)))
     return out
 
 

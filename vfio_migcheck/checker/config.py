@@ -61,9 +61,9 @@ class Config:
 
     def _with(self, state: str, session: Session | None, dead: frozenset[str],
               ghost: bool) -> Config:
-        # The hot path of the engine: a direct constructor call, cheaper than replace().
-        return Config(self.flags, state, session, dead, ghost, self.queried, self.logging,
-                      self.foreign)
+        # The hot path of the engine: cheaper than replace() and the frozen __init__.
+        return make_config(self.flags, state, session, dead, ghost, self.queried,
+                           self.logging, self.foreign)
 
     def with_state(self, state: str) -> Config:
         if state == self.state:
@@ -99,6 +99,31 @@ class Config:
 
     def with_dead(self, dead: frozenset[str]) -> Config:
         return evolve(self, dead=dead)
+
+
+def make_config(flags: int, state: str, session: Session | None, dead: frozenset[str],
+                ghost: bool, queried: bool, logging: bool | None,
+                foreign: frozenset[str]) -> Config:
+    """``Config(...)`` with every field given, without the frozen dataclass's ``__init__``
+    (one ``object.__setattr__`` per field; Config has no ``__post_init__``): the engine
+    builds thousands of readings per hidden FEATURE call."""
+    new = object.__new__(Config)
+    new.__dict__.update({"flags": flags, "state": state, "session": session, "dead": dead,
+                         "ghost": ghost, "queried": queried, "logging": logging,
+                         "foreign": foreign})
+    return new
+
+
+def make_session(kind: str, file: str | None, fd: int | None, eof: bool, moved: bool,
+                 closed: bool, failed_commit: bool, opaque: bool, created_line: int | None,
+                 precopy_zero_reported: bool) -> Session:
+    """``Session(...)`` with every field given, the way :func:`make_config` builds."""
+    new = object.__new__(Session)
+    new.__dict__.update({"kind": kind, "file": file, "fd": fd, "eof": eof, "moved": moved,
+                         "closed": closed, "failed_commit": failed_commit, "opaque": opaque,
+                         "created_line": created_line,
+                         "precopy_zero_reported": precopy_zero_reported})
+    return new
 
 
 def evolve(obj, **changes):

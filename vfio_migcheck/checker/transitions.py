@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vfio_migcheck.checker.config import SAVING_STATES, Config, Session, evolve
+from vfio_migcheck.checker.config import SAVING_STATES, Config, Session, evolve, make_config
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.driver import k001_request_wrongly_accepted as K001
 from vfio_migcheck.checker.rules.driver import k002_state_read_disagrees as K002
@@ -685,8 +685,8 @@ def _replay_config(config: Config, line: int, how: int, shape: Config | None) ->
     # the only name a step adds to ``dead`` is the session's own file (an arc ended it)
     dead = (config.dead | {own.file}) if shape.dead else config.dead  # type: ignore[union-attr]
     # ghost and queried are carried: a step only ever sets them (the core has neither)
-    return Config(shape.flags, shape.state, session, dead, shape.ghost or config.ghost,
-                  shape.queried or config.queried, shape.logging, config.foreign)
+    return make_config(shape.flags, shape.state, session, dead, shape.ghost or config.ghost,
+                       shape.queried or config.queried, shape.logging, config.foreign)
 
 
 def _replay_tags(config: Config, line: int, tags: tuple[Tag, ...],
