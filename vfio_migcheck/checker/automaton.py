@@ -276,15 +276,22 @@ def _file_name(slot: int | None, files: tuple[str, ...]) -> str | None:
 def materialize(node: Node, files: tuple[str, ...], lines: tuple[int, ...]) -> list[Config]:
     """The concrete configs of a node under a binding."""
     out = []
+    named: dict[frozenset[int], frozenset[str]] = {}   # each slot set named once
+    name_of = files.__getitem__
     for flags, state, skey, dead, ghost, queried, logging, foreign in node.key:
         session = None
         if skey is not None:
             kind, f, fd, eof, moved, closed, failed, opaque, ln, pzr = skey
             session = make_session(kind, _file_name(f, files), fd, eof, moved, closed,
                                    failed, opaque, None if ln is None else lines[ln], pzr)
-        out.append(make_config(flags, state, session, frozenset(files[i] for i in dead),
-                               ghost, queried, logging,
-                               frozenset(files[i] for i in foreign)))
+        dead_files = named.get(dead)
+        if dead_files is None:
+            dead_files = named[dead] = frozenset(map(name_of, dead))
+        foreign_files = named.get(foreign)
+        if foreign_files is None:
+            foreign_files = named[foreign] = frozenset(map(name_of, foreign))
+        out.append(make_config(flags, state, session, dead_files, ghost, queried, logging,
+                               foreign_files))
     return out
 
 
