@@ -27,8 +27,14 @@ from vfio_migcheck.checker import engine as engine_module
 from vfio_migcheck.checker.api import check_trace
 from vfio_migcheck.traces.events import COLLAPSE_RUNS, DataRun, QuietRun, ReadSummary, Run
 from vfio_migcheck.traces.qemu.formats import EVENTS
-from vfio_migcheck.traces.qemu.quiet import prefix_ts, quiet_line
-from vfio_migcheck.traces.qemu.reader import _line_events, _plain_ok, hot_event
+from vfio_migcheck.traces.qemu.quiet import PREFIX_PARTS, prefix_ts, quiet_line
+from vfio_migcheck.traces.qemu.reader import (
+    _line_events,
+    _other_kind,
+    _plain_ok,
+    _prefix_event,
+    hot_event,
+)
 from vfio_migcheck.traces.reading import open_trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -243,6 +249,26 @@ def test_a_quiet_qemu_line_reads_soundly_the_usual_way(line: str) -> None:
         assert events[0].ts == prefix_ts(line)
 
 
+@settings(max_examples=400, deadline=None)
+@given(qemu_lines())
+def test_what_follows_a_prefix_decides_a_line_as_the_usual_way(line: str) -> None:
+    """The reader remembers what a line that is no quiet record is by the text after its
+    prefix (qemu/reader.py _other_kind): the event made from that and the prefix is the
+    one hot_event makes from the whole line, and a device-less record is one _plain_ok
+    takes."""
+    m = PREFIX_PARTS.match(line)
+    if m is None:
+        return
+    kind = _other_kind(line, m.end(), "v2")
+    assert (kind == "plain") == _plain_ok(line, "v2"), line
+    event = hot_event(line, "q.log", 3, "v2")
+    if isinstance(kind, tuple):
+        made = _prefix_event(kind, m, "q.log", 3)
+        assert event is not None and (made, made.text) == (event, event.text), line
+    elif kind != "plain":
+        assert event is None, line
+
+
 @SETTINGS
 @given(qemu_logs())
 def test_qemu_runs_read_and_check_the_same(tmp_path_factory, text: str) -> None:
@@ -268,7 +294,8 @@ def test_a_qemu_migration_log_is_counted_in_runs(tmp_path: Path) -> None:
     path = tmp_path / "m.log"
     path.write_text(head + "".join(cycle.format(i=i) for i in range(1, 6)))
     plain, collapsed, runs = read_both(path, "qemu")
-    assert collapsed == plain and runs == 5
+    # a run per cycle, and the migration_init line before the first: a run of one line
+    assert collapsed == plain and runs == 6
     check_both(path)
 
 
