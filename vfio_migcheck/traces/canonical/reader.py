@@ -55,6 +55,7 @@ from vfio_migcheck.traces.canonical.syntax import (
 from vfio_migcheck.traces.events import (
     COLLAPSE_RUNS,
     UNKNOWN,
+    CallRun,
     DataClose,
     DataFcntl,
     DataIO,
@@ -584,10 +585,12 @@ MIN_RUN = 4
 def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
               ) -> Iterator[Event]:
     """:func:`read_blocks` for the checker (``COLLAPSE_RUNS``): consecutive hot lines on one
-    open fd come as one :class:`DataRun` (at least :data:`MIN_RUN` of them), every other
-    line as :func:`read_blocks` gives it. A run's lines change nothing in the trace's
-    context (no fd is created or closed), so its events are those :func:`read_blocks`
-    would have made, one by one (``DataRun.expand``)."""
+    open fd come as one :class:`DataRun` (at least :data:`MIN_RUN` of them), consecutive
+    device calls read before on one device as one :class:`CallRun` (at least two; see
+    :func:`_call_events`), every other line as :func:`read_blocks` gives it. A data run's
+    lines change nothing in the trace's context (no fd is created or closed), so its events
+    are those :func:`read_blocks` would have made, one by one (``DataRun.expand``); a call
+    run's events are made as their lines are read."""
     summary = trace.summary
     hot = HOT_LINE.fullmatch
     device_line = DEVICE_LINE.fullmatch
@@ -598,6 +601,8 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
     shapes: list[str] = []
     start = 0
     ident = ""
+    calls: list[Event] = []         # the pending run of device calls
+    call_texts: list[str] = []
     number = 0
     for block in blocks:
         for item in block:
@@ -610,6 +615,9 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                         texts.append(item)
                         shapes.append(m.group(first) or m.group(second))
                         continue
+                    if calls:
+                        yield from _call_events(file, calls, call_texts)
+                        calls, call_texts = [], []
                     if texts:
                         yield from _run_events(file, start, texts, shapes, ident, run_fd,
                                                summary)
@@ -627,16 +635,44 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                 if m is not None:
                     event = _read_before(trace, m, file, number, item)
                     if event is not None:
-                        yield event
+                        if calls and not _joins(calls[0], event):
+                            yield from _call_events(file, calls, call_texts)
+                            calls, call_texts = [], []
+                        calls.append(event)
+                        call_texts.append(item)
                         continue
                 item = Line(number, item)
             elif texts:
                 yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
                 texts, run_fd = [], None
+            if calls:
+                yield from _call_events(file, calls, call_texts)
+                calls, call_texts = [], []
             yield from read_lines(file, (item,), trace)
             trace.remember = None
+    if calls:
+        yield from _call_events(file, calls, call_texts)
     if texts:
         yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+
+
+def _joins(head: Event, event: Event) -> bool:
+    """May ``event`` join a run of device calls that ``head`` starts? The same device, and
+    a time stamp on both or on neither (a run's ``ts`` is its first call's, as the engine
+    would have read it first)."""
+    return event.device == head.device and (  # type: ignore[attr-defined]
+        (event.ts is None) == (head.ts is None))
+
+
+def _call_events(file: str, calls: list[Event], texts: list[str]) -> Iterator[Event]:
+    """The pending run of device calls: one CallRun (two calls or more), or the call."""
+    if len(calls) < 2:
+        yield calls[0]
+        return
+    head = calls[0]
+    yield built(CallRun, {"origin": head.origin, "pid": None, "tid": None, "ts": head.ts,
+                          "duration": None, "text": None, "texts": texts, "build": None,
+                          "device": head.device, "calls": tuple(calls)})
 
 
 def _run_events(file: str, start: int, texts: list[str], shapes: list[str], ident: str,
