@@ -25,7 +25,14 @@ from hypothesis import strategies as st
 
 from vfio_migcheck.checker import engine as engine_module
 from vfio_migcheck.checker.api import check_trace
-from vfio_migcheck.traces.events import COLLAPSE_RUNS, DataRun, QuietRun, ReadSummary, Run
+from vfio_migcheck.traces.events import (
+    COLLAPSE_RUNS,
+    CallRun,
+    DataRun,
+    QuietRun,
+    ReadSummary,
+    Run,
+)
 from vfio_migcheck.traces.qemu.formats import EVENTS
 from vfio_migcheck.traces.qemu.quiet import PREFIX_PARTS, prefix_ts, quiet_line
 from vfio_migcheck.traces.qemu.reader import (
@@ -125,7 +132,9 @@ def canonical_traces(draw) -> str:
             target = draw(st.sampled_from(STATES))
             fd = draw(st.sampled_from(["45", "46", "-1", "-1"]))
             ret = draw(st.sampled_from(["0", "0", "0", "-1 EINVAL"]))
-            lines.append(f"{stamp()}{device} SET STATE {target} argsz=16 = {ret} data_fd={fd}")
+            took = draw(st.sampled_from(["", "", " <0.000210>", " <0.5>"]))
+            lines.append(f"{stamp()}{device} SET STATE {target} argsz=16 = {ret} data_fd={fd}"
+                         f"{took}")
         elif step <= 6:
             fd = draw(st.sampled_from(["45", "45", "46", "9", "99", "045"]))
             pool = draw(st.lists(data_line(fd), min_size=1, max_size=3))
@@ -188,6 +197,34 @@ def test_a_decoded_loop_is_applied_in_stretches(tmp_path: Path, monkeypatch) -> 
     sessions = result.devices[0].sessions
     assert [s.reads for s in sessions] == [39] * 6      # every read but the failed one
     assert all(s.eof_line is not None for s in sessions)
+
+
+def test_a_decoded_loop_s_device_calls_are_applied_in_stretches(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """Consecutive device calls come as one CallRun and take the lane together; with the
+    CallRuns the result is the plain one's (check_both), so the comparison is not vacuous."""
+    path = tmp_path / "loop.vmc"
+    path.write_text(LOOP)
+    plain, collapsed, _runs = read_both(path)
+    assert collapsed == plain
+    token = COLLAPSE_RUNS.set(True)
+    try:
+        call_runs = [e for e in open_trace(path, "auto").events if isinstance(e, CallRun)]
+    finally:
+        COLLAPSE_RUNS.reset(token)
+    # RUNNING then PRE_COPY, from the second cycle's end on (a call is read the general
+    # way the first time its text is seen)
+    assert len(call_runs) == 4 and all(len(r) == 2 for r in call_runs)
+    applied = []
+    stretch = engine_module.Engine._call_stretch
+
+    def counted(self, calls, start):
+        end = stretch(self, calls, start)
+        applied.append(end - start)
+        return end
+    monkeypatch.setattr(engine_module.Engine, "_call_stretch", counted)
+    check_both(path)
+    assert sum(applied) >= 6, applied      # the later cycles' pairs, each in one stretch
 
 
 # --- QEMU logs -------------------------------------------------------------------------------
