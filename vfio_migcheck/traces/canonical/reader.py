@@ -109,7 +109,7 @@ class CanonicalTrace:
     generations: dict[int, int] = field(default_factory=dict)
     # device-call payloads by statement text (DEVICE_LINE), and the text of the line being
     # read the general way, whose payload is to be remembered (None: not to be)
-    payloads: dict[str, tuple[str, dict[str, Any], Any, dict[str, Any]]] = \
+    payloads: dict[str, tuple[str, dict[str, Any], Any, dict[str, Any], bool | str]] = \
         field(default_factory=dict)
     remember: str | None = None
 
@@ -200,7 +200,8 @@ class CanonicalTrace:
         if self.remember is not None:
             if len(self.payloads) >= MAX_REMEMBERED:
                 self.payloads.clear()
-            self.payloads[self.remember] = (device, payload, fd, _event_values(payload))
+            self.payloads[self.remember] = (device, payload, fd, _event_values(payload),
+                                            _creates_data_fd(payload))
         return event
 
     def _feature_event(self, device: str, payload: dict[str, Any], origin: Origin,
@@ -232,22 +233,34 @@ class CanonicalTrace:
                            text: str) -> Event | None:
         """The event of a device call whose statement text (after the time and thread) was
         read before, from its remembered payload; None when it was not (or its device is
-        no longer declared: the general path says so)."""
+        no longer declared: the general path says so). :meth:`_feature_event` for a
+        remembered payload, the tests on its data fd made once when it was remembered."""
         found = self.payloads.get(m.group(4))
         if found is None:
             return None
-        device, payload, fd, values = found
-        if device not in self.devices:
+        device, payload, fd, values, creates = found
+        declared = self.devices.get(device)
+        if declared is None:
             return None
         ts, first, second, duration = m.group(1, 2, 3, 5)
         if second is None:
             pid, tid = None, None if first is None else int(first)
         else:
             pid, tid = int(first), int(second)
-        common = {"pid": pid, "tid": tid, "ts": None if ts is None else float(ts),
-                  "duration": None if duration is None else float(duration), "text": text}
-        return self._feature_event(device, payload, origin_at(file, number), common, fd,
-                                   values)
+        origin = origin_at(file, number)
+        if creates:
+            if creates is _FAILED_SET:
+                self.summary.notes.append(f"{origin}: data_fd={payload['data_fd']} in the "
+                                          "reply of a failed SET; no data fd was created")
+            else:
+                self._new_file(payload["data_fd"], device, True, origin)
+        if fd is _DECLARED_FD:
+            fd = declared.fd
+        return built(FeatureCall, {"origin": origin, "device": device, "fd": fd, **values,
+                                   "pid": pid, "tid": tid,
+                                   "ts": None if ts is None else float(ts),
+                                   "duration": None if duration is None else float(duration),
+                                   "text": text})
 
     def _device_reset(self, stmt: Statement, origin: Origin, common: dict) -> Event:
         device = self._device(stmt.words[0])
@@ -437,6 +450,22 @@ DEVICE_LINE = re.compile(
     r"(?:\[([0-9]{1,18})(?:/([0-9]{1,18}))?\] )?"
     r"((?!(?:fd|device|qemu|process) )[A-Za-z0-9_][A-Za-z0-9_.:/|=+?\- ]*[A-Za-z0-9_.:/|=+?\-])"
     r"(?: <([0-9]{1,18}\.[0-9]{1,18})>)?")
+
+
+#: a remembered SET's reply names a data fd although the call failed (a note, no fd)
+_FAILED_SET = "failed"
+
+
+def _creates_data_fd(payload: dict[str, Any]) -> bool | str:
+    """What a device call's reply does to the data fds (as :meth:`CanonicalTrace.
+    _feature_event` decides it): True when it creates its ``data_fd``, _FAILED_SET when it
+    names one in the reply of a failed SET, False otherwise."""
+    data_fd = payload["data_fd"]
+    if not (isinstance(data_fd, int) and data_fd >= 0 and payload["op"] in ("SET", UNKNOWN)
+            and payload["feature"] in ("MIG_DEVICE_STATE", UNKNOWN)):
+        return False
+    ret = payload["ret"]
+    return _FAILED_SET if isinstance(ret, int) and ret < 0 else True
 
 
 def _event_values(payload: dict[str, Any]) -> dict[str, Any]:
