@@ -17,7 +17,13 @@ from typing import Any
 
 from vfio_migcheck.traces.blocks import iter_line_blocks
 from vfio_migcheck.traces.canonical.fastline import fast_statement
-from vfio_migcheck.traces.canonical.hotline import HOT_LINE, SHAPE_GROUPS, HotMember, hot_event
+from vfio_migcheck.traces.canonical.hotline import (
+    CLOSE_LINE,
+    HOT_LINE,
+    SHAPE_GROUPS,
+    HotMember,
+    hot_event,
+)
 from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
     DUP_CALLS,
@@ -261,6 +267,23 @@ class CanonicalTrace:
                                    "ts": None if ts is None else float(ts),
                                    "duration": None if duration is None else float(duration),
                                    "text": text})
+
+    def hot_close(self, m: re.Match[str], file: str, number: int, text: str) -> Event | None:
+        """The event of a line :data:`CLOSE_LINE` matched in full, as :meth:`_fd_call`
+        makes it; None when its fd is not open (the general path notes that)."""
+        ts, first, second, fd_text, ret, errno = m.groups()
+        fd = int(fd_text)
+        open_fd = self.fds.pop(fd, None)
+        if open_fd is None:
+            return None
+        if second is None:
+            pid, tid = None, None if first is None else int(first)
+        else:
+            pid, tid = int(first), int(second)
+        return built(DataClose, {"origin": origin_at(file, number), "pid": pid, "tid": tid,
+                                 "ts": None if ts is None else float(ts), "duration": None,
+                                 "text": text, "fd": fd, "file": open_fd.file,
+                                 "ret": int(ret), "errno": errno, "how": "close"})
 
     def _device_reset(self, stmt: Statement, origin: Origin, common: dict) -> Event:
         device = self._device(stmt.words[0])
@@ -589,9 +612,27 @@ def read_blocks(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                     if event is not None:
                         yield event
                         continue
+                else:
+                    event = _closed(trace, item, file, number)
+                    if event is not None:
+                        yield event
+                        continue
                 item = Line(number, item)
             yield from read_lines(file, (item,), trace)
             trace.remember = None
+
+
+def _closed(trace: CanonicalTrace, text: str, file: str, number: int) -> Event | None:
+    """The event of a data fd's close in its plain spelling (counted in the summary), or
+    None for the general path."""
+    m = CLOSE_LINE.fullmatch(text)
+    if m is None:
+        return None
+    event = trace.hot_close(m, file, number, text)
+    if event is not None:
+        trace.summary.lines += 1
+        trace.summary.events += 1
+    return event
 
 
 def _read_before(trace: CanonicalTrace, m: re.Match[str], file: str, number: int,
@@ -669,6 +710,14 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                             calls, call_texts = [], []
                         calls.append(event)
                         call_texts.append(item)
+                        continue
+                else:
+                    event = _closed(trace, item, file, number)
+                    if event is not None:
+                        if calls:
+                            yield from _call_events(file, calls, call_texts)
+                            calls, call_texts = [], []
+                        yield event
                         continue
                 item = Line(number, item)
             elif texts:
