@@ -162,6 +162,26 @@ def test_canonical_runs_read_and_check_the_same(tmp_path_factory, text: str) -> 
     check_both(path)
 
 
+@SETTINGS
+@given(canonical_traces())
+def test_a_call_run_s_keys_tell_its_payloads_apart(tmp_path_factory, text: str) -> None:
+    """CallRun.keys: equal keys only for calls equal but for provenance (the engine
+    remembers a call's lane decision under its key)."""
+    path = tmp_path_factory.mktemp("k") / "t.vmc"
+    path.write_text(text)
+    token = COLLAPSE_RUNS.set(True)
+    try:
+        runs = [e for e in open_trace(path, "auto").events if isinstance(e, CallRun)]
+    finally:
+        COLLAPSE_RUNS.reset(token)
+    seen: dict = {}
+    for run in runs:
+        assert len(run.keys) == len(run.calls) == len(run.texts) >= 2
+        for key, call in zip(run.keys, run.calls):
+            payload = engine_module._payload(call, True)[0]
+            assert seen.setdefault(key, payload) == payload, (key, call)
+
+
 LOOP = ("# vmc-trace 1\ndevice d0 fd=9 flags=STOP_COPY|PRE_COPY state=RUNNING\n"
         + "".join(
             f"@{100 + cycle}.0 [7] d0 SET STATE PRE_COPY argsz=16 = 0 data_fd=45\n"
@@ -218,8 +238,8 @@ def test_a_decoded_loop_s_device_calls_are_applied_in_stretches(tmp_path: Path,
     applied = []
     stretch = engine_module.Engine._call_stretch
 
-    def counted(self, calls, start):
-        end = stretch(self, calls, start)
+    def counted(self, calls, keys, start):
+        end = stretch(self, calls, keys, start)
         applied.append(end - start)
         return end
     monkeypatch.setattr(engine_module.Engine, "_call_stretch", counted)

@@ -230,6 +230,7 @@ class Engine:
         self._well_formed: dict[tuple, bool] = {}   # see _feature_lane
         self._targets: dict[tuple[type, object], object] = {}   # see _target
         self._call_lanes: dict[tuple, tuple | None] = {}   # see _call_lane
+        self._call_keys: dict[object, tuple | None] = {}    # the same, by CallRun.keys
 
     # --- set up -------------------------------------------------------------------------
     def _flag_candidates(self, declared, profile: DriverProfile) -> tuple[list[int], str]:
@@ -819,7 +820,7 @@ class Engine:
         calls = run.calls
         index, count = 0, len(calls)
         while index < count:
-            end = self._call_stretch(calls, index)
+            end = self._call_stretch(calls, run.keys, index)
             if end > index:
                 index = end
             else:
@@ -855,7 +856,8 @@ class Engine:
         self._call_lanes[fine] = found
         return found
 
-    def _call_stretch(self, calls: Sequence[FeatureCall], start: int) -> int:
+    def _call_stretch(self, calls: Sequence[FeatureCall], keys: Sequence[object],
+                      start: int) -> int:
         """Apply the calls from ``start`` on as :meth:`feed_one` would, each taking
         :meth:`_feature_lane` (a cached silent step, no overlap with the held event), as
         long as each would: the same effects in the same order, without a held event per
@@ -863,7 +865,8 @@ class Engine:
         it, as it would be against the held event). Returns where the stretch ends
         (``start``: nothing applied, nothing changed). Refuses what the lane's tail would
         do more with: a file being retired, a state QEMU pinned, another device (the P2P
-        order check), observations recorded."""
+        order check), observations recorded. ``keys``: the run's (CallRun.keys), under
+        which each call's :meth:`_call_lane` is remembered too."""
         if not self.fast or self._retiring or len(self.devices) != 1:
             return start
         first = calls[start]
@@ -880,10 +883,15 @@ class Engine:
         stats = track.stats
         spec = self.spec
         undecided = track.undecided
+        by_key = self._call_keys
         index, count = start, len(calls)
         while index < count:
             event = calls[index]
-            lane = self._call_lane(event)
+            lane = by_key.get(keys[index], _UNSEEN)
+            if lane is _UNSEEN:
+                if len(by_key) > MAX_CACHED_SAMPLES:
+                    by_key.clear()
+                lane = by_key[keys[index]] = self._call_lane(event)
             if lane is None:
                 break
             last = prev if prev is not None else (held.event if held is not None else None)

@@ -673,6 +673,7 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
     ident = ""
     calls: list[Event] = []         # the pending run of device calls
     call_texts: list[str] = []
+    call_keys: list[tuple[str, Any]] = []
     number = 0
     for block in blocks:
         for item in block:
@@ -686,8 +687,8 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                         shapes.append(m.group(first) or m.group(second))
                         continue
                     if calls:
-                        yield from _call_events(file, calls, call_texts)
-                        calls, call_texts = [], []
+                        yield from _call_events(file, calls, call_texts, call_keys)
+                        calls, call_texts, call_keys = [], [], []
                     if texts:
                         yield from _run_events(file, start, texts, shapes, ident, run_fd,
                                                summary)
@@ -706,17 +707,19 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                     event = _read_before(trace, m, file, number, item)
                     if event is not None:
                         if calls and not _joins(calls[0], event):
-                            yield from _call_events(file, calls, call_texts)
-                            calls, call_texts = [], []
+                            yield from _call_events(file, calls, call_texts, call_keys)
+                            calls, call_texts, call_keys = [], [], []
                         calls.append(event)
                         call_texts.append(item)
+                        # the statement decides the payload; the device fd, the rest
+                        call_keys.append((m.group(4), event.fd))  # type: ignore[attr-defined]
                         continue
                 else:
                     event = _closed(trace, item, file, number)
                     if event is not None:
                         if calls:
-                            yield from _call_events(file, calls, call_texts)
-                            calls, call_texts = [], []
+                            yield from _call_events(file, calls, call_texts, call_keys)
+                            calls, call_texts, call_keys = [], [], []
                         yield event
                         continue
                 item = Line(number, item)
@@ -724,12 +727,12 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                 yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
                 texts, run_fd = [], None
             if calls:
-                yield from _call_events(file, calls, call_texts)
-                calls, call_texts = [], []
+                yield from _call_events(file, calls, call_texts, call_keys)
+                calls, call_texts, call_keys = [], [], []
             yield from read_lines(file, (item,), trace)
             trace.remember = None
     if calls:
-        yield from _call_events(file, calls, call_texts)
+        yield from _call_events(file, calls, call_texts, call_keys)
     if texts:
         yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
 
@@ -742,15 +745,18 @@ def _joins(head: Event, event: Event) -> bool:
         (event.ts is None) == (head.ts is None))
 
 
-def _call_events(file: str, calls: list[Event], texts: list[str]) -> Iterator[Event]:
-    """The pending run of device calls: one CallRun (two calls or more), or the call."""
+def _call_events(file: str, calls: list[Event], texts: list[str],
+                 keys: list[tuple[str, Any]]) -> Iterator[Event]:
+    """The pending run of device calls: one CallRun (two calls or more), or the call. A
+    call's key is its statement text (the remembered payload's) and its device fd."""
     if len(calls) < 2:
         yield calls[0]
         return
     head = calls[0]
     yield built(CallRun, {"origin": head.origin, "pid": None, "tid": None, "ts": head.ts,
                           "duration": None, "text": None, "texts": texts, "build": None,
-                          "device": head.device, "calls": tuple(calls)})
+                          "device": head.device, "calls": tuple(calls),
+                          "keys": tuple(keys)})
 
 
 def _run_events(file: str, start: int, texts: list[str], shapes: list[str], ident: str,
