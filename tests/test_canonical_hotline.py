@@ -1,5 +1,7 @@
 """The hot-line path (traces/canonical/hotline.py) must give exactly the general path's events.
 
+(Closes in their plain spelling, ``CLOSE_LINE``, take it too, in context.)
+
 Every line is read twice, in the same trace context: through ``read_blocks`` (which takes
 the hot pattern where it matches) and through ``read_lines`` (the statement path, never
 the hot pattern). The events (with their text), the summary and the notes must be equal.
@@ -60,7 +62,9 @@ def hot_like(draw) -> str:
     head = draw(stamps) + draw(threads) + "fd " + draw(fds) + " "
     verb = draw(st.sampled_from(["read", "write", "READ", "readv", "pread64", "precopy_info",
                                  "close", "poll"]))
-    if verb == "precopy_info":
+    if verb == "close" and draw(st.booleans()):     # the close shape (hotline.CLOSE_LINE)
+        body = f"close = {draw(numbers)}{draw(errnos)}"
+    elif verb == "precopy_info":
         body = (f"precopy_info argsz={draw(numbers)} = {draw(numbers)}{draw(errnos)}"
                 f" initial={draw(numbers)} dirty={draw(numbers)}")
     else:
@@ -140,3 +144,17 @@ def test_repeated_device_calls_are_remembered(monkeypatch) -> None:
     assert len(general) == 2          # the repeats came from the remembered payload
     monkeypatch.undo()
     assert_same([*PREAMBLE, line, "fd 47 close = 0", line, line])
+
+
+def test_a_plain_close_is_read_in_context_by_its_pattern(monkeypatch) -> None:
+    general = []
+    original = CanonicalTrace._fd_call
+    monkeypatch.setattr(CanonicalTrace, "_fd_call",
+                        lambda self, *a: general.append(1) or original(self, *a))
+    trace = CanonicalTrace(ReadSummary(format="canonical"))
+    lines = [*PREAMBLE, "@1.5 [7] fd 45 close = 0", "fd 45 close = 0", "fd 46 close = -1 EBADF"]
+    events = list(read_blocks("t.vmc", [lines], trace))
+    assert [e.kind for e in events[-3:]] == ["data_close"] * 3
+    assert len(general) == 1          # the second close of fd 45: not open, the general path
+    assert 45 not in trace.fds and 46 not in trace.fds
+    assert_same(lines)

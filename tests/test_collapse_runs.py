@@ -25,10 +25,23 @@ from hypothesis import strategies as st
 
 from vfio_migcheck.checker import engine as engine_module
 from vfio_migcheck.checker.api import check_trace
-from vfio_migcheck.traces.events import COLLAPSE_RUNS, DataRun, QuietRun, ReadSummary, Run
+from vfio_migcheck.traces.events import (
+    COLLAPSE_RUNS,
+    CallRun,
+    DataRun,
+    QuietRun,
+    ReadSummary,
+    Run,
+)
 from vfio_migcheck.traces.qemu.formats import EVENTS
-from vfio_migcheck.traces.qemu.quiet import prefix_ts, quiet_line
-from vfio_migcheck.traces.qemu.reader import _line_events, _plain_ok, hot_event
+from vfio_migcheck.traces.qemu.quiet import PREFIX_PARTS, prefix_ts, quiet_line
+from vfio_migcheck.traces.qemu.reader import (
+    _line_events,
+    _other_kind,
+    _plain_ok,
+    _prefix_event,
+    hot_event,
+)
 from vfio_migcheck.traces.reading import open_trace
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,7 +132,9 @@ def canonical_traces(draw) -> str:
             target = draw(st.sampled_from(STATES))
             fd = draw(st.sampled_from(["45", "46", "-1", "-1"]))
             ret = draw(st.sampled_from(["0", "0", "0", "-1 EINVAL"]))
-            lines.append(f"{stamp()}{device} SET STATE {target} argsz=16 = {ret} data_fd={fd}")
+            took = draw(st.sampled_from(["", "", " <0.000210>", " <0.5>"]))
+            lines.append(f"{stamp()}{device} SET STATE {target} argsz=16 = {ret} data_fd={fd}"
+                         f"{took}")
         elif step <= 6:
             fd = draw(st.sampled_from(["45", "45", "46", "9", "99", "045"]))
             pool = draw(st.lists(data_line(fd), min_size=1, max_size=3))
@@ -145,6 +160,26 @@ def test_canonical_runs_read_and_check_the_same(tmp_path_factory, text: str) -> 
     plain, collapsed, _runs = read_both(path)
     assert collapsed == plain
     check_both(path)
+
+
+@SETTINGS
+@given(canonical_traces())
+def test_a_call_run_s_keys_tell_its_payloads_apart(tmp_path_factory, text: str) -> None:
+    """CallRun.keys: equal keys only for calls equal but for provenance (the engine
+    remembers a call's lane decision under its key)."""
+    path = tmp_path_factory.mktemp("k") / "t.vmc"
+    path.write_text(text)
+    token = COLLAPSE_RUNS.set(True)
+    try:
+        runs = [e for e in open_trace(path, "auto").events if isinstance(e, CallRun)]
+    finally:
+        COLLAPSE_RUNS.reset(token)
+    seen: dict = {}
+    for run in runs:
+        assert len(run.keys) == len(run.calls) == len(run.texts) >= 2
+        for key, call in zip(run.keys, run.calls):
+            payload = engine_module._payload(call, True)[0]
+            assert seen.setdefault(key, payload) == payload, (key, call)
 
 
 LOOP = ("# vmc-trace 1\ndevice d0 fd=9 flags=STOP_COPY|PRE_COPY state=RUNNING\n"
@@ -182,6 +217,34 @@ def test_a_decoded_loop_is_applied_in_stretches(tmp_path: Path, monkeypatch) -> 
     sessions = result.devices[0].sessions
     assert [s.reads for s in sessions] == [39] * 6      # every read but the failed one
     assert all(s.eof_line is not None for s in sessions)
+
+
+def test_a_decoded_loop_s_device_calls_are_applied_in_stretches(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    """Consecutive device calls come as one CallRun and take the lane together; with the
+    CallRuns the result is the plain one's (check_both), so the comparison is not vacuous."""
+    path = tmp_path / "loop.vmc"
+    path.write_text(LOOP)
+    plain, collapsed, _runs = read_both(path)
+    assert collapsed == plain
+    token = COLLAPSE_RUNS.set(True)
+    try:
+        call_runs = [e for e in open_trace(path, "auto").events if isinstance(e, CallRun)]
+    finally:
+        COLLAPSE_RUNS.reset(token)
+    # RUNNING then PRE_COPY, from the second cycle's end on (a call is read the general
+    # way the first time its text is seen)
+    assert len(call_runs) == 4 and all(len(r) == 2 for r in call_runs)
+    applied = []
+    stretch = engine_module.Engine._call_stretch
+
+    def counted(self, calls, keys, start):
+        end = stretch(self, calls, keys, start)
+        applied.append(end - start)
+        return end
+    monkeypatch.setattr(engine_module.Engine, "_call_stretch", counted)
+    check_both(path)
+    assert sum(applied) >= 6, applied      # the later cycles' pairs, each in one stretch
 
 
 # --- QEMU logs -------------------------------------------------------------------------------
@@ -243,6 +306,26 @@ def test_a_quiet_qemu_line_reads_soundly_the_usual_way(line: str) -> None:
         assert events[0].ts == prefix_ts(line)
 
 
+@settings(max_examples=400, deadline=None)
+@given(qemu_lines())
+def test_what_follows_a_prefix_decides_a_line_as_the_usual_way(line: str) -> None:
+    """The reader remembers what a line that is no quiet record is by the text after its
+    prefix (qemu/reader.py _other_kind): the event made from that and the prefix is the
+    one hot_event makes from the whole line, and a device-less record is one _plain_ok
+    takes."""
+    m = PREFIX_PARTS.match(line)
+    if m is None:
+        return
+    kind = _other_kind(line, m.end(), "v2")
+    assert (kind == "plain") == _plain_ok(line, "v2"), line
+    event = hot_event(line, "q.log", 3, "v2")
+    if isinstance(kind, tuple):
+        made = _prefix_event(kind, m, "q.log", 3)
+        assert event is not None and (made, made.text) == (event, event.text), line
+    elif kind != "plain":
+        assert event is None, line
+
+
 @SETTINGS
 @given(qemu_logs())
 def test_qemu_runs_read_and_check_the_same(tmp_path_factory, text: str) -> None:
@@ -268,7 +351,8 @@ def test_a_qemu_migration_log_is_counted_in_runs(tmp_path: Path) -> None:
     path = tmp_path / "m.log"
     path.write_text(head + "".join(cycle.format(i=i) for i in range(1, 6)))
     plain, collapsed, runs = read_both(path, "qemu")
-    assert collapsed == plain and runs == 5
+    # a run per cycle, and the migration_init line before the first: a run of one line
+    assert collapsed == plain and runs == 6
     check_both(path)
 
 

@@ -47,6 +47,7 @@ from vfio_migcheck.model.profiles import (
 from vfio_migcheck.model.spec import Spec
 from vfio_migcheck.traces.events import (
     UNKNOWN,
+    CallRun,
     DataClose,
     DataFcntl,
     DataIO,
@@ -228,6 +229,8 @@ class Engine:
         self._run_samples: dict[tuple[int, str], Event] = {}   # see _quiet_stretch
         self._well_formed: dict[tuple, bool] = {}   # see _feature_lane
         self._targets: dict[tuple[type, object], object] = {}   # see _target
+        self._call_lanes: dict[tuple, tuple | None] = {}   # see _call_lane
+        self._call_keys: dict[object, tuple | None] = {}    # the same, by CallRun.keys
 
     # --- set up -------------------------------------------------------------------------
     def _flag_candidates(self, declared, profile: DriverProfile) -> tuple[list[int], str]:
@@ -808,6 +811,139 @@ class Engine:
             return
         self.events += len(run) - 1
         self.last_origin = origin_at(run.origin.file, run.origin.line + len(run) - 1)
+
+    def on_call_run(self, run: CallRun) -> None:
+        """A run of device calls on one device, in stretches: a stretch of calls that
+        would each take :meth:`_feature_lane` is applied by :meth:`_call_stretch`, any
+        other call is fed on its own."""
+        self.events -= 1                    # feed_one counted the run; each call counts
+        calls = run.calls
+        index, count = 0, len(calls)
+        while index < count:
+            end = self._call_stretch(calls, run.keys, index)
+            if end > index:
+                index = end
+            else:
+                self.feed_one(calls[index])
+                index += 1
+
+    def _call_lane(self, event: FeatureCall) -> tuple | None:
+        """What :meth:`_feature_lane` decides of a device call from its payload alone (its
+        fields but provenance, :func:`_payload`), remembered per payload: None when the
+        lane would refuse it whatever the readings, else (the step's cache key and whether
+        it reads the payload, the payload's cache key, whether it is a SET of the state,
+        whether it shows a migration state, whether it hides its target)."""
+        fine = _payload(event, True)[0]
+        found = self._call_lanes.get(fine, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]
+        if len(self._call_lanes) > MAX_CACHED_SAMPLES:
+            self._call_lanes.clear()
+        found = None
+        op, feature = event.op, event.feature
+        if not (isinstance(event.raw_flags, int) or op is UNKNOWN or feature is UNKNOWN
+                or (feature == "MIG_DEVICE_STATE" and op == "SET"
+                    and (event.target is UNKNOWN or event.target is None))
+                or U010.decode_raw(event)[0] is not None):
+            track = self.devices[event.device]
+            shown = self._shown_step(track, event)   # (its key: the payload's alone)
+            if shown is not None:
+                _step, key, payload = shown
+                found = ((key, payload), fine if payload else (),
+                         feature == "MIG_DEVICE_STATE" and op == "SET",
+                         _shows_migration(event),
+                         feature == "MIG_DEVICE_STATE" and event.target is UNKNOWN)
+        self._call_lanes[fine] = found
+        return found
+
+    def _call_stretch(self, calls: Sequence[FeatureCall], keys: Sequence[object],
+                      start: int) -> int:
+        """Apply the calls from ``start`` on as :meth:`feed_one` would, each taking
+        :meth:`_feature_lane` (a cached silent step, no overlap with the held event), as
+        long as each would: the same effects in the same order, without a held event per
+        call (only the last is held; each call's overlap is tested against the one before
+        it, as it would be against the held event). Returns where the stretch ends
+        (``start``: nothing applied, nothing changed). Refuses what the lane's tail would
+        do more with: a file being retired, a state QEMU pinned, another device (the P2P
+        order check), observations recorded. ``keys``: the run's (CallRun.keys), under
+        which each call's :meth:`_call_lane` is remembered too."""
+        if not self.fast or self._retiring or len(self.devices) != 1:
+            return start
+        first = calls[start]
+        track = self.devices.get(first.device)
+        if track is None or track.pin is not None or track.stats.recording:
+            return start
+        held = track.held
+        before = track.readings
+        prev: FeatureCall | None = None
+        prev_before = before
+        prev_key: tuple | None = None
+        profile = track.profile
+        ident = self._ref(profile)
+        stats = track.stats
+        spec = self.spec
+        undecided = track.undecided
+        by_key = self._call_keys
+        index, count = start, len(calls)
+        while index < count:
+            event = calls[index]
+            lane = by_key.get(keys[index], _UNSEEN)
+            if lane is _UNSEEN:
+                if len(by_key) > MAX_CACHED_SAMPLES:
+                    by_key.clear()
+                lane = by_key[keys[index]] = self._call_lane(event)
+            if lane is None:
+                break
+            last = prev if prev is not None else (held.event if held is not None else None)
+            if last is not None and _overlap(last, event):
+                break
+            node = before.node
+            if node is None:
+                break
+            key, fine, is_set, shows, hides = lane
+            # the cache entry _cached would find (the head of a call's step: no file)
+            trans = node.trans.get(((key[0], FeatureCall, NEW_FILE, track.unsure_start,
+                                     ident), fine))
+            if trans is None or not trans.result.silent:
+                break
+            # feed_one
+            self.events += 1
+            self.last_origin = event.origin
+            if event.ts is not None:
+                self._timed = True
+            # _replay_silent (the held event's findings: only the first call can have any)
+            if prev is None and held is not None and held.findings:
+                self._emit_all(held.findings)
+            self.automaton.hits += 1
+            line = event.origin.line
+            after = before if trans.same_names and trans.node is node else \
+                _successor(before, trans, None, line)
+            track.readings = after
+            replay: Replay = trans.result
+            if replay.undecided and len(undecided) < 1000:
+                for rule in replay.undecided:
+                    if len(undecided) < 1000 and self.enabled(rule.id):
+                        undecided.append((line, rule))
+            prev, prev_before, prev_key = event, before, key
+            # the rest of _feature_lane
+            self.feature_hits += 1
+            if track.pid is None:
+                track.pid = event.pid
+            if hides:
+                track.payload_hidden = True
+            if track.unsure_start and _establishes_state(event):
+                track.unsure_start = False
+            # (_after_set: no pin, no other device; _observe_state: readings with a node)
+            stats.observe_states(event, after, spec)
+            if not track.migration_seen:
+                track.migration_seen = shows
+            before = after
+            index += 1
+        if prev is None:
+            return start
+        step = self._shown_step(track, prev)[0]  # type: ignore[index]
+        track.held = Held(prev, step, prev_key, prev_before, ())
+        return index
 
     def _quiet_stretch(self, run: DataRun, start: int, first: Event) -> int:
         """Apply the calls of ``run`` from ``start`` on as :meth:`_fast_lane` would apply
@@ -1413,6 +1549,7 @@ _HANDLERS: dict[type, Callable[[Engine, Event], None]] = {
     QemuEvent: Engine.on_qemu,
     DataRun: Engine.on_data_run,
     QuietRun: Engine.on_quiet_run,
+    CallRun: Engine.on_call_run,
 }
 
 

@@ -421,6 +421,23 @@ class QuietRun(Run):
     names: frozenset[str] = frozenset()
 
 
+@_event
+class CallRun(Run):
+    """A run of device calls on one device (a decoded canonical trace): ``calls`` are the
+    events the reader made of its lines, one a line, in order (a call's event depends on
+    what earlier lines declared, so it is made when its line is read). ``keys``: one per
+    call, equal for two calls of the run only when their events are equal but for
+    provenance (origin, pid, tid, ts, duration, text)."""
+
+    kind: ClassVar[str] = "call_run"
+    device: str = ""
+    calls: tuple[Event, ...] = ()
+    keys: tuple[object, ...] = ()
+
+    def member(self, index: int) -> Event:
+        return self.calls[index]
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (DeviceOpen, FeatureCall, DeviceReset, DeviceAccess, DeviceClose, FdAppeared,

@@ -29,6 +29,12 @@ HOT_LINE = re.compile(
     rf"|(precopy_info argsz=({_NUM}) {_RESULT})"        # 10 shape: 11 argsz, 12 ret, 13 errno
     rf" initial=({_NUM}) dirty=({_NUM}))"               # 14 initial, 15 dirty
 )
+#: a data fd's close in its plain spelling (groups 1-4 as in HOT_LINE, 5 ret, 6 errno): it
+#: ends the fd's file, so it is read in context (CanonicalTrace.hot_close), never in a run
+CLOSE_LINE = re.compile(
+    rf"(?:@([0-9]{{1,18}}\.[0-9]{{1,18}}) )?"
+    rf"(?:\[({_NUM})(?:/({_NUM}))?\] )?"
+    rf"fd ({_NUM}) close {_RESULT}")
 #: the groups holding a line's *shape*: everything of its event but the provenance (time,
 #: thread, line), the fd and the sizes PRECOPY_INFO reports (one of the two is None)
 SHAPE_GROUPS = (5, 10)

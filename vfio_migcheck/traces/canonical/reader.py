@@ -17,7 +17,13 @@ from typing import Any
 
 from vfio_migcheck.traces.blocks import iter_line_blocks
 from vfio_migcheck.traces.canonical.fastline import fast_statement
-from vfio_migcheck.traces.canonical.hotline import HOT_LINE, SHAPE_GROUPS, HotMember, hot_event
+from vfio_migcheck.traces.canonical.hotline import (
+    CLOSE_LINE,
+    HOT_LINE,
+    SHAPE_GROUPS,
+    HotMember,
+    hot_event,
+)
 from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
     DUP_CALLS,
@@ -55,6 +61,7 @@ from vfio_migcheck.traces.canonical.syntax import (
 from vfio_migcheck.traces.events import (
     COLLAPSE_RUNS,
     UNKNOWN,
+    CallRun,
     DataClose,
     DataFcntl,
     DataIO,
@@ -108,7 +115,7 @@ class CanonicalTrace:
     generations: dict[int, int] = field(default_factory=dict)
     # device-call payloads by statement text (DEVICE_LINE), and the text of the line being
     # read the general way, whose payload is to be remembered (None: not to be)
-    payloads: dict[str, tuple[str, dict[str, Any], Any, dict[str, Any]]] = \
+    payloads: dict[str, tuple[str, dict[str, Any], Any, dict[str, Any], bool | str]] = \
         field(default_factory=dict)
     remember: str | None = None
 
@@ -199,7 +206,8 @@ class CanonicalTrace:
         if self.remember is not None:
             if len(self.payloads) >= MAX_REMEMBERED:
                 self.payloads.clear()
-            self.payloads[self.remember] = (device, payload, fd, _event_values(payload))
+            self.payloads[self.remember] = (device, payload, fd, _event_values(payload),
+                                            _creates_data_fd(payload))
         return event
 
     def _feature_event(self, device: str, payload: dict[str, Any], origin: Origin,
@@ -231,22 +239,51 @@ class CanonicalTrace:
                            text: str) -> Event | None:
         """The event of a device call whose statement text (after the time and thread) was
         read before, from its remembered payload; None when it was not (or its device is
-        no longer declared: the general path says so)."""
+        no longer declared: the general path says so). :meth:`_feature_event` for a
+        remembered payload, the tests on its data fd made once when it was remembered."""
         found = self.payloads.get(m.group(4))
         if found is None:
             return None
-        device, payload, fd, values = found
-        if device not in self.devices:
+        device, payload, fd, values, creates = found
+        declared = self.devices.get(device)
+        if declared is None:
             return None
         ts, first, second, duration = m.group(1, 2, 3, 5)
         if second is None:
             pid, tid = None, None if first is None else int(first)
         else:
             pid, tid = int(first), int(second)
-        common = {"pid": pid, "tid": tid, "ts": None if ts is None else float(ts),
-                  "duration": None if duration is None else float(duration), "text": text}
-        return self._feature_event(device, payload, origin_at(file, number), common, fd,
-                                   values)
+        origin = origin_at(file, number)
+        if creates:
+            if creates is _FAILED_SET:
+                self.summary.notes.append(f"{origin}: data_fd={payload['data_fd']} in the "
+                                          "reply of a failed SET; no data fd was created")
+            else:
+                self._new_file(payload["data_fd"], device, True, origin)
+        if fd is _DECLARED_FD:
+            fd = declared.fd
+        return built(FeatureCall, {"origin": origin, "device": device, "fd": fd, **values,
+                                   "pid": pid, "tid": tid,
+                                   "ts": None if ts is None else float(ts),
+                                   "duration": None if duration is None else float(duration),
+                                   "text": text})
+
+    def hot_close(self, m: re.Match[str], file: str, number: int, text: str) -> Event | None:
+        """The event of a line :data:`CLOSE_LINE` matched in full, as :meth:`_fd_call`
+        makes it; None when its fd is not open (the general path notes that)."""
+        ts, first, second, fd_text, ret, errno = m.groups()
+        fd = int(fd_text)
+        open_fd = self.fds.pop(fd, None)
+        if open_fd is None:
+            return None
+        if second is None:
+            pid, tid = None, None if first is None else int(first)
+        else:
+            pid, tid = int(first), int(second)
+        return built(DataClose, {"origin": origin_at(file, number), "pid": pid, "tid": tid,
+                                 "ts": None if ts is None else float(ts), "duration": None,
+                                 "text": text, "fd": fd, "file": open_fd.file,
+                                 "ret": int(ret), "errno": errno, "how": "close"})
 
     def _device_reset(self, stmt: Statement, origin: Origin, common: dict) -> Event:
         device = self._device(stmt.words[0])
@@ -438,6 +475,22 @@ DEVICE_LINE = re.compile(
     r"(?: <([0-9]{1,18}\.[0-9]{1,18})>)?")
 
 
+#: a remembered SET's reply names a data fd although the call failed (a note, no fd)
+_FAILED_SET = "failed"
+
+
+def _creates_data_fd(payload: dict[str, Any]) -> bool | str:
+    """What a device call's reply does to the data fds (as :meth:`CanonicalTrace.
+    _feature_event` decides it): True when it creates its ``data_fd``, _FAILED_SET when it
+    names one in the reply of a failed SET, False otherwise."""
+    data_fd = payload["data_fd"]
+    if not (isinstance(data_fd, int) and data_fd >= 0 and payload["op"] in ("SET", UNKNOWN)
+            and payload["feature"] in ("MIG_DEVICE_STATE", UNKNOWN)):
+        return False
+    ret = payload["ret"]
+    return _FAILED_SET if isinstance(ret, int) and ret < 0 else True
+
+
 def _event_values(payload: dict[str, Any]) -> dict[str, Any]:
     """The FeatureCall fields a payload holds (all of it but the statement)."""
     return {key: value for key, value in payload.items() if key != "stmt"}
@@ -559,9 +612,27 @@ def read_blocks(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                     if event is not None:
                         yield event
                         continue
+                else:
+                    event = _closed(trace, item, file, number)
+                    if event is not None:
+                        yield event
+                        continue
                 item = Line(number, item)
             yield from read_lines(file, (item,), trace)
             trace.remember = None
+
+
+def _closed(trace: CanonicalTrace, text: str, file: str, number: int) -> Event | None:
+    """The event of a data fd's close in its plain spelling (counted in the summary), or
+    None for the general path."""
+    m = CLOSE_LINE.fullmatch(text)
+    if m is None:
+        return None
+    event = trace.hot_close(m, file, number, text)
+    if event is not None:
+        trace.summary.lines += 1
+        trace.summary.events += 1
+    return event
 
 
 def _read_before(trace: CanonicalTrace, m: re.Match[str], file: str, number: int,
@@ -584,10 +655,12 @@ MIN_RUN = 4
 def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
               ) -> Iterator[Event]:
     """:func:`read_blocks` for the checker (``COLLAPSE_RUNS``): consecutive hot lines on one
-    open fd come as one :class:`DataRun` (at least :data:`MIN_RUN` of them), every other
-    line as :func:`read_blocks` gives it. A run's lines change nothing in the trace's
-    context (no fd is created or closed), so its events are those :func:`read_blocks`
-    would have made, one by one (``DataRun.expand``)."""
+    open fd come as one :class:`DataRun` (at least :data:`MIN_RUN` of them), consecutive
+    device calls read before on one device as one :class:`CallRun` (at least two; see
+    :func:`_call_events`), every other line as :func:`read_blocks` gives it. A data run's
+    lines change nothing in the trace's context (no fd is created or closed), so its events
+    are those :func:`read_blocks` would have made, one by one (``DataRun.expand``); a call
+    run's events are made as their lines are read."""
     summary = trace.summary
     hot = HOT_LINE.fullmatch
     device_line = DEVICE_LINE.fullmatch
@@ -598,6 +671,9 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
     shapes: list[str] = []
     start = 0
     ident = ""
+    calls: list[Event] = []         # the pending run of device calls
+    call_texts: list[str] = []
+    call_keys: list[tuple[str, Any]] = []
     number = 0
     for block in blocks:
         for item in block:
@@ -610,6 +686,9 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                         texts.append(item)
                         shapes.append(m.group(first) or m.group(second))
                         continue
+                    if calls:
+                        yield from _call_events(file, calls, call_texts, call_keys)
+                        calls, call_texts, call_keys = [], [], []
                     if texts:
                         yield from _run_events(file, start, texts, shapes, ident, run_fd,
                                                summary)
@@ -627,16 +706,57 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                 if m is not None:
                     event = _read_before(trace, m, file, number, item)
                     if event is not None:
+                        if calls and not _joins(calls[0], event):
+                            yield from _call_events(file, calls, call_texts, call_keys)
+                            calls, call_texts, call_keys = [], [], []
+                        calls.append(event)
+                        call_texts.append(item)
+                        # the statement decides the payload; the device fd, the rest
+                        call_keys.append((m.group(4), event.fd))  # type: ignore[attr-defined]
+                        continue
+                else:
+                    event = _closed(trace, item, file, number)
+                    if event is not None:
+                        if calls:
+                            yield from _call_events(file, calls, call_texts, call_keys)
+                            calls, call_texts, call_keys = [], [], []
                         yield event
                         continue
                 item = Line(number, item)
             elif texts:
                 yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
                 texts, run_fd = [], None
+            if calls:
+                yield from _call_events(file, calls, call_texts, call_keys)
+                calls, call_texts, call_keys = [], [], []
             yield from read_lines(file, (item,), trace)
             trace.remember = None
+    if calls:
+        yield from _call_events(file, calls, call_texts, call_keys)
     if texts:
         yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+
+
+def _joins(head: Event, event: Event) -> bool:
+    """May ``event`` join a run of device calls that ``head`` starts? The same device, and
+    a time stamp on both or on neither (a run's ``ts`` is its first call's, as the engine
+    would have read it first)."""
+    return event.device == head.device and (  # type: ignore[attr-defined]
+        (event.ts is None) == (head.ts is None))
+
+
+def _call_events(file: str, calls: list[Event], texts: list[str],
+                 keys: list[tuple[str, Any]]) -> Iterator[Event]:
+    """The pending run of device calls: one CallRun (two calls or more), or the call. A
+    call's key is its statement text (the remembered payload's) and its device fd."""
+    if len(calls) < 2:
+        yield calls[0]
+        return
+    head = calls[0]
+    yield built(CallRun, {"origin": head.origin, "pid": None, "tid": None, "ts": head.ts,
+                          "duration": None, "text": None, "texts": texts, "build": None,
+                          "device": head.device, "calls": tuple(calls),
+                          "keys": tuple(keys)})
 
 
 def _run_events(file: str, start: int, texts: list[str], shapes: list[str], ident: str,

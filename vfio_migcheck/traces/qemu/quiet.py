@@ -45,10 +45,18 @@ _QUIET_SHAPES = sorted({shape for _raw, shape in QUIET_PAIRS})
 _ALTERNATIVES = "|".join(
     f"(?P<{shape}>{'|'.join(template_pattern(t) for t in _SHAPES[shape])})"
     for shape in _QUIET_SHAPES)
+#: the prefix of a quiet line (either kind) with its parts: 1 the ISO time stamp (without
+#: the blank after its "Z"), or 2, 3, 4 the thread id, seconds and fraction of a TID prefix.
+#: At most one prefix fits a line: an ISO stamp has "-" where a TID prefix has a digit or
+#: "@", and each ends at its own mark (":" or "Z "), so what follows it is the same text
+#: whichever way the line is matched. (ISO first: it fails fast on a TID prefix, the TID
+#: pattern only after backtracking on an ISO one.)
+PREFIX_PARTS = re.compile(
+    rf"({_ISO_PREFIX[:-1]}) |([0-9]{{1,18}})@([0-9]{{1,18}})\.([0-9]{{1,18}}):")
 #: a quiet record's line: group 1 the raw event name, group 2 the device text; the name
-#: of the last group matched is the shape its arguments fit
+#: of the last group matched is the shape its arguments fit (ISO prefix first, as above)
 QUIET_LINE = re.compile(
-    rf"(?:{_TID_PREFIX}|{_ISO_PREFIX})(vfio_[a-z0-9_]+) {{1,2}}\(([^()\n]*)\)"
+    rf"(?:{_ISO_PREFIX}|{_TID_PREFIX})(vfio_[a-z0-9_]+) {{1,2}}\(([^()\n]*)\)"
     rf"(?:{_ALTERNATIVES})")
 #: text that must not be in a quiet record's device (the line would hold another record)
 FOREIGN = ("vfio_", "vm_state_notify", "migrate_set_state")

@@ -57,9 +57,11 @@ from vfio_migcheck.traces.qemu.lines import (
     find_qmp_event,
     find_segments,
     is_cut_prefix,
+    iso_to_epoch,
 )
 from vfio_migcheck.traces.qemu.quiet import (
     FOREIGN,
+    PREFIX_PARTS,
     QUIET_LINE,
     QUIET_PAIRS,
     prefix_ts,
@@ -442,17 +444,62 @@ def read(paths: list[Path], summary: ReadSummary) -> Iterator[Event]:
                 yield from _line_events(summary, name, number, item, protocol, many)
 
 
-#: shortest run of quiet records handed over as one QuietRun
-MIN_RUN = 4
+#: shortest run of quiet records handed over as one QuietRun: one (a QuietRun of one line
+#: costs the engine less than the line's event, and its line is matched once, not twice)
+MIN_RUN = 1
+#: what follows the prefix of a line that is no quiet record (quiet.PREFIX) -> what the
+#: line is (:func:`_other_kind`), remembered per file up to this many texts
+MAX_OTHERS = 4096
+#: a line that is neither a sound device-less record nor a common record (read the usual way)
+_OTHER = "other"
+#: a device-less record (quiet.py) that reads soundly
+_PLAIN = "plain"
+
+
+def _other_kind(text: str, end: int, era: str | None) -> tuple | str:
+    """What a line that is no quiet record is, when its prefix (quiet.PREFIX) ends at
+    ``end``: _PLAIN, the parts of its event that :func:`hot_event` takes from the text after
+    the prefix (device, name, state, recover, fields without the prefix's style, record
+    text), or _OTHER. A function of the text after the prefix (and the era): the prefix is
+    the only one the line can have and none of the tests reads it."""
+    if _plain_ok(text, era):
+        return _PLAIN
+    parts = fast_parts(text)
+    if parts is None:
+        return _OTHER
+    raw_name, body = parts[0], parts[1]
+    try:
+        device, name, state, recover, fields = _known_record(raw_name, body, era)
+    except _Problem:
+        return _OTHER
+    return device, name, state, recover, fields, body
+
+
+def _prefix_event(kind: tuple, m: re.Match[str], file: str, number: int) -> QemuEvent:
+    """:func:`hot_event` of a line from its :func:`_other_kind` and its prefix's match."""
+    device, name, state, recover, fields, body = kind
+    iso = m.group(1)
+    if iso is None:
+        style, tid, ts = "tid", int(m.group(2)), float(f"{m.group(3)}.{m.group(4)}")
+    else:
+        style, tid, ts = "iso", None, iso_to_epoch(iso)
+    return built(QemuEvent, {"origin": origin_at(file, number), "device": device,
+                             "name": name, "state": state, "recover": recover,
+                             "fields": {**fields, "prefix": style}, "text": body,
+                             "duration": None, "pid": None, "tid": tid, "ts": ts})
 
 
 def read_runs(name: str, summary: ReadSummary, protocol: str | None, many: bool
               ) -> Iterator[Event]:
     """:func:`read` of one file for the checker (``COLLAPSE_RUNS``): consecutive quiet
     records (qemu/quiet.py) come as one :class:`QuietRun` (at least :data:`MIN_RUN`),
-    every other line as :func:`read` gives it."""
+    every other line as :func:`read` gives it. What a line that is no quiet record is, is
+    remembered by the text after its prefix (:func:`_other_kind`): a log repeats its
+    state records word for word."""
     quiet = QUIET_LINE.fullmatch
     pairs = QUIET_PAIRS
+    prefix = PREFIX_PARTS.match
+    others: dict[str, tuple | str] = {}
     texts: list[str] = []
     heads: set[tuple[str, str]] = set()
     start = 0
@@ -470,11 +517,29 @@ def read_runs(name: str, summary: ReadSummary, protocol: str | None, many: bool
                         texts.append(item)
                         heads.add(head)
                         continue
-                elif _plain_ok(item, protocol):
-                    if not texts:
-                        start = number
-                    texts.append(item)
-                    continue
+                p = prefix(item)
+                if p is not None:
+                    end = p.end()
+                    body = item[end:]
+                    kind = others.get(body)
+                    if kind is None:
+                        if len(others) >= MAX_OTHERS:
+                            others.clear()
+                        kind = others[body] = _other_kind(item, end, protocol)
+                    if kind is _PLAIN:
+                        if not texts:
+                            start = number
+                        texts.append(item)
+                        continue
+                    if kind is not _OTHER:
+                        if texts:
+                            yield from _run_events(name, start, texts, heads, summary,
+                                                   protocol, many)
+                            texts, heads = [], set()
+                        summary.lines += 1
+                        summary.events += 1
+                        yield _prefix_event(kind, p, name, number)  # type: ignore[arg-type]
+                        continue
                 if texts:
                     yield from _run_events(name, start, texts, heads, summary, protocol, many)
                     texts, heads = [], set()
