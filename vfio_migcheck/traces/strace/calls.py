@@ -105,9 +105,9 @@ class CallHandler:
                  nlines: int) -> bool:
         """A complete call: through its plan (:mod:`plans`) when one is kept for its text.
 
-        True when the plan's cheap path took it, which changes no thread, fd table or
+        True when the plan's cheap path took it and changed no thread, fd table or
         pending call (only events, counts and the fd-order log): the reader's scan state
-        stays what it was.
+        stays what it was. (A close plan changes the table: False, as for the handlers.)
         """
         if self.plans is None:
             self._parse_and_run(thread, body, origin, ts, nlines)
@@ -136,7 +136,7 @@ class CallHandler:
                 self._parse_and_run(thread, body, origin, ts, nlines)
                 return False
         if plan.apply(self, thread, origin, ts, duration, nlines):
-            return True
+            return plan.keeps_state
         self.without_plan(thread, plan, origin, ts, duration, nlines)
         return False
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vfio_migcheck.traces.events import (
     UNKNOWN,
+    DataClose,
     DataIO,
     DataIoctl,
     DeviceAccess,
@@ -41,7 +42,7 @@ from vfio_migcheck.traces.strace.ioctl import (
     resolve,
 )
 from vfio_migcheck.traces.strace.syntax import DURATION_DIGITS, Call
-from vfio_migcheck.traces.strace.threads import IO, IOCTL, NAME_CLASS
+from vfio_migcheck.traces.strace.threads import CLOSE, IO, IOCTL, NAME_CLASS
 
 if TYPE_CHECKING:
     from vfio_migcheck.traces.events import ReadSummary
@@ -171,6 +172,9 @@ class Plan:
     """A call's text worked out once; :meth:`apply` is its cheap path (False: not taken)."""
 
     __slots__ = ("call",)
+
+    #: True when a plan that took its call left the threads and fd tables as they were
+    keeps_state = True
 
     def __init__(self, call: Call) -> None:
         self.call = call   # without its -T duration (timed calls add it per line)
@@ -308,6 +312,40 @@ class IoctlPlan(_FdPlan):
         return True
 
 
+class ClosePlan(_FdPlan):
+    """``close(fd) = 0`` of a known data fd: the number freed in the fd-order log, the
+    entry dropped from the table, a DataClose (what ``fd_calls._close`` does there).
+
+    Any other close (a device fd, an unknown or guessed fd, a changed decoration, a
+    failed close) goes through the handler."""
+
+    __slots__ = ("data",)
+
+    keeps_state = False   # the fd table loses the entry
+
+    def __init__(self, call: Call, fd: int, decor: str | None) -> None:
+        super().__init__(call, fd, decor)
+        self.data = {**_defaults(DataClose), "fd": fd, "ret": self.ret, "errno": self.errno,
+                     "how": "close"}
+
+    def apply(self, h: CallHandler, thread: Thread, origin: Origin, ts: float | None,
+              duration: float | None, nlines: int) -> bool:
+        if self.ret != 0 or self.errno is not None:
+            return False
+        entry = self.entry_of(h, thread)
+        if entry is None or entry.file.kind != DATA:
+            return False
+        table = thread.table
+        order = h.order_log(table)
+        order.release(Span(origin.line, origin.last_line or origin.line), self.fd, self.fd,
+                      True)
+        order.saw_close = True
+        table.close(self.fd)
+        event, values = _filled(DataClose, self.data, "file", entry.file.ident)
+        _emit_at(h, event, values, origin, thread, ts, duration)
+        return True
+
+
 def split_duration(body: str) -> tuple[str, str | None]:
     """(text without a trailing ``<seconds>`` of -T, its digits or None): calls that differ
     only in their duration share a plan (as in ``syntax.parse_call_repeated``)."""
@@ -325,8 +363,10 @@ def plan_for(call: Call) -> Plan:
     if call.unavailable:
         return Plan(call)
     cls = NAME_CLASS.get(call.name)
-    if cls == IO or cls == IOCTL:
+    if cls == IO or cls == IOCTL or cls == CLOSE:
         fd, decor = fd_of(call, 0)
         if fd is not None:
-            return IoPlan(call, fd, decor) if cls == IO else IoctlPlan(call, fd, decor)
+            if cls == IO:
+                return IoPlan(call, fd, decor)
+            return IoctlPlan(call, fd, decor) if cls == IOCTL else ClosePlan(call, fd, decor)
     return Plan(call)
