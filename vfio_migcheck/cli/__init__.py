@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 #: set by main(): this process runs one command, so the collector may be tuned for it
 _one_command_process = False
 #: the collector's thresholds in such a process (CPython's defaults: 700, 10, 10)
-_ONE_COMMAND_THRESHOLDS = (10_000, 10, 100)
+_ONE_COMMAND_THRESHOLDS = (50_000, 10, 100)
 
 
 def _import_command(module: str) -> ModuleType:
