@@ -60,6 +60,14 @@ class CallHandler(Protocol):
 
     def order_log(self, table: FdTable) -> OrderLog: ...
 
+    def new_data_at(self, thread: Thread, call: Call, origin: Origin, ts: float | None,
+                    fd: int) -> Any: ...
+
+
+#: what :meth:`Plan.apply` returns when it took the call and changed a thread's fd table
+#: (a first use, a close): truthy, but not ``True``
+STATE_CHANGED = 2
+
 _new = object.__new__
 
 _POSITIONED = frozenset({"pread64", "pwrite64", "preadv", "pwritev", "preadv2", "pwritev2"})
@@ -173,9 +181,6 @@ class Plan:
 
     __slots__ = ("call",)
 
-    #: True when a plan that took its call left the threads and fd tables as they were
-    keeps_state = True
-
     def __init__(self, call: Call) -> None:
         self.call = call   # without its -T duration (timed calls add it per line)
 
@@ -185,7 +190,9 @@ class Plan:
         return Call(c.name, c.args, c.ret, c.ret_decor, c.errno, list(c.aux), duration)
 
     def apply(self, h: CallHandler, thread: Thread, origin: Origin, ts: float | None,
-              duration: float | None, nlines: int) -> bool:
+              duration: float | None, nlines: int) -> bool | int:
+        """False: not taken (the handler reads the call); True: taken, no thread or fd
+        table changed; STATE_CHANGED: taken, and an fd table changed."""
         return False
 
 
@@ -214,6 +221,16 @@ class _FdPlan(Plan):
                 return None   # a replaced fd or a new -y form: the handler reconciles
         return entry
 
+    def first_data_use(self, h: CallHandler, thread: Thread, origin: Origin,
+                       ts: float | None) -> Any:
+        """The entry of an fd no visible call created, taken for a data fd, as the
+        handlers' first use does it for an undecorated fd (``CallContext.new_data``);
+        None when the fd is known, decorated or negative (the handler decides)."""
+        fd = self.fd
+        if self.token is not None or fd < 0 or fd in thread.table.fds:
+            return None
+        return h.new_data_at(thread, self.call, origin, ts, fd)
+
 
 class IoPlan(_FdPlan):
     """read/write and friends: a DataIO on a data fd, a DeviceAccess on a device fd."""
@@ -233,10 +250,18 @@ class IoPlan(_FdPlan):
         self.device = device
 
     def apply(self, h: CallHandler, thread: Thread, origin: Origin, ts: float | None,
-              duration: float | None, nlines: int) -> bool:
+              duration: float | None, nlines: int) -> bool | int:
         entry = self.entry_of(h, thread)
+        taken: bool | int = True
         if entry is None:
-            return False
+            # an unknown fd after a FEATURE call: a data fd's first use (io_calls._io,
+            # CallContext.first_use)
+            if thread.table.last_feature is None:
+                return False
+            entry = self.first_data_use(h, thread, origin, ts)
+            if entry is None:
+                return False
+            taken = STATE_CHANGED
         file = entry.file
         kind = file.kind
         if kind == DATA:
@@ -246,7 +271,7 @@ class IoPlan(_FdPlan):
         else:
             return False
         _emit_at(h, event, values, origin, thread, ts, duration)
-        return True
+        return taken
 
 
 class IoctlPlan(_FdPlan):
@@ -280,10 +305,18 @@ class IoctlPlan(_FdPlan):
         self.returns_fd = number in FD_RETURNING_NUMBERS and self.ok and call.ret > 0
 
     def apply(self, h: CallHandler, thread: Thread, origin: Origin, ts: float | None,
-              duration: float | None, nlines: int) -> bool:
+              duration: float | None, nlines: int) -> bool | int:
         entry = self.entry_of(h, thread)
+        taken: bool | int = True
         if entry is None:
-            return False
+            # PRECOPY_INFO on an unknown fd: only a data fd accepts it
+            # (io_calls._ioctl_first_use)
+            if self.number != PRECOPY_INFO:
+                return False
+            entry = self.first_data_use(h, thread, origin, ts)
+            if entry is None:
+                return False
+            taken = STATE_CHANGED
         file = entry.file
         kind = file.kind
         if kind == DEVICE:
@@ -309,7 +342,7 @@ class IoctlPlan(_FdPlan):
                 h.order_log(table).feature(
                     Span(origin.line, origin.last_line or origin.line), file.ident)
             table.last_feature = origin
-        return True
+        return taken
 
 
 class ClosePlan(_FdPlan):
@@ -321,15 +354,13 @@ class ClosePlan(_FdPlan):
 
     __slots__ = ("data",)
 
-    keeps_state = False   # the fd table loses the entry
-
     def __init__(self, call: Call, fd: int, decor: str | None) -> None:
         super().__init__(call, fd, decor)
         self.data = {**_defaults(DataClose), "fd": fd, "ret": self.ret, "errno": self.errno,
                      "how": "close"}
 
     def apply(self, h: CallHandler, thread: Thread, origin: Origin, ts: float | None,
-              duration: float | None, nlines: int) -> bool:
+              duration: float | None, nlines: int) -> bool | int:
         if self.ret != 0 or self.errno is not None:
             return False
         entry = self.entry_of(h, thread)
@@ -343,7 +374,7 @@ class ClosePlan(_FdPlan):
         table.close(self.fd)
         event, values = _filled(DataClose, self.data, "file", entry.file.ident)
         _emit_at(h, event, values, origin, thread, ts, duration)
-        return True
+        return STATE_CHANGED   # the fd table lost the entry
 
 
 def split_duration(body: str) -> tuple[str, str | None]:

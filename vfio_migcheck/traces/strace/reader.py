@@ -202,9 +202,12 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                 session.saw_pid_column = True
                                 dirty = True
                             origin = origin_at(name, number)
-                            if known.plan.apply(calls, thread, origin, None, None, 1):
+                            taken = known.plan.apply(calls, thread, origin, None, None, 1)
+                            if taken is True:
                                 continue
-                            calls.without_plan(thread, known.plan, origin, None, None, 1)
+                            if not taken:   # (else a table changed: no plan does so on a
+                                #                known fd, but the scan state is renewed)
+                                calls.without_plan(thread, known.plan, origin, None, None, 1)
                             dirty = True
                             hold_at = -1
                             continue
