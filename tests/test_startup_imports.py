@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vfio_migcheck.cli import ONE_COMMAND_GC_THRESHOLD
+from vfio_migcheck.cli import ONE_COMMAND_GC_THRESHOLDS
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "vfio_migcheck" / "examples"
@@ -99,9 +99,9 @@ def test_a_one_command_process_freezes_what_the_command_imported() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
     in_process, young, after_main, enabled, young_after = done.stderr.split()[-5:]
-    assert in_process == "0" and int(young) < ONE_COMMAND_GC_THRESHOLD
+    assert in_process == "0" and int(young) < ONE_COMMAND_GC_THRESHOLDS[0]
     assert int(after_main) > 10_000 and enabled == "True"
-    assert int(young_after) == ONE_COMMAND_GC_THRESHOLD
+    assert int(young_after) == ONE_COMMAND_GC_THRESHOLDS[0]
 
 
 @pytest.mark.parametrize("source", ["null", "empty-file", "trace-file", "trace-pipe"])

@@ -320,3 +320,34 @@ def test_without_peers_the_owner_is_what_the_search_finds(found, fd) -> None:
     assert (len(searched) == 1) == (len(direct) == 1)
     if len(direct) == 1:
         assert searched == direct
+
+
+# --- the shortcut of _fits_allocs ------------------------------------------------------------
+
+_RECORDS = st.lists(st.tuples(
+    st.sampled_from(["feature", "feature", "alloc", "alloc", "close", "exec", "spanning"]),
+    st.integers(1, 60), st.integers(0, 3), st.integers(3, 10), st.booleans()), max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_RECORDS, st.integers(3, 10), st.booleans())
+def test_the_no_allocation_shortcut_answers_as_the_window_does(records, fd, odd) -> None:
+    """_fits_allocs skips the quiet window when no allocation can fall in it; every
+    creator of every random log must get the answer the window gives."""
+    log = OrderLog()
+    for kind, line, length, number, flag in sorted(records, key=lambda r: r[1]):
+        span = Span(line, line + length)
+        if kind == "feature":
+            log.feature(span, "A" if flag else "B")
+        elif kind == "alloc":
+            log.alloc(point(line), number, lowest=flag)
+        elif kind == "close":
+            log.release(point(line), number, number, frees=flag)
+        elif kind == "exec":
+            log.release(point(line), 0, INF, frees=flag)
+        else:
+            log.release(span, number, number, frees=flag)
+    if odd:
+        log.alloc(Span(30, INF), fd, lowest=True)    # never resumed: kept aside
+    for creator in log.creators.ending_after(-INF):
+        assert log._fits_allocs(creator, fd) == log._fits_allocs_in_window(creator.span, fd)

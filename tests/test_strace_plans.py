@@ -21,7 +21,14 @@ from tests.support.strace_reads import CAPTURES, line_by_line, with_reader
 from vfio_migcheck.traces.events import ReadSummary
 from vfio_migcheck.traces.strace.calls import CallHandler
 from vfio_migcheck.traces.strace.dispatch import HANDLERS
-from vfio_migcheck.traces.strace.plans import IoctlPlan, IoPlan, Plan, plan_for, split_duration
+from vfio_migcheck.traces.strace.plans import (
+    ClosePlan,
+    IoctlPlan,
+    IoPlan,
+    Plan,
+    plan_for,
+    split_duration,
+)
 from vfio_migcheck.traces.strace.session import Session
 from vfio_migcheck.traces.strace.syntax import parse_call
 
@@ -104,6 +111,7 @@ _CALL = st.one_of(
     st.builds(lambda fd, d: f"readv({_fd_text(fd, d)}, [{{iov_base=\"\", iov_len=8}}], 1) = 0",
               _FD, _DECOR),
     st.builds(lambda fd, d: f"close({_fd_text(fd, d)}) = 0", _FD, _DECOR),
+    st.builds(lambda fd, d, ret: f"close({_fd_text(fd, d)}) {ret}", _FD, _DECOR, _RET),
     st.builds(lambda fd: f'openat(AT_FDCWD, "/dev/vfio/devices/vfio0", O_RDWR) = {fd}', _FD),
     st.builds(lambda fd: f'openat(AT_FDCWD, "/dev/vfio/0", O_RDWR) = {fd}', _FD),
     st.builds(lambda fd, new: f"dup2({fd}, {new}) = {new}", _FD, _FD),
@@ -156,7 +164,8 @@ def test_a_plan_is_kept_per_text_and_shared_by_durations() -> None:
     assert split_duration("close(3</dev/null>) = 0") == ("close(3</dev/null>) = 0", None)
     assert type(plan_for(parse_call("read(8, \"\", 4096) = 0"))) is IoPlan
     assert type(plan_for(parse_call("ioctl(5, VFIO_DEVICE_RESET) = 0"))) is IoctlPlan
-    assert type(plan_for(parse_call("close(8) = 0"))) is Plan
+    assert type(plan_for(parse_call("close(8) = 0"))) is ClosePlan
+    assert type(plan_for(parse_call("dup2(8, 9) = 9"))) is Plan
     assert type(plan_for(parse_call("read(-1, \"\", 4096) = -1 EBADF"))) is IoPlan
 
 

@@ -654,11 +654,14 @@ class Engine:
                                         pid=event.pid, tid=event.tid, ts=event.ts))
             return
         profile = self._data_profile(file)
-        key, payload = self._data_key(event, profile)
-        if not (self.fast and file in self.file_device
-                and self._fast_lane(event, file, key, payload)):
-            self._data_event(event, self._data_step(event, file, fd, profile)[0], None, key,
-                             payload)
+        if self.fast and file in self.file_device:
+            key, payload = self._data_key(event, profile)
+            if not self._fast_lane(event, file, key, payload):
+                self._data_event(event, self._data_step(event, file, fd, profile)[0], None,
+                                 key, payload)
+        else:   # (the step's key and payload are _data_key's)
+            step, key, payload = self._data_step(event, file, fd, profile)
+            self._data_event(event, step, None, key, payload)
         if isinstance(event, DataClose):
             self._note_close(event)
 
@@ -748,6 +751,9 @@ class Engine:
         fd = event.fd  # type: ignore[attr-defined]
         full = ("maybe", *key)
         keys = _payload(event, payload)
+        fine, coarse = keys
+        cls = type(event)
+        refs = self._refs
         picked: list[tuple[DeviceTrack, Transition]] = []
         for track in self.devices.values():
             before = track.readings
@@ -755,7 +761,8 @@ class Engine:
             if node is None:
                 return False
             files = before.files
-            bind = node.binds.get((files.index(file) if file in files else NEW_FILE, fd))
+            slot = files.index(file) if file in files else NEW_FILE
+            bind = node.binds.get((slot, fd))
             if not (bind or bind is None and self._may_bind(track, file, fd)):
                 continue
             held = track.held
@@ -763,7 +770,16 @@ class Engine:
                 tid = held.event.tid
                 if (tid is None or tid != event.tid) and _overlap(held.event, event):
                     return False
-            trans = self._cached(track, node, files, event, file, full, payload, keys)[3]
+            # self._cached(track, node, files, event, file, full, payload, keys), inlined
+            profile = track.profile
+            ident = id(profile)
+            if ident not in refs:
+                refs[ident] = profile
+            head = (full, cls, slot, track.unsure_start, ident)
+            table = node.trans
+            trans = table.get((head, coarse)) if coarse is not None else None
+            if trans is None:
+                trans = table.get((head, fine))
             if trans is None or not trans.result.silent:
                 return False
             picked.append((track, trans))

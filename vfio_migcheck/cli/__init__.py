@@ -39,8 +39,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 #: set by main(): this process runs one command, so the collector may be tuned for it
 _one_command_process = False
-#: the collector's youngest-generation threshold in such a process (CPython's default: 700)
-ONE_COMMAND_GC_THRESHOLD = 10_000
+#: the collector's thresholds in such a process (CPython's defaults: 700, 10, 10)
+ONE_COMMAND_GC_THRESHOLDS = (50_000, 10, 100)
 
 
 def _import_command(module: str) -> ModuleType:
@@ -48,11 +48,12 @@ def _import_command(module: str) -> ModuleType:
     is paused for the imports and what they made is frozen afterwards: modules, classes, the
     rule catalogue and the model live as long as the process, and every full collection
     during a check would otherwise walk them all again (about a sixth of ``check``'s CPU
-    time on the bundled examples; docs/startup.md). The youngest generation is then
-    collected every 10,000 net allocations instead of 700: the checker frees its garbage by
-    reference counting and builds few cycles, so the collector mostly walked the engine's
-    caches as they grew. Tests that run commands in process (click's CliRunner) leave the
-    collector alone."""
+    time on the bundled examples; docs/startup.md). The collector then runs less often:
+    a check frees its garbage by reference counting (its full collections find nothing),
+    yet every object that outlives two young collections (fd-order records, cached
+    steps, held events) counts towards the next full one, which on a VFIO-dense capture
+    ran every ~15k lines and took a third of the CPU time. Tests that run commands in
+    process (click's CliRunner) leave the collector alone."""
     if not _one_command_process:
         return importlib.import_module(module)
     enabled = gc.isenabled()
@@ -63,8 +64,7 @@ def _import_command(module: str) -> ModuleType:
         if enabled:
             gc.enable()
         gc.freeze()
-        threshold = gc.get_threshold()
-        gc.set_threshold(max(threshold[0], ONE_COMMAND_GC_THRESHOLD), *threshold[1:])
+        gc.set_threshold(*ONE_COMMAND_GC_THRESHOLDS)
 
 
 class LazyGroup(click.Group):

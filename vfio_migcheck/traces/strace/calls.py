@@ -105,9 +105,10 @@ class CallHandler:
                  nlines: int) -> bool:
         """A complete call: through its plan (:mod:`plans`) when one is kept for its text.
 
-        True when the plan's cheap path took it, which changes no thread, fd table or
+        True when the plan's cheap path took it and changed no thread, fd table or
         pending call (only events, counts and the fd-order log): the reader's scan state
-        stays what it was.
+        stays what it was. (A plan's close or first use changes the table: False, as
+        for the handlers.)
         """
         if self.plans is None:
             self._parse_and_run(thread, body, origin, ts, nlines)
@@ -135,10 +136,17 @@ class CallHandler:
             except SyntaxProblem:
                 self._parse_and_run(thread, body, origin, ts, nlines)
                 return False
-        if plan.apply(self, thread, origin, ts, duration, nlines):
-            return True
+        taken = plan.apply(self, thread, origin, ts, duration, nlines)
+        if taken:
+            return taken is True
         self.without_plan(thread, plan, origin, ts, duration, nlines)
         return False
+
+    def new_data_at(self, thread: Thread, call: Call, origin: Origin, ts: float | None,
+                    fd: int) -> FdEntry:
+        """An undecorated fd's first use taken for a data fd, for a plan
+        (:meth:`CallContext.new_data` of a finished call)."""
+        return CallContext(self, thread, call, origin, ts, True).new_data(fd, None, None)
 
     def without_plan(self, thread: Thread, plan: Plan, origin: Origin, ts: float | None,
                      duration: float | None, nlines: int) -> None:

@@ -238,6 +238,22 @@ class OrderLog:
     def _fits_allocs(self, creator: Creator, fd: int) -> bool:
         """Lowest-free order against the visible allocations of the table."""
         span = creator.span
+        allocs = self.allocs
+        if not allocs.odd:
+            # the common case, no allocation since the creator's last release: the two
+            # tests below only look at allocations ending after the window's lo (at least
+            # the last one-line release up to span.end, and the horizon), and none does
+            ends = allocs.ends
+            points = self.points.ends
+            at = bisect_right(points, span.end)
+            floor = max(self.horizon, points[at - 1]) if at else self.horizon
+            if not ends or ends[-1] <= floor:
+                return True
+        return self._fits_allocs_in_window(span, fd)
+
+    def _fits_allocs_in_window(self, span: Span, fd: int) -> bool:
+        """:meth:`_fits_allocs` without its shortcut: the allocations around the
+        creator's quiet window, both ways."""
         lo, hi = self.quiet_window(span)
         if hi > span.end:
             for a in self.allocs.ending_after(span.end, hi):

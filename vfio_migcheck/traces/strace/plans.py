@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from vfio_migcheck.traces.events import (
     UNKNOWN,
+    DataClose,
     DataIO,
     DataIoctl,
     DeviceAccess,
@@ -41,7 +42,7 @@ from vfio_migcheck.traces.strace.ioctl import (
     resolve,
 )
 from vfio_migcheck.traces.strace.syntax import DURATION_DIGITS, Call
-from vfio_migcheck.traces.strace.threads import IO, IOCTL, NAME_CLASS
+from vfio_migcheck.traces.strace.threads import CLOSE, IO, IOCTL, NAME_CLASS
 
 if TYPE_CHECKING:
     from vfio_migcheck.traces.events import ReadSummary
@@ -58,6 +59,14 @@ class CallHandler(Protocol):
     summary: ReadSummary
 
     def order_log(self, table: FdTable) -> OrderLog: ...
+
+    def new_data_at(self, thread: Thread, call: Call, origin: Origin, ts: float | None,
+                    fd: int) -> Any: ...
+
+
+#: what :meth:`Plan.apply` returns when it took the call and changed a thread's fd table
+#: (a first use, a close): truthy, but not ``True``
+STATE_CHANGED = 2
 
 _new = object.__new__
 
@@ -181,7 +190,9 @@ class Plan:
         return Call(c.name, c.args, c.ret, c.ret_decor, c.errno, list(c.aux), duration)
 
     def apply(self, h: CallHandler, thread: Thread, origin: Origin, ts: float | None,
-              duration: float | None, nlines: int) -> bool:
+              duration: float | None, nlines: int) -> bool | int:
+        """False: not taken (the handler reads the call); True: taken, no thread or fd
+        table changed; STATE_CHANGED: taken, and an fd table changed."""
         return False
 
 
@@ -210,6 +221,16 @@ class _FdPlan(Plan):
                 return None   # a replaced fd or a new -y form: the handler reconciles
         return entry
 
+    def first_data_use(self, h: CallHandler, thread: Thread, origin: Origin,
+                       ts: float | None) -> Any:
+        """The entry of an fd no visible call created, taken for a data fd, as the
+        handlers' first use does it for an undecorated fd (``CallContext.new_data``);
+        None when the fd is known, decorated or negative (the handler decides)."""
+        fd = self.fd
+        if self.token is not None or fd < 0 or fd in thread.table.fds:
+            return None
+        return h.new_data_at(thread, self.call, origin, ts, fd)
+
 
 class IoPlan(_FdPlan):
     """read/write and friends: a DataIO on a data fd, a DeviceAccess on a device fd."""
@@ -229,10 +250,18 @@ class IoPlan(_FdPlan):
         self.device = device
 
     def apply(self, h: CallHandler, thread: Thread, origin: Origin, ts: float | None,
-              duration: float | None, nlines: int) -> bool:
+              duration: float | None, nlines: int) -> bool | int:
         entry = self.entry_of(h, thread)
+        taken: bool | int = True
         if entry is None:
-            return False
+            # an unknown fd after a FEATURE call: a data fd's first use (io_calls._io,
+            # CallContext.first_use)
+            if thread.table.last_feature is None:
+                return False
+            entry = self.first_data_use(h, thread, origin, ts)
+            if entry is None:
+                return False
+            taken = STATE_CHANGED
         file = entry.file
         kind = file.kind
         if kind == DATA:
@@ -242,7 +271,7 @@ class IoPlan(_FdPlan):
         else:
             return False
         _emit_at(h, event, values, origin, thread, ts, duration)
-        return True
+        return taken
 
 
 class IoctlPlan(_FdPlan):
@@ -276,10 +305,18 @@ class IoctlPlan(_FdPlan):
         self.returns_fd = number in FD_RETURNING_NUMBERS and self.ok and call.ret > 0
 
     def apply(self, h: CallHandler, thread: Thread, origin: Origin, ts: float | None,
-              duration: float | None, nlines: int) -> bool:
+              duration: float | None, nlines: int) -> bool | int:
         entry = self.entry_of(h, thread)
+        taken: bool | int = True
         if entry is None:
-            return False
+            # PRECOPY_INFO on an unknown fd: only a data fd accepts it
+            # (io_calls._ioctl_first_use)
+            if self.number != PRECOPY_INFO:
+                return False
+            entry = self.first_data_use(h, thread, origin, ts)
+            if entry is None:
+                return False
+            taken = STATE_CHANGED
         file = entry.file
         kind = file.kind
         if kind == DEVICE:
@@ -305,7 +342,39 @@ class IoctlPlan(_FdPlan):
                 h.order_log(table).feature(
                     Span(origin.line, origin.last_line or origin.line), file.ident)
             table.last_feature = origin
-        return True
+        return taken
+
+
+class ClosePlan(_FdPlan):
+    """``close(fd) = 0`` of a known data fd: the number freed in the fd-order log, the
+    entry dropped from the table, a DataClose (what ``fd_calls._close`` does there).
+
+    Any other close (a device fd, an unknown or guessed fd, a changed decoration, a
+    failed close) goes through the handler."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, call: Call, fd: int, decor: str | None) -> None:
+        super().__init__(call, fd, decor)
+        self.data = {**_defaults(DataClose), "fd": fd, "ret": self.ret, "errno": self.errno,
+                     "how": "close"}
+
+    def apply(self, h: CallHandler, thread: Thread, origin: Origin, ts: float | None,
+              duration: float | None, nlines: int) -> bool | int:
+        if self.ret != 0 or self.errno is not None:
+            return False
+        entry = self.entry_of(h, thread)
+        if entry is None or entry.file.kind != DATA:
+            return False
+        table = thread.table
+        order = h.order_log(table)
+        order.release(Span(origin.line, origin.last_line or origin.line), self.fd, self.fd,
+                      True)
+        order.saw_close = True
+        table.close(self.fd)
+        event, values = _filled(DataClose, self.data, "file", entry.file.ident)
+        _emit_at(h, event, values, origin, thread, ts, duration)
+        return STATE_CHANGED   # the fd table lost the entry
 
 
 def split_duration(body: str) -> tuple[str, str | None]:
@@ -325,8 +394,10 @@ def plan_for(call: Call) -> Plan:
     if call.unavailable:
         return Plan(call)
     cls = NAME_CLASS.get(call.name)
-    if cls == IO or cls == IOCTL:
+    if cls == IO or cls == IOCTL or cls == CLOSE:
         fd, decor = fd_of(call, 0)
         if fd is not None:
-            return IoPlan(call, fd, decor) if cls == IO else IoctlPlan(call, fd, decor)
+            if cls == IO:
+                return IoPlan(call, fd, decor)
+            return IoctlPlan(call, fd, decor) if cls == IOCTL else ClosePlan(call, fd, decor)
     return Plan(call)
