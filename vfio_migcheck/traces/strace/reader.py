@@ -447,24 +447,20 @@ def _crossing_pairs(block: str, pos: int, start: int) -> list[int] | None:
         return None if block.find("<... ", pos, start + 1) >= 0 else []
     resumed = block.count("<... ", pos, start + 1)
     crossing: list[int] = []
-    # only a first half among the PAIR_WINDOW + 1 lines before the stop can have its
-    # second half past it
-    limit = start
-    for _ in range(PAIR_WINDOW + 1):
-        limit = block.rfind("\n", pos, limit)
-        if limit < 0:
-            limit = pos
-            break
     at = start + 1
+    below = start   # the newline in front of the last first half looked at
+    lines = 0       # lines from there to the stop
     while True:
-        end = block.rfind("...>\n", max(pos, limit), at)
+        end = block.rfind("...>\n", pos, at)
         if end < 0:
             break
         begin = block.rfind("\n", pos, end)
-        if begin < limit:
-            break
+        lines += block.count("\n", begin, below)
+        if lines > PAIR_WINDOW + 1:
+            break   # its second half is at most PAIR_WINDOW + 1 lines on: before start
         if _next_of(block, begin, end + 4, start) is None:
             crossing.append(begin)
+        below = begin
         at = begin + 1
     if resumed != halves - len(crossing):
         return None
