@@ -458,6 +458,14 @@ def _crossing_pairs(block: str, pos: int, start: int) -> list[int] | None:
         lines += block.count("\n", begin, below)
         if lines > PAIR_WINDOW + 1:
             break   # its second half is at most PAIR_WINDOW + 1 lines on: before start
+        if end + 5 <= start:
+            # commonly the very next line is the second half: it starts with the plain
+            # pid column of the first half ("4253 "), and lies before the stop
+            column = block[begin + 1:block.find(" ", begin + 1) + 1]
+            if len(column) > 1 and column[0] != "[" and block.startswith(column, end + 5):
+                below = begin
+                at = begin + 1
+                continue
         if _next_of(block, begin, end + 4, start) is None:
             crossing.append(begin)
         below = begin
