@@ -199,3 +199,72 @@ def test_odd_spellings_give_the_per_line_result(items) -> None:
         lines += [_OTHER] * gap
         lines.append(pid2.format(tid) + stamp2 + second.format(name))
     assert_same_lines(lines)
+
+
+def _crossing_by_the_pair_rule(block: str, pos: int, start: int, pair) -> list[int] | None:
+    """What reader._crossing_pairs must find, the long way: the pair rule matched again at
+    every first half near the stop, its second half's line read from the match."""
+    halves = block.count("...>\n", pos, start + 1)
+    resumed = block.count("<... ", pos, start + 1)
+    crossing = []
+    at = start + 1
+    while halves:
+        end = block.rfind("...>\n", pos, at)
+        if end < 0:
+            break
+        begin = block.rfind("\n", pos, end)
+        if block.count("\n", begin, start) > scan.PAIR_WINDOW + 1:
+            break
+        found = pair.match(block, begin)
+        if found is None:
+            return None
+        if found.start("r") > start:
+            crossing.append(begin)
+        at = begin + 1
+    if resumed != halves - len(crossing):
+        return None
+    return crossing[::-1]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(100, 103), st.sampled_from([0, 0, 0, 1, 1, 1, 2, 2, 3, 5]),
+                          st.integers(0, 60)), max_size=90),
+       st.booleans(), st.lists(st.integers(1, 6), min_size=1, max_size=8),
+       st.sets(st.integers(0, 120), max_size=6))
+def test_crossing_pairs_are_those_the_pair_rule_finds(ops, bracket: bool, steps,
+                                                      odd_ends) -> None:
+    """At every stop of the search, the first halves whose second half lies past it, found
+    by the thread's next line (and the shortcut for a second half right after its first),
+    are the ones a second match of the pair rule finds. The search is also cut short
+    every few lines, as the reader cuts it in front of a thread with a call pending, so
+    that a stop may fall on the second half of the line before it; some second halves end
+    in "...>", which the pair rule takes and the pattern does not step over alone."""
+    from vfio_migcheck.traces.events import ReadSummary
+    from vfio_migcheck.traces.strace.reader import _crossing_pairs
+    from vfio_migcheck.traces.strace.session import Session
+
+    lines = _render(ops, "epoch", bracket)
+    setup = 4 + len(_SETUP)
+    lines = [text + " ...>" if index in odd_ends and "<... " in text else text
+             for index, text in enumerate(lines)]
+    session = Session(ReadSummary())
+    for number, text in enumerate(lines[:setup], 1):
+        session.line("t", number, text)
+    pattern = scan.skip_pattern(session.threads, True, session.saw_pid_column)
+    pair = scan.pair_pattern(session.threads, True, session.saw_pid_column)
+    assert pair is not None
+    block = "\n" + "\n".join(lines[setup:]) + "\n"
+    pos, last = 0, len(block) - 1
+    turn = 0
+    while pos < last:
+        bound = pos
+        for _ in range(steps[turn % len(steps)]):
+            bound = block.find("\n", bound + 1) if bound < last else last
+        turn += 1
+        start = pattern.search(block, pos, bound + 1).start()
+        if start != pos:
+            assert _crossing_pairs(block, pos, start) == _crossing_by_the_pair_rule(
+                block, pos, start, pair)
+        if start == last:
+            break
+        pos = block.find("\n", start + 1)

@@ -17,9 +17,11 @@ from vfio_migcheck.traces.events import (
     DeviceAccess,
     DeviceReset,
     FeatureCall,
+    Origin,
     PrecopyInfo,
     QemuEvent,
     Unreadable,
+    built,
 )
 from vfio_migcheck.traces.strace import threads as s
 from vfio_migcheck.traces.strace.calls import CallContext, items_of
@@ -86,18 +88,23 @@ def _qemu_payload(ctx: CallContext) -> None:
     if ctx.call.name not in ("writev", "pwritev", "pwritev2"):
         args = args[1:2]  # write(fd, BUF, n), pwrite64(fd, BUF, n, off), sendto(fd, BUF, ...)
     # under -x/-xx every byte is escaped: such a literal may hold "vfio" once decoded
-    strings = [(literal, cut) for literal, cut in _strings(args)
-               if "vfio" in literal or "\\x" in literal]
+    strings = tuple((literal, cut) for literal, cut in _strings(args)
+                    if "vfio" in literal or "\\x" in literal)
     if not strings:
         return
-    texts = [unescape(literal)[0] for literal, _ in strings]
-    cut = " (strace cut the string: capture with a larger -s)" if any(
-        truncated for _, truncated in strings) else ""
-    joined = "".join(texts)
+    decoded = _PAYLOADS.get(strings)
+    if decoded is None:
+        if len(_PAYLOADS) >= _MAX_PAYLOADS:
+            _PAYLOADS.clear()
+        decoded = _PAYLOADS[strings] = (
+            "".join(unescape(literal)[0] for literal, _ in strings),
+            " (strace cut the string: capture with a larger -s)" if any(
+                truncated for _, truncated in strings) else "")
+    joined, cut = decoded
     parse = ctx.h.qemu_parser()
     if parse is None:
         return
-    events = parse(joined, ctx.origin, pid=ctx.thread.pid, tid=ctx.thread.tid, ts=ctx.ts)
+    events = _qemu_events(parse, joined, ctx.origin, ctx.thread.pid, ctx.thread.tid, ctx.ts)
     real = [e for e in events if not isinstance(e, Unreadable)]
     broken = [e for e in events if isinstance(e, Unreadable)]
     session = ctx.h.session
@@ -112,6 +119,46 @@ def _qemu_payload(ctx: CallContext) -> None:
         session.unreadable(ctx.origin.file, ctx.origin.line, f"QEMU trace record inside "
                            f"{ctx.call.name}(): {event.reason}{cut}", event.text,
                            ctx.origin.last_line)
+
+
+def _qemu_events(parse: Any, joined: str, origin: Origin, pid: int | None, tid: int | None,
+                 ts: float | None) -> list[Any]:
+    """``parse(joined, origin, pid=pid, tid=tid, ts=ts)``, remembered by the payload.
+
+    QEMU writes the same few records over and over (``vfio_save_block`` for every chunk
+    of device state). The events of a payload depend on the call only through
+    ``origin`` and ``pid``, which each event carries as is, and ``tid``/``ts``, which an
+    event carries when given and which otherwise leave the record's own (and whether they
+    were given decides the ``trace_tid``/``trace_ts`` fields): so the events of a payload
+    seen before are its remembered events with those fields set afresh.
+    """
+    key = (parse, joined, tid is None, ts is None)
+    known = _PAYLOAD_EVENTS.get(key)
+    if known is None:
+        events = parse(joined, origin, pid=pid, tid=tid, ts=ts)
+        if len(_PAYLOAD_EVENTS) >= _MAX_PAYLOADS:
+            _PAYLOAD_EVENTS.clear()
+        _PAYLOAD_EVENTS[key] = events
+        return events
+    out = []
+    for event in known:
+        values = {**event.__dict__, "origin": origin, "pid": pid}
+        if tid is not None:
+            values["tid"] = tid
+        if ts is not None:
+            values["ts"] = ts
+        fields = values.get("fields")
+        if fields is not None:
+            values["fields"] = dict(fields)
+        out.append(built(type(event), values))
+    return out
+
+
+#: payloads seen before: their decoded text (and note) and their events, until the memo
+#: starts afresh
+_PAYLOADS: dict[tuple[tuple[str, bool], ...], tuple[str, str]] = {}
+_PAYLOAD_EVENTS: dict[tuple[Any, str, bool, bool], list[Any]] = {}
+_MAX_PAYLOADS = 1024
 
 
 def _strings(args: list[Arg]) -> list[tuple[str, bool]]:

@@ -120,43 +120,46 @@ def iter_text_blocks(handle) -> Iterator[tuple[int, str | list]]:
     joined by "\n" + "\n"``, so that a compiled pattern can search it without a Python
     loop per line (strace/scan.py): every line sits between two newlines.
     """
-    carry = b""
+    # what follows the last newline read so far, that newline included: a clean block is
+    # then decoded straight from the bytes read (no copy to put newlines around it)
+    carry = b"\n"
     number = 0
     while True:
         chunk = handle.read(BLOCK_BYTES)
         if not chunk:
             break
-        data = carry + chunk if carry else chunk
+        data = carry + chunk
         cut = data.rfind(b"\n")
-        if cut < 0:
+        if cut == 0:
             carry = data
-            if len(carry) > READ_LIMIT:  # one enormous line: report it, skip its rest
+            if len(carry) > READ_LIMIT + 1:  # one enormous line: report it, skip its rest
                 number += 1
                 yield RAW, [BadLine(number, f"line longer than {MAX_LINE_BYTES} bytes")]
                 _skip_rest_of_line(handle)
-                carry = b""
+                carry = b"\n"
             continue
-        body, carry = data[:cut], data[cut + 1:]
-        count = body.count(b"\n") + 1
-        if b"\0" not in body and b"\r" not in body:
+        # the lines lie between data[0] and data[cut], both newlines
+        count = data.count(b"\n", 1, cut + 1)
+        carry = data[cut:]
+        if data.find(b"\0", 1, cut) < 0 and data.find(b"\r", 1, cut) < 0:
             try:
-                text = body.decode("utf-8")
+                text = str(memoryview(data)[:cut + 1], "utf-8")
             except UnicodeDecodeError:
                 text = None
-            if text is not None and (len(body) <= MAX_LINE_BYTES
+            if text is not None and (cut - 1 <= MAX_LINE_BYTES
                                      or _longest_line(text) <= MAX_LINE_BYTES // 4):
                 number += count
-                yield CLEAN, "\n" + text + "\n"
+                yield CLEAN, text
                 continue
         items: list = []
-        for raw in body.split(b"\n"):
+        for raw in data[1:cut].split(b"\n"):
             number += 1
             items.append(slow_item(number, raw + b"\n", handle) if len(raw) <= MAX_LINE_BYTES
                          else BadLine(number, f"line longer than {MAX_LINE_BYTES} bytes"))
         yield RAW, items
-    if carry:
+    if len(carry) > 1:
         number += 1
-        yield RAW, [slow_item(number, carry, handle)]
+        yield RAW, [slow_item(number, carry[1:], handle)]
 
 
 def _longest_line(text: str) -> int:

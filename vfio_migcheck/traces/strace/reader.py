@@ -165,7 +165,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             hold_at = _hold(block, pos, threads, last)
                         start = search(block, pos, hold_at + 1).start()
                         if start != pos:
-                            crossing = _crossing_pairs(block, pos, start, pair)
+                            crossing = _crossing_pairs(block, pos, start)
                             if crossing is None:
                                 # a resumed line the pattern stepped over may not end a pair
                                 # it stepped over: read the stretch line by line
@@ -421,7 +421,6 @@ BUILD_AFTER = 256
 #: (in a VFIO-dense capture the state changes every few lines: no look-up at all)
 PROBE_AFTER = 8
 _NEVER_BUILD = 1 << 62
-_MAY_BE_OF: dict[int, re.Pattern[str]] = {}
 
 
 def _hold(block: str, pos: int, threads: dict[int | None, Thread], last: int) -> int:
@@ -434,19 +433,14 @@ def _hold(block: str, pos: int, threads: dict[int | None, Thread], last: int) ->
             continue
         if tid is None:
             return pos
-        found = _MAY_BE_OF.get(tid)
-        if found is None:
-            if len(_MAY_BE_OF) > 4096:
-                _MAY_BE_OF.clear()
-            found = _MAY_BE_OF[tid] = re.compile(
-                rf"\n(?!(?:\[pid +)?(?!0|{tid}[^0-9])\d{{1,7}}[ \]])")
+        found = _may_be_of(str(tid))
         at = found.search(block, pos, hold + 1).start() if pos < hold else hold
         if at < hold:
             hold = at
     return hold
 
 
-def _crossing_pairs(block: str, pos: int, start: int, pair: re.Pattern[str]) -> list[int] | None:
+def _crossing_pairs(block: str, pos: int, start: int) -> list[int] | None:
     """After a search stepped over the lines between the newlines ``pos`` and ``start``:
     the newlines in front of the first halves of split pairs (scan.pair_pattern) whose
     second half lies past ``start``; None when a resumed line in the stretch may not be
@@ -458,28 +452,68 @@ def _crossing_pairs(block: str, pos: int, start: int, pair: re.Pattern[str]) -> 
     its second half, so the resumed lines of the stretch are at least the first halves
     whose second half is in the stretch; ``<... `` occurring no more often than that
     means there is no other resumed line (and no ``<... `` inside a string either).
+
+    Where a first half's second half lies needs no second look at the pair rule (which
+    already held when the pattern stepped over it, and reads the same lines now): it is
+    the thread's next line, so the first half crosses the stop when no line between its
+    end and ``start`` may belong to its thread (:func:`_next_of`).
     """
     halves = block.count("...>\n", pos, start + 1)
+    if not halves:
+        return None if block.find("<... ", pos, start + 1) >= 0 else []
     resumed = block.count("<... ", pos, start + 1)
     crossing: list[int] = []
     at = start + 1
-    while halves:
+    below = start   # the newline in front of the last first half looked at
+    lines = 0       # lines from there to the stop
+    while True:
         end = block.rfind("...>\n", pos, at)
         if end < 0:
             break
         begin = block.rfind("\n", pos, end)
-        if block.count("\n", begin, start) > PAIR_WINDOW + 1:
+        lines += block.count("\n", begin, below)
+        if lines > PAIR_WINDOW + 1:
             break   # its second half is at most PAIR_WINDOW + 1 lines on: before start
-        found = pair.match(block, begin)
-        if found is None:
-            return None
-        if found.start("r") > start:
+        if end + 5 <= start:
+            # commonly the very next line is the second half: it starts with the plain
+            # pid column of the first half ("4253 "), and lies before the stop
+            column = block[begin + 1:block.find(" ", begin + 1) + 1]
+            if len(column) > 1 and column[0] != "[" and block.startswith(column, end + 5):
+                below = begin
+                at = begin + 1
+                continue
+        if _next_of(block, begin, end + 4, start) is None:
             crossing.append(begin)
+        below = begin
         at = begin + 1
     if resumed != halves - len(crossing):
         return None
     crossing.reverse()
     return crossing
+
+
+def _next_of(block: str, begin: int, end: int, start: int) -> re.Match[str] | None:
+    """The newline in front of the next line after ``end`` (up to the newline ``start``)
+    that may belong to the thread of the line after the newline ``begin``; None when every
+    line in between is another thread's (pid column as in scan's pair rule)."""
+    pid = _PID_COLUMN.match(block, begin + 1).group(1)
+    return _may_be_of(pid).search(block, end, start)
+
+
+def _may_be_of(pid: str) -> re.Pattern[str]:
+    """A pattern matching at the newline in front of a line that is not certainly
+    another thread's than ``pid``'s: its pid column is not a clean, different number."""
+    found = _MAY_BE_OF.get(pid)
+    if found is None:
+        if len(_MAY_BE_OF) > 4096:
+            _MAY_BE_OF.clear()
+        found = _MAY_BE_OF[pid] = re.compile(
+            rf"\n(?!(?:\[pid +)?(?!0|{pid}[^0-9])\d{{1,7}}[ \]])")
+    return found
+
+
+_PID_COLUMN = re.compile(r"(?:\[pid +)?(\d+)")
+_MAY_BE_OF: dict[str, re.Pattern[str]] = {}
 
 
 def _start_split(session: Session, name: str, text: str, number: int) -> None:

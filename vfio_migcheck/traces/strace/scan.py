@@ -133,23 +133,40 @@ def built_patterns(threads: dict[int | None, Thread], steady: bool,
     if state_key(threads, steady, pid_column) is None:
         return None
     table: FdTable = next(iter(threads.values())).table
-    return _CACHE.get(_Facts(threads, table, steady, pid_column).key)
+    return _CACHE.get(_cache_key(threads, table, steady, pid_column))
 
 
 def _patterns(threads: dict[int | None, Thread], steady: bool,
               pid_column: bool) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
     table: FdTable = next(iter(threads.values())).table
-    facts = _Facts(threads, table, steady, pid_column)
-    found = _CACHE.get(facts.key)
+    key = _cache_key(threads, table, steady, pid_column)
+    found = _CACHE.get(key)
     if found is None:
         if len(_CACHE) > 256:
             _CACHE.clear()
+        facts = _Facts(threads, table, steady, pid_column)
         tail = _pair_tail(facts)
         pair = None
         if tail:
             pair = re.compile(rf"\n{_free_pid(facts)}{_stamp(facts)}{tail}")
-        found = _CACHE[facts.key] = (re.compile(_source(facts, tail)), pair)
+        found = _CACHE[key] = (re.compile(_source(facts, tail)), pair)
     return found
+
+
+def _cache_key(threads: dict[int | None, Thread], table: FdTable, steady: bool,
+               pid_column: bool) -> tuple:
+    """What the patterns are built from, without sorting anything: a capture keeps coming
+    back to a few states (a data fd opened and closed again), each under a new table
+    version, and this look-up happens at every such return.
+
+    It holds all that :class:`_Facts` reads (the threads, every fd, the ordinary files
+    with their decorations, the epoll fds, whether a data fd is open), so equal keys
+    build equal patterns; it may tell apart states whose facts agree (threads met in
+    another order), which only costs a build.
+    """
+    return (tuple(threads), steady, pid_column, bool(table.counts.get(DATA)),
+            frozenset([(fd, entry.token) if entry.file.kind == OTHER else
+                       (fd, entry.file.kind == EPOLL) for fd, entry in table.fds.items()]))
 
 
 class _Facts:
@@ -174,12 +191,10 @@ class _Facts:
         self.tokens = [entry.token for fd, entry in other
                        if entry.token is not None and entry.token.startswith(f"{fd}<")]
         self.epolls = sorted(fd for fd, entry in table.fds.items() if entry.file.kind == EPOLL)
-        self.key = (tuple(self.pids), tuple(self.free), self.unprefixed, steady, self.data_open,
-                    tuple(self.known), tuple(self.other), tuple(self.tokens),
-                    tuple(self.epolls))
 
 
-#: compiled patterns by the facts they were built from (a capture cycles through a few)
+#: compiled patterns by the state they were built from (_cache_key; a capture cycles
+#: through a few)
 _CACHE: dict[tuple, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
 
 #: how many lines may separate the halves of a split call stepped over as a pair
