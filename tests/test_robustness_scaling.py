@@ -61,7 +61,7 @@ def _read(path: Path, fmt: str) -> float:
     def read_all() -> None:
         for _event in open_trace(path, fmt).events:
             pass
-    return fastest(read_all, repeat=2)
+    return fastest(read_all, repeat=3)   # best of three: the suite runs beside other work
 
 
 @pytest.mark.parametrize("name,fmt,build,size", SHAPES, ids=[s[0] for s in SHAPES])
