@@ -10,7 +10,8 @@ come from ``os.wait4``. Next to every rate the script prints the rate of a bare
 ``for line in f`` over the same file measured in the same run: on a shared, noisy machine
 the ratio (bare CPU time / command CPU time) is the figure to compare, not the absolute
 rate. ``reader`` is the trace reader alone (events counted, no checking; CPU time of the
-read loop in the child, imports excluded), so reader and engine can be told apart.
+read loop in the child, imports excluded, read as ``check`` reads: collector tuned,
+quiet runs collapsed), so reader and engine can be told apart.
 ``--tree`` measures the package of another checkout (e.g. an exported older commit) on the
 same files. ``--scale`` shrinks every workload (0.1 for a quick look). Each tree's byte
 code is compiled once into a private cache first (compiled_env.py), as an installed package
@@ -57,10 +58,22 @@ WORKLOADS = {
 }
 DEFAULT = "mixed-1M,mixed-4M,corpus-mixed-1M,dense-200k,canonical-200k,qemu-200k"
 
+#: the reader alone, as ``check`` runs it: under the collector settings of a process that
+#: runs one command (cli._import_command) and handing over runs of quiet lines as one event
+#: (checker/api.py sets COLLAPSE_RUNS); trees from before either change keep the defaults.
+#: So reader and ``check`` figures differ by the engine alone.
 _READER_CHILD = """
-import sys, time
+import gc, sys, time
 from pathlib import Path
+import vfio_migcheck.cli as cli
+import vfio_migcheck.traces.events as events
 from vfio_migcheck.traces.reading import open_trace
+thresholds = getattr(cli, "ONE_COMMAND_GC_THRESHOLDS", None)
+if thresholds is not None:
+    gc.freeze()
+    gc.set_threshold(*thresholds)
+if hasattr(events, "COLLAPSE_RUNS"):
+    events.COLLAPSE_RUNS.set(True)
 start = time.process_time()
 reading = open_trace(Path(sys.argv[1]), "auto")
 events = sum(1 for _ in reading.events)
