@@ -983,24 +983,38 @@ class Engine:
             return start
         if track.held is not None and _overlap(track.held.event, first):
             return start
-        profile = self._data_profile(file)
+        profile = track.profile             # (_data_profile: the owner's)
         files = before.files
         shapes = run.shapes
         end = len(shapes)
         samples = self._run_samples
         if len(samples) > MAX_CACHED_SAMPLES:
             samples.clear()
+        table = node.trans
+        # a shape's verdict at this node, for this file's slot, remembered as the cache
+        # entry that gave it: (its key in ``table``, the self-loop found there)
+        where = (node, files.index(file) if file in files else NEW_FILE, run.fd,
+                 track.unsure_start, id(profile))
         # the first line's shape first: when it is no self-loop, nothing more to look up
         head = shapes[start]
-        for shape in (head, *(shape for shape in run.samples if shape != head)):
+        for shape in run.samples if head == next(iter(run.samples)) else \
+                (head, *(shape for shape in run.samples if shape != head)):
+            loop = samples.get((where, shape))
+            if loop is not None and table.get(loop[0]) is loop[1]:
+                continue                    # (an entry the automaton still holds)
             # a line of this shape on this fd: the cache key reads nothing else of it
             sample = samples.get((run.fd, shape))
             if sample is None:
                 sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
-            trans = self._cached(track, node, files, sample, file,
-                                 *self._data_key(sample, profile))[3]
+            cached = self._cached(track, node, files, sample, file,
+                                  *self._data_key(sample, profile))
+            trans = cached[3]
             if trans is not None and trans.node is node and trans.same_names \
                     and trans.result.quiet:
+                head_key, fine, coarse = cached[:3]
+                found = (head_key, coarse) if coarse is not None and \
+                    table.get((head_key, coarse)) is trans else (head_key, fine)
+                samples[(where, shape)] = (found, trans)
                 continue
             if shape == head:
                 return start
