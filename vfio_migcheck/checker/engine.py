@@ -917,11 +917,17 @@ class Engine:
             if node is None:
                 break
             key, fine, is_set, shows, hides = lane
-            # the cache entry _cached would find (the head of a call's step: no file)
-            trans = node.trans.get(((key[0], FeatureCall, NEW_FILE, track.unsure_start,
-                                     ident), fine))
-            if trans is None or not trans.result.silent:
-                break
+            # the cache entry _cached would find (the head of a call's step: no file), by
+            # its alias (the call's key in the run) once it was found so
+            table = node.trans
+            alias = (_ALIAS, keys[index], track.unsure_start, ident)
+            trans = table.get(alias)
+            if trans is None:
+                trans = table.get(((key[0], FeatureCall, NEW_FILE, track.unsure_start,
+                                    ident), fine))
+                if trans is None or not trans.result.silent:
+                    break
+                table[alias] = trans
             # feed_one
             self.events += 1
             self.last_origin = event.origin
@@ -991,30 +997,26 @@ class Engine:
         if len(samples) > MAX_CACHED_SAMPLES:
             samples.clear()
         table = node.trans
-        # a shape's verdict at this node, for this file's slot, remembered as the cache
-        # entry that gave it: (its key in ``table``, the self-loop found there)
-        where = (node, files.index(file) if file in files else NEW_FILE, run.fd,
-                 track.unsure_start, id(profile))
+        # a shape's self-loop is also filed in the node's table under a cheap alias (this
+        # file's slot, the fd, the shape), which the automaton forgets with the entry itself
+        slot = files.index(file) if file in files else NEW_FILE
+        unsure, ident = track.unsure_start, id(profile)
         # the first line's shape first: when it is no self-loop, nothing more to look up
         head = shapes[start]
         for shape in run.samples if head == next(iter(run.samples)) else \
                 (head, *(shape for shape in run.samples if shape != head)):
-            loop = samples.get((where, shape))
-            if loop is not None and table.get(loop[0]) is loop[1]:
-                continue                    # (an entry the automaton still holds)
+            alias = (_ALIAS, slot, run.fd, shape, unsure, ident)
+            if alias in table:
+                continue
             # a line of this shape on this fd: the cache key reads nothing else of it
             sample = samples.get((run.fd, shape))
             if sample is None:
                 sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
-            cached = self._cached(track, node, files, sample, file,
-                                  *self._data_key(sample, profile))
-            trans = cached[3]
+            trans = self._cached(track, node, files, sample, file,
+                                 *self._data_key(sample, profile))[3]
             if trans is not None and trans.node is node and trans.same_names \
                     and trans.result.quiet:
-                head_key, fine, coarse = cached[:3]
-                found = (head_key, coarse) if coarse is not None and \
-                    table.get((head_key, coarse)) is trans else (head_key, fine)
-                samples[(where, shape)] = (found, trans)
+                table[alias] = trans
                 continue
             if shape == head:
                 return start
@@ -1660,6 +1662,13 @@ def _forget_file(config: Config, file: str, sessions: bool) -> Config:
             and session.fd is not None:
         config = evolve(config, session=evolve(session, file=RETIRED_FILE))
     return config
+
+
+#: first item of the aliases the fast paths file in a node's table (``Node.trans``) next to
+#: the automaton's own entries, under keys cheaper to make than the entry's (the statement or
+#: line shape instead of the payload): an alias leads to the same transition and is
+#: forgotten with it (``Automaton.start_afresh``); no key of the automaton's starts with it
+_ALIAS = object()
 
 
 def _successor(before: Readings, trans, file: str | None, line: int) -> Readings:

@@ -240,7 +240,7 @@ class DeviceStats:
             if first_read is not None or first_write is not None:
                 b.kind = "saving" if first_write is None or (
                     first_read is not None and first_read < first_write) else "resuming"
-        reads = [read_ret[shape] for shape in rest if shape in read_ret]
+        reads = _rets(rest, read_ret)
         if reads:
             b.reads += len(reads)
             b.read_sizes.extend(reads)
@@ -260,7 +260,7 @@ class DeviceStats:
                     event = run.member(start + 1 + found)
                     b.eof_line = event.origin.line
                     b.eof_ts = event.ts
-        writes = [write_ret[shape] for shape in rest if shape in write_ret]
+        writes = _rets(rest, write_ret) if write_ret else None
         if writes:
             b.writes += len(writes)
             b.bytes_written += sum(writes)
@@ -311,6 +311,15 @@ def _events(run: DataRun, start: int, stop: int, step: int = 1) -> Iterator[Even
     """The events of ``run``'s lines ``range(start, stop, step)``."""
     for index in range(start, stop, step):
         yield run.member(index)
+
+
+def _rets(shapes: list[str] | tuple[str, ...], rets: dict[str, int]) -> list[int]:
+    """The returns of the ``shapes`` that ``rets`` maps, in order. One shape (a run of
+    equal reads, the usual case) is counted in C rather than looked up line by line."""
+    if len(rets) == 1:
+        (shape, ret), = rets.items()
+        return [ret] * shapes.count(shape)
+    return [rets[shape] for shape in shapes if shape in rets]
 
 
 def _first_index(shapes: list[str] | tuple[str, ...], wanted: dict[str, int]) -> int | None:
