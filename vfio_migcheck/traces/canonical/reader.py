@@ -23,6 +23,7 @@ from vfio_migcheck.traces.canonical.hotline import (
     SHAPE_GROUPS,
     HotMember,
     hot_event,
+    hot_event_on,
 )
 from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
@@ -668,6 +669,7 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
     first, second = SHAPE_GROUPS
     run_fd: str | None = None       # the fd's text in the pending run's lines
     texts: list[str] = []
+    matches: list[re.Match[str]] = []   # each line's match (HotMember)
     shapes: list[str] = []
     start = 0
     ident = ""
@@ -684,23 +686,26 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                     fd_text = m.group(4)
                     if fd_text == run_fd:
                         texts.append(item)
+                        matches.append(m)
                         shapes.append(m.group(first) or m.group(second))
                         continue
                     if calls:
                         yield from _call_events(file, calls, call_texts, call_keys)
                         calls, call_texts, call_keys = [], [], []
                     if texts:
-                        yield from _run_events(file, start, texts, shapes, ident, run_fd,
+                        yield from _run_events(file, start, texts, matches, shapes, ident, run_fd,
                                                summary)
                         texts, run_fd = [], None
                     open_fd = fds.get(int(fd_text))
                     if open_fd is not None:
                         run_fd, start, ident = fd_text, number, open_fd.file
                         texts = [item]
+                        matches = [m]
                         shapes = [m.group(first) or m.group(second)]
                         continue
                 if texts:
-                    yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+                    yield from _run_events(file, start, texts, matches, shapes, ident, run_fd,
+                                           summary)
                     texts, run_fd = [], None
                 m = device_line(item)
                 if m is not None:
@@ -724,7 +729,7 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                         continue
                 item = Line(number, item)
             elif texts:
-                yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+                yield from _run_events(file, start, texts, matches, shapes, ident, run_fd, summary)
                 texts, run_fd = [], None
             if calls:
                 yield from _call_events(file, calls, call_texts, call_keys)
@@ -734,7 +739,7 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
     if calls:
         yield from _call_events(file, calls, call_texts, call_keys)
     if texts:
-        yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+        yield from _run_events(file, start, texts, matches, shapes, ident, run_fd, summary)
 
 
 def _joins(head: Event, event: Event) -> bool:
@@ -759,17 +764,19 @@ def _call_events(file: str, calls: list[Event], texts: list[str],
                           "keys": tuple(keys)})
 
 
-def _run_events(file: str, start: int, texts: list[str], shapes: list[str], ident: str,
-                fd_text: str | None, summary: ReadSummary) -> Iterator[Event]:
-    """The events of a pending run of hot lines: one DataRun, or each line's event."""
+def _run_events(file: str, start: int, texts: list[str], matches: list[re.Match[str]],
+                shapes: list[str], ident: str, fd_text: str | None, summary: ReadSummary
+                ) -> Iterator[Event]:
+    """The events of a pending run of hot lines: one DataRun, or each line's event
+    (``matches``: each line's, as the reader matched it)."""
     count = len(texts)
     summary.lines += count
     summary.events += count
-    member = HotMember(ident)
     if count < MIN_RUN:
         for index, text in enumerate(texts):
-            yield member(file, start + index, text)
+            yield hot_event_on(matches[index], ident, file, start + index, text)
         return
+    member = HotMember(ident, matches, start)
     samples = {shape: shapes.index(shape) for shape in dict.fromkeys(shapes)}
     io: dict[str, tuple[str, int, int]] = {}
     for shape in samples:
