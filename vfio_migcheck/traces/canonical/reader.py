@@ -683,11 +683,11 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
             if item.__class__ is str:
                 m = hot(item)
                 if m is not None:
-                    fd_text = m.group(4)
+                    fd_text, shape, other = m.group(4, first, second)
                     if fd_text == run_fd:
                         texts.append(item)
                         matches.append(m)
-                        shapes.append(m.group(first) or m.group(second))
+                        shapes.append(shape or other)
                         continue
                     if calls:
                         yield from _call_events(file, calls, call_texts, call_keys)
@@ -701,7 +701,7 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                         run_fd, start, ident = fd_text, number, open_fd.file
                         texts = [item]
                         matches = [m]
-                        shapes = [m.group(first) or m.group(second)]
+                        shapes = [shape or other]
                         continue
                 if texts:
                     yield from _run_events(file, start, texts, matches, shapes, ident, run_fd,
