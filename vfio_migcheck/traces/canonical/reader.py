@@ -764,6 +764,11 @@ def _call_events(file: str, calls: list[Event], texts: list[str],
                           "keys": tuple(keys)})
 
 
+#: a read or write shape -> (call, requested, ret) as a DataRun's ``io`` holds it: a capture
+#: repeats a few (started afresh past MAX_REMEMBERED)
+_IO_SHAPES: dict[str, tuple[str, int, int]] = {}
+
+
 def _run_events(file: str, start: int, texts: list[str], matches: list[re.Match[str]],
                 shapes: list[str], ident: str, fd_text: str | None, summary: ReadSummary
                 ) -> Iterator[Event]:
@@ -781,8 +786,13 @@ def _run_events(file: str, start: int, texts: list[str], matches: list[re.Match[
     io: dict[str, tuple[str, int, int]] = {}
     for shape in samples:
         if shape[0] != "p":             # "read|write REQUESTED = RET[ ERRNO]"
-            call, requested, _, ret = shape.split(" ", 4)[:4]
-            io[shape] = (call, int(requested), int(ret))
+            found = _IO_SHAPES.get(shape)
+            if found is None:
+                if len(_IO_SHAPES) >= MAX_REMEMBERED:
+                    _IO_SHAPES.clear()
+                call, requested, _, ret = shape.split(" ", 4)[:4]
+                found = _IO_SHAPES[shape] = (call, int(requested), int(ret))
+            io[shape] = found
     ts = None
     for text in texts:                  # the first time stamp ("@TS " starts the line)
         if text[0] == "@":
