@@ -900,6 +900,7 @@ class Engine:
         spec = self.spec
         undecided = track.undecided
         by_key = self._call_keys
+        timed = False
         index, count = start, len(calls)
         while index < count:
             event = calls[index]
@@ -911,7 +912,8 @@ class Engine:
             if lane is None:
                 break
             last = prev if prev is not None else (held.event if held is not None else None)
-            if last is not None and _overlap(last, event):
+            if last is not None and (last.tid is None or last.tid != event.tid) \
+                    and _overlap(last, event):      # (one thread's calls never overlap)
                 break
             node = before.node
             if node is None:
@@ -928,15 +930,13 @@ class Engine:
                 if trans is None or not trans.result.silent:
                     break
                 table[alias] = trans
-            # feed_one
-            self.events += 1
-            self.last_origin = event.origin
-            if event.ts is not None:
-                self._timed = True
+            # feed_one (its counts, the last origin and the timed flag: after the loop)
+            ts = event.ts
+            if ts is not None:
+                timed = True
             # _replay_silent (the held event's findings: only the first call can have any)
             if prev is None and held is not None and held.findings:
                 self._emit_all(held.findings)
-            self.automaton.hits += 1
             line = event.origin.line
             after = before if trans.same_names and trans.node is node else \
                 _successor(before, trans, None, line)
@@ -948,21 +948,35 @@ class Engine:
                         undecided.append((line, rule))
             prev, prev_before, prev_key = event, before, key
             # the rest of _feature_lane
-            self.feature_hits += 1
             if track.pid is None:
                 track.pid = event.pid
             if hides:
                 track.payload_hidden = True
             if track.unsure_start and _establishes_state(event):
                 track.unsure_start = False
-            # (_after_set: no pin, no other device; _observe_state: readings with a node)
-            stats.observe_states(event, after, spec)
+            # (_after_set: no pin, no other device; _observe_state: readings with a node,
+            # stats.observe_states of them inlined)
+            if ts is not None:
+                if stats.first_ts is None:
+                    stats.first_ts = ts
+                stats.last_ts = ts
+            if after.node.size:     # type: ignore[union-attr]
+                stats._observe_node(event, after, after.node)  # type: ignore[arg-type]
+            else:
+                stats.observe_states(event, after, spec)
             if not track.migration_seen:
                 track.migration_seen = shows
             before = after
             index += 1
         if prev is None:
             return start
+        applied = index - start
+        self.events += applied
+        self.automaton.hits += applied
+        self.feature_hits += applied
+        self.last_origin = prev.origin
+        if timed:
+            self._timed = True
         step = self._shown_step(track, prev)[0]  # type: ignore[index]
         track.held = Held(prev, step, prev_key, prev_before, ())
         return index
