@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -265,8 +266,8 @@ class DeviceStats:
             b.writes += len(writes)
             b.bytes_written += sum(writes)
 
-    def _record(self, event: Event, file: str, created: list[int | None], kinds: set[str],
-                states: set[str]) -> None:
+    def _record(self, event: Event, file: str, created: list[int | None],
+                kinds: AbstractSet[str], states: AbstractSet[str]) -> None:
         self._ts(event)
         b = self.sessions.get(file)
         if b is None:
@@ -328,14 +329,19 @@ def _first_index(shapes: list[str] | tuple[str, ...], wanted: dict[str, int]) ->
     return min(found) if found else None
 
 
-def _by_file(readings: Readings, file: str) -> tuple[list[int | None], set[str], set[str]]:
-    """Session lines, kinds and states of the readings whose session is bound to ``file``."""
+def _by_file(readings: Readings, file: str
+             ) -> tuple[list[int | None], frozenset[str], frozenset[str]]:
+    """Session lines, kinds and states of the readings whose session is bound to ``file``
+    (the node summary's own sets: every caller only reads them)."""
     files = readings.files
     if file not in files:
-        return [], set(), set()
+        return [], _NONE, _NONE
     found = readings.node.summary.by_file.get(files.index(file))  # type: ignore[union-attr]
     if found is None:
-        return [], set(), set()
+        return [], _NONE, _NONE
     slots, kinds, states = found
     lines = readings.lines
-    return [None if s is None else lines[s] for s in slots], set(kinds), set(states)
+    return [None if s is None else lines[s] for s in slots], kinds, states
+
+
+_NONE: frozenset[str] = frozenset()
