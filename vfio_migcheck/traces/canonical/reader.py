@@ -119,6 +119,9 @@ class CanonicalTrace:
     payloads: dict[str, tuple[str, dict[str, Any], Any, dict[str, Any], bool | str]] = \
         field(default_factory=dict)
     remember: str | None = None
+    # a remembered device call's event fields but its provenance, by statement text, as made
+    # for the device fd in them (cached_device_call copies it rather than merging payloads)
+    protos: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- identities of open files --
 
@@ -242,7 +245,8 @@ class CanonicalTrace:
         read before, from its remembered payload; None when it was not (or its device is
         no longer declared: the general path says so). :meth:`_feature_event` for a
         remembered payload, the tests on its data fd made once when it was remembered."""
-        found = self.payloads.get(m.group(4))
+        statement = m.group(4)
+        found = self.payloads.get(statement)
         if found is None:
             return None
         device, payload, fd, values, creates = found
@@ -263,11 +267,22 @@ class CanonicalTrace:
                 self._new_file(payload["data_fd"], device, True, origin)
         if fd is _DECLARED_FD:
             fd = declared.fd
-        return built(FeatureCall, {"origin": origin, "device": device, "fd": fd, **values,
-                                   "pid": pid, "tid": tid,
-                                   "ts": None if ts is None else float(ts),
-                                   "duration": None if duration is None else float(duration),
-                                   "text": text})
+        proto = self.protos.get(statement)
+        if proto is None or proto["fd"] != fd:
+            if len(self.protos) >= MAX_REMEMBERED:
+                self.protos.clear()
+            # the fields in the order the event always had them (origin to text)
+            proto = self.protos[statement] = {
+                "origin": None, "device": device, "fd": fd, **values,
+                "pid": None, "tid": None, "ts": None, "duration": None, "text": None}
+        fields = proto.copy()
+        fields["origin"] = origin
+        fields["pid"] = pid
+        fields["tid"] = tid
+        fields["ts"] = None if ts is None else float(ts)
+        fields["duration"] = None if duration is None else float(duration)
+        fields["text"] = text
+        return built(FeatureCall, fields)
 
     def hot_close(self, m: re.Match[str], file: str, number: int, text: str) -> Event | None:
         """The event of a line :data:`CLOSE_LINE` matched in full, as :meth:`_fd_call`
