@@ -1011,7 +1011,7 @@ class Engine:
         if len(samples) > MAX_CACHED_SAMPLES:
             samples.clear()
         table = node.trans
-        # a shape's self-loop is also filed in the node's table under a cheap alias (this
+        # a shape's verdict is also filed in the node's table under a cheap alias (this
         # file's slot, the fd, the shape), which the automaton forgets with the entry itself
         slot = files.index(file) if file in files else NEW_FILE
         unsure, ident = track.unsure_start, id(profile)
@@ -1020,17 +1020,18 @@ class Engine:
         for shape in run.samples if head == next(iter(run.samples)) else \
                 (head, *(shape for shape in run.samples if shape != head)):
             alias = (_ALIAS, slot, run.fd, shape, unsure, ident)
-            if alias in table:
-                continue
-            # a line of this shape on this fd: the cache key reads nothing else of it
-            sample = samples.get((run.fd, shape))
-            if sample is None:
-                sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
-            trans = self._cached(track, node, files, sample, file,
-                                 *self._data_key(sample, profile))[3]
-            if trans is not None and trans.node is node and trans.same_names \
-                    and trans.result.quiet:
-                table[alias] = trans
+            loop = table.get(alias)
+            if loop is None:
+                # a line of this shape on this fd: the cache key reads nothing else of it
+                sample = samples.get((run.fd, shape))
+                if sample is None:
+                    sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
+                trans = self._cached(track, node, files, sample, file,
+                                     *self._data_key(sample, profile))[3]
+                if trans is not None:   # (a step not computed yet may be a self-loop later)
+                    loop = table[alias] = trans.node is node and trans.same_names \
+                        and trans.result.quiet
+            if loop:
                 continue
             if shape == head:
                 return start
@@ -1680,8 +1681,10 @@ def _forget_file(config: Config, file: str, sessions: bool) -> Config:
 
 #: first item of the aliases the fast paths file in a node's table (``Node.trans``) next to
 #: the automaton's own entries, under keys cheaper to make than the entry's (the statement or
-#: line shape instead of the payload): an alias leads to the same transition and is
-#: forgotten with it (``Automaton.start_afresh``); no key of the automaton's starts with it
+#: line shape instead of the payload): an alias holds the entry's transition (_call_stretch)
+#: or the verdict drawn from it (_quiet_stretch: a quiet self-loop or not), made only once
+#: the entry exists, and is forgotten with it (``Automaton.start_afresh``); no key of the
+#: automaton's starts with it
 _ALIAS = object()
 
 
