@@ -227,13 +227,17 @@ class DeviceStats:
                       None)
         if ts is not None:
             self.last_ts = ts
-        rest = run.shapes[start + 1:end]
-        read_ret = {shape: ret for shape, (way, _asked, ret) in run.io.items()
-                    if way == "read" and ret >= 0}
-        write_ret = {shape: ret for shape, (way, _asked, ret) in run.io.items()
-                     if way == "write" and ret >= 0}
+        read_ret: dict[str, int] = {}
+        write_ret: dict[str, int] = {}
+        for shape, (way, _asked, ret) in run.io.items():
+            if ret >= 0:
+                if way == "read":
+                    read_ret[shape] = ret
+                elif way == "write":
+                    write_ret[shape] = ret
         if not read_ret and not write_ret:
             return
+        rest = run.shapes[start + 1:end]
         b = self.sessions[file]
         if b.kind == "unknown":             # the first read or write decides
             first_read = _first_index(rest, read_ret)
