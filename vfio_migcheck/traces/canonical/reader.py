@@ -725,7 +725,7 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                     texts, run_fd = [], None
                 m = device_line(item)
                 if m is not None:
-                    # _read_before and _joins, inlined: a quarter of a capture's lines
+                    # _read_before, inlined (a quarter of a capture's lines are device calls)
                     event = cached_call(m, file, number, item)
                     if event is not None:
                         summary.lines += 1
