@@ -900,6 +900,7 @@ class Engine:
         spec = self.spec
         undecided = track.undecided
         by_key = self._call_keys
+        timed = False
         index, count = start, len(calls)
         while index < count:
             event = calls[index]
@@ -911,26 +912,31 @@ class Engine:
             if lane is None:
                 break
             last = prev if prev is not None else (held.event if held is not None else None)
-            if last is not None and _overlap(last, event):
+            if last is not None and (last.tid is None or last.tid != event.tid) \
+                    and _overlap(last, event):      # (one thread's calls never overlap)
                 break
             node = before.node
             if node is None:
                 break
             key, fine, is_set, shows, hides = lane
-            # the cache entry _cached would find (the head of a call's step: no file)
-            trans = node.trans.get(((key[0], FeatureCall, NEW_FILE, track.unsure_start,
-                                     ident), fine))
-            if trans is None or not trans.result.silent:
-                break
-            # feed_one
-            self.events += 1
-            self.last_origin = event.origin
-            if event.ts is not None:
-                self._timed = True
+            # the cache entry _cached would find (the head of a call's step: no file), by
+            # its alias (the call's key in the run) once it was found so
+            table = node.trans
+            alias = (_ALIAS, keys[index], track.unsure_start, ident)
+            trans = table.get(alias)
+            if trans is None:
+                trans = table.get(((key[0], FeatureCall, NEW_FILE, track.unsure_start,
+                                    ident), fine))
+                if trans is None or not trans.result.silent:
+                    break
+                table[alias] = trans
+            # feed_one (its counts, the last origin and the timed flag: after the loop)
+            ts = event.ts
+            if ts is not None:
+                timed = True
             # _replay_silent (the held event's findings: only the first call can have any)
             if prev is None and held is not None and held.findings:
                 self._emit_all(held.findings)
-            self.automaton.hits += 1
             line = event.origin.line
             after = before if trans.same_names and trans.node is node else \
                 _successor(before, trans, None, line)
@@ -942,21 +948,35 @@ class Engine:
                         undecided.append((line, rule))
             prev, prev_before, prev_key = event, before, key
             # the rest of _feature_lane
-            self.feature_hits += 1
             if track.pid is None:
                 track.pid = event.pid
             if hides:
                 track.payload_hidden = True
             if track.unsure_start and _establishes_state(event):
                 track.unsure_start = False
-            # (_after_set: no pin, no other device; _observe_state: readings with a node)
-            stats.observe_states(event, after, spec)
+            # (_after_set: no pin, no other device; _observe_state: readings with a node,
+            # stats.observe_states of them inlined)
+            if ts is not None:
+                if stats.first_ts is None:
+                    stats.first_ts = ts
+                stats.last_ts = ts
+            if after.node.size:     # type: ignore[union-attr]
+                stats._observe_node(event, after, after.node)  # type: ignore[arg-type]
+            else:
+                stats.observe_states(event, after, spec)
             if not track.migration_seen:
                 track.migration_seen = shows
             before = after
             index += 1
         if prev is None:
             return start
+        applied = index - start
+        self.events += applied
+        self.automaton.hits += applied
+        self.feature_hits += applied
+        self.last_origin = prev.origin
+        if timed:
+            self._timed = True
         step = self._shown_step(track, prev)[0]  # type: ignore[index]
         track.held = Held(prev, step, prev_key, prev_before, ())
         return index
@@ -983,24 +1003,35 @@ class Engine:
             return start
         if track.held is not None and _overlap(track.held.event, first):
             return start
-        profile = self._data_profile(file)
+        profile = track.profile             # (_data_profile: the owner's)
         files = before.files
         shapes = run.shapes
         end = len(shapes)
         samples = self._run_samples
         if len(samples) > MAX_CACHED_SAMPLES:
             samples.clear()
+        table = node.trans
+        # a shape's verdict is also filed in the node's table under a cheap alias (this
+        # file's slot, the fd, the shape), which the automaton forgets with the entry itself
+        slot = files.index(file) if file in files else NEW_FILE
+        unsure, ident = track.unsure_start, id(profile)
         # the first line's shape first: when it is no self-loop, nothing more to look up
         head = shapes[start]
-        for shape in (head, *(shape for shape in run.samples if shape != head)):
-            # a line of this shape on this fd: the cache key reads nothing else of it
-            sample = samples.get((run.fd, shape))
-            if sample is None:
-                sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
-            trans = self._cached(track, node, files, sample, file,
-                                 *self._data_key(sample, profile))[3]
-            if trans is not None and trans.node is node and trans.same_names \
-                    and trans.result.quiet:
+        for shape in run.samples if head == next(iter(run.samples)) else \
+                (head, *(shape for shape in run.samples if shape != head)):
+            alias = (_ALIAS, slot, run.fd, shape, unsure, ident)
+            loop = table.get(alias)
+            if loop is None:
+                # a line of this shape on this fd: the cache key reads nothing else of it
+                sample = samples.get((run.fd, shape))
+                if sample is None:
+                    sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
+                trans = self._cached(track, node, files, sample, file,
+                                     *self._data_key(sample, profile))[3]
+                if trans is not None:   # (a step not computed yet may be a self-loop later)
+                    loop = table[alias] = trans.node is node and trans.same_names \
+                        and trans.result.quiet
+            if loop:
                 continue
             if shape == head:
                 return start
@@ -1646,6 +1677,15 @@ def _forget_file(config: Config, file: str, sessions: bool) -> Config:
             and session.fd is not None:
         config = evolve(config, session=evolve(session, file=RETIRED_FILE))
     return config
+
+
+#: first item of the aliases the fast paths file in a node's table (``Node.trans``) next to
+#: the automaton's own entries, under keys cheaper to make than the entry's (the statement or
+#: line shape instead of the payload): an alias holds the entry's transition (_call_stretch)
+#: or the verdict drawn from it (_quiet_stretch: a quiet self-loop or not), made only once
+#: the entry exists, and is forgotten with it (``Automaton.start_afresh``); no key of the
+#: automaton's starts with it
+_ALIAS = object()
 
 
 def _successor(before: Readings, trans, file: str | None, line: int) -> Readings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -226,13 +227,17 @@ class DeviceStats:
                       None)
         if ts is not None:
             self.last_ts = ts
-        rest = run.shapes[start + 1:end]
-        read_ret = {shape: ret for shape, (way, _asked, ret) in run.io.items()
-                    if way == "read" and ret >= 0}
-        write_ret = {shape: ret for shape, (way, _asked, ret) in run.io.items()
-                     if way == "write" and ret >= 0}
+        read_ret: dict[str, int] = {}
+        write_ret: dict[str, int] = {}
+        for shape, (way, _asked, ret) in run.io.items():
+            if ret >= 0:
+                if way == "read":
+                    read_ret[shape] = ret
+                elif way == "write":
+                    write_ret[shape] = ret
         if not read_ret and not write_ret:
             return
+        rest = run.shapes[start + 1:end]
         b = self.sessions[file]
         if b.kind == "unknown":             # the first read or write decides
             first_read = _first_index(rest, read_ret)
@@ -240,7 +245,7 @@ class DeviceStats:
             if first_read is not None or first_write is not None:
                 b.kind = "saving" if first_write is None or (
                     first_read is not None and first_read < first_write) else "resuming"
-        reads = [read_ret[shape] for shape in rest if shape in read_ret]
+        reads = _rets(rest, read_ret)
         if reads:
             b.reads += len(reads)
             b.read_sizes.extend(reads)
@@ -260,13 +265,13 @@ class DeviceStats:
                     event = run.member(start + 1 + found)
                     b.eof_line = event.origin.line
                     b.eof_ts = event.ts
-        writes = [write_ret[shape] for shape in rest if shape in write_ret]
+        writes = _rets(rest, write_ret) if write_ret else None
         if writes:
             b.writes += len(writes)
             b.bytes_written += sum(writes)
 
-    def _record(self, event: Event, file: str, created: list[int | None], kinds: set[str],
-                states: set[str]) -> None:
+    def _record(self, event: Event, file: str, created: list[int | None],
+                kinds: AbstractSet[str], states: AbstractSet[str]) -> None:
         self._ts(event)
         b = self.sessions.get(file)
         if b is None:
@@ -313,20 +318,34 @@ def _events(run: DataRun, start: int, stop: int, step: int = 1) -> Iterator[Even
         yield run.member(index)
 
 
+def _rets(shapes: list[str] | tuple[str, ...], rets: dict[str, int]) -> list[int]:
+    """The returns of the ``shapes`` that ``rets`` maps, in order. One shape (a run of
+    equal reads, the usual case) is counted in C rather than looked up line by line."""
+    if len(rets) == 1:
+        (shape, ret), = rets.items()
+        return [ret] * shapes.count(shape)
+    return [rets[shape] for shape in shapes if shape in rets]
+
+
 def _first_index(shapes: list[str] | tuple[str, ...], wanted: dict[str, int]) -> int | None:
     """Where the first of the ``wanted`` shapes is in ``shapes`` (None: nowhere)."""
     found = [shapes.index(shape) for shape in wanted if shape in shapes]
     return min(found) if found else None
 
 
-def _by_file(readings: Readings, file: str) -> tuple[list[int | None], set[str], set[str]]:
-    """Session lines, kinds and states of the readings whose session is bound to ``file``."""
+def _by_file(readings: Readings, file: str
+             ) -> tuple[list[int | None], frozenset[str], frozenset[str]]:
+    """Session lines, kinds and states of the readings whose session is bound to ``file``
+    (the node summary's own sets: every caller only reads them)."""
     files = readings.files
     if file not in files:
-        return [], set(), set()
+        return [], _NONE, _NONE
     found = readings.node.summary.by_file.get(files.index(file))  # type: ignore[union-attr]
     if found is None:
-        return [], set(), set()
+        return [], _NONE, _NONE
     slots, kinds, states = found
     lines = readings.lines
-    return [None if s is None else lines[s] for s in slots], set(kinds), set(states)
+    return [None if s is None else lines[s] for s in slots], kinds, states
+
+
+_NONE: frozenset[str] = frozenset()

@@ -94,14 +94,23 @@ def hot_event_on(m: re.Match[str], ident: str, file: str, number: int, text: str
 
 class HotMember:
     """Makes the event of one line of a run of hot lines on the open file ``ident``
-    (``Run.build``): the line is matched again, as the reader matched it."""
+    (``Run.build``). ``matches``: the reader's matches of the run's lines, from line
+    ``start`` on (kept rather than matching a line again: the engine asks for a few lines
+    of every run); None: the line is matched again, as the reader matched it."""
 
-    __slots__ = ("ident",)
+    __slots__ = ("ident", "matches", "start")
 
-    def __init__(self, ident: str) -> None:
+    def __init__(self, ident: str, matches: list[re.Match[str]] | None = None,
+                 start: int = 0) -> None:
         self.ident = ident
+        self.matches = matches
+        self.start = start
 
     def __call__(self, file: str, number: int, text: str) -> Event:
-        m = HOT_LINE.fullmatch(text)
-        assert m is not None, text
+        if self.matches is not None:
+            m: re.Match[str] | None = self.matches[number - self.start]
+            assert m is not None and m.string is text, text
+        else:
+            m = HOT_LINE.fullmatch(text)
+            assert m is not None, text
         return hot_event_on(m, self.ident, file, number, text)

@@ -23,6 +23,7 @@ from vfio_migcheck.traces.canonical.hotline import (
     SHAPE_GROUPS,
     HotMember,
     hot_event,
+    hot_event_on,
 )
 from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
@@ -118,6 +119,9 @@ class CanonicalTrace:
     payloads: dict[str, tuple[str, dict[str, Any], Any, dict[str, Any], bool | str]] = \
         field(default_factory=dict)
     remember: str | None = None
+    # a remembered device call's event fields but its provenance, by statement text, as made
+    # for the device fd in them (cached_device_call copies it rather than merging payloads)
+    protos: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # -- identities of open files --
 
@@ -241,7 +245,8 @@ class CanonicalTrace:
         read before, from its remembered payload; None when it was not (or its device is
         no longer declared: the general path says so). :meth:`_feature_event` for a
         remembered payload, the tests on its data fd made once when it was remembered."""
-        found = self.payloads.get(m.group(4))
+        statement = m.group(4)
+        found = self.payloads.get(statement)
         if found is None:
             return None
         device, payload, fd, values, creates = found
@@ -262,11 +267,22 @@ class CanonicalTrace:
                 self._new_file(payload["data_fd"], device, True, origin)
         if fd is _DECLARED_FD:
             fd = declared.fd
-        return built(FeatureCall, {"origin": origin, "device": device, "fd": fd, **values,
-                                   "pid": pid, "tid": tid,
-                                   "ts": None if ts is None else float(ts),
-                                   "duration": None if duration is None else float(duration),
-                                   "text": text})
+        proto = self.protos.get(statement)
+        if proto is None or proto["fd"] != fd:
+            if len(self.protos) >= MAX_REMEMBERED:
+                self.protos.clear()
+            # the fields in the order the event always had them (origin to text)
+            proto = self.protos[statement] = {
+                "origin": None, "device": device, "fd": fd, **values,
+                "pid": None, "tid": None, "ts": None, "duration": None, "text": None}
+        fields = proto.copy()
+        fields["origin"] = origin
+        fields["pid"] = pid
+        fields["tid"] = tid
+        fields["ts"] = None if ts is None else float(ts)
+        fields["duration"] = None if duration is None else float(duration)
+        fields["text"] = text
+        return built(FeatureCall, fields)
 
     def hot_close(self, m: re.Match[str], file: str, number: int, text: str) -> Event | None:
         """The event of a line :data:`CLOSE_LINE` matched in full, as :meth:`_fd_call`
@@ -664,10 +680,12 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
     summary = trace.summary
     hot = HOT_LINE.fullmatch
     device_line = DEVICE_LINE.fullmatch
+    cached_call = trace.cached_device_call
     fds = trace.fds
     first, second = SHAPE_GROUPS
     run_fd: str | None = None       # the fd's text in the pending run's lines
     texts: list[str] = []
+    matches: list[re.Match[str]] = []   # each line's match (HotMember)
     shapes: list[str] = []
     start = 0
     ident = ""
@@ -681,39 +699,51 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
             if item.__class__ is str:
                 m = hot(item)
                 if m is not None:
-                    fd_text = m.group(4)
+                    fd_text, shape, other = m.group(4, first, second)
                     if fd_text == run_fd:
                         texts.append(item)
-                        shapes.append(m.group(first) or m.group(second))
+                        matches.append(m)
+                        shapes.append(shape or other)
                         continue
                     if calls:
                         yield from _call_events(file, calls, call_texts, call_keys)
                         calls, call_texts, call_keys = [], [], []
                     if texts:
-                        yield from _run_events(file, start, texts, shapes, ident, run_fd,
+                        yield from _run_events(file, start, texts, matches, shapes, ident, run_fd,
                                                summary)
                         texts, run_fd = [], None
                     open_fd = fds.get(int(fd_text))
                     if open_fd is not None:
                         run_fd, start, ident = fd_text, number, open_fd.file
                         texts = [item]
-                        shapes = [m.group(first) or m.group(second)]
+                        matches = [m]
+                        shapes = [shape or other]
                         continue
                 if texts:
-                    yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+                    yield from _run_events(file, start, texts, matches, shapes, ident, run_fd,
+                                           summary)
                     texts, run_fd = [], None
                 m = device_line(item)
                 if m is not None:
-                    event = _read_before(trace, m, file, number, item)
+                    # _read_before, inlined (a quarter of a capture's lines are device calls)
+                    event = cached_call(m, file, number, item)
                     if event is not None:
-                        if calls and not _joins(calls[0], event):
-                            yield from _call_events(file, calls, call_texts, call_keys)
-                            calls, call_texts, call_keys = [], [], []
+                        summary.lines += 1
+                        summary.events += 1
+                        if calls:
+                            # a run is one device's calls, with a time stamp on all or on
+                            # none (its ``ts`` is its first call's, as the engine reads it)
+                            head = calls[0]
+                            if event.device != head.device or (  # type: ignore[attr-defined]
+                                    (event.ts is None) != (head.ts is None)):
+                                yield from _call_events(file, calls, call_texts, call_keys)
+                                calls, call_texts, call_keys = [], [], []
                         calls.append(event)
                         call_texts.append(item)
                         # the statement decides the payload; the device fd, the rest
                         call_keys.append((m.group(4), event.fd))  # type: ignore[attr-defined]
                         continue
+                    trace.remember = m.group(4)
                 else:
                     event = _closed(trace, item, file, number)
                     if event is not None:
@@ -724,7 +754,7 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                         continue
                 item = Line(number, item)
             elif texts:
-                yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
+                yield from _run_events(file, start, texts, matches, shapes, ident, run_fd, summary)
                 texts, run_fd = [], None
             if calls:
                 yield from _call_events(file, calls, call_texts, call_keys)
@@ -734,15 +764,7 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
     if calls:
         yield from _call_events(file, calls, call_texts, call_keys)
     if texts:
-        yield from _run_events(file, start, texts, shapes, ident, run_fd, summary)
-
-
-def _joins(head: Event, event: Event) -> bool:
-    """May ``event`` join a run of device calls that ``head`` starts? The same device, and
-    a time stamp on both or on neither (a run's ``ts`` is its first call's, as the engine
-    would have read it first)."""
-    return event.device == head.device and (  # type: ignore[attr-defined]
-        (event.ts is None) == (head.ts is None))
+        yield from _run_events(file, start, texts, matches, shapes, ident, run_fd, summary)
 
 
 def _call_events(file: str, calls: list[Event], texts: list[str],
@@ -759,23 +781,35 @@ def _call_events(file: str, calls: list[Event], texts: list[str],
                           "keys": tuple(keys)})
 
 
-def _run_events(file: str, start: int, texts: list[str], shapes: list[str], ident: str,
-                fd_text: str | None, summary: ReadSummary) -> Iterator[Event]:
-    """The events of a pending run of hot lines: one DataRun, or each line's event."""
+#: a read or write shape -> (call, requested, ret) as a DataRun's ``io`` holds it: a capture
+#: repeats a few (started afresh past MAX_REMEMBERED)
+_IO_SHAPES: dict[str, tuple[str, int, int]] = {}
+
+
+def _run_events(file: str, start: int, texts: list[str], matches: list[re.Match[str]],
+                shapes: list[str], ident: str, fd_text: str | None, summary: ReadSummary
+                ) -> Iterator[Event]:
+    """The events of a pending run of hot lines: one DataRun, or each line's event
+    (``matches``: each line's, as the reader matched it)."""
     count = len(texts)
     summary.lines += count
     summary.events += count
-    member = HotMember(ident)
     if count < MIN_RUN:
         for index, text in enumerate(texts):
-            yield member(file, start + index, text)
+            yield hot_event_on(matches[index], ident, file, start + index, text)
         return
+    member = HotMember(ident, matches, start)
     samples = {shape: shapes.index(shape) for shape in dict.fromkeys(shapes)}
     io: dict[str, tuple[str, int, int]] = {}
     for shape in samples:
         if shape[0] != "p":             # "read|write REQUESTED = RET[ ERRNO]"
-            call, requested, _, ret = shape.split(" ", 4)[:4]
-            io[shape] = (call, int(requested), int(ret))
+            found = _IO_SHAPES.get(shape)
+            if found is None:
+                if len(_IO_SHAPES) >= MAX_REMEMBERED:
+                    _IO_SHAPES.clear()
+                call, requested, _, ret = shape.split(" ", 4)[:4]
+                found = _IO_SHAPES[shape] = (call, int(requested), int(ret))
+            io[shape] = found
     ts = None
     for text in texts:                  # the first time stamp ("@TS " starts the line)
         if text[0] == "@":
