@@ -49,7 +49,9 @@ class Node:
         self.size = len(key)
         self.nfiles = nfiles
         self.nlines = nlines
-        self.trans: dict[Any, Transition | None] = {}
+        # cached steps by key; the engine's fast paths also file aliases here (a bool:
+        # whether a data run's shape is a quiet self-loop; engine._ALIAS)
+        self.trans: dict[Any, Transition | bool | None] = {}
         self.binds: dict[tuple[int, int], bool] = {}
         self._summary: Summary | None = None
 
