@@ -89,3 +89,13 @@ def test_other_digits_read_the_same_with_and_without_the_scanner(items, stamp, p
 def test_the_bodies_are_still_there() -> None:
     # the mixes above draw from test_strace_scan's bodies: a numbered fd among them
     assert any("epoll_wait(8" in body for body in _BODIES)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_SHAPE, st.sampled_from([4, 42, 424, 4242, 4250, 425]),
+                          st.integers(0, 3)), max_size=50),
+       st.sampled_from(["epoch", "tod", "none"]), st.sampled_from(["plain", "bracket"]))
+def test_pids_that_prefix_each_other_read_the_same(items, stamp, prefix) -> None:
+    # scan._free_pid reads the pid column by a prefix tree without a look past the
+    # number: 42 must not be taken for 4242's column, nor the other way round
+    assert_same_lines(_mix(items, stamp, prefix))

@@ -231,8 +231,11 @@ def _poll_tail(facts: _Facts) -> tuple[list[str], str]:
 
 def _free_pid(facts: _Facts) -> str:
     """The pid column of a thread whose split calls may be stepped over in pairs; its
-    number is kept (group ``pid``) for the look at the thread's next line."""
-    return rf"(?P<br>\[pid +)?(?P<pid>{_numbers(facts.free)})(?(br)\] | ++)"
+    number is kept (group ``pid``) for the look at the thread's next line. (The numbers
+    need no look past their last digit: "] " or a blank must follow, and the prefix tree
+    is tried branch by branch until one does.)"""
+    pids = _names(str(tid) for tid in facts.free)
+    return rf"(?P<br>\[pid +)?(?P<pid>{pids})(?(br)\] | ++)"
 
 
 def _stamp(facts: _Facts) -> str:
