@@ -99,3 +99,53 @@ def test_pids_that_prefix_each_other_read_the_same(items, stamp, prefix) -> None
     # scan._free_pid reads the pid column by a prefix tree without a look past the
     # number: 42 must not be taken for 4242's column, nor the other way round
     assert_same_lines(_mix(items, stamp, prefix))
+
+
+_COMMA_IOCTLS = [
+    "ioctl(9<anon_inode:kvm-vcpu:0>, KVM_RUN, 0) = 0",
+    "ioctl(9<anon_inode:kvm,vcpu:0>, KVM_RUN, 0) = 0",
+    "ioctl(9,x, KVM_RUN, 0) = 0",
+    "ioctl(9,,x, KVM_CREATE_VCPU, 1) = 10",
+    "ioctl(9,x, KVM_CREATE_VCPU, 1) = 10",
+    "ioctl(9,x,y) = 0",
+    "ioctl(9) = 0",
+    "ioctl(9, 0x4, 0) = 0",
+    "ioctl(5<anon_inode:[eventfd]>, VFIO_GROUP_GET_DEVICE_FD, 0x1) = 0",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, len(_COMMA_IOCTLS) - 1), st.booleans(),
+                          st.sampled_from([100, 101])), max_size=40),
+       st.sampled_from(["plain", "bracket"]))
+def test_ioctls_with_commas_in_the_first_argument(items, prefix) -> None:
+    # scan._first_comma: the first ", " past the fd decides, however many commas
+    # without a blank come before it; split or whole
+    setup = _mix([(("line", 9, ""), 100, 0), (("line", 6, ""), 100, 0)], "epoch", prefix)
+    lines = list(setup)
+    for second, (index, split, tid) in enumerate(items, 10):
+        pid = f"{tid:<5} " if prefix == "plain" else f"[pid {tid:5}] "
+        when = f"{1767225600 + second}.000001 "
+        body = _COMMA_IOCTLS[index]
+        cut = body.find(", ", body.find(", ") + 1)
+        if split and cut > 0:
+            lines.append(pid + when + body[:cut] + " <unfinished ...>")
+            lines.append(pid + when + f"<... ioctl resumed>{body[cut:]}")
+        else:
+            lines.append(pid + when + body)
+    assert_same_lines(lines)
+
+
+def test_first_comma_is_held_by_the_pattern() -> None:
+    session = _session()
+    pattern = scan.skip_pattern(session.threads, True, session.saw_pid_column)
+
+    def skipped(text: str) -> bool:
+        return pattern.search("\n" + text + "\n").start() == len(text) + 1
+
+    assert skipped("100   1.000005 ioctl(9<anon_inode:kvm-vcpu:0>, KVM_RUN, 0) = 0")
+    assert skipped("100   1.000005 ioctl(9,x, KVM_RUN, 0) = 0")
+    assert skipped("100   1.000005 ioctl(9) = 0")
+    assert not skipped("100   1.000005 ioctl(9,x, KVM_CREATE_VCPU, 1) = 10")
+    assert not skipped("100   1.000005 ioctl(9,,x, KVM_CREATE_VCPU, 1) = 10")
+    assert not skipped("100   1.000005 ioctl(9, KVM_CREATE_VCPU, 1) = 10")

@@ -508,7 +508,7 @@ def _may_be_of(pid: str) -> re.Pattern[str]:
         if len(_MAY_BE_OF) > 4096:
             _MAY_BE_OF.clear()
         found = _MAY_BE_OF[pid] = re.compile(
-            rf"\n(?!(?:\[pid +)?(?!0|{pid}[^0-9])[0-9]{{1,7}}[ \]])")
+            rf"\n(?!(?:\[pid +|)(?!0|{pid}[^0-9])[0-9]{{1,7}}[ \]])")
     return found
 
 
