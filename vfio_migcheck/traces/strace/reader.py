@@ -104,8 +104,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     key: tuple | None = None
     pair: re.Pattern[str] | None = None   # the pattern's rule for split pairs (scan.py)
     dirty = True   # the state the pattern was built from may have changed
+    read_so_far = [0]   # the lines of the blocks read so far (iter_text_blocks asks)
     with handle:
-        for kind, block in iter_text_blocks(handle):
+        for kind, block in iter_text_blocks(handle, lambda: read_so_far[0]):
             if kind != CLEAN:
                 for item in block:
                     if type(item) is tuple:
@@ -382,6 +383,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                     line(name, number, text, None, match)
                     dirty = True
                     hold_at = -1
+            read_so_far[0] = number
             if out:
                 summary.lines = number
                 summary.irrelevant += irrelevant
