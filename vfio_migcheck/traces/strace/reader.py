@@ -460,7 +460,9 @@ def _crossing_pairs(block: str, pos: int, start: int) -> list[int] | None:
     the thread's next line, so the first half crosses the stop when no line between its
     end and ``start`` may belong to its thread (:func:`_next_of`).
     """
-    halves = block.count("...>\n", pos, start + 1)
+    # (every line the pattern steps over that ends in "...>" ends in " <unfinished ...>":
+    # the longer needle lets the count skip ahead ~3 times faster)
+    halves = block.count(" <unfinished ...>\n", pos, start + 1)
     if not halves:
         return None if block.find("<... ", pos, start + 1) >= 0 else []
     resumed = block.count("<... ", pos, start + 1)
