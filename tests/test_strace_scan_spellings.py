@@ -1,10 +1,12 @@
-"""The skip pattern reads digits as ``[0-9]`` only (scan.py: ``\\d`` on text costs a Unicode
-look-up per character); lines spelling a number with other decimal digits go to the
-per-line path, which must read them as it always did.
+"""The skip pattern's cheaper spellings (scan.py) against the per-line path.
 
-Held two ways: the pattern itself steps over none of them (a pattern with ``\\d`` would),
+Digits are read as ``[0-9]`` only (``\\d`` on text costs a Unicode look-up per character):
+lines spelling a number with other decimal digits go to the per-line path, which must read
+them as it always did; the pattern itself steps over none of them (one with ``\\d`` would),
 and generated mixes whose numbers are partly spelled in other scripts read the same with
-the scanner on and off.
+the scanner on and off. The free threads' pid column is a prefix tree with no look past
+each number (pids that prefix each other), and an ioctl's first argument is read up to its
+first ", " by one run unless a comma without a blank comes first (``_first_comma``).
 """
 
 from __future__ import annotations
