@@ -23,11 +23,15 @@ _PIECES = [b"4242  1767225600.000034 futex(0x5, FUTEX_WAKE_PRIVATE, 1) = 1 <0.00
            b"write(2, \"vfio\", 4) = 4"]
 
 
-def _items_of_blocks(path) -> list:
+def _items_of_blocks(path, counting: bool = False) -> list:
+    """The lines as the blocks give them; with ``counting``, the consumer counts the clean
+    blocks' lines itself and tells iter_text_blocks (as the strace reader does)."""
     out: list = []
     number = 0
+    told = [0]
     with lines.open_binary(path) as handle:
-        for kind, payload in iter_text_blocks(handle):
+        for kind, payload in iter_text_blocks(handle, (lambda: told[0]) if counting else None):
+            told[0] = -1   # asked only between blocks: a stale answer would show
             if kind == CLEAN:
                 assert payload[0] == "\n" and payload[-1] == "\n"
                 for text in payload[1:-1].split("\n"):
@@ -37,6 +41,7 @@ def _items_of_blocks(path) -> list:
                 for item in payload:
                     number = item[0] if type(item) is tuple else item.number
                     out.append(item)
+            told[0] = number
     return out
 
 
@@ -52,9 +57,11 @@ def test_blocks_give_the_lines_of_the_line_reader(pieces, final_newline: bool, s
     lines.BLOCK_BYTES = size
     try:
         got = _items_of_blocks(path)
+        counted = _items_of_blocks(path, counting=True)
     finally:
         lines.BLOCK_BYTES = saved
     assert got == list(iter_text_lines(path))
+    assert counted == got
 
 
 def test_an_enormous_line_between_clean_blocks(tmp_path) -> None:
@@ -63,6 +70,7 @@ def test_an_enormous_line_between_clean_blocks(tmp_path) -> None:
     path.write_bytes(head + b"a" * (MAX_LINE_BYTES + 10) + b"\n" + head)
     got = _items_of_blocks(path)
     assert got == list(iter_text_lines(path))
+    assert _items_of_blocks(path, counting=True) == got
     assert isinstance(got[30_000], BadLine) and got[30_000].number == 30_001
     assert got[-1] == (60_001, "getpid() = 1")
 

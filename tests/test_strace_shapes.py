@@ -398,3 +398,18 @@ def test_qemu_device_names_are_linked_at_realize() -> None:
         ("migration_set_state", "/dev/vfio/devices/vfio3", "0000:3b:00.1"),
         ("migration_set_state", "0000:3b:00.2", None),  # never realized in the capture
     ]
+
+
+def test_linked_qemu_records_are_whole_events() -> None:
+    # link_qemu_device builds the renamed record without the frozen __init__: it must
+    # hold exactly the fields that dataclasses.replace would have set
+    from dataclasses import fields, replace
+
+    _summary, events = read("qemu_two_devices.strace")
+    linked = [e for e in of(events, QemuEvent) if "qemu_device" in e.fields]
+    assert len(linked) == 4
+    for event in linked:
+        assert type(event) is QemuEvent
+        assert set(event.__dict__) == {f.name for f in fields(QemuEvent)}
+        again = replace(event)
+        assert again == event and again.__dict__ == event.__dict__

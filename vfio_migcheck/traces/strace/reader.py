@@ -104,8 +104,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     key: tuple | None = None
     pair: re.Pattern[str] | None = None   # the pattern's rule for split pairs (scan.py)
     dirty = True   # the state the pattern was built from may have changed
+    read_so_far = [0]   # the lines of the blocks read so far (iter_text_blocks asks)
     with handle:
-        for kind, block in iter_text_blocks(handle):
+        for kind, block in iter_text_blocks(handle, lambda: read_so_far[0]):
             if kind != CLEAN:
                 for item in block:
                     if type(item) is tuple:
@@ -382,6 +383,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                     line(name, number, text, None, match)
                     dirty = True
                     hold_at = -1
+            read_so_far[0] = number
             if out:
                 summary.lines = number
                 summary.irrelevant += irrelevant
@@ -458,7 +460,9 @@ def _crossing_pairs(block: str, pos: int, start: int) -> list[int] | None:
     the thread's next line, so the first half crosses the stop when no line between its
     end and ``start`` may belong to its thread (:func:`_next_of`).
     """
-    halves = block.count("...>\n", pos, start + 1)
+    # (every line the pattern steps over that ends in "...>" ends in " <unfinished ...>":
+    # the longer needle lets the count skip ahead ~3 times faster)
+    halves = block.count(" <unfinished ...>\n", pos, start + 1)
     if not halves:
         return None if block.find("<... ", pos, start + 1) >= 0 else []
     resumed = block.count("<... ", pos, start + 1)
@@ -508,7 +512,7 @@ def _may_be_of(pid: str) -> re.Pattern[str]:
         if len(_MAY_BE_OF) > 4096:
             _MAY_BE_OF.clear()
         found = _MAY_BE_OF[pid] = re.compile(
-            rf"\n(?!(?:\[pid +)?(?!0|{pid}[^0-9])\d{{1,7}}[ \]])")
+            rf"\n(?!(?:\[pid +|)(?!0|{pid}[^0-9])[0-9]{{1,7}}[ \]])")
     return found
 
 

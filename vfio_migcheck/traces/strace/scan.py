@@ -51,7 +51,10 @@ _NEVER = "(?!)"
 # (epoch seconds first: the commonest, and the alternatives never match the same text)
 # (possessive runs: what follows a run of digits is never a digit, so giving some back
 # could never help; a regex engine that may not try costs less)
-_STAMP = r"(?:\d{1,20}+\.\d{1,20}+|\d\d:\d\d:\d\d(?:\.\d{1,20}+)?|\d{8,20}+) "
+# (digits as [0-9], never \d: on text \d asks the Unicode database about every character,
+# ~0.15 us a line over a stamp; the per-line path reads any other digit, as it must)
+_STAMP = (r"(?:[0-9]{1,20}+\.[0-9]{1,20}+|[0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]{1,20}+|)"
+          r"|[0-9]{8,20}+) ")
 #: the rest of a line that does not end in "...>" (a complete call), newline included:
 #: one possessive run to the line's end and a look back, no backtracking
 _REST = r"[^\n]*+(?<!\.\.\.>)\n"
@@ -221,23 +224,38 @@ def _poll_tail(facts: _Facts) -> tuple[list[str], str]:
     if not facts.data_open:
         return _classes()[POLL], r"\((?![^\n]*_mig)"
     # every polled fd an ordinary file, or unknown and undecorated (quiet.poll_is_quiet)
-    unknown = rf"(?!-?0)(?!{_numbers(facts.known)})-?\d+(?![0-9<])"
+    unknown = rf"(?!-?0)(?!{_numbers(facts.known)})-?[0-9]+(?![0-9<])"
     return sorted(POLL_SETS), \
         rf"\((?![^\n]*_mig)(?![^\n]*\{{fd=(?!{_other_fd(facts)}|{unknown}))"
 
 
+def _first_comma(then: str) -> str:
+    """From inside the first argument to its end (the first ", ": a comma without a blank
+    after it does not end it), then ``then`` (which starts at that ", " or the line's end).
+
+    Commonly the argument holds no comma: one possessive run to it, and ``then``. The
+    general form (a run, then any number of commas without a blank, each with its run) is
+    a repeat of a group, which the regex engine sets up anew at every line that reaches
+    it; it is taken only after a comma without a blank.
+    """
+    return (rf"[^,\n]*+(?:{then}|,(?! )[^,\n]*(?:,(?! )[^,\n]*)*{then})")
+
+
 def _free_pid(facts: _Facts) -> str:
     """The pid column of a thread whose split calls may be stepped over in pairs; its
-    number is kept (group ``pid``) for the look at the thread's next line."""
-    return rf"(?P<br>\[pid +)?(?P<pid>{_numbers(facts.free)})(?(br)\] | ++)"
+    number is kept (group ``pid``) for the look at the thread's next line. (The numbers
+    need no look past their last digit: "] " or a blank must follow, and the prefix tree
+    is tried branch by branch until one does.)"""
+    pids = _names(str(tid) for tid in facts.free)
+    return rf"(?:(?P<br>\[pid +)|)(?P<pid>{pids})(?(br)\] | ++)"
 
 
 def _stamp(facts: _Facts) -> str:
     """The timestamp, when the clock needs no line (group ``tod``: a time of day)."""
     if not facts.steady:
         return ""
-    return (r"(?:(?:\d{1,20}+\.\d{1,20}+|\d{8,20}+) "
-            r"|(?P<tod>\d\d:\d\d:\d\d(?:\.\d{1,20}+)? ))?")
+    return (r"(?:(?:[0-9]{1,20}+\.[0-9]{1,20}+|[0-9]{8,20}+) "
+            r"|(?P<tod>[0-9][0-9]:[0-9][0-9]:[0-9][0-9](?:\.[0-9]{1,20}+|) )|)")
 
 
 def _pair_tail(facts: _Facts) -> str:
@@ -258,13 +276,13 @@ def _pair_tail(facts: _Facts) -> str:
     quiet = (rf"(?P<q>(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*+)\("
              rf"|(?P<p>{_names(poll_names)}){poll_tail}")
     # (in a lookahead: the regex engine never backtracks into one)
-    ioctl = (rf"(?P<i>ioctl)\((?=(?={_other_fd(facts)})\d+[^,\n]*(?:,(?! )[^,\n]*)*, "
-             rf"(?!{_names(FD_RETURNING_PREFIXES)}))")
+    ioctl = (rf"(?P<i>ioctl)\((?=(?={_other_fd(facts)})[0-9]+"
+             rf"{_first_comma(f', (?!{_names(FD_RETURNING_PREFIXES)})')})")
     if facts.steady:
         ioctl = rf"(?(tod)(?!)|{ioctl})"
     # the lines in between: each of another thread (a clean pid column that is not this one)
-    between = r"(?:(?:\[pid +)?(?!0|(?P=pid)[^0-9])\d{1,7}[ \]][^\n]*+\n)"
-    stamp = f"(?:{_STAMP})?" if facts.steady else ""
+    between = r"(?:(?:\[pid +|)(?!0|(?P=pid)[^0-9])[0-9]{1,7}[ \]][^\n]*+\n)"
+    stamp = f"(?:{_STAMP}|)" if facts.steady else ""
     resumed = (r"<\.\.\. (?:(?P=q) resumed>|(?P=p) resumed>"
                r"|(?P=i) resumed>[,)](?![^\n]*<unfinished \.\.\.>))")
     # (the first half ends in " <unfinished ...>": one run to the line's end, a look back)
@@ -294,18 +312,18 @@ def _source(facts: _Facts, pair: str = "") -> str:
         (reads, rf"\({other_fd}"),
         (sorted(WRITES), rf"\({other_fd}(?![^\n]*vfio)(?![^\n]*\\x)"),
         # an ioctl that cannot return an fd: the text after the first ", " past the fd
-        (["ioctl"], rf"\((?={other_fd})\d+[^,\n]*(?:,(?! )[^,\n]*)*"
-                    rf"(?:, (?!{_names(FD_RETURNING_PREFIXES)})|(?=\n))"),
+        (["ioctl"], rf"\((?={other_fd})[0-9]+"
+                    + _first_comma(rf"(?:, (?!{_names(FD_RETURNING_PREFIXES)})|(?=\n))")),
         (classes[RECVMSG], r"\((?![^\n]*SCM_RIGHTS)"),
         (classes[EPOLL_WAIT],
-         rf"\((?!-?0)(?!{_numbers(facts.epolls)})-?\d{{1,10}}(?![0-9xX])"),
+         rf"\((?!-?0)(?!{_numbers(facts.epolls)})-?[0-9]{{1,10}}(?![0-9xX])"),
         _poll_tail(facts),
     ]
     named = "|".join(f"{_names(names)}{tail}" for names, tail in calls)
     # ... or a call VFIO never makes: any other name
     body = rf"(?:{named}|(?!{_names(NAME_CLASS)}\()[A-Za-z_$][A-Za-z0-9_$]*+\()"
     head = "|".join(prefixes)
-    stamp = f"(?:{_STAMP})?" if facts.steady else ""
+    stamp = f"(?:{_STAMP}|)" if facts.steady else ""
     if not pair:
         return rf"\n(?!(?:{head}){stamp}{body})"
     # a line not ending in "...>" (an unfinished call); for a thread in the pid column of
