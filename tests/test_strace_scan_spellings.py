@@ -66,6 +66,11 @@ def test_lines_with_other_digits_are_left_to_the_per_line_path() -> None:
     assert not skipped("100   09:00:0\u0661.000005 futex(0x1, FUTEX_WAKE_PRIVATE, 1) = 1")
     assert skipped("100   1.000005 epoll_wait(8, [], 8, 0) = 0")
     assert not skipped("100   1.000005 epoll_wait(\u0668, [], 8, 0) = 0")
+    # a known fd's number followed by another script's digit is another number for the
+    # per-line path (int() reads "9\u0660" as 90): never a call on the known fd
+    assert skipped("100   1.000005 ioctl(9, KVM_RUN, 0) = 0")
+    assert not skipped("100   1.000005 ioctl(9\u0660, KVM_RUN, 0) = 0")
+    assert not skipped("100   1.000005 epoll_wait(8\u0660, [], 8, 0) = 0")
     first = "100   1.000006 futex(0x1, FUTEX_WAIT_PRIVATE, 2, NULL <unfinished ...>"
     assert skipped(first + "\n101   1.000007 getpid() = 101\n100   1.000008 <... futex "
                    "resumed>) = 0")

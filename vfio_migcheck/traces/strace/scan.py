@@ -214,7 +214,7 @@ def _classes() -> dict[int, list[str]]:
 def _other_fd(facts: _Facts) -> str:
     """An fd known as an ordinary file: undecorated, or with exactly its recorded decoration."""
     tokens = {token[:token.index("<")]: token[token.index("<"):] for token in facts.tokens}
-    return _trie({str(fd): "(?:(?![0-9xX<])" + (
+    return _trie({str(fd): "(?:(?![\\dxX<])" + (
         "|" + re.escape(tokens[str(fd)]) if str(fd) in tokens else "") + ")"
         for fd in facts.other})
 
@@ -224,7 +224,7 @@ def _poll_tail(facts: _Facts) -> tuple[list[str], str]:
     if not facts.data_open:
         return _classes()[POLL], r"\((?![^\n]*_mig)"
     # every polled fd an ordinary file, or unknown and undecorated (quiet.poll_is_quiet)
-    unknown = rf"(?!-?0)(?!{_numbers(facts.known)})-?[0-9]+(?![0-9<])"
+    unknown = rf"(?!-?0)(?!{_numbers(facts.known)})-?[0-9]+(?![\d<])"
     return sorted(POLL_SETS), \
         rf"\((?![^\n]*_mig)(?![^\n]*\{{fd=(?!{_other_fd(facts)}|{unknown}))"
 
@@ -316,7 +316,7 @@ def _source(facts: _Facts, pair: str = "") -> str:
                     + _first_comma(rf"(?:, (?!{_names(FD_RETURNING_PREFIXES)})|(?=\n))")),
         (classes[RECVMSG], r"\((?![^\n]*SCM_RIGHTS)"),
         (classes[EPOLL_WAIT],
-         rf"\((?!-?0)(?!{_numbers(facts.epolls)})-?[0-9]{{1,10}}(?![0-9xX])"),
+         rf"\((?!-?0)(?!{_numbers(facts.epolls)})-?[0-9]{{1,10}}(?![\dxX])"),
         _poll_tail(facts),
     ]
     named = "|".join(f"{_names(names)}{tail}" for names, tail in calls)
