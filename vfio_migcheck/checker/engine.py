@@ -206,6 +206,7 @@ class Engine:
         self.fast_hits = 0                      # data events the fast lane settled
         self.feature_hits = 0                   # device calls _feature_lane settled
         self.shared_hits = 0                    # data events the shared lane settled
+        self.hidden_hits = 0                    # hidden device calls _hidden_lane settled
         self.flags = flags
         self.enabled = enabled
         self.profile = profile          # chosen by the user; None: detect, else generic
@@ -416,8 +417,12 @@ class Engine:
 
     def on_feature(self, event: FeatureCall) -> None:
         track = self._track(event.device, event)
-        if self.fast and self._feature_lane(track, event):
-            return
+        if self.fast:
+            if event.op is UNKNOWN:     # (_feature_lane refuses these, changing nothing)
+                if self._hidden_lane(track, event):
+                    return
+            elif self._feature_lane(track, event):
+                return
         if track.pid is None:
             track.pid = event.pid
         problem, event = U010.decode_raw(event)
@@ -469,6 +474,48 @@ class Engine:
             if shown is not None:
                 self._apply(track, event, *shown)
         self._observe_state(track, event)
+
+    def _hidden_lane(self, track: DeviceTrack, event: FeatureCall) -> bool:
+        """:meth:`on_feature` cut short for a device call whose operation is hidden (plain
+        strace) and whose cached step is silent: without a raw flags word such a call is
+        never malformed (U010 reads argsz only with a known op), it is a "hidden" step
+        with no target, and what on_feature does around the step is done in the same
+        order. Returns False, having changed nothing, for a raw flags word, a state QEMU
+        pinned, an overlap with the held event, or a step never computed or not silent."""
+        if track.pin is not None or isinstance(event.raw_flags, int):
+            return False
+        held = track.held
+        if held is not None:
+            tid = held.event.tid      # one thread's calls never overlap (_overlap's first test)
+            if (tid is None or tid != event.tid) and _overlap(held.event, event):
+                return False
+        node = track.readings.node
+        getter = _PAYLOAD_FIELDS.get(FeatureCall)
+        if node is None or getter is None or type(event) is not FeatureCall:
+            return False      # (the getter is made by the first FEATURE call's _payload)
+        no_set = track.qemu_traced
+        key = ("hidden", None, no_set)
+        profile = track.profile
+        ident = id(profile)
+        if ident not in self._refs:    # as _ref
+            self._refs[ident] = profile
+        # the entry _cached would find (a device call has no file: NEW_FILE)
+        trans = node.trans.get(((key, FeatureCall, NEW_FILE, track.unsure_start, ident),
+                                getter(event)))
+        if trans is None or not trans.result.silent:
+            return False
+        self.hidden_hits += 1
+        if track.pid is None:
+            track.pid = event.pid
+        track.payload_hidden = True
+        spec, line = self.spec, event.origin.line
+
+        def step(c: Config) -> list[T.Outcome]:
+            return T.step_hidden_feature(c, spec, event, line, None, no_set)
+        self._replay_silent(track, event, step, (key, True), trans, None)
+        # (_apply's last test: a call of unknown op establishes no state)
+        self._observe_state(track, event)
+        return True
 
     def _set_step(self, track: DeviceTrack, event: FeatureCall,
                   target) -> tuple[Step, tuple, bool]:
