@@ -708,7 +708,9 @@ class Engine:
                                  key, payload)
         else:   # (the step's key and payload are _data_key's)
             step, key, payload = self._data_step(event, file, fd, profile)
-            self._data_event(event, step, None, key, payload)
+            # a file no device owns: _data_event tries the shared lane first
+            if not (self.fast and self._shared_lane(event, file, step, key, payload)):
+                self._data_event(event, step, None, key, payload)
         if isinstance(event, DataClose):
             self._note_close(event)
 
@@ -839,8 +841,23 @@ class Engine:
                 return False         # _data_event cuts it to its share first
         maybe = _maybe_mine(step, file)
         cache_key = (full, payload)
+        line = event.origin.line
+        # self._replay_silent(track, event, maybe, cache_key, trans, file) on each, inlined
         for track, trans in picked:
-            self._replay_silent(track, event, maybe, cache_key, trans, file)
+            held = track.held
+            if held is not None and held.findings:    # as _flush
+                self._emit_all(held.findings)
+            before = track.readings
+            if not (trans.same_names and trans.node is before.node):
+                track.readings = _successor(before, trans, file, line)
+            replay: Replay = trans.result
+            if replay.undecided:
+                undecided = track.undecided
+                for rule in replay.undecided:
+                    if len(undecided) < 1000 and self.enabled(rule.id):
+                        undecided.append((line, rule))
+            track.held = Held(event, maybe, cache_key, before, ())
+        self.automaton.hits += count
         self.shared_hits += 1
         return True
 
