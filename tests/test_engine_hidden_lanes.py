@@ -24,11 +24,13 @@ from vfio_migcheck.traces.events import UNKNOWN, FeatureCall, Origin, QemuEvent
 from vfio_migcheck.traces.reading import open_trace
 
 
-def _hidden(event):
-    """The event as plain strace shows it: a FEATURE call's payload unknown."""
+def _hidden(event, feature_shown: bool = False):
+    """The event as plain strace shows it: a FEATURE call's payload unknown (with
+    ``feature_shown``, all but its feature: a partly decoded call)."""
     if isinstance(event, FeatureCall):
-        return replace(event, op=UNKNOWN, feature=UNKNOWN, target=UNKNOWN, data_fd=UNKNOWN,
-                       mig_flags=UNKNOWN, reply_state=UNKNOWN, argsz=UNKNOWN)
+        return replace(event, op=UNKNOWN, target=UNKNOWN, data_fd=UNKNOWN,
+                       mig_flags=UNKNOWN, reply_state=UNKNOWN, argsz=UNKNOWN,
+                       feature=event.feature if feature_shown else UNKNOWN)
     return event
 
 
@@ -37,7 +39,8 @@ def hidden_rounds(draw) -> list:
     """A model walk with its payloads hidden, then a stretch of it repeated as rounds,
     with the odd other event (another device's, another thread's, a raw flags word, a
     QEMU pin of the next SET) slipped in."""
-    events = [_hidden(e) for e in draw(walks()).events]
+    shown = draw(st.booleans())
+    events = [_hidden(e, shown and draw(st.booleans())) for e in draw(walks()).events]
     start = draw(st.integers(0, max(len(events) - 1, 0)))
     stretch = events[start:start + draw(st.integers(1, 8))]
     for _ in range(draw(st.integers(2, 6))):

@@ -512,9 +512,27 @@ class Engine:
 
         def step(c: Config) -> list[T.Outcome]:
             return T.step_hidden_feature(c, spec, event, line, None, no_set)
-        self._replay_silent(track, event, step, (key, True), trans, None)
+        # self._replay_silent(track, event, step, (key, True), trans, None), inlined
+        if held is not None and held.findings:    # as _flush
+            self._emit_all(held.findings)
+        self.automaton.hits += 1
+        before = track.readings
+        after = before if trans.same_names and trans.node is node else \
+            _successor(before, trans, None, line)
+        track.readings = after
+        replay: Replay = trans.result
+        if replay.undecided:
+            undecided = track.undecided
+            for rule in replay.undecided:
+                if len(undecided) < 1000 and self.enabled(rule.id):
+                    undecided.append((line, rule))
+        track.held = Held(event, step, (key, True), before, ())
         # (_apply's last test: a call of unknown op establishes no state)
-        self._observe_state(track, event)
+        # self._observe_state(track, event): the readings have their node and the call is
+        # no SET the statistics record
+        track.stats.observe_states(event, after, spec)
+        if not track.migration_seen:
+            track.migration_seen = _shows_migration(event)
         return True
 
     def _set_step(self, track: DeviceTrack, event: FeatureCall,
