@@ -676,8 +676,12 @@ class Engine:
         hinted = self._hinted_owner(event)
         # the step reads the fd's number and file, nothing else of the event (its
         # ``after_feature`` origin differs on every event and must not split the cache)
-        self._data_event(event, lambda c: T.step_fd_appeared(c, event.file, event.fd), hinted,
-                         ("fd-appeared", event.fd), payload=False)
+        step = lambda c: T.step_fd_appeared(c, event.file, event.fd)  # noqa: E731
+        key = ("fd-appeared", event.fd)
+        # a file no device owns, no hint: _data_event tries the shared lane first
+        if not (hinted is None and self.fast and event.file not in self.file_device
+                and self._shared_lane(event, event.file, step, key, False)):
+            self._data_event(event, step, hinted, key, payload=False)
         self._detect(self.file_device.get(event.file) or hinted, event.name)
 
     def _detect(self, device: str | None, name) -> None:
@@ -853,7 +857,11 @@ class Engine:
         count = len(picked)
         if count < 2 or count > MAX_CANDIDATES:
             return False
-        limit = min(max(FANOUT_BUDGET // count, 1), MAX_CONFIGS)
+        limit = FANOUT_BUDGET // count      # min(max(..., 1), MAX_CONFIGS) without calls
+        if limit < 1:
+            limit = 1
+        elif limit > MAX_CONFIGS:
+            limit = MAX_CONFIGS
         for track, _trans in picked:
             if track.readings.node.size > limit:  # type: ignore[union-attr]
                 return False         # _data_event cuts it to its share first
