@@ -206,6 +206,7 @@ class Engine:
         self.fast_hits = 0                      # data events the fast lane settled
         self.feature_hits = 0                   # device calls _feature_lane settled
         self.shared_hits = 0                    # data events the shared lane settled
+        self.hidden_hits = 0                    # hidden device calls _hidden_lane settled
         self.flags = flags
         self.enabled = enabled
         self.profile = profile          # chosen by the user; None: detect, else generic
@@ -416,8 +417,12 @@ class Engine:
 
     def on_feature(self, event: FeatureCall) -> None:
         track = self._track(event.device, event)
-        if self.fast and self._feature_lane(track, event):
-            return
+        if self.fast:
+            if event.op is UNKNOWN:     # (_feature_lane refuses these, changing nothing)
+                if self._hidden_lane(track, event):
+                    return
+            elif self._feature_lane(track, event):
+                return
         if track.pid is None:
             track.pid = event.pid
         problem, event = U010.decode_raw(event)
@@ -469,6 +474,66 @@ class Engine:
             if shown is not None:
                 self._apply(track, event, *shown)
         self._observe_state(track, event)
+
+    def _hidden_lane(self, track: DeviceTrack, event: FeatureCall) -> bool:
+        """:meth:`on_feature` cut short for a device call whose operation is hidden (plain
+        strace) and whose cached step is silent: without a raw flags word such a call is
+        never malformed (U010 reads argsz only with a known op), it is a "hidden" step
+        with no target, and what on_feature does around the step is done in the same
+        order. Returns False, having changed nothing, for a raw flags word, a state QEMU
+        pinned, an overlap with the held event, or a step never computed or not silent."""
+        if track.pin is not None or isinstance(event.raw_flags, int):
+            return False
+        held = track.held
+        if held is not None:
+            tid = held.event.tid      # one thread's calls never overlap (_overlap's first test)
+            if (tid is None or tid != event.tid) and _overlap(held.event, event):
+                return False
+        node = track.readings.node
+        getter = _PAYLOAD_FIELDS.get(FeatureCall)
+        if node is None or getter is None or type(event) is not FeatureCall:
+            return False      # (the getter is made by the first FEATURE call's _payload)
+        no_set = track.qemu_traced
+        key = ("hidden", None, no_set)
+        profile = track.profile
+        ident = id(profile)
+        if ident not in self._refs:    # as _ref
+            self._refs[ident] = profile
+        # the entry _cached would find (a device call has no file: NEW_FILE)
+        trans = node.trans.get(((key, FeatureCall, NEW_FILE, track.unsure_start, ident),
+                                getter(event)))
+        if trans is None or not trans.result.silent:
+            return False
+        self.hidden_hits += 1
+        if track.pid is None:
+            track.pid = event.pid
+        track.payload_hidden = True
+        spec, line = self.spec, event.origin.line
+
+        def step(c: Config) -> list[T.Outcome]:
+            return T.step_hidden_feature(c, spec, event, line, None, no_set)
+        # self._replay_silent(track, event, step, (key, True), trans, None), inlined
+        if held is not None and held.findings:    # as _flush
+            self._emit_all(held.findings)
+        self.automaton.hits += 1
+        before = track.readings
+        after = before if trans.same_names and trans.node is node else \
+            _successor(before, trans, None, line)
+        track.readings = after
+        replay: Replay = trans.result
+        if replay.undecided:
+            undecided = track.undecided
+            for rule in replay.undecided:
+                if len(undecided) < 1000 and self.enabled(rule.id):
+                    undecided.append((line, rule))
+        track.held = Held(event, step, (key, True), before, ())
+        # (_apply's last test: a call of unknown op establishes no state)
+        # self._observe_state(track, event): the readings have their node and the call is
+        # no SET the statistics record
+        track.stats.observe_states(event, after, spec)
+        if not track.migration_seen:
+            track.migration_seen = _shows_migration(event)
+        return True
 
     def _set_step(self, track: DeviceTrack, event: FeatureCall,
                   target) -> tuple[Step, tuple, bool]:
@@ -611,8 +676,12 @@ class Engine:
         hinted = self._hinted_owner(event)
         # the step reads the fd's number and file, nothing else of the event (its
         # ``after_feature`` origin differs on every event and must not split the cache)
-        self._data_event(event, lambda c: T.step_fd_appeared(c, event.file, event.fd), hinted,
-                         ("fd-appeared", event.fd), payload=False)
+        step = lambda c: T.step_fd_appeared(c, event.file, event.fd)  # noqa: E731
+        key = ("fd-appeared", event.fd)
+        # a file no device owns, no hint: _data_event tries the shared lane first
+        if not (hinted is None and self.fast and event.file not in self.file_device
+                and self._shared_lane(event, event.file, step, key, False)):
+            self._data_event(event, step, hinted, key, payload=False)
         self._detect(self.file_device.get(event.file) or hinted, event.name)
 
     def _detect(self, device: str | None, name) -> None:
@@ -661,7 +730,9 @@ class Engine:
                                  key, payload)
         else:   # (the step's key and payload are _data_key's)
             step, key, payload = self._data_step(event, file, fd, profile)
-            self._data_event(event, step, None, key, payload)
+            # a file no device owns: _data_event tries the shared lane first
+            if not (self.fast and self._shared_lane(event, file, step, key, payload)):
+                self._data_event(event, step, None, key, payload)
         if isinstance(event, DataClose):
             self._note_close(event)
 
@@ -786,14 +857,33 @@ class Engine:
         count = len(picked)
         if count < 2 or count > MAX_CANDIDATES:
             return False
-        limit = min(max(FANOUT_BUDGET // count, 1), MAX_CONFIGS)
+        limit = FANOUT_BUDGET // count      # min(max(..., 1), MAX_CONFIGS) without calls
+        if limit < 1:
+            limit = 1
+        elif limit > MAX_CONFIGS:
+            limit = MAX_CONFIGS
         for track, _trans in picked:
             if track.readings.node.size > limit:  # type: ignore[union-attr]
                 return False         # _data_event cuts it to its share first
         maybe = _maybe_mine(step, file)
         cache_key = (full, payload)
+        line = event.origin.line
+        # self._replay_silent(track, event, maybe, cache_key, trans, file) on each, inlined
         for track, trans in picked:
-            self._replay_silent(track, event, maybe, cache_key, trans, file)
+            held = track.held
+            if held is not None and held.findings:    # as _flush
+                self._emit_all(held.findings)
+            before = track.readings
+            if not (trans.same_names and trans.node is before.node):
+                track.readings = _successor(before, trans, file, line)
+            replay: Replay = trans.result
+            if replay.undecided:
+                undecided = track.undecided
+                for rule in replay.undecided:
+                    if len(undecided) < 1000 and self.enabled(rule.id):
+                        undecided.append((line, rule))
+            track.held = Held(event, maybe, cache_key, before, ())
+        self.automaton.hits += count
         self.shared_hits += 1
         return True
 

@@ -130,7 +130,10 @@ def built(cls: type[_T], values: dict[str, Any]) -> _T:
 def origin_at(file: str, line: int) -> Origin:
     """``Origin(file, line)`` the cheap way (see :func:`built`)."""
     origin = _new(Origin)
-    origin.__dict__.update(file=file, line=line, last_line=None)
+    values = origin.__dict__     # (three stores: no keyword dict made per line)
+    values["file"] = file
+    values["line"] = line
+    values["last_line"] = None
     return origin
 
 

@@ -454,11 +454,14 @@ class CallContext:
         file = OpenFile(DATA, ident, name, device=hint)
         entry = FdEntry(file, True, token)
         table.install(fd, entry)
-        self.emit(FdAppeared(self.origin, fd=fd, file=ident,
-                             name=name if name is not None else UNKNOWN,
-                             after_feature=table.last_feature,
-                             device_hint=hint if hint is not None else UNKNOWN,
-                             pid=self.thread.pid, tid=self.thread.tid, ts=self.ts))
+        # FdAppeared(...) without the frozen dataclass's __init__ (a dense capture makes
+        # one per data fd; tests/test_events_built.py holds built() to the constructor)
+        self.emit(built(FdAppeared, {
+            "origin": self.origin, "pid": self.thread.pid, "tid": self.thread.tid,
+            "ts": self.ts, "duration": None, "text": None, "fd": fd, "file": ident,
+            "name": name if name is not None else UNKNOWN,
+            "after_feature": table.last_feature,
+            "device_hint": hint if hint is not None else UNKNOWN}))
         return entry
 
     def order_owner(self, fd: int, proven: bool) -> tuple[bool, str | None]:

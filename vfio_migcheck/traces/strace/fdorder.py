@@ -233,7 +233,19 @@ class OrderLog:
         window = [c for c in self.creators.ending_after(free.start) if c.span.start < use.end]
         if len(window) > MAX_CANDIDATES:
             return None
+        if window and not self.allocs.odd:
+            # _fits_allocs's shortcut for every creator at once: its floor only grows with
+            # the creator's end, so when it holds for the earliest end it holds for all
+            ends = self.allocs.ends
+            if not ends or ends[-1] <= self._floor(min(c.span.end for c in window)):
+                return window
         return [c for c in window if self._fits_allocs(c, fd)]
+
+    def _floor(self, end: float) -> float:
+        """The latest one-line release up to ``end``, or the horizon if later."""
+        points = self.points.ends
+        at = bisect_right(points, end)
+        return max(self.horizon, points[at - 1]) if at else self.horizon
 
     def _fits_allocs(self, creator: Creator, fd: int) -> bool:
         """Lowest-free order against the visible allocations of the table."""
@@ -244,10 +256,7 @@ class OrderLog:
             # tests below only look at allocations ending after the window's lo (at least
             # the last one-line release up to span.end, and the horizon), and none does
             ends = allocs.ends
-            points = self.points.ends
-            at = bisect_right(points, span.end)
-            floor = max(self.horizon, points[at - 1]) if at else self.horizon
-            if not ends or ends[-1] <= floor:
+            if not ends or ends[-1] <= self._floor(span.end):
                 return True
         return self._fits_allocs_in_window(span, fd)
 

@@ -154,20 +154,16 @@ def field_value(args: list, name: str) -> Any:
     return UNKNOWN
 
 
-def _filled(cls: type, fields_of: dict, name_field: str, ident: str) -> tuple[Any, dict]:
-    """A new ``cls`` event holding a plan's ``fields_of`` and the fd's file under
-    ``name_field``; also its ``__dict__``, for :func:`_emit_at` to finish."""
+def _emit_new(h: CallHandler, cls: type, fields_of: dict, name_field: str, ident: str,
+              origin: Origin, thread: Thread, ts: float | None,
+              duration: float | None) -> None:
+    """Emit a new ``cls`` event holding a plan's ``fields_of``, the fd's file under
+    ``name_field``, and the line's place, thread and times (one call per event: this
+    runs for nearly every line of a dense capture)."""
     event = _new(cls)
     values = event.__dict__
     values.update(fields_of)
     values[name_field] = ident
-    return event, values
-
-
-def _emit_at(h: CallHandler, event: Any, values: dict, origin: Origin, thread: Thread,
-             ts: float | None, duration: float | None) -> None:
-    """Give a plan's event (its ``values``, the event's ``__dict__``) the line's place,
-    thread and times, and emit it."""
     values["origin"] = origin
     values["pid"] = thread.pid
     values["tid"] = thread.tid
@@ -265,12 +261,12 @@ class IoPlan(_FdPlan):
         file = entry.file
         kind = file.kind
         if kind == DATA:
-            event, values = _filled(DataIO, self.data, "file", file.ident)
+            _emit_new(h, DataIO, self.data, "file", file.ident, origin, thread, ts, duration)
         elif kind == DEVICE:
-            event, values = _filled(DeviceAccess, self.device, "device", file.ident)
+            _emit_new(h, DeviceAccess, self.device, "device", file.ident, origin, thread, ts,
+                      duration)
         else:
             return False
-        _emit_at(h, event, values, origin, thread, ts, duration)
         return taken
 
 
@@ -327,14 +323,15 @@ class IoctlPlan(_FdPlan):
                 h.summary.irrelevant += nlines
                 return True
             name_field = "file" if cls is PrecopyInfo else "device"
-            event, values = _filled(cls, self.device, name_field, file.ident)
+            _emit_new(h, cls, self.device, name_field, file.ident, origin, thread, ts,
+                      duration)
         elif kind == DATA:
             if self.number == DEVICE_FEATURE:
                 return False   # FEATURE on a data fd: fd order records an unnamed creator
-            event, values = _filled(self.data_type, self.data, "file", file.ident)
+            _emit_new(h, self.data_type, self.data, "file", file.ident, origin, thread, ts,
+                      duration)
         else:
             return False
-        _emit_at(h, event, values, origin, thread, ts, duration)
         if kind == DEVICE and self.number == DEVICE_FEATURE:
             table = thread.table
             if not (isinstance(self.call.ret, int) and self.call.ret < 0):
@@ -372,8 +369,8 @@ class ClosePlan(_FdPlan):
                       True)
         order.saw_close = True
         table.close(self.fd)
-        event, values = _filled(DataClose, self.data, "file", entry.file.ident)
-        _emit_at(h, event, values, origin, thread, ts, duration)
+        _emit_new(h, DataClose, self.data, "file", entry.file.ident, origin, thread, ts,
+                  duration)
         return STATE_CHANGED   # the fd table lost the entry
 
 

@@ -1,0 +1,53 @@
+"""OrderLog.creators_of's shortcut for a whole window against its creator-by-creator path.
+
+When no allocation can fall in the quiet window of the window's earliest creator, none can
+fall in any later creator's either (the floor only grows with a creator's end), so every
+creator passes _fits_allocs at once. Random logs (FEATURE calls, allocations, one-line and
+spanning releases, execs, an allocation that never resumed) must give the very same
+creators both ways, for every fd number and use.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.test_strace_fdorder import _RECORDS, point
+from vfio_migcheck.traces.strace.fdorder import INF, OrderLog, Span
+
+
+def _log(records, odd: bool, fd: int, freed: bool) -> OrderLog:
+    log = OrderLog()
+    if freed:    # the fd surely free from the start: creators_of then always answers
+        log.release(point(0), fd, fd, frees=True)
+    for kind, line, length, number, flag in sorted(records, key=lambda r: r[1]):
+        span = Span(line, line + length)
+        if kind == "feature":
+            log.feature(span, "A" if flag else "B")
+        elif kind == "alloc":
+            log.alloc(point(line), number, lowest=flag)
+        elif kind == "close":
+            log.release(point(line), number, number, frees=flag)
+        elif kind == "exec":
+            log.release(point(line), 0, INF, frees=flag)
+        else:
+            log.release(span, number, number, frees=flag)
+    if odd:
+        log.alloc(Span(30, INF), fd, lowest=True)    # never resumed: kept aside
+    return log
+
+
+@settings(max_examples=400, deadline=None)
+@given(_RECORDS, st.integers(3, 10), st.booleans(), st.integers(1, 70), st.booleans())
+def test_the_window_shortcut_keeps_the_creators(records, fd, odd, use_line, freed) -> None:
+    log = _log(records, odd, fd, freed)
+    use = point(use_line)
+    found = log.creators_of(fd, use)
+    free = log.free_point(fd, use)
+    if free is None:
+        assert found is None
+        return
+    window = [c for c in log.creators.ending_after(free.start) if c.span.start < use.end]
+    expected = [c for c in window if log._fits_allocs(c, fd)]
+    assert found is not None
+    assert [id(c) for c in found] == [id(c) for c in expected]
