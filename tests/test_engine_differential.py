@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_engine_automaton import _gen_dense
+from tests.support.dense_loop import dense_loop_events
 from tests.test_engine_properties import SPEC, any_event, event_lists, walks
 from vfio_migcheck.checker import api
 from vfio_migcheck.checker.api import check_events
@@ -217,12 +217,7 @@ def test_shared_lane_takes_the_dense_loop_and_changes_nothing(tmp_path: Path) ->
     could be either device's, so each data call is applied to both. After the first rounds
     the shared lane (Engine._shared_lane) replays those calls, with the whole result of the
     general path."""
-    gen = _gen_dense()
-    loop = gen.LOOP[1] - gen.LOOP[0] + 1
-    path = tmp_path / "loop.strace"
-    with open(path, "w", encoding="utf-8") as out:
-        gen.generate(out, 60 + 12 * loop)
-    events = list(open_trace(path, "auto").events)
+    path, events = dense_loop_events(tmp_path)
     engine = Engine(SPEC)
     engine.feed(events)
     engine.finish()

@@ -16,12 +16,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_engine_automaton import _gen_dense
+from tests.support.dense_loop import dense_loop_events
 from tests.test_engine_differential import _fast_and_general, _renumbered, as_readers_name
 from tests.test_engine_properties import SPEC, any_event, walks
 from vfio_migcheck.checker.engine import Engine
 from vfio_migcheck.traces.events import UNKNOWN, FeatureCall, Origin, QemuEvent
-from vfio_migcheck.traces.reading import open_trace
 
 
 def _hidden(event, feature_shown: bool = False):
@@ -83,12 +82,7 @@ def test_hidden_lane_is_taken_by_repeated_hidden_calls() -> None:
 def test_dense_loop_takes_the_hidden_lane(tmp_path: Path) -> None:
     """The realistic dense loop: its hidden FEATURE calls are replayed by the lane after
     the first rounds, with the whole result of the general path."""
-    gen = _gen_dense()
-    loop = gen.LOOP[1] - gen.LOOP[0] + 1
-    path = tmp_path / "loop.strace"
-    with open(path, "w", encoding="utf-8") as out:
-        gen.generate(out, 60 + 12 * loop)
-    events = list(open_trace(path, "auto").events)
+    path, events = dense_loop_events(tmp_path)
     engine = Engine(SPEC)
     engine.feed(events)
     engine.finish()

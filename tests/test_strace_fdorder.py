@@ -329,12 +329,9 @@ _RECORDS = st.lists(st.tuples(
     st.integers(1, 60), st.integers(0, 3), st.integers(3, 10), st.booleans()), max_size=24)
 
 
-@settings(max_examples=400, deadline=None)
-@given(_RECORDS, st.integers(3, 10), st.booleans())
-def test_the_no_allocation_shortcut_answers_as_the_window_does(records, fd, odd) -> None:
-    """_fits_allocs skips the quiet window when no allocation can fall in it; every
-    creator of every random log must get the answer the window gives."""
-    log = OrderLog()
+def logged(log: OrderLog, records, fd: int, odd: bool) -> OrderLog:
+    """``log`` with the generated ``records`` entered in line order (and, with ``odd``, an
+    allocation of ``fd`` that never resumed)."""
     for kind, line, length, number, flag in sorted(records, key=lambda r: r[1]):
         span = Span(line, line + length)
         if kind == "feature":
@@ -349,5 +346,14 @@ def test_the_no_allocation_shortcut_answers_as_the_window_does(records, fd, odd)
             log.release(span, number, number, frees=flag)
     if odd:
         log.alloc(Span(30, INF), fd, lowest=True)    # never resumed: kept aside
+    return log
+
+
+@settings(max_examples=400, deadline=None)
+@given(_RECORDS, st.integers(3, 10), st.booleans())
+def test_the_no_allocation_shortcut_answers_as_the_window_does(records, fd, odd) -> None:
+    """_fits_allocs skips the quiet window when no allocation can fall in it; every
+    creator of every random log must get the answer the window gives."""
+    log = logged(OrderLog(), records, fd, odd)
     for creator in log.creators.ending_after(-INF):
         assert log._fits_allocs(creator, fd) == log._fits_allocs_in_window(creator.span, fd)

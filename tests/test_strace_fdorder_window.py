@@ -12,29 +12,15 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_strace_fdorder import _RECORDS, point
-from vfio_migcheck.traces.strace.fdorder import INF, OrderLog, Span
+from tests.test_strace_fdorder import _RECORDS, logged, point
+from vfio_migcheck.traces.strace.fdorder import OrderLog
 
 
 def _log(records, odd: bool, fd: int, freed: bool) -> OrderLog:
     log = OrderLog()
     if freed:    # the fd surely free from the start: creators_of then always answers
         log.release(point(0), fd, fd, frees=True)
-    for kind, line, length, number, flag in sorted(records, key=lambda r: r[1]):
-        span = Span(line, line + length)
-        if kind == "feature":
-            log.feature(span, "A" if flag else "B")
-        elif kind == "alloc":
-            log.alloc(point(line), number, lowest=flag)
-        elif kind == "close":
-            log.release(point(line), number, number, frees=flag)
-        elif kind == "exec":
-            log.release(point(line), 0, INF, frees=flag)
-        else:
-            log.release(span, number, number, frees=flag)
-    if odd:
-        log.alloc(Span(30, INF), fd, lowest=True)    # never resumed: kept aside
-    return log
+    return logged(log, records, fd, odd)
 
 
 @settings(max_examples=400, deadline=None)
