@@ -35,6 +35,7 @@ from vfio_migcheck.traces.strace.scan import (
 from vfio_migcheck.traces.strace.session import CALL_HEAD, CLONE_NAMES, FAST_HEAD, HEAD, Session
 from vfio_migcheck.traces.strace.sniff import sniff  # noqa: F401 - the reader interface
 from vfio_migcheck.traces.strace.threads import (
+    CLOSE,
     EPOLL_WAIT,
     IO,
     IOCTL,
@@ -85,6 +86,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     fd_prefixes = FD_RETURNING_PREFIXES
     other = OTHER
     io_class, ioctl_class, poll_class, data = IO, IOCTL, POLL, DATA
+    close_class = CLOSE
     epoll_wait_class, epoll = EPOLL_WAIT, EPOLL
     recvmsg_class, poll_sets = RECVMSG, POLL_SETS
     call_head, quiet, stamp_of = CALL_HEAD.match, session.quiet, session.stamp
@@ -334,10 +336,32 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                     session.saw_pid_column = True
                                 irrelevant += 1
                                 continue
-                        elif fd_text is not None and (cls == io_class or cls == ioctl_class):
+                        elif fd_text is not None and (cls == io_class or cls == ioctl_class
+                                                      or cls == close_class):
                             pid_text = plain_pid or bracket_pid
                             thread = threads.get(int(pid_text) if pid_text else None)
                             entry = thread.table.fds.get(int(fd_text)) if thread else None
+                            if cls == close_class:
+                                # a close: Session.line's route only for a device or data
+                                # fd (below); any other close goes to Session.line
+                                if entry is None or entry.file.kind not in device_or_data:
+                                    line(name, number, text, None, match)
+                                    dirty = True
+                                    hold_at = -1
+                                    continue
+                            elif entry is None:
+                                if thread is not None:
+                                    # an fd not in the table (a data fd's first use, which
+                                    # changes the table): Session.line's route, to its
+                                    # complete call
+                                    session.seen_real_line = True
+                                    if pid_text:
+                                        session.saw_pid_column = True
+                                    complete(thread, text[match.start(4):],
+                                             origin_at(name, number), stamp_of(name, stamp), 1)
+                                    dirty = True
+                                    hold_at = -1
+                                    continue
                             if entry is not None and entry.file.kind == other and (
                                     decorated is None or (
                                         entry.token is not None
@@ -366,16 +390,19 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                     session.saw_pid_column = True
                                     dirty = True
                                 body = text[match.start(4):]
-                                if complete(thread, body, origin_at(name, number),
-                                            stamp_of(name, stamp), 1):
-                                    if stamp is None:
-                                        plan = plans.get(body)
-                                        if plan is not None:
-                                            if len(hot) >= _HOT_LINES:
-                                                hot.clear()
-                                            hot[text] = _HotLine(
-                                                int(pid_text) if pid_text else None,
-                                                int(fd_text), bool(pid_text), plan)
+                                taken = complete(thread, body, origin_at(name, number),
+                                                 stamp_of(name, stamp), 1)
+                                if stamp is None:
+                                    # remembered whatever the plan did: the memo's route
+                                    # (above) is complete()'s with the same plan
+                                    plan = plans.get(body)
+                                    if plan is not None:
+                                        if len(hot) >= _HOT_LINES:
+                                            hot.clear()
+                                        hot[text] = _HotLine(
+                                            int(pid_text) if pid_text else None,
+                                            int(fd_text), bool(pid_text), plan)
+                                if taken:
                                     continue
                                 dirty = True
                                 hold_at = -1
