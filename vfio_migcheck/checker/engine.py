@@ -821,9 +821,14 @@ class Engine:
         False, having changed nothing, otherwise (the general path then does it all)."""
         fd = event.fd  # type: ignore[attr-defined]
         full = ("maybe", *key)
-        keys = _payload(event, payload)
-        fine, coarse = keys
         cls = type(event)
+        getter = _PAYLOAD_FIELDS.get(cls) if payload else None
+        if getter is not None:
+            fine = getter(event)      # (_payload's fine key; the coarse one only if needed)
+            keys = None
+        else:
+            keys = _payload(event, payload)
+            fine = keys[0]
         refs = self._refs
         picked: list[tuple[DeviceTrack, Transition]] = []
         for track in self.devices.values():
@@ -833,26 +838,47 @@ class Engine:
                 return False
             files = before.files
             slot = files.index(file) if file in files else NEW_FILE
-            bind = node.binds.get((slot, fd))
-            if not (bind or bind is None and self._may_bind(track, file, fd)):
+            profile = track.profile
+            ident = id(profile)
+            table = node.trans
+            # what the lookups below decide for this node, once they decided it: False
+            # (no reading can bind the file: the track is skipped) or the silent step;
+            # filed under an alias in the node's table (forgotten with the node)
+            alias = (_SHARED, full, cls, slot, fd, fine, track.unsure_start, ident)
+            found = table.get(alias)
+            if found is False:
                 continue
+            if found is None:
+                bind = node.binds.get((slot, fd))
+                if not (bind or bind is None and self._may_bind(track, file, fd)):
+                    table[alias] = False     # (node.binds keeps the answer: it holds)
+                    continue
             held = track.held
             if held is not None:
                 tid = held.event.tid
                 if (tid is None or tid != event.tid) and _overlap(held.event, event):
                     return False
+            if found is not None:
+                picked.append((track, found))   # type: ignore[arg-type]
+                continue
             # self._cached(track, node, files, event, file, full, payload, keys), inlined
-            profile = track.profile
-            ident = id(profile)
             if ident not in refs:
                 refs[ident] = profile
+            if keys is None:
+                keys = _payload(event, payload)
+            coarse = keys[1]
             head = (full, cls, slot, track.unsure_start, ident)
-            table = node.trans
             trans = table.get((head, coarse)) if coarse is not None else None
-            if trans is None:
+            if trans is not None:
+                whole = True
+            else:
                 trans = table.get((head, fine))
+                # (a fine entry stands for the event only while no coarse one exists)
+                whole = coarse is None
             if trans is None or not trans.result.silent:
                 return False
+            if whole:
+                table[alias] = trans
             picked.append((track, trans))
         count = len(picked)
         if count < 2 or count > MAX_CANDIDATES:
@@ -1776,6 +1802,10 @@ def _forget_file(config: Config, file: str, sessions: bool) -> Config:
 #: the entry exists, and is forgotten with it (``Automaton.start_afresh``); no key of the
 #: automaton's starts with it
 _ALIAS = object()
+#: heads the aliases of :meth:`Engine._shared_lane` (what a node decided for a data event
+#: on a file no device owns: False, the track skipped, or the cached silent step); no key
+#: of the automaton's or of another alias starts with it
+_SHARED = object()
 
 
 def _successor(before: Readings, trans, file: str | None, line: int) -> Readings:
