@@ -144,3 +144,15 @@ def test_a_short_run_of_taken_lines_is_its_events() -> None:
     out = read([lines], True)[0]
     assert not any(item[0] == "DataRun" for item in out if isinstance(item[0], str))
     assert DataRun not in {type(item[0]) for item in out}
+
+
+@SETTINGS
+@given(st.lists(st.one_of(run_like, device_lines().map(lambda x: x[-1])), min_size=1,
+                max_size=8))
+def test_lines_without_fd_blank_are_never_hot(lines: list[str]) -> None:
+    # read_runs tries HOT_LINE only on lines holding "fd " (its prefilter)
+    for line in [*lines, *RUN_LINES]:
+        if HOT_LINE.fullmatch(line) is not None:
+            assert "fd " in line, line
+        if "fd " not in line:
+            assert HOT_LINE.search(line) is None, line

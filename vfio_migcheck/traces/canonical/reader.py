@@ -705,7 +705,8 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
         for item in lines:
             number += 1
             if item.__class__ is str:
-                m = hot(item)
+                # (a hot line holds "fd ", a device call never: "data_fd=" is no "fd ")
+                m = hot(item) if "fd " in item else None
                 if m is not None:
                     fd_text, shape, other = m.group(4, first, second)
                     if fd_text == run_fd:
