@@ -156,3 +156,10 @@ def test_lines_without_fd_blank_are_never_hot(lines: list[str]) -> None:
             assert "fd " in line, line
         if "fd " not in line:
             assert HOT_LINE.search(line) is None, line
+
+
+def test_a_line_holding_a_newline_is_not_taken_for_two() -> None:
+    # no block of iter_line_blocks has one; read_runs then reads the block line by line
+    lines = [*PREAMBLE, RUN_LINES[0], f"{RUN_LINES[0]}\n{RUN_LINES[0]}", RUN_LINES[0]]
+    assert reader._joined(lines) == ("", [])
+    assert assert_same([lines]) == 0

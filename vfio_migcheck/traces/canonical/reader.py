@@ -794,10 +794,13 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
 
 def _joined(block: list[Any]) -> tuple[str, list[int]]:
     """A block's lines joined, each ended by a newline, and where each line starts in
-    that text ("" and no starts when a line is no text: a ``BadLine`` or a last line)."""
+    that text ("" and no starts when a line is no text, a ``BadLine`` or a last line, or
+    holds a newline, which no block of iter_line_blocks has)."""
     try:
         joined = "\n".join(block)
     except TypeError:
+        return "", []
+    if joined.count("\n") != len(block) - 1:
         return "", []
     # (each line's length and its newline, summed without a call a line)
     starts = list(accumulate(map(add, map(len, block), repeat(1)), initial=0))
