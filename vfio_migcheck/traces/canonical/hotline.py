@@ -17,27 +17,68 @@ from typing import Any
 
 from vfio_migcheck.traces.events import DataIO, Event, PrecopyInfo, built, origin_at
 
-# numbers of at most 18 digits: int() reads them as the general path's number() does
+# numbers of at most 18 digits: int() reads them as the general path's number() does.
+# An optional part is spelled "(?:X|)" rather than "(?:X)?" (the same matches, the same
+# groups): the re module tries a branch for less than a repeat (~25 % less a line here)
 _NUM = r"[0-9]{1,18}"
-_RESULT = rf"= (-?{_NUM})(?: ([A-Z][A-Z0-9_]*))?"
-HOT_LINE = re.compile(
-    rf"(?:@([0-9]{{1,18}}\.[0-9]{{1,18}}) )?"           # 1 timestamp
-    rf"(?:\[({_NUM})(?:/({_NUM}))?\] )?"                # 2, 3 [TID] or [PID/TID]
-    rf"fd ({_NUM}) "                                    # 4 fd
-    rf"(?:((read|write) ({_NUM}) {_RESULT})"            # 5 shape: 6 call, 7 requested,
-    #                                                     8 ret, 9 errno
-    rf"|(precopy_info argsz=({_NUM}) {_RESULT})"        # 10 shape: 11 argsz, 12 ret, 13 errno
-    rf" initial=({_NUM}) dirty=({_NUM}))"               # 14 initial, 15 dirty
-)
+_RESULT = rf"= (-?{_NUM})(?: ([A-Z][A-Z0-9_]*)|)"
+
+
+def _hot_line(fd: str) -> str:
+    """The pattern text of a hot line whose fd is ``fd`` (a pattern)."""
+    return (
+        rf"(?:@([0-9]{{1,18}}\.[0-9]{{1,18}}) |)"           # 1 timestamp
+        rf"(?:\[({_NUM})(?:/({_NUM})|)\] |)"                # 2, 3 [TID] or [PID/TID]
+        rf"fd {fd} "                                        # 4 fd
+        rf"(?:((read|write) ({_NUM}) {_RESULT})"            # 5 shape: 6 call, 7 requested,
+        #                                                     8 ret, 9 errno
+        rf"|(precopy_info argsz=({_NUM}) {_RESULT})"        # 10 shape: 11 argsz, 12 ret, 13
+        rf" initial=({_NUM}) dirty=({_NUM}))"               # errno, 14 initial, 15 dirty
+    )
+
+
+HOT_LINE = re.compile(_hot_line(f"({_NUM})"))
 #: a data fd's close in its plain spelling (groups 1-4 as in HOT_LINE, 5 ret, 6 errno): it
 #: ends the fd's file, so it is read in context (CanonicalTrace.hot_close), never in a run
 CLOSE_LINE = re.compile(
-    rf"(?:@([0-9]{{1,18}}\.[0-9]{{1,18}}) )?"
-    rf"(?:\[({_NUM})(?:/({_NUM}))?\] )?"
+    rf"(?:@([0-9]{{1,18}}\.[0-9]{{1,18}}) |)"
+    rf"(?:\[({_NUM})(?:/({_NUM})|)\] |)"
     rf"fd ({_NUM}) close {_RESULT}")
 #: the groups holding a line's *shape*: everything of its event but the provenance (time,
 #: thread, line), the fd and the sizes PRECOPY_INFO reports (one of the two is None)
 SHAPE_GROUPS = (5, 10)
+
+#: fd text -> (the pattern of one or more whole hot lines on that fd, each ending in a
+#: newline; the pattern giving each such line's shape): see :func:`run_patterns`
+_RUN_PATTERNS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {}
+_MAX_RUN_PATTERNS = 64
+
+
+def _uncaptured(pattern: str) -> str:
+    """``pattern`` (HOT_LINE's kind: no escaped parenthesis) with its groups made
+    non-capturing: a repeated group's captures cost the re module ~35 % more a line."""
+    return pattern.replace("(?:", "(").replace("(", "(?:")
+
+
+def run_patterns(fd_text: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """For lines joined by newlines: the pattern that takes, from a line's start, every
+    following line that :data:`HOT_LINE` matches in full with ``fd_text`` as its fd (at
+    least one; each line's pattern is HOT_LINE's with the fd written out, so a line that
+    holds no newline is taken exactly when HOT_LINE.fullmatch gives it that fd), and the
+    pattern whose ``findall`` over text the first one took gives each line's shape
+    (group 5 or 10 of its HOT_LINE match). So a reader takes a run of hot lines in a few
+    calls rather than a few calls a line."""
+    found = _RUN_PATTERNS.get(fd_text)
+    if found is None:
+        if len(_RUN_PATTERNS) >= _MAX_RUN_PATTERNS:
+            _RUN_PATTERNS.clear()
+        fd = re.escape(fd_text)
+        found = _RUN_PATTERNS[fd_text] = (
+            re.compile(rf"(?:{_uncaptured(_hot_line(fd))}\n)+"),
+            # (only over lines the first pattern took, where "fd N " is found once a line)
+            re.compile(rf"fd {fd} ((?:read|write) [^\n]*"
+                       rf"|precopy_info argsz=[0-9]+ = -?[0-9]+(?: [A-Z][A-Z0-9_]*|))"))
+    return found
 
 
 def hot_event(m: re.Match[str], fds: dict[int, Any], file: str, number: int,
@@ -96,7 +137,8 @@ class HotMember:
     """Makes the event of one line of a run of hot lines on the open file ``ident``
     (``Run.build``). ``matches``: the reader's matches of the run's lines, from line
     ``start`` on (kept rather than matching a line again: the engine asks for a few lines
-    of every run); None: the line is matched again, as the reader matched it."""
+    of every run), None for a line taken without a match of its own (:func:`run_patterns`);
+    ``matches`` None: every line is matched again, as the reader matched it."""
 
     __slots__ = ("ident", "matches", "start")
 
@@ -107,10 +149,11 @@ class HotMember:
         self.start = start
 
     def __call__(self, file: str, number: int, text: str) -> Event:
+        m: re.Match[str] | None = None
         if self.matches is not None:
-            m: re.Match[str] | None = self.matches[number - self.start]
-            assert m is not None and m.string is text, text
-        else:
+            m = self.matches[number - self.start]
+            assert m is None or m.string is text, text
+        if m is None:
             m = HOT_LINE.fullmatch(text)
             assert m is not None, text
         return hot_event_on(m, self.ident, file, number, text)

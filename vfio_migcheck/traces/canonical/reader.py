@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate, islice, repeat
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from vfio_migcheck.traces.canonical.hotline import (
     HotMember,
     hot_event,
     hot_event_on,
+    run_patterns,
 )
 from vfio_migcheck.traces.canonical.syntax import (
     CLOSE_HOWS,
@@ -485,10 +488,10 @@ MAX_REMEMBERED = 4096
 # decimal numbers, no quote, comment or escape in the statement (group 4): the key under
 # which CanonicalTrace remembers the payload the general path read from that statement.
 DEVICE_LINE = re.compile(
-    r"(?:@([0-9]{1,18}\.[0-9]{1,18}) )?"
-    r"(?:\[([0-9]{1,18})(?:/([0-9]{1,18}))?\] )?"
+    r"(?:@([0-9]{1,18}\.[0-9]{1,18}) |)"
+    r"(?:\[([0-9]{1,18})(?:/([0-9]{1,18})|)\] |)"
     r"((?!(?:fd|device|qemu|process) )[A-Za-z0-9_][A-Za-z0-9_.:/|=+?\- ]*[A-Za-z0-9_.:/|=+?\-])"
-    r"(?: <([0-9]{1,18}\.[0-9]{1,18})>)?")
+    r"(?: <([0-9]{1,18}\.[0-9]{1,18})>|)")     # ("X|)": hotline.py says why
 
 
 #: a remembered SET's reply names a data fd although the call failed (a note, no fd)
@@ -694,16 +697,30 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
     call_keys: list[tuple[str, Any]] = []
     number = 0
     for block in blocks:
-        for item in block:
+        base = number                   # the number of the line before the block's first
+        lines = iter(block)
+        # the block's lines joined ("" when they are not all text) and where each starts
+        joined: str | None = None
+        starts: list[int] = []
+        for item in lines:
             number += 1
             if item.__class__ is str:
-                m = hot(item)
+                # (a hot line holds "fd ", a device call never: "data_fd=" is no "fd ")
+                m = hot(item) if "fd " in item else None
                 if m is not None:
                     fd_text, shape, other = m.group(4, first, second)
                     if fd_text == run_fd:
                         texts.append(item)
                         matches.append(m)
                         shapes.append(shape or other)
+                        if joined is None:
+                            joined, starts = _joined(block)
+                        if joined:
+                            taken = _take_run(joined, starts, number - base, fd_text, block,
+                                              texts, matches, shapes)
+                            if taken:
+                                number += taken
+                                next(islice(lines, taken - 1, None), None)
                         continue
                     if calls:
                         yield from _call_events(file, calls, call_texts, call_keys)
@@ -718,6 +735,14 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                         texts = [item]
                         matches = [m]
                         shapes = [shape or other]
+                        if joined is None:
+                            joined, starts = _joined(block)
+                        if joined:
+                            taken = _take_run(joined, starts, number - base, fd_text, block,
+                                              texts, matches, shapes)
+                            if taken:
+                                number += taken
+                                next(islice(lines, taken - 1, None), None)
                         continue
                 if texts:
                     yield from _run_events(file, start, texts, matches, shapes, ident, run_fd,
@@ -767,6 +792,40 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
         yield from _run_events(file, start, texts, matches, shapes, ident, run_fd, summary)
 
 
+def _joined(block: list[Any]) -> tuple[str, list[int]]:
+    """A block's lines joined, each ended by a newline, and where each line starts in
+    that text ("" and no starts when a line is no text, a ``BadLine`` or a last line, or
+    holds a newline, which no block of iter_line_blocks has)."""
+    try:
+        joined = "\n".join(block)
+    except TypeError:
+        return "", []
+    if joined.count("\n") != len(block) - 1:
+        return "", []
+    # (each line's length and its newline, summed without a call a line)
+    starts = list(accumulate(map(add, map(len, block), repeat(1)), initial=0))
+    return joined + "\n", starts
+
+
+def _take_run(joined: str, starts: list[int], index: int, fd_text: str, block: list[str],
+              texts: list[str], matches: list[Any], shapes: list[str]) -> int:
+    """Take the block's lines from ``index`` on (0: its first) that a pending run of hot
+    lines on the fd ``fd_text`` would take one by one (:func:`read_runs`), as many as
+    follow: their texts, no matches (HotMember matches them if asked), their shapes.
+    Returns how many were taken."""
+    at = starts[index]
+    lines, shape_of = run_patterns(fd_text)
+    found = lines.match(joined, at)
+    if found is None:
+        return 0
+    end = found.end()
+    taken = joined.count("\n", at, end)
+    texts += block[index:index + taken]
+    matches += [None] * taken
+    shapes += shape_of.findall(joined, at, end)
+    return taken
+
+
 def _call_events(file: str, calls: list[Event], texts: list[str],
                  keys: list[tuple[str, Any]]) -> Iterator[Event]:
     """The pending run of device calls: one CallRun (two calls or more), or the call. A
@@ -796,7 +855,11 @@ def _run_events(file: str, start: int, texts: list[str], matches: list[re.Match[
     summary.events += count
     if count < MIN_RUN:
         for index, text in enumerate(texts):
-            yield hot_event_on(matches[index], ident, file, start + index, text)
+            m = matches[index]
+            if m is None:               # (a line _take_run took)
+                m = HOT_LINE.fullmatch(text)
+                assert m is not None, text
+            yield hot_event_on(m, ident, file, start + index, text)
         return
     member = HotMember(ident, matches, start)
     samples = {shape: shapes.index(shape) for shape in dict.fromkeys(shapes)}
