@@ -819,6 +819,8 @@ class Engine:
         cached and silent, and none overlaps its held event or is over its share of
         readings, that is :meth:`_replay_silent` on each, in the same order. Returns
         False, having changed nothing, otherwise (the general path then does it all)."""
+        if len(self.devices) < 2:
+            return False        # (it would, after its look at the one device: two or more)
         fd = event.fd  # type: ignore[attr-defined]
         full = ("maybe", *key)
         cls = type(event)
