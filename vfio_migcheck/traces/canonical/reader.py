@@ -709,32 +709,23 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
                 m = hot(item) if "fd " in item else None
                 if m is not None:
                     fd_text, shape, other = m.group(4, first, second)
+                    if fd_text != run_fd:
+                        if calls:
+                            yield from _call_events(file, calls, call_texts, call_keys)
+                            calls, call_texts, call_keys = [], [], []
+                        if texts:
+                            yield from _run_events(file, start, texts, matches, shapes, ident,
+                                                   run_fd, summary)
+                            texts, run_fd = [], None
+                        open_fd = fds.get(int(fd_text))
+                        if open_fd is not None:     # a new run starts with this line
+                            run_fd, start, ident = fd_text, number, open_fd.file
+                            texts, matches, shapes = [], [], []
                     if fd_text == run_fd:
                         texts.append(item)
                         matches.append(m)
                         shapes.append(shape or other)
-                        if joined is None:
-                            joined, starts = _joined(block)
-                        if joined:
-                            taken = _take_run(joined, starts, number - base, fd_text, block,
-                                              texts, matches, shapes)
-                            if taken:
-                                number += taken
-                                next(islice(lines, taken - 1, None), None)
-                        continue
-                    if calls:
-                        yield from _call_events(file, calls, call_texts, call_keys)
-                        calls, call_texts, call_keys = [], [], []
-                    if texts:
-                        yield from _run_events(file, start, texts, matches, shapes, ident, run_fd,
-                                               summary)
-                        texts, run_fd = [], None
-                    open_fd = fds.get(int(fd_text))
-                    if open_fd is not None:
-                        run_fd, start, ident = fd_text, number, open_fd.file
-                        texts = [item]
-                        matches = [m]
-                        shapes = [shape or other]
+                        # ... and its next lines in this block, at once
                         if joined is None:
                             joined, starts = _joined(block)
                         if joined:
