@@ -37,3 +37,19 @@ def test_the_window_shortcut_keeps_the_creators(records, fd, odd, use_line, free
     expected = [c for c in window if log._fits_allocs(c, fd)]
     assert found is not None
     assert [id(c) for c in found] == [id(c) for c in expected]
+
+
+def test_the_shortcut_weighs_the_earliest_creator_s_window() -> None:
+    """Two creators: an allocation falls in the quiet window of the earlier one only (a
+    release between it and the later one), so the earlier one cannot have made the fd.
+    The shortcut must look at the earliest end's floor: at the latest end's it would wave
+    both through."""
+    log = OrderLog()
+    log.release(point(0), 5, 5, frees=True)         # fd 5 surely free from here on
+    log.feature(point(1), "A")
+    log.alloc(point(2), 4, lowest=True)             # after A, before any release: < 5
+    log.release(point(3), 9, 9, frees=False)        # a release: B's window starts here
+    log.feature(point(5), "B")
+    found = log.creators_of(5, point(7))
+    assert found is not None
+    assert [c.device for c in found] == ["B"]
