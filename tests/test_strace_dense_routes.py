@@ -18,23 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.dense_loop import dense_loop_events
-from tests.support.strace_reads import line_by_line, with_reader
-
-
-def assert_same(path: Path) -> None:
-    expected_events, expected = line_by_line(path)
-    events, summary = with_reader(path)
-    assert events == expected_events
-    assert (summary.lines, summary.events, summary.irrelevant, summary.unreadable,
-            summary.notes) == (expected.lines, expected.events, expected.irrelevant,
-                               expected.unreadable, expected.notes)
+from tests.support.strace_reads import assert_reads_as_line_by_line
 
 
 def test_dense_loop_reads_as_line_by_line(tmp_path: Path) -> None:
     path, events = dense_loop_events(tmp_path, rounds=40)
     assert sum(type(e).__name__ == "FdAppeared" for e in events) >= 80
     assert sum(type(e).__name__ == "DataClose" for e in events) >= 80
-    assert_same(path)
+    assert_reads_as_line_by_line(path)
 
 
 def _loop_lines(directory: Path) -> tuple[list[str], list[str]]:
@@ -79,7 +70,7 @@ def test_dense_routes_match_on_random_tails(lines: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tail.strace"
         path.write_text("".join(line + "\n" for line in lines))
-        assert_same(path)
+        assert_reads_as_line_by_line(path)
 
 
 def test_repeated_rounds_with_a_failed_close_between(tmp_path: Path) -> None:
@@ -94,4 +85,4 @@ def test_repeated_rounds_with_a_failed_close_between(tmp_path: Path) -> None:
                       "261   read(8, \"\", 4096) = 0", "261   close(8) = 0"]
     path = tmp_path / "rounds.strace"
     path.write_text("".join(line + "\n" for line in lines))
-    assert_same(path)
+    assert_reads_as_line_by_line(path)

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.strace_reads import accounting
 from tests.test_strace_fastloop import reference
 from vfio_migcheck.traces.events import ReadSummary
 from vfio_migcheck.traces.strace import reader, scan
@@ -44,11 +45,6 @@ def unscanned(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list, ReadSu
     with monkeypatch.context() as patch:
         patch.setattr(reader, "skip_pattern", lambda *state: scan.EVERY_LINE)
         return shipped(path)
-
-
-def accounting(summary: ReadSummary) -> tuple:
-    return (summary.lines, summary.events, summary.irrelevant, summary.unreadable,
-            summary.notes)
 
 
 def assert_same(path: Path, monkeypatch: pytest.MonkeyPatch, per_line: bool = True) -> None:

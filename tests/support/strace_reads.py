@@ -42,3 +42,17 @@ def with_reader(path: Path) -> tuple[list, ReadSummary]:
     summary = ReadSummary()
     events = list(read([path], summary))
     return events, summary
+
+
+def accounting(summary: ReadSummary) -> tuple:
+    """What a read counted: lines, events, irrelevant and unreadable lines, notes."""
+    return (summary.lines, summary.events, summary.irrelevant, summary.unreadable,
+            summary.notes)
+
+
+def assert_reads_as_line_by_line(path: Path) -> None:
+    """The product's reader gives ``path`` the events and accounting of the per-line path."""
+    expected_events, expected = line_by_line(path)
+    events, summary = with_reader(path)
+    assert events == expected_events
+    assert accounting(summary) == accounting(expected)
