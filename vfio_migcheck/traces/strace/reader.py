@@ -236,7 +236,12 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             pending = thread.pending if thread is not None else None
                             if pending is not None and body.startswith(
                                     pending.name + " resumed>", 5):
-                                if pending.quiet:
+                                # (a poll is judged again once a data fd exists: one may
+                                # have appeared since its first half, as Session._joined
+                                # judges the joined call)
+                                if pending.quiet and not (
+                                        thread.table.counts.get(data)
+                                        and classes.get(pending.name) == poll_class):
                                     thread.pending = None
                                     irrelevant += 2
                                     hold_at = -1
@@ -275,8 +280,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                     cls is None or not thread.table.counts.get(data)
                                     or (call in poll_sets and poll_is_quiet(thread.table,
                                                                             text))):
-                                thread.pending = Pending(call, call + "(", number, name, None,
-                                                         None, True)
+                                thread.pending = _quiet_pending(session, call, cls, text,
+                                                                match.start(4), number, name,
+                                                                stamp)
                                 hold_at = -1
                                 if not seen:
                                     session.seen_real_line = seen = True
@@ -562,13 +568,25 @@ def _start_split(session: Session, name: str, text: str, number: int) -> None:
         if (cls is None or (cls == POLL and "_mig" not in text)) and (
                 cls is None or not table.counts.get(DATA)
                 or (call in POLL_SETS and poll_is_quiet(table, text))):
-            thread.pending = Pending(call, call + "(", number, name, None, None, True)
+            thread.pending = _quiet_pending(session, call, cls, text, match.start(4), number,
+                                            name, stamp)
             return
         if call not in CLONE_NAMES:
             thread.pending = Pending(call, text[match.start(4):-16].rstrip(), number, name,
                                      session.stamp(name, stamp), None)
             return
     session.line(name, number, text, None, match)
+
+
+def _quiet_pending(session: Session, call: str, cls: int | None, text: str, start: int,
+                   number: int, name: str, stamp: str | None) -> Pending:
+    """The first half of a quiet split call. A poll keeps its text and time as
+    ``Session._unfinished`` would: a data fd may appear before it resumes (then the joined
+    poll is judged again) or it may never resume (then it is read from its first half)."""
+    if cls is None:
+        return Pending(call, call + "(", number, name, None, None, True)
+    return Pending(call, text[start:-16].rstrip(), number, name, session.stamp(name, stamp),
+                   None, True)
 
 
 def _file_pid(path: Path) -> int | None:
