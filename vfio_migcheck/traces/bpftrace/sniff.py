@@ -8,7 +8,7 @@ needs nothing from the parser.
 
 from __future__ import annotations
 
-import re
+from vfio_migcheck.traces import portable_re
 
 #: the first word of the program's header line (``vfio-mig-bt 1 attached ...``)
 MAGIC = "vfio-mig-bt"
@@ -16,7 +16,7 @@ MAGIC = "vfio-mig-bt"
 # A record is ``TS PID TID DUR CALL key=value...`` (grammar/bpftrace.lark): four integers,
 # blanks optional between them as for the grammar's lexer, then a lower-case call name.
 # Possessive, as the lexer takes the longest integer: linear in the line.
-_RECORD_START = re.compile(r"[ \t]*+(?:-?[0-9]++[ \t]*+){4}[a-z_]")
+_RECORD_START = portable_re.compile(r"[ \t]*+(?:-?[0-9]++[ \t]*+){4}[a-z_]")
 
 
 def may_be_record(text: str) -> bool:

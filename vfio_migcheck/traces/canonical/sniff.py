@@ -9,14 +9,14 @@ canonical grammar. ``bound(lines) >= reader.sniff(lines)`` for every input
 
 from __future__ import annotations
 
-import re
+from vfio_migcheck.traces import portable_re
 
 # The start every line the grammar (grammar/canonical.lark) accepts has: blanks, then
 # optionally @TIMESTAMP, then optionally [TID] or [PID/TID], then a statement keyword, or a
 # device name (a NAME or a quoted STRING) and what may follow it (an op, RESET, access or
 # close). Each piece takes what the grammar's lexer takes there and is atomic or
 # possessive, so the match is linear in the line (a line may be a megabyte long).
-_STATEMENT_START = re.compile(
+_STATEMENT_START = portable_re.compile(
     r"[ \t]*+"
     r"(?:(?>@-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)[ \t]*+)?"
     r"(?:\[[^\]]*+\][ \t]*+)?"

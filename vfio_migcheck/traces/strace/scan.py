@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from vfio_migcheck.traces import portable_re
 from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER, FdTable
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
 from vfio_migcheck.traces.strace.threads import (
@@ -151,8 +152,8 @@ def _patterns(threads: dict[int | None, Thread], steady: bool,
         tail = _pair_tail(facts)
         pair = None
         if tail:
-            pair = re.compile(rf"\n{_free_pid(facts)}{_stamp(facts)}{tail}")
-        found = _CACHE[key] = (re.compile(_source(facts, tail)), pair)
+            pair = portable_re.compile(rf"\n{_free_pid(facts)}{_stamp(facts)}{tail}")
+        found = _CACHE[key] = (portable_re.compile(_source(facts, tail)), pair)
     return found
 
 
