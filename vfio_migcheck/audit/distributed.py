@@ -20,6 +20,7 @@ that fails alone ``SOLO_TRIES`` times is reported, with the same message ``-j`` 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -56,6 +57,9 @@ NO_WORKER_GRACE = 120.0   # seconds a cluster may have no worker at all before a
 LOW_LEVEL_LOG = 20         # messages Dask's comms and scheduler keep for debugging
 WAIT_POLL = 5.0           # seconds between looks at the cluster while waiting for a task
 T = TypeVar("T")
+#: what a Dask wait or connection raises when it times out: on Python 3.10 asyncio's own
+#: TimeoutError, no subclass of the built-in one (the two are one class from 3.11 on)
+TIMEOUTS = (TimeoutError, asyncio.TimeoutError)
 
 
 class SchedulerError(RuntimeError):
@@ -117,7 +121,7 @@ def dask_client(address: str) -> Iterator[Any]:
                 client = stack.enter_context(Client(cluster))
             else:
                 client = stack.enter_context(Client(address, timeout="10s"))
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, *TIMEOUTS, ValueError) as exc:
             raise SchedulerError(f"--scheduler {address}: cannot start or reach the Dask "
                                  f"scheduler: {exc}") from None
         yield client
@@ -294,7 +298,7 @@ def wait_with_workers(client: Any, future, grace: float = NO_WORKER_GRACE,
         try:
             wait(future, timeout=poll)
             return
-        except TimeoutError:
+        except TIMEOUTS:
             pass
         if client.scheduler_info().get("workers"):
             without_since = None

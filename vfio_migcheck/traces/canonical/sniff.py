@@ -15,13 +15,17 @@ from vfio_migcheck.traces import portable_re
 # optionally @TIMESTAMP, then optionally [TID] or [PID/TID], then a statement keyword, or a
 # device name (a NAME or a quoted STRING) and what may follow it (an op, RESET, access or
 # close). Each piece takes what the grammar's lexer takes there and is atomic or
-# possessive, so the match is linear in the line (a line may be a megabyte long).
+# possessive, so the match is linear in the line (a line may be a megabyte long). The
+# quoted string is unrolled (a run, then escapes each followed by a run): the run cannot
+# take a quote or a backslash, so it ends where the lexer's string does, and giving back
+# never helps; an atomic group around a repeated alternation, the other linear spelling
+# on Python 3.11, is quadratic in portable_re's classic spelling on 3.10.
 _STATEMENT_START = portable_re.compile(
     r"[ \t]*+"
     r"(?:(?>@-?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)[ \t]*+)?"
     r"(?:\[[^\]]*+\][ \t]*+)?"
     r"(?:device|fd|qemu|process"
-    r"|(?:[A-Za-z0-9_][A-Za-z0-9_.:/\-]*+|(?>\"(?:[^\"\\\n]|\\.)*\"))[ \t]*+"
+    r"|(?:[A-Za-z0-9_][A-Za-z0-9_.:/\-]*+|\"[^\"\\\n]*+(?:\\.[^\"\\\n]*+)*\")[ \t]*+"
     r"(?:GET|SET|PROBE|\?|RESET|access|close))"
 )
 
