@@ -35,7 +35,7 @@ from vfio_migcheck.checker.rules.vmm import u010_malformed_request as U010
 from vfio_migcheck.checker.rules.vmm import u013_data_fd_not_closed as U013
 from vfio_migcheck.checker.rules.vmm import u015_p2p_quiesce_order as U015
 from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U020
-from vfio_migcheck.checker.stats import DeviceStats
+from vfio_migcheck.checker.stats import RECORD_OBSERVATIONS, DeviceStats
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.names import NameError_, parse_state
 from vfio_migcheck.model.profiles import (
