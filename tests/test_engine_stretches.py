@@ -106,7 +106,7 @@ def test_dense_loop_is_replayed_in_stretches() -> None:
     assert batched == general
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(edited_loops(), _SIZES, st.sampled_from([0, 0, 300]), st.sampled_from([64, 3, 25]))
 def test_stretches_change_nothing_on_edited_loops(events: list, sizes: list[int],
                                                   cached: int, longest: int) -> None:
