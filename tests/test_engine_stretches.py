@@ -31,6 +31,7 @@ from vfio_migcheck.checker import automaton as automaton_module
 from vfio_migcheck.checker import engine as engine_module
 from vfio_migcheck.checker.api import check_trace
 from vfio_migcheck.checker.engine import Engine
+from vfio_migcheck.checker.stats import RECORD_OBSERVATIONS
 from vfio_migcheck.traces.events import COLLAPSE_RUNS, EventBatch
 from vfio_migcheck.traces.reading import open_trace
 
@@ -93,13 +94,13 @@ def test_dense_loop_is_replayed_in_stretches() -> None:
     """The dense loop in the reader's batches: nearly every event after the first rounds
     is part of a replayed stretch, with the whole result of the general path."""
     engine = Engine(SPEC)
-    token = engine_module.RECORD_OBSERVATIONS.set(False)
+    token = RECORD_OBSERVATIONS.set(False)
     try:
         for batch in _batched(_EVENTS, [25]):
             engine.feed_one(batch)
         engine.finish()
     finally:
-        engine_module.RECORD_OBSERVATIONS.reset(token)
+        RECORD_OBSERVATIONS.reset(token)
     assert engine.events == len(_EVENTS)
     assert engine.stretch_hits > len(_EVENTS) // 2
     batched, general = _batched_and_general(_EVENTS, [64], spec=SPEC, file=str(_PATH))

@@ -35,7 +35,7 @@ from vfio_migcheck.checker.rules.vmm import u010_malformed_request as U010
 from vfio_migcheck.checker.rules.vmm import u013_data_fd_not_closed as U013
 from vfio_migcheck.checker.rules.vmm import u015_p2p_quiesce_order as U015
 from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U020
-from vfio_migcheck.checker.stats import RECORD_OBSERVATIONS, DeviceStats
+from vfio_migcheck.checker.stats import DeviceStats
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.names import NameError_, parse_state
 from vfio_migcheck.model.profiles import (
@@ -1249,6 +1249,7 @@ class Engine:
     _stretch_nodes = 0                      # stretch nodes learnt since the last fresh start
     _stretch_generation = 0                 # the automaton's generation they were learnt in
     stretch_hits = 0                        # events applied as parts of a learnt stretch
+    _stretch_wait = 0                       # events fed before a stretch is tried again
 
     def _on_batch(self, events: Sequence[Event]) -> None:
         """A reader's batch of consecutive events: walked in stretches
@@ -1258,13 +1259,21 @@ class Engine:
                 self.feed_one(event)
             return
         index, count = 0, len(events)
+        wait = self._stretch_wait
         while index < count:
-            end = self._stretch_walk(events, index)
-            if end > index:
-                index = end
-            else:
-                self.feed_one(events[index])
-                index += 1
+            event = events[index]
+            if wait:
+                wait -= 1
+            elif event.ts is None and event.tid is not None and not self._retiring:
+                end = self._stretch_walk(events, index)
+                if end > index:
+                    index = end
+                    continue
+                if end < 0:          # a state no stretch starts from: look again later
+                    wait = STRETCH_BACK_OFF
+            self.feed_one(event)
+            index += 1
+        self._stretch_wait = wait
 
     def _stretch_walk(self, events: Sequence[Event], start: int) -> int:
         """Walk the events from ``start`` down the stretches learnt from the engine's
@@ -1273,10 +1282,11 @@ class Engine:
         walked (readings, held events, undecided rules, files noted and retiring,
         counters), applied at once. From the first event not learnt yet on, events are
         fed one by one while their effect is learnt. Returns where the walk ended
-        (``start``: nothing done, nothing changed). Why it is exact: docs/checking.md."""
+        (``start``: nothing done, nothing changed; -1: nothing done, and the engine's
+        state is one no stretch starts from). Why it is exact: docs/checking.md."""
         root = self._stretch_root(events[start])
         if root is None:
-            return start
+            return -1
         node, walk = root
         limit = min(len(events), start + MAX_STRETCH)
         index = start
@@ -2177,6 +2187,9 @@ _SHARED = object()
 MAX_STRETCH = 64
 #: learnt stretch nodes kept before the memory starts afresh
 MAX_STRETCH_NODES = 50_000
+#: events fed one by one after a state no stretch may start from (a statistic a lane would
+#: record, a held finding, ...) before a stretch is tried again: such states last
+STRETCH_BACK_OFF = 16
 #: what a silent lane did, as a tape entry (Engine._tape): _hidden_lane, _replay_silent,
 #: _shared_lane
 _K_HIDDEN, _K_SILENT, _K_SHARED = 0, 1, 2
