@@ -167,6 +167,9 @@ class Automaton:
         self.hits = 0
         self.cached = 0      # transitions stored since the last fresh start
         self.held = 0        # readings held by the nodes of the table
+        #: fresh starts so far: what was learnt of the old nodes (the engine's memory of
+        #: whole stretches, Engine._stretch_walk) is forgotten with them
+        self.generation = 0
 
     def remember(self, node: Node, key: Any, trans: Transition) -> None:
         """Store a computed step (starting afresh past MAX_CACHED)."""
@@ -183,6 +186,7 @@ class Automaton:
         self.nodes.clear()
         self.cached = 0
         self.held = 0
+        self.generation += 1
 
     def intern(self, readings: Readings) -> Node:
         """The node of ``readings`` (computed from its configs the first time)."""

@@ -441,6 +441,27 @@ class CallRun(Run):
         return self.calls[index]
 
 
+
+@_event
+class EventBatch(Run):
+    """Consecutive events of a reader handed over together (the strace reader's batches of
+    a VFIO-dense stretch): ``events`` are exactly the events it would have yielded one by
+    one, in order. The engine walks a batch with its memory of whole stretches of cached
+    silent steps (``Engine._stretch_walk``) and feeds whatever it cannot replay one by
+    one; ``origin`` is the first event's, ``ts`` the first time stamp among them."""
+
+    kind: ClassVar[str] = "event_batch"
+    events: tuple[Event, ...] | list[Event] = ()
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def member(self, index: int) -> Event:
+        return self.events[index]
+
+    def expand(self) -> Iterator[Event]:
+        return iter(self.events)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (DeviceOpen, FeatureCall, DeviceReset, DeviceAccess, DeviceClose, FdAppeared,

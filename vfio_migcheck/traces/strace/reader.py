@@ -16,7 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from vfio_migcheck.traces.events import Event, ReadSummary, origin_at
+from vfio_migcheck.traces.events import (
+    COLLAPSE_RUNS,
+    Event,
+    EventBatch,
+    ReadSummary,
+    origin_at,
+)
 from vfio_migcheck.traces.lines import BadLine, strip_compression_suffix
 from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace.fdtable import DATA, DEVICE, EPOLL, OTHER
@@ -107,6 +113,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     pair: re.Pattern[str] | None = None   # the pattern's rule for split pairs (scan.py)
     dirty = True   # the state the pattern was built from may have changed
     read_so_far = [0]   # the lines of the blocks read so far (iter_text_blocks asks)
+    # the checker takes the events in batches (EventBatch: its engine may replay a whole
+    # stretch of cached steps at once); everyone else one by one
+    collapse = COLLAPSE_RUNS.get()
     with handle:
         for kind, block in iter_text_blocks(handle, lambda: read_so_far[0]):
             if kind != CLEAN:
@@ -197,7 +206,10 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                         summary.lines = number
                         summary.irrelevant += irrelevant
                         irrelevant = 0
-                        yield from out
+                        if collapse:
+                            yield _batch(out)
+                        else:
+                            yield from out
                         out.clear()
                     pos = block.find("\n", start + 1)
                     text = block[start + 1:pos]
@@ -421,10 +433,23 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                 summary.lines = number
                 summary.irrelevant += irrelevant
                 irrelevant = 0
-                yield from out
+                if collapse:
+                    yield _batch(out)
+                else:
+                    yield from out
                 out.clear()
     summary.lines = number
     summary.irrelevant += irrelevant
+
+
+def _batch(out: list[Event]) -> EventBatch:
+    """The events collected so far as one :class:`EventBatch` (``ts``: the first stamp)."""
+    ts = None
+    for event in out:
+        if event.ts is not None:
+            ts = event.ts
+            break
+    return EventBatch(out[0].origin, events=tuple(out), ts=ts)
 
 
 class _HotLine(NamedTuple):
