@@ -921,6 +921,8 @@ class Engine:
         each take the fast lane with a self-loop is applied in one step
         (:meth:`_quiet_stretch`), any other call is fed on its own."""
         self.events -= 1                    # feed_one counted the run; each call counts
+        if self._run_step(run):
+            return
         index, count = 0, len(run)
         while index < count:
             event = run.member(index)
@@ -930,6 +932,175 @@ class Engine:
             else:
                 self.feed_one(event)
                 index += 1
+
+    def _run_step(self, run: DataRun) -> bool:
+        """A whole data run in one step, remembered per node: what the loop of
+        :meth:`on_data_run` does with the run — its first line fed on its own (through the
+        fast lane, or binding a file no device owns yet to the one device), a quiet
+        stretch, its last line fed on its own — depends on the readings' node, the file's
+        slot, the fd, the first shape, the set of middle shapes and the last shape, so it
+        is worked out once (:meth:`_run_plan`) and filed in the node's table under an alias
+        of those, then replayed: the same readings, held event, statistics and counts, and
+        two events made rather than a few per line. Returns False, having changed nothing,
+        for anything else (the loop then does it line by line)."""
+        count = len(run)
+        if count < 4 or not self.fast or self._retiring:
+            return False
+        file = run.file
+        if file in self.devices:
+            return False
+        owner = self.file_device.get(file)
+        bind = owner is None
+        if bind:
+            if len(self.devices) != 1:
+                return False
+            owner, track = next(iter(self.devices.items()))
+        else:
+            track = self.devices[owner]
+        before = track.readings
+        node = before.node
+        if node is None:
+            return False
+        files = before.files
+        shapes = run.shapes
+        profile = track.profile
+        key = (_RUN, bind, files.index(file) if file in files else NEW_FILE, run.fd,
+               shapes[0], frozenset(shapes[1:-1]), shapes[-1], track.unsure_start,
+               id(profile))
+        table = node.trans
+        plan = table.get(key)
+        first = run.member(0)
+        if plan is None:
+            plan = self._run_plan(run, track, before, bind, first)
+            if plan is None:
+                return False
+            table[key] = plan
+        if plan is False:
+            return False
+        held = track.held
+        if held is not None and _overlap(held.event, first):
+            return False
+        lone, start, last_step = plan
+        fd = run.fd
+        stats = track.stats
+        if lone is not None:
+            # feed_one, then _fast_lane or (binding) _data_event and _replay_silent
+            if first.ts is not None:
+                self._timed = True
+            known = self._file_fds.get(file, _UNSEEN)
+            if known is not None and known != fd:
+                self._note_file(first, file)
+            if bind:
+                self.file_device[file] = owner
+            self._flush(track)
+            mid = _successor(before, lone, file, first.origin.line)
+            track.readings = mid
+            stats.record(first, mid, file)
+        else:
+            mid = before
+        # _quiet_stretch
+        end = count if last_step is None else count - 1
+        self._flush(track)
+        last = run.member(end - 1)
+        track.held = Held(last, None, self._data_key(last, profile), mid, [])
+        stats.record_run(run, start, end, first if start == 0 else run.member(start), last,
+                         mid)
+        if last_step is not None:
+            # feed_one, then _fast_lane
+            last = run.member(end)
+            if last.ts is not None:
+                self._timed = True
+            known = self._file_fds.get(file, _UNSEEN)
+            if known is not None and known != fd:
+                self._note_file(last, file)
+            after = _successor(mid, last_step, file, last.origin.line)
+            track.readings = after
+            track.held = Held(last, None, self._data_key(last, profile), mid, [])
+            stats.record(last, after, file)
+        self.automaton.hits += count
+        self.fast_hits += count
+        self.events += count
+        self.last_origin = last.origin
+        return True
+
+    def _run_plan(self, run: DataRun, track: DeviceTrack, before: Readings, bind: bool,
+                  first: Event) -> tuple[Transition | None, int, Transition | None] | bool | None:
+        """What the loop of :meth:`on_data_run` would do with ``run`` from the readings
+        ``before``, worked out from the node's cached steps alone (nothing applied): (the
+        first line's quiet step when it is fed on its own, else None; where the quiet
+        stretch starts, 0 or 1; the last line's quiet step when it is fed on its own after
+        the stretch, else None). False when the loop would do anything else whatever
+        comes later; None when a step it needs is not cached yet (not remembered then:
+        the loop computes it). ``bind``: the file has no owner yet, ``track`` is the one
+        device."""
+        file, fd = run.file, run.fd
+        shapes = run.shapes
+        profile = track.profile
+        node, files = before.node, before.files
+        assert node is not None
+        if bind:
+            # on_data -> _data_event: the one device is the only candidate -> _replay_quiet
+            if not self._may_bind(track, file, fd):
+                return False
+            lone = self._cached(track, node, files, first, file,
+                                *self._data_key(first, profile))[3]
+            if lone is None:
+                return None
+        else:
+            loop = self._loop_verdict(track, node, files, run, shapes[0])
+            if loop is None:
+                return None
+            lone = None if loop else self._cached(track, node, files, first, file,
+                                                  *self._data_key(first, profile))[3]
+        if lone is not None and not lone.result.quiet:
+            return False        # (_fast_lane or _replay_quiet: quiet or not taken)
+        start = 0 if lone is None else 1
+        mid = before if lone is None else _successor(before, lone, file, first.origin.line)
+        node, files = mid.node, mid.files
+        assert node is not None
+        # _quiet_stretch from ``start``: every middle shape (and the first, if it is in the
+        # stretch) a quiet self-loop; the last one too, or fed on its own through the fast
+        # lane
+        for shape in {*shapes[start:-1]}:
+            loop = self._loop_verdict(track, node, files, run, shape)
+            if not loop:
+                return loop
+        loop = self._loop_verdict(track, node, files, run, shapes[-1])
+        if loop is None:
+            return None
+        if loop:
+            return lone, start, None
+        last = run.member(len(shapes) - 1)
+        last_step = self._cached(track, node, files, last, file,
+                                 *self._data_key(last, profile))[3]
+        if last_step is None or not last_step.result.quiet:
+            return False
+        return lone, start, last_step
+
+    def _loop_verdict(self, track: DeviceTrack, node: Node, files: tuple[str, ...],
+                      run: DataRun, shape: str) -> bool | None:
+        """Is a line of ``shape`` of ``run`` a quiet self-loop of ``node`` (readings named
+        ``files``)? As :meth:`_quiet_stretch` decides it, under the same alias: None while
+        its step is not cached."""
+        file = run.file
+        slot = files.index(file) if file in files else NEW_FILE
+        profile = track.profile
+        table = node.trans
+        alias = (_ALIAS, slot, run.fd, shape, track.unsure_start, id(profile))
+        loop = table.get(alias)
+        if loop is None:
+            samples = self._run_samples
+            if len(samples) > MAX_CACHED_SAMPLES:
+                samples.clear()
+            sample = samples.get((run.fd, shape))
+            if sample is None:
+                sample = samples[(run.fd, shape)] = run.member(run.samples[shape])
+            trans = self._cached(track, node, files, sample, file,
+                                 *self._data_key(sample, profile))[3]
+            if trans is not None:
+                loop = table[alias] = trans.node is node and trans.same_names \
+                    and trans.result.quiet
+        return loop
 
     def on_quiet_run(self, run: QuietRun) -> None:
         """A run of QEMU records :meth:`on_qemu` does nothing with once their devices are
@@ -1808,6 +1979,9 @@ _ALIAS = object()
 #: on a file no device owns: False, the track skipped, or the cached silent step); no key
 #: of the automaton's or of another alias starts with it
 _SHARED = object()
+#: heads the aliases of :meth:`Engine._run_step` (a data run's remembered whole step: its
+#: plan, or False); no key of the automaton's or of another alias starts with it
+_RUN = object()
 
 
 def _successor(before: Readings, trans, file: str | None, line: int) -> Readings:
