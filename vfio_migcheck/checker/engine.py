@@ -940,9 +940,9 @@ class Engine:
         stretch, its last line fed on its own — depends on the readings' node, the file's
         slot, the fd, the first shape, the set of middle shapes and the last shape, so it
         is worked out once (:meth:`_run_plan`) and filed in the node's table under an alias
-        of those, then replayed: the same readings, held event, statistics and counts, and
-        two events made rather than a few per line. Returns False, having changed nothing,
-        for anything else (the loop then does it line by line)."""
+        of those, then replayed: the same readings, held event, statistics and counts,
+        with one event made (the one held) rather than a few per run. Returns False,
+        having changed nothing, for anything else (the loop then does it line by line)."""
         count = len(run)
         if count < 4 or not self.fast or self._retiring:
             return False
@@ -969,45 +969,50 @@ class Engine:
                id(profile))
         table = node.trans
         plan = table.get(key)
-        first = run.member(0)
         if plan is None:
-            plan = self._run_plan(run, track, before, bind, first)
+            plan = self._run_plan(run, track, before, bind, run.member(0))
             if plan is None:
                 return False
             table[key] = plan
         if plan is False:
             return False
+        # the first line's time and thread (its event is made only when they are needed)
+        ts, _pid, tid = run.stamp(0)
         held = track.held
-        if held is not None and _overlap(held.event, first):
-            return False
+        if held is not None:
+            other = held.event.tid      # (one thread's calls never overlap: _overlap's test)
+            if (other is None or other != tid) and _overlap(held.event, run.member(0)):
+                return False
         lone, start, last_step = plan
         fd = run.fd
         stats = track.stats
         if lone is not None:
             # feed_one, then _fast_lane or (binding) _data_event and _replay_silent
-            if first.ts is not None:
+            if ts is not None:
                 self._timed = True
             known = self._file_fds.get(file, _UNSEEN)
             if known is not None and known != fd:
-                self._note_file(first, file)
+                # self._note_file(first, file), for a data call (no FdDup: its fd counts)
+                if known is _UNSEEN:
+                    self._file_fds[file] = fd
+                    self._file_forks[file] = self._forked
+                else:
+                    self._file_fds[file] = None
             if bind:
                 self.file_device[file] = owner
             self._flush(track)
-            mid = _successor(before, lone, file, first.origin.line)
+            mid = _successor(before, lone, file, run.origin.line)
             track.readings = mid
-            stats.record(first, mid, file)
+            stats.record_line(run, 0, mid)
         else:
             mid = before
-        # _quiet_stretch
+        # _quiet_stretch (its held event: only when no line follows it in the run)
         end = count if last_step is None else count - 1
         self._flush(track)
-        last = run.member(end - 1)
-        track.held = Held(last, None, self._data_key(last, profile), mid, [])
-        stats.record_run(run, start, end, first if start == 0 else run.member(start), last,
-                         mid)
+        stats.record_span(run, start, end, mid)
+        last = run.member(end - 1 if last_step is None else end)
         if last_step is not None:
             # feed_one, then _fast_lane
-            last = run.member(end)
             if last.ts is not None:
                 self._timed = True
             known = self._file_fds.get(file, _UNSEEN)
@@ -1015,8 +1020,8 @@ class Engine:
                 self._note_file(last, file)
             after = _successor(mid, last_step, file, last.origin.line)
             track.readings = after
-            track.held = Held(last, None, self._data_key(last, profile), mid, [])
             stats.record(last, after, file)
+        track.held = Held(last, None, self._data_key(last, profile), mid, [])
         self.automaton.hits += count
         self.fast_hits += count
         self.events += count
