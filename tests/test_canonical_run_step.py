@@ -269,6 +269,7 @@ def test_a_hot_line_s_stamp_is_its_event_s(text: str) -> None:
         return
     event = hot_event_on(m, "f", "t.vmc", 3, text)
     assert HotMember.stamp(text) == (event.ts, event.pid, event.tid)
+    assert HotMember.time(text) == event.ts
 
 
 def test_a_run_s_stamps_are_its_members(tmp_path: Path) -> None:
@@ -287,5 +288,6 @@ def test_a_run_s_stamps_are_its_members(tmp_path: Path) -> None:
             event = run.member(index)
             stamp = run.stamp(index)
             assert stamp == (event.ts, event.pid, event.tid)
+            assert run.time(index) == event.ts
             seen.add(stamp[1:])
     assert {(None, 7), (3, 7)} <= seen

@@ -976,19 +976,19 @@ class Engine:
             table[key] = plan
         if plan is False:
             return False
-        # the first line's time and thread (its event is made only when they are needed)
-        ts, _pid, tid = run.stamp(0)
+        # the first line's thread (its event is made only when it is needed)
         held = track.held
         if held is not None:
             other = held.event.tid      # (one thread's calls never overlap: _overlap's test)
-            if (other is None or other != tid) and _overlap(held.event, run.member(0)):
+            if (other is None or other != run.stamp(0)[2]) \
+                    and _overlap(held.event, run.member(0)):
                 return False
         lone, start, last_step = plan
         fd = run.fd
         stats = track.stats
         if lone is not None:
             # feed_one, then _fast_lane or (binding) _data_event and _replay_silent
-            if ts is not None:
+            if run.time(0) is not None:
                 self._timed = True
             known = self._file_fds.get(file, _UNSEEN)
             if known is not None and known != fd:

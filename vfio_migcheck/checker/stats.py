@@ -271,7 +271,7 @@ class DeviceStats:
                 if found is not None:
                     index = start + 1 + found
                     b.eof_line = run.origin.line + index
-                    b.eof_ts = run.stamp(index)[0] if stamped else run.member(index).ts
+                    b.eof_ts = run.time(index) if stamped else run.member(index).ts
         writes = _rets(rest, write_ret) if write_ret else None
         if writes:
             b.writes += len(writes)
@@ -296,12 +296,12 @@ class DeviceStats:
             facts = self._last_facts = (readings, file, _by_file(readings, file))
         created, kinds, states = facts[2]
         self._record_line(run, start, file, created, kinds, states)
-        stamp = run.stamp
+        time = run.time
         if self.first_ts is None:
-            self.first_ts = next((ts for ts in (stamp(i)[0] for i in range(start + 1, end))
+            self.first_ts = next((ts for ts in map(time, range(start + 1, end))
                                   if ts is not None), None)
-        ts = next((ts for ts in (stamp(i)[0] for i in range(end - 1, start, -1))
-                   if ts is not None), None)
+        ts = next((ts for ts in map(time, range(end - 1, start, -1)) if ts is not None),
+                  None)
         if ts is not None:
             self.last_ts = ts
         self._rest_of_run(run, start, end, file, states, True)
@@ -310,7 +310,7 @@ class DeviceStats:
                      kinds: AbstractSet[str], states: AbstractSet[str]) -> None:
         """:meth:`_record` of the event of ``run``'s line ``index`` (a read, a write or a
         PRECOPY_INFO), from its shape (``DataRun.io``) and its stamp."""
-        ts = run.stamp(index)[0]
+        ts = run.time(index)
         if ts is not None:     # as _ts
             if self.first_ts is None:
                 self.first_ts = ts

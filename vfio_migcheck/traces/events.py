@@ -422,6 +422,14 @@ class DataRun(Run):
         event = self.member(index)
         return event.ts, event.pid, event.tid
 
+    def time(self, index: int) -> float | None:
+        """``ts`` of the event of line ``index``, as :meth:`stamp` gives it (the builder's
+        ``time(text)`` when it has one)."""
+        read = getattr(self.build, "time", None)
+        if read is not None:
+            return read(self.texts[index])
+        return self.stamp(index)[0]
+
 
 @_event
 class QuietRun(Run):

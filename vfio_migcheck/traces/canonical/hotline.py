@@ -171,3 +171,9 @@ class HotMember:
         else:
             pid, tid = int(first), int(second)
         return None if ts is None else float(ts), pid, tid
+
+    @staticmethod
+    def time(text: str) -> float | None:
+        """The ``ts`` of :meth:`stamp`: a hot line starts with "@" only for its time
+        stamp, which a blank ends."""
+        return float(text[1:text.index(" ")]) if text[0] == "@" else None
