@@ -1127,6 +1127,8 @@ class Engine:
         would each take :meth:`_feature_lane` is applied by :meth:`_call_stretch`, any
         other call is fed on its own."""
         self.events -= 1                    # feed_one counted the run; each call counts
+        if self._calls_step(run):
+            return
         calls = run.calls
         index, count = 0, len(calls)
         while index < count:
@@ -1136,6 +1138,144 @@ class Engine:
             else:
                 self.feed_one(calls[index])
                 index += 1
+
+    def _calls_step(self, run: CallRun) -> bool:
+        """A whole run of device calls in one step, remembered per node: when
+        :meth:`_call_stretch` would take every call of the run (each a cached silent step,
+        none overlapping the one before it), what it does depends on the node, the run's
+        keys, the unsure start and the profile, beyond the calls' provenance; that part is
+        worked out once (:meth:`_calls_plan`) and filed in the node's table under an alias
+        of those, then replayed: the renamed readings, the undecided rules, the statistics
+        a node's summary says may change, the held call. Returns False, having changed
+        nothing, for anything else (on_call_run then takes its calls as before)."""
+        if not self.fast or self._retiring or len(self.devices) != 1:
+            return False
+        calls = run.calls
+        first = calls[0]
+        track = self.devices.get(first.device)  # type: ignore[attr-defined]
+        if track is None or track.pin is not None or track.stats.recording:
+            return False
+        before = track.readings
+        node = before.node
+        if node is None:
+            return False
+        key = (_CALLS, run.keys, track.unsure_start, id(track.profile))
+        table = node.trans
+        plan = table.get(key)
+        if plan is None:
+            plan = self._calls_plan(track, run)
+            if plan is None:
+                return False
+            table[key] = plan
+        if plan is False:
+            return False
+        steps, observed, last_key, unsure, hides, shows = plan
+        # the overlaps _call_stretch tests (each call against the one before it), and the
+        # times and process feed_one and the lane take from the calls
+        held = track.held
+        last = held.event if held is not None else None
+        timed = False
+        stats = track.stats
+        for event in calls:
+            if last is not None and (last.tid is None or last.tid != event.tid) \
+                    and _overlap(last, event):
+                return False
+            last = event
+        if held is not None and held.findings:   # (as _replay_silent)
+            self._emit_all(held.findings)
+        undecided = track.undecided
+        readings = before
+        prev_before = before
+        spec = self.spec
+        for index, trans in enumerate(steps):
+            event = calls[index]
+            ts = event.ts
+            if ts is not None:
+                timed = True
+                if stats.first_ts is None:
+                    stats.first_ts = ts
+                stats.last_ts = ts
+            if track.pid is None:
+                track.pid = event.pid
+            prev_before = readings
+            if not (trans.same_names and trans.node is readings.node):
+                readings = _successor(readings, trans, None, event.origin.line)
+            replay: Replay = trans.result
+            if replay.undecided and len(undecided) < 1000:
+                line = event.origin.line
+                for rule in replay.undecided:
+                    if len(undecided) < 1000 and self.enabled(rule.id):
+                        undecided.append((line, rule))
+            if observed[index]:       # (stats.observe_states, as _call_stretch calls it)
+                node = readings.node
+                if node.size:  # type: ignore[union-attr]
+                    stats._observe_node(event, readings, node)  # type: ignore[arg-type]
+                else:
+                    stats.observe_states(event, readings, spec)
+        track.readings = readings
+        if hides:
+            track.payload_hidden = True
+        if not unsure:
+            track.unsure_start = False
+        if shows:
+            track.migration_seen = True
+        count = len(calls)
+        self.events += count
+        self.automaton.hits += count
+        self.feature_hits += count
+        self.last_origin = last.origin  # type: ignore[union-attr]
+        if timed:
+            self._timed = True
+        step = self._shown_step(track, last)[0]  # type: ignore[arg-type,index]
+        track.held = Held(last, step, last_key, prev_before, ())  # type: ignore[arg-type]
+        return True
+
+    def _calls_plan(self, track: DeviceTrack, run: CallRun) -> tuple | bool | None:
+        """What :meth:`_call_stretch` would do with every call of ``run`` from the
+        device's readings, worked out from the cached steps alone: (each call's step, for
+        each whether the statistics may take anything from its successor's summary, the
+        held call's cache key, the unsure start after the run, whether a call hides its
+        target, whether one shows a migration state). False when the stretch would stop
+        before the run's end whatever comes later; None when a step is not cached yet."""
+        calls, keys = run.calls, run.keys
+        by_key = self._call_keys
+        node = track.readings.node
+        unsure = track.unsure_start
+        ident = self._ref(track.profile)
+        steps = []
+        observed = []
+        last_key = None
+        hides = shows = False
+        for index, event in enumerate(calls):
+            lane = by_key.get(keys[index], _UNSEEN)
+            if lane is _UNSEEN:
+                if len(by_key) > MAX_CACHED_SAMPLES:
+                    by_key.clear()
+                lane = by_key[keys[index]] = self._call_lane(event)  # type: ignore[arg-type]
+            if lane is None:
+                return False
+            key, fine, _is_set, shown, hidden = lane  # type: ignore[misc]
+            table = node.trans  # type: ignore[union-attr]
+            alias = (_ALIAS, keys[index], unsure, ident)
+            trans = table.get(alias)
+            if trans is None:
+                trans = table.get(((key[0], FeatureCall, NEW_FILE, unsure, ident), fine))
+                if trans is None:
+                    return None
+                if not trans.result.silent:
+                    return False
+                table[alias] = trans
+            steps.append(trans)
+            node = trans.node
+            summary = node._summary or node.summary
+            observed.append(not node.size or bool(summary.first_dead) or (
+                summary.sorted_states == _STOP_COPY_ONLY and bool(summary.stop_copy_files)))
+            last_key = key
+            hides = hides or hidden
+            shows = shows or shown
+            if unsure and _establishes_state(event):
+                unsure = False
+        return tuple(steps), tuple(observed), last_key, unsure, hides, shows
 
     def _call_lane(self, event: FeatureCall) -> tuple | None:
         """What :meth:`_feature_lane` decides of a device call from its payload alone (its
@@ -1987,6 +2127,11 @@ _SHARED = object()
 #: heads the aliases of :meth:`Engine._run_step` (a data run's remembered whole step: its
 #: plan, or False); no key of the automaton's or of another alias starts with it
 _RUN = object()
+#: heads the aliases of :meth:`Engine._calls_step` (a run of device calls' remembered
+#: step: its plan, or False); no key of the automaton's or of another alias starts with it
+_CALLS = object()
+#: the states of a node's summary all in STOP_COPY (stats.DeviceStats._observe_node)
+_STOP_COPY_ONLY = ("STOP_COPY",)
 
 
 def _successor(before: Readings, trans, file: str | None, line: int) -> Readings:
