@@ -26,8 +26,9 @@ from vfio_migcheck.checker import api
 from vfio_migcheck.checker import engine as engine_module
 from vfio_migcheck.checker.api import check_trace
 from vfio_migcheck.checker.engine import Engine
+from vfio_migcheck.checker.stats import RECORD_OBSERVATIONS
 from vfio_migcheck.traces.canonical.hotline import HOT_LINE, HotMember, hot_event_on
-from vfio_migcheck.traces.events import COLLAPSE_RUNS, DataRun
+from vfio_migcheck.traces.events import COLLAPSE_RUNS, CallRun, DataRun
 from vfio_migcheck.traces.reading import open_trace
 
 SETTINGS = settings(max_examples=80, deadline=None,
@@ -40,6 +41,7 @@ def results(path: Path, monkeypatch, observations: bool) -> tuple[dict, dict, di
     plain = asdict(check_trace(path, observations=observations, collapse=False))
     with monkeypatch.context() as patched:
         patched.setattr(engine_module.Engine, "_run_step", lambda self, run: False)
+        patched.setattr(engine_module.Engine, "_calls_step", lambda self, run: False)
         looped = asdict(check_trace(path, observations=observations))
     whole = asdict(check_trace(path, observations=observations))
     return plain, looped, whole
@@ -55,8 +57,10 @@ def assert_same(path: Path, monkeypatch) -> None:
 @st.composite
 def migration_loops(draw) -> str:
     """A decoded capture's shape: the same session again and again, with variations."""
-    lines = ["# vmc-trace 1",
-             "device d0 fd=9 flags=STOP_COPY|P2P|PRE_COPY state=RUNNING driver=mlx5-vfio-pci"]
+    lines = ["# vmc-trace 1", draw(st.sampled_from([
+        "device d0 fd=9 flags=STOP_COPY|P2P|PRE_COPY state=RUNNING driver=mlx5-vfio-pci",
+        "device d0 fd=9 flags=STOP_COPY|P2P|PRE_COPY state=RUNNING",
+        "device d0 fd=9 flags=STOP_COPY|P2P|PRE_COPY"]))]      # (RUNNING unless shown)
     if draw(st.integers(0, 4)) == 0:
         lines.append("device d1 fd=10 flags=STOP_COPY|PRE_COPY state=RUNNING")
     clock = [100.0]
@@ -76,10 +80,17 @@ def migration_loops(draw) -> str:
               "read 64 = -1 EAGAIN", "read 64 = 0"]
     for _ in range(draw(st.integers(1, 7))):
         fd = draw(st.sampled_from(["45", "45", "46"]))
-        call_thread = draw(st.sampled_from(["[4250] ", "[4242] ", ""]))
+        call_thread = draw(st.sampled_from(["[4250] ", "[4242] ", "", "[5/4242] "]))
         took = draw(st.sampled_from(["", "", " <0.000210>", " <0.5>"]))
         lines.append(stamp(call_thread) + "d0 GET MIGRATION argsz=16 = 0 "
                      "flags=STOP_COPY|P2P|PRE_COPY")
+        for _ in range(draw(st.integers(0, 3))):   # more device calls, maybe another thread's
+            lines.append(stamp(draw(st.sampled_from([call_thread, "[4243] "]))) + draw(
+                st.sampled_from(["d0 SET DMA_LOGGING_START argsz=32 = 0",
+                                 "d0 GET STATE argsz=16 = 0 state=RUNNING",
+                                 "d0 GET STATE argsz=16 = 0 state=STOP",
+                                 "d0 SET DMA_LOGGING_STOP argsz=8 = 0",
+                                 "d0 SET STATE RUNNING argsz=16 = 0 data_fd=-1 <0.5>"])))
         lines.append(stamp(call_thread) + f"d0 SET STATE PRE_COPY argsz=16 = 0 data_fd={fd}"
                      + took)
         lines.append(data(fd, "precopy_info argsz=24 = 0 initial=2097152 dirty=0"))
@@ -91,6 +102,10 @@ def migration_loops(draw) -> str:
             break                               # the trace ends in the PRE_COPY run
         if draw(st.integers(0, 3)):
             lines.append(data(fd, "read 64 = -1 ENOMSG"))
+        if draw(st.booleans()):
+            lines.append(stamp(call_thread) + "d0 GET DMA_LOGGING_REPORT argsz=40 = 0")
+            lines.append(stamp(call_thread) + "d0 SET STATE PRE_COPY_P2P argsz=16 = 0 "
+                         "data_fd=-1")
         lines.append(stamp(call_thread) + "d0 SET STATE STOP_COPY argsz=16 = 0 data_fd=-1"
                      + took)
         after_eof = draw(st.integers(0, 3)) == 0     # the EOF first, then reads of nothing
@@ -146,20 +161,27 @@ def test_a_run_in_one_step_leaves_the_engine_as_the_loop_does(tmp_path_factory,
 
 
 def lockstep(path: Path) -> None:
+    """(Without per-event observations, as ``check`` runs: the runs of device calls are
+    taken in one step only so.)"""
     spec, flags = api._resolve(None, None)
     token = COLLAPSE_RUNS.set(True)
     try:
         events = list(open_trace(path, "auto").events)
     finally:
         COLLAPSE_RUNS.reset(token)
-    whole = Engine(spec, flags, api.rule_filter(None, None), api._profile(None))
-    looped = Engine(spec, flags, api.rule_filter(None, None), api._profile(None))
-    looped._run_step = lambda run: False      # type: ignore[method-assign]
-    for event in events:
-        whole.feed_one(event)
-        looped.feed_one(event)
-        if isinstance(event, DataRun):
-            assert engine_state(whole) == engine_state(looped), event.origin
+    token = RECORD_OBSERVATIONS.set(False)
+    try:
+        whole = Engine(spec, flags, api.rule_filter(None, None), api._profile(None))
+        looped = Engine(spec, flags, api.rule_filter(None, None), api._profile(None))
+        looped._run_step = lambda run: False      # type: ignore[method-assign]
+        looped._calls_step = lambda run: False    # type: ignore[method-assign]
+        for event in events:
+            whole.feed_one(event)
+            looped.feed_one(event)
+            if isinstance(event, (DataRun, CallRun)):
+                assert engine_state(whole) == engine_state(looped), event.origin
+    finally:
+        RECORD_OBSERVATIONS.reset(token)
 
 
 def counted_steps(monkeypatch) -> tuple[list[int], set[tuple]]:
@@ -196,6 +218,7 @@ def test_a_decoded_loop_takes_the_step_in_each_form(tmp_path: Path, monkeypatch)
     path = tmp_path / "loop.vmc"
     path.write_text(LOOP)
     assert_same(path, monkeypatch)
+    lockstep(path)
     taken, forms = counted_steps(monkeypatch)
     result = check_trace(path)
     assert (True, True, 1, False) in forms          # bind, first line alone, to the end
@@ -258,6 +281,34 @@ def test_a_step_is_never_taken_over_an_overlapping_held_call(tmp_path: Path,
         return done
     monkeypatch.setattr(engine_module.Engine, "_run_step", watched)
     check_trace(path)
+    assert len(overlapping) >= 4
+
+
+def test_a_run_of_calls_is_never_taken_over_an_overlap(tmp_path: Path, monkeypatch) -> None:
+    """A call of another thread still running when the next call of the run starts:
+    _calls_step refuses the run, changing nothing, and the result is the plain one."""
+    text = LOOP.replace("[7] d0 SET STATE RUNNING argsz=16 = 0 data_fd=-1",
+                        "[8] d0 SET STATE RUNNING argsz=16 = 0 data_fd=-1 <9.0>")
+    path = tmp_path / "overlap.vmc"
+    path.write_text(text)
+    assert_same(path, monkeypatch)
+    lockstep(path)
+    whole = engine_module.Engine._calls_step
+    overlapping: list[bool] = []
+
+    def watched(self, run):
+        calls = run.calls
+        held = [t.held.event for t in self.devices.values() if t.held is not None]
+        overlaps = any(engine_module._overlap(a, b) for a, b in zip(calls, calls[1:])) or \
+            any(engine_module._overlap(h, calls[0]) for h in held)
+        events, findings = self.events, len(self.findings)
+        done = whole(self, run)
+        if overlaps:
+            overlapping.append(done)
+            assert not done and (self.events, len(self.findings)) == (events, findings)
+        return done
+    monkeypatch.setattr(engine_module.Engine, "_calls_step", watched)
+    check_trace(path, observations=False)
     assert len(overlapping) >= 4
 
 
