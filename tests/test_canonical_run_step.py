@@ -1,4 +1,4 @@
-"""A data run in one remembered step (``Engine._run_step``) must change nothing in a check.
+"""Runs in one remembered step (``Engine._run_step``, ``_calls_step``) change nothing.
 
 The engine works out once per node what the line-by-line loop of ``on_data_run`` does with
 a run — its first line fed on its own (the fast lane, or binding a file no device owns
@@ -8,7 +8,10 @@ plain path (every event fed on its own, ``collapse=False``) and against the loop
 (``_run_step`` refused), on generated decoded migration loops (repeated sessions, so
 plans are replayed; threads, stamps and durations that make calls overlap; other shapes
 in the middle; a second device; a missing close) and on a fixed loop where the step must
-be taken in each of its forms. ``DataRun.stamp`` is held to the events it stands for.
+be taken in each of its forms. A run of device calls that ``_call_stretch`` would take
+whole is replayed from its plan the same way (``_calls_step``), held in the same tests,
+engine state compared in lockstep after every run. ``DataRun.stamp`` and ``time`` are held
+to the events they stand for.
 """
 
 from __future__ import annotations
