@@ -118,6 +118,8 @@ def test_a_step_not_cached_yet_gets_no_verdict(tmp_path: Path, monkeypatch) -> N
         return head, fine, coarse, None
     monkeypatch.setattr(engine_module.Engine, "_quiet_stretch",
                         _with_cached(engine_module.Engine._quiet_stretch, uncached))
+    # (_run_plan files verdicts the same way, from steps that are cached: refused here)
+    monkeypatch.setattr(engine_module.Engine, "_run_step", lambda self, run: False)
     verdicts, _calls = aliases(checked_engine(path))
     assert asked and verdicts == []
 
