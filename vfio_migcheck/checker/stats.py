@@ -300,8 +300,10 @@ class DeviceStats:
         if self.first_ts is None:
             self.first_ts = next((ts for ts in map(time, range(start + 1, end))
                                   if ts is not None), None)
-        ts = next((ts for ts in map(time, range(end - 1, start, -1)) if ts is not None),
-                  None)
+        ts = time(end - 1)
+        if ts is None:
+            ts = next((ts for ts in map(time, range(end - 2, start, -1)) if ts is not None),
+                      None)
         if ts is not None:
             self.last_ts = ts
         self._rest_of_run(run, start, end, file, states, True)
