@@ -98,6 +98,9 @@ def test_a_decoded_loop_makes_and_finds_aliases(tmp_path: Path, monkeypatch) -> 
     original_cached = engine_module.Engine._cached
     monkeypatch.setattr(engine_module.Engine, "_quiet_stretch",
                         _with_cached(counted, looked_up))
+    # (every run walked in stretches: a run in one step, _run_step, is walked only
+    # until its plan is made)
+    monkeypatch.setattr(engine_module.Engine, "_run_step", lambda self, run: False)
     checked_engine(path)
     # without aliases every stretch looks up at least its first line's entry
     assert len(lookups) < len(stretches) / 2, (len(lookups), len(stretches))
@@ -115,6 +118,8 @@ def test_a_step_not_cached_yet_gets_no_verdict(tmp_path: Path, monkeypatch) -> N
         return head, fine, coarse, None
     monkeypatch.setattr(engine_module.Engine, "_quiet_stretch",
                         _with_cached(engine_module.Engine._quiet_stretch, uncached))
+    # (_run_plan files verdicts the same way, from steps that are cached: refused here)
+    monkeypatch.setattr(engine_module.Engine, "_run_step", lambda self, run: False)
     verdicts, _calls = aliases(checked_engine(path))
     assert asked and verdicts == []
 

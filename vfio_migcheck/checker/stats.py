@@ -227,6 +227,13 @@ class DeviceStats:
                       None)
         if ts is not None:
             self.last_ts = ts
+        self._rest_of_run(run, start, end, file, states, False)
+
+    def _rest_of_run(self, run: DataRun, start: int, end: int, file: str,
+                     states: AbstractSet[str], stamped: bool) -> None:
+        """The reads and writes of ``run``'s lines ``start + 1`` to ``end`` (excluded) for
+        :meth:`record_run` (``stamped``: the EOF's time from its line's stamp, for
+        :meth:`record_span`; else from its event)."""
         read_ret: dict[str, int] = {}
         write_ret: dict[str, int] = {}
         for shape, (way, _asked, ret) in run.io.items():
@@ -262,13 +269,89 @@ class DeviceStats:
                         if way == "read" and ret == 0 and asked != 0}
                 found = _first_index(rest, ends)
                 if found is not None:
-                    event = run.member(start + 1 + found)
-                    b.eof_line = event.origin.line
-                    b.eof_ts = event.ts
+                    index = start + 1 + found
+                    b.eof_line = run.origin.line + index
+                    b.eof_ts = run.time(index) if stamped else run.member(index).ts
         writes = _rets(rest, write_ret) if write_ret else None
         if writes:
             b.writes += len(writes)
             b.bytes_written += sum(writes)
+
+    def record_line(self, run: DataRun, index: int, readings: Readings) -> None:
+        """:meth:`record` of the event of ``run``'s line ``index`` on ``readings`` (which
+        have a node), from the line's shape and time stamp (``DataRun.stamp``): the event
+        is not made."""
+        file = run.file
+        facts = self._last_facts
+        if facts is None or facts[0] is not readings or facts[1] != file:
+            facts = self._last_facts = (readings, file, _by_file(readings, file))
+        self._record_line(run, index, file, *facts[2])
+
+    def record_span(self, run: DataRun, start: int, end: int, readings: Readings) -> None:
+        """:meth:`record_run` without its two events: the stretch's first line recorded
+        from its shape (:meth:`record_line`), the times from the lines' stamps."""
+        file = run.file
+        facts = self._last_facts
+        if facts is None or facts[0] is not readings or facts[1] != file:
+            facts = self._last_facts = (readings, file, _by_file(readings, file))
+        created, kinds, states = facts[2]
+        self._record_line(run, start, file, created, kinds, states)
+        time = run.time
+        if self.first_ts is None:
+            self.first_ts = next((ts for ts in map(time, range(start + 1, end))
+                                  if ts is not None), None)
+        ts = time(end - 1)
+        if ts is None:
+            ts = next((ts for ts in map(time, range(end - 2, start, -1)) if ts is not None),
+                      None)
+        if ts is not None:
+            self.last_ts = ts
+        self._rest_of_run(run, start, end, file, states, True)
+
+    def _record_line(self, run: DataRun, index: int, file: str, created: list[int | None],
+                     kinds: AbstractSet[str], states: AbstractSet[str]) -> None:
+        """:meth:`_record` of the event of ``run``'s line ``index`` (a read, a write or a
+        PRECOPY_INFO), from its shape (``DataRun.io``) and its stamp."""
+        ts = run.time(index)
+        if ts is not None:     # as _ts
+            if self.first_ts is None:
+                self.first_ts = ts
+            self.last_ts = ts
+        b = self.sessions.get(file)
+        if b is None:
+            b = SessionBuilder(fd=run.fd,
+                               opened_line=created[0] if len(set(created)) == 1 else None,
+                               opened_ts=ts)
+            self.sessions[file] = b
+            self.unended.add(file)
+        if len(kinds) == 1 and b.kind == "unknown":
+            b.kind = next(iter(kinds))
+        io = run.io.get(run.shapes[index])
+        if io is None:                      # a PRECOPY_INFO: nothing more
+            return
+        way, asked, ret = io
+        if ret < 0:
+            return
+        if way == "read":
+            b.reads += 1
+            b.read_sizes.append(ret)
+            if b.kind == "unknown":
+                b.kind = "saving"
+            if ret > 0:
+                if states and states <= PRECOPY_STATES:
+                    b.bytes_read_precopy += ret
+                elif states == {"STOP_COPY"}:
+                    b.bytes_read_stopcopy += ret
+                else:
+                    b.bytes_read_unknown += ret
+            elif asked != 0 and states == {"STOP_COPY"} and b.eof_line is None:
+                b.eof_line = run.origin.line + index
+                b.eof_ts = ts
+        else:
+            b.writes += 1
+            if b.kind == "unknown":
+                b.kind = "resuming"
+            b.bytes_written += max(ret, 0)
 
     def _record(self, event: Event, file: str, created: list[int | None],
                 kinds: AbstractSet[str], states: AbstractSet[str]) -> None:

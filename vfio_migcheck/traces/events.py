@@ -412,6 +412,24 @@ class DataRun(Run):
     samples: dict[str, int] = field(default_factory=dict)
     io: dict[str, tuple[str, int, int]] = field(default_factory=dict)
 
+    def stamp(self, index: int) -> tuple[float | None, int | None, int | None]:
+        """``(ts, pid, tid)`` of the event of line ``index``, without making the event
+        when the builder reads them from the line alone (its ``stamp(text)``): the engine
+        applies a whole run while making only the event it holds."""
+        read = getattr(self.build, "stamp", None)
+        if read is not None:
+            return read(self.texts[index])
+        event = self.member(index)
+        return event.ts, event.pid, event.tid
+
+    def time(self, index: int) -> float | None:
+        """``ts`` of the event of line ``index``, as :meth:`stamp` gives it (the builder's
+        ``time(text)`` when it has one)."""
+        read = getattr(self.build, "time", None)
+        if read is not None:
+            return read(self.texts[index])
+        return self.stamp(index)[0]
+
 
 @_event
 class QuietRun(Run):

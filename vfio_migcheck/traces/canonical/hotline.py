@@ -44,6 +44,9 @@ CLOSE_LINE = re.compile(
     rf"(?:@([0-9]{{1,18}}\.[0-9]{{1,18}}) |)"
     rf"(?:\[({_NUM})(?:/({_NUM})|)\] |)"
     rf"fd ({_NUM}) close {_RESULT}")
+#: the time stamp and thread of a line :data:`HOT_LINE` matches (groups 1-3 as there): its
+#: start, so ``match`` at a hot line's start gives HOT_LINE's groups 1-3 ("fd" follows)
+STAMP = re.compile(r"(?:@([0-9]{1,18}\.[0-9]{1,18}) |)(?:\[([0-9]{1,18})(?:/([0-9]{1,18})|)\] |)")
 #: the groups holding a line's *shape*: everything of its event but the provenance (time,
 #: thread, line), the fd and the sizes PRECOPY_INFO reports (one of the two is None)
 SHAPE_GROUPS = (5, 10)
@@ -157,3 +160,20 @@ class HotMember:
             m = HOT_LINE.fullmatch(text)
             assert m is not None, text
         return hot_event_on(m, self.ident, file, number, text)
+
+    @staticmethod
+    def stamp(text: str) -> tuple[float | None, int | None, int | None]:
+        """``(ts, pid, tid)`` of a hot line's event, as :func:`hot_event_on` reads them,
+        from the line's start alone (``DataRun.stamp``)."""
+        ts, first, second = STAMP.match(text).groups()  # type: ignore[union-attr]
+        if second is None:
+            pid, tid = None, None if first is None else int(first)
+        else:
+            pid, tid = int(first), int(second)
+        return None if ts is None else float(ts), pid, tid
+
+    @staticmethod
+    def time(text: str) -> float | None:
+        """The ``ts`` of :meth:`stamp`: a hot line starts with "@" only for its time
+        stamp, which a blank ends."""
+        return float(text[1:text.index(" ")]) if text[0] == "@" else None

@@ -675,7 +675,7 @@ def read_runs(file: str, blocks: Iterable[list[Any]], trace: CanonicalTrace
               ) -> Iterator[Event]:
     """:func:`read_blocks` for the checker (``COLLAPSE_RUNS``): consecutive hot lines on one
     open fd come as one :class:`DataRun` (at least :data:`MIN_RUN` of them), consecutive
-    device calls read before on one device as one :class:`CallRun` (at least two; see
+    device calls read before on one device as one :class:`CallRun` (one or more; see
     :func:`_call_events`), every other line as :func:`read_blocks` gives it. A data run's
     lines change nothing in the trace's context (no fd is created or closed), so its events
     are those :func:`read_blocks` would have made, one by one (``DataRun.expand``); a call
@@ -819,9 +819,10 @@ def _take_run(joined: str, starts: list[int], index: int, fd_text: str, block: l
 
 def _call_events(file: str, calls: list[Event], texts: list[str],
                  keys: list[tuple[str, Any]]) -> Iterator[Event]:
-    """The pending run of device calls: one CallRun (two calls or more), or the call. A
+    """The pending run of device calls: one CallRun (MIN_CALL_RUN calls or more), or the
+    call. A
     call's key is its statement text (the remembered payload's) and its device fd."""
-    if len(calls) < 2:
+    if len(calls) < MIN_CALL_RUN:
         yield calls[0]
         return
     head = calls[0]
@@ -830,6 +831,11 @@ def _call_events(file: str, calls: list[Event], texts: list[str],
                           "device": head.device, "calls": tuple(calls),
                           "keys": tuple(keys)})
 
+
+#: shortest run of device calls handed over as one CallRun: a lone call too, since the
+#: engine remembers a whole run's step by its keys (Engine._calls_step), cheaper than a
+#: lone call's lookup by payload
+MIN_CALL_RUN = 1
 
 #: a read or write shape -> (call, requested, ret) as a DataRun's ``io`` holds it: a capture
 #: repeats a few (started afresh past MAX_REMEMBERED)
