@@ -819,23 +819,16 @@ def _take_run(joined: str, starts: list[int], index: int, fd_text: str, block: l
 
 def _call_events(file: str, calls: list[Event], texts: list[str],
                  keys: list[tuple[str, Any]]) -> Iterator[Event]:
-    """The pending run of device calls: one CallRun (MIN_CALL_RUN calls or more), or the
-    call. A
-    call's key is its statement text (the remembered payload's) and its device fd."""
-    if len(calls) < MIN_CALL_RUN:
-        yield calls[0]
-        return
+    """The pending run of device calls as one CallRun, a lone call too: the engine
+    remembers a whole run's step by its keys (Engine._calls_step), which costs less than a
+    lone call's look-up by its payload. A call's key is its statement text (the remembered
+    payload's) and its device fd."""
     head = calls[0]
     yield built(CallRun, {"origin": head.origin, "pid": None, "tid": None, "ts": head.ts,
                           "duration": None, "text": None, "texts": texts, "build": None,
                           "device": head.device, "calls": tuple(calls),
                           "keys": tuple(keys)})
 
-
-#: shortest run of device calls handed over as one CallRun: a lone call too, since the
-#: engine remembers a whole run's step by its keys (Engine._calls_step), cheaper than a
-#: lone call's lookup by payload
-MIN_CALL_RUN = 1
 
 #: a read or write shape -> (call, requested, ret) as a DataRun's ``io`` holds it: a capture
 #: repeats a few (started afresh past MAX_REMEMBERED)
