@@ -83,14 +83,19 @@ def edited_loops(draw) -> list:
             break
         # (late edits mostly: the aliases are filed by then)
         at = len(events) - 1 - draw(st.integers(0, len(events) - 1 - _FIRST_DATA))
-        what = draw(st.integers(0, 7))
-        if what == 6:
-            del events[at]
-        elif what == 7:
-            events.insert(at, events[at])
-        else:
-            events[at] = _edited(events[at], what, draw(st.sampled_from([0, 1, 24, 72, 4096])))
+        edit_at(draw, events, at)
     return events
+
+
+def edit_at(draw, events: list, at: int) -> None:
+    """Drop, repeat or edit (_edited) the event at ``at``, as drawn."""
+    what = draw(st.integers(0, 7))
+    if what == 6:
+        del events[at]
+    elif what == 7:
+        events.insert(at, events[at])
+    else:
+        events[at] = _edited(events[at], what, draw(st.sampled_from([0, 1, 24, 72, 4096])))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -26,7 +26,7 @@ from tests.support.dense_loop import dense_loop_events
 from tests.test_engine_differential import _fast_and_general
 from tests.test_engine_hidden_lanes import hidden_rounds
 from tests.test_engine_properties import SPEC
-from tests.test_engine_shared_alias import _edited
+from tests.test_engine_shared_alias import edit_at
 from vfio_migcheck.checker import automaton as automaton_module
 from vfio_migcheck.checker import engine as engine_module
 from vfio_migcheck.checker.api import check_trace
@@ -49,14 +49,7 @@ def edited_loops(draw) -> list:
     stretches are learnt by then, and an edit must not be replayed as a learnt one)."""
     events = list(_EVENTS)
     for _ in range(draw(st.integers(0, 4))):
-        at = len(events) - 1 - draw(st.integers(0, len(events) // 2))
-        what = draw(st.integers(0, 7))
-        if what == 6:
-            del events[at]
-        elif what == 7:
-            events.insert(at, events[at])
-        else:
-            events[at] = _edited(events[at], what, draw(st.sampled_from([0, 1, 24, 72, 4096])))
+        edit_at(draw, events, len(events) - 1 - draw(st.integers(0, len(events) // 2)))
     return events
 
 
