@@ -25,7 +25,7 @@ _QUANTIFIER = re.compile(r"[*+?]|\{(?!\})[0-9]*(?:,[0-9]*)?\}")
 _ESCAPE_LENGTH = {"x": 2, "u": 4, "U": 8}
 
 
-def compile(source: str, flags: int = 0) -> re.Pattern[str]:  # noqa: A001 - re's own name
+def compile(source: str, flags: int = 0) -> re.Pattern[str]:
     """``re.compile(source, flags)``, possessive and atomic parts spelled so that this
     Python's ``re`` reads them (:func:`classic`)."""
     return re.compile(source if NATIVE else classic(source, flags), flags)
