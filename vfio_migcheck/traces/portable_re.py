@@ -10,7 +10,10 @@ look-ahead that captures what the part would take, then a back-reference to it
 (``(?=(?P<_aN>X))(?P=_aN)``), which the engine cannot backtrack into either. The two
 spellings match the same text with the same named groups (tests/test_portable_re.py); the
 classic one adds groups named ``_a1``, ``_a2``, ... so patterns compiled here are read by
-group *name* or span, never by group number.
+group *name* or span, never by group number. A possessive quantifier is accepted only
+after a character, an escape or a set: after a group, CPython's own possessive repeat
+gives up sooner than the atomic group its documentation equates it with, so such a
+pattern is refused and its author writes the atomic group meant.
 """
 
 from __future__ import annotations
