@@ -270,21 +270,34 @@ def test_a_step_is_never_taken_over_an_overlapping_held_call(tmp_path: Path,
                         "[8] d0 SET STATE STOP_COPY argsz=16 = 0 data_fd=-1 <9.0>")
     path = tmp_path / "overlap.vmc"
     path.write_text(text)
-    whole = engine_module.Engine._run_step
+    def overlaps(engine, run) -> bool:
+        return any(engine_module._overlap(h.event, run.member(0)) for h in _held(engine))
+
+    overlapping = _watch_refusals(monkeypatch, "_run_step", overlaps)
+    check_trace(path)
+    assert len(overlapping) >= 4
+
+
+def _held(engine) -> list:
+    return [t.held for t in engine.devices.values() if t.held is not None]
+
+
+def _watch_refusals(monkeypatch, method: str, overlaps) -> list[bool]:
+    """Wrap ``Engine.<method>`` so that a run for which ``overlaps(engine, run)`` holds
+    must be refused with nothing changed; returns what it did with each such run."""
+    whole = getattr(engine_module.Engine, method)
     overlapping: list[bool] = []
 
     def watched(self, run):
-        held = [t.held for t in self.devices.values() if t.held is not None]
-        overlaps = any(engine_module._overlap(h.event, run.member(0)) for h in held)
         events, findings = self.events, len(self.findings)
+        overlap = overlaps(self, run)
         done = whole(self, run)
-        if overlaps:
+        if overlap:
             overlapping.append(done)
             assert not done and (self.events, len(self.findings)) == (events, findings)
         return done
-    monkeypatch.setattr(engine_module.Engine, "_run_step", watched)
-    check_trace(path)
-    assert len(overlapping) >= 4
+    monkeypatch.setattr(engine_module.Engine, method, watched)
+    return overlapping
 
 
 def test_a_run_of_calls_is_never_taken_over_an_overlap(tmp_path: Path, monkeypatch) -> None:
@@ -296,21 +309,12 @@ def test_a_run_of_calls_is_never_taken_over_an_overlap(tmp_path: Path, monkeypat
     path.write_text(text)
     assert_same(path, monkeypatch)
     lockstep(path)
-    whole = engine_module.Engine._calls_step
-    overlapping: list[bool] = []
-
-    def watched(self, run):
+    def overlaps(engine, run) -> bool:
         calls = run.calls
-        held = [t.held.event for t in self.devices.values() if t.held is not None]
-        overlaps = any(engine_module._overlap(a, b) for a, b in zip(calls, calls[1:])) or \
-            any(engine_module._overlap(h, calls[0]) for h in held)
-        events, findings = self.events, len(self.findings)
-        done = whole(self, run)
-        if overlaps:
-            overlapping.append(done)
-            assert not done and (self.events, len(self.findings)) == (events, findings)
-        return done
-    monkeypatch.setattr(engine_module.Engine, "_calls_step", watched)
+        return any(engine_module._overlap(a, b) for a, b in zip(calls, calls[1:])) or \
+            any(engine_module._overlap(h.event, calls[0]) for h in _held(engine))
+
+    overlapping = _watch_refusals(monkeypatch, "_calls_step", overlaps)
     check_trace(path, observations=False)
     assert len(overlapping) >= 4
 

@@ -44,6 +44,16 @@ class SessionBuilder:
     writes: int = 0
     read_sizes: list[int] = field(default_factory=list)
 
+    def add_bytes_read(self, count: int, states: AbstractSet[str]) -> None:
+        """Count bytes read in the phase the readings' states say (PRE_COPY states only,
+        STOP_COPY only, or unknown)."""
+        if states and states <= PRECOPY_STATES:
+            self.bytes_read_precopy += count
+        elif states == {"STOP_COPY"}:
+            self.bytes_read_stopcopy += count
+        else:
+            self.bytes_read_unknown += count
+
     def freeze(self) -> SessionStats:
         return SessionStats(
             kind=self.kind, fd=self.fd, opened_line=self.opened_line, ended_line=self.ended_line,
@@ -258,12 +268,7 @@ class DeviceStats:
             b.read_sizes.extend(reads)
             got = sum(reads)
             if got:
-                if states and states <= PRECOPY_STATES:
-                    b.bytes_read_precopy += got
-                elif states == {"STOP_COPY"}:
-                    b.bytes_read_stopcopy += got
-                else:
-                    b.bytes_read_unknown += got
+                b.add_bytes_read(got, states)
             if states == {"STOP_COPY"} and b.eof_line is None:
                 ends = {shape: 0 for shape, (way, asked, ret) in run.io.items()
                         if way == "read" and ret == 0 and asked != 0}
@@ -338,12 +343,7 @@ class DeviceStats:
             if b.kind == "unknown":
                 b.kind = "saving"
             if ret > 0:
-                if states and states <= PRECOPY_STATES:
-                    b.bytes_read_precopy += ret
-                elif states == {"STOP_COPY"}:
-                    b.bytes_read_stopcopy += ret
-                else:
-                    b.bytes_read_unknown += ret
+                b.add_bytes_read(ret, states)
             elif asked != 0 and states == {"STOP_COPY"} and b.eof_line is None:
                 b.eof_line = run.origin.line + index
                 b.eof_ts = ts
@@ -376,12 +376,7 @@ class DeviceStats:
             if b.kind == "unknown":
                 b.kind = "saving"
             if event.ret > 0:
-                if states and states <= PRECOPY_STATES:
-                    b.bytes_read_precopy += event.ret
-                elif states == {"STOP_COPY"}:
-                    b.bytes_read_stopcopy += event.ret
-                else:
-                    b.bytes_read_unknown += event.ret
+                b.add_bytes_read(event.ret, states)
             elif event.requested != 0 and states == {"STOP_COPY"} and b.eof_line is None:
                 b.eof_line = event.origin.line
                 b.eof_ts = event.ts
