@@ -1,8 +1,9 @@
-"""The block scanner (traces/strace/scan.py) must only skip what the per-line path skips.
+"""The block scanners (traces/strace/scan.py's patterns, and the C scanner of
+traces/strace/linescan.py) must only skip what the per-line path skips.
 
-Three readings of the same capture must agree event for event and count for count: the
-reader as shipped (the scanner steps over lines it proves irrelevant), the reader with the
-scanner switched off (every line through the inlined loop), and the plain per-line path
+Four readings of the same capture must agree event for event and count for count: the
+reader with each scanner (it steps over lines it proves irrelevant), the reader with
+scanning switched off (every line through the inlined loop), and the plain per-line path
 (:meth:`Session.line` for every line, ``reference`` of test_strace_fastloop). The inputs:
 every strace capture of the lab corpus (all strace option variants, gzip-compressed as
 stored), a generated QEMU-like capture, and hypothesis mixes of threads, timestamps, ``-y``
@@ -22,37 +23,47 @@ from hypothesis import strategies as st
 from tests.support.strace_reads import accounting
 from tests.test_strace_fastloop import reference
 from vfio_migcheck.traces.events import ReadSummary
-from vfio_migcheck.traces.strace import reader, scan
+from vfio_migcheck.traces.strace import linescan, reader, scan
 from vfio_migcheck.traces.strace.session import Session
 
 CORPUS = Path(__file__).parent / "corpus" / "lab-mtty-6.12"
 SINGLE_FILE_CAPTURES = sorted(p for p in CORPUS.glob("*/*.strace.gz"))
 
 
-def shipped(path: Path, build_after: int = 0) -> tuple[list, ReadSummary]:
-    """The reader as shipped, but building each state's pattern after ``build_after``
-    lines (0: at once, so that short inputs exercise the scanner too)."""
+#: the scanners the reader can use here: the patterns, and the C scanner when it is built
+C_SCAN_BUILT = linescan._linescan is not None
+SCANNERS = (False, True) if C_SCAN_BUILT else (False,)
+
+
+def shipped(path: Path, build_after: int = 0, c_scan: bool = False) -> tuple[list, ReadSummary]:
+    """The reader as shipped, with the C scanner (``c_scan``) or scan.py's patterns, but
+    making each state's scanner after ``build_after`` lines (0: at once, so that short
+    inputs exercise the scanner too; as shipped, the C scanner comes after PROBE_AFTER)."""
     summary = ReadSummary()
-    default = reader.BUILD_AFTER
+    default = reader.BUILD_AFTER, reader.PROBE_AFTER, linescan.AVAILABLE
     reader.BUILD_AFTER = build_after
+    reader.PROBE_AFTER = min(build_after, default[1])
+    linescan.AVAILABLE = c_scan
     try:
         return list(reader.read([path], summary)), summary
     finally:
-        reader.BUILD_AFTER = default
+        reader.BUILD_AFTER, reader.PROBE_AFTER, linescan.AVAILABLE = default
 
 
 def unscanned(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list, ReadSummary]:
     with monkeypatch.context() as patch:
         patch.setattr(reader, "skip_pattern", lambda *state: scan.EVERY_LINE)
+        patch.setattr(reader, "built_patterns", lambda *state: None)   # (none from the cache)
         return shipped(path)
 
 
 def assert_same(path: Path, monkeypatch: pytest.MonkeyPatch, per_line: bool = True) -> None:
-    """Scanner on and off agree; with ``per_line``, the plain Session.line path too."""
-    events, summary = shipped(path)
+    """Each scanner and none agree; with ``per_line``, the plain Session.line path too."""
     plain_events, plain = unscanned(path, monkeypatch)
-    assert events == plain_events
-    assert accounting(summary) == accounting(plain)
+    for c_scan in SCANNERS:
+        events, summary = shipped(path, c_scan=c_scan)
+        assert events == plain_events, f"c_scan={c_scan}"
+        assert accounting(summary) == accounting(plain), f"c_scan={c_scan}"
     if per_line:
         ref_events, ref = reference(path)
         assert events == ref_events
@@ -78,11 +89,12 @@ def test_scanner_matches_on_a_generated_qemu_capture(tmp_path, monkeypatch) -> N
     capture = tmp_path / "mixed.strace"
     generate(capture, 30000, "mixed", seed=11)
     assert_same(capture, monkeypatch)
-    # with the patterns built only for states that last (as shipped)
-    events, summary = shipped(capture, reader.BUILD_AFTER)
+    # with the scanners made only for states that last (as shipped)
     plain_events, plain = unscanned(capture, monkeypatch)
-    assert events == plain_events
-    assert accounting(summary) == accounting(plain)
+    for c_scan in SCANNERS:
+        events, summary = shipped(capture, reader.BUILD_AFTER, c_scan)
+        assert events == plain_events
+        assert accounting(summary) == accounting(plain)
 
 
 def test_the_scanner_skips_ordinary_lines_and_stops_at_vfio_ones() -> None:

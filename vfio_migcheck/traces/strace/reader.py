@@ -24,6 +24,7 @@ from vfio_migcheck.traces.events import (
     origin_at,
 )
 from vfio_migcheck.traces.lines import BadLine, strip_compression_suffix
+from vfio_migcheck.traces.strace import linescan
 from vfio_migcheck.traces.strace.clock import RELATIVE, Clock
 from vfio_migcheck.traces.strace.fdtable import DATA, DEVICE, EPOLL, OTHER
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
@@ -107,6 +108,10 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
     seen = False
     number = 0
     search = every_line = EVERY_LINE.search
+    # the C scanner of the state (linescan.py), which replaces the pattern when built
+    c_scan = None
+    c_available = linescan.AVAILABLE
+    busy = linescan.busy_threads
     build_at = _NEVER_BUILD   # the line from which on the state's pattern is worth building
     probe_at = _NEVER_BUILD   # ... from which on its pattern is looked up among those built
     key: tuple | None = None
@@ -130,6 +135,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
             else:
                 pos = 0
                 last = len(block) - 1
+                narrow = block.isascii()   # (the C scanner reads ASCII blocks only)
                 split_at = -1   # the newline before the next line ending in "...>"
                 by_line = -1    # lines up to this newline are read one by one
                 hold_at = -1    # the newline before the next line of a thread with a
@@ -143,17 +149,25 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                             # enough to be worth a pattern (most states of a VFIO-dense
                             # capture, and short captures, never are)
                             key = now
-                            search, pair = every_line, None
+                            search, pair, c_scan = every_line, None, None
                             probe_at = number + PROBE_AFTER
                             build_at = number + BUILD_AFTER
                     if number >= probe_at:
                         # a state seen before may have its pattern built already
                         probe_at = _NEVER_BUILD
-                        built = built_patterns(threads, name in steady,
-                                               session.saw_pid_column)
-                        if built is not None:
-                            build_at = _NEVER_BUILD
-                            search, pair = built[0].search, built[1]
+                        if c_available:
+                            # (a C scanner costs microseconds to make: no waiting)
+                            scanner = linescan.scanner(threads, name in steady,
+                                                       session.saw_pid_column)
+                            if scanner is not None:
+                                build_at = _NEVER_BUILD
+                                c_scan = scanner.scan
+                        else:
+                            built = built_patterns(threads, name in steady,
+                                                   session.saw_pid_column)
+                            if built is not None:
+                                build_at = _NEVER_BUILD
+                                search, pair = built[0].search, built[1]
                     if number >= build_at:
                         build_at = _NEVER_BUILD
                         if key is not None:
@@ -161,7 +175,25 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                                   session.saw_pid_column).search
                             pair = pair_pattern(threads, name in steady,
                                                 session.saw_pid_column)
-                    if pos < by_line:
+                    if c_scan is not None:
+                        if narrow:
+                            start, skipped, crossing = c_scan(block, pos, last, busy(threads))
+                            if skipped:
+                                number += skipped
+                                irrelevant += skipped
+                                if crossing:
+                                    # first halves of quiet split calls whose second half
+                                    # lies past the stop: read now, as the per-line loop
+                                    # would have read them
+                                    for begin, index in crossing:
+                                        _start_split(session, name, block[begin + 1:block.find(
+                                            "\n", begin + 1)], number - skipped + index + 1)
+                                    irrelevant -= len(crossing)
+                                    hold_at = -1
+                                    dirty = True
+                        else:
+                            start = pos
+                    elif pos < by_line:
                         start = pos
                     elif search is every_line:
                         start = pos   # pos is at a newline: the very next line is read
@@ -193,7 +225,7 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                 irrelevant -= len(crossing)
                                 hold_at = -1
                                 dirty = True
-                    if start != pos:
+                    if start != pos and c_scan is None:
                         skipped = block.count("\n", pos, start)
                         number += skipped
                         irrelevant += skipped
