@@ -51,6 +51,8 @@ def _patterns() -> list[tuple[str, re.Pattern[str], bool]]:
             module = importlib.import_module(name)
         except ImportError:
             continue
+        if not getattr(module, "__file__", "").endswith(".py"):
+            continue   # a C extension (strace/_linescan): no patterns, no source
         modules.append((name, module, inspect.getsource(module)))
     for name, module, own in modules:
         for attr, value in vars(module).items():
