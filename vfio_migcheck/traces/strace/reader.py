@@ -73,8 +73,10 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
 
     Each clean block of text is searched with the pattern of :mod:`scan`, which steps over
     the lines it can prove irrelevant without a Python loop per line (quiet split calls in
-    pairs: :func:`_crossing_pairs` proves the pairing after each search); the lines it
-    stops at go through the per-line loop below. That loop only settles lines that
+    pairs: :func:`_crossing_pairs` proves the pairing after each search), or, where the
+    optional C extension is built, stepped over by :mod:`linescan`'s scanner, which makes
+    the same decisions and pairs split calls itself; the lines either stops at go through
+    the per-line loop below. That loop only settles lines that
     :meth:`Session.line` would count as irrelevant without any side effect (calls of no
     interest, I/O and ioctls on fds known to be neither device nor data fds) and the
     pairing of quiet split calls; everything else is handed to ``Session.line``, after
