@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.test_strace_scan import C_SCAN_BUILT, assert_same
 from vfio_migcheck.traces.events import ReadSummary
@@ -198,3 +200,38 @@ def test_an_environment_variable_turns_it_off() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+_PIECES = st.sampled_from([
+    "100", "101", "102", "0", "  ", " ", "[pid 101] ", "[pid  100] ", "[pid 1", "1.000001 ",
+    "09:00:00 ", "09:00:00.5 ", "12345678 ", "futex(", "ioctl(", "read(", "write(", "ppoll(",
+    "epoll_wait(", "recvmsg(", "close(", "9", "5", "7", "-1", "-0", "<anon_inode:kvm-vcpu:0>",
+    "<anon_inode:[eventfd]>", "<", ">", ", ", ",", "KVM_RUN", "KVM_CREATE_VCPU", "[{fd=",
+    "{fd=5, ", "{fd=40}", "_mig", "vfio", "\\x", "SCM_RIGHTS", ") = 0", " <unfinished ...>",
+    "<... futex resumed>", "<... ioctl resumed>", "<... ", " resumed>", "...>", "x", "$",
+])
+_LINES = st.lists(st.lists(_PIECES, max_size=8).map("".join), max_size=30)
+
+
+@needs_c
+@settings(max_examples=400, deadline=None)
+@given(_LINES, st.data(), st.booleans(), st.booleans())
+def test_any_block_gets_a_consistent_answer(lines, data, steady, busy_101) -> None:
+    """Random spellings of everything the scanner reads: it must neither crash nor read
+    past the line it stops at, and what it hands back must describe the block."""
+    session = _session()
+    if busy_101:
+        session.line("t", 100, "101   1.5 futex(0x1, FUTEX_WAIT, 2, NULL <unfinished ...>")
+    scanner = linescan.scanner(session.threads, steady, session.saw_pid_column)
+    block = "\n" + "".join(line + "\n" for line in lines)
+    newlines = [i for i, char in enumerate(block) if char == "\n"]
+    pos = data.draw(st.sampled_from(newlines))
+    end = data.draw(st.sampled_from([n for n in newlines if n >= pos]))
+    stop, count, pending = scanner.scan(block, pos, end, linescan.busy_threads(session.threads))
+    assert pos <= stop <= end and block[stop] == "\n"
+    assert count == block.count("\n", pos, stop)
+    for begin, index in pending:
+        assert pos <= begin < stop and block[begin] == "\n"
+        assert index == block.count("\n", pos, begin)
+        assert block[begin + 1:block.index("\n", begin + 1)].endswith(" <unfinished ...>")
+    assert [begin for begin, _ in pending] == sorted(begin for begin, _ in pending)

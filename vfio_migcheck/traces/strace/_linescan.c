@@ -85,6 +85,8 @@ static int is_name_start(char c) {
 static int is_name_char(char c) { return is_name_start(c) || is_digit(c); }
 
 static int contains(const char *s, Py_ssize_t n, const char *needle, Py_ssize_t m) {
+    if (n < m)
+        return 0;
     const char *end = s + n - m;
     while (s <= end) {
         const char *hit = memchr(s, needle[0], (size_t)(end - s + 1));
