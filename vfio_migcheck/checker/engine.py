@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import MISSING, dataclass, field, fields, replace
-from operator import attrgetter
+from dataclasses import MISSING, dataclass, fields, replace
 
 from vfio_migcheck.checker import transitions as T
 from vfio_migcheck.checker.automaton import (
@@ -26,6 +25,25 @@ from vfio_migcheck.checker.automaton import (
 )
 from vfio_migcheck.checker.config import P2P_STATES, RETIRED_FILE, Config, Session, evolve
 from vfio_migcheck.checker.describe import describe_configs, describe_event, state_order
+from vfio_migcheck.checker.engine_shared import (
+    _ESTABLISHING,
+    _K_HIDDEN,
+    _K_SHARED,
+    _K_SILENT,
+    _PAYLOAD_FIELDS,
+    _UNSEEN,
+    MAX_CACHED_SAMPLES,
+    DeviceTrack,
+    Held,
+    Replay,
+    Step,
+    _establishes_state,
+    _maybe_mine,
+    _overlap,
+    _payload,
+    _shows_migration,
+    _successor,
+)
 from vfio_migcheck.checker.results import Finding
 from vfio_migcheck.checker.rules.base import Rule
 from vfio_migcheck.checker.rules.driver import k017_device_found_not_running as K017
@@ -35,7 +53,6 @@ from vfio_migcheck.checker.rules.vmm import u010_malformed_request as U010
 from vfio_migcheck.checker.rules.vmm import u013_data_fd_not_closed as U013
 from vfio_migcheck.checker.rules.vmm import u015_p2p_quiesce_order as U015
 from vfio_migcheck.checker.rules.vmm import u020_foreign_ioctl_on_data_fd as U020
-from vfio_migcheck.checker.stats import DeviceStats
 from vfio_migcheck.model.fsm import model_for
 from vfio_migcheck.model.names import NameError_, parse_state
 from vfio_migcheck.model.profiles import (
@@ -88,12 +105,7 @@ MAX_CANDIDATES = 16
 #: is known)
 _QEMU_ACTED_ON = frozenset({"migration_set_state", "migration_set_device_state",
                             "migration_init", "migration_realize"})
-#: events kept as samples of a shape of data line (_quiet_stretch) before starting afresh
-MAX_CACHED_SAMPLES = 4096
-#: a file :meth:`Engine._note_file` has not seen (no fd number equals it)
-_UNSEEN = object()
 
-Step = Callable[[Config], list[T.Outcome]]
 
 #: the fields of the SET a QEMU state record stands for (_qemu_success) that no record
 #: changes: FeatureCall's own defaults, the op, the feature and an unknown device fd
@@ -113,81 +125,6 @@ class Settled:
     @property
     def configs(self) -> list[Config]:
         return self.readings.configs
-
-
-@dataclass(frozen=True, slots=True)
-class Replay:
-    """The name-independent part of a settled step, kept in the automaton's cache, with the
-    side effects to repeat: the T002 cut and the end of an unsure start (K017)."""
-
-    findings: tuple[tuple[Rule, T.Tag], ...]
-    undecided: tuple[Rule, ...]
-    misfit: bool
-    cut: str | None
-    sure: bool
-    #: reports nothing but undecided rules: no finding, misfit, cut or end of an unsure start
-    silent: bool = False
-    #: reports nothing at all and changes nothing but the readings
-    quiet: bool = False
-
-    @staticmethod
-    def of(findings: tuple[tuple[Rule, T.Tag], ...], undecided: tuple[Rule, ...],
-           misfit: bool, cut: str | None, sure: bool) -> Replay:
-        """A replay with its two tests made once (they are asked on every cached step)."""
-        silent = not (findings or misfit or cut is not None or sure)
-        return Replay(findings, undecided, misfit, cut, sure, silent,
-                      silent and not undecided)
-
-
-@dataclass(slots=True)
-class Held:
-    """The last event of a device, kept so an overlapping successor can swap with it."""
-
-    event: Event
-    step: Step | None            # None: a data event's, made again if it is to be swapped
-    key: tuple | None
-    before: Readings
-    findings: Sequence[Finding]
-
-
-@dataclass
-class DeviceTrack:
-    name: str
-    readings: Readings
-    flags_source: str                       # trace | option | all
-    pid: int | None = None
-    opened: Origin | None = None
-    seen_open: bool = False
-    closed: bool = False
-    truncated: bool = False
-    held: Held | None = None
-    pin: tuple[str, str | None] | None = None   # QEMU set_state (new, recover) awaiting its ioctl
-    qemu_traced: bool = False               # QEMU traces each SET before issuing it
-    from_qemu: bool = False                 # known only from QEMU trace events
-    undecided: list[tuple[int, Rule]] = field(default_factory=list)
-    stats: DeviceStats = field(default_factory=DeviceStats)
-    once: set[tuple[str, str]] = field(default_factory=set)
-    # a migration state was observed or requested (a MIG_DEVICE_STATE or hidden FEATURE
-    # call, a QEMU state event, a data fd): without one, nothing about migration was checked
-    migration_seen: bool = False
-    payload_hidden: bool = False            # some FEATURE call hid its payload (plain strace)
-    profile: DriverProfile = field(default_factory=generic_profile)   # what its driver does
-    unsure_start: bool = False   # opened in RUNNING unless the trace shows otherwise (K017)
-
-    @property
-    def configs(self) -> list[Config]:
-        return self.readings.configs
-
-    @configs.setter
-    def configs(self, configs: list[Config]) -> None:
-        self.readings = Readings.of(list(configs))
-
-    def configs_before(self) -> list[Config]:
-        """The readings before the last event (it may still swap with a held one)."""
-        return self.readings_before().configs
-
-    def readings_before(self) -> Readings:
-        return self.held.before if self.held is not None else self.readings
 
 
 class Engine:
@@ -2410,53 +2347,6 @@ _HANDLERS: dict[type, Callable[[Engine, Event], None]] = {
 # --- helpers ------------------------------------------------------------------------------------
 
 
-
-_PROVENANCE = frozenset({"origin", "pid", "tid", "ts", "duration", "text", "file",
-                         # PRECOPY_INFO sizes are reported, never checked
-                         "initial_bytes", "dirty_bytes"})
-_PAYLOAD_FIELDS: dict[type, attrgetter] = {}
-#: fine payload key of a read or write -> its coarse class (:func:`_payload`), kept for the
-#: distinct calls seen (a capture repeats a few sizes), started afresh past MAX_COARSE
-_COARSE: dict[tuple, tuple] = {}
-MAX_COARSE = 4096
-
-
-def _payload(event: Event, payload: bool) -> tuple[tuple, tuple | None]:
-    """The event as a cache key: (every field a step may read, a coarser class or None).
-
-    Lines, times, threads and the file's identity are left out (the file enters the key as
-    a slot of the readings). A read or write's byte counts enter the coarse class only as
-    their relation to 0 and to each other: a step reads nothing more of them, except in the
-    text of a finding (so only steps without findings are cached under the coarse class).
-    """
-    if not payload:
-        return (), None
-    cls = type(event)
-    getter = _PAYLOAD_FIELDS.get(cls)
-    if getter is None:
-        names = [f.name for f in fields(cls) if f.name not in _PROVENANCE]
-        getter = _PAYLOAD_FIELDS[cls] = attrgetter("kind", *names)
-    fine = getter(event)
-    if cls is not DataIO:
-        return fine, None
-    coarse = _COARSE.get(fine)
-    if coarse is None:         # a function of ``fine``: made once per distinct I/O call
-        if len(_COARSE) >= MAX_COARSE:
-            _COARSE.clear()
-        coarse = _COARSE[fine] = _coarse_io(event)  # type: ignore[arg-type]
-    return fine, coarse
-
-
-def _coarse_io(event: DataIO) -> tuple:
-    """The coarse class of a read or write (see :func:`_payload`)."""
-    ret, asked = event.ret, event.requested
-    rclass = (ret > 0) - (ret < 0) if isinstance(ret, int) else ret
-    aclass = asked == 0 if isinstance(asked, int) else asked
-    over = isinstance(ret, int) and isinstance(asked, int) and ret > asked
-    return ("coarse", event.fd, event.call, event.direction, event.errno, event.positioned,
-            rclass, aclass, over)
-
-
 def _name_free(replay: Replay, files: tuple[str, ...], lines: tuple[int, ...],
                file: str | None, line: int) -> bool:
     """Do the findings' texts name none of the names a cached step renames?"""
@@ -2514,9 +2404,6 @@ MAX_STRETCH_NODES = 50_000
 #: events fed one by one after a state no stretch may start from (a statistic a lane would
 #: record, a held finding, ...) before a stretch is tried again: such states last
 STRETCH_BACK_OFF = 16
-#: what a silent lane did, as a tape entry (Engine._tape): _hidden_lane, _replay_silent,
-#: _shared_lane
-_K_HIDDEN, _K_SILENT, _K_SHARED = 0, 1, 2
 #: the event classes a stretch takes on a file no device owns (on_data and on_fd_appeared)
 _STRETCH_DATA = frozenset({DataIO, DataSeek, DataPoll, PrecopyInfo, DataIoctl, DataFcntl,
                            DataClose, FdAppeared})
@@ -2566,33 +2453,9 @@ class _Walk:
         self.fds: dict[int, int | None] = {}
 
 
-def _successor(before: Readings, trans, file: str | None, line: int) -> Readings:
-    """The readings a cached step ``trans`` leads to from ``before``, renamed (``before``
-    itself for a self-loop that renames nothing: readings with a node never change)."""
-    if trans.same_names:
-        return before if trans.node is before.node else Readings(trans.node, before.files,
-                                                                 before.lines)
-    if trans.same_files:     # rename() of the lines alone (a session started at ``line``)
-        lines = before.lines
-        return Readings(trans.node, before.files,
-                        tuple(map((lines + (line,)).__getitem__, trans.lines)))
-    new_files, new_lines = rename(before.files, before.lines, trans, file, line)
-    return Readings(trans.node, new_files, new_lines)
-
-
 def _step_ok(config: Config) -> list[T.Outcome]:
     """The step of a call legal on any data fd (poll, fcntl)."""
     return [T.ok(config)]
-
-
-def _maybe_mine(step: Step, file: str) -> Step:
-    """Either the file is this device's (the step applies) or another device's."""
-    def maybe(c: Config) -> list[T.Outcome]:
-        mine = [o for o in step(c) if not o.misfit]
-        if T.is_new_binding(c, file):
-            mine.append(T.ok(T.not_mine(c, file)))
-        return mine
-    return maybe
 
 
 def _opaque(config: Config) -> Config:
@@ -2645,26 +2508,6 @@ def _norm_target(target, spec: Spec):
     return target
 
 
-def _overlap(first: Event, second: Event) -> bool:
-    """Could ``second`` have started before ``first`` finished (concurrent threads)?
-
-    One thread's calls never overlap. A call split by strace (unfinished ... resumed) spans
-    lines; otherwise start timestamps plus durations decide; without either, calls from two
-    threads in separate files (strace -ff) are taken as possibly concurrent.
-    """
-    if first.tid is not None and first.tid == second.tid:
-        return False
-    same_file = first.origin.file == second.origin.file
-    end = first.origin.last_line or first.origin.line
-    if same_file and end != first.origin.line:
-        return second.origin.line < end
-    if first.ts is not None and second.ts is not None and first.duration is not None:
-        return second.ts < first.ts + first.duration
-    if same_file:
-        return second.origin.line < end
-    return first.tid is not None and second.tid is not None
-
-
 def _session_key(configs: list[Config]) -> str:
     files = {c.session.file or f"line{c.session.created_line}" for c in configs
              if c.session is not None}
@@ -2689,26 +2532,3 @@ def _fingerprint(rule: Rule, track: DeviceTrack, event: Event, tag: T.Tag) -> st
     if isinstance(event, FeatureCall):
         target = f"{event.op}:{event.feature}:{event.target}"
     return "|".join((rule.id, track.name, states, role, target))
-
-
-def _shows_migration(event: Event) -> bool:
-    """Does the event observe or request a migration state (or move migration data)?"""
-    if isinstance(event, FeatureCall):
-        return event.feature in ("MIG_DEVICE_STATE", UNKNOWN)
-    if isinstance(event, QemuEvent):
-        return event.state is not None or event.recover is not None
-    return isinstance(event, (DataIO, DataClose, PrecopyInfo))
-
-
-#: the event classes :func:`_establishes_state` may answer True for
-_ESTABLISHING = frozenset({DeviceReset, FeatureCall})
-
-
-def _establishes_state(event: Event) -> bool:
-    """A successful SET, GET of the state or RESET: the device's state is known after it."""
-    if isinstance(event, DeviceReset):
-        return event.ret == 0
-    if isinstance(event, FeatureCall):
-        return event.feature == "MIG_DEVICE_STATE" and event.op in ("SET", "GET") \
-            and event.ret == 0
-    return False
