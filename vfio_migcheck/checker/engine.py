@@ -5,6 +5,12 @@ Each event maps every configuration of its device to its possible successors
 set; behaviour rules are reported when *every* fitting successor breaks them; when none fits,
 the misfit is reported and checking continues with what the model allowed (SibylFS style).
 Two consecutive events of one device whose calls overlapped in time are tried in both orders.
+
+Two self-contained parts of :class:`Engine` live in modules of their own, as mixins it
+inherits: the replay of whole stretches of a dense strace loop
+(:mod:`vfio_migcheck.checker.stretches`) and the handlers of runs of lines read as one
+(:mod:`vfio_migcheck.checker.runs`). What they and this module share (the device track,
+the cache keys, the helpers of cached steps) is :mod:`vfio_migcheck.checker.engine_shared`.
 """
 
 from __future__ import annotations
