@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING, dataclass, fields, replace
 
+from vfio_migcheck.checker import engine_shared
 from vfio_migcheck.checker import transitions as T
 from vfio_migcheck.checker.automaton import (
     NEW_FILE,
@@ -36,12 +37,10 @@ from vfio_migcheck.checker.engine_shared import (
     _K_HIDDEN,
     _K_SHARED,
     _K_SILENT,
-    _PAYLOAD_FIELDS,
     _UNSEEN,
     MAX_CACHED_SAMPLES,
     DeviceTrack,
     Held,
-    Replay,
     Step,
     _establishes_state,
     _maybe_mine,
@@ -97,6 +96,12 @@ from vfio_migcheck.traces.events import (
     Unreadable,
     built,
 )
+
+#: bound by assignment, not imported: CPython 3.11 compiles a method call on a name bound by
+#: an import (``_PAYLOAD_FIELDS.get(cls)``) as an attribute load and a call, which makes a
+#: bound method every time; on any other global name as a method call (LOAD_METHOD)
+_PAYLOAD_FIELDS = engine_shared._PAYLOAD_FIELDS
+Replay = engine_shared.Replay
 
 #: readings kept per device. The corpus needs at most ~300 (two devices, hidden payloads);
 #: past this bound the set is cut, honestly: T002 note, the verdict becomes inconclusive.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vfio_migcheck.checker import engine_shared
 from vfio_migcheck.checker import transitions as T
 from vfio_migcheck.checker.automaton import Readings, rename
 from vfio_migcheck.checker.config import Config
@@ -21,7 +22,6 @@ from vfio_migcheck.checker.engine_shared import (
     _K_HIDDEN,
     _K_SHARED,
     _K_SILENT,
-    _PAYLOAD_FIELDS,
     _UNSEEN,
     DeviceTrack,
     Held,
@@ -43,6 +43,11 @@ from vfio_migcheck.traces.events import (
     FeatureCall,
     PrecopyInfo,
 )
+
+#: bound by assignment, not imported: CPython 3.11 compiles a method call on a name bound by
+#: an import (``_PAYLOAD_FIELDS.get(cls)``) as an attribute load and a call, which makes a
+#: bound method every time; on any other global name as a method call (LOAD_METHOD)
+_PAYLOAD_FIELDS = engine_shared._PAYLOAD_FIELDS
 
 #: events one stretch walk takes at most before it applies them (the depth of a learnt path)
 MAX_STRETCH = 64
