@@ -1,6 +1,6 @@
 """The shortcuts of `check` on decoded canonical traces must change nothing.
 
-- Aliases in a node's table (``engine._ALIAS``): ``_quiet_stretch`` files the verdict on
+- Aliases in a node's table (``runs._ALIAS``): ``_quiet_stretch`` files the verdict on
   each shape of a data run (a quiet self-loop or not), ``_call_stretch`` each device call's
   silent transition, under a cheap key next to the automaton's own entry, and both go with
   the table when the automaton starts afresh. Held: on generated traces, with the automaton
@@ -27,6 +27,7 @@ from tests.test_canonical_hotline import PREAMBLE
 from tests.test_collapse_runs import LOOP, SETTINGS, canonical_traces, check_both
 from vfio_migcheck.checker import automaton as automaton_module
 from vfio_migcheck.checker import engine as engine_module
+from vfio_migcheck.checker import runs as runs_module
 from vfio_migcheck.checker.api import _profile, _resolve, rule_filter
 from vfio_migcheck.checker.stats import RECORD_OBSERVATIONS, _rets
 from vfio_migcheck.traces.canonical.hotline import HotMember
@@ -63,7 +64,7 @@ def aliases(engine: engine_module.Engine) -> tuple[list, list]:
     verdicts, calls = [], []
     for node in engine.automaton.nodes.values():
         for key, value in node.trans.items():
-            if key[0] is engine_module._ALIAS:
+            if key[0] is runs_module._ALIAS:
                 (verdicts if len(key) == 6 else calls).append(value)
     return verdicts, calls
 
@@ -94,13 +95,13 @@ def test_a_decoded_loop_makes_and_finds_aliases(tmp_path: Path, monkeypatch) -> 
     def counted(self, *args):
         stretches.append(1)
         return original(self, *args)
-    original = engine_module.Engine._quiet_stretch
+    original = runs_module.RunSteps._quiet_stretch
     original_cached = engine_module.Engine._cached
-    monkeypatch.setattr(engine_module.Engine, "_quiet_stretch",
+    monkeypatch.setattr(runs_module.RunSteps, "_quiet_stretch",
                         _with_cached(counted, looked_up))
     # (every run walked in stretches: a run in one step, _run_step, is walked only
     # until its plan is made)
-    monkeypatch.setattr(engine_module.Engine, "_run_step", lambda self, run: False)
+    monkeypatch.setattr(runs_module.RunSteps, "_run_step", lambda self, run: False)
     checked_engine(path)
     # without aliases every stretch looks up at least its first line's entry
     assert len(lookups) < len(stretches) / 2, (len(lookups), len(stretches))
@@ -116,10 +117,10 @@ def test_a_step_not_cached_yet_gets_no_verdict(tmp_path: Path, monkeypatch) -> N
         head, fine, coarse, _trans = original(self, *args, **kwargs)
         asked.append(1)
         return head, fine, coarse, None
-    monkeypatch.setattr(engine_module.Engine, "_quiet_stretch",
-                        _with_cached(engine_module.Engine._quiet_stretch, uncached))
+    monkeypatch.setattr(runs_module.RunSteps, "_quiet_stretch",
+                        _with_cached(runs_module.RunSteps._quiet_stretch, uncached))
     # (_run_plan files verdicts the same way, from steps that are cached: refused here)
-    monkeypatch.setattr(engine_module.Engine, "_run_step", lambda self, run: False)
+    monkeypatch.setattr(runs_module.RunSteps, "_run_step", lambda self, run: False)
     verdicts, _calls = aliases(checked_engine(path))
     assert asked and verdicts == []
 

@@ -29,6 +29,8 @@ from vfio_migcheck.checker import api
 from vfio_migcheck.checker import engine as engine_module
 from vfio_migcheck.checker.api import check_trace
 from vfio_migcheck.checker.engine import Engine
+from vfio_migcheck.checker.engine_shared import _overlap
+from vfio_migcheck.checker.runs import RunSteps
 from vfio_migcheck.checker.stats import RECORD_OBSERVATIONS
 from vfio_migcheck.traces.canonical.hotline import HOT_LINE, HotMember, hot_event_on
 from vfio_migcheck.traces.events import COLLAPSE_RUNS, CallRun, DataRun
@@ -43,8 +45,8 @@ def results(path: Path, monkeypatch, observations: bool) -> tuple[dict, dict, di
     """(plain, collapsed with the loop alone, collapsed with _run_step) results."""
     plain = asdict(check_trace(path, observations=observations, collapse=False))
     with monkeypatch.context() as patched:
-        patched.setattr(engine_module.Engine, "_run_step", lambda self, run: False)
-        patched.setattr(engine_module.Engine, "_calls_step", lambda self, run: False)
+        patched.setattr(RunSteps, "_run_step", lambda self, run: False)
+        patched.setattr(RunSteps, "_calls_step", lambda self, run: False)
         looped = asdict(check_trace(path, observations=observations))
     whole = asdict(check_trace(path, observations=observations))
     return plain, looped, whole
@@ -193,8 +195,8 @@ def counted_steps(monkeypatch) -> tuple[list[int], set[tuple]]:
     starts, the last line on its own)."""
     taken: list[int] = []
     forms: set[tuple] = set()
-    whole = engine_module.Engine._run_step
-    plan = engine_module.Engine._run_plan
+    whole = RunSteps._run_step
+    plan = RunSteps._run_plan
 
     def counted(self, run):
         done = whole(self, run)
@@ -208,8 +210,8 @@ def counted_steps(monkeypatch) -> tuple[list[int], set[tuple]]:
             lone, start, last_step = found
             forms.add((bind, lone is not None, start, last_step is not None))
         return found
-    monkeypatch.setattr(engine_module.Engine, "_run_step", counted)
-    monkeypatch.setattr(engine_module.Engine, "_run_plan", noted)
+    monkeypatch.setattr(RunSteps, "_run_step", counted)
+    monkeypatch.setattr(RunSteps, "_run_plan", noted)
     return taken, forms
 
 
@@ -271,7 +273,7 @@ def test_a_step_is_never_taken_over_an_overlapping_held_call(tmp_path: Path,
     path = tmp_path / "overlap.vmc"
     path.write_text(text)
     def overlaps(engine, run) -> bool:
-        return any(engine_module._overlap(h.event, run.member(0)) for h in _held(engine))
+        return any(_overlap(h.event, run.member(0)) for h in _held(engine))
 
     overlapping = _watch_refusals(monkeypatch, "_run_step", overlaps)
     check_trace(path)
@@ -285,7 +287,7 @@ def _held(engine) -> list:
 def _watch_refusals(monkeypatch, method: str, overlaps) -> list[bool]:
     """Wrap ``Engine.<method>`` so that a run for which ``overlaps(engine, run)`` holds
     must be refused with nothing changed; returns what it did with each such run."""
-    whole = getattr(engine_module.Engine, method)
+    whole = getattr(RunSteps, method)
     overlapping: list[bool] = []
 
     def watched(self, run):
@@ -296,7 +298,7 @@ def _watch_refusals(monkeypatch, method: str, overlaps) -> list[bool]:
             overlapping.append(done)
             assert not done and (self.events, len(self.findings)) == (events, findings)
         return done
-    monkeypatch.setattr(engine_module.Engine, method, watched)
+    monkeypatch.setattr(RunSteps, method, watched)
     return overlapping
 
 
@@ -311,8 +313,8 @@ def test_a_run_of_calls_is_never_taken_over_an_overlap(tmp_path: Path, monkeypat
     lockstep(path)
     def overlaps(engine, run) -> bool:
         calls = run.calls
-        return any(engine_module._overlap(a, b) for a, b in zip(calls, calls[1:])) or \
-            any(engine_module._overlap(h.event, calls[0]) for h in _held(engine))
+        return any(_overlap(a, b) for a, b in zip(calls, calls[1:])) or \
+            any(_overlap(h.event, calls[0]) for h in _held(engine))
 
     overlapping = _watch_refusals(monkeypatch, "_calls_step", overlaps)
     check_trace(path, observations=False)

@@ -23,8 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vfio_migcheck.checker import engine as engine_module
 from vfio_migcheck.checker.api import check_trace
+from vfio_migcheck.checker.engine_shared import _payload
+from vfio_migcheck.checker.runs import RunSteps
 from vfio_migcheck.traces.events import (
     COLLAPSE_RUNS,
     CallRun,
@@ -178,7 +179,7 @@ def test_a_call_run_s_keys_tell_its_payloads_apart(tmp_path_factory, text: str) 
     for run in runs:
         assert len(run.keys) == len(run.calls) == len(run.texts) >= 1
         for key, call in zip(run.keys, run.calls):
-            payload = engine_module._payload(call, True)[0]
+            payload = _payload(call, True)[0]
             assert seen.setdefault(key, payload) == payload, (key, call)
 
 
@@ -204,8 +205,8 @@ def test_a_decoded_loop_is_applied_in_stretches(tmp_path: Path, monkeypatch) -> 
     plain, collapsed, runs = read_both(path)
     assert collapsed == plain and runs >= 12
     applied = []
-    stretch = engine_module.Engine._quiet_stretch
-    whole = engine_module.Engine._run_step
+    stretch = RunSteps._quiet_stretch
+    whole = RunSteps._run_step
 
     def counted(self, run, start, first):
         end = stretch(self, run, start, first)
@@ -216,8 +217,8 @@ def test_a_decoded_loop_is_applied_in_stretches(tmp_path: Path, monkeypatch) -> 
         done = whole(self, run)
         applied.append(len(run) if done else 0)
         return done
-    monkeypatch.setattr(engine_module.Engine, "_quiet_stretch", counted)
-    monkeypatch.setattr(engine_module.Engine, "_run_step", counted_whole)
+    monkeypatch.setattr(RunSteps, "_quiet_stretch", counted)
+    monkeypatch.setattr(RunSteps, "_run_step", counted_whole)
     check_both(path)
     # most reads after the first loop, in stretches or whole runs in one step
     assert sum(applied) > 300, applied
@@ -245,8 +246,8 @@ def test_a_decoded_loop_s_device_calls_are_applied_in_stretches(tmp_path: Path,
     # (and each call read before on its own, a run of one)
     assert [len(r) for r in call_runs].count(2) == 4 and {len(r) for r in call_runs} == {1, 2}
     applied = []
-    stretch = engine_module.Engine._call_stretch
-    whole = engine_module.Engine._calls_step
+    stretch = RunSteps._call_stretch
+    whole = RunSteps._calls_step
 
     def counted(self, calls, keys, start):
         end = stretch(self, calls, keys, start)
@@ -257,8 +258,8 @@ def test_a_decoded_loop_s_device_calls_are_applied_in_stretches(tmp_path: Path,
         done = whole(self, run)
         applied.append(len(run) if done else 0)
         return done
-    monkeypatch.setattr(engine_module.Engine, "_call_stretch", counted)
-    monkeypatch.setattr(engine_module.Engine, "_calls_step", counted_whole)
+    monkeypatch.setattr(RunSteps, "_call_stretch", counted)
+    monkeypatch.setattr(RunSteps, "_calls_step", counted_whole)
     check_both(path)
     # the later cycles' pairs, each in one stretch or one remembered step
     assert sum(applied) >= 6, applied

@@ -28,7 +28,7 @@ from tests.test_engine_hidden_lanes import hidden_rounds
 from tests.test_engine_properties import SPEC
 from tests.test_engine_shared_alias import edit_at
 from vfio_migcheck.checker import automaton as automaton_module
-from vfio_migcheck.checker import engine as engine_module
+from vfio_migcheck.checker import stretches as stretches_module
 from vfio_migcheck.checker.api import check_trace
 from vfio_migcheck.checker.engine import Engine
 from vfio_migcheck.checker.stats import RECORD_OBSERVATIONS
@@ -107,7 +107,7 @@ def test_stretches_change_nothing_on_edited_loops(events: list, sizes: list[int]
     with pytest.MonkeyPatch.context() as patch:
         if cached:
             patch.setattr(automaton_module, "MAX_CACHED", cached)
-        patch.setattr(engine_module, "MAX_STRETCH", longest)
+        patch.setattr(stretches_module, "MAX_STRETCH", longest)
         batched, general = _batched_and_general(events, sizes, spec=SPEC, file=str(_PATH))
     assert batched == general
     with_observations = _batched_and_general(_EVENTS, [64], spec=SPEC, file=str(_PATH),
@@ -131,7 +131,7 @@ def test_stretch_memory_starting_afresh_changes_nothing(cut: int, nodes: int,
     point of a round)."""
     events = _EVENTS[cut:] if cut else _EVENTS
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine_module, "MAX_STRETCH_NODES", nodes)
+        patch.setattr(stretches_module, "MAX_STRETCH_NODES", nodes)
         batched, general = _batched_and_general(list(events), sizes, spec=SPEC,
                                                 file=str(_PATH))
     assert batched == general

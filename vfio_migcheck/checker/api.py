@@ -7,7 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from vfio_migcheck.checker.describe import state_order
-from vfio_migcheck.checker.engine import DeviceTrack, Engine
+from vfio_migcheck.checker.engine import Engine
+from vfio_migcheck.checker.engine_shared import DeviceTrack
 from vfio_migcheck.checker.repeats import FindingLog
 from vfio_migcheck.checker.results import DeviceResult, Finding, TraceResult
 from vfio_migcheck.checker.rules import CATALOGUE

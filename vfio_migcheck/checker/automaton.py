@@ -50,7 +50,7 @@ class Node:
         self.nfiles = nfiles
         self.nlines = nlines
         # cached steps by key; the engine's fast paths also file aliases here (a bool:
-        # whether a data run's shape is a quiet self-loop; engine._ALIAS)
+        # whether a data run's shape is a quiet self-loop; runs._ALIAS)
         self.trans: dict[Any, Transition | bool | None] = {}
         self.binds: dict[tuple[int, int], bool] = {}
         self._summary: Summary | None = None
