@@ -26,7 +26,7 @@ import os
 
 from vfio_migcheck.traces.strace.fdtable import DATA, EPOLL, OTHER, FdTable
 from vfio_migcheck.traces.strace.ioctl import FD_RETURNING_PREFIXES
-from vfio_migcheck.traces.strace.scan import _cache_key, state_key
+from vfio_migcheck.traces.strace.scan import cache_key, state_key
 from vfio_migcheck.traces.strace.threads import (
     EPOLL_WAIT,
     IO,
@@ -54,7 +54,6 @@ NO_PID_COLUMN = -1
 def _name_codes() -> list[tuple[str, int]]:
     """Every call name the reader knows, with what the extension checks of it (a name it
     is not given is a call VFIO never makes)."""
-    assert _linescan is not None
     by_class = {IO: _linescan.NAME_READ, IOCTL: _linescan.NAME_IOCTL,
                 RECVMSG: _linescan.NAME_RECVMSG, EPOLL_WAIT: _linescan.NAME_EPOLL_WAIT,
                 POLL: _linescan.NAME_POLL}
@@ -69,24 +68,23 @@ def _name_codes() -> list[tuple[str, int]]:
     return codes
 
 
-_NAMES: list[tuple[str, int]] | None = None
+#: (name, what the extension checks of it) for every call name the reader knows
+_NAMES = _name_codes() if _linescan is not None else []
+#: scanners by the state they were made from (scan.cache_key)
 _CACHE: dict[tuple, object] = {}
 
 
 def scanner(threads: dict[int | None, Thread], steady: bool, pid_column: bool):
     """The extension's scanner for the reader's current state, or None when the state
     cannot be scanned (threads of several processes: scan.state_key)."""
-    global _NAMES
     if not AVAILABLE or state_key(threads, steady, pid_column) is None:
         return None
     table: FdTable = next(iter(threads.values())).table
-    key = _cache_key(threads, table, steady, pid_column)
+    key = cache_key(threads, table, steady, pid_column)
     found = _CACHE.get(key)
     if found is None:
         if len(_CACHE) > 256:
             _CACHE.clear()
-        if _NAMES is None:
-            _NAMES = _name_codes()
         tids = [tid for tid in threads if tid is not None and 0 <= tid] if pid_column else []
         if None in threads:
             tids.append(NO_PID_COLUMN)

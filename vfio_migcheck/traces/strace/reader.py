@@ -184,12 +184,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                 number += skipped
                                 irrelevant += skipped
                                 if crossing:
-                                    # first halves of quiet split calls whose second half
-                                    # lies past the stop: read now, as the per-line loop
-                                    # would have read them
-                                    for begin, index in crossing:
-                                        _start_split(session, name, block[begin + 1:block.find(
-                                            "\n", begin + 1)], number - skipped + index + 1)
+                                    _start_splits(session, name, block, [
+                                        (begin, number - skipped + index + 1)
+                                        for begin, index in crossing])
                                     irrelevant -= len(crossing)
                                     hold_at = -1
                                     dirty = True
@@ -218,12 +215,9 @@ def _read_one(session: Session, path: Path) -> Iterator[Event]:
                                 by_line = start
                                 start = pos
                             elif crossing:
-                                # pairs whose second half lies past the stop: their first
-                                # halves are read now, as the per-line loop would have
-                                for begin in crossing:
-                                    _start_split(session, name, block[begin + 1:block.find(
-                                        "\n", begin + 1)], number + block.count(
-                                        "\n", pos, begin) + 1)
+                                _start_splits(session, name, block, [
+                                    (begin, number + block.count("\n", pos, begin) + 1)
+                                    for begin in crossing])
                                 irrelevant -= len(crossing)
                                 hold_at = -1
                                 dirty = True
@@ -610,6 +604,15 @@ def _may_be_of(pid: str) -> re.Pattern[str]:
 
 _PID_COLUMN = re.compile(r"(?:\[pid +)?(\d+)")
 _MAY_BE_OF: dict[str, re.Pattern[str]] = {}
+
+
+def _start_splits(session: Session, name: str, block: str,
+                  halves: list[tuple[int, int]]) -> None:
+    """First halves of split pairs that a scan stepped over and whose second half lies past
+    where it stopped: read now, as the per-line loop would have read them. ``halves``:
+    (the newline in front of each, its line number), in text order."""
+    for begin, number in halves:
+        _start_split(session, name, block[begin + 1:block.find("\n", begin + 1)], number)
 
 
 def _start_split(session: Session, name: str, text: str, number: int) -> None:

@@ -137,13 +137,13 @@ def built_patterns(threads: dict[int | None, Thread], steady: bool,
     if state_key(threads, steady, pid_column) is None:
         return None
     table: FdTable = next(iter(threads.values())).table
-    return _CACHE.get(_cache_key(threads, table, steady, pid_column))
+    return _CACHE.get(cache_key(threads, table, steady, pid_column))
 
 
 def _patterns(threads: dict[int | None, Thread], steady: bool,
               pid_column: bool) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
     table: FdTable = next(iter(threads.values())).table
-    key = _cache_key(threads, table, steady, pid_column)
+    key = cache_key(threads, table, steady, pid_column)
     found = _CACHE.get(key)
     if found is None:
         if len(_CACHE) > 256:
@@ -157,11 +157,11 @@ def _patterns(threads: dict[int | None, Thread], steady: bool,
     return found
 
 
-def _cache_key(threads: dict[int | None, Thread], table: FdTable, steady: bool,
+def cache_key(threads: dict[int | None, Thread], table: FdTable, steady: bool,
                pid_column: bool) -> tuple:
-    """What the patterns are built from, without sorting anything: a capture keeps coming
-    back to a few states (a data fd opened and closed again), each under a new table
-    version, and this look-up happens at every such return.
+    """What the patterns (and linescan's C scanners) are built from, without sorting
+    anything: a capture keeps coming back to a few states (a data fd opened and closed
+    again), each under a new table version, and this look-up happens at every such return.
 
     It holds all that :class:`_Facts` reads (the threads, every fd, the ordinary files
     with their decorations, the epoll fds, whether a data fd is open), so equal keys
@@ -197,7 +197,7 @@ class _Facts:
         self.epolls = sorted(fd for fd, entry in table.fds.items() if entry.file.kind == EPOLL)
 
 
-#: compiled patterns by the state they were built from (_cache_key; a capture cycles
+#: compiled patterns by the state they were built from (cache_key; a capture cycles
 #: through a few)
 _CACHE: dict[tuple, tuple[re.Pattern[str], re.Pattern[str] | None]] = {}
 
